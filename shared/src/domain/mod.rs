@@ -1,0 +1,15 @@
+//! Domain types: each `parse` returns a value that cannot be invalid, so handlers and
+//! the store work on checked data only. Error strings are user-facing messages; the
+//! caller attaches the field name.
+
+mod attributes;
+mod locale;
+mod person;
+mod phone;
+pub mod profile;
+
+pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
+pub use locale::{Currency, LanguageCode, TimeZone};
+pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
+pub use phone::PhoneNumber;
+pub use profile::{Profile, ProfilePatch};

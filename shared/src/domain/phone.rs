@@ -1,0 +1,77 @@
+use std::fmt;
+
+use serde::Serialize;
+
+/// A dialable number in E.164 form, validated against libphonenumber's metadata.
+/// `Debug` and `Display` mask it so it never reaches a log whole.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        const HINT: &str = "must be an E.164 number such as +905321234567";
+        let digits = raw.strip_prefix('+').ok_or(HINT)?;
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(HINT.into());
+        }
+        let number = phonenumber::parse(None, raw).map_err(|_| HINT.to_string())?;
+        if !phonenumber::is_valid(&number) {
+            return Err("is not a valid phone number for its country".into());
+        }
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
+    }
+
+    /// The full number, for the SMS gateway and the uniqueness marker only.
+    pub fn e164(&self) -> &str {
+        &self.0
+    }
+
+    /// `+90*******67`: enough to recognise, not enough to dial.
+    pub fn masked(&self) -> String {
+        let s = &self.0;
+        let keep_head = 3.min(s.len());
+        let keep_tail = 2.min(s.len().saturating_sub(keep_head));
+        let hidden = s.len() - keep_head - keep_tail;
+        format!(
+            "{}{}{}",
+            &s[..keep_head],
+            "*".repeat(hidden),
+            &s[s.len() - keep_tail..]
+        )
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_valid_e164_and_masks_it() {
+        let p = PhoneNumber::parse("+905321234567").unwrap();
+        assert_eq!(p.e164(), "+905321234567");
+        assert_eq!(p.masked(), "+90********67");
+        assert!(!format!("{p:?} {p}").contains("5321234"));
+    }
+
+    #[test]
+    fn rejects_non_e164_and_invalid_numbers() {
+        for bad in ["905321234567", "+90 532 123 45 67", "+", "+1234", "+999123456789", "+90abc"] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

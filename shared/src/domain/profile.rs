@@ -1,0 +1,308 @@
+//! The profile: what GET returns, and a PATCH parsed into checked values.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{
+    AttributeKey, AttributeValue, Currency, DateOfBirth, Gender, LanguageCode, MAX_ATTRIBUTES,
+    PersonName, TimeZone,
+};
+use crate::error::FieldErrors;
+
+/// The profile as stored and as returned; absent values serialize as `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub user_id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default)]
+    pub gender: Option<String>,
+    #[serde(default)]
+    pub date_of_birth: Option<String>,
+    #[serde(default)]
+    pub language_code: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+    #[serde(default)]
+    pub email_allowed: bool,
+    #[serde(default)]
+    pub sms_allowed: bool,
+    #[serde(default)]
+    pub call_allowed: bool,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl Profile {
+    /// The strong entity tag of this version, quoted as HTTP wants it.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
+    pub fn full_name(&self) -> String {
+        [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What a PATCH does to one optional field.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+/// A stored scalar, as the store writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Text(String),
+    Bool(bool),
+}
+
+/// A validated partial update of the self-service fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfilePatch {
+    pub first_name: Change<PersonName>,
+    pub last_name: Change<PersonName>,
+    pub gender: Change<Gender>,
+    pub date_of_birth: Change<DateOfBirth>,
+    pub language_code: Change<LanguageCode>,
+    pub timezone: Change<TimeZone>,
+    pub currency: Change<Currency>,
+    pub email_allowed: Option<bool>,
+    pub sms_allowed: Option<bool>,
+    pub call_allowed: Option<bool>,
+    /// `None` removes the key.
+    pub attributes: BTreeMap<AttributeKey, Option<AttributeValue>>,
+}
+
+/// Fields a client may read but never write through PATCH.
+pub const READ_ONLY_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "phone",
+    "phone_verified",
+    "avatar_url",
+    "created_at",
+    "updated_at",
+    "version",
+];
+
+impl ProfilePatch {
+    /// Parses a JSON object, collecting every problem so the client sees them all at once.
+    pub fn parse(body: &Map<String, Value>, today: NaiveDate) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut patch = Self::default();
+        if body.is_empty() {
+            errors.add("body", "name at least one field to change");
+        }
+        for (name, value) in body {
+            let field = name.as_str();
+            match field {
+                "first_name" => patch.first_name = text(field, value, PersonName::parse, &mut errors),
+                "last_name" => patch.last_name = text(field, value, PersonName::parse, &mut errors),
+                "gender" => patch.gender = text(field, value, Gender::parse, &mut errors),
+                "date_of_birth" => {
+                    patch.date_of_birth =
+                        text(field, value, |s| DateOfBirth::parse(s, today), &mut errors)
+                }
+                "language_code" => {
+                    patch.language_code = text(field, value, LanguageCode::parse, &mut errors)
+                }
+                "timezone" => patch.timezone = text(field, value, TimeZone::parse, &mut errors),
+                "currency" => patch.currency = text(field, value, Currency::parse, &mut errors),
+                "email_allowed" => patch.email_allowed = boolean(field, value, &mut errors),
+                "sms_allowed" => patch.sms_allowed = boolean(field, value, &mut errors),
+                "call_allowed" => patch.call_allowed = boolean(field, value, &mut errors),
+                "attributes" => patch.attributes = attributes(value, &mut errors),
+                _ if READ_ONLY_FIELDS.contains(&field) => errors.add(field, "is read-only"),
+                _ => errors.add(field, "is not a profile field"),
+            }
+        }
+        if errors.is_empty() { Ok(patch) } else { Err(errors) }
+    }
+
+    pub fn touches_attributes(&self) -> bool {
+        !self.attributes.is_empty()
+    }
+
+    /// Scalar assignments in stored form: `(field, None)` clears the field.
+    pub fn assignments(&self) -> Vec<(&'static str, Option<Scalar>)> {
+        fn text<T>(
+            out: &mut Vec<(&'static str, Option<Scalar>)>,
+            name: &'static str,
+            change: &Change<T>,
+            render: impl Fn(&T) -> String,
+        ) {
+            match change {
+                Change::Keep => {}
+                Change::Clear => out.push((name, None)),
+                Change::Set(v) => out.push((name, Some(Scalar::Text(render(v))))),
+            }
+        }
+        let mut out = Vec::new();
+        text(&mut out, "first_name", &self.first_name, |v| v.as_str().to_owned());
+        text(&mut out, "last_name", &self.last_name, |v| v.as_str().to_owned());
+        text(&mut out, "gender", &self.gender, |v| v.as_str().to_owned());
+        text(&mut out, "date_of_birth", &self.date_of_birth, |v| v.to_iso());
+        text(&mut out, "language_code", &self.language_code, |v| v.code().to_owned());
+        text(&mut out, "timezone", &self.timezone, |v| v.name().to_owned());
+        text(&mut out, "currency", &self.currency, |v| v.code().to_owned());
+        for (name, flag) in [
+            ("email_allowed", self.email_allowed),
+            ("sms_allowed", self.sms_allowed),
+            ("call_allowed", self.call_allowed),
+        ] {
+            if let Some(b) = flag {
+                out.push((name, Some(Scalar::Bool(b))));
+            }
+        }
+        out
+    }
+}
+
+fn text<T>(
+    field: &str,
+    value: &Value,
+    parse: impl Fn(&str) -> Result<T, String>,
+    errors: &mut FieldErrors,
+) -> Change<T> {
+    match value {
+        Value::Null => Change::Clear,
+        Value::String(s) => match parse(s) {
+            Ok(v) => Change::Set(v),
+            Err(message) => {
+                errors.add(field, message);
+                Change::Keep
+            }
+        },
+        _ => {
+            errors.add(field, "must be a string or null");
+            Change::Keep
+        }
+    }
+}
+
+fn boolean(field: &str, value: &Value, errors: &mut FieldErrors) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        _ => {
+            errors.add(field, "must be true or false");
+            None
+        }
+    }
+}
+
+fn attributes(
+    value: &Value,
+    errors: &mut FieldErrors,
+) -> BTreeMap<AttributeKey, Option<AttributeValue>> {
+    let mut out = BTreeMap::new();
+    let Value::Object(map) = value else {
+        errors.add("attributes", "must be an object");
+        return out;
+    };
+    if map.is_empty() {
+        errors.add("attributes", "must name at least one key");
+    }
+    if map.len() > MAX_ATTRIBUTES {
+        errors.add(
+            "attributes",
+            format!("must have at most {MAX_ATTRIBUTES} keys"),
+        );
+        return out;
+    }
+    for (key, raw) in map {
+        let parsed = AttributeKey::parse(key).and_then(|k| AttributeValue::parse(raw).map(|v| (k, v)));
+        match parsed {
+            Ok((k, v)) => {
+                out.insert(k, v);
+            }
+            Err(message) => errors.add(format!("attributes.{key}"), message),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    fn parse(v: Value) -> Result<ProfilePatch, FieldErrors> {
+        ProfilePatch::parse(v.as_object().unwrap(), today())
+    }
+
+    fn fields(e: FieldErrors) -> Vec<String> {
+        e.fields().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_a_full_patch() {
+        let p = parse(json!({
+            "first_name": "Ada", "last_name": null, "gender": "female",
+            "date_of_birth": "1990-05-17", "language_code": "en", "timezone": "Europe/Istanbul",
+            "currency": "EUR", "email_allowed": true, "attributes": {"tier": "gold", "old": null}
+        }))
+        .unwrap();
+        assert_eq!(p.last_name, Change::Clear);
+        assert_eq!(p.attributes.len(), 2);
+        let names: Vec<_> = p.assignments().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            ["first_name", "last_name", "gender", "date_of_birth", "language_code", "timezone", "currency", "email_allowed"]
+        );
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        let e = parse(json!({
+            "user_id": "x", "phone": "+905321234567", "nickname": "a", "first_name": 5,
+            "date_of_birth": "2999-01-01", "email_allowed": "yes", "gender": "M"
+        }))
+        .unwrap_err();
+        assert_eq!(
+            fields(e),
+            ["date_of_birth", "email_allowed", "first_name", "gender", "nickname", "phone", "user_id"]
+        );
+    }
+
+    #[test]
+    fn attribute_limits() {
+        let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
+        assert_eq!(fields(parse(json!({"attributes": many})).unwrap_err()), ["attributes"]);
+        assert_eq!(
+            fields(parse(json!({"attributes": {"bad key": 1}})).unwrap_err()),
+            ["attributes.bad key"]
+        );
+        assert_eq!(fields(parse(json!({"attributes": [1]})).unwrap_err()), ["attributes"]);
+        assert_eq!(fields(parse(json!({})).unwrap_err()), ["body"]);
+    }
+}

@@ -1,0 +1,78 @@
+//! DynamoDB: the only part of the service that knows the table exists.
+
+mod expr;
+pub mod keys;
+mod profiles;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use thiserror::Error;
+
+pub use profiles::{PatchError, Precondition, ProfileStore};
+
+use crate::error::ApiError;
+
+/// How long a client should wait before retrying after DynamoDB pushed back.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Throttling, a 5xx or a network failure that survived the SDK's own retries.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// A request DynamoDB refused as malformed, or an item we cannot read: a bug here.
+    #[error("DynamoDB request failed: {0}")]
+    Failed(String),
+}
+
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        match &err {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+                Self::Unavailable(err.to_string())
+            }
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("unknown");
+                if RETRYABLE_CODES.contains(&code) {
+                    Self::Unavailable(code.to_owned())
+                } else {
+                    Self::Failed(format!("{code}: {}", service.err().message().unwrap_or("")))
+                }
+            }
+            _ => Self::Failed(err.to_string()),
+        }
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(err: serde_dynamo::Error) -> Self {
+        Self::Failed(format!("item does not match its model: {err}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "store unavailable");
+                ApiError::unavailable(RETRY_AFTER_SECS)
+            }
+            StoreError::Failed(reason) => {
+                tracing::error!(%reason, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Profile items: one strongly consistent GetItem to read, one conditional UpdateItem
+//! to change. No read-before-write: the condition expression carries what the write
+//! assumed, and only when it fails does the store look at the item it got back.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::StoreError;
+use super::expr::Expression;
+use super::keys::ItemKey;
+use crate::domain::profile::Scalar;
+use crate::domain::{MAX_ATTRIBUTES, Profile, ProfilePatch, UserId};
+
+/// Attempts before a write that keeps losing races gives up with 503.
+const MAX_ATTEMPTS: usize = 8;
+const ATTRIBUTES: &str = "attributes";
+const VERSION: &str = "version";
+
+/// What the client's `If-Match` demands of the stored profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    None,
+    /// `If-Match: *` — the profile must exist.
+    Exists,
+    /// `If-Match: "<version>"`.
+    Version(u64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("the stored version does not match If-Match")]
+    VersionConflict,
+    #[error("the patch would leave more than {MAX_ATTRIBUTES} attributes")]
+    TooManyAttributes,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the write assumes about the stored item, tightened after each failed attempt.
+#[derive(Debug, Clone, Copy)]
+enum Guard {
+    /// The attributes map exists and has room for every key the patch sets.
+    Optimistic,
+    /// No attributes map yet (new profile): write the whole map.
+    CreateAttributes,
+    /// Exactly the version we saw when the optimistic guess failed.
+    SeenVersion(u64),
+}
+
+#[derive(Clone, Debug)]
+pub struct ProfileStore {
+    client: Client,
+    table: String,
+}
+
+impl ProfileStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub async fn get(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(serde_dynamo::from_item).transpose().map_err(Into::into)
+    }
+
+    /// Applies `patch`, creating the profile on first write. One UpdateItem when the
+    /// guess about the stored item holds; on a failed condition the returned old item
+    /// tells which guess to make next.
+    pub async fn patch(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        precondition: Precondition,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, PatchError> {
+        let mut guard = Guard::Optimistic;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut expr = update_expression(user, patch, now, guard);
+            add_precondition(&mut expr, precondition);
+            let (update, condition, names, values) = expr.into_parts();
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(ItemKey::profile(user).to_item()))
+                .update_expression(update)
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    let item = output.attributes.unwrap_or_default();
+                    return Ok(serde_dynamo::from_item(item).map_err(StoreError::from)?);
+                }
+                Err(err) => {
+                    let old = match err.into_service_error() {
+                        UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                        other => return Err(StoreError::Failed(other.to_string()).into()),
+                    };
+                    guard = next_guard(patch, precondition, old.as_ref())?;
+                }
+            }
+        }
+        Err(StoreError::Unavailable("profile write kept losing races".into()).into())
+    }
+}
+
+fn update_expression(user: &UserId, patch: &ProfilePatch, now: DateTime<Utc>, guard: Guard) -> Expression {
+    let mut e = Expression::default();
+    let now = AttributeValue::S(now.to_rfc3339_opts(SecondsFormat::Millis, true));
+    e.set("user_id", AttributeValue::S(user.as_str().to_owned()));
+    e.set("updated_at", now.clone());
+    let created = e.name("created_at");
+    let now_v = e.value(now);
+    e.set_raw(created.clone(), format!("if_not_exists({created}, {now_v})"));
+    let version = e.name(VERSION);
+    let zero = e.value(AttributeValue::N("0".into()));
+    let one = e.value(AttributeValue::N("1".into()));
+    e.set_raw(version.clone(), format!("if_not_exists({version}, {zero}) + {one}"));
+
+    for (field, value) in patch.assignments() {
+        match value {
+            Some(Scalar::Text(s)) => e.set(field, AttributeValue::S(s)),
+            Some(Scalar::Bool(b)) => e.set(field, AttributeValue::Bool(b)),
+            None => {
+                let path = e.name(field);
+                e.remove(path);
+            }
+        }
+    }
+
+    let attrs = e.name(ATTRIBUTES);
+    let added = patch.attributes.values().filter(|v| v.is_some()).count();
+    match guard {
+        _ if !patch.touches_attributes() => {
+            // Every profile carries the map, so later attribute writes can address keys in it.
+            let empty = e.value(AttributeValue::M(HashMap::new()));
+            e.set_raw(attrs.clone(), format!("if_not_exists({attrs}, {empty})"));
+        }
+        Guard::CreateAttributes => {
+            let map = patch
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str().to_owned(), to_av(v))))
+                .collect();
+            e.set(ATTRIBUTES, AttributeValue::M(map));
+            e.condition(format!("attribute_not_exists({attrs})"));
+        }
+        Guard::Optimistic | Guard::SeenVersion(_) => {
+            for (key, value) in &patch.attributes {
+                let path = format!("{attrs}.{}", e.name(key.as_str()));
+                match value {
+                    Some(v) => {
+                        let v = e.value(to_av(v));
+                        e.set_raw(path, v);
+                    }
+                    None => e.remove(path),
+                }
+            }
+            if let Guard::SeenVersion(seen) = guard {
+                let seen = e.value(AttributeValue::N(seen.to_string()));
+                e.condition(format!("{version} = {seen}"));
+            } else {
+                e.condition(format!("attribute_exists({attrs})"));
+                if added > 0 {
+                    let room = e.value(AttributeValue::N((MAX_ATTRIBUTES - added).to_string()));
+                    e.condition(format!("size({attrs}) <= {room}"));
+                }
+            }
+        }
+    }
+    e
+}
+
+fn add_precondition(e: &mut Expression, precondition: Precondition) {
+    match precondition {
+        Precondition::None => {}
+        Precondition::Exists => {
+            let version = e.name(VERSION);
+            e.condition(format!("attribute_exists({version})"));
+        }
+        Precondition::Version(expected) => {
+            let version = e.name(VERSION);
+            let expected = e.value(AttributeValue::N(expected.to_string()));
+            e.condition(format!("{version} = {expected}"));
+        }
+    }
+}
+
+/// After a failed condition: a 412, a 400, or the guard for the next attempt.
+fn next_guard(
+    patch: &ProfilePatch,
+    precondition: Precondition,
+    old: Option<&HashMap<String, AttributeValue>>,
+) -> Result<Guard, PatchError> {
+    let old_version = old.and_then(|item| match item.get(VERSION) {
+        Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+        _ => None,
+    });
+    match (precondition, old_version) {
+        (Precondition::Exists, None) => return Err(PatchError::VersionConflict),
+        (Precondition::Version(expected), seen) if seen != Some(expected) => {
+            return Err(PatchError::VersionConflict);
+        }
+        _ => {}
+    }
+    let Some(AttributeValue::M(stored)) = old.and_then(|item| item.get(ATTRIBUTES)) else {
+        return Ok(Guard::CreateAttributes);
+    };
+    let mut keys: std::collections::BTreeSet<&str> = stored.keys().map(String::as_str).collect();
+    for (key, value) in &patch.attributes {
+        if value.is_some() {
+            keys.insert(key.as_str());
+        } else {
+            keys.remove(key.as_str());
+        }
+    }
+    if keys.len() > MAX_ATTRIBUTES {
+        return Err(PatchError::TooManyAttributes);
+    }
+    Ok(Guard::SeenVersion(old_version.unwrap_or(0)))
+}
+
+fn to_av(value: &crate::domain::AttributeValue) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).expect("scalar attribute values always convert")
+}

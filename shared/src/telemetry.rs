@@ -1,0 +1,16 @@
+//! Logging: JSON lines on stdout for CloudWatch, set up once in each `main`.
+
+use tracing_subscriber::EnvFilter;
+
+/// `RUST_LOG` overrides the default `info` level.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(false)
+        .flatten_event(true)
+        .with_target(false)
+        .init();
+}
