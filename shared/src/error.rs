@@ -123,14 +123,6 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media_type() -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        )
-    }
-
     /// A downstream dependency failed; nothing was written and the client may retry.
     pub fn unavailable(retry_after_secs: u64) -> Self {
         Self::new(

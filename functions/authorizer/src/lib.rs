@@ -1,1 +1,178 @@
-pub fn x(){}
+//! HTTP API Lambda authorizer (payload 2.0, simple responses).
+//!
+//! User access tokens are JWTs signed with Ed25519: signature, `exp`, `iss` and `aud`
+//! are checked against configuration, never a network call. The context handed to the
+//! functions is the one `shared::identity` reads. Opaque `upt_` API tokens have their
+//! own branch, filled in when API tokens are stored.
+
+use aws_lambda_events::apigw::{
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use shared::config::{ConfigError, required};
+use shared::domain::UserId;
+use shared::identity::context_keys;
+
+/// Prefix of server-to-server API tokens (SPEC §2).
+pub const API_TOKEN_PREFIX: &str = "upt_";
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// The Ed25519 public key: 32 bytes, base64url (a JWK's `x`).
+    pub public_key: String,
+}
+
+impl TokenConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            issuer: required("TOKEN_ISSUER")?,
+            audience: required("TOKEN_AUDIENCE")?,
+            public_key: required("TOKEN_PUBLIC_KEY")?,
+        })
+    }
+}
+
+pub struct UserTokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserClaims {
+    sub: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// Why a request was refused; logged, never returned to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    MissingToken,
+    NotBearer,
+    InvalidToken,
+    ApiTokensUnsupported,
+}
+
+impl UserTokenVerifier {
+    pub fn new(config: &TokenConfig) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            name: "TOKEN_PUBLIC_KEY",
+            reason: reason.to_owned(),
+        };
+        let decoded_len = config.public_key.trim_end_matches('=').len() * 3 / 4;
+        if decoded_len != 32 {
+            return Err(invalid("must be a 32-byte Ed25519 public key, base64url"));
+        }
+        let key = DecodingKey::from_ed_components(&config.public_key)
+            .map_err(|e| invalid(&e.to_string()))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        Ok(Self { key, validation })
+    }
+
+    fn verify(&self, token: &str) -> Result<(UserId, String), Denial> {
+        let data = jsonwebtoken::decode::<UserClaims>(token, &self.key, &self.validation)
+            .map_err(|_| Denial::InvalidToken)?;
+        let user = UserId::parse(&data.claims.sub).map_err(|_| Denial::InvalidToken)?;
+        Ok((user, data.claims.scope.unwrap_or_default()))
+    }
+}
+
+/// The `context` of an allowed request: what `shared::identity` reads back.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizerContext {
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    pub scope: String,
+}
+
+pub type AuthorizerResponse = ApiGatewayV2CustomAuthorizerSimpleResponse<AuthorizerContext>;
+
+pub struct Authorizer {
+    pub users: UserTokenVerifier,
+}
+
+impl Authorizer {
+    pub async fn authorize(
+        &self,
+        event: &ApiGatewayV2CustomAuthorizerV2Request,
+    ) -> AuthorizerResponse {
+        let decision = self.decide(event);
+        let mut response = AuthorizerResponse::default();
+        match decision {
+            Ok(context) => {
+                tracing::info!(decision = "allow", principal = %context.principal, "authorize");
+                response.is_authorized = true;
+                response.context = context;
+            }
+            Err(denial) => {
+                tracing::info!(decision = "deny", reason = ?denial, "authorize");
+            }
+        }
+        response
+    }
+
+    fn decide(
+        &self,
+        event: &ApiGatewayV2CustomAuthorizerV2Request,
+    ) -> Result<AuthorizerContext, Denial> {
+        let header = event
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| event.identity_source.as_ref()?.first().cloned())
+            .ok_or(Denial::MissingToken)?;
+        let token = bearer(&header).ok_or(Denial::NotBearer)?;
+        if token.starts_with(API_TOKEN_PREFIX) {
+            return Err(Denial::ApiTokensUnsupported);
+        }
+        let (user, scope) = self.users.verify(token)?;
+        Ok(AuthorizerContext {
+            principal: context_keys::PRINCIPAL_USER.to_owned(),
+            user_id: Some(user.as_str().to_owned()),
+            token_id: None,
+            scope,
+        })
+    }
+}
+
+/// The credential of `Bearer <credential>`; the scheme is case-insensitive (RFC 9110).
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, credential) = header.trim().split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearer   "), None);
+    }
+
+    #[test]
+    fn rejects_keys_that_are_not_ed25519_sized() {
+        let config = TokenConfig {
+            issuer: "i".into(),
+            audience: "a".into(),
+            public_key: "c2hvcnQ".into(),
+        };
+        assert!(UserTokenVerifier::new(&config).is_err());
+    }
+}

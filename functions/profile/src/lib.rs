@@ -1,1 +1,148 @@
-pub fn x(){}
+//! Self-service profile routes. The handlers take their dependencies as arguments so
+//! tests and the local gateway run them in-process exactly as Lambda does.
+
+use chrono::Utc;
+use http::{HeaderMap, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::domain::{Profile, ProfilePatch, UserId};
+use shared::http::{json, json_object, route_key, serve};
+use shared::store::{PatchError, Precondition, ProfileStore};
+use shared::{ApiError, Identity};
+
+pub struct ProfileApp {
+    pub profiles: ProfileStore,
+}
+
+/// The Lambda entry point: one request in, one response out, one log line.
+pub async fn handle(app: &ProfileApp, req: Request) -> Response<Body> {
+    serve(req, |req| route(app, req)).await
+}
+
+async fn route(app: &ProfileApp, req: Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(&req)?;
+    let user = identity.require_user()?;
+    match route_key(&req) {
+        Some("GET /users/profile") => get_profile(app, user).await,
+        Some("PATCH /users/profile") => patch_profile(app, user, &req).await,
+        Some("GET /users/user") => get_user(app, user).await,
+        _ => Err(ApiError::route_not_found()),
+    }
+}
+
+async fn load(app: &ProfileApp, user: &UserId) -> Result<Profile, ApiError> {
+    app.profiles
+        .get(user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no profile yet; PATCH /users/profile creates it"))
+}
+
+async fn get_profile(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let profile = load(app, user).await?;
+    Ok(with_etag(json(StatusCode::OK, &profile), &profile))
+}
+
+async fn patch_profile(
+    app: &ProfileApp,
+    user: &UserId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let precondition = if_match(req.headers())?;
+    let body = json_object(req)?;
+    let now = Utc::now();
+    let patch = ProfilePatch::parse(&body, now.date_naive()).map_err(ApiError::validation)?;
+    let profile = app
+        .profiles
+        .patch(user, &patch, precondition, now)
+        .await
+        .map_err(|err| match err {
+            PatchError::VersionConflict => ApiError::version_conflict(),
+            PatchError::TooManyAttributes => ApiError::field(
+                "attributes",
+                format!(
+                    "a profile holds at most {} attributes; remove some with null",
+                    shared::domain::MAX_ATTRIBUTES
+                ),
+            ),
+            PatchError::Store(e) => e.into(),
+        })?;
+    Ok(with_etag(json(StatusCode::OK, &profile), &profile))
+}
+
+/// The account view of the reference API's `GET /users/user`.
+#[derive(Serialize)]
+struct UserDetail<'a> {
+    user_id: &'a str,
+    /// The identity provider's subject is the only username this service knows.
+    username: &'a str,
+    email: Option<&'a str>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    full_name: String,
+}
+
+async fn get_user(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let profile = load(app, user).await?;
+    let detail = UserDetail {
+        user_id: &profile.user_id,
+        username: &profile.user_id,
+        email: profile.email.as_deref(),
+        first_name: profile.first_name.as_deref(),
+        last_name: profile.last_name.as_deref(),
+        full_name: profile.full_name(),
+    };
+    Ok(json(StatusCode::OK, &detail))
+}
+
+fn with_etag(mut response: Response<Body>, profile: &Profile) -> Response<Body> {
+    if let Ok(value) = profile.etag().parse() {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// `If-Match` as a write precondition: absent, `*`, or one strong tag `"<version>"`.
+fn if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(Precondition::None);
+    };
+    let raw = raw.to_str().unwrap_or_default().trim();
+    if raw == "*" {
+        return Ok(Precondition::Exists);
+    }
+    raw.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Precondition::Version)
+        .ok_or_else(|| {
+            ApiError::field(
+                "If-Match",
+                "must be * or the quoted ETag of GET /users/profile, such as \"3\"",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), Precondition::None);
+        assert_eq!(if_match(&headers("*")).unwrap(), Precondition::Exists);
+        assert_eq!(
+            if_match(&headers("\"7\"")).unwrap(),
+            Precondition::Version(7)
+        );
+        for bad in ["7", "W/\"7\"", "\"x\"", "\"1\", \"2\""] {
+            let err = if_match(&headers(bad)).unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+}

@@ -1,1 +1,23 @@
-fn main(){}
+//! Lambda wiring only: logging, configuration and the DynamoDB client, built once per container.
+
+use std::convert::Infallible;
+
+use lambda_http::{Error, service_fn};
+use profile::ProfileApp;
+use shared::config::{StoreConfig, aws_sdk_config};
+use shared::store::ProfileStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let store = StoreConfig::from_env()?;
+    let aws = aws_sdk_config().await;
+    let app = ProfileApp {
+        profiles: ProfileStore::new(aws_sdk_dynamodb::Client::new(&aws), store.table_name),
+    };
+    let app = &app;
+    lambda_http::run(service_fn(move |req| async move {
+        Ok::<_, Infallible>(profile::handle(app, req).await)
+    }))
+    .await
+}

@@ -76,7 +76,9 @@ mod tests {
         assert!(AttributeValue::parse(&json!({"a": 1})).is_err());
         assert_eq!(
             AttributeValue::parse(&json!(3.5)).unwrap(),
-            Some(AttributeValue::Number(serde_json::Number::from_f64(3.5).unwrap()))
+            Some(AttributeValue::Number(
+                serde_json::Number::from_f64(3.5).unwrap()
+            ))
         );
     }
 }

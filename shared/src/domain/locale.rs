@@ -110,7 +110,10 @@ mod tests {
         assert!(LanguageCode::parse("eng").is_err());
         assert!(LanguageCode::parse("EN").is_err());
         assert!(LanguageCode::parse("xx").is_err());
-        assert_eq!(TimeZone::parse("Europe/Istanbul").unwrap().name(), "Europe/Istanbul");
+        assert_eq!(
+            TimeZone::parse("Europe/Istanbul").unwrap().name(),
+            "Europe/Istanbul"
+        );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
         assert_eq!(Currency::parse("EUR").unwrap().code(), "EUR");
         assert!(Currency::parse("eur").is_err());

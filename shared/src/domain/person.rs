@@ -52,10 +52,7 @@ impl PersonName {
             return Err("must not be empty; send null to clear it".into());
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "must have at most {} characters",
-                Self::MAX_CHARS
-            ));
+            return Err(format!("must have at most {} characters", Self::MAX_CHARS));
         }
         if trimmed.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -131,10 +128,13 @@ impl DateOfBirth {
 
     pub fn parse(raw: &str, today: NaiveDate) -> Result<Self, String> {
         let well_formed = raw.len() == 10
-            && raw
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && raw.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         let date = well_formed
             .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
             .flatten()

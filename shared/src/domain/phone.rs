@@ -70,7 +70,14 @@ mod tests {
 
     #[test]
     fn rejects_non_e164_and_invalid_numbers() {
-        for bad in ["905321234567", "+90 532 123 45 67", "+", "+1234", "+999123456789", "+90abc"] {
+        for bad in [
+            "905321234567",
+            "+90 532 123 45 67",
+            "+",
+            "+1234",
+            "+999123456789",
+            "+90abc",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
     }

@@ -122,7 +122,9 @@ impl ProfilePatch {
         for (name, value) in body {
             let field = name.as_str();
             match field {
-                "first_name" => patch.first_name = text(field, value, PersonName::parse, &mut errors),
+                "first_name" => {
+                    patch.first_name = text(field, value, PersonName::parse, &mut errors)
+                }
                 "last_name" => patch.last_name = text(field, value, PersonName::parse, &mut errors),
                 "gender" => patch.gender = text(field, value, Gender::parse, &mut errors),
                 "date_of_birth" => {
@@ -142,7 +144,11 @@ impl ProfilePatch {
                 _ => errors.add(field, "is not a profile field"),
             }
         }
-        if errors.is_empty() { Ok(patch) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn touches_attributes(&self) -> bool {
@@ -164,13 +170,25 @@ impl ProfilePatch {
             }
         }
         let mut out = Vec::new();
-        text(&mut out, "first_name", &self.first_name, |v| v.as_str().to_owned());
-        text(&mut out, "last_name", &self.last_name, |v| v.as_str().to_owned());
+        text(&mut out, "first_name", &self.first_name, |v| {
+            v.as_str().to_owned()
+        });
+        text(&mut out, "last_name", &self.last_name, |v| {
+            v.as_str().to_owned()
+        });
         text(&mut out, "gender", &self.gender, |v| v.as_str().to_owned());
-        text(&mut out, "date_of_birth", &self.date_of_birth, |v| v.to_iso());
-        text(&mut out, "language_code", &self.language_code, |v| v.code().to_owned());
-        text(&mut out, "timezone", &self.timezone, |v| v.name().to_owned());
-        text(&mut out, "currency", &self.currency, |v| v.code().to_owned());
+        text(&mut out, "date_of_birth", &self.date_of_birth, |v| {
+            v.to_iso()
+        });
+        text(&mut out, "language_code", &self.language_code, |v| {
+            v.code().to_owned()
+        });
+        text(&mut out, "timezone", &self.timezone, |v| {
+            v.name().to_owned()
+        });
+        text(&mut out, "currency", &self.currency, |v| {
+            v.code().to_owned()
+        });
         for (name, flag) in [
             ("email_allowed", self.email_allowed),
             ("sms_allowed", self.sms_allowed),
@@ -236,7 +254,8 @@ fn attributes(
         return out;
     }
     for (key, raw) in map {
-        let parsed = AttributeKey::parse(key).and_then(|k| AttributeValue::parse(raw).map(|v| (k, v)));
+        let parsed =
+            AttributeKey::parse(key).and_then(|k| AttributeValue::parse(raw).map(|v| (k, v)));
         match parsed {
             Ok((k, v)) => {
                 out.insert(k, v);
@@ -277,7 +296,16 @@ mod tests {
         let names: Vec<_> = p.assignments().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
-            ["first_name", "last_name", "gender", "date_of_birth", "language_code", "timezone", "currency", "email_allowed"]
+            [
+                "first_name",
+                "last_name",
+                "gender",
+                "date_of_birth",
+                "language_code",
+                "timezone",
+                "currency",
+                "email_allowed"
+            ]
         );
     }
 
@@ -290,19 +318,33 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             fields(e),
-            ["date_of_birth", "email_allowed", "first_name", "gender", "nickname", "phone", "user_id"]
+            [
+                "date_of_birth",
+                "email_allowed",
+                "first_name",
+                "gender",
+                "nickname",
+                "phone",
+                "user_id"
+            ]
         );
     }
 
     #[test]
     fn attribute_limits() {
         let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
-        assert_eq!(fields(parse(json!({"attributes": many})).unwrap_err()), ["attributes"]);
+        assert_eq!(
+            fields(parse(json!({"attributes": many})).unwrap_err()),
+            ["attributes"]
+        );
         assert_eq!(
             fields(parse(json!({"attributes": {"bad key": 1}})).unwrap_err()),
             ["attributes.bad key"]
         );
-        assert_eq!(fields(parse(json!({"attributes": [1]})).unwrap_err()), ["attributes"]);
+        assert_eq!(
+            fields(parse(json!({"attributes": [1]})).unwrap_err()),
+            ["attributes"]
+        );
         assert_eq!(fields(parse(json!({})).unwrap_err()), ["body"]);
     }
 }

@@ -40,9 +40,9 @@ where
 {
     fn from(err: SdkError<E, R>) -> Self {
         match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-                Self::Unavailable(err.to_string())
-            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => Self::Unavailable(err.to_string()),
             SdkError::ServiceError(service) => {
                 let code = service.err().code().unwrap_or("unknown");
                 if RETRYABLE_CODES.contains(&code) {

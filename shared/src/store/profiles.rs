@@ -74,7 +74,11 @@ impl ProfileStore {
             .consistent_read(true)
             .send()
             .await?;
-        output.item.map(serde_dynamo::from_item).transpose().map_err(Into::into)
+        output
+            .item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Applies `patch`, creating the profile on first write. One UpdateItem when the
@@ -102,7 +106,9 @@ impl ProfileStore {
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(values)
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             match result {
@@ -123,18 +129,29 @@ impl ProfileStore {
     }
 }
 
-fn update_expression(user: &UserId, patch: &ProfilePatch, now: DateTime<Utc>, guard: Guard) -> Expression {
+fn update_expression(
+    user: &UserId,
+    patch: &ProfilePatch,
+    now: DateTime<Utc>,
+    guard: Guard,
+) -> Expression {
     let mut e = Expression::default();
     let now = AttributeValue::S(now.to_rfc3339_opts(SecondsFormat::Millis, true));
     e.set("user_id", AttributeValue::S(user.as_str().to_owned()));
     e.set("updated_at", now.clone());
     let created = e.name("created_at");
     let now_v = e.value(now);
-    e.set_raw(created.clone(), format!("if_not_exists({created}, {now_v})"));
+    e.set_raw(
+        created.clone(),
+        format!("if_not_exists({created}, {now_v})"),
+    );
     let version = e.name(VERSION);
     let zero = e.value(AttributeValue::N("0".into()));
     let one = e.value(AttributeValue::N("1".into()));
-    e.set_raw(version.clone(), format!("if_not_exists({version}, {zero}) + {one}"));
+    e.set_raw(
+        version.clone(),
+        format!("if_not_exists({version}, {zero}) + {one}"),
+    );
 
     for (field, value) in patch.assignments() {
         match value {

@@ -1,1 +1,165 @@
-fn main(){}
+//! `local-api serve`: every HttpApi route of template.yaml on http://127.0.0.1:3000.
+//! `local-api token`: a development user token.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use local_api::{Backends, Gateway, Template, dev_token, table};
+
+#[derive(Parser)]
+#[command(
+    name = "local-api",
+    about = "Developer gateway for the User Profile Service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every HttpApi route of template.yaml, the authorizer in front, on loopback.
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        #[arg(long, default_value = "template.yaml")]
+        template: PathBuf,
+        /// The table on the emulator; created from template.yaml when missing.
+        #[arg(long, env = "TABLE_NAME", default_value = "user-profile-dev")]
+        table: String,
+    },
+    /// Print a development user token (dev key: never accepted by a deployed stack).
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// A scope to grant; repeat or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token { sub, scope, ttl } => {
+            if let Err(reason) = shared::domain::UserId::parse(&sub) {
+                eprintln!("--sub {reason}");
+                std::process::exit(2);
+            }
+            println!(
+                "{}",
+                dev_token::mint(&sub, &scope, ttl, chrono::Utc::now().timestamp())
+            );
+        }
+        Command::Serve {
+            port,
+            template,
+            table,
+        } => {
+            if let Err(message) = serve(port, &template, &table).await {
+                eprintln!("local-api: {message}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+async fn serve(port: u16, template_path: &PathBuf, table_name: &str) -> Result<(), String> {
+    tracing_subscriber_init();
+    let template = Template::load(template_path).map_err(|e| e.to_string())?;
+    let sdk = shared::config::aws_sdk_config().await;
+    let endpoint = sdk.endpoint_url().unwrap_or("(AWS)").to_owned();
+    let backends = Backends {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        table: table_name.to_owned(),
+    };
+    let gateway = Gateway::new(
+        &template,
+        local_api::wire(&backends),
+        local_api::dev_authorizer(),
+    )
+    .map_err(|e| e.to_string())?;
+    table::ensure_table(&backends.dynamodb, table_name, &template.table).await?;
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("local-api: DynamoDB at {endpoint}, table {table_name}");
+    println!("local-api: serving on http://{addr}");
+    for route in gateway.routes() {
+        let auth = if route.public { "public" } else { "authorizer" };
+        println!(
+            "  {:<7}{:<40}{:<20}{}",
+            route.method, route.path, route.function, auth
+        );
+    }
+    let token = dev_token::mint("dev-user", &[], 3600, chrono::Utc::now().timestamp());
+    println!("\nTry (dev token for sub dev-user, valid 1 h):");
+    println!("  curl -i -H 'Authorization: Bearer {token}' http://{addr}/users/profile\n");
+
+    let gateway = Arc::new(gateway);
+    loop {
+        let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, Infallible>(handle(&gateway, req).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let started = std::time::Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_owned();
+    let body = match Limited::new(body, 10 * 1024 * 1024 + 1).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let response = gateway
+        .dispatch(parts.method.as_str(), &path, &parts.headers, &body)
+        .await;
+    println!(
+        "{} {} → {} ({:.1} ms)",
+        parts.method,
+        path.split('?').next().unwrap_or_default(),
+        response.status.as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    out
+}
+
+/// Function logs (JSON lines) go to stderr so the console shows the access log and SMS.
+fn tracing_subscriber_init() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,70 @@
+"""Local AWS for development and tests: DynamoDB, SNS and Secrets Manager over their
+real wire protocols (moto server), on loopback.
+
+Every SMS that SNS accepted is printed as one line, so a developer can finish an OTP
+flow by hand. With --exit-with-stdin the emulator stops when its parent closes our
+stdin (test harnesses use this so no emulator outlives its test run).
+"""
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+
+import moto
+from moto.server import ThreadedMotoServer
+
+
+def sms_messages():
+    """(message_id, phone, text) for every SMS any account or region published."""
+    from moto.sns.models import sns_backends
+
+    for _account, regions in sns_backends.items():
+        for _region, backend in regions.items():
+            for message_id, (phone, text) in list(backend.sms_messages.items()):
+                yield message_id, phone, text
+
+
+def watch_stdin():
+    for _ in sys.stdin:
+        pass
+    os._exit(0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--exit-with-stdin", action="store_true")
+    parser.add_argument("--quiet-sms", action="store_true")
+    args = parser.parse_args()
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("the emulator listens on loopback only")
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    print(f"emulator: moto {moto.__version__} on http://{args.host}:{args.port}", flush=True)
+
+    if args.exit_with_stdin:
+        threading.Thread(target=watch_stdin, daemon=True).start()
+
+    seen = set()
+    try:
+        while True:
+            time.sleep(0.2)
+            if args.quiet_sms:
+                continue
+            for message_id, phone, text in sms_messages():
+                if message_id not in seen:
+                    seen.add(message_id)
+                    print(f"SMS to {phone} : {text}", flush=True)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
