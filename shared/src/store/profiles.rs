@@ -116,13 +116,12 @@ impl ProfileStore {
                     let item = output.attributes.unwrap_or_default();
                     return Ok(serde_dynamo::from_item(item).map_err(StoreError::from)?);
                 }
-                Err(err) => {
-                    let old = match err.into_service_error() {
-                        UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
-                        other => return Err(StoreError::Failed(other.to_string()).into()),
-                    };
-                    guard = next_guard(patch, precondition, old.as_ref())?;
-                }
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        guard = next_guard(patch, precondition, failed.item.as_ref())?;
+                    }
+                    _ => return Err(StoreError::from(err).into()),
+                },
             }
         }
         Err(StoreError::Unavailable("profile write kept losing races".into()).into())
