@@ -36,8 +36,12 @@ impl FieldErrors {
     }
 }
 
+/// An error answered to the client. Boxed: it travels in every handler's `Result`.
+#[derive(Debug, Clone)]
+pub struct ApiError(Box<Problem>);
+
 #[derive(Debug, Clone, Serialize)]
-pub struct ApiError {
+struct Problem {
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
@@ -57,7 +61,7 @@ fn serialize_status<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::O
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Problem {
             kind: format!("urn:user-profile:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error"),
             status,
@@ -65,16 +69,15 @@ impl ApiError {
             code,
             errors: FieldErrors::default(),
             retry_after: None,
-        }
+        }))
     }
 
     pub fn validation(errors: FieldErrors) -> Self {
         let names: Vec<&str> = errors.fields().collect();
         let detail = format!("invalid fields: {}", names.join(", "));
-        Self {
-            errors,
-            ..Self::new(StatusCode::BAD_REQUEST, "validation_failed", detail)
-        }
+        let mut error = Self::new(StatusCode::BAD_REQUEST, "validation_failed", detail);
+        error.0.errors = errors;
+        error
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {
@@ -142,30 +145,30 @@ impl ApiError {
     }
 
     pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs.max(1));
+        self.0.retry_after = Some(secs.max(1));
         self
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     pub fn errors(&self) -> &FieldErrors {
-        &self.errors
+        &self.0.errors
     }
 
     pub fn into_response(self) -> Response<Body> {
-        let body = serde_json::to_vec(&self).expect("problem details serialize");
+        let body = serde_json::to_vec(&self.0).expect("problem details serialize");
         let mut response = Response::builder()
-            .status(self.status)
+            .status(self.0.status)
             .header(header::CONTENT_TYPE, PROBLEM_JSON)
             .body(Body::from(body))
             .expect("valid response parts");
-        if let Some(secs) = self.retry_after {
+        if let Some(secs) = self.0.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -176,7 +179,8 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+        let p = &self.0;
+        write!(f, "{} {}: {}", p.status.as_u16(), p.code, p.detail)
     }
 }
 

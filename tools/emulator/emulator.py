@@ -14,7 +14,9 @@ import threading
 import time
 
 import moto
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 
 def sms_messages():
@@ -25,6 +27,25 @@ def sms_messages():
         for _region, backend in regions.items():
             for message_id, (phone, text) in list(backend.sms_messages.items()):
                 yield message_id, phone, text
+
+
+class OneRequestAtATime:
+    """Applies each request whole before the next one starts.
+
+    DynamoDB serializes writes to an item: `SET version = version + :one` from fifty
+    clients yields fifty increments. moto's models are plain Python objects updated
+    read-modify-write, so concurrent requests in its threaded server can lose updates
+    that real DynamoDB never loses. Serializing requests restores DynamoDB's semantics
+    while connections stay concurrent (keep-alive, many clients).
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
 
 
 def watch_stdin():
@@ -45,8 +66,9 @@ def main():
         parser.error("the emulator listens on loopback only")
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
+    app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"emulator: moto {moto.__version__} on http://{args.host}:{args.port}", flush=True)
 
     if args.exit_with_stdin:
@@ -63,7 +85,7 @@ def main():
                     seen.add(message_id)
                     print(f"SMS to {phone} : {text}", flush=True)
     except KeyboardInterrupt:
-        server.stop()
+        server.shutdown()
 
 
 if __name__ == "__main__":

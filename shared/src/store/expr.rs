@@ -73,19 +73,22 @@ impl Expression {
         })
     }
 
-    pub fn into_parts(
-        self,
-    ) -> (
-        String,
-        Option<String>,
-        HashMap<String, String>,
-        Option<HashMap<String, AttributeValue>>,
-    ) {
-        let update = self.update_expression();
-        let condition = self.condition_expression();
-        let values = (!self.values.is_empty()).then_some(self.values);
-        (update, condition, self.names, values)
+    pub fn build(self) -> Built {
+        Built {
+            update: self.update_expression(),
+            condition: self.condition_expression(),
+            values: (!self.values.is_empty()).then_some(self.values),
+            names: self.names,
+        }
     }
+}
+
+/// The strings and maps an UpdateItem request takes.
+pub struct Built {
+    pub update: String,
+    pub condition: Option<String>,
+    pub names: HashMap<String, String>,
+    pub values: Option<HashMap<String, AttributeValue>>,
 }
 
 #[cfg(test)]

@@ -95,16 +95,16 @@ impl ProfileStore {
         for _ in 0..MAX_ATTEMPTS {
             let mut expr = update_expression(user, patch, now, guard);
             add_precondition(&mut expr, precondition);
-            let (update, condition, names, values) = expr.into_parts();
+            let built = expr.build();
             let result = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(ItemKey::profile(user).to_item()))
-                .update_expression(update)
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(values)
+                .update_expression(built.update)
+                .set_condition_expression(built.condition)
+                .set_expression_attribute_names(Some(built.names))
+                .set_expression_attribute_values(built.values)
                 .return_values(ReturnValue::AllNew)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,

@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
@@ -42,7 +42,8 @@ enum Command {
         /// A scope to grant; repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         scope: Vec<String>,
-        #[arg(long, default_value_t = 3600)]
+        /// Seconds until expiry; negative mints an expired token (for tests).
+        #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
         ttl: i64,
     },
 }
@@ -74,7 +75,7 @@ async fn main() {
     }
 }
 
-async fn serve(port: u16, template_path: &PathBuf, table_name: &str) -> Result<(), String> {
+async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), String> {
     tracing_subscriber_init();
     let template = Template::load(template_path).map_err(|e| e.to_string())?;
     let sdk = shared::config::aws_sdk_config().await;

@@ -1,0 +1,56 @@
+# User Profile Service — developer commands. Everything the project needs is installed
+# into the project itself (.venv for the Python tools); nothing global beyond Rust.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+EMULATOR_PORT ?= 4566
+API_PORT ?= 3000
+FUNCTIONS := authorizer profile
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help setup dev test lint fmt build sizes clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: tools/emulator/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/emulator/requirements.txt
+	touch $@
+
+$(VENV)/.installed-build: $(VENV)/.installed tools/emulator/requirements-build.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/emulator/requirements-build.txt
+	touch $@
+
+setup: $(VENV)/.installed ## Install the emulator (moto) and the SAM CLI into .venv
+
+dev: setup ## Emulator + every template route on http://127.0.0.1:3000 (Ctrl-C stops)
+	cargo build -p local-api
+	EMULATOR_PORT=$(EMULATOR_PORT) API_PORT=$(API_PORT) tools/dev.sh
+
+test: setup ## Unit and integration tests (the harness starts the emulator)
+	cargo test --workspace
+
+lint: setup ## rustfmt check, clippy -D warnings, sam validate --lint
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/sam validate --lint
+
+fmt: ## Format the code
+	cargo fmt --all
+
+build: $(VENV)/.installed-build ## sam build: arm64 functions via cargo-lambda + zig, no Docker
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --beta-features
+
+sizes: $(VENV)/.installed-build ## Release arm64 binary size per function
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do printf '%-12s %s bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done
+
+clean: ## Remove build output and .venv
+	cargo clean
+	rm -rf $(VENV) .aws-sam

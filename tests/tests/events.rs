@@ -1,0 +1,117 @@
+//! Every payload in events/ goes through its function against the emulator and must
+//! produce the outcome its file name documents (see events/README.md).
+
+use std::path::{Path, PathBuf};
+
+use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use integration_tests::{TestEnv, workspace_root};
+use serde_json::json;
+use shared::domain::{ProfilePatch, UserId};
+use shared::store::{Precondition, ProfileStore};
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// `get-profile.200.json` → ("get-profile", "200").
+fn expectation(path: &Path) -> String {
+    let stem = path.file_stem().unwrap().to_str().unwrap();
+    stem.rsplit_once('.')
+        .unwrap_or_else(|| panic!("{stem}: name it <case>.<outcome>.json"))
+        .1
+        .to_owned()
+}
+
+/// `events/profile` → `ProfileFunction`, `events/local-info` → `LocalInfoFunction`.
+fn logical_id(dir_name: &str) -> String {
+    let camel: String = dir_name
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{camel}Function")
+}
+
+#[tokio::test]
+async fn authorizer_events_allow_or_deny_as_named() {
+    let authorizer = local_api::dev_authorizer();
+    let paths = files(&workspace_root().join("events/authorizer"));
+    assert!(paths.len() >= 4);
+    for path in paths {
+        let event: ApiGatewayV2CustomAuthorizerV2Request =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let response = authorizer.authorize(&event).await;
+        let expected = expectation(&path);
+        assert_eq!(
+            response.is_authorized,
+            expected == "allow",
+            "{}",
+            path.display()
+        );
+        if response.is_authorized {
+            assert_eq!(response.context.principal, "user");
+            assert_eq!(response.context.user_id.as_deref(), Some("evt-user"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn function_events_answer_the_status_in_their_name() {
+    let env = TestEnv::new().await;
+    let store = ProfileStore::new(env.dynamodb.clone(), &env.table);
+    let seed = ProfilePatch::parse(
+        json!({"first_name": "Evt"}).as_object().unwrap(),
+        chrono::Utc::now().date_naive(),
+    )
+    .unwrap();
+    store
+        .patch(
+            &UserId::parse("evt-user").unwrap(),
+            &seed,
+            Precondition::None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    let handlers = local_api::wire(&local_api::Backends {
+        dynamodb: env.dynamodb.clone(),
+        table: env.table.clone(),
+    });
+    let mut checked = 0;
+    for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
+        let dir = dir.unwrap().path();
+        let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        if !dir.is_dir() || name == "authorizer" {
+            continue;
+        }
+        let handler = handlers
+            .get(&logical_id(&name))
+            .unwrap_or_else(|| panic!("events/{name}: no function {} is wired", logical_id(&name)));
+        for path in files(&dir) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let request = lambda_http::request::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let response = handler(request).await;
+            assert_eq!(
+                response.status().as_str(),
+                expectation(&path),
+                "{}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} events ran");
+}

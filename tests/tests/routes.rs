@@ -1,0 +1,62 @@
+//! template.yaml is the source of truth for routes: openapi.yaml and events/ must agree.
+
+use std::collections::BTreeSet;
+
+use integration_tests::{template, workspace_root};
+use serde_norway::Value;
+
+fn template_routes() -> BTreeSet<String> {
+    template().routes.iter().map(|r| r.key()).collect()
+}
+
+#[test]
+fn openapi_documents_exactly_the_template_routes() {
+    let text = std::fs::read_to_string(workspace_root().join("openapi.yaml"))
+        .expect("openapi.yaml exists");
+    let doc: Value = serde_norway::from_str(&text).expect("openapi.yaml is YAML");
+    assert_eq!(
+        doc["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true)
+    );
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if ["get", "put", "post", "patch", "delete", "head", "options"].contains(&method) {
+                documented.insert(format!(
+                    "{} {}",
+                    method.to_ascii_uppercase(),
+                    path.as_str().unwrap()
+                ));
+            }
+        }
+    }
+    assert_eq!(
+        documented,
+        template_routes(),
+        "openapi.yaml (left) and template.yaml (right) disagree"
+    );
+}
+
+#[test]
+fn every_template_route_has_an_event_payload() {
+    let mut found = BTreeSet::new();
+    for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if let Some(key) = event["routeKey"].as_str() {
+                found.insert(key.to_owned());
+            }
+        }
+    }
+    let missing: Vec<_> = template_routes().difference(&found).cloned().collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an events/ payload: {missing:?}"
+    );
+}
