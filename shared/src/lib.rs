@@ -5,11 +5,15 @@
 //! parse input once, and the DynamoDB store (the only module that knows key layout).
 //! Nothing in `domain` knows it runs in Lambda; nothing outside `store` knows DynamoDB.
 
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod otp;
+pub mod secrets;
+pub mod sms;
 pub mod store;
 pub mod telemetry;
 
