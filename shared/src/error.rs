@@ -118,6 +118,24 @@ impl ApiError {
         )
     }
 
+    /// 406 for a refused one-time code (`otp_invalid`, `otp_expired`, `otp_attempts_exceeded`).
+    pub fn otp_refused(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_ACCEPTABLE, code, detail)
+    }
+
+    pub fn phone_taken() -> Self {
+        let mut error = Self::field("phone", "is used by another account");
+        error.0.code = "phone_taken";
+        error.0.kind = "urn:user-profile:problem:phone_taken".into();
+        error.0.detail = "the phone number is used by another account".into();
+        error
+    }
+
+    pub fn rate_limited(retry_after_secs: u64, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+            .with_retry_after(retry_after_secs)
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

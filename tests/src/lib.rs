@@ -19,6 +19,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use http::HeaderMap;
 use local_api::{Backends, Gateway, GatewayResponse, Template};
 use serde_json::Value;
+use shared::clock::Clock;
+use shared::otp::OtpPolicy;
+use shared::sms::SmsConfig;
 
 pub use local_api::dev_token;
 
@@ -126,44 +129,71 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
-/// One test's world: its own table, a counted DynamoDB client, the gateway in front.
+/// One test's world: its own table and OTP secret, a counted DynamoDB client, an
+/// adjustable clock, the gateway in front.
 pub struct TestEnv {
     pub table: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub calls: CallCounter,
     pub gateway: Gateway,
+    pub clock: Clock,
+    pub backends: Backends,
 }
 
-impl TestEnv {
-    pub async fn new() -> Self {
-        let sdk = sdk_config(&emulator().url).await;
-        Self::with_sdk(&sdk, true).await
+pub struct TestEnvBuilder {
+    policy: OtpPolicy,
+    dynamodb_endpoint: Option<String>,
+    sns_endpoint: Option<String>,
+}
+
+impl TestEnvBuilder {
+    pub fn policy(mut self, policy: OtpPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
-    /// A world whose DynamoDB endpoint is `endpoint` (e.g. a closed port), no table created.
-    pub async fn unreachable(endpoint: &str) -> Self {
-        let sdk = sdk_config(endpoint).await;
-        Self::with_sdk(&sdk, false).await
+    /// Point DynamoDB elsewhere (a closed port); no table is created then.
+    pub fn dynamodb_endpoint(mut self, url: &str) -> Self {
+        self.dynamodb_endpoint = Some(url.to_owned());
+        self
     }
 
-    async fn with_sdk(sdk: &aws_config::SdkConfig, create_table: bool) -> Self {
+    pub fn sns_endpoint(mut self, url: &str) -> Self {
+        self.sns_endpoint = Some(url.to_owned());
+        self
+    }
+
+    pub async fn build(self) -> TestEnv {
+        let emulator = &emulator().url;
+        let sdk = sdk_config(emulator).await;
         let calls = CallCounter::default();
+        let dynamodb_sdk = sdk_config(self.dynamodb_endpoint.as_deref().unwrap_or(emulator)).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(sdk)
+            aws_sdk_dynamodb::config::Builder::from(&dynamodb_sdk)
                 .interceptor(calls.clone())
                 .build(),
         );
+        let sns_sdk = sdk_config(self.sns_endpoint.as_deref().unwrap_or(emulator)).await;
         let table = format!("test-{:016x}", rand::random::<u64>());
         let template = template();
-        if create_table {
+        let backends = Backends {
+            dynamodb: dynamodb.clone(),
+            sns: aws_sdk_sns::Client::new(&sns_sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            table: table.clone(),
+            otp_secret_id: format!("{table}-otp-hmac"),
+            otp_policy: self.policy,
+            sms: SmsConfig::default(),
+            clock: Clock::adjustable(),
+        };
+        if self.dynamodb_endpoint.is_none() {
             local_api::table::ensure_table(&dynamodb, &table, &template.table)
                 .await
                 .expect("the test table is created");
         }
-        let backends = Backends {
-            dynamodb: dynamodb.clone(),
-            table: table.clone(),
-        };
+        local_api::table::ensure_otp_secret(&backends.secrets, &backends.otp_secret_id)
+            .await
+            .expect("the OTP secret is created");
         let gateway = Gateway::new(
             &template,
             local_api::wire(&backends),
@@ -171,12 +201,33 @@ impl TestEnv {
         )
         .expect("every template route is wired");
         calls.reset();
-        Self {
+        TestEnv {
             table,
             dynamodb,
             calls,
             gateway,
+            clock: backends.clock.clone(),
+            backends,
         }
+    }
+}
+
+impl TestEnv {
+    pub fn builder() -> TestEnvBuilder {
+        TestEnvBuilder {
+            policy: OtpPolicy::default(),
+            dynamodb_endpoint: None,
+            sns_endpoint: None,
+        }
+    }
+
+    pub async fn new() -> Self {
+        Self::builder().build().await
+    }
+
+    /// A world whose DynamoDB endpoint is `endpoint` (e.g. a closed port), no table created.
+    pub async fn unreachable(endpoint: &str) -> Self {
+        Self::builder().dynamodb_endpoint(endpoint).build().await
     }
 
     pub fn request(&self, method: &str, path: &str) -> TestRequest<'_> {
@@ -198,9 +249,97 @@ impl TestEnv {
             .send()
             .await
             .expect("scan");
+        self.calls.reset();
         let mut items = out.items.unwrap_or_default();
         items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
         items
+    }
+}
+
+/// The SMS messages the emulator's SNS accepted for `phone`, oldest first.
+pub fn sms_to(phone: &str) -> Vec<String> {
+    let url = format!("{}/_emulator/sms", emulator().url);
+    let all: Vec<Value> = ureq::get(&url)
+        .call()
+        .expect("the emulator lists SMS")
+        .body_mut()
+        .read_json()
+        .expect("SMS list is JSON");
+    all.iter()
+        .filter(|m| m["phone"] == phone)
+        .filter_map(|m| m["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The 6-digit code in the newest SMS to `phone`.
+pub fn last_code_to(phone: &str) -> String {
+    let message = sms_to(phone)
+        .pop()
+        .unwrap_or_else(|| panic!("no SMS to {phone}"));
+    message
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {message:?}"))
+        .to_owned()
+}
+
+/// Makes SNS Publish to `phone` fail (`true`) or work again (`false`).
+pub fn fail_sms_to(phone: &str, fail: bool) {
+    let url = format!(
+        "{}/_emulator/fail-sms?phone={}",
+        emulator().url,
+        phone.replace('+', "%2B")
+    );
+    let result = if fail {
+        ureq::post(&url).send_empty()
+    } else {
+        ureq::delete(&url).call()
+    };
+    result.expect("the emulator takes SMS faults");
+}
+
+/// A valid Turkish mobile number no other test uses.
+pub fn fresh_phone() -> String {
+    format!("+90532{:07}", rand::random::<u32>() % 10_000_000)
+}
+
+/// Captures every log line emitted on this thread while alive (tests run on a
+/// current-thread runtime, so that is every line the handlers write).
+pub struct LogCapture {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl LogCapture {
+    pub fn start() -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || CaptureWriter(writer.clone()))
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+    }
+}
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

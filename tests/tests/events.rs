@@ -85,10 +85,7 @@ async fn function_events_answer_the_status_in_their_name() {
         .await
         .unwrap();
 
-    let handlers = local_api::wire(&local_api::Backends {
-        dynamodb: env.dynamodb.clone(),
-        table: env.table.clone(),
-    });
+    let handlers = local_api::wire(&env.backends);
     let mut checked = 0;
     for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
         let dir = dir.unwrap().path();

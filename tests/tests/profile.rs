@@ -253,10 +253,16 @@ async fn bad_input_is_a_4xx_naming_the_field_and_changes_nothing() {
             Some("nickname"),
         ),
         (
-            "phone is read-only",
-            br#"{"phone": "+905321234567"}"#.to_vec(),
+            "phone not E.164",
+            br#"{"phone": "05321234567"}"#.to_vec(),
             400,
             Some("phone"),
+        ),
+        (
+            "code without phone",
+            br#"{"code": "123456"}"#.to_vec(),
+            400,
+            Some("code"),
         ),
         (
             "version is read-only",

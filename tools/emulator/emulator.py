@@ -7,11 +7,14 @@ stdin (test harnesses use this so no emulator outlives its test run).
 """
 
 import argparse
+import io
+import json
 import logging
 import os
 import sys
 import threading
 import time
+from urllib.parse import parse_qs
 
 import moto
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
@@ -29,23 +32,55 @@ def sms_messages():
                 yield message_id, phone, text
 
 
-class OneRequestAtATime:
-    """Applies each request whole before the next one starts.
+class Emulator:
+    """moto's WSGI app, plus what tests and developers need around it.
 
-    DynamoDB serializes writes to an item: `SET version = version + :one` from fifty
-    clients yields fifty increments. moto's models are plain Python objects updated
-    read-modify-write, so concurrent requests in its threaded server can lose updates
-    that real DynamoDB never loses. Serializing requests restores DynamoDB's semantics
-    while connections stay concurrent (keep-alive, many clients).
+    One request at a time: DynamoDB serializes writes to an item (`SET version =
+    version + :one` from fifty clients yields fifty increments), but moto's models are
+    plain Python objects updated read-modify-write, so concurrent requests in its
+    threaded server can lose updates that real DynamoDB never loses. Serializing
+    requests restores DynamoDB's semantics; connections stay concurrent.
+
+    `GET /_emulator/sms` lists every SMS SNS accepted. `POST /_emulator/fail-sms?phone=`
+    makes SNS Publish to that number fail with a 500 (`DELETE` heals it), so a test can
+    see how the service handles an SMS that never left without disturbing other tests.
     """
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        self.failing_numbers = set()
 
     def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_emulator/sms":
+            body = [{"id": i, "phone": p, "message": m} for i, p, m in sms_messages()]
+            return respond(start_response, "200 OK", "application/json", json.dumps(body))
+        if path == "/_emulator/fail-sms":
+            phone = parse_qs(environ.get("QUERY_STRING", "")).get("phone", [""])[0]
+            (self.failing_numbers.discard if method == "DELETE" else self.failing_numbers.add)(phone)
+            return respond(start_response, "204 No Content", "text/plain", "")
+        if method == "POST" and self.failing_numbers:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(raw)
+            form = parse_qs(raw.decode("utf-8", "replace"))
+            if form.get("Action") == ["Publish"] and form.get("PhoneNumber", [""])[0] in self.failing_numbers:
+                error = (
+                    "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"
+                    "<Message>injected SMS failure</Message></Error>"
+                    "<RequestId>emulator-fault</RequestId></ErrorResponse>"
+                )
+                return respond(start_response, "500 Internal Server Error", "text/xml", error)
         with self.lock:
             return list(self.app(environ, start_response))
+
+
+def respond(start_response, status, content_type, body):
+    data = body.encode()
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def watch_stdin():
@@ -66,7 +101,7 @@ def main():
         parser.error("the emulator listens on loopback only")
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    app = Emulator(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"emulator: moto {moto.__version__} on http://{args.host}:{args.port}", flush=True)

@@ -1,17 +1,26 @@
 //! Self-service profile routes. The handlers take their dependencies as arguments so
 //! tests and the local gateway run them in-process exactly as Lambda does.
 
-use chrono::Utc;
+mod phone;
+
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use shared::clock::Clock;
 use shared::domain::{Profile, ProfilePatch, UserId};
 use shared::http::{json, json_object, route_key, serve};
+use shared::otp::OtpPolicy;
+use shared::secrets::OtpKeySource;
+use shared::sms::SnsSms;
 use shared::store::{PatchError, Precondition, ProfileStore};
 use shared::{ApiError, Identity};
 
 pub struct ProfileApp {
     pub profiles: ProfileStore,
+    pub otp_policy: OtpPolicy,
+    pub otp_keys: OtpKeySource,
+    pub sms: SnsSms,
+    pub clock: Clock,
 }
 
 /// The Lambda entry point: one request in, one response out, one log line.
@@ -38,8 +47,7 @@ async fn load(app: &ProfileApp, user: &UserId) -> Result<Profile, ApiError> {
 }
 
 async fn get_profile(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, ApiError> {
-    let profile = load(app, user).await?;
-    Ok(with_etag(json(StatusCode::OK, &profile), &profile))
+    Ok(profile_response(&load(app, user).await?))
 }
 
 async fn patch_profile(
@@ -49,24 +57,66 @@ async fn patch_profile(
 ) -> Result<Response<Body>, ApiError> {
     let precondition = if_match(req.headers())?;
     let body = json_object(req)?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let patch = ProfilePatch::parse(&body, now.date_naive()).map_err(ApiError::validation)?;
+    if let Some(phone) = patch.phone.clone() {
+        return phone::change(app, user, &patch, &phone, precondition).await;
+    }
+    apply(app, user, &patch, precondition).await
+}
+
+/// A PATCH without a phone change: one conditional UpdateItem.
+pub(crate) async fn apply(
+    app: &ProfileApp,
+    user: &UserId,
+    patch: &ProfilePatch,
+    precondition: Precondition,
+) -> Result<Response<Body>, ApiError> {
     let profile = app
         .profiles
-        .patch(user, &patch, precondition, now)
+        .patch(user, patch, precondition, app.clock.now())
         .await
-        .map_err(|err| match err {
-            PatchError::VersionConflict => ApiError::version_conflict(),
-            PatchError::TooManyAttributes => ApiError::field(
-                "attributes",
-                format!(
-                    "a profile holds at most {} attributes; remove some with null",
-                    shared::domain::MAX_ATTRIBUTES
-                ),
+        .map_err(store_error)?;
+    Ok(profile_response(&profile))
+}
+
+pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {
+    let mut response = json(StatusCode::OK, profile);
+    if let Ok(value) = profile.etag().parse() {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+pub(crate) fn store_error(err: PatchError) -> ApiError {
+    match err {
+        PatchError::VersionConflict => ApiError::version_conflict(),
+        PatchError::TooManyAttributes => ApiError::field(
+            "attributes",
+            format!(
+                "a profile holds at most {} attributes; remove some with null",
+                shared::domain::MAX_ATTRIBUTES
             ),
-            PatchError::Store(e) => e.into(),
-        })?;
-    Ok(with_etag(json(StatusCode::OK, &profile), &profile))
+        ),
+        PatchError::Store(e) => e.into(),
+    }
+}
+
+/// `If-Match` against a profile already read.
+pub(crate) fn check_precondition(
+    precondition: Precondition,
+    profile: Option<&Profile>,
+) -> Result<(), ApiError> {
+    let holds = match precondition {
+        Precondition::None => true,
+        Precondition::Exists => profile.is_some(),
+        Precondition::Version(v) => profile.is_some_and(|p| p.version == v),
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(ApiError::version_conflict())
+    }
 }
 
 /// The account view of the reference API's `GET /users/user`.
@@ -92,13 +142,6 @@ async fn get_user(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, Api
         full_name: profile.full_name(),
     };
     Ok(json(StatusCode::OK, &detail))
-}
-
-fn with_etag(mut response: Response<Body>, profile: &Profile) -> Response<Body> {
-    if let Ok(value) = profile.etag().parse() {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
 }
 
 /// `If-Match` as a write precondition: absent, `*`, or one strong tag `"<version>"`.

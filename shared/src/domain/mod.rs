@@ -12,4 +12,4 @@ pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MA
 pub use locale::{Currency, LanguageCode, TimeZone};
 pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
 pub use phone::PhoneNumber;
-pub use profile::{Profile, ProfilePatch};
+pub use profile::{Profile, ProfilePatch, TooManyAttributes, timestamp};

@@ -2,15 +2,26 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
     AttributeKey, AttributeValue, Currency, DateOfBirth, Gender, LanguageCode, MAX_ATTRIBUTES,
-    PersonName, TimeZone,
+    PersonName, PhoneNumber, TimeZone, UserId,
 };
 use crate::error::FieldErrors;
+use crate::otp::OtpCode;
+
+/// How every stored timestamp is written: RFC 3339, UTC, milliseconds.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A patch would leave more attributes than a profile may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a profile holds at most {MAX_ATTRIBUTES} attributes")]
+pub struct TooManyAttributes;
 
 /// The profile as stored and as returned; absent values serialize as `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +63,74 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The state before a profile's first write.
+    pub fn empty(user: &UserId, now: DateTime<Utc>) -> Self {
+        let now = timestamp(now);
+        Self {
+            user_id: user.as_str().to_owned(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            phone_verified: false,
+            gender: None,
+            date_of_birth: None,
+            language_code: None,
+            timezone: None,
+            currency: None,
+            attributes: BTreeMap::new(),
+            email_allowed: false,
+            sms_allowed: false,
+            call_allowed: false,
+            avatar_url: None,
+            created_at: now.clone(),
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// This profile with `patch` applied and the version moved on: what the store's
+    /// conditional write leaves behind when it writes the whole item.
+    pub fn patched(
+        &self,
+        patch: &ProfilePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TooManyAttributes> {
+        let mut next = self.clone();
+        for (field, value) in patch.assignments() {
+            let text = match &value {
+                Some(Scalar::Text(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let flag = matches!(value, Some(Scalar::Bool(true)));
+            match field {
+                "first_name" => next.first_name = text,
+                "last_name" => next.last_name = text,
+                "gender" => next.gender = text,
+                "date_of_birth" => next.date_of_birth = text,
+                "language_code" => next.language_code = text,
+                "timezone" => next.timezone = text,
+                "currency" => next.currency = text,
+                "email_allowed" => next.email_allowed = flag,
+                "sms_allowed" => next.sms_allowed = flag,
+                "call_allowed" => next.call_allowed = flag,
+                other => unreachable!("assignments() names only profile fields, not {other}"),
+            }
+        }
+        for (key, value) in &patch.attributes {
+            match value {
+                Some(v) => next.attributes.insert(key.as_str().to_owned(), v.clone()),
+                None => next.attributes.remove(key.as_str()),
+            };
+        }
+        if next.attributes.len() > MAX_ATTRIBUTES {
+            return Err(TooManyAttributes);
+        }
+        next.updated_at = timestamp(now);
+        next.version += 1;
+        Ok(next)
+    }
+
     /// The strong entity tag of this version, quoted as HTTP wants it.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
@@ -97,13 +176,17 @@ pub struct ProfilePatch {
     pub call_allowed: Option<bool>,
     /// `None` removes the key.
     pub attributes: BTreeMap<AttributeKey, Option<AttributeValue>>,
+    /// A new number: applied only with a right `code` (SPEC §4).
+    pub phone: Option<PhoneNumber>,
+    pub code: Option<OtpCode>,
+    /// Ask for a new code even when `code` is present.
+    pub resend: bool,
 }
 
 /// Fields a client may read but never write through PATCH.
 pub const READ_ONLY_FIELDS: &[&str] = &[
     "user_id",
     "email",
-    "phone",
     "phone_verified",
     "avatar_url",
     "created_at",
@@ -140,8 +223,30 @@ impl ProfilePatch {
                 "sms_allowed" => patch.sms_allowed = boolean(field, value, &mut errors),
                 "call_allowed" => patch.call_allowed = boolean(field, value, &mut errors),
                 "attributes" => patch.attributes = attributes(value, &mut errors),
+                "phone" => match value {
+                    Value::String(s) => match PhoneNumber::parse(s) {
+                        Ok(p) => patch.phone = Some(p),
+                        Err(message) => errors.add(field, message),
+                    },
+                    _ => errors.add(field, "must be an E.164 number such as +905321234567"),
+                },
+                "code" => match value {
+                    Value::String(s) => match OtpCode::parse(s) {
+                        Ok(c) => patch.code = Some(c),
+                        Err(message) => errors.add(field, message),
+                    },
+                    _ => errors.add(field, "must be the 6-digit code sent by SMS, as a string"),
+                },
+                "resend" => patch.resend = boolean(field, value, &mut errors).unwrap_or_default(),
                 _ if READ_ONLY_FIELDS.contains(&field) => errors.add(field, "is read-only"),
                 _ => errors.add(field, "is not a profile field"),
+            }
+        }
+        if !body.contains_key("phone") {
+            for field in ["code", "resend"] {
+                if body.contains_key(field) {
+                    errors.add(field, "is only valid together with phone");
+                }
             }
         }
         if errors.is_empty() {
@@ -149,6 +254,11 @@ impl ProfilePatch {
         } else {
             Err(errors)
         }
+    }
+
+    /// Whether anything besides a phone change is asked for.
+    pub fn changes_profile_fields(&self) -> bool {
+        !self.assignments().is_empty() || self.touches_attributes()
     }
 
     pub fn touches_attributes(&self) -> bool {
@@ -312,7 +422,7 @@ mod tests {
     #[test]
     fn names_every_bad_field() {
         let e = parse(json!({
-            "user_id": "x", "phone": "+905321234567", "nickname": "a", "first_name": 5,
+            "user_id": "x", "phone": "0532", "nickname": "a", "first_name": 5,
             "date_of_birth": "2999-01-01", "email_allowed": "yes", "gender": "M"
         }))
         .unwrap_err();
@@ -346,5 +456,57 @@ mod tests {
             ["attributes"]
         );
         assert_eq!(fields(parse(json!({})).unwrap_err()), ["body"]);
+    }
+
+    #[test]
+    fn phone_code_and_resend() {
+        let p =
+            parse(json!({"phone": "+905321234567", "code": "123456", "first_name": "A"})).unwrap();
+        assert_eq!(p.phone.unwrap().e164(), "+905321234567");
+        assert!(p.code.is_some() && !p.resend);
+        assert_eq!(
+            fields(parse(json!({"code": "123456"})).unwrap_err()),
+            ["code"]
+        );
+        assert_eq!(
+            fields(parse(json!({"resend": true})).unwrap_err()),
+            ["resend"]
+        );
+        assert_eq!(
+            fields(parse(json!({"phone": null})).unwrap_err()),
+            ["phone"]
+        );
+        assert_eq!(
+            fields(parse(json!({"phone": "+905321234567", "code": 123456})).unwrap_err()),
+            ["code"]
+        );
+    }
+
+    #[test]
+    fn patched_applies_fields_and_attributes() {
+        let user = UserId::parse("ada").unwrap();
+        let now = Utc::now();
+        let base = Profile::empty(&user, now);
+        let p = parse(
+            json!({"first_name": "Ada", "email_allowed": true, "attributes": {"a": 1, "b": null}}),
+        )
+        .unwrap();
+        let next = base.patched(&p, now).unwrap();
+        assert_eq!(next.first_name.as_deref(), Some("Ada"));
+        assert!(next.email_allowed);
+        assert_eq!(next.attributes.len(), 1);
+        assert_eq!(next.version, 1);
+        let clear = parse(json!({"first_name": null})).unwrap();
+        assert_eq!(next.patched(&clear, now).unwrap().first_name, None);
+
+        let mut full = base.clone();
+        for i in 0..50 {
+            full.attributes
+                .insert(format!("k{i}"), AttributeValue::Bool(true));
+        }
+        assert_eq!(
+            full.patched(&parse(json!({"attributes": {"new": 1}})).unwrap(), now),
+            Err(TooManyAttributes)
+        );
     }
 }

@@ -1,14 +1,18 @@
 //! The table's key layout. Nothing outside this module builds a key.
 //!
-//! | item            | pk               | sk        |
-//! |-----------------|------------------|-----------|
-//! | profile         | `USER#<user_id>` | `PROFILE` |
+//! | item                     | pk               | sk              |
+//! |--------------------------|------------------|-----------------|
+//! | profile                  | `USER#<user_id>` | `PROFILE`       |
+//! | OTP challenge            | `USER#<user_id>` | `OTP#<purpose>` |
+//! | phone uniqueness marker  | `PHONE#<e164>`   | `OWNER`         |
+//! | OTP sends to a number    | `PHONE#<e164>`   | `OTP_SENDS`     |
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::UserId;
+use crate::domain::{PhoneNumber, UserId};
+use crate::otp::Purpose;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -17,8 +21,12 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 const USER_PREFIX: &str = "USER#";
 const PROFILE_SK: &str = "PROFILE";
+const OTP_PREFIX: &str = "OTP#";
+const PHONE_PREFIX: &str = "PHONE#";
+const OWNER_SK: &str = "OWNER";
+const OTP_SENDS_SK: &str = "OTP_SENDS";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ItemKey {
     pub pk: String,
     pub sk: String,
@@ -29,6 +37,28 @@ impl ItemKey {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk: PROFILE_SK.to_owned(),
+        }
+    }
+
+    pub fn challenge(user: &UserId, purpose: Purpose) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
+        }
+    }
+
+    /// Claims a number for one account; written in the same transaction as the profile.
+    pub fn phone_owner(phone: &PhoneNumber) -> Self {
+        Self {
+            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
+            sk: OWNER_SK.to_owned(),
+        }
+    }
+
+    pub fn phone_sends(phone: &PhoneNumber) -> Self {
+        Self {
+            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
+            sk: OTP_SENDS_SK.to_owned(),
         }
     }
 

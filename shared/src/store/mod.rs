@@ -1,12 +1,16 @@
 //! DynamoDB: the only part of the service that knows the table exists.
 
+mod batch;
 mod expr;
 pub mod keys;
+mod phone;
 mod profiles;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
+pub use batch::{Item, MAX_KEYS, batch_get};
+pub use phone::{CommitError, PhoneChangeState};
 pub use profiles::{PatchError, Precondition, ProfileStore};
 
 use crate::error::ApiError;

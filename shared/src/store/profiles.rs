@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use super::expr::Expression;
 use super::keys::ItemKey;
 use crate::domain::profile::Scalar;
-use crate::domain::{MAX_ATTRIBUTES, Profile, ProfilePatch, UserId};
+use crate::domain::{MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
 
 /// Attempts before a write that keeps losing races gives up with 503.
 const MAX_ATTEMPTS: usize = 8;
@@ -53,8 +53,8 @@ enum Guard {
 
 #[derive(Clone, Debug)]
 pub struct ProfileStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl ProfileStore {
@@ -135,7 +135,7 @@ fn update_expression(
     guard: Guard,
 ) -> Expression {
     let mut e = Expression::default();
-    let now = AttributeValue::S(now.to_rfc3339_opts(SecondsFormat::Millis, true));
+    let now = AttributeValue::S(timestamp(now));
     e.set("user_id", AttributeValue::S(user.as_str().to_owned()));
     e.set("updated_at", now.clone());
     let created = e.name("created_at");

@@ -82,7 +82,13 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let endpoint = sdk.endpoint_url().unwrap_or("(AWS)").to_owned();
     let backends = Backends {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        sns: aws_sdk_sns::Client::new(&sdk),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
         table: table_name.to_owned(),
+        otp_secret_id: format!("{table_name}-otp-hmac"),
+        otp_policy: shared::otp::OtpPolicy::from_env().map_err(|e| e.to_string())?,
+        sms: shared::sms::SmsConfig::from_env().map_err(|e| e.to_string())?,
+        clock: shared::clock::Clock::system(),
     };
     let gateway = Gateway::new(
         &template,
@@ -91,6 +97,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     )
     .map_err(|e| e.to_string())?;
     table::ensure_table(&backends.dynamodb, table_name, &template.table).await?;
+    table::ensure_otp_secret(&backends.secrets, &backends.otp_secret_id).await?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

@@ -1,4 +1,5 @@
-//! Creates the service table on an emulator from template.yaml's own definition.
+//! Creates what the template would on an emulator: the table, from template.yaml's own
+//! definition, and the generated OTP secret.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -70,4 +71,34 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDef) -> Result
             .map_err(|e| format!("cannot enable TTL on {name}: {}", DisplayErrorContext(&e)))?;
     }
     Ok(())
+}
+
+/// Creates the OTP HMAC secret `name` with a random value unless it exists, as the
+/// template's `GenerateSecretString` does in AWS.
+pub async fn ensure_otp_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<(), String> {
+    use rand::distr::{Alphanumeric, SampleString};
+    let value = Alphanumeric.sample_string(&mut rand::rng(), 64);
+    match client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(format!(
+            "cannot create secret {name}: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
+        )),
+    }
 }
