@@ -34,10 +34,11 @@ dev: setup ## Emulator + every template route on http://127.0.0.1:3000 (Ctrl-C s
 test: setup ## Unit and integration tests (the harness starts the emulator)
 	cargo test --workspace
 
-lint: setup ## rustfmt check, clippy -D warnings, sam validate --lint
+lint: setup ## rustfmt check, clippy -D warnings, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/sam validate --lint
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -303,26 +303,31 @@ pub fn fresh_phone() -> String {
     format!("+90532{:07}", rand::random::<u32>() % 10_000_000)
 }
 
-/// Captures every log line emitted on this thread while alive (tests run on a
-/// current-thread runtime, so that is every line the handlers write).
+/// Every log line the test binary writes, at the level functions log in production.
+/// Global (tracing's per-thread subscribers miss events when other threads register
+/// callsites first), so a test looks for its own unique values in it.
 pub struct LogCapture {
     buffer: Arc<Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
 }
 
 impl LogCapture {
     pub fn start() -> Self {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || CaptureWriter(writer.clone()))
-            .finish();
-        Self {
-            buffer,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
+        static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+        let buffer = BUFFER
+            .get_or_init(|| {
+                let buffer = Arc::new(Mutex::new(Vec::new()));
+                let writer = buffer.clone();
+                tracing_subscriber::fmt()
+                    .json()
+                    .with_env_filter(tracing_subscriber::EnvFilter::new(
+                        shared::telemetry::DEFAULT_FILTER,
+                    ))
+                    .with_writer(move || CaptureWriter(writer.clone()))
+                    .init();
+                buffer
+            })
+            .clone();
+        Self { buffer }
     }
 
     pub fn text(&self) -> String {

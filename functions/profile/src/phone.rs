@@ -206,15 +206,7 @@ async fn verify(
             next.phone_verified = true;
             let committed = app
                 .profiles
-                .commit_phone_change(
-                    user,
-                    phone,
-                    state,
-                    &next,
-                    &digest,
-                    policy.max_attempts,
-                    now.timestamp(),
-                )
+                .commit_phone_change(user, phone, state, &next, policy, now.timestamp())
                 .await;
             match committed {
                 Ok(()) => {

@@ -12,7 +12,7 @@ use super::expr::Expression;
 use super::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use super::{ProfileStore, StoreError};
 use crate::domain::{PhoneNumber, Profile, UserId};
-use crate::otp::{Challenge, HOUR_SECS, Purpose, SendLog};
+use crate::otp::{Challenge, HOUR_SECS, OtpPolicy, Purpose, SendLog};
 
 const PURPOSE: Purpose = Purpose::PhoneChange;
 
@@ -303,10 +303,14 @@ impl ProfileStore {
         phone: &PhoneNumber,
         before: &PhoneChangeState,
         next: &Profile,
-        digest: &str,
-        max_attempts: u32,
+        policy: &OtpPolicy,
         now: i64,
     ) -> Result<(), CommitError> {
+        let digest = before
+            .challenge
+            .as_ref()
+            .and_then(|c| c.digest.as_deref())
+            .ok_or(CommitError::CodeGone)?;
         let me = AttributeValue::S(user.as_str().to_owned());
         let mut items = Vec::new();
 
@@ -374,7 +378,7 @@ impl ProfileStore {
             (c.name("digest"), c.name("attempts"), c.name("target"));
         let (digest_value, max) = (
             c.value(AttributeValue::S(digest.to_owned())),
-            c.value(n(max_attempts)),
+            c.value(n(policy.max_attempts)),
         );
         c.remove(digest_name.clone());
         c.remove(target);
