@@ -50,7 +50,7 @@ build: $(VENV)/.installed-build ## sam build: arm64 functions via cargo-lambda +
 sizes: $(VENV)/.installed-build ## Release arm64 binary size per function
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
-	@for f in $(FUNCTIONS); do printf '%-12s %s bytes\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap); done
+	@for f in $(FUNCTIONS); do printf '%-12s %s bytes\n' $$f $$(stat -c %s $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap); done
 
 clean: ## Remove build output and .venv
 	cargo clean

@@ -24,7 +24,8 @@ pub fn route_key(req: &Request) -> Option<&str> {
     }
 }
 
-fn request_id(req: &Request) -> String {
+/// API Gateway's request id (or the Lambda one): the correlation id of logs and audit entries.
+pub fn request_id(req: &Request) -> String {
     match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,

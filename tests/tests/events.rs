@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use integration_tests::{TestEnv, workspace_root};
 use serde_json::json;
-use shared::domain::{ProfilePatch, UserId};
-use shared::store::{Precondition, ProfileStore};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -69,22 +67,13 @@ async fn authorizer_events_allow_or_deny_as_named() {
 #[tokio::test]
 async fn function_events_answer_the_status_in_their_name() {
     let env = TestEnv::new().await;
-    let store = ProfileStore::new(env.dynamodb.clone(), &env.table);
-    let seed = ProfilePatch::parse(
-        json!({"first_name": "Evt"}).as_object().unwrap(),
-        chrono::Utc::now().date_naive(),
-    )
-    .unwrap();
-    store
-        .patch(
-            &UserId::parse("evt-user").unwrap(),
-            &seed,
-            Precondition::None,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
-
+    let seeded = env
+        .request("PATCH", "/users/profile")
+        .user("evt-user")
+        .json(json!({"first_name": "Evt"}))
+        .send()
+        .await;
+    assert_eq!(seeded.status, 200);
     let handlers = local_api::wire(&env.backends);
     let mut checked = 0;
     for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {

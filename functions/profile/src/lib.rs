@@ -7,8 +7,8 @@ use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::clock::Clock;
-use shared::domain::{Profile, ProfilePatch, UserId};
-use shared::http::{json, json_object, route_key, serve};
+use shared::domain::{ConsentActor, Profile, ProfilePatch, UserId};
+use shared::http::{json, json_object, request_id, route_key, serve};
 use shared::otp::OtpPolicy;
 use shared::secrets::OtpKeySource;
 use shared::sms::SnsSms;
@@ -59,10 +59,15 @@ async fn patch_profile(
     let body = json_object(req)?;
     let now = app.clock.now();
     let patch = ProfilePatch::parse(&body, now.date_naive()).map_err(ApiError::validation)?;
+    let actor = ConsentActor {
+        source: "self",
+        actor: user.as_str().to_owned(),
+        request_id: request_id(req),
+    };
     if let Some(phone) = patch.phone.clone() {
-        return phone::change(app, user, &patch, &phone, precondition).await;
+        return phone::change(app, user, &patch, &phone, precondition, &actor).await;
     }
-    apply(app, user, &patch, precondition).await
+    apply(app, user, &patch, precondition, &actor).await
 }
 
 /// A PATCH without a phone change: one conditional UpdateItem.
@@ -71,10 +76,11 @@ pub(crate) async fn apply(
     user: &UserId,
     patch: &ProfilePatch,
     precondition: Precondition,
+    actor: &ConsentActor,
 ) -> Result<Response<Body>, ApiError> {
     let profile = app
         .profiles
-        .patch(user, patch, precondition, app.clock.now())
+        .patch(user, patch, precondition, actor, app.clock.now())
         .await
         .map_err(store_error)?;
     Ok(profile_response(&profile))
@@ -107,12 +113,7 @@ pub(crate) fn check_precondition(
     precondition: Precondition,
     profile: Option<&Profile>,
 ) -> Result<(), ApiError> {
-    let holds = match precondition {
-        Precondition::None => true,
-        Precondition::Exists => profile.is_some(),
-        Precondition::Version(v) => profile.is_some_and(|p| p.version == v),
-    };
-    if holds {
+    if precondition.holds_for(profile) {
         Ok(())
     } else {
         Err(ApiError::version_conflict())

@@ -6,10 +6,10 @@ use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 use shared::ApiError;
-use shared::domain::{PhoneNumber, Profile, ProfilePatch, UserId};
+use shared::domain::{ConsentActor, PhoneNumber, ProfilePatch, UserId};
 use shared::http::json;
 use shared::otp::{OtpCode, Purpose, Verdict};
-use shared::store::{CommitError, PhoneChangeState, Precondition};
+use shared::store::{CommitError, PhoneChangeState, Precondition, VerifiedPhoneChange};
 
 use crate::{ProfileApp, apply, check_precondition, profile_response, store_error};
 
@@ -29,6 +29,7 @@ pub(crate) async fn change(
     patch: &ProfilePatch,
     phone: &PhoneNumber,
     precondition: Precondition,
+    actor: &ConsentActor,
 ) -> Result<Response<Body>, ApiError> {
     for _ in 0..COMMIT_ATTEMPTS {
         let state = app.profiles.load_phone_change(user, phone).await?;
@@ -47,7 +48,7 @@ pub(crate) async fn change(
                 ..patch.clone()
             };
             if rest.changes_profile_fields() {
-                return apply(app, user, &rest, precondition).await;
+                return apply(app, user, &rest, precondition, actor).await;
             }
             return Ok(profile_response(current));
         }
@@ -62,7 +63,20 @@ pub(crate) async fn change(
             Some(code) if !patch.resend => code,
             _ => return send_code(app, user, phone, &state).await,
         };
-        match verify(app, user, patch, phone, code, &state).await {
+        match verify(
+            app,
+            user,
+            VerifiedPhoneChange {
+                phone,
+                patch,
+                actor,
+                max_attempts: app.otp_policy.max_attempts,
+            },
+            code,
+            &state,
+        )
+        .await
+        {
             Err(Retry) => continue,
             Ok(response) => return response,
         }
@@ -140,11 +154,11 @@ async fn send_code(
 async fn verify(
     app: &ProfileApp,
     user: &UserId,
-    patch: &ProfilePatch,
-    phone: &PhoneNumber,
+    change: VerifiedPhoneChange<'_>,
     code: &OtpCode,
     state: &PhoneChangeState,
 ) -> Result<Result<Response<Body>, ApiError>, Retry> {
+    let phone = change.phone;
     let policy = &app.otp_policy;
     let now = app.clock.now();
     let key = match app.otp_keys.key().await {
@@ -189,35 +203,22 @@ async fn verify(
                 format!("wrong code; {} tries left", policy.max_attempts - attempts),
             )),
         }),
-        Verdict::Right => {
-            let base = state
-                .profile
-                .clone()
-                .unwrap_or_else(|| Profile::empty(user, now));
-            let mut next = match base.patched(patch, now) {
-                Ok(next) => next,
-                Err(_) => {
-                    return Ok(Err(store_error(
-                        shared::store::PatchError::TooManyAttributes,
-                    )));
-                }
-            };
-            next.phone = Some(phone.e164().to_owned());
-            next.phone_verified = true;
-            let committed = app
-                .profiles
-                .commit_phone_change(user, phone, state, &next, policy, now.timestamp())
-                .await;
-            match committed {
-                Ok(()) => {
-                    tracing::info!(phone = %phone, "phone verified");
-                    Ok(Ok(profile_response(&next)))
-                }
-                Err(CommitError::PhoneTaken) => Ok(Err(ApiError::phone_taken())),
-                Err(CommitError::CodeGone) => Ok(Err(expired())),
-                Err(CommitError::ProfileChanged) => Err(Retry),
-                Err(CommitError::Store(e)) => Ok(Err(e.into())),
+        Verdict::Right => match app
+            .profiles
+            .commit_phone_change(user, state, &change, now)
+            .await
+        {
+            Ok(next) => {
+                tracing::info!(phone = %phone, "phone verified");
+                Ok(Ok(profile_response(&next)))
             }
-        }
+            Err(CommitError::TooManyAttributes) => Ok(Err(store_error(
+                shared::store::PatchError::TooManyAttributes,
+            ))),
+            Err(CommitError::PhoneTaken) => Ok(Err(ApiError::phone_taken())),
+            Err(CommitError::CodeGone) => Ok(Err(expired())),
+            Err(CommitError::ProfileChanged) => Err(Retry),
+            Err(CommitError::Store(e)) => Ok(Err(e.into())),
+        },
     }
 }

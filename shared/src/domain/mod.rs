@@ -3,12 +3,14 @@
 //! caller attaches the field name.
 
 mod attributes;
+pub mod consent;
 mod locale;
 mod person;
 mod phone;
 pub mod profile;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
+pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents};
 pub use locale::{Currency, LanguageCode, TimeZone};
 pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
 pub use phone::PhoneNumber;

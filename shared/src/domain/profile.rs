@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    AttributeKey, AttributeValue, Currency, DateOfBirth, Gender, LanguageCode, MAX_ATTRIBUTES,
-    PersonName, PhoneNumber, TimeZone, UserId,
+    AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents, Currency,
+    DateOfBirth, Gender, LanguageCode, MAX_ATTRIBUTES, PersonName, PhoneNumber, TimeZone, UserId,
 };
 use crate::error::FieldErrors;
 use crate::otp::OtpCode;
@@ -49,20 +49,33 @@ pub struct Profile {
     pub currency: Option<String>,
     #[serde(default)]
     pub attributes: BTreeMap<String, AttributeValue>,
-    #[serde(default)]
+    /// Views of the `email`, `sms` and `call` consents, set by `with_consents`.
+    #[serde(default, skip_deserializing)]
     pub email_allowed: bool,
-    #[serde(default)]
+    #[serde(default, skip_deserializing)]
     pub sms_allowed: bool,
-    #[serde(default)]
+    #[serde(default, skip_deserializing)]
     pub call_allowed: bool,
     #[serde(default)]
     pub avatar_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
+    /// Every consent channel; the store fills it in.
+    #[serde(skip)]
+    pub consents: Consents,
 }
 
 impl Profile {
+    /// Attaches the consent state and derives the profile's three consent booleans.
+    pub fn with_consents(mut self, consents: Consents) -> Self {
+        self.email_allowed = consents.allows(Channel::Email);
+        self.sms_allowed = consents.allows(Channel::Sms);
+        self.call_allowed = consents.allows(Channel::Call);
+        self.consents = consents;
+        self
+    }
+
     /// The state before a profile's first write.
     pub fn empty(user: &UserId, now: DateTime<Utc>) -> Self {
         let now = timestamp(now);
@@ -86,6 +99,7 @@ impl Profile {
             created_at: now.clone(),
             updated_at: now,
             version: 0,
+            consents: Consents::default(),
         }
     }
 
@@ -98,11 +112,7 @@ impl Profile {
     ) -> Result<Self, TooManyAttributes> {
         let mut next = self.clone();
         for (field, value) in patch.assignments() {
-            let text = match &value {
-                Some(Scalar::Text(s)) => Some(s.clone()),
-                _ => None,
-            };
-            let flag = matches!(value, Some(Scalar::Bool(true)));
+            let text = value;
             match field {
                 "first_name" => next.first_name = text,
                 "last_name" => next.last_name = text,
@@ -111,9 +121,6 @@ impl Profile {
                 "language_code" => next.language_code = text,
                 "timezone" => next.timezone = text,
                 "currency" => next.currency = text,
-                "email_allowed" => next.email_allowed = flag,
-                "sms_allowed" => next.sms_allowed = flag,
-                "call_allowed" => next.call_allowed = flag,
                 other => unreachable!("assignments() names only profile fields, not {other}"),
             }
         }
@@ -126,6 +133,15 @@ impl Profile {
         if next.attributes.len() > MAX_ATTRIBUTES {
             return Err(TooManyAttributes);
         }
+        let mut consents = next.consents.clone();
+        for change in self.consents.diff(&patch.consents) {
+            let state = ChannelState {
+                status: change.to,
+                updated_at: timestamp(now),
+            };
+            consents.0.insert(change.channel, state);
+        }
+        next = next.with_consents(consents);
         next.updated_at = timestamp(now);
         next.version += 1;
         Ok(next)
@@ -154,13 +170,6 @@ pub enum Change<T> {
     Set(T),
 }
 
-/// A stored scalar, as the store writes it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    Text(String),
-    Bool(bool),
-}
-
 /// A validated partial update of the self-service fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfilePatch {
@@ -171,9 +180,8 @@ pub struct ProfilePatch {
     pub language_code: Change<LanguageCode>,
     pub timezone: Change<TimeZone>,
     pub currency: Change<Currency>,
-    pub email_allowed: Option<bool>,
-    pub sms_allowed: Option<bool>,
-    pub call_allowed: Option<bool>,
+    /// From `email_allowed`, `sms_allowed`, `call_allowed`: changes to those consents.
+    pub consents: Vec<(Channel, ConsentStatus)>,
     /// `None` removes the key.
     pub attributes: BTreeMap<AttributeKey, Option<AttributeValue>>,
     /// A new number: applied only with a right `code` (SPEC §4).
@@ -219,9 +227,16 @@ impl ProfilePatch {
                 }
                 "timezone" => patch.timezone = text(field, value, TimeZone::parse, &mut errors),
                 "currency" => patch.currency = text(field, value, Currency::parse, &mut errors),
-                "email_allowed" => patch.email_allowed = boolean(field, value, &mut errors),
-                "sms_allowed" => patch.sms_allowed = boolean(field, value, &mut errors),
-                "call_allowed" => patch.call_allowed = boolean(field, value, &mut errors),
+                "email_allowed" | "sms_allowed" | "call_allowed" => {
+                    if let (Some(allowed), Some(channel)) = (
+                        boolean(field, value, &mut errors),
+                        Channel::from_profile_flag(field),
+                    ) {
+                        patch
+                            .consents
+                            .push((channel, ConsentStatus::from_allowed(allowed)));
+                    }
+                }
                 "attributes" => patch.attributes = attributes(value, &mut errors),
                 "phone" => match value {
                     Value::String(s) => match PhoneNumber::parse(s) {
@@ -258,17 +273,17 @@ impl ProfilePatch {
 
     /// Whether anything besides a phone change is asked for.
     pub fn changes_profile_fields(&self) -> bool {
-        !self.assignments().is_empty() || self.touches_attributes()
+        !self.assignments().is_empty() || self.touches_attributes() || !self.consents.is_empty()
     }
 
     pub fn touches_attributes(&self) -> bool {
         !self.attributes.is_empty()
     }
 
-    /// Scalar assignments in stored form: `(field, None)` clears the field.
-    pub fn assignments(&self) -> Vec<(&'static str, Option<Scalar>)> {
+    /// Text field assignments in stored form: `(field, None)` clears the field.
+    pub fn assignments(&self) -> Vec<(&'static str, Option<String>)> {
         fn text<T>(
-            out: &mut Vec<(&'static str, Option<Scalar>)>,
+            out: &mut Vec<(&'static str, Option<String>)>,
             name: &'static str,
             change: &Change<T>,
             render: impl Fn(&T) -> String,
@@ -276,7 +291,7 @@ impl ProfilePatch {
             match change {
                 Change::Keep => {}
                 Change::Clear => out.push((name, None)),
-                Change::Set(v) => out.push((name, Some(Scalar::Text(render(v))))),
+                Change::Set(v) => out.push((name, Some(render(v)))),
             }
         }
         let mut out = Vec::new();
@@ -299,15 +314,6 @@ impl ProfilePatch {
         text(&mut out, "currency", &self.currency, |v| {
             v.code().to_owned()
         });
-        for (name, flag) in [
-            ("email_allowed", self.email_allowed),
-            ("sms_allowed", self.sms_allowed),
-            ("call_allowed", self.call_allowed),
-        ] {
-            if let Some(b) = flag {
-                out.push((name, Some(Scalar::Bool(b))));
-            }
-        }
         out
     }
 }
@@ -403,6 +409,7 @@ mod tests {
         .unwrap();
         assert_eq!(p.last_name, Change::Clear);
         assert_eq!(p.attributes.len(), 2);
+        assert_eq!(p.consents, [(Channel::Email, ConsentStatus::Subscribed)]);
         let names: Vec<_> = p.assignments().into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
@@ -413,8 +420,7 @@ mod tests {
                 "date_of_birth",
                 "language_code",
                 "timezone",
-                "currency",
-                "email_allowed"
+                "currency"
             ]
         );
     }

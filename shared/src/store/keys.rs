@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{PhoneNumber, UserId};
+use crate::domain::{Channel, PhoneNumber, UserId};
 use crate::otp::Purpose;
 
 pub const PK: &str = "pk";
@@ -25,6 +25,8 @@ const OTP_PREFIX: &str = "OTP#";
 const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
+/// Sort-key prefix of consent audit entries; they sort by time within a user.
+pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ItemKey {
@@ -60,6 +62,28 @@ impl ItemKey {
             pk: format!("{PHONE_PREFIX}{}", phone.e164()),
             sk: OTP_SENDS_SK.to_owned(),
         }
+    }
+
+    pub fn consent_log(user: &UserId, at_ms: i64, request_id: &str, channel: Channel) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!(
+                "{CONSENT_LOG_PREFIX}{at_ms:013}#{request_id}#{}",
+                channel.as_str()
+            ),
+        }
+    }
+
+    /// A key within `user`'s partition from a sort key a client handed back (a cursor).
+    pub fn in_user_partition(user: &UserId, sk: String) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk,
+        }
+    }
+
+    pub fn user_partition(user: &UserId) -> String {
+        format!("{USER_PREFIX}{}", user.as_str())
     }
 
     pub fn to_item(&self) -> HashMap<String, AttributeValue> {

@@ -1,16 +1,19 @@
 //! DynamoDB: the only part of the service that knows the table exists.
 
 mod batch;
+mod consents;
 mod expr;
 pub mod keys;
 mod phone;
 mod profiles;
+mod txn;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
 pub use batch::{Item, MAX_KEYS, batch_get};
-pub use phone::{CommitError, PhoneChangeState};
+pub use consents::{AuditEntry, HistoryError, HistoryPage, MAX_HISTORY_PAGE};
+pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profiles::{PatchError, Precondition, ProfileStore};
 
 use crate::error::ApiError;

@@ -2,17 +2,18 @@
 //! reads everything a decision needs; each outcome is one conditional write, so two
 //! requests racing for the same number or the same code cannot both win.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
 
 use super::batch::{Item, batch_get};
+use super::consents::{audit_puts, set_consents};
 use super::expr::Expression;
 use super::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use super::profiles::{Guard, profile_from_item, update_expression};
+use super::txn::{Outcome, delete, put, transact, update};
 use super::{ProfileStore, StoreError};
-use crate::domain::{PhoneNumber, Profile, UserId};
-use crate::otp::{Challenge, HOUR_SECS, OtpPolicy, Purpose, SendLog};
+use crate::domain::{ConsentActor, PhoneNumber, Profile, ProfilePatch, UserId};
+use crate::otp::{Challenge, HOUR_SECS, Purpose, SendLog};
 
 const PURPOSE: Purpose = Purpose::PhoneChange;
 
@@ -26,8 +27,18 @@ pub struct PhoneChangeState {
     pub sends_to_number: Option<SendLog>,
 }
 
+/// A phone change whose code was judged right, with the rest of its PATCH.
+pub struct VerifiedPhoneChange<'a> {
+    pub phone: &'a PhoneNumber,
+    pub patch: &'a ProfilePatch,
+    pub actor: &'a ConsentActor,
+    pub max_attempts: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
+    #[error("the patch would leave too many attributes")]
+    TooManyAttributes,
     #[error("another account holds the number")]
     PhoneTaken,
     #[error("the code was used, replaced or burned meanwhile")]
@@ -64,75 +75,6 @@ fn unchanged_since(e: &mut Expression, seen_rev: Option<u64>) {
     }
 }
 
-fn put(table: &str, item: Item, e: Expression) -> Result<TransactWriteItem, StoreError> {
-    let built = e.build();
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
-        .set_expression_attribute_values(built.values)
-        .build()
-        .map_err(|e| StoreError::Failed(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-fn delete(table: &str, key: &ItemKey, e: Expression) -> Result<TransactWriteItem, StoreError> {
-    let built = e.build();
-    let delete = Delete::builder()
-        .table_name(table)
-        .set_key(Some(key.to_item()))
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
-        .set_expression_attribute_values(built.values)
-        .build()
-        .map_err(|e| StoreError::Failed(e.to_string()))?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
-}
-
-fn update(table: &str, key: &ItemKey, e: Expression) -> Result<TransactWriteItem, StoreError> {
-    let built = e.build();
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key.to_item()))
-        .update_expression(built.update)
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names(Some(built.names))
-        .set_expression_attribute_values(built.values)
-        .build()
-        .map_err(|e| StoreError::Failed(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(update).build())
-}
-
-/// Why a transaction was cancelled: by position, whether the item's condition failed;
-/// or that it lost a race with another transaction (worth retrying).
-enum Cancelled {
-    Conditions(Vec<bool>),
-    Conflict,
-}
-
-fn cancelled<R>(
-    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
-) -> Option<Cancelled> {
-    let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
-    else {
-        return None;
-    };
-    let codes: Vec<Option<&str>> = e.cancellation_reasons().iter().map(|r| r.code()).collect();
-    if codes.contains(&Some("ConditionalCheckFailed")) {
-        Some(Cancelled::Conditions(
-            codes
-                .iter()
-                .map(|c| *c == Some("ConditionalCheckFailed"))
-                .collect(),
-        ))
-    } else if codes.contains(&Some("TransactionConflict")) {
-        Some(Cancelled::Conflict)
-    } else {
-        None
-    }
-}
-
 impl ProfileStore {
     pub async fn load_phone_change(
         &self,
@@ -156,9 +98,7 @@ impl ProfileStore {
         .await?;
         let mut take = |key: &ItemKey| items.remove(key);
         Ok(PhoneChangeState {
-            profile: take(&profile_key)
-                .map(serde_dynamo::from_item)
-                .transpose()?,
+            profile: take(&profile_key).map(profile_from_item).transpose()?,
             challenge: take(&challenge_key)
                 .map(serde_dynamo::from_item)
                 .transpose()?,
@@ -192,18 +132,11 @@ impl ProfileStore {
         unchanged_since(&mut c, before.challenge.as_ref().map(|c| c.rev));
         let mut l = Expression::default();
         unchanged_since(&mut l, before.sends_to_number.as_ref().map(|l| l.rev));
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(put(&self.table, challenge_item, c)?)
-            .transact_items(put(&self.table, log_item, l)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if cancelled(&err).is_some() => Ok(false),
-            Err(err) => Err(err.into()),
-        }
+        let items = vec![
+            put(&self.table, challenge_item, c)?,
+            put(&self.table, log_item, l)?,
+        ];
+        Ok(matches!(transact(self, items).await?, Outcome::Done))
     }
 
     /// Undoes `reserve_code` after the SMS could not be sent, so the user is not charged
@@ -239,17 +172,8 @@ impl ProfileStore {
             .map(|l| item_of(&log_key, l))
             .transpose()?;
         items.push(restore(log_key, previous, reserved_log.rev)?);
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if cancelled(&err).is_some() => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+        // A failed condition means a newer write owns the items now: leave them.
+        transact(self, items).await.map(|_| ())
     }
 
     /// Counts a wrong code against the live challenge; `None` if it is gone.
@@ -294,68 +218,81 @@ impl ProfileStore {
         }
     }
 
-    /// Applies the verified change in one transaction: the profile as `next` (if it is
-    /// still the version read), the new number's marker (if nobody else holds it), the
-    /// old number's marker released, and the code consumed (if still live).
+    /// Applies the verified change in one transaction: the profile with the rest of
+    /// the PATCH (if it is still the version read), the new number's marker (if nobody
+    /// else holds it), the old number's marker released, the code consumed (if still
+    /// live), and an audit entry per consent that changes. Returns the new profile.
     pub async fn commit_phone_change(
         &self,
         user: &UserId,
-        phone: &PhoneNumber,
         before: &PhoneChangeState,
-        next: &Profile,
-        policy: &OtpPolicy,
-        now: i64,
-    ) -> Result<(), CommitError> {
+        change: &VerifiedPhoneChange<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, CommitError> {
+        let phone = change.phone;
         let digest = before
             .challenge
             .as_ref()
             .and_then(|c| c.digest.as_deref())
             .ok_or(CommitError::CodeGone)?;
+        let base = before
+            .profile
+            .clone()
+            .unwrap_or_else(|| Profile::empty(user, now));
+        let mut next = base
+            .patched(change.patch, now)
+            .map_err(|_| CommitError::TooManyAttributes)?;
+        next.phone = Some(phone.e164().to_owned());
+        next.phone_verified = true;
+        let consent_changes = base.consents.diff(&change.patch.consents);
         let me = AttributeValue::S(user.as_str().to_owned());
-        let mut items = Vec::new();
+        let owner_may_be_me = |e: &mut Expression| {
+            let (pk, owner) = (e.name(PK), e.name("user_id"));
+            let me_value = e.value(me.clone());
+            e.condition(format!(
+                "attribute_not_exists({pk}) OR {owner} = {me_value}"
+            ));
+        };
 
-        // 0: the whole profile, written attribute by attribute so attributes this
-        // struct does not model are kept.
-        let mut p = Expression::default();
-        let profile_item: Item = serde_dynamo::to_item(next).map_err(StoreError::from)?;
-        for (name, value) in profile_item {
-            if let AttributeValue::Null(_) = value {
-                let path = p.name(&name);
-                p.remove(path);
-            } else {
-                p.set(&name, value);
-            }
-        }
-        let version = p.name("version");
-        match &before.profile {
-            None => p.condition(format!("attribute_not_exists({version})")),
-            Some(old) => {
-                let seen = p.value(n(old.version));
-                p.condition(format!("{version} = {seen}"));
-            }
-        }
-        items.push(update(&self.table, &ItemKey::profile(user), p)?);
+        // 0: the profile.
+        let guard = before
+            .profile
+            .as_ref()
+            .map_or(Guard::New, |p| Guard::SeenVersion(p.version));
+        let mut p = update_expression(user, change.patch, now, guard);
+        p.set("phone", AttributeValue::S(phone.e164().to_owned()));
+        p.set("phone_verified", AttributeValue::Bool(true));
+        set_consents(&mut p, &consent_changes, now);
+        let mut items = vec![update(&self.table, &ItemKey::profile(user), p)?];
 
         // 1: claim the number.
-        let owner_key = ItemKey::phone_owner(phone);
         let mut m = Expression::default();
-        let (pk, owner) = (m.name(PK), m.name("user_id"));
-        let me_value = m.value(me.clone());
-        m.condition(format!(
-            "attribute_not_exists({pk}) OR {owner} = {me_value}"
-        ));
-        let marker = Item::from([
+        owner_may_be_me(&mut m);
+        let mut marker = Item::from([
             ("user_id".to_owned(), me.clone()),
             (
                 "claimed_at".to_owned(),
                 AttributeValue::S(next.updated_at.clone()),
             ),
         ]);
-        let mut marker_item = marker;
-        marker_item.extend(owner_key.to_item());
-        items.push(put(&self.table, marker_item, m)?);
+        marker.extend(ItemKey::phone_owner(phone).to_item());
+        items.push(put(&self.table, marker, m)?);
 
-        // 2: release the old number, if it was ours.
+        // 2: consume the code.
+        let mut c = Expression::default();
+        let (digest_name, attempts, target) =
+            (c.name("digest"), c.name("attempts"), c.name("target"));
+        let digest_value = c.value(AttributeValue::S(digest.to_owned()));
+        let max = c.value(n(change.max_attempts));
+        c.remove(digest_name.clone());
+        c.remove(target);
+        c.set("used_at", n(now.timestamp()));
+        c.condition(format!(
+            "{digest_name} = {digest_value} AND {attempts} < {max}"
+        ));
+        items.push(update(&self.table, &ItemKey::challenge(user, PURPOSE), c)?);
+
+        // 3: release the old number, if it was ours.
         let old_phone = before
             .profile
             .as_ref()
@@ -364,53 +301,26 @@ impl ProfileStore {
             .filter(|old| old != phone);
         if let Some(old) = &old_phone {
             let mut d = Expression::default();
-            let (pk, owner) = (d.name(PK), d.name("user_id"));
-            let me_value = d.value(me.clone());
-            d.condition(format!(
-                "attribute_not_exists({pk}) OR {owner} = {me_value}"
-            ));
+            owner_may_be_me(&mut d);
             items.push(delete(&self.table, &ItemKey::phone_owner(old), d)?);
         }
 
-        // last: consume the code.
-        let mut c = Expression::default();
-        let (digest_name, attempts, target) =
-            (c.name("digest"), c.name("attempts"), c.name("target"));
-        let (digest_value, max) = (
-            c.value(AttributeValue::S(digest.to_owned())),
-            c.value(n(policy.max_attempts)),
-        );
-        c.remove(digest_name.clone());
-        c.remove(target);
-        c.set("used_at", n(now));
-        c.condition(format!(
-            "{digest_name} = {digest_value} AND {attempts} < {max}"
-        ));
-        items.push(update(&self.table, &ItemKey::challenge(user, PURPOSE), c)?);
+        // then: the audit entries.
+        items.extend(audit_puts(
+            &self.table,
+            user,
+            &consent_changes,
+            change.actor,
+            now,
+        )?);
 
-        let challenge_index = items.len() - 1;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) => match cancelled(&err) {
-                Some(Cancelled::Conditions(failed)) if failed.get(1) == Some(&true) => {
-                    Err(CommitError::PhoneTaken)
-                }
-                Some(Cancelled::Conditions(failed))
-                    if failed.get(challenge_index) == Some(&true) =>
-                {
-                    Err(CommitError::CodeGone)
-                }
-                Some(Cancelled::Conditions(_)) | Some(Cancelled::Conflict) => {
-                    Err(CommitError::ProfileChanged)
-                }
-                None => Err(CommitError::Store(err.into())),
-            },
+        match transact(self, items).await? {
+            Outcome::Done => Ok(next),
+            Outcome::Failed(1) => Err(CommitError::PhoneTaken),
+            Outcome::Failed(2) => Err(CommitError::CodeGone),
+            Outcome::FirstFailed(_) | Outcome::Failed(_) | Outcome::Conflict => {
+                Err(CommitError::ProfileChanged)
+            }
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Profile items: one strongly consistent GetItem to read, one conditional UpdateItem
 //! to change. No read-before-write: the condition expression carries what the write
 //! assumed, and only when it fails does the store look at the item it got back.
+//! A PATCH that changes consents must also write audit entries, so it reads first and
+//! commits profile and audit entries in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -10,10 +12,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
+use super::batch::Item;
+use super::consents::{audit_puts, consents_from_item, set_consents};
 use super::expr::Expression;
 use super::keys::ItemKey;
-use crate::domain::profile::Scalar;
-use crate::domain::{MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
+use super::txn::{Outcome, transact, update};
+use crate::domain::{ConsentActor, MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
 
 /// Attempts before a write that keeps losing races gives up with 503.
 const MAX_ATTEMPTS: usize = 8;
@@ -30,6 +34,16 @@ pub enum Precondition {
     Version(u64),
 }
 
+impl Precondition {
+    pub fn holds_for(self, profile: Option<&Profile>) -> bool {
+        match self {
+            Self::None => true,
+            Self::Exists => profile.is_some(),
+            Self::Version(v) => profile.is_some_and(|p| p.version == v),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
     #[error("the stored version does not match If-Match")]
@@ -40,14 +54,16 @@ pub enum PatchError {
     Store(#[from] StoreError),
 }
 
-/// What the write assumes about the stored item, tightened after each failed attempt.
+/// What a write assumes about the stored item.
 #[derive(Debug, Clone, Copy)]
-enum Guard {
+pub(super) enum Guard {
     /// The attributes map exists and has room for every key the patch sets.
     Optimistic,
-    /// No attributes map yet (new profile): write the whole map.
+    /// No attributes map yet: write the whole map.
     CreateAttributes,
-    /// Exactly the version we saw when the optimistic guess failed.
+    /// No item at all (read just now).
+    New,
+    /// Exactly the version read.
     SeenVersion(u64),
 }
 
@@ -55,6 +71,12 @@ enum Guard {
 pub struct ProfileStore {
     pub(super) client: Client,
     pub(super) table: String,
+}
+
+pub(super) fn profile_from_item(item: Item) -> Result<Profile, StoreError> {
+    let consents = consents_from_item(&item);
+    let profile: Profile = serde_dynamo::from_item(item)?;
+    Ok(profile.with_consents(consents))
 }
 
 impl ProfileStore {
@@ -74,17 +96,29 @@ impl ProfileStore {
             .consistent_read(true)
             .send()
             .await?;
-        output
-            .item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Into::into)
+        output.item.map(profile_from_item).transpose()
     }
 
-    /// Applies `patch`, creating the profile on first write. One UpdateItem when the
-    /// guess about the stored item holds; on a failed condition the returned old item
-    /// tells which guess to make next.
+    /// Applies `patch`, creating the profile on first write.
     pub async fn patch(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        precondition: Precondition,
+        actor: &ConsentActor,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, PatchError> {
+        if patch.consents.is_empty() {
+            self.patch_fields(user, patch, precondition, now).await
+        } else {
+            self.patch_with_consents(user, patch, precondition, actor, now)
+                .await
+        }
+    }
+
+    /// One UpdateItem when the guess about the stored item holds; on a failed condition
+    /// the returned old item tells which guess to make next.
+    async fn patch_fields(
         &self,
         user: &UserId,
         patch: &ProfilePatch,
@@ -112,10 +146,7 @@ impl ProfileStore {
                 .send()
                 .await;
             match result {
-                Ok(output) => {
-                    let item = output.attributes.unwrap_or_default();
-                    return Ok(serde_dynamo::from_item(item).map_err(StoreError::from)?);
-                }
+                Ok(output) => return Ok(profile_from_item(output.attributes.unwrap_or_default())?),
                 Err(err) => match err.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                         guard = next_guard(patch, precondition, failed.item.as_ref())?;
@@ -126,9 +157,59 @@ impl ProfileStore {
         }
         Err(StoreError::Unavailable("profile write kept losing races".into()).into())
     }
+
+    /// Read, then one transaction: the profile (if still the version read) and an audit
+    /// entry per consent that really changes.
+    async fn patch_with_consents(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        precondition: Precondition,
+        actor: &ConsentActor,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, PatchError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let old = self.get(user).await?;
+            if !precondition.holds_for(old.as_ref()) {
+                return Err(PatchError::VersionConflict);
+            }
+            let base = old.clone().unwrap_or_else(|| Profile::empty(user, now));
+            let changes = base.consents.diff(&patch.consents);
+            if let Some(old) = &old
+                && changes.is_empty()
+                && patch.assignments().is_empty()
+                && !patch.touches_attributes()
+            {
+                return Ok(old.clone());
+            }
+            let next = base
+                .patched(patch, now)
+                .map_err(|_| PatchError::TooManyAttributes)?;
+            let guard = old
+                .as_ref()
+                .map_or(Guard::New, |p| Guard::SeenVersion(p.version));
+            let mut e = update_expression(user, patch, now, guard);
+            set_consents(&mut e, &changes, now);
+            let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
+            items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            match transact(self, items).await? {
+                Outcome::Done => return Ok(next),
+                Outcome::FirstFailed(_) | Outcome::Conflict => continue,
+                Outcome::Failed(_) => {
+                    return Err(
+                        StoreError::Failed("an audit entry key was already taken".into()).into(),
+                    );
+                }
+            }
+        }
+        Err(StoreError::Unavailable("profile write kept losing races".into()).into())
+    }
 }
 
-fn update_expression(
+/// The update of a profile item for `patch` under `guard`: the fields it sets, the
+/// bookkeeping every write does (version, timestamps, the attributes map), and the
+/// condition that makes the write safe.
+pub(super) fn update_expression(
     user: &UserId,
     patch: &ProfilePatch,
     now: DateTime<Utc>,
@@ -154,8 +235,7 @@ fn update_expression(
 
     for (field, value) in patch.assignments() {
         match value {
-            Some(Scalar::Text(s)) => e.set(field, AttributeValue::S(s)),
-            Some(Scalar::Bool(b)) => e.set(field, AttributeValue::Bool(b)),
+            Some(s) => e.set(field, AttributeValue::S(s)),
             None => {
                 let path = e.name(field);
                 e.remove(path);
@@ -164,43 +244,46 @@ fn update_expression(
     }
 
     let attrs = e.name(ATTRIBUTES);
-    let added = patch.attributes.values().filter(|v| v.is_some()).count();
+    let whole_map = matches!(guard, Guard::CreateAttributes | Guard::New);
+    if !patch.touches_attributes() {
+        // Every profile carries the map, so later writes can address keys in it.
+        let empty = e.value(AttributeValue::M(HashMap::new()));
+        e.set_raw(attrs.clone(), format!("if_not_exists({attrs}, {empty})"));
+    } else if whole_map {
+        let map = patch
+            .attributes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str().to_owned(), to_av(v))))
+            .collect();
+        e.set(ATTRIBUTES, AttributeValue::M(map));
+    } else {
+        for (key, value) in &patch.attributes {
+            let path = format!("{attrs}.{}", e.name(key.as_str()));
+            match value {
+                Some(v) => {
+                    let v = e.value(to_av(v));
+                    e.set_raw(path, v);
+                }
+                None => e.remove(path),
+            }
+        }
+    }
+
     match guard {
-        _ if !patch.touches_attributes() => {
-            // Every profile carries the map, so later attribute writes can address keys in it.
-            let empty = e.value(AttributeValue::M(HashMap::new()));
-            e.set_raw(attrs.clone(), format!("if_not_exists({attrs}, {empty})"));
-        }
-        Guard::CreateAttributes => {
-            let map = patch
-                .attributes
-                .iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str().to_owned(), to_av(v))))
-                .collect();
-            e.set(ATTRIBUTES, AttributeValue::M(map));
-            e.condition(format!("attribute_not_exists({attrs})"));
-        }
-        Guard::Optimistic | Guard::SeenVersion(_) => {
-            for (key, value) in &patch.attributes {
-                let path = format!("{attrs}.{}", e.name(key.as_str()));
-                match value {
-                    Some(v) => {
-                        let v = e.value(to_av(v));
-                        e.set_raw(path, v);
-                    }
-                    None => e.remove(path),
-                }
+        Guard::Optimistic if patch.touches_attributes() => {
+            e.condition(format!("attribute_exists({attrs})"));
+            let added = patch.attributes.values().filter(|v| v.is_some()).count();
+            if added > 0 {
+                let room = e.value(AttributeValue::N((MAX_ATTRIBUTES - added).to_string()));
+                e.condition(format!("size({attrs}) <= {room}"));
             }
-            if let Guard::SeenVersion(seen) = guard {
-                let seen = e.value(AttributeValue::N(seen.to_string()));
-                e.condition(format!("{version} = {seen}"));
-            } else {
-                e.condition(format!("attribute_exists({attrs})"));
-                if added > 0 {
-                    let room = e.value(AttributeValue::N((MAX_ATTRIBUTES - added).to_string()));
-                    e.condition(format!("size({attrs}) <= {room}"));
-                }
-            }
+        }
+        Guard::Optimistic => {}
+        Guard::CreateAttributes => e.condition(format!("attribute_not_exists({attrs})")),
+        Guard::New => e.condition(format!("attribute_not_exists({version})")),
+        Guard::SeenVersion(seen) => {
+            let seen = e.value(AttributeValue::N(seen.to_string()));
+            e.condition(format!("{version} = {seen}"));
         }
     }
     e
@@ -225,7 +308,7 @@ fn add_precondition(e: &mut Expression, precondition: Precondition) {
 fn next_guard(
     patch: &ProfilePatch,
     precondition: Precondition,
-    old: Option<&HashMap<String, AttributeValue>>,
+    old: Option<&Item>,
 ) -> Result<Guard, PatchError> {
     let old_version = old.and_then(|item| match item.get(VERSION) {
         Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
@@ -241,7 +324,7 @@ fn next_guard(
     let Some(AttributeValue::M(stored)) = old.and_then(|item| item.get(ATTRIBUTES)) else {
         return Ok(Guard::CreateAttributes);
     };
-    let mut keys: std::collections::BTreeSet<&str> = stored.keys().map(String::as_str).collect();
+    let mut keys: BTreeSet<&str> = stored.keys().map(String::as_str).collect();
     for (key, value) in &patch.attributes {
         if value.is_some() {
             keys.insert(key.as_str());

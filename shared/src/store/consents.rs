@@ -1,0 +1,299 @@
+//! Consents live on the user's profile item, one attribute per channel
+//! (`consent_<channel>` = `{status, updated_at}`), so the profile's booleans and
+//! GET /users/consents are one read each. Every change writes its audit entry in the
+//! same transaction as the change.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::batch::Item;
+use super::expr::Expression;
+use super::keys::{CONSENT_LOG_PREFIX, ItemKey, PK, SK};
+use super::profiles::{Guard, update_expression};
+use super::txn::{Outcome, put, transact, update};
+use super::{ProfileStore, StoreError};
+use crate::domain::{
+    Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents, ProfilePatch,
+    UserId, timestamp,
+};
+
+const MAX_ATTEMPTS: usize = 5;
+pub const MAX_HISTORY_PAGE: usize = 100;
+
+pub(super) fn attribute(channel: Channel) -> String {
+    format!("consent_{}", channel.as_str())
+}
+
+pub(super) fn consents_from_item(item: &Item) -> Consents {
+    let mut consents = Consents::default();
+    for channel in Channel::ALL {
+        let Some(AttributeValue::M(state)) = item.get(&attribute(channel)) else {
+            continue;
+        };
+        let text = |k: &str| match state.get(k) {
+            Some(AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if let (Some(status), Some(updated_at)) = (
+            text("status").as_deref().and_then(ConsentStatus::parse),
+            text("updated_at"),
+        ) {
+            consents
+                .0
+                .insert(channel, ChannelState { status, updated_at });
+        }
+    }
+    consents
+}
+
+/// `SET consent_<channel> = {status, updated_at}` for each change.
+pub(super) fn set_consents(e: &mut Expression, changes: &[ConsentChange], now: DateTime<Utc>) {
+    for change in changes {
+        let state = AttributeValue::M(
+            [
+                (
+                    "status".to_owned(),
+                    AttributeValue::S(change.to.as_str().to_owned()),
+                ),
+                ("updated_at".to_owned(), AttributeValue::S(timestamp(now))),
+            ]
+            .into(),
+        );
+        e.set(&attribute(change.channel), state);
+    }
+}
+
+/// Conditions that each channel is still in the change's `from` state.
+fn expect_from(e: &mut Expression, changes: &[ConsentChange]) {
+    for change in changes {
+        let name = e.name(&attribute(change.channel));
+        match change.from {
+            None => e.condition(format!("attribute_not_exists({name})")),
+            Some(from) => {
+                let status = e.name("status");
+                let value = e.value(AttributeValue::S(from.as_str().to_owned()));
+                e.condition(format!("{name}.{status} = {value}"));
+            }
+        }
+    }
+}
+
+/// One audit entry as stored and as returned by the history route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub channel: String,
+    /// `subscribed`, `unsubscribed` or `undefined`.
+    pub from: String,
+    pub to: String,
+    pub at: String,
+    /// `self` or `api`.
+    pub source: String,
+    pub actor: String,
+    pub request_id: String,
+}
+
+pub(super) fn audit_puts(
+    table: &str,
+    user: &UserId,
+    changes: &[ConsentChange],
+    actor: &ConsentActor,
+    now: DateTime<Utc>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    changes
+        .iter()
+        .map(|change| {
+            let entry = AuditEntry {
+                channel: change.channel.as_str().to_owned(),
+                from: change
+                    .from
+                    .map_or("undefined", ConsentStatus::as_str)
+                    .to_owned(),
+                to: change.to.as_str().to_owned(),
+                at: timestamp(now),
+                source: actor.source.to_owned(),
+                actor: actor.actor.clone(),
+                request_id: actor.request_id.clone(),
+            };
+            let key = ItemKey::consent_log(
+                user,
+                now.timestamp_millis(),
+                &actor.request_id,
+                change.channel,
+            );
+            let mut item: Item = serde_dynamo::to_item(&entry)?;
+            item.extend(key.to_item());
+            let mut e = Expression::default();
+            let pk = e.name(PK);
+            e.condition(format!("attribute_not_exists({pk})"));
+            put(table, item, e)
+        })
+        .collect()
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("the cursor is not one this service issued")]
+    BadCursor,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ProfileStore {
+    /// One GetItem of the consent attributes.
+    pub async fn consents(&self, user: &UserId) -> Result<Consents, StoreError> {
+        let mut e = Expression::default();
+        let projection: Vec<String> = Channel::ALL
+            .iter()
+            .map(|c| e.name(&attribute(*c)))
+            .collect();
+        let built = e.build();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .projection_expression(projection.join(", "))
+            .set_expression_attribute_names(Some(built.names))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out
+            .item
+            .as_ref()
+            .map(consents_from_item)
+            .unwrap_or_default())
+    }
+
+    /// Applies `requested` and audits each real change, in one transaction when the
+    /// guess holds that every named channel was never set; otherwise the failed
+    /// condition returns the stored state and an exact transaction follows. Returns
+    /// the changes made (none for a no-op) and the resulting state of the named channels.
+    pub async fn change_consents(
+        &self,
+        user: &UserId,
+        requested: &[(Channel, ConsentStatus)],
+        actor: &ConsentActor,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<ConsentChange>, Consents), StoreError> {
+        let mut known: Option<Consents> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let changes = known
+                .as_ref()
+                .unwrap_or(&Consents::default())
+                .diff(requested);
+            if changes.is_empty() {
+                let state = known.unwrap_or_default();
+                return Ok((changes, requested_state(&state, requested)));
+            }
+            let mut e = update_expression(user, &ProfilePatch::default(), now, Guard::Optimistic);
+            set_consents(&mut e, &changes, now);
+            expect_from(&mut e, &changes);
+            let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
+            items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            match transact(self, items).await? {
+                Outcome::Done => {
+                    let mut state = known.unwrap_or_default();
+                    for change in &changes {
+                        let updated_at = timestamp(now);
+                        state.0.insert(
+                            change.channel,
+                            ChannelState {
+                                status: change.to,
+                                updated_at,
+                            },
+                        );
+                    }
+                    return Ok((changes, requested_state(&state, requested)));
+                }
+                Outcome::FirstFailed(Some(old)) => known = Some(consents_from_item(&old)),
+                Outcome::FirstFailed(None) | Outcome::Conflict => {
+                    known = Some(self.consents(user).await?);
+                }
+                Outcome::Failed(_) => {
+                    return Err(StoreError::Failed(
+                        "an audit entry key was already taken".into(),
+                    ));
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "consent write kept losing races".into(),
+        ))
+    }
+
+    /// Audit entries newest first; `cursor` continues after a previous page.
+    pub async fn consent_history(
+        &self,
+        user: &UserId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<HistoryPage, HistoryError> {
+        let start = cursor
+            .map(|c| {
+                let sk = B64
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or(HistoryError::BadCursor)?;
+                if !sk.starts_with(CONSENT_LOG_PREFIX) {
+                    return Err(HistoryError::BadCursor);
+                }
+                Ok(ItemKey::in_user_partition(user, sk).to_item())
+            })
+            .transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
+            .expression_attribute_values(
+                ":prefix",
+                AttributeValue::S(CONSENT_LOG_PREFIX.to_owned()),
+            )
+            .scan_index_forward(false)
+            // One more than asked: whether a next page exists, without an empty last page.
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let mut rows = out.items.unwrap_or_default();
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            match rows.last().and_then(|r| r.get(SK)) {
+                Some(AttributeValue::S(sk)) => B64.encode(sk),
+                _ => String::new(),
+            }
+        });
+        let items = rows
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<Vec<AuditEntry>, _>>()
+            .map_err(StoreError::from)?;
+        Ok(HistoryPage { items, next_cursor })
+    }
+}
+
+fn requested_state(state: &Consents, requested: &[(Channel, ConsentStatus)]) -> Consents {
+    Consents(
+        requested
+            .iter()
+            .filter_map(|(c, _)| state.0.get(c).map(|s| (*c, s.clone())))
+            .collect(),
+    )
+}
