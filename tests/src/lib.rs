@@ -20,6 +20,7 @@ use http::HeaderMap;
 use local_api::{Backends, Gateway, GatewayResponse, Template};
 use serde_json::Value;
 use shared::clock::Clock;
+use shared::domain::LocaleCatalog;
 use shared::otp::OtpPolicy;
 use shared::sms::SmsConfig;
 
@@ -142,6 +143,7 @@ pub struct TestEnv {
 
 pub struct TestEnvBuilder {
     policy: OtpPolicy,
+    locales: LocaleCatalog,
     dynamodb_endpoint: Option<String>,
     sns_endpoint: Option<String>,
 }
@@ -149,6 +151,11 @@ pub struct TestEnvBuilder {
 impl TestEnvBuilder {
     pub fn policy(mut self, policy: OtpPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    pub fn locales(mut self, locales: LocaleCatalog) -> Self {
+        self.locales = locales;
         self
     }
 
@@ -185,6 +192,7 @@ impl TestEnvBuilder {
             otp_policy: self.policy,
             sms: SmsConfig::default(),
             clock: Clock::adjustable(),
+            locales: self.locales,
         };
         if self.dynamodb_endpoint.is_none() {
             local_api::table::ensure_table(&dynamodb, &table, &template.table)
@@ -216,6 +224,7 @@ impl TestEnv {
     pub fn builder() -> TestEnvBuilder {
         TestEnvBuilder {
             policy: OtpPolicy::default(),
+            locales: LocaleCatalog::all(),
             dynamodb_endpoint: None,
             sns_endpoint: None,
         }

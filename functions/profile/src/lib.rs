@@ -7,7 +7,7 @@ use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use shared::clock::Clock;
-use shared::domain::{ConsentActor, Profile, ProfilePatch, UserId};
+use shared::domain::{ConsentActor, LocaleCatalog, Profile, ProfilePatch, UserId};
 use shared::http::{json, json_object, request_id, route_key, serve};
 use shared::otp::OtpPolicy;
 use shared::secrets::OtpKeySource;
@@ -21,6 +21,8 @@ pub struct ProfileApp {
     pub otp_keys: OtpKeySource,
     pub sms: SnsSms,
     pub clock: Clock,
+    /// The languages and currencies profiles may name (`/local-info` shows the same).
+    pub locales: LocaleCatalog,
 }
 
 /// The Lambda entry point: one request in, one response out, one log line.
@@ -58,7 +60,8 @@ async fn patch_profile(
     let precondition = if_match(req.headers())?;
     let body = json_object(req)?;
     let now = app.clock.now();
-    let patch = ProfilePatch::parse(&body, now.date_naive()).map_err(ApiError::validation)?;
+    let patch =
+        ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
     let actor = ConsentActor {
         source: "self",
         actor: user.as_str().to_owned(),

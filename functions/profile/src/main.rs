@@ -6,6 +6,7 @@ use lambda_http::{Error, service_fn};
 use profile::ProfileApp;
 use shared::clock::Clock;
 use shared::config::{StoreConfig, aws_sdk_config, required};
+use shared::domain::LocaleCatalog;
 use shared::otp::OtpPolicy;
 use shared::secrets::OtpKeySource;
 use shared::sms::{SmsConfig, SnsSms};
@@ -16,6 +17,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let store = StoreConfig::from_env()?;
     let otp_policy = OtpPolicy::from_env()?;
+    let locales = LocaleCatalog::from_env()?;
     let sms = SmsConfig::from_env()?;
     let otp_secret = required("OTP_SECRET_ARN")?;
     let aws = aws_sdk_config().await;
@@ -26,6 +28,7 @@ async fn main() -> Result<(), Error> {
         otp_keys: OtpKeySource::new(aws_sdk_secretsmanager::Client::new(&aws), otp_secret),
         sms: SnsSms::new(aws_sdk_sns::Client::new(&aws), sms),
         clock: Clock::system(),
+        locales,
     };
     let app = &app;
     lambda_http::run(service_fn(move |req| async move {

@@ -127,3 +127,120 @@ mod tests {
         assert!(TimeZone::all().count() > 400);
     }
 }
+
+/// The languages, currencies and time zones this deployment offers: the maintained
+/// lists, optionally narrowed by configuration. `/local-info` shows it; profile
+/// validation uses it; one source for both.
+#[derive(Debug, Clone)]
+pub struct LocaleCatalog {
+    languages: Vec<LanguageCode>,
+    currencies: Vec<Currency>,
+    timezones: Vec<TimeZone>,
+}
+
+impl LocaleCatalog {
+    pub fn all() -> Self {
+        let mut currencies: Vec<Currency> = Currency::all().collect();
+        currencies.sort_by_key(|c| c.code());
+        let mut timezones: Vec<TimeZone> = TimeZone::all().collect();
+        timezones.sort_by_key(|t| t.name());
+        Self {
+            languages: LanguageCode::all(),
+            currencies,
+            timezones,
+        }
+    }
+
+    /// Keeps only the codes named; a code not on the maintained list is an error.
+    pub fn narrowed(
+        languages: Option<&[String]>,
+        currencies: Option<&[String]>,
+    ) -> Result<Self, String> {
+        let mut catalog = Self::all();
+        if let Some(codes) = languages {
+            catalog.languages = codes
+                .iter()
+                .map(|c| {
+                    LanguageCode::parse(c).map_err(|e| format!("SUPPORTED_LANGUAGES: {c:?} {e}"))
+                })
+                .collect::<Result<_, _>>()?;
+            catalog.languages.sort_by_key(|l| l.code());
+            catalog.languages.dedup();
+        }
+        if let Some(codes) = currencies {
+            catalog.currencies = codes
+                .iter()
+                .map(|c| Currency::parse(c).map_err(|e| format!("SUPPORTED_CURRENCIES: {c:?} {e}")))
+                .collect::<Result<_, _>>()?;
+            catalog.currencies.sort_by_key(|c| c.code());
+            catalog.currencies.dedup();
+        }
+        Ok(catalog)
+    }
+
+    /// `SUPPORTED_LANGUAGES` and `SUPPORTED_CURRENCIES`, comma-separated; unset = all.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let languages = crate::config::list("SUPPORTED_LANGUAGES");
+        let currencies = crate::config::list("SUPPORTED_CURRENCIES");
+        Self::narrowed(languages.as_deref(), currencies.as_deref()).map_err(|reason| {
+            crate::config::ConfigError::Invalid {
+                name: "SUPPORTED_LANGUAGES/SUPPORTED_CURRENCIES",
+                reason,
+            }
+        })
+    }
+
+    pub fn languages(&self) -> &[LanguageCode] {
+        &self.languages
+    }
+
+    pub fn currencies(&self) -> &[Currency] {
+        &self.currencies
+    }
+
+    pub fn timezones(&self) -> &[TimeZone] {
+        &self.timezones
+    }
+
+    pub fn language(&self, raw: &str) -> Result<LanguageCode, String> {
+        let code = LanguageCode::parse(raw)?;
+        self.languages
+            .contains(&code)
+            .then_some(code)
+            .ok_or_else(|| "is not a language this service offers; see GET /local-info".into())
+    }
+
+    pub fn currency(&self, raw: &str) -> Result<Currency, String> {
+        let code = Currency::parse(raw)?;
+        self.currencies
+            .contains(&code)
+            .then_some(code)
+            .ok_or_else(|| "is not a currency this service offers; see GET /local-info".into())
+    }
+
+    pub fn timezone(&self, raw: &str) -> Result<TimeZone, String> {
+        TimeZone::parse(raw)
+    }
+}
+
+#[cfg(test)]
+mod catalog_tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_keeps_only_named_codes() {
+        let c = LocaleCatalog::narrowed(Some(&["tr".into(), "en".into()]), Some(&["TRY".into()]))
+            .unwrap();
+        assert_eq!(
+            c.languages().iter().map(|l| l.code()).collect::<Vec<_>>(),
+            ["en", "tr"]
+        );
+        assert!(c.language("en").is_ok());
+        assert!(c.language("de").is_err());
+        assert!(c.currency("EUR").is_err());
+        assert!(c.timezone("Europe/Istanbul").is_ok());
+        assert!(LocaleCatalog::narrowed(Some(&["xx".into()]), None).is_err());
+        let all = LocaleCatalog::all();
+        assert!(all.language("de").is_ok() && all.currency("EUR").is_ok());
+    }
+}

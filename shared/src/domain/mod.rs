@@ -8,10 +8,12 @@ mod locale;
 mod person;
 mod phone;
 pub mod profile;
+pub mod segment;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
 pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents};
-pub use locale::{Currency, LanguageCode, TimeZone};
+pub use locale::{Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
 pub use phone::PhoneNumber;
 pub use profile::{Profile, ProfilePatch, TooManyAttributes, timestamp};
+pub use segment::{Segment, SegmentId, sort_segments};

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::{
     AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents, Currency,
-    DateOfBirth, Gender, LanguageCode, MAX_ATTRIBUTES, PersonName, PhoneNumber, TimeZone, UserId,
+    DateOfBirth, Gender, LanguageCode, LocaleCatalog, MAX_ATTRIBUTES, PersonName, PhoneNumber,
+    TimeZone, UserId,
 };
 use crate::error::FieldErrors;
 use crate::otp::OtpCode;
@@ -204,7 +205,11 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
 
 impl ProfilePatch {
     /// Parses a JSON object, collecting every problem so the client sees them all at once.
-    pub fn parse(body: &Map<String, Value>, today: NaiveDate) -> Result<Self, FieldErrors> {
+    pub fn parse(
+        body: &Map<String, Value>,
+        today: NaiveDate,
+        locales: &LocaleCatalog,
+    ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let mut patch = Self::default();
         if body.is_empty() {
@@ -223,10 +228,14 @@ impl ProfilePatch {
                         text(field, value, |s| DateOfBirth::parse(s, today), &mut errors)
                 }
                 "language_code" => {
-                    patch.language_code = text(field, value, LanguageCode::parse, &mut errors)
+                    patch.language_code = text(field, value, |s| locales.language(s), &mut errors)
                 }
-                "timezone" => patch.timezone = text(field, value, TimeZone::parse, &mut errors),
-                "currency" => patch.currency = text(field, value, Currency::parse, &mut errors),
+                "timezone" => {
+                    patch.timezone = text(field, value, |s| locales.timezone(s), &mut errors)
+                }
+                "currency" => {
+                    patch.currency = text(field, value, |s| locales.currency(s), &mut errors)
+                }
                 "email_allowed" | "sms_allowed" | "call_allowed" => {
                     if let (Some(allowed), Some(channel)) = (
                         boolean(field, value, &mut errors),
@@ -392,7 +401,7 @@ mod tests {
     }
 
     fn parse(v: Value) -> Result<ProfilePatch, FieldErrors> {
-        ProfilePatch::parse(v.as_object().unwrap(), today())
+        ProfilePatch::parse(v.as_object().unwrap(), today(), &LocaleCatalog::all())
     }
 
     fn fields(e: FieldErrors) -> Vec<String> {

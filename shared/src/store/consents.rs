@@ -201,7 +201,7 @@ impl ProfileStore {
             expect_from(&mut e, &changes);
             let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
             items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
-            match transact(self, items).await? {
+            match transact(&self.client, items).await? {
                 Outcome::Done => {
                     let mut state = known.unwrap_or_default();
                     for change in &changes {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{Channel, PhoneNumber, UserId};
+use crate::domain::{Channel, PhoneNumber, SegmentId, UserId};
 use crate::otp::Purpose;
 
 pub const PK: &str = "pk";
@@ -25,6 +25,8 @@ const OTP_PREFIX: &str = "OTP#";
 const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
+const SEGMENTS_PK: &str = "SEGMENTS";
+pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// Sort-key prefix of consent audit entries; they sort by time within a user.
 pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
 
@@ -79,6 +81,25 @@ impl ItemKey {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk,
+        }
+    }
+
+    /// Catalog items share one partition: the whole catalog is one Query.
+    pub fn segment(id: SegmentId) -> Self {
+        Self {
+            pk: SEGMENTS_PK.to_owned(),
+            sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
+        }
+    }
+
+    pub fn segments_partition() -> &'static str {
+        SEGMENTS_PK
+    }
+
+    pub fn membership(user: &UserId, id: SegmentId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
         }
     }
 

@@ -6,6 +6,7 @@ mod expr;
 pub mod keys;
 mod phone;
 mod profiles;
+mod segments;
 mod txn;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -15,6 +16,7 @@ pub use batch::{Item, MAX_KEYS, batch_get};
 pub use consents::{AuditEntry, HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profiles::{PatchError, Precondition, ProfileStore};
+pub use segments::{AssignError, SegmentStore};
 
 use crate::error::ApiError;
 

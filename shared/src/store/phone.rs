@@ -136,7 +136,10 @@ impl ProfileStore {
             put(&self.table, challenge_item, c)?,
             put(&self.table, log_item, l)?,
         ];
-        Ok(matches!(transact(self, items).await?, Outcome::Done))
+        Ok(matches!(
+            transact(&self.client, items).await?,
+            Outcome::Done
+        ))
     }
 
     /// Undoes `reserve_code` after the SMS could not be sent, so the user is not charged
@@ -173,7 +176,7 @@ impl ProfileStore {
             .transpose()?;
         items.push(restore(log_key, previous, reserved_log.rev)?);
         // A failed condition means a newer write owns the items now: leave them.
-        transact(self, items).await.map(|_| ())
+        transact(&self.client, items).await.map(|_| ())
     }
 
     /// Counts a wrong code against the live challenge; `None` if it is gone.
@@ -314,7 +317,7 @@ impl ProfileStore {
             now,
         )?);
 
-        match transact(self, items).await? {
+        match transact(&self.client, items).await? {
             Outcome::Done => Ok(next),
             Outcome::Failed(1) => Err(CommitError::PhoneTaken),
             Outcome::Failed(2) => Err(CommitError::CodeGone),

@@ -192,7 +192,7 @@ impl ProfileStore {
             set_consents(&mut e, &changes, now);
             let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
             items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
-            match transact(self, items).await? {
+            match transact(&self.client, items).await? {
                 Outcome::Done => return Ok(next),
                 Outcome::FirstFailed(_) | Outcome::Conflict => continue,
                 Outcome::Failed(_) => {

@@ -5,10 +5,11 @@ use aws_sdk_dynamodb::types::{
     CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
+use super::StoreError;
 use super::batch::Item;
 use super::expr::Expression;
 use super::keys::ItemKey;
-use super::{ProfileStore, StoreError};
+use aws_sdk_dynamodb::Client;
 
 fn invalid(e: impl ToString) -> StoreError {
     StoreError::Failed(e.to_string())
@@ -76,11 +77,10 @@ pub(super) enum Outcome {
 }
 
 pub(super) async fn transact(
-    store: &ProfileStore,
+    client: &Client,
     items: Vec<TransactWriteItem>,
 ) -> Result<Outcome, StoreError> {
-    let Err(err) = store
-        .client
+    let Err(err) = client
         .transact_write_items()
         .set_transact_items(Some(items))
         .send()
@@ -108,4 +108,23 @@ pub(super) async fn transact(
         return Ok(Outcome::Conflict);
     }
     Err(err.into())
+}
+
+/// A condition on an item the transaction does not change.
+pub(super) fn condition_check(
+    table: &str,
+    key: &ItemKey,
+    e: Expression,
+) -> Result<TransactWriteItem, StoreError> {
+    let built = e.build();
+    let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .condition_expression(built.condition.unwrap_or_default())
+        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
+        .set_expression_attribute_values(built.values)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(invalid)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }

@@ -4,12 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use consents::ConsentsApp;
+use local_info::LocalInfoApp;
 use profile::ProfileApp;
+use segments::SegmentsApp;
 use shared::clock::Clock;
+use shared::domain::LocaleCatalog;
 use shared::otp::OtpPolicy;
 use shared::secrets::OtpKeySource;
 use shared::sms::{SmsConfig, SnsSms};
-use shared::store::ProfileStore;
+use shared::store::{ProfileStore, SegmentStore};
 
 use crate::gateway::Handler;
 
@@ -25,24 +29,62 @@ pub struct Backends {
     pub otp_policy: OtpPolicy,
     pub sms: SmsConfig,
     pub clock: Clock,
+    pub locales: LocaleCatalog,
+}
+
+/// A `Handler` from an app and its async entry point.
+macro_rules! handler {
+    ($app:expr, $entry:path) => {{
+        let app = Arc::new($app);
+        let handler: Handler = Arc::new(move |req| {
+            let app = app.clone();
+            Box::pin(async move { $entry(&app, req).await })
+        });
+        handler
+    }};
 }
 
 pub fn wire(backends: &Backends) -> HashMap<String, Handler> {
     let mut handlers: HashMap<String, Handler> = HashMap::new();
 
-    let profile_app = Arc::new(ProfileApp {
-        profiles: ProfileStore::new(backends.dynamodb.clone(), &backends.table),
-        otp_policy: backends.otp_policy.clone(),
-        otp_keys: OtpKeySource::new(backends.secrets.clone(), &backends.otp_secret_id),
-        sms: SnsSms::new(backends.sns.clone(), backends.sms.clone()),
-        clock: backends.clock.clone(),
-    });
+    let profiles = ProfileStore::new(backends.dynamodb.clone(), &backends.table);
     handlers.insert(
         "ProfileFunction".into(),
-        Arc::new(move |req| {
-            let app = profile_app.clone();
-            Box::pin(async move { profile::handle(&app, req).await })
-        }),
+        handler!(
+            ProfileApp {
+                profiles: profiles.clone(),
+                otp_policy: backends.otp_policy.clone(),
+                otp_keys: OtpKeySource::new(backends.secrets.clone(), &backends.otp_secret_id),
+                sms: SnsSms::new(backends.sns.clone(), backends.sms.clone()),
+                clock: backends.clock.clone(),
+                locales: backends.locales.clone(),
+            },
+            profile::handle
+        ),
+    );
+    handlers.insert(
+        "ConsentsFunction".into(),
+        handler!(
+            ConsentsApp {
+                profiles: profiles.clone(),
+                clock: backends.clock.clone(),
+            },
+            consents::handle
+        ),
+    );
+    handlers.insert(
+        "SegmentsFunction".into(),
+        handler!(
+            SegmentsApp {
+                segments: SegmentStore::new(backends.dynamodb.clone(), &backends.table),
+                clock: backends.clock.clone(),
+            },
+            segments::handle
+        ),
+    );
+    handlers.insert(
+        "LocalInfoFunction".into(),
+        handler!(LocalInfoApp::new(&backends.locales), local_info::handle),
     );
 
     handlers

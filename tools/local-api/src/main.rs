@@ -89,6 +89,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         otp_policy: shared::otp::OtpPolicy::from_env().map_err(|e| e.to_string())?,
         sms: shared::sms::SmsConfig::from_env().map_err(|e| e.to_string())?,
         clock: shared::clock::Clock::system(),
+        locales: shared::domain::LocaleCatalog::from_env().map_err(|e| e.to_string())?,
     };
     let gateway = Gateway::new(
         &template,

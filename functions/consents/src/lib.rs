@@ -1,0 +1,122 @@
+//! Consent routes (SPEC §6). The store is shared: the profile's `*_allowed` fields and
+//! the partner API write the same consent attributes and the same audit trail.
+
+use std::collections::BTreeMap;
+
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use shared::clock::Clock;
+use shared::domain::consent::parse_consent_patch;
+use shared::domain::{Channel, ConsentActor, Consents, UserId};
+use shared::http::{json, json_object, request_id, route_key, serve};
+use shared::store::{HistoryError, MAX_HISTORY_PAGE, ProfileStore};
+use shared::{ApiError, FieldErrors, Identity};
+
+pub const DEFAULT_HISTORY_PAGE: usize = 20;
+
+pub struct ConsentsApp {
+    pub profiles: ProfileStore,
+    pub clock: Clock,
+}
+
+pub async fn handle(app: &ConsentsApp, req: Request) -> Response<Body> {
+    serve(req, |req| route(app, req)).await
+}
+
+async fn route(app: &ConsentsApp, req: Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(&req)?;
+    let user = identity.require_user()?;
+    match route_key(&req) {
+        Some("GET /users/consents") => {
+            let consents = app.profiles.consents(user).await?;
+            Ok(json(StatusCode::OK, &view(&consents, Channel::ALL)))
+        }
+        Some("PATCH /users/consents") => patch(app, user, &req).await,
+        Some("GET /users/consents/history") => history(app, user, &req).await,
+        _ => Err(ApiError::route_not_found()),
+    }
+}
+
+#[derive(Serialize)]
+struct ChannelView {
+    /// `subscribed`, `unsubscribed` or `undefined`.
+    status: &'static str,
+    updated_at: Option<String>,
+}
+
+fn view(
+    consents: &Consents,
+    channels: impl IntoIterator<Item = Channel>,
+) -> BTreeMap<&'static str, ChannelView> {
+    channels
+        .into_iter()
+        .map(|channel| {
+            let state = consents.0.get(&channel);
+            let view = ChannelView {
+                status: state.map_or("undefined", |s| s.status.as_str()),
+                updated_at: state.map(|s| s.updated_at.clone()),
+            };
+            (channel.as_str(), view)
+        })
+        .collect()
+}
+
+/// One transaction; answers with the state of the channels named.
+async fn patch(
+    app: &ConsentsApp,
+    user: &UserId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let requested = parse_consent_patch(&body).map_err(ApiError::validation)?;
+    let actor = ConsentActor {
+        source: "self",
+        actor: user.as_str().to_owned(),
+        request_id: request_id(req),
+    };
+    let (_changes, state) = app
+        .profiles
+        .change_consents(user, &requested, &actor, app.clock.now())
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &view(&state, requested.iter().map(|(c, _)| *c)),
+    ))
+}
+
+async fn history(
+    app: &ConsentsApp,
+    user: &UserId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let query = req.query_string_parameters_ref();
+    let param = |name: &str| query.and_then(|q| q.first(name)).map(str::to_owned);
+    let mut errors = FieldErrors::default();
+    let limit = match param("limit") {
+        None => DEFAULT_HISTORY_PAGE,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_HISTORY_PAGE).contains(&n) => n,
+            _ => {
+                errors.add(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_HISTORY_PAGE}"),
+                );
+                DEFAULT_HISTORY_PAGE
+            }
+        },
+    };
+    errors.into_result()?;
+    let cursor = param("cursor");
+    let page = app
+        .profiles
+        .consent_history(user, limit, cursor.as_deref())
+        .await
+        .map_err(|e| match e {
+            HistoryError::BadCursor => {
+                ApiError::field("cursor", "is not a cursor from a previous page")
+            }
+            HistoryError::Store(e) => e.into(),
+        })?;
+    Ok(json(StatusCode::OK, &page))
+}

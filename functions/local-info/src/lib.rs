@@ -1,0 +1,108 @@
+//! `GET /local-info` (SPEC §8): public, cacheable, no DynamoDB. The body and its ETag
+//! are built once per container from the same catalog that validates profiles.
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use shared::ApiError;
+use shared::domain::LocaleCatalog;
+use shared::http::{route_key, serve};
+
+/// A day: the lists change only with a deployment.
+pub const CACHE_CONTROL: &str = "public, max-age=86400";
+
+pub struct LocalInfoApp {
+    body: Vec<u8>,
+    etag: HeaderValue,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    key: &'a str,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct LocalInfo<'a> {
+    languages: Vec<Entry<'a>>,
+    currencies: Vec<Entry<'a>>,
+    timezones: Vec<Entry<'a>>,
+}
+
+impl LocalInfoApp {
+    pub fn new(catalog: &LocaleCatalog) -> Self {
+        let info = LocalInfo {
+            languages: catalog
+                .languages()
+                .iter()
+                .map(|l| Entry {
+                    key: l.code(),
+                    name: l.name().to_owned(),
+                })
+                .collect(),
+            currencies: catalog
+                .currencies()
+                .iter()
+                .map(|c| Entry {
+                    key: c.code(),
+                    name: c.name().to_owned(),
+                })
+                .collect(),
+            timezones: catalog
+                .timezones()
+                .iter()
+                .map(|t| Entry {
+                    key: t.name(),
+                    name: t.name().replace('_', " "),
+                })
+                .collect(),
+        };
+        let body = serde_json::to_vec(&info).expect("local info serializes");
+        let digest = Sha256::digest(&body);
+        use base64::Engine;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12]);
+        let etag =
+            HeaderValue::from_str(&format!("\"{tag}\"")).expect("base64url is a valid header");
+        Self { body, etag }
+    }
+}
+
+pub async fn handle(app: &LocalInfoApp, req: Request) -> Response<Body> {
+    serve(req, |req| async move {
+        match route_key(&req) {
+            Some("GET /local-info") => Ok(local_info(app, &req)),
+            _ => Err(ApiError::route_not_found()),
+        }
+    })
+    .await
+}
+
+fn local_info(app: &LocalInfoApp, req: &Request) -> Response<Body> {
+    let not_modified = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag.as_bytes() == app.etag.as_bytes());
+    let (status, body) = if not_modified {
+        (StatusCode::NOT_MODIFIED, Body::Empty)
+    } else {
+        (StatusCode::OK, Body::from(app.body.clone()))
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::ETAG, app.etag.clone())
+        .header(header::CACHE_CONTROL, CACHE_CONTROL)
+        .body(body)
+        .expect("valid response parts");
+    if !not_modified {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    response
+}
