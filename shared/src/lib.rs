@@ -5,6 +5,7 @@
 //! parse input once, and the DynamoDB store (the only module that knows key layout).
 //! Nothing in `domain` knows it runs in Lambda; nothing outside `store` knows DynamoDB.
 
+pub mod api_token;
 pub mod clock;
 pub mod config;
 pub mod domain;

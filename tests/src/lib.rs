@@ -205,7 +205,7 @@ impl TestEnvBuilder {
         let gateway = Gateway::new(
             &template,
             local_api::wire(&backends),
-            local_api::dev_authorizer(),
+            local_api::dev_authorizer(&backends),
         )
         .expect("every template route is wired");
         calls.reset();

@@ -3,8 +3,10 @@
 use authorizer::{Authorizer, AuthorizerResponse, TokenConfig, UserTokenVerifier};
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use base64::Engine;
-use integration_tests::dev_token;
+use integration_tests::{TestEnv, dev_token};
 use serde_json::json;
+use shared::api_token::{ApiToken, ApiTokenSecret, new_token_id};
+use shared::store::ApiTokenStore;
 
 fn event(authorization: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
     serde_json::from_value(json!({
@@ -26,13 +28,18 @@ fn now() -> i64 {
 
 #[tokio::test]
 async fn valid_token_passes_subject_and_scopes() {
+    let env = TestEnv::new().await;
     let token = dev_token::mint(
         "ada",
         &["profiles:read".into(), "ci:write".into()],
         60,
         now(),
     );
-    let r = decide(&local_api::dev_authorizer(), &format!("Bearer {token}")).await;
+    let r = decide(
+        &local_api::dev_authorizer(&env.backends),
+        &format!("Bearer {token}"),
+    )
+    .await;
     assert!(r.is_authorized);
     assert_eq!(r.context.user_id.as_deref(), Some("ada"));
     assert_eq!(r.context.scope, "profiles:read ci:write");
@@ -40,6 +47,7 @@ async fn valid_token_passes_subject_and_scopes() {
 
 #[tokio::test]
 async fn issuer_and_audience_must_match_configuration() {
+    let env = TestEnv::new().await;
     let token = dev_token::mint("ada", &[], 60, now());
     let dev = dev_token::dev_token_config();
     for config in [
@@ -54,6 +62,7 @@ async fn issuer_and_audience_must_match_configuration() {
     ] {
         let authorizer = Authorizer {
             users: UserTokenVerifier::new(&config).unwrap(),
+            ..local_api::dev_authorizer(&env.backends)
         };
         assert!(
             !decide(&authorizer, &format!("Bearer {token}"))
@@ -76,11 +85,12 @@ async fn forged_algorithms_and_other_credentials_are_denied() {
         "{}.{claims}.c2lnbmF0dXJl",
         b64(json!({"alg": "HS256", "typ": "JWT"}))
     );
-    let authorizer = local_api::dev_authorizer();
+    let env = TestEnv::new().await;
+    let authorizer = local_api::dev_authorizer(&env.backends);
     for header in [
         format!("Bearer {unsigned}"),
         format!("Bearer {hmac}"),
-        "Bearer upt_notyetsupported".to_owned(),
+        "Bearer upt_notissuedbythisservice".to_owned(),
         "Bearer not-a-jwt".to_owned(),
         "Bearer ".to_owned(),
         format!("Token {}", dev_token::mint("ada", &[], 60, now())),
@@ -90,4 +100,65 @@ async fn forged_algorithms_and_other_credentials_are_denied() {
             "{header}"
         );
     }
+}
+
+#[tokio::test]
+async fn api_tokens_are_looked_up_by_hash_and_refused_once_revoked_or_expired() {
+    let env = TestEnv::new().await;
+    let store = ApiTokenStore::new(env.dynamodb.clone(), &env.table);
+    let authorizer = local_api::dev_authorizer(&env.backends);
+    let record = |expires_at| ApiToken {
+        token_id: new_token_id(),
+        name: "crm".into(),
+        scopes: vec!["profiles:read".into(), "profiles:write".into()],
+        created_at: "2026-11-22T00:00:00.000Z".into(),
+        expires_at,
+        revoked: false,
+    };
+    let live = ApiTokenSecret::generate();
+    let live_record = record(Some(now() + 3600));
+    store.create(&live, &live_record).await.unwrap();
+    env.calls.reset();
+    let r = decide(&authorizer, &format!("Bearer {}", live.expose())).await;
+    assert!(r.is_authorized);
+    assert_eq!(r.context.principal, "api_token");
+    assert_eq!(
+        r.context.token_id.as_deref(),
+        Some(live_record.token_id.as_str())
+    );
+    assert_eq!(r.context.scope, "profiles:read profiles:write");
+    assert_eq!(env.calls.take(), ["GetItem"], "one lookup");
+
+    let stored = env.scan_all().await;
+    let text = format!("{stored:?}");
+    assert!(
+        !text.contains(&live.expose()[4..]),
+        "the plaintext token is never stored"
+    );
+
+    let unknown = ApiTokenSecret::generate();
+    assert!(
+        !decide(&authorizer, &format!("Bearer {}", unknown.expose()))
+            .await
+            .is_authorized
+    );
+
+    let expired = ApiTokenSecret::generate();
+    store
+        .create(&expired, &record(Some(now() - 1)))
+        .await
+        .unwrap();
+    assert!(
+        !decide(&authorizer, &format!("Bearer {}", expired.expose()))
+            .await
+            .is_authorized
+    );
+
+    assert!(store.revoke(&live_record.token_id).await.unwrap());
+    assert!(
+        !decide(&authorizer, &format!("Bearer {}", live.expose()))
+            .await
+            .is_authorized
+    );
+    assert!(!store.revoke("tok_unknown").await.unwrap());
 }

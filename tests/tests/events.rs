@@ -43,7 +43,8 @@ fn logical_id(dir_name: &str) -> String {
 
 #[tokio::test]
 async fn authorizer_events_allow_or_deny_as_named() {
-    let authorizer = local_api::dev_authorizer();
+    let env = TestEnv::new().await;
+    let authorizer = local_api::dev_authorizer(&env.backends);
     let paths = files(&workspace_root().join("events/authorizer"));
     assert!(paths.len() >= 4);
     for path in paths {

@@ -10,12 +10,12 @@ use aws_lambda_events::apigw::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
+use shared::api_token::{ApiTokenSecret, PREFIX as API_TOKEN_PREFIX};
+use shared::clock::Clock;
 use shared::config::{ConfigError, required};
 use shared::domain::UserId;
 use shared::identity::context_keys;
-
-/// Prefix of server-to-server API tokens (SPEC §2).
-pub const API_TOKEN_PREFIX: &str = "upt_";
+use shared::store::ApiTokenStore;
 
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
@@ -53,7 +53,10 @@ pub enum Denial {
     MissingToken,
     NotBearer,
     InvalidToken,
-    ApiTokensUnsupported,
+    UnknownApiToken,
+    RevokedOrExpiredApiToken,
+    /// The token store could not be read: fail closed.
+    StoreUnavailable,
 }
 
 impl UserTokenVerifier {
@@ -99,6 +102,8 @@ pub type AuthorizerResponse = ApiGatewayV2CustomAuthorizerSimpleResponse<Authori
 
 pub struct Authorizer {
     pub users: UserTokenVerifier,
+    pub api_tokens: ApiTokenStore,
+    pub clock: Clock,
 }
 
 impl Authorizer {
@@ -106,7 +111,7 @@ impl Authorizer {
         &self,
         event: &ApiGatewayV2CustomAuthorizerV2Request,
     ) -> AuthorizerResponse {
-        let decision = self.decide(event);
+        let decision = self.decide(event).await;
         let mut response = AuthorizerResponse::default();
         match decision {
             Ok(context) => {
@@ -121,7 +126,7 @@ impl Authorizer {
         response
     }
 
-    fn decide(
+    async fn decide(
         &self,
         event: &ApiGatewayV2CustomAuthorizerV2Request,
     ) -> Result<AuthorizerContext, Denial> {
@@ -134,7 +139,7 @@ impl Authorizer {
             .ok_or(Denial::MissingToken)?;
         let token = bearer(&header).ok_or(Denial::NotBearer)?;
         if token.starts_with(API_TOKEN_PREFIX) {
-            return Err(Denial::ApiTokensUnsupported);
+            return self.api_token(token).await;
         }
         let (user, scope) = self.users.verify(token)?;
         Ok(AuthorizerContext {
@@ -142,6 +147,30 @@ impl Authorizer {
             user_id: Some(user.as_str().to_owned()),
             token_id: None,
             scope,
+        })
+    }
+}
+
+impl Authorizer {
+    async fn api_token(&self, raw: &str) -> Result<AuthorizerContext, Denial> {
+        let secret = ApiTokenSecret::parse(raw).ok_or(Denial::UnknownApiToken)?;
+        let token = self
+            .api_tokens
+            .find(&secret)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "API token lookup failed");
+                Denial::StoreUnavailable
+            })?
+            .ok_or(Denial::UnknownApiToken)?;
+        if !token.usable_at(self.clock.now().timestamp()) {
+            return Err(Denial::RevokedOrExpiredApiToken);
+        }
+        Ok(AuthorizerContext {
+            principal: context_keys::PRINCIPAL_API_TOKEN.to_owned(),
+            user_id: None,
+            token_id: Some(token.token_id),
+            scope: token.scopes.join(" "),
         })
     }
 }

@@ -26,6 +26,9 @@ const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
 const SEGMENTS_PK: &str = "SEGMENTS";
+const CI_SK: &str = "CI";
+const API_TOKENS_PK: &str = "APITOKENS";
+const API_TOKEN_PREFIX: &str = "TOKEN#";
 pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// Sort-key prefix of consent audit entries; they sort by time within a user.
 pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
@@ -101,6 +104,25 @@ impl ItemKey {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
         }
+    }
+
+    pub fn ci(user: &UserId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: CI_SK.to_owned(),
+        }
+    }
+
+    /// Tokens share one partition: listing is one Query; lookups are by hash.
+    pub fn api_token(sha256_hex: &str) -> Self {
+        Self {
+            pk: API_TOKENS_PK.to_owned(),
+            sk: format!("{API_TOKEN_PREFIX}{sha256_hex}"),
+        }
+    }
+
+    pub fn api_tokens_partition() -> &'static str {
+        API_TOKENS_PK
     }
 
     pub fn user_partition(user: &UserId) -> String {

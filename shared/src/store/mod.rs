@@ -1,5 +1,6 @@
 //! DynamoDB: the only part of the service that knows the table exists.
 
+mod api_tokens;
 mod batch;
 mod consents;
 mod expr;
@@ -12,6 +13,7 @@ mod txn;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
+pub use api_tokens::ApiTokenStore;
 pub use batch::{Item, MAX_KEYS, batch_get};
 pub use consents::{AuditEntry, HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};

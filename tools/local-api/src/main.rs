@@ -94,7 +94,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let gateway = Gateway::new(
         &template,
         local_api::wire(&backends),
-        local_api::dev_authorizer(),
+        local_api::dev_authorizer(&backends),
     )
     .map_err(|e| e.to_string())?;
     table::ensure_table(&backends.dynamodb, table_name, &template.table).await?;
