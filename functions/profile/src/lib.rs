@@ -100,6 +100,9 @@ pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {
 pub(crate) fn store_error(err: PatchError) -> ApiError {
     match err {
         PatchError::VersionConflict => ApiError::version_conflict(),
+        PatchError::NotFound => {
+            ApiError::not_found("no profile yet; PATCH /users/profile creates it")
+        }
         PatchError::TooManyAttributes => ApiError::field(
             "attributes",
             format!(

@@ -12,15 +12,14 @@ use serde::{Deserialize, Serialize};
 use super::batch::Item;
 use super::expr::Expression;
 use super::keys::{CONSENT_LOG_PREFIX, ItemKey, PK, SK};
-use super::profiles::{Guard, update_expression};
-use super::txn::{Outcome, put, transact, update};
+use super::profiles::{Existence, PatchError};
+use super::txn::put;
 use super::{ProfileStore, StoreError};
 use crate::domain::{
     Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents, ProfilePatch,
     UserId, timestamp,
 };
 
-const MAX_ATTEMPTS: usize = 5;
 pub const MAX_HISTORY_PAGE: usize = 100;
 
 pub(super) fn attribute(channel: Channel) -> String {
@@ -67,7 +66,7 @@ pub(super) fn set_consents(e: &mut Expression, changes: &[ConsentChange], now: D
 }
 
 /// Conditions that each channel is still in the change's `from` state.
-fn expect_from(e: &mut Expression, changes: &[ConsentChange]) {
+pub(super) fn expect_from(e: &mut Expression, changes: &[ConsentChange]) {
     for change in changes {
         let name = e.name(&attribute(change.channel));
         match change.from {
@@ -186,50 +185,18 @@ impl ProfileStore {
         actor: &ConsentActor,
         now: DateTime<Utc>,
     ) -> Result<(Vec<ConsentChange>, Consents), StoreError> {
-        let mut known: Option<Consents> = None;
-        for _ in 0..MAX_ATTEMPTS {
-            let changes = known
-                .as_ref()
-                .unwrap_or(&Consents::default())
-                .diff(requested);
-            if changes.is_empty() {
-                let state = known.unwrap_or_default();
-                return Ok((changes, requested_state(&state, requested)));
-            }
-            let mut e = update_expression(user, &ProfilePatch::default(), now, Guard::Optimistic);
-            set_consents(&mut e, &changes, now);
-            expect_from(&mut e, &changes);
-            let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
-            items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
-            match transact(&self.client, items).await? {
-                Outcome::Done => {
-                    let mut state = known.unwrap_or_default();
-                    for change in &changes {
-                        let updated_at = timestamp(now);
-                        state.0.insert(
-                            change.channel,
-                            ChannelState {
-                                status: change.to,
-                                updated_at,
-                            },
-                        );
-                    }
-                    return Ok((changes, requested_state(&state, requested)));
-                }
-                Outcome::FirstFailed(Some(old)) => known = Some(consents_from_item(&old)),
-                Outcome::FirstFailed(None) | Outcome::Conflict => {
-                    known = Some(self.consents(user).await?);
-                }
-                Outcome::Failed(_) => {
-                    return Err(StoreError::Failed(
-                        "an audit entry key was already taken".into(),
-                    ));
-                }
-            }
-        }
-        Err(StoreError::Unavailable(
-            "consent write kept losing races".into(),
-        ))
+        let patch = ProfilePatch {
+            consents: requested.to_vec(),
+            ..ProfilePatch::default()
+        };
+        let (changes, state) = self
+            .write_audited(user, &patch, Existence::Any, actor, now)
+            .await
+            .map_err(|e| match e {
+                PatchError::Store(e) => e,
+                other => StoreError::Failed(other.to_string()),
+            })?;
+        Ok((changes, requested_state(&state, requested)))
     }
 
     /// Audit entries newest first; `cursor` continues after a previous page.

@@ -13,11 +13,14 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use super::batch::Item;
-use super::consents::{audit_puts, consents_from_item, set_consents};
+use super::consents::{audit_puts, consents_from_item, expect_from, set_consents};
 use super::expr::Expression;
 use super::keys::ItemKey;
 use super::txn::{Outcome, transact, update};
-use crate::domain::{ConsentActor, MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
+use crate::domain::{
+    ChannelState, ConsentActor, ConsentChange, Consents, MAX_ATTRIBUTES, Profile, ProfilePatch,
+    UserId, timestamp,
+};
 
 /// Attempts before a write that keeps losing races gives up with 503.
 const MAX_ATTEMPTS: usize = 8;
@@ -48,10 +51,20 @@ impl Precondition {
 pub enum PatchError {
     #[error("the stored version does not match If-Match")]
     VersionConflict,
+    #[error("the user has no profile")]
+    NotFound,
     #[error("the patch would leave more than {MAX_ATTRIBUTES} attributes")]
     TooManyAttributes,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Whether a write may create the user's item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existence {
+    Any,
+    /// Partner writes touch only users who have a profile (else 4004).
+    MustExist,
 }
 
 /// What a write assumes about the stored item.
@@ -88,15 +101,10 @@ impl ProfileStore {
     }
 
     pub async fn get(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::profile(user).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(profile_from_item).transpose()
+        self.get_item(user)
+            .await?
+            .map(profile_from_item)
+            .transpose()
     }
 
     /// Applies `patch`, creating the profile on first write.
@@ -156,6 +164,112 @@ impl ProfileStore {
             }
         }
         Err(StoreError::Unavailable("profile write kept losing races".into()).into())
+    }
+
+    /// A partner's update of one user: only if the user has a profile.
+    pub async fn partner_update(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        actor: &ConsentActor,
+        now: DateTime<Utc>,
+    ) -> Result<(), PatchError> {
+        if patch.consents.is_empty() {
+            match self
+                .patch_fields(user, patch, Precondition::Exists, now)
+                .await
+            {
+                Err(PatchError::VersionConflict) => Err(PatchError::NotFound),
+                other => other.map(|_| ()),
+            }
+        } else {
+            self.write_audited(user, patch, Existence::MustExist, actor, now)
+                .await
+                .map(|_| ())
+        }
+    }
+
+    /// `patch` and an audit entry per consent it changes, in one transaction, without
+    /// reading first: the first attempt guesses every named channel was never set (and,
+    /// for attributes, that there is room). A wrong guess fails the condition, DynamoDB
+    /// returns the stored item with the cancellation, and the next attempt is exact.
+    /// Returns the consent changes made and the consents after the write.
+    pub(super) async fn write_audited(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        existence: Existence,
+        actor: &ConsentActor,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<ConsentChange>, Consents), PatchError> {
+        // What the last failed attempt showed: `Some(None)` = no item.
+        let mut seen: Option<Option<Item>> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = seen
+                .as_ref()
+                .map(|old| old.as_ref().map(consents_from_item).unwrap_or_default());
+            let changes = stored.clone().unwrap_or_default().diff(&patch.consents);
+            let only_consents = patch.assignments().is_empty() && !patch.touches_attributes();
+            if let Some(state) = &stored
+                && changes.is_empty()
+                && only_consents
+            {
+                return Ok((changes, state.clone()));
+            }
+            let guard = match &seen {
+                None => Guard::Optimistic,
+                Some(None) => Guard::New,
+                Some(Some(old)) => next_guard(patch, Precondition::None, Some(old))?,
+            };
+            let mut e = update_expression(user, patch, now, guard);
+            set_consents(&mut e, &changes, now);
+            expect_from(&mut e, &changes);
+            if existence == Existence::MustExist {
+                let version = e.name(VERSION);
+                e.condition(format!("attribute_exists({version})"));
+            }
+            let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
+            items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            match transact(&self.client, items).await? {
+                Outcome::Done => {
+                    let mut state = stored.unwrap_or_default();
+                    for change in &changes {
+                        let updated_at = timestamp(now);
+                        state.0.insert(
+                            change.channel,
+                            ChannelState {
+                                status: change.to,
+                                updated_at,
+                            },
+                        );
+                    }
+                    return Ok((changes, state));
+                }
+                Outcome::FirstFailed(None) if existence == Existence::MustExist => {
+                    return Err(PatchError::NotFound);
+                }
+                Outcome::FirstFailed(old) => seen = Some(old),
+                Outcome::Conflict => seen = Some(self.get_item(user).await?),
+                Outcome::Failed(_) => {
+                    return Err(
+                        StoreError::Failed("an audit entry key was already taken".into()).into(),
+                    );
+                }
+            }
+        }
+        Err(StoreError::Unavailable("write kept losing races".into()).into())
+    }
+
+    async fn get_item(&self, user: &UserId) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item)
     }
 
     /// Read, then one transaction: the profile (if still the version read) and an audit

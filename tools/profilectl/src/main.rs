@@ -1,0 +1,182 @@
+//! `profilectl token create|list|revoke`: manage server-to-server API tokens.
+//!
+//! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
+//! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
+//! points it at the `make dev` emulator.
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use shared::api_token::{ApiToken, ApiTokenSecret, SCOPES, new_token_id};
+use shared::domain::timestamp;
+use shared::store::ApiTokenStore;
+
+#[derive(Parser)]
+#[command(
+    name = "profilectl",
+    about = "Operator CLI for the User Profile Service"
+)]
+struct Cli {
+    /// The service's DynamoDB table.
+    #[arg(long, env = "TABLE_NAME", global = true)]
+    table: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// API tokens for partner systems.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once; only its SHA-256 is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Scopes, comma-separated: profiles:read, profiles:write, ci:read, ci:write, segments:write.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Lifetime such as 90d, 12h, 30m or 3600s; none = never expires.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by its id (tok_…).
+    Revoke { token_id: String },
+}
+
+/// `90d`, `12h`, `30m`, `45s` or bare seconds.
+fn parse_duration(raw: &str) -> Result<i64, String> {
+    let (digits, unit) = match raw.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&raw[..i], c),
+        _ => (raw, 's'),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("--expires-in {raw:?}: use 90d, 12h, 30m or 3600s"))?;
+    let secs = match unit {
+        'd' => n * 86_400,
+        'h' => n * 3_600,
+        'm' => n * 60,
+        's' => n,
+        _ => {
+            return Err(format!(
+                "--expires-in {raw:?}: the unit must be d, h, m or s"
+            ));
+        }
+    };
+    if secs <= 0 {
+        return Err("--expires-in must be positive".into());
+    }
+    Ok(secs)
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(message) = run(cli).await {
+        eprintln!("profilectl: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let table = cli.table.ok_or("set --table or TABLE_NAME")?;
+    let sdk = shared::config::aws_sdk_config().await;
+    let store = ApiTokenStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let Command::Token(command) = cli.command;
+    match command {
+        TokenCommand::Create {
+            name,
+            scope,
+            expires_in,
+        } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 100 {
+                return Err("--name must be 1 to 100 characters".into());
+            }
+            if let Some(unknown) = scope.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return Err(format!(
+                    "unknown scope {unknown:?}; choose from {}",
+                    SCOPES.join(", ")
+                ));
+            }
+            let now = Utc::now();
+            let expires_at = expires_in
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?
+                .map(|s| now.timestamp() + s);
+            let secret = ApiTokenSecret::generate();
+            let token = ApiToken {
+                token_id: new_token_id(),
+                name,
+                scopes: scope,
+                created_at: timestamp(now),
+                expires_at,
+                revoked: false,
+            };
+            store
+                .create(&secret, &token)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "created {} ({}); the token is shown once:",
+                token.token_id,
+                token.scopes.join(",")
+            );
+            println!("{}", secret.expose());
+        }
+        TokenCommand::List => {
+            let now = Utc::now().timestamp();
+            println!(
+                "{:<22} {:<20} {:<40} {:<8} expires_at",
+                "token_id", "name", "scopes", "state"
+            );
+            for (_, t) in store.list().await.map_err(|e| e.to_string())? {
+                let state = if t.revoked {
+                    "revoked"
+                } else if t.usable_at(now) {
+                    "active"
+                } else {
+                    "expired"
+                };
+                let expires = t.expires_at.map_or("never".to_owned(), |e| e.to_string());
+                println!(
+                    "{:<22} {:<20} {:<40} {:<8} {}",
+                    t.token_id,
+                    t.name,
+                    t.scopes.join(","),
+                    state,
+                    expires
+                );
+            }
+        }
+        TokenCommand::Revoke { token_id } => {
+            if !store.revoke(&token_id).await.map_err(|e| e.to_string())? {
+                return Err(format!("no token {token_id}"));
+            }
+            eprintln!("revoked {token_id}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d"), Ok(90 * 86_400));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        for bad in ["", "d", "-1d", "5w", "0s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
