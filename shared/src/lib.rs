@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod otp;
+pub mod partner;
 pub mod secrets;
 pub mod sms;
 pub mod store;

@@ -3,6 +3,7 @@
 //! caller attaches the field name.
 
 mod attributes;
+pub mod ci;
 pub mod consent;
 mod locale;
 mod person;
@@ -11,6 +12,7 @@ pub mod profile;
 pub mod segment;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
+pub use ci::{CiProperty, CiValues};
 pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents};
 pub use locale::{Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};

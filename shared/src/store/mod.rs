@@ -2,6 +2,7 @@
 
 mod api_tokens;
 mod batch;
+mod ci;
 mod consents;
 mod expr;
 pub mod keys;
@@ -15,6 +16,7 @@ use thiserror::Error;
 
 pub use api_tokens::ApiTokenStore;
 pub use batch::{Item, MAX_KEYS, batch_get};
+pub use ci::{CiError, CiRecord, CiStore};
 pub use consents::{AuditEntry, HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profiles::{PatchError, Precondition, ProfileStore};

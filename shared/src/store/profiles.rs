@@ -107,6 +107,19 @@ impl ProfileStore {
             .transpose()
     }
 
+    /// Up to 100 profiles in one BatchGetItem (plus retries of unprocessed keys).
+    pub async fn get_many(&self, users: &[UserId]) -> Result<HashMap<UserId, Profile>, StoreError> {
+        let keys = users.iter().map(ItemKey::profile).collect();
+        let mut found = super::batch::batch_get(&self.client, &self.table, keys).await?;
+        let mut out = HashMap::new();
+        for user in users {
+            if let Some(item) = found.remove(&ItemKey::profile(user)) {
+                out.insert(user.clone(), profile_from_item(item)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Applies `patch`, creating the profile on first write.
     pub async fn patch(
         &self,

@@ -4,16 +4,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ci::CiApp;
 use consents::ConsentsApp;
 use local_info::LocalInfoApp;
 use profile::ProfileApp;
+use profiles_api::ProfilesApiApp;
 use segments::SegmentsApp;
 use shared::clock::Clock;
 use shared::domain::LocaleCatalog;
 use shared::otp::OtpPolicy;
 use shared::secrets::OtpKeySource;
 use shared::sms::{SmsConfig, SnsSms};
-use shared::store::{ProfileStore, SegmentStore};
+use shared::store::{CiStore, ProfileStore, SegmentStore};
 
 use crate::gateway::Handler;
 
@@ -80,6 +82,27 @@ pub fn wire(backends: &Backends) -> HashMap<String, Handler> {
                 clock: backends.clock.clone(),
             },
             segments::handle
+        ),
+    );
+    handlers.insert(
+        "ProfilesApiFunction".into(),
+        handler!(
+            ProfilesApiApp {
+                profiles: profiles.clone(),
+                clock: backends.clock.clone(),
+                locales: backends.locales.clone(),
+            },
+            profiles_api::handle
+        ),
+    );
+    handlers.insert(
+        "CiFunction".into(),
+        handler!(
+            CiApp {
+                ci: CiStore::new(backends.dynamodb.clone(), &backends.table),
+                clock: backends.clock.clone(),
+            },
+            ci::handle
         ),
     );
     handlers.insert(

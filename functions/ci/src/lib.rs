@@ -1,0 +1,164 @@
+//! The partner CI API (SPEC §9), after the reference "User CI Profile API": set, view and
+//! delete `kakao_id` and `phone_number` for batches of up to 20 users.
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use shared::clock::Clock;
+use shared::domain::{CiProperty, UserId};
+use shared::http::route_key;
+use shared::partner::{self, FailureDetail, MAX_USERS, PartnerError, UpdateResult, UserFailure};
+use shared::store::{CiError, CiStore};
+
+pub const READ_SCOPE: &str = "ci:read";
+pub const WRITE_SCOPE: &str = "ci:write";
+
+pub struct CiApp {
+    pub ci: CiStore,
+    pub clock: Clock,
+}
+
+pub async fn handle(app: &CiApp, req: Request) -> Response<Body> {
+    partner::serve(req, |req| route(app, req)).await
+}
+
+async fn route(app: &CiApp, req: Request) -> Result<Response<Body>, PartnerError> {
+    match route_key(&req) {
+        Some("POST /api/v1/users/ci/update") => update(app, &req).await,
+        Some("POST /api/v1/users/ci") => view(app, &req).await,
+        Some("POST /api/v1/users/ci/delete") => delete(app, &req).await,
+        _ => Err(PartnerError::invalid("No such route.")),
+    }
+}
+
+fn properties(raw: &Map<String, Value>) -> Result<Vec<(CiProperty, String)>, UserFailure> {
+    if raw.is_empty() {
+        return Err(UserFailure::invalid_property(
+            "Invalid property: properties is empty.",
+        ));
+    }
+    let mut invalid = Vec::new();
+    let mut out = Vec::new();
+    for (key, value) in raw {
+        match CiProperty::parse(key).map(|p| (p, p.parse_value(value))) {
+            Some((property, Ok(v))) => out.push((property, v)),
+            Some((_, Err(reason))) => invalid.push(format!("{key} {reason}")),
+            None => invalid.push(format!("{key} is not a CI property")),
+        }
+    }
+    if invalid.is_empty() {
+        Ok(out)
+    } else {
+        Err(UserFailure::invalid_property(format!(
+            "Invalid property: {}.",
+            invalid.join("; ")
+        )))
+    }
+}
+
+/// `user_ci_property_names`: required, known names only.
+fn property_names(body: &Map<String, Value>) -> Result<Vec<CiProperty>, PartnerError> {
+    partner::names(body.get("user_ci_property_names"), "user_ci_property_names")?
+        .iter()
+        .map(|n| {
+            CiProperty::parse(n)
+                .ok_or_else(|| PartnerError::invalid(format!("Unknown CI property: {n}.")))
+        })
+        .collect()
+}
+
+async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+    partner::authorize(req, WRITE_SCOPE)?;
+    let body = partner::body(req)?;
+    let entries = partner::user_entries(&body, "user_ci_properties")?;
+    let now = app.clock.now();
+    let outcomes: Vec<(UserId, Result<(), UserFailure>)> = futures_util::stream::iter(entries)
+        .map(|(user, raw)| async move {
+            let result = async {
+                let values = properties(&raw)?;
+                app.ci.set(&user, &values, now).await.map_err(|e| match e {
+                    CiError::NotFound => UserFailure::not_found(),
+                    CiError::Store(e) => UserFailure::from(e),
+                })
+            }
+            .await;
+            (user, result)
+        })
+        .buffered(MAX_USERS)
+        .collect()
+        .await;
+    Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
+}
+
+#[derive(Serialize)]
+struct UserCiProperties {
+    user_id: String,
+    properties: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+struct ViewResult {
+    successful_user_ci_properties: Vec<UserCiProperties>,
+    failure_details: Vec<FailureDetail>,
+}
+
+async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+    partner::authorize(req, READ_SCOPE)?;
+    let body = partner::body(req)?;
+    let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
+    let names = property_names(&body)?;
+    let records = match app.ci.get_many(&users).await {
+        Ok(records) => records,
+        Err(e) => {
+            let failure = UserFailure::from(e);
+            return Ok(partner::ok(ViewResult {
+                successful_user_ci_properties: Vec::new(),
+                failure_details: partner::group_failures(
+                    users.iter().map(|u| (u, failure.clone())),
+                ),
+            }));
+        }
+    };
+    let mut successful = Vec::new();
+    let mut missing = Vec::new();
+    for user in &users {
+        match records.get(user) {
+            Some(record) if record.has_profile => successful.push(UserCiProperties {
+                user_id: user.to_string(),
+                properties: names
+                    .iter()
+                    .filter_map(|p| record.values.get(*p).map(|v| (p.as_str(), v.to_owned())))
+                    .collect(),
+            }),
+            _ => missing.push((user, UserFailure::not_found())),
+        }
+    }
+    Ok(partner::ok(ViewResult {
+        successful_user_ci_properties: successful,
+        failure_details: partner::group_failures(missing),
+    }))
+}
+
+async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+    partner::authorize(req, WRITE_SCOPE)?;
+    let body = partner::body(req)?;
+    // The reference documents `user_ids` but its example sends `user_id`: take either.
+    let ids = body.get("user_ids").or_else(|| body.get("user_id"));
+    let users = partner::user_ids(ids, "user_ids")?;
+    let names = property_names(&body)?;
+    let outcomes: Vec<(UserId, Result<(), UserFailure>)> = futures_util::stream::iter(users)
+        .map(|user| {
+            let names = &names;
+            async move {
+                let result = app.ci.remove(&user, names).await.map_err(UserFailure::from);
+                (user, result)
+            }
+        })
+        .buffered(MAX_USERS)
+        .collect()
+        .await;
+    Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
+}

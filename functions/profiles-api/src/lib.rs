@@ -1,0 +1,178 @@
+//! The partner profile API (SPEC §9), after the reference server-to-server API: the same
+//! paths under /api/v1, the same envelope and codes, so its clients can switch by
+//! changing only the host and the token.
+
+mod properties;
+
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+use shared::clock::Clock;
+use shared::domain::{Channel, ConsentActor, ConsentStatus, LocaleCatalog, Profile, UserId};
+use shared::http::{request_id, route_key};
+use shared::identity::Principal;
+use shared::partner::{self, FailureDetail, MAX_USERS, PartnerError, UpdateResult, UserFailure};
+use shared::store::{PatchError, ProfileStore};
+
+pub const READ_SCOPE: &str = "profiles:read";
+pub const WRITE_SCOPE: &str = "profiles:write";
+
+pub struct ProfilesApiApp {
+    pub profiles: ProfileStore,
+    pub clock: Clock,
+    pub locales: LocaleCatalog,
+}
+
+pub async fn handle(app: &ProfilesApiApp, req: Request) -> Response<Body> {
+    partner::serve(req, |req| route(app, req)).await
+}
+
+async fn route(app: &ProfilesApiApp, req: Request) -> Result<Response<Body>, PartnerError> {
+    match route_key(&req) {
+        Some("POST /api/v1/users/profile/update") => update(app, &req).await,
+        Some("POST /api/v1/users/profile") => view(app, &req).await,
+        _ => Err(PartnerError::invalid("No such route.")),
+    }
+}
+
+/// Who acts, for the consent audit trail: the token id (or the user of a scoped user token).
+fn actor(req: &Request, principal: &Principal) -> ConsentActor {
+    ConsentActor {
+        source: "api",
+        actor: match principal {
+            Principal::ApiToken { token_id } => token_id.clone(),
+            Principal::User(user) => user.to_string(),
+        },
+        request_id: request_id(req),
+    }
+}
+
+async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+    let identity = partner::authorize(req, WRITE_SCOPE)?;
+    let body = partner::body(req)?;
+    let entries = partner::user_entries(&body, "user_properties")?;
+    let actor = actor(req, &identity.principal);
+    let now = app.clock.now();
+    // Every user at once (at most 20): the batch takes about one write's latency.
+    let outcomes: Vec<(UserId, Result<(), UserFailure>)> = futures_util::stream::iter(entries)
+        .map(|(user, properties)| {
+            let actor = &actor;
+            async move {
+                let result = async {
+                    let patch = properties::to_patch(&properties, now.date_naive(), &app.locales)?;
+                    app.profiles
+                        .partner_update(&user, &patch, actor, now)
+                        .await
+                        .map_err(|e| match e {
+                            PatchError::NotFound | PatchError::VersionConflict => {
+                                UserFailure::not_found()
+                            }
+                            PatchError::TooManyAttributes => {
+                                UserFailure::invalid_property(format!(
+                                    "Invalid property: a profile holds at most {} attributes.",
+                                    shared::domain::MAX_ATTRIBUTES
+                                ))
+                            }
+                            PatchError::Store(e) => UserFailure::from(e),
+                        })
+                }
+                .await;
+                (user, result)
+            }
+        })
+        .buffered(MAX_USERS)
+        .collect()
+        .await;
+    Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
+}
+
+#[derive(Serialize)]
+struct UserProperties {
+    user_id: String,
+    properties: BTreeMap<String, Value>,
+}
+
+#[derive(Serialize)]
+struct ViewResult {
+    successful_user_properties: Vec<UserProperties>,
+    failure_details: Vec<FailureDetail>,
+}
+
+/// Every property a partner can read: set profile fields, attributes, and all twelve
+/// consent flags (`Undefined` when never set).
+fn properties_of(profile: &Profile) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let fields = [
+        ("email", &profile.email),
+        ("first_name", &profile.first_name),
+        ("last_name", &profile.last_name),
+        ("phone", &profile.phone),
+        ("gender", &profile.gender),
+        ("date_of_birth", &profile.date_of_birth),
+        ("language_code", &profile.language_code),
+        ("timezone", &profile.timezone),
+        ("currency", &profile.currency),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            out.insert(name.to_owned(), Value::String(v.clone()));
+        }
+    }
+    for (key, value) in &profile.attributes {
+        out.insert(
+            key.clone(),
+            serde_json::to_value(value).expect("attribute values serialize"),
+        );
+    }
+    for channel in Channel::ALL {
+        let status = ConsentStatus::api_str(profile.consents.status(channel));
+        out.insert(channel.api_flag(), Value::String(status.to_owned()));
+    }
+    out
+}
+
+/// One BatchGetItem for up to 20 users.
+async fn view(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+    partner::authorize(req, READ_SCOPE)?;
+    let body = partner::body(req)?;
+    let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
+    let wanted = match body.get("property_names") {
+        None | Some(Value::Null) => None,
+        value => Some(partner::names(value, "property_names")?),
+    };
+    let found = match app.profiles.get_many(&users).await {
+        Ok(found) => found,
+        Err(e) => {
+            let failure = UserFailure::from(e);
+            let failures = partner::group_failures(users.iter().map(|u| (u, failure.clone())));
+            return Ok(partner::ok(ViewResult {
+                successful_user_properties: Vec::new(),
+                failure_details: failures,
+            }));
+        }
+    };
+    let mut successful = Vec::new();
+    let mut missing = Vec::new();
+    for user in &users {
+        match found.get(user) {
+            Some(profile) => {
+                let mut properties = properties_of(profile);
+                if let Some(names) = &wanted {
+                    properties.retain(|k, _| names.contains(k));
+                }
+                successful.push(UserProperties {
+                    user_id: user.to_string(),
+                    properties,
+                });
+            }
+            None => missing.push((user, UserFailure::not_found())),
+        }
+    }
+    Ok(partner::ok(ViewResult {
+        successful_user_properties: successful,
+        failure_details: partner::group_failures(missing),
+    }))
+}
