@@ -196,11 +196,14 @@ pub fn names(value: Option<&Value>, field: &str) -> Result<Vec<String>, PartnerE
     Ok(names)
 }
 
+/// One user of a batch update and the properties sent for them.
+pub type UserEntry = (UserId, Map<String, Value>);
+
 /// `[{user_id, properties}]` under `field`: 1..=20 entries, distinct users.
 pub fn user_entries(
     body: &Map<String, Value>,
     field: &str,
-) -> Result<Vec<(UserId, Map<String, Value>)>, PartnerError> {
+) -> Result<Vec<UserEntry>, PartnerError> {
     let list = body
         .get(field)
         .and_then(Value::as_array)

@@ -85,17 +85,27 @@ fn emulator() -> &'static Emulator {
     })
 }
 
-/// DynamoDB requests sent, by operation name (`GetItem`, `UpdateItem`, ...), retries included.
+/// DynamoDB requests sent, by operation name (`GetItem`, `UpdateItem`, ...), retries
+/// included; and the most requests that were in flight at once.
 #[derive(Debug, Clone, Default)]
-pub struct CallCounter(Arc<Mutex<Vec<String>>>);
+pub struct CallCounter {
+    calls: Arc<Mutex<Vec<String>>>,
+    in_flight: Arc<Mutex<(usize, usize)>>,
+}
 
 impl CallCounter {
     pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
+        std::mem::take(&mut *self.calls.lock().unwrap())
     }
 
     pub fn reset(&self) {
         self.take();
+        *self.in_flight.lock().unwrap() = (0, 0);
+    }
+
+    /// The largest number of requests on the wire at the same time since the last reset.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().1
     }
 }
 
@@ -116,7 +126,21 @@ impl Intercept for CallCounter {
             .get("x-amz-target")
             .unwrap_or("unknown");
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        self.0.lock().unwrap().push(operation);
+        self.calls.lock().unwrap().push(operation);
+        let mut in_flight = self.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let mut in_flight = self.in_flight.lock().unwrap();
+        in_flight.0 = in_flight.0.saturating_sub(1);
         Ok(())
     }
 }
@@ -305,6 +329,36 @@ pub fn fail_sms_to(phone: &str, fail: bool) {
         ureq::delete(&url).call()
     };
     result.expect("the emulator takes SMS faults");
+}
+
+/// Delays every emulator request naming `table` by `ms` (0 removes the delay).
+pub fn inject_latency(table: &str, ms: u64) {
+    let url = format!("{}/_emulator/latency?table={table}&ms={ms}", emulator().url);
+    let result = if ms > 0 {
+        ureq::post(&url).send_empty()
+    } else {
+        ureq::delete(&url).call()
+    };
+    result.expect("the emulator takes latency settings");
+}
+
+/// An API token with `scopes`, stored in this test's table; returns the plaintext.
+pub async fn api_token(env: &TestEnv, scopes: &[&str]) -> String {
+    let secret = shared::api_token::ApiTokenSecret::generate();
+    let record = shared::api_token::ApiToken {
+        token_id: shared::api_token::new_token_id(),
+        name: "test".into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        created_at: "2026-11-22T00:00:00.000Z".into(),
+        expires_at: None,
+        revoked: false,
+    };
+    shared::store::ApiTokenStore::new(env.dynamodb.clone(), &env.table)
+        .create(&secret, &record)
+        .await
+        .expect("the token is stored");
+    env.calls.reset();
+    secret.expose().to_owned()
 }
 
 /// A valid Turkish mobile number no other test uses.

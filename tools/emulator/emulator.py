@@ -44,12 +44,15 @@ class Emulator:
     `GET /_emulator/sms` lists every SMS SNS accepted. `POST /_emulator/fail-sms?phone=`
     makes SNS Publish to that number fail with a 500 (`DELETE` heals it), so a test can
     see how the service handles an SMS that never left without disturbing other tests.
+    `POST /_emulator/latency?table=&ms=` delays every request naming that table by `ms`
+    (outside the one-at-a-time lock, so concurrent calls overlap as they do in AWS).
     """
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
         self.failing_numbers = set()
+        self.latency_ms = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -61,11 +64,23 @@ class Emulator:
             phone = parse_qs(environ.get("QUERY_STRING", "")).get("phone", [""])[0]
             (self.failing_numbers.discard if method == "DELETE" else self.failing_numbers.add)(phone)
             return respond(start_response, "204 No Content", "text/plain", "")
-        if method == "POST" and self.failing_numbers:
+        if path == "/_emulator/latency":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            table = query.get("table", [""])[0]
+            if method == "DELETE":
+                self.latency_ms.pop(table, None)
+            else:
+                self.latency_ms[table] = int(query.get("ms", ["0"])[0])
+            return respond(start_response, "204 No Content", "text/plain", "")
+        if method == "POST" and (self.failing_numbers or self.latency_ms):
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = io.BytesIO(raw)
-            form = parse_qs(raw.decode("utf-8", "replace"))
+            text = raw.decode("utf-8", "replace")
+            delay = max((ms for table, ms in self.latency_ms.items() if f'"{table}"' in text), default=0)
+            if delay:
+                time.sleep(delay / 1000)
+            form = parse_qs(text)
             if form.get("Action") == ["Publish"] and form.get("PhoneNumber", [""])[0] in self.failing_numbers:
                 error = (
                     "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"
