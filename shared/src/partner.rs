@@ -311,6 +311,27 @@ pub fn group_failures<'a>(
     groups
 }
 
+/// Runs `work` for every user at once (at most 20): a batch takes about one call's
+/// latency, not twenty. Results keep the order users were given in.
+pub async fn for_each_user<T, F, Fut>(
+    entries: Vec<(UserId, T)>,
+    work: F,
+) -> Vec<(UserId, Result<(), UserFailure>)>
+where
+    F: Fn(UserId, T) -> Fut,
+    Fut: Future<Output = Result<(), UserFailure>>,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::iter(entries)
+        .map(|(user, item)| {
+            let done = work(user.clone(), item);
+            async move { (user, done.await) }
+        })
+        .buffered(MAX_USERS)
+        .collect()
+        .await
+}
+
 /// `successful_user_ids` + `failure_details` (`null` when none, as the reference does).
 #[derive(Debug, Serialize)]
 pub struct UpdateResult {

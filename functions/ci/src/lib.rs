@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::StreamExt;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use shared::clock::Clock;
-use shared::domain::{CiProperty, UserId};
+use shared::domain::CiProperty;
 use shared::http::route_key;
-use shared::partner::{self, FailureDetail, MAX_USERS, PartnerError, UpdateResult, UserFailure};
+use shared::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
 use shared::store::{CiError, CiStore};
 
 pub const READ_SCOPE: &str = "ci:read";
@@ -75,21 +74,14 @@ async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerErr
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_ci_properties")?;
     let now = app.clock.now();
-    let outcomes: Vec<(UserId, Result<(), UserFailure>)> = futures_util::stream::iter(entries)
-        .map(|(user, raw)| async move {
-            let result = async {
-                let values = properties(&raw)?;
-                app.ci.set(&user, &values, now).await.map_err(|e| match e {
-                    CiError::NotFound => UserFailure::not_found(),
-                    CiError::Store(e) => UserFailure::from(e),
-                })
-            }
-            .await;
-            (user, result)
+    let outcomes = partner::for_each_user(entries, |user, raw| async move {
+        let values = properties(&raw)?;
+        app.ci.set(&user, &values, now).await.map_err(|e| match e {
+            CiError::NotFound => UserFailure::not_found(),
+            CiError::Store(e) => UserFailure::from(e),
         })
-        .buffered(MAX_USERS)
-        .collect()
-        .await;
+    })
+    .await;
     Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
 }
 
@@ -149,16 +141,11 @@ async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerErr
     let ids = body.get("user_ids").or_else(|| body.get("user_id"));
     let users = partner::user_ids(ids, "user_ids")?;
     let names = property_names(&body)?;
-    let outcomes: Vec<(UserId, Result<(), UserFailure>)> = futures_util::stream::iter(users)
-        .map(|user| {
-            let names = &names;
-            async move {
-                let result = app.ci.remove(&user, names).await.map_err(UserFailure::from);
-                (user, result)
-            }
-        })
-        .buffered(MAX_USERS)
-        .collect()
-        .await;
+    let entries = users.into_iter().map(|user| (user, ())).collect();
+    let outcomes = partner::for_each_user(entries, |user, ()| {
+        let names = &names;
+        async move { app.ci.remove(&user, names).await.map_err(UserFailure::from) }
+    })
+    .await;
     Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
 }

@@ -6,15 +6,14 @@ mod properties;
 
 use std::collections::BTreeMap;
 
-use futures_util::StreamExt;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
 use shared::clock::Clock;
-use shared::domain::{Channel, ConsentActor, ConsentStatus, LocaleCatalog, Profile, UserId};
+use shared::domain::{Channel, ConsentActor, ConsentStatus, LocaleCatalog, Profile};
 use shared::http::{request_id, route_key};
 use shared::identity::Principal;
-use shared::partner::{self, FailureDetail, MAX_USERS, PartnerError, UpdateResult, UserFailure};
+use shared::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
 use shared::store::{PatchError, ProfileStore};
 
 pub const READ_SCOPE: &str = "profiles:read";
@@ -56,36 +55,24 @@ async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, P
     let entries = partner::user_entries(&body, "user_properties")?;
     let actor = actor(req, &identity.principal);
     let now = app.clock.now();
-    // Every user at once (at most 20): the batch takes about one write's latency.
-    let outcomes: Vec<(UserId, Result<(), UserFailure>)> = futures_util::stream::iter(entries)
-        .map(|(user, properties)| {
-            let actor = &actor;
-            async move {
-                let result = async {
-                    let patch = properties::to_patch(&properties, now.date_naive(), &app.locales)?;
-                    app.profiles
-                        .partner_update(&user, &patch, actor, now)
-                        .await
-                        .map_err(|e| match e {
-                            PatchError::NotFound | PatchError::VersionConflict => {
-                                UserFailure::not_found()
-                            }
-                            PatchError::TooManyAttributes => {
-                                UserFailure::invalid_property(format!(
-                                    "Invalid property: a profile holds at most {} attributes.",
-                                    shared::domain::MAX_ATTRIBUTES
-                                ))
-                            }
-                            PatchError::Store(e) => UserFailure::from(e),
-                        })
-                }
-                .await;
-                (user, result)
-            }
-        })
-        .buffered(MAX_USERS)
-        .collect()
-        .await;
+    let outcomes = partner::for_each_user(entries, |user, properties| {
+        let actor = &actor;
+        async move {
+            let patch = properties::to_patch(&properties, now.date_naive(), &app.locales)?;
+            app.profiles
+                .partner_update(&user, &patch, actor, now)
+                .await
+                .map_err(|e| match e {
+                    PatchError::NotFound | PatchError::VersionConflict => UserFailure::not_found(),
+                    PatchError::TooManyAttributes => UserFailure::invalid_property(format!(
+                        "Invalid property: a profile holds at most {} attributes.",
+                        shared::domain::MAX_ATTRIBUTES
+                    )),
+                    PatchError::Store(e) => UserFailure::from(e),
+                })
+        }
+    })
+    .await;
     Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
 }
 

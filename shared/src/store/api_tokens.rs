@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::StoreError;
-use super::batch::Item;
-use super::keys::{ItemKey, PK};
+use super::batch::{Item, query_partition};
+use super::keys::{ItemKey, PK, SK};
 use crate::api_token::{ApiToken, ApiTokenSecret};
 
 #[derive(Clone, Debug)]
@@ -59,37 +59,22 @@ impl ApiTokenStore {
 
     /// Every token record with its key (for revoking by id).
     pub async fn list(&self) -> Result<Vec<(ItemKey, ApiToken)>, StoreError> {
+        let items =
+            query_partition(&self.client, &self.table, ItemKey::api_tokens_partition()).await?;
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(ItemKey::api_tokens_partition().to_owned()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                let key = match (item.get(PK), item.get(super::keys::SK)) {
-                    (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => ItemKey {
-                        pk: pk.clone(),
-                        sk: sk.clone(),
-                    },
-                    _ => continue,
-                };
-                out.push((key, serde_dynamo::from_item(item)?));
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
+        for item in items {
+            let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                (item.get(PK), item.get(SK))
+            else {
+                continue;
+            };
+            let key = ItemKey {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            };
+            out.push((key, serde_dynamo::from_item(item)?));
         }
+        Ok(out)
     }
 
     /// Marks the token revoked; `false` when no token has that id.

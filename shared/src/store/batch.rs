@@ -83,3 +83,30 @@ fn key_of(item: &Item) -> Option<ItemKey> {
         _ => None,
     }
 }
+
+/// Every item of one partition (small, fixed partitions such as the segment catalog
+/// and API tokens): one Query, more only past 1 MB.
+pub async fn query_partition(
+    client: &Client,
+    table: &str,
+    pk: &str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}

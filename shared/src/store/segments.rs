@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use super::batch::{Item, MAX_KEYS, batch_get};
+use super::batch::{Item, MAX_KEYS, batch_get, query_partition};
 use super::expr::Expression;
 use super::keys::{ItemKey, PK, SEGMENT_PREFIX, SK};
 use super::txn::{Outcome, condition_check, transact, update};
@@ -55,30 +55,12 @@ impl SegmentStore {
 
     /// The whole catalog, in user order: one Query (more only past 1 MB).
     pub async fn catalog(&self) -> Result<Vec<Segment>, StoreError> {
-        let mut segments = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(ItemKey::segments_partition().to_owned()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                segments.push(serde_dynamo::from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items =
+            query_partition(&self.client, &self.table, ItemKey::segments_partition()).await?;
+        let mut segments = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<Vec<Segment>, _>>()?;
         sort_segments(&mut segments);
         Ok(segments)
     }
