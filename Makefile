@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test lint fmt build sizes clean
+.PHONY: help setup dev test lint fmt build sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ sizes: $(VENV)/.installed-build ## Release arm64 binary size per function
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do printf '%-12s %s bytes\n' $$f $$(stat -c %s $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap); done
+
+bench: setup ## Init time vs a bare lambda_runtime function, peak RSS under load (SPEC §11)
+	cargo build --release $(addprefix --bin ,$(FUNCTIONS)) --bin hello-lambda --bin bench
+	target/release/bench
 
 clean: ## Remove build output and .venv
 	cargo clean

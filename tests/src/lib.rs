@@ -85,6 +85,11 @@ fn emulator() -> &'static Emulator {
     })
 }
 
+/// The emulator's base URL (started on first use).
+pub fn emulator_url() -> String {
+    emulator().url.clone()
+}
+
 /// DynamoDB requests sent, by operation name (`GetItem`, `UpdateItem`, ...), retries
 /// included; and the most requests that were in flight at once.
 #[derive(Debug, Clone, Default)]

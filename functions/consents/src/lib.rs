@@ -77,7 +77,7 @@ async fn patch(
     };
     let (_changes, state) = app
         .profiles
-        .change_consents(user, &requested, &actor, app.clock.now())
+        .change_consents(user, &requested, &actor, &app.clock)
         .await?;
     Ok(json(
         StatusCode::OK,

@@ -83,7 +83,7 @@ pub(crate) async fn apply(
 ) -> Result<Response<Body>, ApiError> {
     let profile = app
         .profiles
-        .patch(user, patch, precondition, actor, app.clock.now())
+        .patch(user, patch, precondition, actor, &app.clock)
         .await
         .map_err(store_error)?;
     Ok(profile_response(&profile))

@@ -60,7 +60,7 @@ async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, P
         async move {
             let patch = properties::to_patch(&properties, now.date_naive(), &app.locales)?;
             app.profiles
-                .partner_update(&user, &patch, actor, now)
+                .partner_update(&user, &patch, actor, &app.clock)
                 .await
                 .map_err(|e| match e {
                     PatchError::NotFound | PatchError::VersionConflict => UserFailure::not_found(),

@@ -3,23 +3,9 @@
 //! fields are refused, and every other key is an attribute.
 
 use serde_json::{Map, Value};
-use shared::domain::profile::READ_ONLY_FIELDS;
+use shared::domain::profile::{READ_ONLY_FIELDS, SETTABLE_FIELDS};
 use shared::domain::{Channel, ConsentStatus, LocaleCatalog, ProfilePatch};
 use shared::partner::{MAX_PROPERTIES, UserFailure};
-
-/// Profile fields a partner may set by name.
-const PROFILE_FIELDS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "gender",
-    "date_of_birth",
-    "language_code",
-    "timezone",
-    "currency",
-    "email_allowed",
-    "sms_allowed",
-    "call_allowed",
-];
 
 /// Names that are neither settable fields nor free attributes.
 /// `phone` is writable only through SMS verification, never by a partner.
@@ -54,7 +40,7 @@ pub fn to_patch(
             }
         } else if READ_ONLY_FIELDS.contains(&key.as_str()) || PROTECTED.contains(&key.as_str()) {
             invalid.push(key.clone());
-        } else if PROFILE_FIELDS.contains(&key.as_str()) {
+        } else if SETTABLE_FIELDS.contains(&key.as_str()) {
             fields.insert(key.clone(), value.clone());
         } else {
             attributes.insert(key.clone(), value.clone());

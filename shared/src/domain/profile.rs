@@ -192,6 +192,21 @@ pub struct ProfilePatch {
     pub resend: bool,
 }
 
+/// Profile fields a write sets by name (besides `attributes` and the phone flow); the
+/// partner API uses the same list to tell profile fields from attributes.
+pub const SETTABLE_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "gender",
+    "date_of_birth",
+    "language_code",
+    "timezone",
+    "currency",
+    "email_allowed",
+    "sms_allowed",
+    "call_allowed",
+];
+
 /// Fields a client may read but never write through PATCH.
 pub const READ_ONLY_FIELDS: &[&str] = &[
     "user_id",
@@ -471,6 +486,18 @@ mod tests {
             ["attributes"]
         );
         assert_eq!(fields(parse(json!({})).unwrap_err()), ["body"]);
+    }
+
+    #[test]
+    fn every_settable_field_is_parsed() {
+        for field in SETTABLE_FIELDS {
+            let err = parse(json!({ *field: [] })).unwrap_err();
+            let message = format!("{err:?}");
+            assert!(
+                !message.contains("not a profile field") && !message.contains("read-only"),
+                "{field}"
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::keys::{CONSENT_LOG_PREFIX, ItemKey, PK, SK};
 use super::profiles::{Existence, PatchError};
 use super::txn::put;
 use super::{ProfileStore, StoreError};
+use crate::clock::Clock;
 use crate::domain::{
     Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents, ProfilePatch,
     UserId, timestamp,
@@ -183,14 +184,14 @@ impl ProfileStore {
         user: &UserId,
         requested: &[(Channel, ConsentStatus)],
         actor: &ConsentActor,
-        now: DateTime<Utc>,
+        clock: &Clock,
     ) -> Result<(Vec<ConsentChange>, Consents), StoreError> {
         let patch = ProfilePatch {
             consents: requested.to_vec(),
             ..ProfilePatch::default()
         };
         let (changes, state) = self
-            .write_audited(user, &patch, Existence::Any, actor, now)
+            .write_audited(user, &patch, Existence::Any, actor, clock)
             .await
             .map_err(|e| match e {
                 PatchError::Store(e) => e,

@@ -17,6 +17,7 @@ use super::consents::{audit_puts, consents_from_item, expect_from, set_consents}
 use super::expr::Expression;
 use super::keys::ItemKey;
 use super::txn::{Outcome, transact, update};
+use crate::clock::Clock;
 use crate::domain::{
     ChannelState, ConsentActor, ConsentChange, Consents, MAX_ATTRIBUTES, Profile, ProfilePatch,
     UserId, timestamp,
@@ -127,12 +128,13 @@ impl ProfileStore {
         patch: &ProfilePatch,
         precondition: Precondition,
         actor: &ConsentActor,
-        now: DateTime<Utc>,
+        clock: &Clock,
     ) -> Result<Profile, PatchError> {
         if patch.consents.is_empty() {
-            self.patch_fields(user, patch, precondition, now).await
+            self.patch_fields(user, patch, precondition, clock.now())
+                .await
         } else {
-            self.patch_with_consents(user, patch, precondition, actor, now)
+            self.patch_with_consents(user, patch, precondition, actor, clock)
                 .await
         }
     }
@@ -185,18 +187,18 @@ impl ProfileStore {
         user: &UserId,
         patch: &ProfilePatch,
         actor: &ConsentActor,
-        now: DateTime<Utc>,
+        clock: &Clock,
     ) -> Result<(), PatchError> {
         if patch.consents.is_empty() {
             match self
-                .patch_fields(user, patch, Precondition::Exists, now)
+                .patch_fields(user, patch, Precondition::Exists, clock.now())
                 .await
             {
                 Err(PatchError::VersionConflict) => Err(PatchError::NotFound),
                 other => other.map(|_| ()),
             }
         } else {
-            self.write_audited(user, patch, Existence::MustExist, actor, now)
+            self.write_audited(user, patch, Existence::MustExist, actor, clock)
                 .await
                 .map(|_| ())
         }
@@ -213,11 +215,14 @@ impl ProfileStore {
         patch: &ProfilePatch,
         existence: Existence,
         actor: &ConsentActor,
-        now: DateTime<Utc>,
+        clock: &Clock,
     ) -> Result<(Vec<ConsentChange>, Consents), PatchError> {
         // What the last failed attempt showed: `Some(None)` = no item.
         let mut seen: Option<Option<Item>> = None;
         for _ in 0..MAX_ATTEMPTS {
+            // A fresh time per attempt: an audit entry is never stamped earlier than
+            // the state it was conditioned on.
+            let now = clock.now();
             let stored = seen
                 .as_ref()
                 .map(|old| old.as_ref().map(consents_from_item).unwrap_or_default());
@@ -293,9 +298,10 @@ impl ProfileStore {
         patch: &ProfilePatch,
         precondition: Precondition,
         actor: &ConsentActor,
-        now: DateTime<Utc>,
+        clock: &Clock,
     ) -> Result<Profile, PatchError> {
         for _ in 0..MAX_ATTEMPTS {
+            let now = clock.now();
             let old = self.get(user).await?;
             if !precondition.holds_for(old.as_ref()) {
                 return Err(PatchError::VersionConflict);

@@ -1,0 +1,286 @@
+//! `cargo run --release -p bench` (or `make bench`): SPEC §11's init and memory budgets.
+//!
+//! Each function binary (release profile, this machine's architecture) runs against a
+//! local stand-in for the Lambda Runtime API:
+//! - init: process start → first `GET /runtime/invocation/next`, median of several runs,
+//!   beside a bare `lambda_runtime` function built the same way. AWS endpoints point at a
+//!   closed port, so a network call during init would show as a failure or a stall.
+//! - peak RSS: `VmHWM` after serving every payload of its `events/` folder many times
+//!   against the emulator.
+//!
+//! Numbers are printed, never asserted.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+const INIT_RUNS: usize = 15;
+const LOAD_ROUNDS: usize = 40;
+
+/// The function binaries and the events/ folder each one serves.
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("authorizer", "authorizer"),
+    ("profile", "profile"),
+    ("consents", "consents"),
+    ("segments", "segments"),
+    ("local-info", "local-info"),
+    ("profiles-api", "profiles-api"),
+    ("ci", "ci"),
+];
+
+struct RuntimeApi {
+    events: Mutex<VecDeque<String>>,
+    polled: Notify,
+    drained: Notify,
+    first_poll: Mutex<Option<Instant>>,
+    served: Mutex<usize>,
+}
+
+async fn runtime_api(state: Arc<RuntimeApi>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let state = state.clone();
+                        async move {
+                            let path = req.uri().path().to_owned();
+                            let _ = req.into_body().collect().await;
+                            let mut response = hyper::Response::new(Full::new(Bytes::new()));
+                            if path.ends_with("/invocation/next") {
+                                state
+                                    .first_poll
+                                    .lock()
+                                    .unwrap()
+                                    .get_or_insert_with(Instant::now);
+                                state.polled.notify_one();
+                                let next = state.events.lock().unwrap().pop_front();
+                                match next {
+                                    Some(event) => {
+                                        let id = format!("req-{}", *state.served.lock().unwrap());
+                                        let headers = response.headers_mut();
+                                        headers.insert(
+                                            "lambda-runtime-aws-request-id",
+                                            id.parse().unwrap(),
+                                        );
+                                        headers.insert(
+                                            "lambda-runtime-deadline-ms",
+                                            "32503680000000".parse().unwrap(),
+                                        );
+                                        headers.insert(
+                                            "lambda-runtime-invoked-function-arn",
+                                            "arn:aws:lambda:us-east-1:000000000000:function:bench"
+                                                .parse()
+                                                .unwrap(),
+                                        );
+                                        headers.insert(
+                                            "lambda-runtime-trace-id",
+                                            "Root=1-0-0".parse().unwrap(),
+                                        );
+                                        *response.body_mut() = Full::new(Bytes::from(event));
+                                    }
+                                    None => {
+                                        state.drained.notify_one();
+                                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                                    }
+                                }
+                            } else if path.contains("/response") || path.contains("/error") {
+                                *state.served.lock().unwrap() += 1;
+                                *response.status_mut() = hyper::StatusCode::ACCEPTED;
+                            }
+                            Ok::<_, Infallible>(response)
+                        }
+                    },
+                );
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn binary(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", aws_endpoint.to_owned()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "1".into()),
+        ("TABLE_NAME", table.into()),
+        ("OTP_SECRET_ARN", format!("{table}-otp-hmac")),
+        ("TOKEN_ISSUER", local_api::dev_token::DEV_ISSUER.into()),
+        ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
+        (
+            "TOKEN_PUBLIC_KEY",
+            local_api::dev_token::DEV_PUBLIC_KEY.trim().into(),
+        ),
+        ("RUST_LOG", "warn".into()),
+    ]
+}
+
+async fn spawn(bin: &Path, runtime: &str, env: &[(&'static str, String)]) -> tokio::process::Child {
+    tokio::process::Command::new(bin)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
+}
+
+/// Median milliseconds from process start to the first poll of the Runtime API.
+async fn init_ms(bin: &Path, env: &[(&'static str, String)]) -> f64 {
+    let mut samples = Vec::new();
+    for _ in 0..INIT_RUNS {
+        let state = Arc::new(RuntimeApi {
+            events: Mutex::new(VecDeque::new()),
+            polled: Notify::new(),
+            drained: Notify::new(),
+            first_poll: Mutex::new(None),
+            served: Mutex::new(0),
+        });
+        let addr = runtime_api(state.clone()).await;
+        let started = Instant::now();
+        let mut child = spawn(bin, &addr, env).await;
+        tokio::time::timeout(Duration::from_secs(10), state.polled.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{} never polled the Runtime API", bin.display()));
+        let polled = state
+            .first_poll
+            .lock()
+            .unwrap()
+            .expect("a poll was recorded");
+        samples.push((polled - started).as_secs_f64() * 1000.0);
+        let _ = child.kill().await;
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn events_of(dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Peak RSS after serving every event of the function LOAD_ROUNDS times.
+async fn load(bin: &Path, events: &[String], env: &[(&'static str, String)]) -> (usize, u64, f64) {
+    let queue: VecDeque<String> = (0..LOAD_ROUNDS)
+        .flat_map(|_| events.iter().cloned())
+        .collect();
+    let total = queue.len();
+    let state = Arc::new(RuntimeApi {
+        events: Mutex::new(queue),
+        polled: Notify::new(),
+        drained: Notify::new(),
+        first_poll: Mutex::new(None),
+        served: Mutex::new(0),
+    });
+    let addr = runtime_api(state.clone()).await;
+    let mut child = spawn(bin, &addr, env).await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(300), state.drained.notified())
+        .await
+        .expect("the function served its events");
+    let elapsed = started.elapsed().as_secs_f64();
+    let rss = child.id().map(peak_rss_kb).unwrap_or(0);
+    let served = *state.served.lock().unwrap();
+    let _ = child.kill().await;
+    assert_eq!(served, total, "every event got a response");
+    (served, rss, served as f64 / elapsed)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let root = integration_tests::workspace_root();
+    let bins = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let offline = env_for(&format!("http://{closed}"), "bench");
+
+    println!(
+        "init: process start -> first Runtime API poll, median of {INIT_RUNS} (AWS endpoints unreachable)"
+    );
+    let hello = init_ms(&binary(&bins, "hello-lambda"), &offline).await;
+    println!("  {:<14} {:>7.2} ms", "hello-lambda", hello);
+    for (name, _) in FUNCTIONS {
+        let ms = init_ms(&binary(&bins, name), &offline).await;
+        println!(
+            "  {:<14} {:>7.2} ms  {:.2}x the bare function",
+            name,
+            ms,
+            ms / hello
+        );
+    }
+
+    let env = integration_tests::TestEnv::new().await;
+    let online = env_for(&integration_tests::emulator_url(), &env.table);
+    let seeded = env
+        .request("PATCH", "/users/profile")
+        .user("evt-user")
+        .json(serde_json::json!({"first_name": "Evt"}))
+        .send()
+        .await;
+    assert_eq!(seeded.status, 200);
+    println!(
+        "\npeak RSS (VmHWM) serving each events/ payload {LOAD_ROUNDS} times against the emulator"
+    );
+    for (name, dir) in FUNCTIONS {
+        let events = events_of(&root.join("events").join(dir));
+        let (served, rss_kb, per_sec) = load(&binary(&bins, name), &events, &online).await;
+        println!(
+            "  {:<14} {:>5} invocations  {:>6.1} MB peak RSS  {:>6.0} invocations/s",
+            name,
+            served,
+            rss_kb as f64 / 1024.0,
+            per_sec
+        );
+    }
+}
