@@ -9,7 +9,9 @@ use shared::ApiError;
 use shared::domain::{ConsentActor, PhoneNumber, ProfilePatch, UserId};
 use shared::http::json;
 use shared::otp::{OtpCode, Purpose, Verdict};
-use shared::store::{CommitError, PhoneChangeState, Precondition, VerifiedPhoneChange};
+use shared::store::{
+    CommitError, PhoneChangeState, Precondition, RETRY_AFTER_SECS, VerifiedPhoneChange,
+};
 
 use crate::{ProfileApp, apply, check_precondition, profile_response, store_error};
 
@@ -81,7 +83,7 @@ pub(crate) async fn change(
             Ok(response) => return response,
         }
     }
-    Err(ApiError::unavailable(1))
+    Err(ApiError::unavailable(RETRY_AFTER_SECS))
 }
 
 /// The profile changed between read and commit; read again.
@@ -109,7 +111,7 @@ async fn send_code(
         })?;
     let key = app.otp_keys.key().await.map_err(|e| {
         tracing::warn!(error = %e, "OTP key unavailable");
-        ApiError::unavailable(1)
+        ApiError::unavailable(RETRY_AFTER_SECS)
     })?;
     let code = OtpCode::generate();
     let digest = key.digest(Purpose::PhoneChange, user, phone.e164(), &code);
@@ -138,7 +140,7 @@ async fn send_code(
         {
             tracing::warn!(error = %e, "could not release the unsent code's cooldown");
         }
-        return Err(ApiError::unavailable(1));
+        return Err(ApiError::unavailable(RETRY_AFTER_SECS));
     }
     tracing::info!(to = %phone, "verification code sent");
     Ok(json(
@@ -165,7 +167,7 @@ async fn verify(
         Ok(key) => key,
         Err(e) => {
             tracing::warn!(error = %e, "OTP key unavailable");
-            return Ok(Err(ApiError::unavailable(1)));
+            return Ok(Err(ApiError::unavailable(RETRY_AFTER_SECS)));
         }
     };
     let verdict = policy.judge(
