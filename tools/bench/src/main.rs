@@ -122,7 +122,7 @@ fn binary(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
-    vec![
+    let mut env = vec![
         ("AWS_ENDPOINT_URL", aws_endpoint.to_owned()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -139,7 +139,12 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
             local_api::dev_token::DEV_PUBLIC_KEY.trim().into(),
         ),
         ("RUST_LOG", "warn".into()),
-    ]
+    ];
+    // Where the TLS client finds root certificates: one bundle file instead of a directory scan.
+    if let Ok(bundle) = std::env::var("SSL_CERT_FILE") {
+        env.push(("SSL_CERT_FILE", bundle));
+    }
+    env
 }
 
 async fn spawn(bin: &Path, runtime: &str, env: &[(&'static str, String)]) -> tokio::process::Child {
