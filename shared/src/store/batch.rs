@@ -110,3 +110,21 @@ pub async fn query_partition(
         }
     }
 }
+
+/// A Query of one user's items whose sort key starts with `prefix`; callers add paging,
+/// ordering and projection.
+pub(super) fn user_prefix_query(
+    client: &Client,
+    table: &str,
+    user: &crate::domain::UserId,
+    prefix: &str,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+        .expression_attribute_names("#pk", PK)
+        .expression_attribute_names("#sk", super::keys::SK)
+        .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
+        .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+}

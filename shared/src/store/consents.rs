@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::batch::Item;
+use super::batch::{Item, user_prefix_query};
 use super::expr::Expression;
 use super::keys::{CONSENT_LOG_PREFIX, ItemKey, PK, SK};
 use super::profiles::{Existence, PatchError};
@@ -220,18 +220,7 @@ impl ProfileStore {
                 Ok(ItemKey::in_user_partition(user, sk).to_item())
             })
             .transpose()?;
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(CONSENT_LOG_PREFIX.to_owned()),
-            )
+        let out = user_prefix_query(&self.client, &self.table, user, CONSENT_LOG_PREFIX)
             .scan_index_forward(false)
             // One more than asked: whether a next page exists, without an empty last page.
             .limit(limit as i32 + 1)

@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use super::batch::{Item, MAX_KEYS, batch_get, query_partition};
+use super::batch::{Item, MAX_KEYS, batch_get, query_partition, user_prefix_query};
 use super::expr::Expression;
-use super::keys::{ItemKey, PK, SEGMENT_PREFIX, SK};
+use super::keys::{ItemKey, PK, SEGMENT_PREFIX};
 use super::txn::{Outcome, condition_check, transact, update};
 use crate::domain::{Segment, SegmentId, UserId, sort_segments, timestamp};
 
@@ -68,15 +68,7 @@ impl SegmentStore {
     /// The user's segments in priority order: a Query of memberships, then one
     /// BatchGetItem of their catalog entries.
     pub async fn of_user(&self, user: &UserId) -> Result<Vec<Segment>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
-            .expression_attribute_values(":prefix", AttributeValue::S(SEGMENT_PREFIX.to_owned()))
+        let out = user_prefix_query(&self.client, &self.table, user, SEGMENT_PREFIX)
             .projection_expression("segment_id")
             .consistent_read(true)
             .send()

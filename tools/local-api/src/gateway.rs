@@ -132,7 +132,23 @@ impl Gateway {
             self.request_seq.fetch_add(1, Ordering::Relaxed)
         );
         let context = request_context(&route.def, method, path, headers, &request_id);
-        let event_headers = event_headers(headers);
+        // The fields both payloads (authorizer request and function event) carry.
+        let common = json!({
+            "version": "2.0",
+            "routeKey": route.def.key(),
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": event_headers(headers),
+            "queryStringParameters": query_parameters(query),
+            "pathParameters": path_parameters,
+        });
+        let with = |extra: Value| {
+            let mut event = common.clone();
+            if let (Some(event), Value::Object(extra)) = (event.as_object_mut(), extra) {
+                event.extend(extra);
+            }
+            event
+        };
 
         let authorizer_context = if route.def.public {
             None
@@ -143,19 +159,12 @@ impl Gateway {
             else {
                 return GatewayResponse::message(StatusCode::UNAUTHORIZED, "Unauthorized");
             };
-            let event = json!({
-                "version": "2.0",
+            let event = with(json!({
                 "type": "REQUEST",
                 "routeArn": format!("arn:aws:execute-api:local:000000000000:local/$default/{method}{path}"),
                 "identitySource": [authorization],
-                "routeKey": route.def.key(),
-                "rawPath": path,
-                "rawQueryString": query,
-                "headers": event_headers,
-                "queryStringParameters": query_parameters(query),
-                "pathParameters": path_parameters,
                 "requestContext": context,
-            });
+            }));
             let event: ApiGatewayV2CustomAuthorizerV2Request =
                 serde_json::from_value(event).expect("the gateway builds valid authorizer events");
             let decision = self.authorizer.authorize(&event).await;
@@ -179,18 +188,11 @@ impl Gateway {
                 )
             }
         };
-        let event = json!({
-            "version": "2.0",
-            "routeKey": route.def.key(),
-            "rawPath": path,
-            "rawQueryString": query,
-            "headers": event_headers,
-            "queryStringParameters": query_parameters(query),
-            "pathParameters": path_parameters,
+        let event = with(json!({
             "requestContext": context,
             "body": if body.is_empty() { Value::Null } else { body_field },
             "isBase64Encoded": is_base64,
-        });
+        }));
         let request = lambda_http::request::from_str(&event.to_string())
             .expect("the gateway builds valid payload-2.0 events");
         let response = (route.handler)(request).await;
@@ -255,12 +257,11 @@ fn request_context(
     })
 }
 
-/// Payload 2.0 headers: lower-case names, repeated values joined with commas.
-fn event_headers(headers: &HeaderMap) -> HashMap<String, String> {
+/// Payload 2.0 maps: repeated names keep one entry, values joined with commas.
+fn joined(pairs: impl IntoIterator<Item = (String, String)>) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = HashMap::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(name.as_str().to_ascii_lowercase())
+    for (name, value) in pairs {
+        out.entry(name)
             .and_modify(|v| {
                 v.push(',');
                 v.push_str(&value);
@@ -270,17 +271,18 @@ fn event_headers(headers: &HeaderMap) -> HashMap<String, String> {
     out
 }
 
+/// Headers with lower-case names.
+fn event_headers(headers: &HeaderMap) -> HashMap<String, String> {
+    joined(headers.iter().map(|(name, value)| {
+        (
+            name.as_str().to_ascii_lowercase(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    }))
+}
+
 fn query_parameters(query: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        out.entry(k.into_owned())
-            .and_modify(|existing| {
-                existing.push(',');
-                existing.push_str(&v);
-            })
-            .or_insert_with(|| v.into_owned());
-    }
-    out
+    joined(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())))
 }
 
 fn percent_decode(segment: &str) -> String {
