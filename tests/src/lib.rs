@@ -16,13 +16,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::otp::OtpPolicy;
+use domain::{Clock, LocaleCatalog};
 use http::HeaderMap;
-use local_api::{Backends, Gateway, GatewayResponse, Template};
+use local_api::{Gateway, GatewayResponse, Template};
+use platform::{Platform, Settings};
 use serde_json::Value;
-use shared::clock::Clock;
-use shared::domain::LocaleCatalog;
-use shared::otp::OtpPolicy;
-use shared::sms::SmsConfig;
 
 pub use local_api::dev_token;
 
@@ -167,7 +166,7 @@ pub struct TestEnv {
     pub calls: CallCounter,
     pub gateway: Gateway,
     pub clock: Clock,
-    pub backends: Backends,
+    pub platform: Platform,
 }
 
 pub struct TestEnvBuilder {
@@ -212,39 +211,34 @@ impl TestEnvBuilder {
         let sns_sdk = sdk_config(self.sns_endpoint.as_deref().unwrap_or(emulator)).await;
         let table = format!("test-{:016x}", rand::random::<u64>());
         let template = template();
-        let backends = Backends {
+        let mut settings = local_api::dev_settings(Settings::local(&table, ""), &table);
+        settings.otp_policy = self.policy;
+        settings.locales = self.locales;
+        let platform = Platform {
             dynamodb: dynamodb.clone(),
             sns: aws_sdk_sns::Client::new(&sns_sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-            table: table.clone(),
-            otp_secret_id: format!("{table}-otp-hmac"),
-            otp_policy: self.policy,
-            sms: SmsConfig::default(),
+            settings,
             clock: Clock::adjustable(),
-            locales: self.locales,
         };
         if self.dynamodb_endpoint.is_none() {
             local_api::table::ensure_table(&dynamodb, &table, &template.table)
                 .await
                 .expect("the test table is created");
         }
-        local_api::table::ensure_otp_secret(&backends.secrets, &backends.otp_secret_id)
+        local_api::table::ensure_otp_secret(&platform.secrets, &local_api::otp_secret_name(&table))
             .await
             .expect("the OTP secret is created");
-        let gateway = Gateway::new(
-            &template,
-            local_api::wire(&backends),
-            local_api::dev_authorizer(&backends),
-        )
-        .expect("every template route is wired");
+        let gateway =
+            local_api::gateway(&template, &platform).expect("every template route is wired");
         calls.reset();
         TestEnv {
             table,
             dynamodb,
             calls,
             gateway,
-            clock: backends.clock.clone(),
-            backends,
+            clock: platform.clock.clone(),
+            platform,
         }
     }
 }
@@ -349,16 +343,16 @@ pub fn inject_latency(table: &str, ms: u64) {
 
 /// An API token with `scopes`, stored in this test's table; returns the plaintext.
 pub async fn api_token(env: &TestEnv, scopes: &[&str]) -> String {
-    let secret = shared::api_token::ApiTokenSecret::generate();
-    let record = shared::api_token::ApiToken {
-        token_id: shared::api_token::new_token_id(),
+    let secret = domain::api_token::ApiTokenSecret::generate();
+    let record = domain::api_token::ApiToken {
+        token_id: domain::api_token::new_token_id(),
         name: "test".into(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         created_at: "2026-11-22T00:00:00.000Z".into(),
         expires_at: None,
         revoked: false,
     };
-    shared::store::ApiTokenStore::new(env.dynamodb.clone(), &env.table)
+    store::ApiTokenStore::new(env.dynamodb.clone(), &env.table)
         .create(&secret, &record)
         .await
         .expect("the token is stored");
@@ -388,7 +382,7 @@ impl LogCapture {
                 tracing_subscriber::fmt()
                     .json()
                     .with_env_filter(tracing_subscriber::EnvFilter::new(
-                        shared::telemetry::DEFAULT_FILTER,
+                        platform::telemetry::DEFAULT_FILTER,
                     ))
                     .with_writer(move || CaptureWriter(writer.clone()))
                     .init();

@@ -3,10 +3,10 @@
 use authorizer::{Authorizer, AuthorizerResponse, TokenConfig, UserTokenVerifier};
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use base64::Engine;
+use domain::api_token::{ApiToken, ApiTokenSecret, new_token_id};
 use integration_tests::{TestEnv, dev_token};
 use serde_json::json;
-use shared::api_token::{ApiToken, ApiTokenSecret, new_token_id};
-use shared::store::ApiTokenStore;
+use store::ApiTokenStore;
 
 fn event(authorization: &str) -> ApiGatewayV2CustomAuthorizerV2Request {
     serde_json::from_value(json!({
@@ -36,7 +36,7 @@ async fn valid_token_passes_subject_and_scopes() {
         now(),
     );
     let r = decide(
-        &local_api::dev_authorizer(&env.backends),
+        &authorizer::Authorizer::new(&env.platform).unwrap(),
         &format!("Bearer {token}"),
     )
     .await;
@@ -62,7 +62,7 @@ async fn issuer_and_audience_must_match_configuration() {
     ] {
         let authorizer = Authorizer {
             users: UserTokenVerifier::new(&config).unwrap(),
-            ..local_api::dev_authorizer(&env.backends)
+            ..authorizer::Authorizer::new(&env.platform).unwrap()
         };
         assert!(
             !decide(&authorizer, &format!("Bearer {token}"))
@@ -86,7 +86,7 @@ async fn forged_algorithms_and_other_credentials_are_denied() {
         b64(json!({"alg": "HS256", "typ": "JWT"}))
     );
     let env = TestEnv::new().await;
-    let authorizer = local_api::dev_authorizer(&env.backends);
+    let authorizer = authorizer::Authorizer::new(&env.platform).unwrap();
     for header in [
         format!("Bearer {unsigned}"),
         format!("Bearer {hmac}"),
@@ -106,7 +106,7 @@ async fn forged_algorithms_and_other_credentials_are_denied() {
 async fn api_tokens_are_looked_up_by_hash_and_refused_once_revoked_or_expired() {
     let env = TestEnv::new().await;
     let store = ApiTokenStore::new(env.dynamodb.clone(), &env.table);
-    let authorizer = local_api::dev_authorizer(&env.backends);
+    let authorizer = authorizer::Authorizer::new(&env.platform).unwrap();
     let record = |expires_at| ApiToken {
         token_id: new_token_id(),
         name: "crm".into(),

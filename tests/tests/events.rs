@@ -44,7 +44,7 @@ fn logical_id(dir_name: &str) -> String {
 #[tokio::test]
 async fn authorizer_events_allow_or_deny_as_named() {
     let env = TestEnv::new().await;
-    let authorizer = local_api::dev_authorizer(&env.backends);
+    let authorizer = authorizer::Authorizer::new(&env.platform).unwrap();
     let paths = files(&workspace_root().join("events/authorizer"));
     assert!(paths.len() >= 4);
     for path in paths {
@@ -75,7 +75,7 @@ async fn function_events_answer_the_status_in_their_name() {
         .send()
         .await;
     assert_eq!(seeded.status, 200);
-    let handlers = local_api::wire(&env.backends);
+    let handlers = local_api::wire(&env.platform).unwrap();
     let mut checked = 0;
     for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
         let dir = dir.unwrap().path();

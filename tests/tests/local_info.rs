@@ -1,8 +1,8 @@
 //! GET /local-info: public, from the maintained code lists, cacheable.
 
+use domain::LocaleCatalog;
 use integration_tests::TestEnv;
 use serde_json::json;
-use shared::domain::LocaleCatalog;
 
 fn keys(list: &serde_json::Value) -> Vec<&str> {
     list.as_array()

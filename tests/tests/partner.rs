@@ -250,8 +250,8 @@ async fn scopes_and_revocation_guard_the_routes() {
         .await;
     assert_eq!(r.status, 403, "API tokens cannot use self-service routes");
 
-    let secret = shared::api_token::ApiTokenSecret::parse(&reader).unwrap();
-    let store = shared::store::ApiTokenStore::new(env.dynamodb.clone(), &env.table);
+    let secret = domain::api_token::ApiTokenSecret::parse(&reader).unwrap();
+    let store = store::ApiTokenStore::new(env.dynamodb.clone(), &env.table);
     let id = store.find(&secret).await.unwrap().unwrap().token_id;
     assert_eq!(
         post(
@@ -393,7 +393,7 @@ async fn batch_round_trips_and_concurrency() {
             "authorizer": {"lambda": {"principal": "api_token", "token_id": "tok_bench", "scope": "profiles:write"}}},
         "body": json!({"user_properties": entries}).to_string(), "isBase64Encoded": false
     });
-    let handlers = local_api::wire(&env.backends);
+    let handlers = local_api::wire(&env.platform).unwrap();
     let handler = &handlers["ProfilesApiFunction"];
     const LATENCY_MS: u64 = 300;
     inject_latency(&env.table, LATENCY_MS);

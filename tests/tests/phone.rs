@@ -3,9 +3,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Duration;
+use domain::otp::OtpPolicy;
 use integration_tests::{LogCapture, TestEnv, fail_sms_to, fresh_phone, last_code_to, sms_to};
 use serde_json::{Value, json};
-use shared::otp::OtpPolicy;
 
 async fn patch(env: &TestEnv, user: &str, body: Value) -> (u16, Value, http::HeaderMap) {
     let r = env
@@ -332,7 +332,7 @@ async fn no_code_in_the_table_or_logs_and_no_full_number_in_logs() {
     );
 
     let text = logs.text();
-    let masked = shared::domain::PhoneNumber::parse(&phone).unwrap().masked();
+    let masked = domain::PhoneNumber::parse(&phone).unwrap().masked();
     assert!(
         text.contains(&masked),
         "the capture holds this test's lines"

@@ -1,39 +1,23 @@
 //! HTTP API Lambda authorizer (payload 2.0, simple responses).
 //!
-//! User access tokens are JWTs signed with Ed25519: signature, `exp`, `iss` and `aud`
-//! are checked against configuration, never a network call. The context handed to the
-//! functions is the one `shared::identity` reads. Opaque `upt_` API tokens have their
-//! own branch, filled in when API tokens are stored.
+//! Two kinds of bearer token: user access tokens, JWTs signed with Ed25519 whose
+//! signature, `exp`, `iss` and `aud` are checked against configuration (never a network
+//! call); and opaque `upt_` API tokens, looked up by SHA-256 with one GetItem and refused
+//! when revoked or expired. The context handed to the functions is the one
+//! `api::identity` reads.
 
+use api::identity::context_keys;
 use aws_lambda_events::apigw::{
     ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
 };
+use domain::api_token::{ApiTokenSecret, PREFIX as API_TOKEN_PREFIX};
+use domain::{Clock, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use platform::{ConfigError, EventFunction, Platform};
 use serde::{Deserialize, Serialize};
-use shared::api_token::{ApiTokenSecret, PREFIX as API_TOKEN_PREFIX};
-use shared::clock::Clock;
-use shared::config::{ConfigError, required};
-use shared::domain::UserId;
-use shared::identity::context_keys;
-use shared::store::ApiTokenStore;
+use store::ApiTokenStore;
 
-#[derive(Debug, Clone)]
-pub struct TokenConfig {
-    pub issuer: String,
-    pub audience: String,
-    /// The Ed25519 public key: 32 bytes, base64url (a JWK's `x`).
-    pub public_key: String,
-}
-
-impl TokenConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self {
-            issuer: required("TOKEN_ISSUER")?,
-            audience: required("TOKEN_AUDIENCE")?,
-            public_key: required("TOKEN_PUBLIC_KEY")?,
-        })
-    }
-}
+pub use platform::TokenConfig;
 
 pub struct UserTokenVerifier {
     key: DecodingKey,
@@ -104,6 +88,25 @@ pub struct Authorizer {
     pub users: UserTokenVerifier,
     pub api_tokens: ApiTokenStore,
     pub clock: Clock,
+}
+
+impl Authorizer {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users: UserTokenVerifier::new(p.settings.require_token()?)?,
+            api_tokens: ApiTokenStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            clock: p.clock.clone(),
+        })
+    }
+}
+
+impl EventFunction for Authorizer {
+    type Event = ApiGatewayV2CustomAuthorizerV2Request;
+    type Output = AuthorizerResponse;
+
+    async fn handle(&self, event: Self::Event) -> Self::Output {
+        self.authorize(&event).await
+    }
 }
 
 impl Authorizer {

@@ -3,14 +3,21 @@
 
 use std::collections::BTreeMap;
 
+use api::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
+use domain::{CiProperty, Clock};
 use lambda_http::{Body, Request, Response};
+use platform::{ConfigError, HttpFunction, Platform};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use shared::clock::Clock;
-use shared::domain::CiProperty;
-use shared::http::route_key;
-use shared::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
-use shared::store::{CiError, CiStore};
+use store::{CiError, CiStore};
+
+api::routes! {
+    pub enum Route {
+        Update = "POST /api/v1/users/ci/update",
+        View = "POST /api/v1/users/ci",
+        Delete = "POST /api/v1/users/ci/delete",
+    }
+}
 
 pub const READ_SCOPE: &str = "ci:read";
 pub const WRITE_SCOPE: &str = "ci:write";
@@ -20,16 +27,27 @@ pub struct CiApp {
     pub clock: Clock,
 }
 
-pub async fn handle(app: &CiApp, req: Request) -> Response<Body> {
-    partner::serve(req, |req| route(app, req)).await
+impl CiApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self {
+            ci: CiStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            clock: p.clock.clone(),
+        })
+    }
 }
 
-async fn route(app: &CiApp, req: Request) -> Result<Response<Body>, PartnerError> {
-    match route_key(&req) {
-        Some("POST /api/v1/users/ci/update") => update(app, &req).await,
-        Some("POST /api/v1/users/ci") => view(app, &req).await,
-        Some("POST /api/v1/users/ci/delete") => delete(app, &req).await,
-        _ => Err(PartnerError::invalid("No such route.")),
+impl HttpFunction for CiApp {
+    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        partner::serve(req, |route, req| async move {
+            match route {
+                Route::Update => update(self, &req).await,
+                Route::View => view(self, &req).await,
+                Route::Delete => delete(self, &req).await,
+            }
+        })
+        .await
     }
 }
 

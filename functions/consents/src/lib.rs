@@ -3,15 +3,23 @@
 
 use std::collections::BTreeMap;
 
+use api::http::{json, json_object, request_id, serve};
+use api::{ApiError, Identity};
+use domain::consent::parse_consent_patch;
+use domain::{Channel, Clock, ConsentActor, Consents, FieldErrors, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use platform::{ConfigError, HttpFunction, Platform};
 use serde::Serialize;
-use shared::clock::Clock;
-use shared::domain::consent::parse_consent_patch;
-use shared::domain::{Channel, ConsentActor, Consents, UserId};
-use shared::http::{json, json_object, request_id, route_key, serve};
-use shared::store::{HistoryError, MAX_HISTORY_PAGE, ProfileStore};
-use shared::{ApiError, FieldErrors, Identity};
+use store::{HistoryError, MAX_HISTORY_PAGE, ProfileStore};
+
+api::routes! {
+    pub enum Route {
+        GetConsents = "GET /users/consents",
+        PatchConsents = "PATCH /users/consents",
+        History = "GET /users/consents/history",
+    }
+}
 
 pub const DEFAULT_HISTORY_PAGE: usize = 20;
 
@@ -20,21 +28,37 @@ pub struct ConsentsApp {
     pub clock: Clock,
 }
 
-pub async fn handle(app: &ConsentsApp, req: Request) -> Response<Body> {
-    serve(req, |req| route(app, req)).await
+impl ConsentsApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self {
+            profiles: ProfileStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            clock: p.clock.clone(),
+        })
+    }
 }
 
-async fn route(app: &ConsentsApp, req: Request) -> Result<Response<Body>, ApiError> {
+impl HttpFunction for ConsentsApp {
+    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, |route, req| route_to(self, route, req)).await
+    }
+}
+
+async fn route_to(
+    app: &ConsentsApp,
+    route: Route,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(&req)?;
     let user = identity.require_user()?;
-    match route_key(&req) {
-        Some("GET /users/consents") => {
+    match route {
+        Route::GetConsents => {
             let consents = app.profiles.consents(user).await?;
             Ok(json(StatusCode::OK, &view(&consents, Channel::ALL)))
         }
-        Some("PATCH /users/consents") => patch(app, user, &req).await,
-        Some("GET /users/consents/history") => history(app, user, &req).await,
-        _ => Err(ApiError::route_not_found()),
+        Route::PatchConsents => patch(app, user, &req).await,
+        Route::History => history(app, user, &req).await,
     }
 }
 

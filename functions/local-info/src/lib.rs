@@ -1,13 +1,19 @@
 //! `GET /local-info` (SPEC §8): public, cacheable, no DynamoDB. The body and its ETag
 //! are built once per container from the same catalog that validates profiles.
 
+use api::http::serve;
+use domain::LocaleCatalog;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use platform::{ConfigError, HttpFunction, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use shared::ApiError;
-use shared::domain::LocaleCatalog;
-use shared::http::{route_key, serve};
+
+api::routes! {
+    pub enum Route {
+        LocalInfo = "GET /local-info",
+    }
+}
 
 /// A day: the lists change only with a deployment.
 pub const CACHE_CONTROL: &str = "public, max-age=86400";
@@ -31,7 +37,11 @@ struct LocalInfo<'a> {
 }
 
 impl LocalInfoApp {
-    pub fn new(catalog: &LocaleCatalog) -> Self {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self::from_catalog(&p.settings.locales))
+    }
+
+    pub fn from_catalog(catalog: &LocaleCatalog) -> Self {
         let info = LocalInfo {
             languages: catalog
                 .languages()
@@ -68,14 +78,15 @@ impl LocalInfoApp {
     }
 }
 
-pub async fn handle(app: &LocalInfoApp, req: Request) -> Response<Body> {
-    serve(req, |req| async move {
-        match route_key(&req) {
-            Some("GET /local-info") => Ok(local_info(app, &req)),
-            _ => Err(ApiError::route_not_found()),
-        }
-    })
-    .await
+impl HttpFunction for LocalInfoApp {
+    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, |Route::LocalInfo, req| async move {
+            Ok(local_info(self, &req))
+        })
+        .await
+    }
 }
 
 fn local_info(app: &LocalInfoApp, req: &Request) -> Response<Body> {

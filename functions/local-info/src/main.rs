@@ -1,18 +1,6 @@
-//! Lambda wiring only: logging and the catalog body, built once per container.
-
-use std::convert::Infallible;
-
-use lambda_http::{Error, service_fn};
-use local_info::LocalInfoApp;
-use shared::domain::LocaleCatalog;
+//! Lambda wiring only: the app is built once per container by `LocalInfoApp::new`.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let app = LocalInfoApp::new(&LocaleCatalog::from_env()?);
-    let app = &app;
-    lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Infallible>(local_info::handle(app, req).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    platform::run_http(local_info::LocalInfoApp::new).await
 }

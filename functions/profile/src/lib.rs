@@ -3,17 +3,25 @@
 
 mod phone;
 
+use adapters::secrets::OtpKeySource;
+use adapters::sms::SnsSms;
+use api::http::{json, json_object, request_id, serve};
+use api::{ApiError, Identity};
+use domain::otp::OtpPolicy;
+use domain::{Clock, ConsentActor, ExpectedVersion, LocaleCatalog, Profile, ProfilePatch, UserId};
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use platform::{ConfigError, HttpFunction, Platform};
 use serde::Serialize;
-use shared::clock::Clock;
-use shared::domain::{ConsentActor, LocaleCatalog, Profile, ProfilePatch, UserId};
-use shared::http::{json, json_object, request_id, route_key, serve};
-use shared::otp::OtpPolicy;
-use shared::secrets::OtpKeySource;
-use shared::sms::SnsSms;
-use shared::store::{PatchError, Precondition, ProfileStore};
-use shared::{ApiError, Identity};
+use store::{PatchError, ProfileStore};
+
+api::routes! {
+    pub enum Route {
+        GetProfile = "GET /users/profile",
+        PatchProfile = "PATCH /users/profile",
+        GetUser = "GET /users/user",
+    }
+}
 
 pub struct ProfileApp {
     pub profiles: ProfileStore,
@@ -25,19 +33,38 @@ pub struct ProfileApp {
     pub locales: LocaleCatalog,
 }
 
-/// The Lambda entry point: one request in, one response out, one log line.
-pub async fn handle(app: &ProfileApp, req: Request) -> Response<Body> {
-    serve(req, |req| route(app, req)).await
+impl ProfileApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        let settings = &p.settings;
+        Ok(Self {
+            profiles: ProfileStore::new(p.dynamodb.clone(), settings.require_table()?),
+            otp_policy: settings.otp_policy.clone(),
+            // Fetched on the first code sent or checked, not during init.
+            otp_keys: OtpKeySource::new(p.secrets.clone(), settings.require_otp_secret()?),
+            sms: SnsSms::new(p.sns.clone(), settings.sms.clone()),
+            clock: p.clock.clone(),
+            locales: settings.locales.clone(),
+        })
+    }
 }
 
-async fn route(app: &ProfileApp, req: Request) -> Result<Response<Body>, ApiError> {
-    let identity = Identity::from_request(&req)?;
-    let user = identity.require_user()?;
-    match route_key(&req) {
-        Some("GET /users/profile") => get_profile(app, user).await,
-        Some("PATCH /users/profile") => patch_profile(app, user, &req).await,
-        Some("GET /users/user") => get_user(app, user).await,
-        _ => Err(ApiError::route_not_found()),
+impl HttpFunction for ProfileApp {
+    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, |route, req| self.route(route, req)).await
+    }
+}
+
+impl ProfileApp {
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        let identity = Identity::from_request(&req)?;
+        let user = identity.require_user()?;
+        match route {
+            Route::GetProfile => get_profile(self, user).await,
+            Route::PatchProfile => patch_profile(self, user, &req).await,
+            Route::GetUser => get_user(self, user).await,
+        }
     }
 }
 
@@ -78,7 +105,7 @@ pub(crate) async fn apply(
     app: &ProfileApp,
     user: &UserId,
     patch: &ProfilePatch,
-    precondition: Precondition,
+    precondition: ExpectedVersion,
     actor: &ConsentActor,
 ) -> Result<Response<Body>, ApiError> {
     let profile = app
@@ -107,7 +134,7 @@ pub(crate) fn store_error(err: PatchError) -> ApiError {
             "attributes",
             format!(
                 "a profile holds at most {} attributes; remove some with null",
-                shared::domain::MAX_ATTRIBUTES
+                domain::MAX_ATTRIBUTES
             ),
         ),
         PatchError::Store(e) => e.into(),
@@ -116,7 +143,7 @@ pub(crate) fn store_error(err: PatchError) -> ApiError {
 
 /// `If-Match` against a profile already read.
 pub(crate) fn check_precondition(
-    precondition: Precondition,
+    precondition: ExpectedVersion,
     profile: Option<&Profile>,
 ) -> Result<(), ApiError> {
     if precondition.holds_for(profile) {
@@ -152,18 +179,18 @@ async fn get_user(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, Api
 }
 
 /// `If-Match` as a write precondition: absent, `*`, or one strong tag `"<version>"`.
-fn if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+fn if_match(headers: &HeaderMap) -> Result<ExpectedVersion, ApiError> {
     let Some(raw) = headers.get(header::IF_MATCH) else {
-        return Ok(Precondition::None);
+        return Ok(ExpectedVersion::Any);
     };
     let raw = raw.to_str().unwrap_or_default().trim();
     if raw == "*" {
-        return Ok(Precondition::Exists);
+        return Ok(ExpectedVersion::Exists);
     }
     raw.strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))
         .and_then(|s| s.parse::<u64>().ok())
-        .map(Precondition::Version)
+        .map(ExpectedVersion::Exactly)
         .ok_or_else(|| {
             ApiError::field(
                 "If-Match",
@@ -184,11 +211,11 @@ mod tests {
 
     #[test]
     fn if_match_forms() {
-        assert_eq!(if_match(&HeaderMap::new()).unwrap(), Precondition::None);
-        assert_eq!(if_match(&headers("*")).unwrap(), Precondition::Exists);
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), ExpectedVersion::Any);
+        assert_eq!(if_match(&headers("*")).unwrap(), ExpectedVersion::Exists);
         assert_eq!(
             if_match(&headers("\"7\"")).unwrap(),
-            Precondition::Version(7)
+            ExpectedVersion::Exactly(7)
         );
         for bad in ["7", "W/\"7\"", "\"x\"", "\"1\", \"2\""] {
             let err = if_match(&headers(bad)).unwrap_err();

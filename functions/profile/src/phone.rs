@@ -2,16 +2,14 @@
 //! `resend: true`) a code goes by SMS to the new number and nothing else is applied;
 //! with the right code the whole PATCH applies atomically.
 
+use api::ApiError;
+use api::http::json;
+use domain::otp::{OtpCode, Purpose, Verdict};
+use domain::{ConsentActor, ExpectedVersion, PhoneNumber, ProfilePatch, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use shared::ApiError;
-use shared::domain::{ConsentActor, PhoneNumber, ProfilePatch, UserId};
-use shared::http::json;
-use shared::otp::{OtpCode, Purpose, Verdict};
-use shared::store::{
-    CommitError, PhoneChangeState, Precondition, RETRY_AFTER_SECS, VerifiedPhoneChange,
-};
+use store::{CommitError, PhoneChangeState, RETRY_AFTER_SECS, VerifiedPhoneChange};
 
 use crate::{ProfileApp, apply, check_precondition, profile_response, store_error};
 
@@ -30,7 +28,7 @@ pub(crate) async fn change(
     user: &UserId,
     patch: &ProfilePatch,
     phone: &PhoneNumber,
-    precondition: Precondition,
+    precondition: ExpectedVersion,
     actor: &ConsentActor,
 ) -> Result<Response<Body>, ApiError> {
     for _ in 0..COMMIT_ATTEMPTS {
@@ -214,9 +212,9 @@ async fn verify(
                 tracing::info!(phone = %phone, "phone verified");
                 Ok(Ok(profile_response(&next)))
             }
-            Err(CommitError::TooManyAttributes) => Ok(Err(store_error(
-                shared::store::PatchError::TooManyAttributes,
-            ))),
+            Err(CommitError::TooManyAttributes) => {
+                Ok(Err(store_error(store::PatchError::TooManyAttributes)))
+            }
             Err(CommitError::PhoneTaken) => Ok(Err(ApiError::phone_taken())),
             Err(CommitError::CodeGone) => Ok(Err(expired())),
             Err(CommitError::ProfileChanged) => Err(Retry),

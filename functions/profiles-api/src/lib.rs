@@ -6,15 +6,22 @@ mod properties;
 
 use std::collections::BTreeMap;
 
+use api::Principal;
+use api::http::request_id;
+use api::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
+use domain::{Channel, Clock, ConsentActor, ConsentStatus, LocaleCatalog, Profile};
 use lambda_http::{Body, Request, Response};
+use platform::{ConfigError, HttpFunction, Platform};
 use serde::Serialize;
 use serde_json::Value;
-use shared::clock::Clock;
-use shared::domain::{Channel, ConsentActor, ConsentStatus, LocaleCatalog, Profile};
-use shared::http::{request_id, route_key};
-use shared::identity::Principal;
-use shared::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
-use shared::store::{PatchError, ProfileStore};
+use store::{PatchError, ProfileStore};
+
+api::routes! {
+    pub enum Route {
+        Update = "POST /api/v1/users/profile/update",
+        View = "POST /api/v1/users/profile",
+    }
+}
 
 pub const READ_SCOPE: &str = "profiles:read";
 pub const WRITE_SCOPE: &str = "profiles:write";
@@ -25,15 +32,27 @@ pub struct ProfilesApiApp {
     pub locales: LocaleCatalog,
 }
 
-pub async fn handle(app: &ProfilesApiApp, req: Request) -> Response<Body> {
-    partner::serve(req, |req| route(app, req)).await
+impl ProfilesApiApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self {
+            profiles: ProfileStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            clock: p.clock.clone(),
+            locales: p.settings.locales.clone(),
+        })
+    }
 }
 
-async fn route(app: &ProfilesApiApp, req: Request) -> Result<Response<Body>, PartnerError> {
-    match route_key(&req) {
-        Some("POST /api/v1/users/profile/update") => update(app, &req).await,
-        Some("POST /api/v1/users/profile") => view(app, &req).await,
-        _ => Err(PartnerError::invalid("No such route.")),
+impl HttpFunction for ProfilesApiApp {
+    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        partner::serve(req, |route, req| async move {
+            match route {
+                Route::Update => update(self, &req).await,
+                Route::View => view(self, &req).await,
+            }
+        })
+        .await
     }
 }
 
@@ -66,7 +85,7 @@ async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, P
                     PatchError::NotFound | PatchError::VersionConflict => UserFailure::not_found(),
                     PatchError::TooManyAttributes => UserFailure::invalid_property(format!(
                         "Invalid property: a profile holds at most {} attributes.",
-                        shared::domain::MAX_ATTRIBUTES
+                        domain::MAX_ATTRIBUTES
                     )),
                     PatchError::Store(e) => UserFailure::from(e),
                 })

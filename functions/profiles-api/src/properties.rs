@@ -2,10 +2,10 @@
 //! `*_flag` keys are consents, profile field names go through the §4 parser, protected
 //! fields are refused, and every other key is an attribute.
 
+use api::partner::{MAX_PROPERTIES, UserFailure};
+use domain::profile::{READ_ONLY_FIELDS, SETTABLE_FIELDS};
+use domain::{Channel, ConsentStatus, LocaleCatalog, ProfilePatch};
 use serde_json::{Map, Value};
-use shared::domain::profile::{READ_ONLY_FIELDS, SETTABLE_FIELDS};
-use shared::domain::{Channel, ConsentStatus, LocaleCatalog, ProfilePatch};
-use shared::partner::{MAX_PROPERTIES, UserFailure};
 
 /// Names that are neither settable fields nor free attributes.
 /// `phone` is writable only through SMS verification, never by a partner.

@@ -1,14 +1,23 @@
 //! Segment routes (SPEC §7): users list and join self-assignable segments; partner
 //! systems with scope `segments:write` manage the catalog.
 
+use api::http::{json, json_object, serve};
+use api::{ApiError, Identity};
+use domain::{Clock, Segment, SegmentId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use platform::{ConfigError, HttpFunction, Platform};
 use serde::Serialize;
-use shared::clock::Clock;
-use shared::domain::{Segment, SegmentId};
-use shared::http::{json, json_object, route_key, serve};
-use shared::store::{AssignError, SegmentStore};
-use shared::{ApiError, Identity};
+use store::{AssignError, SegmentStore};
+
+api::routes! {
+    pub enum Route {
+        Mine = "GET /users/segments",
+        SetMine = "POST /users/segments/{segment_id}/set",
+        PutCatalog = "PUT /api/v1/segments/{segment_id}",
+        Catalog = "GET /api/v1/segments",
+    }
+}
 
 pub const CATALOG_SCOPE: &str = "segments:write";
 
@@ -17,20 +26,37 @@ pub struct SegmentsApp {
     pub clock: Clock,
 }
 
-pub async fn handle(app: &SegmentsApp, req: Request) -> Response<Body> {
-    serve(req, |req| route(app, req)).await
+impl SegmentsApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self {
+            segments: SegmentStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            clock: p.clock.clone(),
+        })
+    }
 }
 
-async fn route(app: &SegmentsApp, req: Request) -> Result<Response<Body>, ApiError> {
+impl HttpFunction for SegmentsApp {
+    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+
+    async fn handle(&self, req: Request) -> Response<Body> {
+        serve(req, |route, req| route_to(self, route, req)).await
+    }
+}
+
+async fn route_to(
+    app: &SegmentsApp,
+    route: Route,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(&req)?;
-    match route_key(&req) {
-        Some("GET /users/segments") => {
+    match route {
+        Route::Mine => {
             let user = identity.require_user()?;
             let segments = app.segments.of_user(user).await?;
             let mine: Vec<UserSegment> = segments.iter().map(UserSegment::from).collect();
             Ok(json(StatusCode::OK, &mine))
         }
-        Some("POST /users/segments/{segment_id}/set") => {
+        Route::SetMine => {
             let user = identity.require_user()?;
             let id = segment_id(&req)?;
             match app.segments.assign_self(user, id, app.clock.now()).await {
@@ -54,7 +80,7 @@ async fn route(app: &SegmentsApp, req: Request) -> Result<Response<Body>, ApiErr
                 Err(AssignError::Store(e)) => Err(e.into()),
             }
         }
-        Some("PUT /api/v1/segments/{segment_id}") => {
+        Route::PutCatalog => {
             identity.require_scope(CATALOG_SCOPE)?;
             let id = segment_id(&req)?;
             let segment = Segment::parse(id, &json_object(&req)?).map_err(ApiError::validation)?;
@@ -66,11 +92,10 @@ async fn route(app: &SegmentsApp, req: Request) -> Result<Response<Body>, ApiErr
             };
             Ok(json(status, &segment))
         }
-        Some("GET /api/v1/segments") => {
+        Route::Catalog => {
             identity.require_scope(CATALOG_SCOPE)?;
             Ok(json(StatusCode::OK, &app.segments.catalog().await?))
         }
-        _ => Err(ApiError::route_not_found()),
     }
 }
 

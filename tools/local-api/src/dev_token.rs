@@ -10,8 +10,8 @@ pub const DEV_AUDIENCE: &str = "user-profile-api";
 pub const DEV_PUBLIC_KEY: &str = include_str!("../dev-keys/dev-user-token.pub.b64url");
 const DEV_PRIVATE_KEY_PEM: &str = include_str!("../dev-keys/dev-user-token.pem");
 
-pub fn dev_token_config() -> authorizer::TokenConfig {
-    authorizer::TokenConfig {
+pub fn dev_token_config() -> platform::TokenConfig {
+    platform::TokenConfig {
         issuer: DEV_ISSUER.to_owned(),
         audience: DEV_AUDIENCE.to_owned(),
         public_key: DEV_PUBLIC_KEY.trim().to_owned(),

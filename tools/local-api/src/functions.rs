@@ -1,5 +1,6 @@
-//! The one place that knows every function crate: template logical id → handler.
-//! A function added to template.yaml without a line here stops `local-api serve`.
+//! The one place that knows every function crate: template logical id → app. Each app
+//! is built by the same constructor its `main.rs` calls. A function added to
+//! template.yaml without a line here stops `local-api serve` (and the tests).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,108 +8,53 @@ use std::sync::Arc;
 use ci::CiApp;
 use consents::ConsentsApp;
 use local_info::LocalInfoApp;
+use platform::{Build, ConfigError, HttpFunction, Platform};
 use profile::ProfileApp;
 use profiles_api::ProfilesApiApp;
 use segments::SegmentsApp;
-use shared::clock::Clock;
-use shared::domain::LocaleCatalog;
-use shared::otp::OtpPolicy;
-use shared::secrets::OtpKeySource;
-use shared::sms::{SmsConfig, SnsSms};
-use shared::store::{CiStore, ProfileStore, SegmentStore};
 
 use crate::gateway::Handler;
 
-/// What the functions are built on, as `main.rs` of each function builds it in Lambda.
-#[derive(Clone)]
-pub struct Backends {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-    pub table: String,
-    /// Name of the Secrets Manager secret holding the OTP HMAC key.
-    pub otp_secret_id: String,
-    pub otp_policy: OtpPolicy,
-    pub sms: SmsConfig,
-    pub clock: Clock,
-    pub locales: LocaleCatalog,
+type Constructor = Box<dyn Fn(&Platform) -> Result<Handler, ConfigError>>;
+
+/// One HTTP function of template.yaml.
+pub struct Function {
+    pub logical_id: &'static str,
+    /// The route keys its app serves.
+    pub routes: &'static [&'static str],
+    build: Constructor,
 }
 
-/// A `Handler` from an app and its async entry point.
-macro_rules! handler {
-    ($app:expr, $entry:path) => {{
-        let app = Arc::new($app);
-        let handler: Handler = Arc::new(move |req| {
-            let app = app.clone();
-            Box::pin(async move { $entry(&app, req).await })
-        });
-        handler
-    }};
+fn function<A: HttpFunction>(logical_id: &'static str, build: Build<A>) -> Function {
+    Function {
+        logical_id,
+        routes: A::ROUTES,
+        build: Box::new(move |platform| {
+            let app = Arc::new(build(platform)?);
+            let handler: Handler = Arc::new(move |req| {
+                let app = app.clone();
+                Box::pin(async move { app.handle(req).await })
+            });
+            Ok(handler)
+        }),
+    }
 }
 
-pub fn wire(backends: &Backends) -> HashMap<String, Handler> {
-    let mut handlers: HashMap<String, Handler> = HashMap::new();
+pub fn functions() -> Vec<Function> {
+    vec![
+        function("ProfileFunction", ProfileApp::new),
+        function("ConsentsFunction", ConsentsApp::new),
+        function("SegmentsFunction", SegmentsApp::new),
+        function("ProfilesApiFunction", ProfilesApiApp::new),
+        function("CiFunction", CiApp::new),
+        function("LocalInfoFunction", LocalInfoApp::new),
+    ]
+}
 
-    let profiles = ProfileStore::new(backends.dynamodb.clone(), &backends.table);
-    handlers.insert(
-        "ProfileFunction".into(),
-        handler!(
-            ProfileApp {
-                profiles: profiles.clone(),
-                otp_policy: backends.otp_policy.clone(),
-                otp_keys: OtpKeySource::new(backends.secrets.clone(), &backends.otp_secret_id),
-                sms: SnsSms::new(backends.sns.clone(), backends.sms.clone()),
-                clock: backends.clock.clone(),
-                locales: backends.locales.clone(),
-            },
-            profile::handle
-        ),
-    );
-    handlers.insert(
-        "ConsentsFunction".into(),
-        handler!(
-            ConsentsApp {
-                profiles: profiles.clone(),
-                clock: backends.clock.clone(),
-            },
-            consents::handle
-        ),
-    );
-    handlers.insert(
-        "SegmentsFunction".into(),
-        handler!(
-            SegmentsApp {
-                segments: SegmentStore::new(backends.dynamodb.clone(), &backends.table),
-                clock: backends.clock.clone(),
-            },
-            segments::handle
-        ),
-    );
-    handlers.insert(
-        "ProfilesApiFunction".into(),
-        handler!(
-            ProfilesApiApp {
-                profiles: profiles.clone(),
-                clock: backends.clock.clone(),
-                locales: backends.locales.clone(),
-            },
-            profiles_api::handle
-        ),
-    );
-    handlers.insert(
-        "CiFunction".into(),
-        handler!(
-            CiApp {
-                ci: CiStore::new(backends.dynamodb.clone(), &backends.table),
-                clock: backends.clock.clone(),
-            },
-            ci::handle
-        ),
-    );
-    handlers.insert(
-        "LocalInfoFunction".into(),
-        handler!(LocalInfoApp::new(&backends.locales), local_info::handle),
-    );
-
-    handlers
+/// Every function's handler, by logical id.
+pub fn wire(platform: &Platform) -> Result<HashMap<String, Handler>, ConfigError> {
+    functions()
+        .into_iter()
+        .map(|f| Ok((f.logical_id.to_owned(), (f.build)(platform)?)))
+        .collect()
 }

@@ -6,16 +6,26 @@ pub mod gateway;
 pub mod table;
 pub mod template;
 
-pub use functions::{Backends, wire};
+pub use functions::{functions, wire};
 pub use gateway::{Gateway, GatewayResponse, Handler};
 pub use template::Template;
 
-/// The authorizer as `make dev` runs it: the same code as in AWS, with the dev key.
-pub fn dev_authorizer(backends: &Backends) -> authorizer::Authorizer {
-    authorizer::Authorizer {
-        users: authorizer::UserTokenVerifier::new(&dev_token::dev_token_config())
-            .expect("the committed dev key is valid"),
-        api_tokens: shared::store::ApiTokenStore::new(backends.dynamodb.clone(), &backends.table),
-        clock: backends.clock.clone(),
-    }
+/// `settings` as `make dev` and the tests run them: the committed dev key verifies user
+/// tokens, and the OTP key lives in a secret named after the table.
+pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::Settings {
+    settings.table = Some(table.to_owned());
+    settings.otp_secret_id = Some(otp_secret_name(table));
+    settings.token = Some(dev_token::dev_token_config());
+    settings
+}
+
+pub fn otp_secret_name(table: &str) -> String {
+    format!("{table}-otp-hmac")
+}
+
+/// The gateway over every function of `template`, with the real authorizer in front.
+pub fn gateway(template: &Template, platform: &platform::Platform) -> Result<Gateway, String> {
+    let authorizer = authorizer::Authorizer::new(platform).map_err(|e| e.to_string())?;
+    let handlers = wire(platform).map_err(|e| e.to_string())?;
+    Gateway::new(template, handlers, authorizer).map_err(|e| e.to_string())
 }

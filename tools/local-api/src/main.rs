@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use local_api::{Backends, Gateway, Template, dev_token, table};
+use local_api::{Gateway, Template, dev_token, table};
 
 #[derive(Parser)]
 #[command(
@@ -53,7 +53,7 @@ async fn main() {
     let cli = Cli::parse();
     match cli.command {
         Command::Token { sub, scope, ttl } => {
-            if let Err(reason) = shared::domain::UserId::parse(&sub) {
+            if let Err(reason) = domain::UserId::parse(&sub) {
                 eprintln!("--sub {reason}");
                 std::process::exit(2);
             }
@@ -78,27 +78,14 @@ async fn main() {
 async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), String> {
     tracing_subscriber_init();
     let template = Template::load(template_path).map_err(|e| e.to_string())?;
-    let sdk = shared::config::aws_sdk_config().await;
+    let sdk = adapters::aws::sdk_config().await;
     let endpoint = sdk.endpoint_url().unwrap_or("(AWS)").to_owned();
-    let backends = Backends {
-        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-        sns: aws_sdk_sns::Client::new(&sdk),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-        table: table_name.to_owned(),
-        otp_secret_id: format!("{table_name}-otp-hmac"),
-        otp_policy: shared::otp::OtpPolicy::from_env().map_err(|e| e.to_string())?,
-        sms: shared::sms::SmsConfig::from_env().map_err(|e| e.to_string())?,
-        clock: shared::clock::Clock::system(),
-        locales: shared::domain::LocaleCatalog::from_env().map_err(|e| e.to_string())?,
-    };
-    let gateway = Gateway::new(
-        &template,
-        local_api::wire(&backends),
-        local_api::dev_authorizer(&backends),
-    )
-    .map_err(|e| e.to_string())?;
-    table::ensure_table(&backends.dynamodb, table_name, &template.table).await?;
-    table::ensure_otp_secret(&backends.secrets, &backends.otp_secret_id).await?;
+    let settings = platform::Settings::from_env().map_err(|e| e.to_string())?;
+    let settings = local_api::dev_settings(settings, table_name);
+    let platform = platform::Platform::new(&sdk, settings, domain::Clock::system());
+    let gateway = local_api::gateway(&template, &platform)?;
+    table::ensure_table(&platform.dynamodb, table_name, &template.table).await?;
+    table::ensure_otp_secret(&platform.secrets, &local_api::otp_secret_name(table_name)).await?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

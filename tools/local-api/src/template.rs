@@ -194,10 +194,10 @@ mod tests {
         assert_eq!(template.table.keys.len(), 2);
         assert_eq!(
             template.table.ttl_attribute.as_deref(),
-            Some(shared::store::keys::TTL_ATTRIBUTE)
+            Some(store::keys::TTL_ATTRIBUTE)
         );
-        assert_eq!(template.table.keys[0].name, shared::store::keys::PK);
-        assert_eq!(template.table.keys[1].name, shared::store::keys::SK);
+        assert_eq!(template.table.keys[0].name, store::keys::PK);
+        assert_eq!(template.table.keys[1].name, store::keys::SK);
     }
 
     #[test]

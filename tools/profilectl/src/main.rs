@@ -6,9 +6,9 @@
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use shared::api_token::{ApiToken, ApiTokenSecret, SCOPES, new_token_id};
-use shared::domain::timestamp;
-use shared::store::ApiTokenStore;
+use domain::api_token::{ApiToken, ApiTokenSecret, SCOPES, new_token_id};
+use domain::timestamp;
+use store::ApiTokenStore;
 
 #[derive(Parser)]
 #[command(
@@ -86,7 +86,7 @@ async fn main() {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let table = cli.table.ok_or("set --table or TABLE_NAME")?;
-    let sdk = shared::config::aws_sdk_config().await;
+    let sdk = adapters::aws::sdk_config().await;
     let store = ApiTokenStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let Command::Token(command) = cli.command;
     match command {

@@ -1,0 +1,200 @@
+//! RFC 9457 problem details: the one error type of the HTTP layer.
+
+use domain::FieldErrors;
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use store::{RETRY_AFTER_SECS, StoreError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answered to the client. Boxed: it travels in every handler's `Result`.
+#[derive(Debug, Clone)]
+pub struct ApiError(Box<Problem>);
+
+#[derive(Debug, Clone, Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    #[serde(serialize_with = "serialize_status")]
+    status: StatusCode,
+    detail: String,
+    code: &'static str,
+    #[serde(skip_serializing_if = "FieldErrors::is_empty")]
+    errors: FieldErrors,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+}
+
+fn serialize_status<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_u16(s.as_u16())
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Problem {
+            kind: format!("urn:user-profile:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status,
+            detail: detail.into(),
+            code,
+            errors: FieldErrors::default(),
+            retry_after: None,
+        }))
+    }
+
+    pub fn validation(errors: FieldErrors) -> Self {
+        let names: Vec<&str> = errors.fields().collect();
+        let detail = format!("invalid fields: {}", names.join(", "));
+        let mut error = Self::new(StatusCode::BAD_REQUEST, "validation_failed", detail);
+        error.0.errors = errors;
+        error
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(FieldErrors::one(field, message))
+    }
+
+    pub fn malformed_body(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_body", detail)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn route_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+    }
+
+    pub fn version_conflict() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "version_conflict",
+            "the profile changed since the version named in If-Match; read it again",
+        )
+    }
+
+    /// 406 for a refused one-time code (`otp_invalid`, `otp_expired`, `otp_attempts_exceeded`).
+    pub fn otp_refused(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_ACCEPTABLE, code, detail)
+    }
+
+    pub fn phone_taken() -> Self {
+        let mut error = Self::field("phone", "is used by another account");
+        error.0.code = "phone_taken";
+        error.0.kind = "urn:user-profile:problem:phone_taken".into();
+        error.0.detail = "the phone number is used by another account".into();
+        error
+    }
+
+    pub fn rate_limited(retry_after_secs: u64, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+            .with_retry_after(retry_after_secs)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {limit} bytes"),
+        )
+    }
+
+    /// A downstream dependency failed; nothing was written and the client may retry.
+    pub fn unavailable(retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "a downstream service is unavailable; nothing was changed, retry later",
+        )
+        .with_retry_after(retry_after_secs)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred",
+        )
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.0.retry_after = Some(secs.max(1));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.0.code
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    pub fn errors(&self) -> &FieldErrors {
+        &self.0.errors
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = serde_json::to_vec(&self.0).expect("problem details serialize");
+        let mut response = Response::builder()
+            .status(self.0.status)
+            .header(header::CONTENT_TYPE, PROBLEM_JSON)
+            .body(Body::from(body))
+            .expect("valid response parts");
+        if let Some(secs) = self.0.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = &self.0;
+        write!(f, "{} {}: {}", p.status.as_u16(), p.code, p.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::validation(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "store unavailable");
+                ApiError::unavailable(RETRY_AFTER_SECS)
+            }
+            StoreError::Failed(reason) => {
+                tracing::error!(%reason, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Request and response plumbing shared by every HTTP function.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use http::{StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Largest body any route accepts (SPEC §3).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+static COLD_START: AtomicBool = AtomicBool::new(true);
+
+/// `GET /users/profile`: the API Gateway route key the request matched.
+pub fn route_key(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref(),
+        _ => None,
+    }
+}
+
+/// API Gateway's request id (or the Lambda one): the correlation id of logs and audit entries.
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+    .unwrap_or_default()
+}
+
+/// A function's route keys as an enum (see `routes!`).
+pub trait Routes: Sized + Copy + 'static {
+    /// Every key, exactly as template.yaml declares it.
+    const KEYS: &'static [&'static str];
+    fn from_key(key: &str) -> Option<Self>;
+
+    /// The route `req` matched; `None` for a key this function does not serve.
+    fn of(req: &Request) -> Option<Self> {
+        route_key(req).and_then(Self::from_key)
+    }
+}
+
+/// Declares a function's routes: `routes! { pub enum Route { Get = "GET /users/profile" } }`.
+#[macro_export]
+macro_rules! routes {
+    ($vis:vis enum $name:ident { $($variant:ident = $key:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name { $($variant),+ }
+
+        impl $crate::http::Routes for $name {
+            const KEYS: &'static [&'static str] = &[$($key),+];
+
+            fn from_key(key: &str) -> Option<Self> {
+                match key {
+                    $($key => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// Serves a self-service route: an unknown route key is a 404 problem; the handler's
+/// error becomes problem details. Writes the request's single log line.
+pub async fn serve<R, F, Fut>(req: Request, handler: F) -> Response<Body>
+where
+    R: Routes,
+    F: FnOnce(R, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    logged(req, |req| async move {
+        match R::of(&req) {
+            Some(route) => handler(route, req).await,
+            None => Err(ApiError::route_not_found()),
+        }
+    })
+    .await
+}
+
+/// Runs one request through `handler`, turns its error into problem details and writes
+/// the request's single log line. Nothing from the body or headers is logged.
+pub(crate) async fn logged<F, Fut>(req: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let started = Instant::now();
+    let cold_start = COLD_START.swap(false, Ordering::Relaxed);
+    let route = route_key(&req).unwrap_or("-").to_owned();
+    let request_id = request_id(&req);
+    let (response, code) = match handler(req).await {
+        Ok(response) => (response, None),
+        Err(err) => {
+            let code = err.code();
+            (err.into_response(), Some(code))
+        }
+    };
+    tracing::info!(
+        request_id,
+        route,
+        status = response.status().as_u16(),
+        error_code = code,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        cold_start,
+        "request"
+    );
+    response
+}
+
+/// The body as a JSON object: 413 past the size limit, 400 for anything that is not one
+/// well-formed JSON object. The Content-Type header is not consulted: clients such as
+/// `curl -d` label JSON as a form, and the body itself is the only thing that matters.
+pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::malformed_body("the body must be a JSON object"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::malformed_body("the body must be a JSON object")),
+        Err(e) => Err(ApiError::malformed_body(format!(
+            "the body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let body = serde_json::to_vec(value).expect("response types serialize");
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("valid response parts")
+}

@@ -1,0 +1,160 @@
+//! Who is calling: the one place that reads the authorizer context.
+//!
+//! Functions never verify tokens; API Gateway ran an authorizer first. Two shapes are
+//! accepted so a deployment can swap the Lambda authorizer for a JWT authorizer (Cognito):
+//! `requestContext.authorizer.lambda.{principal,user_id,token_id,scope}` and
+//! `requestContext.authorizer.jwt.claims.{sub,scope}`.
+
+use std::collections::BTreeSet;
+
+use aws_lambda_events::apigw::ApiGatewayRequestAuthorizer;
+use lambda_http::{Request, RequestExt, request::RequestContext};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use domain::UserId;
+
+/// Context keys the authorizer hands on; the authorizer writes them, this module reads them.
+pub mod context_keys {
+    pub const PRINCIPAL: &str = "principal";
+    pub const USER_ID: &str = "user_id";
+    pub const TOKEN_ID: &str = "token_id";
+    pub const SCOPE: &str = "scope";
+    pub const PRINCIPAL_USER: &str = "user";
+    pub const PRINCIPAL_API_TOKEN: &str = "api_token";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An end user; always acts on their own profile.
+    User(UserId),
+    /// A server-to-server client holding an API token.
+    ApiToken { token_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub principal: Principal,
+    pub scopes: BTreeSet<String>,
+}
+
+impl Identity {
+    pub fn from_request(req: &Request) -> Result<Self, ApiError> {
+        let authorizer = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref(),
+            _ => None,
+        }
+        .ok_or_else(ApiError::unauthorized)?;
+        Self::from_authorizer(authorizer)
+    }
+
+    pub fn from_authorizer(authorizer: &ApiGatewayRequestAuthorizer) -> Result<Self, ApiError> {
+        use context_keys::*;
+        if let Some(jwt) = &authorizer.jwt {
+            let sub = jwt.claims.get("sub").ok_or_else(ApiError::unauthorized)?;
+            let user = UserId::parse(sub).map_err(|_| ApiError::unauthorized())?;
+            let mut scopes = parse_scopes(jwt.claims.get("scope").map(String::as_str));
+            scopes.extend(jwt.scopes.iter().flatten().cloned());
+            return Ok(Self {
+                principal: Principal::User(user),
+                scopes,
+            });
+        }
+        let field = |key: &str| authorizer.fields.get(key).and_then(Value::as_str);
+        let scopes = parse_scopes(field(SCOPE));
+        let principal = match field(PRINCIPAL) {
+            Some(PRINCIPAL_USER) => {
+                let id = field(USER_ID).ok_or_else(ApiError::unauthorized)?;
+                Principal::User(UserId::parse(id).map_err(|_| ApiError::unauthorized())?)
+            }
+            Some(PRINCIPAL_API_TOKEN) => Principal::ApiToken {
+                token_id: field(TOKEN_ID)
+                    .ok_or_else(ApiError::unauthorized)?
+                    .to_owned(),
+            },
+            _ => return Err(ApiError::unauthorized()),
+        };
+        Ok(Self { principal, scopes })
+    }
+
+    /// The end user behind a self-service route; API tokens are refused.
+    pub fn require_user(&self) -> Result<&UserId, ApiError> {
+        match &self.principal {
+            Principal::User(id) => Ok(id),
+            Principal::ApiToken { .. } => Err(ApiError::forbidden(
+                "this route is for end users; API tokens cannot call it",
+            )),
+        }
+    }
+
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("scope {scope} is required")))
+        }
+    }
+}
+
+fn parse_scopes(raw: Option<&str>) -> BTreeSet<String> {
+    raw.unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn authorizer(value: serde_json::Value) -> ApiGatewayRequestAuthorizer {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn lambda_authorizer_user_context() {
+        let id = Identity::from_authorizer(&authorizer(json!({
+            "lambda": {"principal": "user", "user_id": "u-1", "scope": "a b"}
+        })))
+        .unwrap();
+        assert_eq!(id.principal, Principal::User(UserId::parse("u-1").unwrap()));
+        assert!(id.scopes.contains("a") && id.scopes.contains("b"));
+    }
+
+    #[test]
+    fn jwt_authorizer_claims() {
+        let id = Identity::from_authorizer(&authorizer(json!({
+            "jwt": {"claims": {"sub": "cognito-sub", "scope": "profiles:read"}, "scopes": null}
+        })))
+        .unwrap();
+        assert_eq!(id.require_user().unwrap().as_str(), "cognito-sub");
+        assert!(id.require_scope("profiles:read").is_ok());
+        assert_eq!(
+            id.require_scope("ci:write").unwrap_err().status().as_u16(),
+            403
+        );
+    }
+
+    #[test]
+    fn api_token_is_not_a_user() {
+        let id = Identity::from_authorizer(&authorizer(json!({
+            "lambda": {"principal": "api_token", "token_id": "t1", "scope": "ci:read"}
+        })))
+        .unwrap();
+        assert_eq!(id.require_user().unwrap_err().status().as_u16(), 403);
+    }
+
+    #[test]
+    fn missing_or_unknown_principal_is_unauthorized() {
+        for ctx in [
+            json!({"lambda": {}}),
+            json!({"lambda": {"principal": "root"}}),
+            json!({"lambda": {"principal": "user"}}),
+            json!({"jwt": {"claims": {}}}),
+        ] {
+            let err = Identity::from_authorizer(&authorizer(ctx)).unwrap_err();
+            assert_eq!(err.status().as_u16(), 401);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The HTTP edge: the only layer that knows `lambda_http`. RFC 9457 problem details for
+//! self-service routes, the partner envelope for server-to-server ones, the one reader
+//! of the authorizer context, and the conversions from store errors to answers.
+
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod partner;
+
+pub use error::ApiError;
+pub use identity::{Identity, Principal};

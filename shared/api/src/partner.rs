@@ -1,0 +1,427 @@
+//! The server-to-server envelope of the partner API (SPEC §3, §9):
+//! `{"result_code", "result_msg", "result_data"}`, batches of at most 20 users, and
+//! per-user failures grouped by code.
+
+use std::collections::HashSet;
+
+use http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::http::{Routes, json_object};
+use crate::identity::Identity;
+use domain::UserId;
+use store::StoreError;
+
+pub const MAX_USERS: usize = 20;
+pub const MAX_PROPERTIES: usize = 50;
+
+pub const OK: u16 = 2000;
+pub const MALFORMED: u16 = 4000;
+pub const FORBIDDEN: u16 = 4001;
+pub const TOO_MANY_USERS: u16 = 4002;
+pub const INVALID_PARAMETER: u16 = 4003;
+pub const USER_NOT_FOUND: u16 = 4004;
+pub const INVALID_PROPERTY: u16 = 4005;
+/// Not in the reference API, which documents no unknown route.
+pub const ROUTE_NOT_FOUND: u16 = 4040;
+pub const INTERNAL: u16 = 5000;
+pub const BUSY: u16 = 5003;
+
+#[derive(Serialize)]
+struct Envelope<T: Serialize> {
+    result_code: u16,
+    result_msg: Option<String>,
+    result_data: Option<T>,
+}
+
+fn envelope<T: Serialize>(
+    status: StatusCode,
+    code: u16,
+    msg: Option<String>,
+    data: Option<T>,
+) -> Response<Body> {
+    let body = serde_json::to_vec(&Envelope {
+        result_code: code,
+        result_msg: msg,
+        result_data: data,
+    })
+    .expect("envelopes serialize");
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("valid response parts")
+}
+
+/// A request-level refusal: nothing was applied.
+#[derive(Debug, Clone)]
+pub struct PartnerError {
+    status: StatusCode,
+    code: u16,
+    msg: String,
+}
+
+impl PartnerError {
+    pub fn malformed(msg: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: MALFORMED,
+            msg: msg.into(),
+        }
+    }
+
+    pub fn too_many_users() -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: TOO_MANY_USERS,
+            msg: "Too many user ids in request.".into(),
+        }
+    }
+
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: INVALID_PARAMETER,
+            msg: msg.into(),
+        }
+    }
+
+    /// A route this function does not serve (API Gateway sends none in AWS).
+    pub fn route_not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: ROUTE_NOT_FOUND,
+            msg: "No such route.".into(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        envelope::<()>(self.status, self.code, Some(self.msg), None)
+    }
+}
+
+impl From<ApiError> for PartnerError {
+    /// Authentication, scope and body-size refusals from the shared plumbing.
+    fn from(e: ApiError) -> Self {
+        let code = match e.status() {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FORBIDDEN,
+            s if s.is_client_error() => MALFORMED,
+            _ => INTERNAL,
+        };
+        Self {
+            status: e.status(),
+            code,
+            msg: e.detail().to_owned(),
+        }
+    }
+}
+
+pub fn ok<T: Serialize>(data: T) -> Response<Body> {
+    envelope(StatusCode::OK, OK, None, Some(data))
+}
+
+/// Runs a partner route through the shared request plumbing (one log line, problem
+/// details never leak here): errors become envelopes, an unknown route key a 404 one.
+pub async fn serve<R, F, Fut>(req: Request, handler: F) -> Response<Body>
+where
+    R: Routes,
+    F: FnOnce(R, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, PartnerError>>,
+{
+    crate::http::logged(req, |req| async move {
+        let answer = match R::of(&req) {
+            Some(route) => handler(route, req).await,
+            None => Err(PartnerError::route_not_found()),
+        };
+        Ok(answer.unwrap_or_else(PartnerError::into_response))
+    })
+    .await
+}
+
+/// The caller must hold `scope`.
+pub fn authorize(req: &Request, scope: &str) -> Result<Identity, PartnerError> {
+    let identity = Identity::from_request(req)?;
+    identity.require_scope(scope)?;
+    Ok(identity)
+}
+
+/// The body as a JSON object (4000 otherwise).
+pub fn body(req: &Request) -> Result<Map<String, Value>, PartnerError> {
+    json_object(req).map_err(|e| {
+        let mut err = PartnerError::from(e);
+        err.code = MALFORMED;
+        err.msg = "Malformed request body.".into();
+        err
+    })
+}
+
+/// A list of 1..=20 distinct, valid user ids.
+pub fn user_ids(value: Option<&Value>, field: &str) -> Result<Vec<UserId>, PartnerError> {
+    let list = value
+        .and_then(Value::as_array)
+        .ok_or_else(|| PartnerError::invalid(format!("{field} must be a list of user ids.")))?;
+    if list.is_empty() {
+        return Err(PartnerError::invalid(format!("{field} must not be empty.")));
+    }
+    if list.len() > MAX_USERS {
+        return Err(PartnerError::too_many_users());
+    }
+    let ids = list
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|s| UserId::parse(s).ok())
+                .ok_or_else(|| {
+                    PartnerError::invalid(format!("{field} holds an invalid user id: {v}"))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    distinct(&ids)?;
+    Ok(ids)
+}
+
+pub fn distinct(ids: &[UserId]) -> Result<(), PartnerError> {
+    let mut seen = HashSet::new();
+    match ids.iter().find(|id| !seen.insert(*id)) {
+        Some(dup) => Err(PartnerError::invalid(format!("Duplicated user id: {dup}."))),
+        None => Ok(()),
+    }
+}
+
+/// A list of distinct property names.
+pub fn names(value: Option<&Value>, field: &str) -> Result<Vec<String>, PartnerError> {
+    let list = value
+        .and_then(Value::as_array)
+        .ok_or_else(|| PartnerError::invalid(format!("{field} must be a list of names.")))?;
+    let names = list
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| PartnerError::invalid(format!("{field} holds a non-string: {v}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.is_empty() {
+        return Err(PartnerError::invalid(format!("{field} must not be empty.")));
+    }
+    Ok(names)
+}
+
+/// One user of a batch update and the properties sent for them.
+pub type UserEntry = (UserId, Map<String, Value>);
+
+/// `[{user_id, properties}]` under `field`: 1..=20 entries, distinct users.
+pub fn user_entries(
+    body: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<UserEntry>, PartnerError> {
+    let list = body
+        .get(field)
+        .and_then(Value::as_array)
+        .ok_or_else(|| PartnerError::invalid(format!("{field} must be a list.")))?;
+    if list.is_empty() {
+        return Err(PartnerError::invalid(format!("{field} must not be empty.")));
+    }
+    if list.len() > MAX_USERS {
+        return Err(PartnerError::too_many_users());
+    }
+    let entries = list
+        .iter()
+        .map(|entry| {
+            let user = entry
+                .get("user_id")
+                .and_then(Value::as_str)
+                .and_then(|s| UserId::parse(s).ok())
+                .ok_or_else(|| {
+                    PartnerError::invalid(format!("Every {field} entry needs a valid user_id."))
+                })?;
+            let properties = entry
+                .get("properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .ok_or_else(|| {
+                    PartnerError::invalid(format!("properties of {user} must be an object."))
+                })?;
+            Ok((user, properties))
+        })
+        .collect::<Result<Vec<_>, PartnerError>>()?;
+    let ids: Vec<UserId> = entries.iter().map(|(u, _)| u.clone()).collect();
+    distinct(&ids)?;
+    Ok(entries)
+}
+
+/// Why one user of a batch was not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFailure {
+    pub code: u16,
+    pub msg: String,
+}
+
+impl UserFailure {
+    pub fn not_found() -> Self {
+        Self {
+            code: USER_NOT_FOUND,
+            msg: "User not found.".into(),
+        }
+    }
+
+    pub fn invalid_property(msg: impl Into<String>) -> Self {
+        Self {
+            code: INVALID_PROPERTY,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl From<StoreError> for UserFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "partner batch: user deferred");
+                Self {
+                    code: BUSY,
+                    msg: "The server was too busy to handle it. Please try again later.".into(),
+                }
+            }
+            StoreError::Failed(reason) => {
+                tracing::error!(%reason, "partner batch: user failed");
+                Self {
+                    code: INTERNAL,
+                    msg: "Internal error.".into(),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureDetail {
+    pub code: u16,
+    pub msg: String,
+    pub user_ids: Vec<String>,
+}
+
+/// Failures grouped by code and message, in the order users were given.
+pub fn group_failures<'a>(
+    failures: impl IntoIterator<Item = (&'a UserId, UserFailure)>,
+) -> Vec<FailureDetail> {
+    let mut groups: Vec<FailureDetail> = Vec::new();
+    for (user, failure) in failures {
+        match groups
+            .iter_mut()
+            .find(|g| g.code == failure.code && g.msg == failure.msg)
+        {
+            Some(group) => group.user_ids.push(user.to_string()),
+            None => groups.push(FailureDetail {
+                code: failure.code,
+                msg: failure.msg,
+                user_ids: vec![user.to_string()],
+            }),
+        }
+    }
+    groups
+}
+
+/// Runs `work` for every user at once (at most 20): a batch takes about one call's
+/// latency, not twenty. Results keep the order users were given in.
+pub async fn for_each_user<T, F, Fut>(
+    entries: Vec<(UserId, T)>,
+    work: F,
+) -> Vec<(UserId, Result<(), UserFailure>)>
+where
+    F: Fn(UserId, T) -> Fut,
+    Fut: Future<Output = Result<(), UserFailure>>,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::iter(entries)
+        .map(|(user, item)| {
+            let done = work(user.clone(), item);
+            async move { (user, done.await) }
+        })
+        .buffered(MAX_USERS)
+        .collect()
+        .await
+}
+
+/// `successful_user_ids` + `failure_details` (`null` when none, as the reference does).
+#[derive(Debug, Serialize)]
+pub struct UpdateResult {
+    pub successful_user_ids: Vec<String>,
+    pub failure_details: Option<Vec<FailureDetail>>,
+}
+
+impl UpdateResult {
+    pub fn from_outcomes(outcomes: &[(UserId, Result<(), UserFailure>)]) -> Self {
+        let successful_user_ids = outcomes
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(u, _)| u.to_string())
+            .collect();
+        let failures = group_failures(
+            outcomes
+                .iter()
+                .filter_map(|(u, r)| r.clone().err().map(|f| (u, f))),
+        );
+        Self {
+            successful_user_ids,
+            failure_details: (!failures.is_empty()).then_some(failures),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn user_id_lists() {
+        assert_eq!(
+            user_ids(Some(&json!(["a", "b"])), "user_ids")
+                .unwrap()
+                .len(),
+            2
+        );
+        let many: Vec<String> = (0..21).map(|i| format!("u{i}")).collect();
+        assert_eq!(
+            user_ids(Some(&json!(many)), "user_ids").unwrap_err().code,
+            TOO_MANY_USERS
+        );
+        for bad in [
+            json!([]),
+            json!("a"),
+            json!(["a", "a"]),
+            json!([1]),
+            json!([""]),
+        ] {
+            assert_eq!(
+                user_ids(Some(&bad), "user_ids").unwrap_err().code,
+                INVALID_PARAMETER,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            user_ids(None, "user_ids").unwrap_err().code,
+            INVALID_PARAMETER
+        );
+    }
+
+    #[test]
+    fn failures_group_by_code_and_message() {
+        let (a, b, c) = (id("a"), id("b"), id("c"));
+        let groups = group_failures([
+            (&a, UserFailure::not_found()),
+            (&b, UserFailure::invalid_property("x")),
+            (&c, UserFailure::not_found()),
+        ]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].user_ids, ["a", "c"]);
+    }
+}

@@ -1,0 +1,28 @@
+//! The domain of the User Profile Service: types whose `parse` returns a value that
+//! cannot be invalid, the rules on profiles, consents, segments and one-time codes, and
+//! the use cases that combine them over ports. No AWS SDK, no HTTP: `cargo tree -p domain`
+//! shows it, and `tests/tests/layers.rs` checks it.
+
+pub mod api_token;
+mod attributes;
+pub mod ci;
+pub mod clock;
+pub mod consent;
+mod field_errors;
+mod locale;
+pub mod otp;
+mod person;
+mod phone;
+pub mod profile;
+pub mod segment;
+
+pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
+pub use ci::{CiProperty, CiValues};
+pub use clock::Clock;
+pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents};
+pub use field_errors::FieldErrors;
+pub use locale::{Currency, LanguageCode, LocaleCatalog, TimeZone};
+pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
+pub use phone::PhoneNumber;
+pub use profile::{ExpectedVersion, Profile, ProfilePatch, TooManyAttributes, timestamp};
+pub use segment::{Segment, SegmentId, sort_segments};

@@ -1,0 +1,419 @@
+//! One-time codes sent to a destination (SPEC §5): generation from the OS CSPRNG, keyed
+//! HMAC-SHA256 digests (never the code itself), constant-time comparison, and the
+//! rules on lifetime, wrong tries, resend cooldown and hourly send caps. Pure: the
+//! store persists `Challenge` and `SendLog`, the SMS port delivers the code.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use rand::{Rng, TryRngCore};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::UserId;
+
+pub const HOUR_SECS: i64 = 3600;
+/// NIST 800-63B and ASVS 6.5.5 put ten minutes as the longest sensible life of a code.
+pub const MAX_LIFETIME_SECS: i64 = 600;
+
+/// What a code proves; part of the digest so a code for one flow never serves another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    PhoneChange,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PhoneChange => "phone_change",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpPolicy {
+    pub lifetime_secs: i64,
+    pub max_attempts: u32,
+    pub resend_cooldown_secs: i64,
+    pub max_sends_per_user_per_hour: usize,
+    pub max_sends_per_target_per_hour: usize,
+}
+
+impl Default for OtpPolicy {
+    fn default() -> Self {
+        Self {
+            lifetime_secs: 180,
+            max_attempts: 5,
+            resend_cooldown_secs: 60,
+            max_sends_per_user_per_hour: 5,
+            max_sends_per_target_per_hour: 5,
+        }
+    }
+}
+
+impl OtpPolicy {
+    /// Checks the limits SPEC §5 puts on any configuration.
+    pub fn validated(self) -> Result<Self, String> {
+        if !(1..=MAX_LIFETIME_SECS).contains(&self.lifetime_secs) {
+            return Err(format!(
+                "the code lifetime must be 1 to {MAX_LIFETIME_SECS} seconds"
+            ));
+        }
+        if self.max_attempts == 0
+            || self.max_sends_per_user_per_hour == 0
+            || self.max_sends_per_target_per_hour == 0
+        {
+            return Err("attempt and send limits must be at least 1".into());
+        }
+        Ok(self)
+    }
+}
+
+/// Six decimal digits. `Debug` hides them; only the SMS port reads them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtpCode(String);
+
+impl OtpCode {
+    /// A uniformly random code from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let n: u32 = rand::rngs::OsRng.unwrap_err().random_range(0..1_000_000);
+        Self(format!("{n:06}"))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() == 6 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("must be the 6-digit code sent by SMS".into())
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OtpCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OtpCode(******)")
+    }
+}
+
+/// The HMAC key codes are digested with; loaded from Secrets Manager.
+#[derive(Clone)]
+pub struct OtpKey(Vec<u8>);
+
+impl fmt::Debug for OtpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OtpKey(redacted)")
+    }
+}
+
+impl OtpKey {
+    pub const MIN_BYTES: usize = 32;
+
+    pub fn new(secret: &[u8]) -> Result<Self, String> {
+        if secret.len() < Self::MIN_BYTES {
+            return Err(format!(
+                "the OTP key must be at least {} bytes",
+                Self::MIN_BYTES
+            ));
+        }
+        Ok(Self(secret.to_vec()))
+    }
+
+    fn mac(
+        &self,
+        purpose: Purpose,
+        subject: &UserId,
+        target: &str,
+        code: &OtpCode,
+    ) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        // Length-prefixed fields: no two (purpose, subject, target, code) share an input.
+        for field in [purpose.as_str(), subject.as_str(), target, code.expose()] {
+            mac.update(&(field.len() as u32).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac
+    }
+
+    /// The stored form of a code: base64 of HMAC-SHA256(purpose, subject, target, code).
+    pub fn digest(
+        &self,
+        purpose: Purpose,
+        subject: &UserId,
+        target: &str,
+        code: &OtpCode,
+    ) -> String {
+        B64.encode(
+            self.mac(purpose, subject, target, code)
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Constant-time check of `code` against a stored digest.
+    pub fn matches(
+        &self,
+        purpose: Purpose,
+        subject: &UserId,
+        target: &str,
+        code: &OtpCode,
+        digest: &str,
+    ) -> bool {
+        let Ok(expected) = B64.decode(digest) else {
+            return false;
+        };
+        self.mac(purpose, subject, target, code)
+            .verify_slice(&expected)
+            .is_ok()
+    }
+}
+
+/// The stored state of one subject's codes for one purpose. It outlives a code: the send
+/// times of the last hour stay for the hourly cap after the code is used or expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Where the live code went; `None` once used.
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub code_expires_at: i64,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub sent_at: i64,
+    #[serde(default)]
+    pub sends: Vec<i64>,
+    /// Bumped on every send: the store's optimistic-concurrency token.
+    #[serde(default)]
+    pub rev: u64,
+}
+
+/// Send times to one destination in the last hour, across all subjects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendLog {
+    #[serde(default)]
+    pub sends: Vec<i64>,
+    #[serde(default)]
+    pub rev: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    pub retry_after_secs: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No live code for this target: none sent, expired, used, or sent elsewhere.
+    NoLiveCode,
+    /// The wrong-try limit was reached; a new code must be requested.
+    Exhausted,
+    Wrong,
+    Right,
+}
+
+fn recent(sends: &[i64], now: i64) -> Vec<i64> {
+    sends
+        .iter()
+        .copied()
+        .filter(|t| *t > now - HOUR_SECS)
+        .collect()
+}
+
+impl OtpPolicy {
+    /// Whether one more code may go out now to `target_log`'s destination.
+    pub fn check_send(
+        &self,
+        now: i64,
+        challenge: Option<&Challenge>,
+        target_log: Option<&SendLog>,
+    ) -> Result<(), RateLimited> {
+        if let Some(c) = challenge {
+            let ready_at = c.sent_at + self.resend_cooldown_secs;
+            if c.sent_at > 0 && ready_at > now {
+                return Err(RateLimited {
+                    retry_after_secs: ready_at - now,
+                });
+            }
+            let sends = recent(&c.sends, now);
+            if sends.len() >= self.max_sends_per_user_per_hour {
+                return Err(RateLimited {
+                    retry_after_secs: sends[0] + HOUR_SECS - now,
+                });
+            }
+        }
+        if let Some(log) = target_log {
+            let sends = recent(&log.sends, now);
+            if sends.len() >= self.max_sends_per_target_per_hour {
+                return Err(RateLimited {
+                    retry_after_secs: sends[0] + HOUR_SECS - now,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The challenge after sending a fresh code to `target`.
+    pub fn issue(
+        &self,
+        now: i64,
+        previous: Option<&Challenge>,
+        target: &str,
+        digest: String,
+    ) -> Challenge {
+        let mut sends = previous.map(|c| recent(&c.sends, now)).unwrap_or_default();
+        sends.push(now);
+        Challenge {
+            target: Some(target.to_owned()),
+            digest: Some(digest),
+            code_expires_at: now + self.lifetime_secs,
+            attempts: 0,
+            sent_at: now,
+            sends,
+            rev: previous.map_or(0, |c| c.rev) + 1,
+        }
+    }
+
+    pub fn log_send(&self, now: i64, previous: Option<&SendLog>) -> SendLog {
+        let mut sends = previous.map(|l| recent(&l.sends, now)).unwrap_or_default();
+        sends.push(now);
+        SendLog {
+            sends,
+            rev: previous.map_or(0, |l| l.rev) + 1,
+        }
+    }
+
+    /// Judges a submitted code; `matches` does the constant-time digest comparison.
+    pub fn judge(
+        &self,
+        now: i64,
+        challenge: Option<&Challenge>,
+        target: &str,
+        matches: impl FnOnce(&str) -> bool,
+    ) -> Verdict {
+        let Some(c) = challenge else {
+            return Verdict::NoLiveCode;
+        };
+        let (Some(sent_to), Some(digest)) = (&c.target, &c.digest) else {
+            return Verdict::NoLiveCode;
+        };
+        if sent_to != target || c.code_expires_at <= now {
+            return Verdict::NoLiveCode;
+        }
+        if c.attempts >= self.max_attempts {
+            return Verdict::Exhausted;
+        }
+        if matches(digest) {
+            Verdict::Right
+        } else {
+            Verdict::Wrong
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> OtpKey {
+        OtpKey::new(&[7u8; 32]).unwrap()
+    }
+
+    fn user() -> UserId {
+        UserId::parse("ada").unwrap()
+    }
+
+    #[test]
+    fn codes_are_six_digits_and_hidden_from_debug() {
+        for _ in 0..200 {
+            let c = OtpCode::generate();
+            assert_eq!(c.expose().len(), 6);
+            assert!(c.expose().bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert_eq!(
+            format!("{:?}", OtpCode::parse("123456").unwrap()),
+            "OtpCode(******)"
+        );
+        for bad in ["12345", "1234567", "12345a", " 123456"] {
+            assert!(OtpCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn digests_bind_purpose_subject_target_and_code() {
+        let code = OtpCode::parse("123456").unwrap();
+        let d = key().digest(Purpose::PhoneChange, &user(), "+905321234567", &code);
+        assert!(!d.contains("123456"));
+        assert!(key().matches(Purpose::PhoneChange, &user(), "+905321234567", &code, &d));
+        assert!(!key().matches(Purpose::PhoneChange, &user(), "+905321234568", &code, &d));
+        assert!(!key().matches(
+            Purpose::PhoneChange,
+            &UserId::parse("bob").unwrap(),
+            "+905321234567",
+            &code,
+            &d
+        ));
+        assert!(!key().matches(
+            Purpose::PhoneChange,
+            &user(),
+            "+905321234567",
+            &OtpCode::parse("123457").unwrap(),
+            &d
+        ));
+        let other_key = OtpKey::new(&[8u8; 32]).unwrap();
+        assert!(!other_key.matches(Purpose::PhoneChange, &user(), "+905321234567", &code, &d));
+        assert!(OtpKey::new(&[1u8; 31]).is_err());
+    }
+
+    #[test]
+    fn cooldown_and_hourly_caps() {
+        let p = OtpPolicy::default();
+        let t0 = 1_000_000;
+        let c = p.issue(t0, None, "+1", "d".into());
+        assert_eq!(
+            p.check_send(t0 + 59, Some(&c), None),
+            Err(RateLimited {
+                retry_after_secs: 1
+            })
+        );
+        assert!(p.check_send(t0 + 60, Some(&c), None).is_ok());
+
+        let mut c = c;
+        for i in 1..5 {
+            c = p.issue(t0 + i * 60, Some(&c), "+1", "d".into());
+        }
+        assert_eq!(c.sends.len(), 5);
+        let err = p.check_send(t0 + 300, Some(&c), None).unwrap_err();
+        assert_eq!(err.retry_after_secs, HOUR_SECS - 300);
+        assert!(
+            p.check_send(t0 + HOUR_SECS, Some(&c), None).is_ok(),
+            "the oldest send left the window"
+        );
+
+        let mut log = None;
+        for i in 0..5 {
+            log = Some(p.log_send(t0 + i, log.as_ref()));
+        }
+        assert!(p.check_send(t0 + 10, None, log.as_ref()).is_err());
+    }
+
+    #[test]
+    fn verdicts() {
+        let p = OtpPolicy::default();
+        let mut c = p.issue(100, None, "+1", "d".into());
+        assert_eq!(p.judge(100, Some(&c), "+1", |_| true), Verdict::Right);
+        assert_eq!(p.judge(100, Some(&c), "+1", |_| false), Verdict::Wrong);
+        assert_eq!(p.judge(100, Some(&c), "+2", |_| true), Verdict::NoLiveCode);
+        assert_eq!(p.judge(280, Some(&c), "+1", |_| true), Verdict::NoLiveCode);
+        assert_eq!(p.judge(100, None, "+1", |_| true), Verdict::NoLiveCode);
+        c.attempts = 5;
+        assert_eq!(p.judge(100, Some(&c), "+1", |_| true), Verdict::Exhausted);
+    }
+}

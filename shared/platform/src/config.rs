@@ -1,0 +1,168 @@
+//! Configuration: every environment variable the service reads is read here, once per
+//! container, into `Settings`. Nothing else calls `std::env::var`.
+
+use adapters::sms::SmsConfig;
+use domain::LocaleCatalog;
+use domain::otp::OtpPolicy;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// An optional variable; empty counts as unset.
+fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A comma-separated list; unset means `None` (no narrowing).
+fn list(name: &'static str) -> Option<Vec<String>> {
+    optional(name).map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not a whole number"),
+        }),
+    }
+}
+
+/// What the authorizer checks user tokens against.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// The Ed25519 public key: 32 bytes, base64url (a JWK's `x`).
+    pub public_key: String,
+}
+
+/// Every setting of every function. A function asks for the ones it needs through the
+/// `require_*` methods, so a missing variable stops only the functions that use it.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `TABLE_NAME`.
+    pub table: Option<String>,
+    /// `OTP_SECRET_ARN`: the Secrets Manager secret holding the OTP HMAC key.
+    pub otp_secret_id: Option<String>,
+    pub otp_policy: OtpPolicy,
+    pub sms: SmsConfig,
+    /// The languages and currencies profiles may name (`/local-info` shows the same).
+    pub locales: LocaleCatalog,
+    /// `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `TOKEN_PUBLIC_KEY`, when all are set.
+    pub token: Option<TokenConfig>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: optional("TABLE_NAME"),
+            otp_secret_id: optional("OTP_SECRET_ARN"),
+            otp_policy: otp_policy()?,
+            sms: SmsConfig::new(optional("SMS_SENDER_ID"), optional("SMS_MESSAGE_TEMPLATE"))
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "SMS_SENDER_ID/SMS_MESSAGE_TEMPLATE",
+                    reason,
+                })?,
+            locales: locales()?,
+            token: token()?,
+        })
+    }
+
+    /// Defaults everywhere, as tests and the developer gateway start from.
+    pub fn local(table: &str, otp_secret_id: &str) -> Self {
+        Self {
+            table: Some(table.to_owned()),
+            otp_secret_id: Some(otp_secret_id.to_owned()),
+            otp_policy: OtpPolicy::default(),
+            sms: SmsConfig::default(),
+            locales: LocaleCatalog::all(),
+            token: None,
+        }
+    }
+
+    pub fn require_table(&self) -> Result<&str, ConfigError> {
+        self.table
+            .as_deref()
+            .ok_or(ConfigError::Missing("TABLE_NAME"))
+    }
+
+    pub fn require_otp_secret(&self) -> Result<&str, ConfigError> {
+        self.otp_secret_id
+            .as_deref()
+            .ok_or(ConfigError::Missing("OTP_SECRET_ARN"))
+    }
+
+    pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {
+        self.token
+            .as_ref()
+            .ok_or(ConfigError::Missing("TOKEN_PUBLIC_KEY"))
+    }
+}
+
+/// `OTP_TTL_SECONDS`, `OTP_MAX_ATTEMPTS`, `OTP_RESEND_COOLDOWN_SECONDS`,
+/// `OTP_MAX_SENDS_PER_USER_PER_HOUR`, `OTP_MAX_SENDS_PER_NUMBER_PER_HOUR`.
+fn otp_policy() -> Result<OtpPolicy, ConfigError> {
+    let d = OtpPolicy::default();
+    OtpPolicy {
+        lifetime_secs: number("OTP_TTL_SECONDS", d.lifetime_secs)?,
+        max_attempts: number("OTP_MAX_ATTEMPTS", d.max_attempts)?,
+        resend_cooldown_secs: number("OTP_RESEND_COOLDOWN_SECONDS", d.resend_cooldown_secs)?,
+        max_sends_per_user_per_hour: number(
+            "OTP_MAX_SENDS_PER_USER_PER_HOUR",
+            d.max_sends_per_user_per_hour,
+        )?,
+        max_sends_per_target_per_hour: number(
+            "OTP_MAX_SENDS_PER_NUMBER_PER_HOUR",
+            d.max_sends_per_target_per_hour,
+        )?,
+    }
+    .validated()
+    .map_err(|reason| ConfigError::Invalid {
+        name: "OTP_*",
+        reason,
+    })
+}
+
+/// `SUPPORTED_LANGUAGES` and `SUPPORTED_CURRENCIES`, comma-separated; unset = all.
+fn locales() -> Result<LocaleCatalog, ConfigError> {
+    let languages = list("SUPPORTED_LANGUAGES");
+    let currencies = list("SUPPORTED_CURRENCIES");
+    LocaleCatalog::narrowed(languages.as_deref(), currencies.as_deref()).map_err(|reason| {
+        ConfigError::Invalid {
+            name: "SUPPORTED_LANGUAGES/SUPPORTED_CURRENCIES",
+            reason,
+        }
+    })
+}
+
+fn token() -> Result<Option<TokenConfig>, ConfigError> {
+    let (issuer, audience, public_key) = (
+        optional("TOKEN_ISSUER"),
+        optional("TOKEN_AUDIENCE"),
+        optional("TOKEN_PUBLIC_KEY"),
+    );
+    match (issuer, audience, public_key) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(audience), Some(public_key)) => Ok(Some(TokenConfig {
+            issuer,
+            audience,
+            public_key,
+        })),
+        _ => Err(ConfigError::Invalid {
+            name: "TOKEN_ISSUER/TOKEN_AUDIENCE/TOKEN_PUBLIC_KEY",
+            reason: "set all three or none".into(),
+        }),
+    }
+}

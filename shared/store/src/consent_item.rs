@@ -1,0 +1,126 @@
+//! Consent state on the profile item, one attribute per channel
+//! (`consent_<channel>` = `{status, updated_at}`), and the audit entries written in the
+//! same transaction as every change.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use domain::{
+    Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents, UserId, timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::Item;
+use crate::keys::{ItemKey, PK};
+use crate::txn::put;
+
+pub(crate) fn attribute(channel: Channel) -> String {
+    format!("consent_{}", channel.as_str())
+}
+
+pub(crate) fn consents_from_item(item: &Item) -> Consents {
+    let mut consents = Consents::default();
+    for channel in Channel::ALL {
+        let Some(AttributeValue::M(state)) = item.get(&attribute(channel)) else {
+            continue;
+        };
+        let text = |k: &str| match state.get(k) {
+            Some(AttributeValue::S(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if let (Some(status), Some(updated_at)) = (
+            text("status").as_deref().and_then(ConsentStatus::parse),
+            text("updated_at"),
+        ) {
+            consents
+                .0
+                .insert(channel, ChannelState { status, updated_at });
+        }
+    }
+    consents
+}
+
+/// `SET consent_<channel> = {status, updated_at}` for each change.
+pub(crate) fn set_consents(e: &mut Expression, changes: &[ConsentChange], now: DateTime<Utc>) {
+    for change in changes {
+        let state = AttributeValue::M(
+            [
+                (
+                    "status".to_owned(),
+                    AttributeValue::S(change.to.as_str().to_owned()),
+                ),
+                ("updated_at".to_owned(), AttributeValue::S(timestamp(now))),
+            ]
+            .into(),
+        );
+        e.set(&attribute(change.channel), state);
+    }
+}
+
+/// Conditions that each channel is still in the change's `from` state.
+pub(crate) fn expect_from(e: &mut Expression, changes: &[ConsentChange]) {
+    for change in changes {
+        let name = e.name(&attribute(change.channel));
+        match change.from {
+            None => e.condition(format!("attribute_not_exists({name})")),
+            Some(from) => {
+                let status = e.name("status");
+                let value = e.value(AttributeValue::S(from.as_str().to_owned()));
+                e.condition(format!("{name}.{status} = {value}"));
+            }
+        }
+    }
+}
+
+/// One audit entry as stored and as returned by the history route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub channel: String,
+    /// `subscribed`, `unsubscribed` or `undefined`.
+    pub from: String,
+    pub to: String,
+    pub at: String,
+    /// `self` or `api`.
+    pub source: String,
+    pub actor: String,
+    pub request_id: String,
+}
+
+pub(crate) fn audit_puts(
+    table: &str,
+    user: &UserId,
+    changes: &[ConsentChange],
+    actor: &ConsentActor,
+    now: DateTime<Utc>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    changes
+        .iter()
+        .map(|change| {
+            let entry = AuditEntry {
+                channel: change.channel.as_str().to_owned(),
+                from: change
+                    .from
+                    .map_or("undefined", ConsentStatus::as_str)
+                    .to_owned(),
+                to: change.to.as_str().to_owned(),
+                at: timestamp(now),
+                source: actor.source.to_owned(),
+                actor: actor.actor.clone(),
+                request_id: actor.request_id.clone(),
+            };
+            let key = ItemKey::consent_log(
+                user,
+                now.timestamp_millis(),
+                &actor.request_id,
+                change.channel,
+            );
+            let mut item: Item = serde_dynamo::to_item(&entry)?;
+            item.extend(key.to_item());
+            let mut e = Expression::default();
+            let pk = e.name(PK);
+            e.condition(format!("attribute_not_exists({pk})"));
+            put(table, item, e)
+        })
+        .collect()
+}

@@ -1,0 +1,34 @@
+//! A DynamoDB item and the conversions every repository shares.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::StoreError;
+use crate::keys::{ItemKey, PK, SK};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// `value` as an item under `key`; `None` fields are left out rather than stored as NULL.
+pub(crate) fn item_of<T: serde::Serialize>(key: &ItemKey, value: &T) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+    item.extend(key.to_item());
+    Ok(item)
+}
+
+/// A number attribute.
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The key an item was stored under.
+pub(crate) fn key_of(item: &Item) -> Option<ItemKey> {
+    match (item.get(PK), item.get(SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(ItemKey {
+            pk: pk.clone(),
+            sk: sk.clone(),
+        }),
+        _ => None,
+    }
+}

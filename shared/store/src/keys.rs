@@ -1,0 +1,138 @@
+//! The table's key layout. Nothing outside this module builds a key.
+//!
+//! | item                     | pk               | sk              |
+//! |--------------------------|------------------|-----------------|
+//! | profile                  | `USER#<user_id>` | `PROFILE`       |
+//! | OTP challenge            | `USER#<user_id>` | `OTP#<purpose>` |
+//! | phone uniqueness marker  | `PHONE#<e164>`   | `OWNER`         |
+//! | OTP sends to a number    | `PHONE#<e164>`   | `OTP_SENDS`     |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use domain::otp::Purpose;
+use domain::{Channel, PhoneNumber, SegmentId, UserId};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Epoch seconds after which DynamoDB TTL deletes an item.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+const USER_PREFIX: &str = "USER#";
+const PROFILE_SK: &str = "PROFILE";
+const OTP_PREFIX: &str = "OTP#";
+const PHONE_PREFIX: &str = "PHONE#";
+const OWNER_SK: &str = "OWNER";
+const OTP_SENDS_SK: &str = "OTP_SENDS";
+const SEGMENTS_PK: &str = "SEGMENTS";
+const CI_SK: &str = "CI";
+const API_TOKENS_PK: &str = "APITOKENS";
+const API_TOKEN_PREFIX: &str = "TOKEN#";
+pub const SEGMENT_PREFIX: &str = "SEGMENT#";
+/// Sort-key prefix of consent audit entries; they sort by time within a user.
+pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl ItemKey {
+    pub fn profile(user: &UserId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: PROFILE_SK.to_owned(),
+        }
+    }
+
+    pub fn challenge(user: &UserId, purpose: Purpose) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
+        }
+    }
+
+    /// Claims a number for one account; written in the same transaction as the profile.
+    pub fn phone_owner(phone: &PhoneNumber) -> Self {
+        Self {
+            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
+            sk: OWNER_SK.to_owned(),
+        }
+    }
+
+    pub fn phone_sends(phone: &PhoneNumber) -> Self {
+        Self {
+            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
+            sk: OTP_SENDS_SK.to_owned(),
+        }
+    }
+
+    pub fn consent_log(user: &UserId, at_ms: i64, request_id: &str, channel: Channel) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!(
+                "{CONSENT_LOG_PREFIX}{at_ms:013}#{request_id}#{}",
+                channel.as_str()
+            ),
+        }
+    }
+
+    /// A key within `user`'s partition from a sort key a client handed back (a cursor).
+    pub fn in_user_partition(user: &UserId, sk: String) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk,
+        }
+    }
+
+    /// Catalog items share one partition: the whole catalog is one Query.
+    pub fn segment(id: SegmentId) -> Self {
+        Self {
+            pk: SEGMENTS_PK.to_owned(),
+            sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
+        }
+    }
+
+    pub fn segments_partition() -> &'static str {
+        SEGMENTS_PK
+    }
+
+    pub fn membership(user: &UserId, id: SegmentId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
+        }
+    }
+
+    pub fn ci(user: &UserId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: CI_SK.to_owned(),
+        }
+    }
+
+    /// Tokens share one partition: listing is one Query; lookups are by hash.
+    pub fn api_token(sha256_hex: &str) -> Self {
+        Self {
+            pk: API_TOKENS_PK.to_owned(),
+            sk: format!("{API_TOKEN_PREFIX}{sha256_hex}"),
+        }
+    }
+
+    pub fn api_tokens_partition() -> &'static str {
+        API_TOKENS_PK
+    }
+
+    pub fn user_partition(user: &UserId) -> String {
+        format!("{USER_PREFIX}{}", user.as_str())
+    }
+
+    pub fn to_item(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (PK.to_owned(), AttributeValue::S(self.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}

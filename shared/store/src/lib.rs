@@ -1,0 +1,84 @@
+//! DynamoDB: the only part of the service that knows the table exists. It maps the
+//! table's items to domain types and back.
+//!
+//! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
+//! `item`, `txn` and `batch` (request plumbing), `profile_item` and `consent_item` (item
+//! mapping). On top, one repository per aggregate: `profiles` (+ `consents`, `phone`),
+//! `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
+//! that the consent and phone flows extend `ProfileStore`, whose item they share.
+
+mod api_tokens;
+mod batch;
+mod ci;
+mod consent_item;
+mod consents;
+mod expr;
+mod item;
+pub mod keys;
+mod phone;
+mod profile_item;
+mod profiles;
+mod segments;
+mod txn;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use thiserror::Error;
+
+pub use api_tokens::ApiTokenStore;
+pub use ci::{CiError, CiRecord, CiStore};
+pub use consent_item::AuditEntry;
+pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
+pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
+pub use profiles::{PatchError, ProfileStore};
+pub use segments::{AssignError, SegmentStore};
+
+/// How long a client should wait before retrying after DynamoDB pushed back.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Throttling, a 5xx or a network failure that survived the SDK's own retries.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// A request DynamoDB refused as malformed, or an item we cannot read: a bug here.
+    #[error("DynamoDB request failed: {0}")]
+    Failed(String),
+}
+
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        match &err {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => Self::Unavailable(err.to_string()),
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("unknown");
+                if RETRYABLE_CODES.contains(&code) {
+                    Self::Unavailable(code.to_owned())
+                } else {
+                    Self::Failed(format!("{code}: {}", service.err().message().unwrap_or("")))
+                }
+            }
+            _ => Self::Failed(err.to_string()),
+        }
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(err: serde_dynamo::Error) -> Self {
+        Self::Failed(format!("item does not match its model: {err}"))
+    }
+}

@@ -1,0 +1,321 @@
+//! The phone-change flow's reads and writes (SPEC §4, §5). One consistent BatchGetItem
+//! reads everything a decision needs; each outcome is one conditional write, so two
+//! requests racing for the same number or the same code cannot both win.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+
+use domain::otp::{Challenge, HOUR_SECS, Purpose, SendLog};
+use domain::{ConsentActor, PhoneNumber, Profile, ProfilePatch, UserId};
+
+use crate::StoreError;
+use crate::batch::batch_get;
+use crate::consent_item::{audit_puts, set_consents};
+use crate::expr::Expression;
+use crate::item::{Item, item_of, n};
+use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::profiles::ProfileStore;
+use crate::txn::{Outcome, delete, put, transact, update};
+
+const PURPOSE: Purpose = Purpose::PhoneChange;
+
+/// What the store holds about a requested change to `phone`.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneChangeState {
+    pub profile: Option<Profile>,
+    pub challenge: Option<Challenge>,
+    /// The account that holds the number's uniqueness marker.
+    pub owner: Option<String>,
+    pub sends_to_number: Option<SendLog>,
+}
+
+/// A phone change whose code was judged right, with the rest of its PATCH.
+pub struct VerifiedPhoneChange<'a> {
+    pub phone: &'a PhoneNumber,
+    pub patch: &'a ProfilePatch,
+    pub actor: &'a ConsentActor,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("the patch would leave too many attributes")]
+    TooManyAttributes,
+    #[error("another account holds the number")]
+    PhoneTaken,
+    #[error("the code was used, replaced or burned meanwhile")]
+    CodeGone,
+    #[error("the profile changed since it was read")]
+    ProfileChanged,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `attribute_not_exists(pk)` when there was no item, else `rev = :seen`.
+fn unchanged_since(e: &mut Expression, seen_rev: Option<u64>) {
+    match seen_rev {
+        None => {
+            let pk = e.name(PK);
+            e.condition(format!("attribute_not_exists({pk})"));
+        }
+        Some(rev) => {
+            let name = e.name("rev");
+            let value = e.value(n(rev));
+            e.condition(format!("{name} = {value}"));
+        }
+    }
+}
+
+impl ProfileStore {
+    pub async fn load_phone_change(
+        &self,
+        user: &UserId,
+        phone: &PhoneNumber,
+    ) -> Result<PhoneChangeState, StoreError> {
+        let profile_key = ItemKey::profile(user);
+        let challenge_key = ItemKey::challenge(user, PURPOSE);
+        let owner_key = ItemKey::phone_owner(phone);
+        let sends_key = ItemKey::phone_sends(phone);
+        let mut items = batch_get(
+            &self.client,
+            &self.table,
+            vec![
+                profile_key.clone(),
+                challenge_key.clone(),
+                owner_key.clone(),
+                sends_key.clone(),
+            ],
+        )
+        .await?;
+        let mut take = |key: &ItemKey| items.remove(key);
+        Ok(PhoneChangeState {
+            profile: take(&profile_key).map(profile_from_item).transpose()?,
+            challenge: take(&challenge_key)
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            owner: take(&owner_key).and_then(|item| match item.get("user_id") {
+                Some(AttributeValue::S(owner)) => Some(owner.clone()),
+                _ => None,
+            }),
+            sends_to_number: take(&sends_key).map(serde_dynamo::from_item).transpose()?,
+        })
+    }
+
+    /// Stores the new challenge and send log if nobody sent a code since `before` was
+    /// read. `Ok(false)`: someone did (a concurrent request won the send slot).
+    pub async fn reserve_code(
+        &self,
+        user: &UserId,
+        phone: &PhoneNumber,
+        before: &PhoneChangeState,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let expires = |item: &mut Item| {
+            item.insert(TTL_ATTRIBUTE.to_owned(), n(now + HOUR_SECS));
+        };
+        let mut challenge_item = item_of(&ItemKey::challenge(user, PURPOSE), challenge)?;
+        expires(&mut challenge_item);
+        let mut log_item = item_of(&ItemKey::phone_sends(phone), log)?;
+        expires(&mut log_item);
+        let mut c = Expression::default();
+        unchanged_since(&mut c, before.challenge.as_ref().map(|c| c.rev));
+        let mut l = Expression::default();
+        unchanged_since(&mut l, before.sends_to_number.as_ref().map(|l| l.rev));
+        let items = vec![
+            put(&self.table, challenge_item, c)?,
+            put(&self.table, log_item, l)?,
+        ];
+        Ok(matches!(
+            transact(&self.client, items).await?,
+            Outcome::Done
+        ))
+    }
+
+    /// Undoes `reserve_code` after the SMS could not be sent, so the user is not charged
+    /// a cooldown for a message that never left. Leaves anything written since alone.
+    pub async fn release_code(
+        &self,
+        user: &UserId,
+        phone: &PhoneNumber,
+        before: &PhoneChangeState,
+        reserved: &Challenge,
+        reserved_log: &SendLog,
+    ) -> Result<(), StoreError> {
+        let mut items = Vec::new();
+        let restore = |key: ItemKey, previous: Option<Item>, reserved_rev: u64| {
+            let mut e = Expression::default();
+            unchanged_since(&mut e, Some(reserved_rev));
+            match previous {
+                Some(item) => put(&self.table, item, e),
+                None => delete(&self.table, &key, e),
+            }
+        };
+        let challenge_key = ItemKey::challenge(user, PURPOSE);
+        let previous = before
+            .challenge
+            .as_ref()
+            .map(|c| item_of(&challenge_key, c))
+            .transpose()?;
+        items.push(restore(challenge_key, previous, reserved.rev)?);
+        let log_key = ItemKey::phone_sends(phone);
+        let previous = before
+            .sends_to_number
+            .as_ref()
+            .map(|l| item_of(&log_key, l))
+            .transpose()?;
+        items.push(restore(log_key, previous, reserved_log.rev)?);
+        // A failed condition means a newer write owns the items now: leave them.
+        transact(&self.client, items).await.map(|_| ())
+    }
+
+    /// Counts a wrong code against the live challenge; `None` if it is gone.
+    pub async fn record_wrong_code(
+        &self,
+        user: &UserId,
+        digest: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        let mut e = Expression::default();
+        let attempts = e.name("attempts");
+        let one = e.value(n(1));
+        let digest_name = e.name("digest");
+        let digest_value = e.value(AttributeValue::S(digest.to_owned()));
+        e.set_raw(attempts.clone(), format!("{attempts} + {one}"));
+        e.condition(format!("{digest_name} = {digest_value}"));
+        let built = e.build();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::challenge(user, PURPOSE).to_item()))
+            .update_expression(built.update)
+            .set_condition_expression(built.condition)
+            .set_expression_attribute_names(Some(built.names))
+            .set_expression_attribute_values(built.values)
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.and_then(|a| match a.get("attempts") {
+                Some(AttributeValue::N(v)) => v.parse().ok(),
+                _ => None,
+            })),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Applies the verified change in one transaction: the profile with the rest of
+    /// the PATCH (if it is still the version read), the new number's marker (if nobody
+    /// else holds it), the old number's marker released, the code consumed (if still
+    /// live), and an audit entry per consent that changes. Returns the new profile.
+    pub async fn commit_phone_change(
+        &self,
+        user: &UserId,
+        before: &PhoneChangeState,
+        change: &VerifiedPhoneChange<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, CommitError> {
+        let phone = change.phone;
+        let digest = before
+            .challenge
+            .as_ref()
+            .and_then(|c| c.digest.as_deref())
+            .ok_or(CommitError::CodeGone)?;
+        let base = before
+            .profile
+            .clone()
+            .unwrap_or_else(|| Profile::empty(user, now));
+        let mut next = base
+            .patched(change.patch, now)
+            .map_err(|_| CommitError::TooManyAttributes)?;
+        next.phone = Some(phone.e164().to_owned());
+        next.phone_verified = true;
+        let consent_changes = base.consents.diff(&change.patch.consents);
+        let me = AttributeValue::S(user.as_str().to_owned());
+        let owner_may_be_me = |e: &mut Expression| {
+            let (pk, owner) = (e.name(PK), e.name("user_id"));
+            let me_value = e.value(me.clone());
+            e.condition(format!(
+                "attribute_not_exists({pk}) OR {owner} = {me_value}"
+            ));
+        };
+
+        // 0: the profile.
+        let guard = before
+            .profile
+            .as_ref()
+            .map_or(Guard::New, |p| Guard::SeenVersion(p.version));
+        let mut p = update_expression(user, change.patch, now, guard);
+        p.set("phone", AttributeValue::S(phone.e164().to_owned()));
+        p.set("phone_verified", AttributeValue::Bool(true));
+        set_consents(&mut p, &consent_changes, now);
+        let mut items = vec![update(&self.table, &ItemKey::profile(user), p)?];
+
+        // 1: claim the number.
+        let mut m = Expression::default();
+        owner_may_be_me(&mut m);
+        let mut marker = Item::from([
+            ("user_id".to_owned(), me.clone()),
+            (
+                "claimed_at".to_owned(),
+                AttributeValue::S(next.updated_at.clone()),
+            ),
+        ]);
+        marker.extend(ItemKey::phone_owner(phone).to_item());
+        items.push(put(&self.table, marker, m)?);
+
+        // 2: consume the code.
+        let mut c = Expression::default();
+        let (digest_name, attempts, target) =
+            (c.name("digest"), c.name("attempts"), c.name("target"));
+        let digest_value = c.value(AttributeValue::S(digest.to_owned()));
+        let max = c.value(n(change.max_attempts));
+        c.remove(digest_name.clone());
+        c.remove(target);
+        c.set("used_at", n(now.timestamp()));
+        c.condition(format!(
+            "{digest_name} = {digest_value} AND {attempts} < {max}"
+        ));
+        items.push(update(&self.table, &ItemKey::challenge(user, PURPOSE), c)?);
+
+        // 3: release the old number, if it was ours.
+        let old_phone = before
+            .profile
+            .as_ref()
+            .and_then(|p| p.phone.as_deref())
+            .and_then(|p| PhoneNumber::parse(p).ok())
+            .filter(|old| old != phone);
+        if let Some(old) = &old_phone {
+            let mut d = Expression::default();
+            owner_may_be_me(&mut d);
+            items.push(delete(&self.table, &ItemKey::phone_owner(old), d)?);
+        }
+
+        // then: the audit entries.
+        items.extend(audit_puts(
+            &self.table,
+            user,
+            &consent_changes,
+            change.actor,
+            now,
+        )?);
+
+        match transact(&self.client, items).await? {
+            Outcome::Done => Ok(next),
+            Outcome::Failed(1) => Err(CommitError::PhoneTaken),
+            Outcome::Failed(2) => Err(CommitError::CodeGone),
+            Outcome::FirstFailed(_) | Outcome::Failed(_) | Outcome::Conflict => {
+                Err(CommitError::ProfileChanged)
+            }
+        }
+    }
+}

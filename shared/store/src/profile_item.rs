@@ -1,0 +1,172 @@
+//! The profile item: how a stored item becomes a `Profile`, and the update expression
+//! that writes a `ProfilePatch` under a guess about what is stored.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use domain::{ExpectedVersion, MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
+
+use crate::StoreError;
+use crate::consent_item::consents_from_item;
+use crate::expr::Expression;
+use crate::item::Item;
+use crate::profiles::PatchError;
+
+pub(crate) const ATTRIBUTES: &str = "attributes";
+pub(crate) const VERSION: &str = "version";
+
+/// What a write assumes about the stored item.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard {
+    /// The attributes map exists and has room for every key the patch sets.
+    Optimistic,
+    /// No attributes map yet: write the whole map.
+    CreateAttributes,
+    /// No item at all (read just now).
+    New,
+    /// Exactly the version read.
+    SeenVersion(u64),
+}
+
+pub(crate) fn profile_from_item(item: Item) -> Result<Profile, StoreError> {
+    let consents = consents_from_item(&item);
+    let profile: Profile = serde_dynamo::from_item(item)?;
+    Ok(profile.with_consents(consents))
+}
+
+/// The update of a profile item for `patch` under `guard`: the fields it sets, the
+/// bookkeeping every write does (version, timestamps, the attributes map), and the
+/// condition that makes the write safe.
+pub(crate) fn update_expression(
+    user: &UserId,
+    patch: &ProfilePatch,
+    now: DateTime<Utc>,
+    guard: Guard,
+) -> Expression {
+    let mut e = Expression::default();
+    let now = AttributeValue::S(timestamp(now));
+    e.set("user_id", AttributeValue::S(user.as_str().to_owned()));
+    e.set("updated_at", now.clone());
+    let created = e.name("created_at");
+    let now_v = e.value(now);
+    e.set_raw(
+        created.clone(),
+        format!("if_not_exists({created}, {now_v})"),
+    );
+    let version = e.name(VERSION);
+    let zero = e.value(AttributeValue::N("0".into()));
+    let one = e.value(AttributeValue::N("1".into()));
+    e.set_raw(
+        version.clone(),
+        format!("if_not_exists({version}, {zero}) + {one}"),
+    );
+
+    for (field, value) in patch.assignments() {
+        match value {
+            Some(s) => e.set(field, AttributeValue::S(s)),
+            None => {
+                let path = e.name(field);
+                e.remove(path);
+            }
+        }
+    }
+
+    let attrs = e.name(ATTRIBUTES);
+    let whole_map = matches!(guard, Guard::CreateAttributes | Guard::New);
+    if !patch.touches_attributes() {
+        // Every profile carries the map, so later writes can address keys in it.
+        let empty = e.value(AttributeValue::M(HashMap::new()));
+        e.set_raw(attrs.clone(), format!("if_not_exists({attrs}, {empty})"));
+    } else if whole_map {
+        let map = patch
+            .attributes
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.as_str().to_owned(), to_av(v))))
+            .collect();
+        e.set(ATTRIBUTES, AttributeValue::M(map));
+    } else {
+        for (key, value) in &patch.attributes {
+            let path = format!("{attrs}.{}", e.name(key.as_str()));
+            match value {
+                Some(v) => {
+                    let v = e.value(to_av(v));
+                    e.set_raw(path, v);
+                }
+                None => e.remove(path),
+            }
+        }
+    }
+
+    match guard {
+        Guard::Optimistic if patch.touches_attributes() => {
+            e.condition(format!("attribute_exists({attrs})"));
+            let added = patch.attributes.values().filter(|v| v.is_some()).count();
+            if added > 0 {
+                let room = e.value(AttributeValue::N((MAX_ATTRIBUTES - added).to_string()));
+                e.condition(format!("size({attrs}) <= {room}"));
+            }
+        }
+        Guard::Optimistic => {}
+        Guard::CreateAttributes => e.condition(format!("attribute_not_exists({attrs})")),
+        Guard::New => e.condition(format!("attribute_not_exists({version})")),
+        Guard::SeenVersion(seen) => {
+            let seen = e.value(AttributeValue::N(seen.to_string()));
+            e.condition(format!("{version} = {seen}"));
+        }
+    }
+    e
+}
+
+pub(crate) fn add_expectation(e: &mut Expression, expected: ExpectedVersion) {
+    match expected {
+        ExpectedVersion::Any => {}
+        ExpectedVersion::Exists => {
+            let version = e.name(VERSION);
+            e.condition(format!("attribute_exists({version})"));
+        }
+        ExpectedVersion::Exactly(expected) => {
+            let version = e.name(VERSION);
+            let expected = e.value(AttributeValue::N(expected.to_string()));
+            e.condition(format!("{version} = {expected}"));
+        }
+    }
+}
+
+/// After a failed condition: a 412, a 400, or the guard for the next attempt.
+pub(crate) fn next_guard(
+    patch: &ProfilePatch,
+    expected: ExpectedVersion,
+    old: Option<&Item>,
+) -> Result<Guard, PatchError> {
+    let old_version = old.and_then(|item| match item.get(VERSION) {
+        Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+        _ => None,
+    });
+    match (expected, old_version) {
+        (ExpectedVersion::Exists, None) => return Err(PatchError::VersionConflict),
+        (ExpectedVersion::Exactly(expected), seen) if seen != Some(expected) => {
+            return Err(PatchError::VersionConflict);
+        }
+        _ => {}
+    }
+    let Some(AttributeValue::M(stored)) = old.and_then(|item| item.get(ATTRIBUTES)) else {
+        return Ok(Guard::CreateAttributes);
+    };
+    let mut keys: BTreeSet<&str> = stored.keys().map(String::as_str).collect();
+    for (key, value) in &patch.attributes {
+        if value.is_some() {
+            keys.insert(key.as_str());
+        } else {
+            keys.remove(key.as_str());
+        }
+    }
+    if keys.len() > MAX_ATTRIBUTES {
+        return Err(PatchError::TooManyAttributes);
+    }
+    Ok(Guard::SeenVersion(old_version.unwrap_or(0)))
+}
+
+fn to_av(value: &domain::AttributeValue) -> AttributeValue {
+    serde_dynamo::to_attribute_value(value).expect("scalar attribute values always convert")
+}

@@ -1,0 +1,300 @@
+//! Profile items: one strongly consistent GetItem to read, one conditional UpdateItem
+//! to change. No read-before-write: the condition expression carries what the write
+//! assumed, and only when it fails does the store look at the item it got back.
+//! A PATCH that changes consents must also write audit entries, so it reads first and
+//! commits profile and audit entries in one transaction.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
+use domain::{
+    ChannelState, Clock, ConsentActor, ConsentChange, Consents, ExpectedVersion, MAX_ATTRIBUTES,
+    Profile, ProfilePatch, UserId, timestamp,
+};
+
+use crate::StoreError;
+use crate::batch::batch_get;
+use crate::consent_item::{audit_puts, consents_from_item, expect_from, set_consents};
+use crate::item::Item;
+use crate::keys::ItemKey;
+use crate::profile_item::{
+    Guard, VERSION, add_expectation, next_guard, profile_from_item, update_expression,
+};
+use crate::txn::{Outcome, transact, update};
+
+/// Attempts before a write that keeps losing races gives up with 503.
+pub(crate) const MAX_ATTEMPTS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("the stored version does not match If-Match")]
+    VersionConflict,
+    #[error("the user has no profile")]
+    NotFound,
+    #[error("the patch would leave more than {MAX_ATTRIBUTES} attributes")]
+    TooManyAttributes,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether a write may create the user's item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existence {
+    Any,
+    /// Partner writes touch only users who have a profile (else 4004).
+    MustExist,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProfileStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl ProfileStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub async fn get(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
+        self.get_item(user)
+            .await?
+            .map(profile_from_item)
+            .transpose()
+    }
+
+    /// Up to 100 profiles in one BatchGetItem (plus retries of unprocessed keys).
+    pub async fn get_many(&self, users: &[UserId]) -> Result<HashMap<UserId, Profile>, StoreError> {
+        let keys = users.iter().map(ItemKey::profile).collect();
+        let mut found = batch_get(&self.client, &self.table, keys).await?;
+        let mut out = HashMap::new();
+        for user in users {
+            if let Some(item) = found.remove(&ItemKey::profile(user)) {
+                out.insert(user.clone(), profile_from_item(item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies `patch`, creating the profile on first write.
+    pub async fn patch(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        expected: ExpectedVersion,
+        actor: &ConsentActor,
+        clock: &Clock,
+    ) -> Result<Profile, PatchError> {
+        if patch.consents.is_empty() {
+            self.patch_fields(user, patch, expected, clock.now()).await
+        } else {
+            self.patch_with_consents(user, patch, expected, actor, clock)
+                .await
+        }
+    }
+
+    /// One UpdateItem when the guess about the stored item holds; on a failed condition
+    /// the returned old item tells which guess to make next.
+    async fn patch_fields(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        expected: ExpectedVersion,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, PatchError> {
+        let mut guard = Guard::Optimistic;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut expr = update_expression(user, patch, now, guard);
+            add_expectation(&mut expr, expected);
+            let built = expr.build();
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(ItemKey::profile(user).to_item()))
+                .update_expression(built.update)
+                .set_condition_expression(built.condition)
+                .set_expression_attribute_names(Some(built.names))
+                .set_expression_attribute_values(built.values)
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match result {
+                Ok(output) => return Ok(profile_from_item(output.attributes.unwrap_or_default())?),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        guard = next_guard(patch, expected, failed.item.as_ref())?;
+                    }
+                    _ => return Err(StoreError::from(err).into()),
+                },
+            }
+        }
+        Err(StoreError::Unavailable("profile write kept losing races".into()).into())
+    }
+
+    /// A partner's update of one user: only if the user has a profile.
+    pub async fn partner_update(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        actor: &ConsentActor,
+        clock: &Clock,
+    ) -> Result<(), PatchError> {
+        if patch.consents.is_empty() {
+            match self
+                .patch_fields(user, patch, ExpectedVersion::Exists, clock.now())
+                .await
+            {
+                Err(PatchError::VersionConflict) => Err(PatchError::NotFound),
+                other => other.map(|_| ()),
+            }
+        } else {
+            self.write_audited(user, patch, Existence::MustExist, actor, clock)
+                .await
+                .map(|_| ())
+        }
+    }
+
+    /// `patch` and an audit entry per consent it changes, in one transaction, without
+    /// reading first: the first attempt guesses every named channel was never set (and,
+    /// for attributes, that there is room). A wrong guess fails the condition, DynamoDB
+    /// returns the stored item with the cancellation, and the next attempt is exact.
+    /// Returns the consent changes made and the consents after the write.
+    pub(crate) async fn write_audited(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        existence: Existence,
+        actor: &ConsentActor,
+        clock: &Clock,
+    ) -> Result<(Vec<ConsentChange>, Consents), PatchError> {
+        // What the last failed attempt showed: `Some(None)` = no item.
+        let mut seen: Option<Option<Item>> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            // A fresh time per attempt: an audit entry is never stamped earlier than
+            // the state it was conditioned on.
+            let now = clock.now();
+            let stored = seen
+                .as_ref()
+                .map(|old| old.as_ref().map(consents_from_item).unwrap_or_default());
+            let changes = stored.clone().unwrap_or_default().diff(&patch.consents);
+            let only_consents = patch.assignments().is_empty() && !patch.touches_attributes();
+            if let Some(state) = &stored
+                && changes.is_empty()
+                && only_consents
+            {
+                return Ok((changes, state.clone()));
+            }
+            let guard = match &seen {
+                None => Guard::Optimistic,
+                Some(None) => Guard::New,
+                Some(Some(old)) => next_guard(patch, ExpectedVersion::Any, Some(old))?,
+            };
+            let mut e = update_expression(user, patch, now, guard);
+            set_consents(&mut e, &changes, now);
+            expect_from(&mut e, &changes);
+            if existence == Existence::MustExist {
+                let version = e.name(VERSION);
+                e.condition(format!("attribute_exists({version})"));
+            }
+            let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
+            items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            match transact(&self.client, items).await? {
+                Outcome::Done => {
+                    let mut state = stored.unwrap_or_default();
+                    for change in &changes {
+                        let updated_at = timestamp(now);
+                        state.0.insert(
+                            change.channel,
+                            ChannelState {
+                                status: change.to,
+                                updated_at,
+                            },
+                        );
+                    }
+                    return Ok((changes, state));
+                }
+                Outcome::FirstFailed(None) if existence == Existence::MustExist => {
+                    return Err(PatchError::NotFound);
+                }
+                Outcome::FirstFailed(old) => seen = Some(old),
+                Outcome::Conflict => seen = Some(self.get_item(user).await?),
+                Outcome::Failed(_) => {
+                    return Err(
+                        StoreError::Failed("an audit entry key was already taken".into()).into(),
+                    );
+                }
+            }
+        }
+        Err(StoreError::Unavailable("write kept losing races".into()).into())
+    }
+
+    async fn get_item(&self, user: &UserId) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+
+    /// Read, then one transaction: the profile (if still the version read) and an audit
+    /// entry per consent that really changes.
+    async fn patch_with_consents(
+        &self,
+        user: &UserId,
+        patch: &ProfilePatch,
+        expected: ExpectedVersion,
+        actor: &ConsentActor,
+        clock: &Clock,
+    ) -> Result<Profile, PatchError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let now = clock.now();
+            let old = self.get(user).await?;
+            if !expected.holds_for(old.as_ref()) {
+                return Err(PatchError::VersionConflict);
+            }
+            let base = old.clone().unwrap_or_else(|| Profile::empty(user, now));
+            let changes = base.consents.diff(&patch.consents);
+            if let Some(old) = &old
+                && changes.is_empty()
+                && patch.assignments().is_empty()
+                && !patch.touches_attributes()
+            {
+                return Ok(old.clone());
+            }
+            let next = base
+                .patched(patch, now)
+                .map_err(|_| PatchError::TooManyAttributes)?;
+            let guard = old
+                .as_ref()
+                .map_or(Guard::New, |p| Guard::SeenVersion(p.version));
+            let mut e = update_expression(user, patch, now, guard);
+            set_consents(&mut e, &changes, now);
+            let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
+            items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            match transact(&self.client, items).await? {
+                Outcome::Done => return Ok(next),
+                Outcome::FirstFailed(_) | Outcome::Conflict => continue,
+                Outcome::Failed(_) => {
+                    return Err(
+                        StoreError::Failed("an audit entry key was already taken".into()).into(),
+                    );
+                }
+            }
+        }
+        Err(StoreError::Unavailable("profile write kept losing races".into()).into())
+    }
+}

@@ -1,0 +1,131 @@
+//! TransactWriteItems: building its items and reading why it was cancelled.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use aws_sdk_dynamodb::Client;
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::Item;
+use crate::keys::ItemKey;
+
+fn invalid(e: impl ToString) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+pub(crate) fn put(table: &str, item: Item, e: Expression) -> Result<TransactWriteItem, StoreError> {
+    let built = e.build();
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(built.condition)
+        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
+        .set_expression_attribute_values(built.values)
+        .build()
+        .map_err(invalid)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+pub(crate) fn delete(
+    table: &str,
+    key: &ItemKey,
+    e: Expression,
+) -> Result<TransactWriteItem, StoreError> {
+    let built = e.build();
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .set_condition_expression(built.condition)
+        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
+        .set_expression_attribute_values(built.values)
+        .build()
+        .map_err(invalid)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// An update that hands back the old item if its condition fails.
+pub(crate) fn update(
+    table: &str,
+    key: &ItemKey,
+    e: Expression,
+) -> Result<TransactWriteItem, StoreError> {
+    let built = e.build();
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .update_expression(built.update)
+        .set_condition_expression(built.condition)
+        .set_expression_attribute_names(Some(built.names))
+        .set_expression_attribute_values(built.values)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(invalid)?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// How a transaction went.
+pub(crate) enum Outcome {
+    Done,
+    /// The first item's condition failed; its old state when DynamoDB returned it.
+    FirstFailed(Option<Item>),
+    /// Another item's condition failed: the first such position.
+    Failed(usize),
+    /// Lost a race with another transaction on the same items: read again and retry.
+    Conflict,
+}
+
+pub(crate) async fn transact(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<Outcome, StoreError> {
+    let Err(err) = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+    else {
+        return Ok(Outcome::Done);
+    };
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    else {
+        return Err(err.into());
+    };
+    let reasons = cancelled.cancellation_reasons();
+    let failed = |r: &CancellationReason| r.code() == Some("ConditionalCheckFailed");
+    if let Some(first) = reasons.first().filter(|r| failed(r)) {
+        return Ok(Outcome::FirstFailed(first.item().cloned()));
+    }
+    if let Some(position) = reasons.iter().position(failed) {
+        return Ok(Outcome::Failed(position));
+    }
+    if reasons
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"))
+    {
+        return Ok(Outcome::Conflict);
+    }
+    Err(err.into())
+}
+
+/// A condition on an item the transaction does not change.
+pub(crate) fn condition_check(
+    table: &str,
+    key: &ItemKey,
+    e: Expression,
+) -> Result<TransactWriteItem, StoreError> {
+    let built = e.build();
+    let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .condition_expression(built.condition.unwrap_or_default())
+        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
+        .set_expression_attribute_values(built.values)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(invalid)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
