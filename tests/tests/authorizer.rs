@@ -162,3 +162,40 @@ async fn api_tokens_are_looked_up_by_hash_and_refused_once_revoked_or_expired() 
     );
     assert!(!store.revoke("tok_unknown").await.unwrap());
 }
+
+/// An API token's expiry is not the table's TTL attribute: DynamoDB would delete the
+/// record, and `profilectl token list` would lose the expired token.
+#[tokio::test]
+async fn expired_api_tokens_stay_listable_and_are_refused() {
+    let env = TestEnv::new().await;
+    let secret = ApiTokenSecret::generate();
+    let record = ApiToken {
+        token_id: new_token_id(),
+        name: "expired".into(),
+        scopes: vec!["profiles:read".into()],
+        created_at: "2026-11-22T00:00:00.000Z".into(),
+        expires_at: Some(now() - 10),
+        revoked: false,
+    };
+    let store = ApiTokenStore::new(env.dynamodb.clone(), &env.table);
+    store.create(&secret, &record).await.unwrap();
+    let items = env.scan_all().await;
+    let item = items
+        .iter()
+        .find(|i| i.contains_key("token_id"))
+        .expect("the token record");
+    assert!(
+        !item.contains_key(store::keys::TTL_ATTRIBUTE),
+        "the token carries the TTL attribute: {item:?}"
+    );
+    let listed = store.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].1, record);
+    assert!(!listed[0].1.usable_at(now()));
+    let authorizer = authorizer::Authorizer::new(&env.platform).unwrap();
+    assert!(
+        !decide(&authorizer, &format!("Bearer {}", secret.expose()))
+            .await
+            .is_authorized
+    );
+}

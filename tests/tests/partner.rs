@@ -428,3 +428,20 @@ async fn batch_round_trips_and_concurrency() {
         "{elapsed:?}"
     );
 }
+
+/// A scope refusal's `result_msg` is the plain sentence, not the problem's Display form.
+#[tokio::test]
+async fn scope_refusals_read_plainly() {
+    let env = TestEnv::new().await;
+    let reader = api_token(&env, &["profiles:read"]).await;
+    let (status, body) = post(
+        &env,
+        &reader,
+        "/api/v1/users/profile/update",
+        json!({"user_properties": [{"user_id": "a", "properties": {"x": 1}}]}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["result_code"], 4001);
+    assert_eq!(body["result_msg"], "scope profiles:write is required");
+}

@@ -60,3 +60,33 @@ fn every_template_route_has_an_event_payload() {
         "routes without an events/ payload: {missing:?}"
     );
 }
+
+#[test]
+fn every_function_serves_exactly_its_template_routes() {
+    let template = template();
+    let functions = local_api::functions();
+    for function in &functions {
+        let declared: BTreeSet<String> = template
+            .routes
+            .iter()
+            .filter(|r| r.function == function.logical_id)
+            .map(|r| r.key())
+            .collect();
+        let served: BTreeSet<String> = function.routes.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            served, declared,
+            "{}: its Route enum (left) and template.yaml (right) disagree",
+            function.logical_id
+        );
+    }
+    let wired: BTreeSet<&str> = functions.iter().map(|f| f.logical_id).collect();
+    let with_routes: BTreeSet<&str> = template
+        .routes
+        .iter()
+        .map(|r| r.function.as_str())
+        .collect();
+    assert_eq!(
+        wired, with_routes,
+        "functions wired (left) vs with routes in template.yaml (right)"
+    );
+}

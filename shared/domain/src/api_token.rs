@@ -58,8 +58,10 @@ pub struct ApiToken {
     pub name: String,
     pub scopes: Vec<String>,
     pub created_at: String,
-    /// Epoch seconds; `None` never expires.
-    #[serde(default)]
+    /// Epoch seconds; `None` never expires. Stored as `valid_until`, not under the
+    /// table's TTL attribute: DynamoDB would delete an expired token, and operators list
+    /// expired tokens to see what stopped working.
+    #[serde(default, rename = "valid_until")]
     pub expires_at: Option<i64>,
     #[serde(default)]
     pub revoked: bool,

@@ -15,7 +15,8 @@ use crate::batch::user_prefix_query;
 use crate::consent_item::{AuditEntry, attribute, consents_from_item};
 use crate::expr::Expression;
 use crate::keys::{CONSENT_LOG_PREFIX, ItemKey, SK};
-use crate::profiles::{Existence, PatchError, ProfileStore};
+use crate::profile_item::{Existence, PatchError};
+use crate::profiles::ProfileStore;
 
 pub const MAX_HISTORY_PAGE: usize = 100;
 

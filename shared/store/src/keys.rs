@@ -1,11 +1,19 @@
 //! The table's key layout. Nothing outside this module builds a key.
 //!
-//! | item                     | pk               | sk              |
-//! |--------------------------|------------------|-----------------|
-//! | profile                  | `USER#<user_id>` | `PROFILE`       |
-//! | OTP challenge            | `USER#<user_id>` | `OTP#<purpose>` |
-//! | phone uniqueness marker  | `PHONE#<e164>`   | `OWNER`         |
-//! | OTP sends to a number    | `PHONE#<e164>`   | `OTP_SENDS`     |
+//! | item                        | pk               | sk                                        |
+//! |-----------------------------|------------------|-------------------------------------------|
+//! | profile (+ consent state)   | `USER#<user_id>` | `PROFILE`                                 |
+//! | OTP challenge               | `USER#<user_id>` | `OTP#<purpose>`                           |
+//! | consent audit entry         | `USER#<user_id>` | `CONSENTLOG#<ms, 13 digits>#<request id>#<channel>` |
+//! | segment membership          | `USER#<user_id>` | `SEGMENT#<id, 10 digits>`                 |
+//! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
+//! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
+//! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
+//! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
+//! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
+//!
+//! `expires_at` is the table's TTL attribute: OTP challenges and send logs carry it.
+//! API tokens do not (their expiry is `valid_until`), so expired tokens stay listable.
 
 use std::collections::HashMap;
 

@@ -29,7 +29,8 @@ pub use ci::{CiError, CiRecord, CiStore};
 pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
-pub use profiles::{PatchError, ProfileStore};
+pub use profile_item::PatchError;
+pub use profiles::ProfileStore;
 pub use segments::{AssignError, SegmentStore};
 
 /// How long a client should wait before retrying after DynamoDB pushed back.

@@ -11,10 +11,29 @@ use crate::StoreError;
 use crate::consent_item::consents_from_item;
 use crate::expr::Expression;
 use crate::item::Item;
-use crate::profiles::PatchError;
 
 pub(crate) const ATTRIBUTES: &str = "attributes";
 pub(crate) const VERSION: &str = "version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("the stored version does not match If-Match")]
+    VersionConflict,
+    #[error("the user has no profile")]
+    NotFound,
+    #[error("the patch would leave more than {MAX_ATTRIBUTES} attributes")]
+    TooManyAttributes,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether a write may create the user's item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existence {
+    Any,
+    /// Partner writes touch only users who have a profile (else 4004).
+    MustExist,
+}
 
 /// What a write assumes about the stored item.
 #[derive(Debug, Clone, Copy)]

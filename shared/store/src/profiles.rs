@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use domain::{
-    ChannelState, Clock, ConsentActor, ConsentChange, Consents, ExpectedVersion, MAX_ATTRIBUTES,
-    Profile, ProfilePatch, UserId, timestamp,
+    ChannelState, Clock, ConsentActor, ConsentChange, Consents, ExpectedVersion, Profile,
+    ProfilePatch, UserId, timestamp,
 };
 
 use crate::StoreError;
@@ -21,32 +21,13 @@ use crate::consent_item::{audit_puts, consents_from_item, expect_from, set_conse
 use crate::item::Item;
 use crate::keys::ItemKey;
 use crate::profile_item::{
-    Guard, VERSION, add_expectation, next_guard, profile_from_item, update_expression,
+    Existence, Guard, PatchError, VERSION, add_expectation, next_guard, profile_from_item,
+    update_expression,
 };
 use crate::txn::{Outcome, transact, update};
 
 /// Attempts before a write that keeps losing races gives up with 503.
 pub(crate) const MAX_ATTEMPTS: usize = 8;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PatchError {
-    #[error("the stored version does not match If-Match")]
-    VersionConflict,
-    #[error("the user has no profile")]
-    NotFound,
-    #[error("the patch would leave more than {MAX_ATTRIBUTES} attributes")]
-    TooManyAttributes,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Whether a write may create the user's item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existence {
-    Any,
-    /// Partner writes touch only users who have a profile (else 4004).
-    MustExist,
-}
 
 #[derive(Clone, Debug)]
 pub struct ProfileStore {
