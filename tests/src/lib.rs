@@ -151,6 +151,8 @@ impl Intercept for CallCounter {
 
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        // The HTTP client the functions use in Lambda.
+        .http_client(adapters::aws::lazy_https_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))

@@ -1,9 +1,103 @@
-//! The AWS SDK configuration, resolved the standard way (environment, profile, the
-//! Lambda role). No network call happens here: credentials are fetched on first use.
-//! `AWS_ENDPOINT_URL` points every client at an emulator.
+//! The AWS SDK configuration every client is built from, resolved the standard way
+//! (environment, profile, the Lambda role). No network call happens here: credentials
+//! are fetched on first use. `AWS_ENDPOINT_URL` points every client at an emulator.
+//!
+//! Init cost: the SDK's default HTTPS client builds a TLS connector for every client
+//! as soon as the client is created, parsing every root certificate of the system
+//! store each time. Here all clients share one HTTP client (one connection pool), its
+//! connector is built on the first request, and it trusts only the roots AWS service
+//! endpoints chain to (Amazon Trust Services), compiled in.
+
+use std::sync::OnceLock;
+
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Amazon Root CA 1-4 and Starfield Services Root CA G2 (which cross-signs them).
+const AMAZON_TRUST_ROOTS: &str = include_str!("amazon-trust-roots.pem");
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(lazy_https_client())
         .load()
         .await
+}
+
+/// An HTTPS client whose TLS connector is built when the first request needs it.
+pub fn lazy_https_client() -> SharedHttpClient {
+    SharedHttpClient::new(LazyHttpClient::default())
+}
+
+#[derive(Debug, Default)]
+struct LazyHttpClient {
+    inner: OnceLock<SharedHttpClient>,
+}
+
+impl LazyHttpClient {
+    fn inner(&self) -> &SharedHttpClient {
+        self.inner.get_or_init(|| {
+            let roots = TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes());
+            let context = TlsContext::builder()
+                .with_trust_store(roots)
+                .build()
+                .expect("a TLS context from compiled-in roots");
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(context)
+                .build_https()
+        })
+    }
+}
+
+impl HttpClient for LazyHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.inner().http_connector(settings, components)
+    }
+
+    /// The default client builds its connector here, at client creation; this one waits.
+    fn validate_base_client_config(
+        &self,
+        _components: &RuntimeComponentsBuilder,
+        _cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        Some(ConnectorMetadata::new("hyper", Some("1.x".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_roots_are_five_certificates() {
+        assert_eq!(
+            AMAZON_TRUST_ROOTS
+                .matches("-----BEGIN CERTIFICATE-----")
+                .count(),
+            5
+        );
+        // Building the real client parses them (it panics on a bad PEM).
+        let client = LazyHttpClient::default();
+        let _ = client.inner();
+    }
 }
