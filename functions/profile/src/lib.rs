@@ -6,9 +6,12 @@ mod phone;
 use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::http::{json, json_object, request_id, serve};
+use api::profile_body::ProfileBody;
 use api::{ApiError, Identity};
 use domain::otp::OtpPolicy;
-use domain::{Clock, ConsentActor, ExpectedVersion, LocaleCatalog, Profile, ProfilePatch, UserId};
+use domain::{
+    Clock, ConsentActor, ExpectedVersion, Field, LocaleCatalog, Profile, ProfilePatch, UserId,
+};
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, HttpFunction, Platform};
@@ -84,7 +87,7 @@ async fn patch_profile(
     user: &UserId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let precondition = if_match(req.headers())?;
+    let expected = if_match(req.headers())?;
     let body = json_object(req)?;
     let now = app.clock.now();
     let patch =
@@ -94,37 +97,33 @@ async fn patch_profile(
         actor: user.as_str().to_owned(),
         request_id: request_id(req),
     };
-    if let Some(phone) = patch.phone.clone() {
-        return phone::change(app, user, &patch, &phone, precondition, &actor).await;
+    if let Some(phone) = &patch.phone {
+        let request = usecases::phone_change::Request {
+            user,
+            patch: &patch,
+            phone,
+            expected,
+            actor: &actor,
+        };
+        return phone::change(app, &request).await;
     }
-    apply(app, user, &patch, precondition, &actor).await
-}
-
-/// A PATCH without a phone change: one conditional UpdateItem.
-pub(crate) async fn apply(
-    app: &ProfileApp,
-    user: &UserId,
-    patch: &ProfilePatch,
-    precondition: ExpectedVersion,
-    actor: &ConsentActor,
-) -> Result<Response<Body>, ApiError> {
     let profile = app
         .profiles
-        .patch(user, patch, precondition, actor, &app.clock)
+        .patch(user, &patch, expected, &actor, &app.clock)
         .await
-        .map_err(store_error)?;
+        .map_err(patch_refused)?;
     Ok(profile_response(&profile))
 }
 
 pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {
-    let mut response = json(StatusCode::OK, profile);
+    let mut response = json(StatusCode::OK, &ProfileBody(profile));
     if let Ok(value) = profile.etag().parse() {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
 }
 
-pub(crate) fn store_error(err: PatchError) -> ApiError {
+pub(crate) fn patch_refused(err: PatchError) -> ApiError {
     match err {
         PatchError::VersionConflict => ApiError::version_conflict(),
         PatchError::NotFound => {
@@ -138,18 +137,6 @@ pub(crate) fn store_error(err: PatchError) -> ApiError {
             ),
         ),
         PatchError::Store(e) => e.into(),
-    }
-}
-
-/// `If-Match` against a profile already read.
-pub(crate) fn check_precondition(
-    precondition: ExpectedVersion,
-    profile: Option<&Profile>,
-) -> Result<(), ApiError> {
-    if precondition.holds_for(profile) {
-        Ok(())
-    } else {
-        Err(ApiError::version_conflict())
     }
 }
 
@@ -171,8 +158,8 @@ async fn get_user(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, Api
         user_id: &profile.user_id,
         username: &profile.user_id,
         email: profile.email.as_deref(),
-        first_name: profile.first_name.as_deref(),
-        last_name: profile.last_name.as_deref(),
+        first_name: profile.field(Field::FirstName),
+        last_name: profile.field(Field::LastName),
         full_name: profile.full_name(),
     };
     Ok(json(StatusCode::OK, &detail))

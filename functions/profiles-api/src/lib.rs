@@ -111,21 +111,14 @@ struct ViewResult {
 /// consent flags (`Undefined` when never set).
 fn properties_of(profile: &Profile) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    let fields = [
-        ("email", &profile.email),
-        ("first_name", &profile.first_name),
-        ("last_name", &profile.last_name),
-        ("phone", &profile.phone),
-        ("gender", &profile.gender),
-        ("date_of_birth", &profile.date_of_birth),
-        ("language_code", &profile.language_code),
-        ("timezone", &profile.timezone),
-        ("currency", &profile.currency),
-    ];
-    for (name, value) in fields {
-        if let Some(v) = value {
-            out.insert(name.to_owned(), Value::String(v.clone()));
-        }
+    let contacts = [("email", &profile.email), ("phone", &profile.phone)];
+    let set_fields = profile.fields.iter().map(|(f, v)| (f.name(), v));
+    for (name, value) in contacts
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name, v)))
+        .chain(set_fields)
+    {
+        out.insert(name.to_owned(), Value::String(value.clone()));
     }
     for (key, value) in &profile.attributes {
         out.insert(

@@ -3,7 +3,7 @@
 //! fields are refused, and every other key is an attribute.
 
 use api::partner::{MAX_PROPERTIES, UserFailure};
-use domain::profile::{READ_ONLY_FIELDS, SETTABLE_FIELDS};
+use domain::profile::READ_ONLY_FIELDS;
 use domain::{Channel, ConsentStatus, LocaleCatalog, ProfilePatch};
 use serde_json::{Map, Value};
 
@@ -40,7 +40,7 @@ pub fn to_patch(
             }
         } else if READ_ONLY_FIELDS.contains(&key.as_str()) || PROTECTED.contains(&key.as_str()) {
             invalid.push(key.clone());
-        } else if SETTABLE_FIELDS.contains(&key.as_str()) {
+        } else if ProfilePatch::sets_by_name(key) {
             fields.insert(key.clone(), value.clone());
         } else {
             attributes.insert(key.clone(), value.clone());
@@ -91,7 +91,12 @@ mod tests {
         let p = parse(json!({"user_name": "lucas", "age": "30", "gender": "male", "info_flag": "Subscribed", "mkt_flag": "Subscribed"})).unwrap();
         assert_eq!(p.attributes.len(), 2);
         assert_eq!(p.consents.len(), 2);
-        assert_eq!(p.assignments(), [("gender", Some("male".to_owned()))]);
+        let fields: Vec<_> = p
+            .fields
+            .iter()
+            .map(|(f, v)| (f.name(), v.as_ref().map(|v| v.as_str())))
+            .collect();
+        assert_eq!(fields, [("gender", Some("male"))]);
     }
 
     #[test]

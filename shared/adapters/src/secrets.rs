@@ -5,10 +5,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use tokio::sync::OnceCell;
 
 use domain::otp::OtpKey;
-
-#[derive(Debug, thiserror::Error)]
-#[error("the secret could not be read: {0}")]
-pub struct SecretUnavailable(String);
+use domain::ports::{KeyUnavailable, OtpKeys};
 
 #[derive(Debug)]
 pub struct OtpKeySource {
@@ -25,8 +22,10 @@ impl OtpKeySource {
             key: OnceCell::new(),
         }
     }
+}
 
-    pub async fn key(&self) -> Result<&OtpKey, SecretUnavailable> {
+impl OtpKeys for OtpKeySource {
+    async fn key(&self) -> Result<&OtpKey, KeyUnavailable> {
         self.key
             .get_or_try_init(|| async {
                 let out = self
@@ -35,13 +34,13 @@ impl OtpKeySource {
                     .secret_id(&self.secret_id)
                     .send()
                     .await
-                    .map_err(|e| SecretUnavailable(DisplayErrorContext(&e).to_string()))?;
+                    .map_err(|e| KeyUnavailable(DisplayErrorContext(&e).to_string()))?;
                 let secret = out
                     .secret_string()
                     .map(|s| s.as_bytes().to_vec())
                     .or_else(|| out.secret_binary().map(|b| b.as_ref().to_vec()))
-                    .ok_or_else(|| SecretUnavailable("the secret has no value".into()))?;
-                OtpKey::new(&secret).map_err(SecretUnavailable)
+                    .ok_or_else(|| KeyUnavailable("the secret has no value".into()))?;
+                OtpKey::new(&secret).map_err(KeyUnavailable)
             })
             .await
     }

@@ -5,6 +5,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use domain::PhoneNumber;
 use domain::otp::OtpCode;
+use domain::ports::{SmsNotSent, SmsSender};
 
 pub const DEFAULT_TEMPLATE: &str =
     "Your verification code is {code}. It expires in {minutes} minutes.";
@@ -51,10 +52,6 @@ impl Default for SmsConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the SMS was not sent: {0}")]
-pub struct SmsNotSent(String);
-
 #[derive(Clone, Debug)]
 pub struct SnsSms {
     client: aws_sdk_sns::Client,
@@ -65,9 +62,11 @@ impl SnsSms {
     pub fn new(client: aws_sdk_sns::Client, config: SmsConfig) -> Self {
         Self { client, config }
     }
+}
 
+impl SmsSender for SnsSms {
     /// Publishes a transactional SMS. Neither the message nor the number is logged.
-    pub async fn send_code(
+    async fn send_code(
         &self,
         to: &PhoneNumber,
         code: &OtpCode,

@@ -6,6 +6,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod partner;
+pub mod profile_body;
 
 pub use error::ApiError;
 pub use identity::{Identity, Principal};

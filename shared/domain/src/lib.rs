@@ -13,6 +13,7 @@ mod locale;
 pub mod otp;
 mod person;
 mod phone;
+pub mod ports;
 pub mod profile;
 pub mod segment;
 
@@ -24,5 +25,7 @@ pub use field_errors::FieldErrors;
 pub use locale::{Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
 pub use phone::PhoneNumber;
-pub use profile::{ExpectedVersion, Profile, ProfilePatch, TooManyAttributes, timestamp};
+pub use profile::{
+    ExpectedVersion, Field, FieldValue, Profile, ProfilePatch, TooManyAttributes, timestamp,
+};
 pub use segment::{Segment, SegmentId, sort_segments};

@@ -1,22 +1,94 @@
-//! The profile: what GET returns, and a PATCH parsed into checked values.
+//! The profile: the entity, and a PATCH parsed into checked values.
+//!
+//! `Field` is the one registry of the self-service profile fields: the patch parser,
+//! the in-memory apply, the store's item mapping and update expression, the partner
+//! property mapping and the API body all iterate it. Adding a field is one variant and
+//! its three match arms below; the compiler points at each.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::FieldErrors;
 use crate::otp::OtpCode;
 use crate::{
-    AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents, Currency,
-    DateOfBirth, Gender, LanguageCode, LocaleCatalog, MAX_ATTRIBUTES, PersonName, PhoneNumber,
-    TimeZone, UserId,
+    AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents, DateOfBirth,
+    FieldErrors, Gender, LocaleCatalog, MAX_ATTRIBUTES, PersonName, PhoneNumber, UserId,
 };
 
 /// How every stored timestamp is written: RFC 3339, UTC, milliseconds.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A self-service profile field: text in a canonical form, or absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    FirstName,
+    LastName,
+    Gender,
+    DateOfBirth,
+    LanguageCode,
+    Timezone,
+    Currency,
+}
+
+/// What a field's parser may consult besides the value.
+pub struct ParseContext<'a> {
+    pub today: NaiveDate,
+    pub locales: &'a LocaleCatalog,
+}
+
+/// A field's value in canonical form; only `Field::parse` makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldValue(String);
+
+impl FieldValue {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Field {
+    pub const ALL: [Field; 7] = [
+        Self::FirstName,
+        Self::LastName,
+        Self::Gender,
+        Self::DateOfBirth,
+        Self::LanguageCode,
+        Self::Timezone,
+        Self::Currency,
+    ];
+
+    /// The name in JSON bodies, stored items and partner properties.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FirstName => "first_name",
+            Self::LastName => "last_name",
+            Self::Gender => "gender",
+            Self::DateOfBirth => "date_of_birth",
+            Self::LanguageCode => "language_code",
+            Self::Timezone => "timezone",
+            Self::Currency => "currency",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// A client's text parsed and put in canonical form (`"en"`, `"1990-05-17"`).
+    pub fn parse(self, raw: &str, cx: &ParseContext<'_>) -> Result<FieldValue, String> {
+        let canonical = match self {
+            Self::FirstName | Self::LastName => PersonName::parse(raw)?.as_str().to_owned(),
+            Self::Gender => Gender::parse(raw)?.as_str().to_owned(),
+            Self::DateOfBirth => DateOfBirth::parse(raw, cx.today)?.to_iso(),
+            Self::LanguageCode => cx.locales.language(raw)?.code().to_owned(),
+            Self::Timezone => cx.locales.timezone(raw)?.name().to_owned(),
+            Self::Currency => cx.locales.currency(raw)?.code().to_owned(),
+        };
+        Ok(FieldValue(canonical))
+    }
 }
 
 /// What a write expects of the stored profile's version (a client sends it as `If-Match`).
@@ -43,84 +115,51 @@ impl ExpectedVersion {
 #[error("a profile holds at most {MAX_ATTRIBUTES} attributes")]
 pub struct TooManyAttributes;
 
-/// The profile as stored and as returned; absent values serialize as `null`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A user's profile. How it is stored is the store's business; how it is shown, the
+/// HTTP edge's.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub user_id: String,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
     pub phone: Option<String>,
-    #[serde(default)]
     pub phone_verified: bool,
-    #[serde(default)]
-    pub gender: Option<String>,
-    #[serde(default)]
-    pub date_of_birth: Option<String>,
-    #[serde(default)]
-    pub language_code: Option<String>,
-    #[serde(default)]
-    pub timezone: Option<String>,
-    #[serde(default)]
-    pub currency: Option<String>,
-    #[serde(default)]
+    /// The fields that are set, in canonical form.
+    pub fields: BTreeMap<Field, String>,
     pub attributes: BTreeMap<String, AttributeValue>,
-    /// Views of the `email`, `sms` and `call` consents, set by `with_consents`.
-    #[serde(default, skip_deserializing)]
-    pub email_allowed: bool,
-    #[serde(default, skip_deserializing)]
-    pub sms_allowed: bool,
-    #[serde(default, skip_deserializing)]
-    pub call_allowed: bool,
-    #[serde(default)]
+    /// Every consent channel ever set.
+    pub consents: Consents,
     pub avatar_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
-    /// Every consent channel; the store fills it in.
-    #[serde(skip)]
-    pub consents: Consents,
 }
 
 impl Profile {
-    /// Attaches the consent state and derives the profile's three consent booleans.
-    pub fn with_consents(mut self, consents: Consents) -> Self {
-        self.email_allowed = consents.allows(Channel::Email);
-        self.sms_allowed = consents.allows(Channel::Sms);
-        self.call_allowed = consents.allows(Channel::Call);
-        self.consents = consents;
-        self
-    }
-
     /// The state before a profile's first write.
     pub fn empty(user: &UserId, now: DateTime<Utc>) -> Self {
         let now = timestamp(now);
         Self {
             user_id: user.as_str().to_owned(),
             email: None,
-            first_name: None,
-            last_name: None,
             phone: None,
             phone_verified: false,
-            gender: None,
-            date_of_birth: None,
-            language_code: None,
-            timezone: None,
-            currency: None,
+            fields: BTreeMap::new(),
             attributes: BTreeMap::new(),
-            email_allowed: false,
-            sms_allowed: false,
-            call_allowed: false,
+            consents: Consents::default(),
             avatar_url: None,
             created_at: now.clone(),
             updated_at: now,
             version: 0,
-            consents: Consents::default(),
         }
+    }
+
+    pub fn field(&self, field: Field) -> Option<&str> {
+        self.fields.get(&field).map(String::as_str)
+    }
+
+    /// The profile boolean of a consent channel (`email_allowed`, ...).
+    pub fn allows(&self, channel: Channel) -> bool {
+        self.consents.allows(channel)
     }
 
     /// This profile with `patch` applied and the version moved on: what the store's
@@ -131,18 +170,11 @@ impl Profile {
         now: DateTime<Utc>,
     ) -> Result<Self, TooManyAttributes> {
         let mut next = self.clone();
-        for (field, value) in patch.assignments() {
-            let text = value;
-            match field {
-                "first_name" => next.first_name = text,
-                "last_name" => next.last_name = text,
-                "gender" => next.gender = text,
-                "date_of_birth" => next.date_of_birth = text,
-                "language_code" => next.language_code = text,
-                "timezone" => next.timezone = text,
-                "currency" => next.currency = text,
-                other => unreachable!("assignments() names only profile fields, not {other}"),
-            }
+        for (field, value) in &patch.fields {
+            match value {
+                Some(v) => next.fields.insert(*field, v.as_str().to_owned()),
+                None => next.fields.remove(field),
+            };
         }
         for (key, value) in &patch.attributes {
             match value {
@@ -153,15 +185,13 @@ impl Profile {
         if next.attributes.len() > MAX_ATTRIBUTES {
             return Err(TooManyAttributes);
         }
-        let mut consents = next.consents.clone();
         for change in self.consents.diff(&patch.consents) {
             let state = ChannelState {
                 status: change.to,
                 updated_at: timestamp(now),
             };
-            consents.0.insert(change.channel, state);
+            next.consents.0.insert(change.channel, state);
         }
-        next = next.with_consents(consents);
         next.updated_at = timestamp(now);
         next.version += 1;
         Ok(next)
@@ -173,7 +203,7 @@ impl Profile {
     }
 
     pub fn full_name(&self) -> String {
-        [self.first_name.as_deref(), self.last_name.as_deref()]
+        [self.field(Field::FirstName), self.field(Field::LastName)]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -181,25 +211,11 @@ impl Profile {
     }
 }
 
-/// What a PATCH does to one optional field.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Change<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
-
 /// A validated partial update of the self-service fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfilePatch {
-    pub first_name: Change<PersonName>,
-    pub last_name: Change<PersonName>,
-    pub gender: Change<Gender>,
-    pub date_of_birth: Change<DateOfBirth>,
-    pub language_code: Change<LanguageCode>,
-    pub timezone: Change<TimeZone>,
-    pub currency: Change<Currency>,
+    /// `None` clears the field.
+    pub fields: BTreeMap<Field, Option<FieldValue>>,
     /// From `email_allowed`, `sms_allowed`, `call_allowed`: changes to those consents.
     pub consents: Vec<(Channel, ConsentStatus)>,
     /// `None` removes the key.
@@ -210,21 +226,6 @@ pub struct ProfilePatch {
     /// Ask for a new code even when `code` is present.
     pub resend: bool,
 }
-
-/// Profile fields a write sets by name (besides `attributes` and the phone flow); the
-/// partner API uses the same list to tell profile fields from attributes.
-pub const SETTABLE_FIELDS: &[&str] = &[
-    "first_name",
-    "last_name",
-    "gender",
-    "date_of_birth",
-    "language_code",
-    "timezone",
-    "currency",
-    "email_allowed",
-    "sms_allowed",
-    "call_allowed",
-];
 
 /// Fields a client may read but never write through PATCH.
 pub const READ_ONLY_FIELDS: &[&str] = &[
@@ -238,66 +239,68 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
 ];
 
 impl ProfilePatch {
+    /// Whether a write sets `name` by name: a field or a consent boolean. The partner
+    /// API uses it to tell profile fields from attributes.
+    pub fn sets_by_name(name: &str) -> bool {
+        Field::from_name(name).is_some() || Channel::from_profile_flag(name).is_some()
+    }
+
     /// Parses a JSON object, collecting every problem so the client sees them all at once.
     pub fn parse(
         body: &Map<String, Value>,
         today: NaiveDate,
         locales: &LocaleCatalog,
     ) -> Result<Self, FieldErrors> {
+        let cx = ParseContext { today, locales };
         let mut errors = FieldErrors::default();
         let mut patch = Self::default();
         if body.is_empty() {
             errors.add("body", "name at least one field to change");
         }
         for (name, value) in body {
-            let field = name.as_str();
-            match field {
-                "first_name" => {
-                    patch.first_name = text(field, value, PersonName::parse, &mut errors)
-                }
-                "last_name" => patch.last_name = text(field, value, PersonName::parse, &mut errors),
-                "gender" => patch.gender = text(field, value, Gender::parse, &mut errors),
-                "date_of_birth" => {
-                    patch.date_of_birth =
-                        text(field, value, |s| DateOfBirth::parse(s, today), &mut errors)
-                }
-                "language_code" => {
-                    patch.language_code = text(field, value, |s| locales.language(s), &mut errors)
-                }
-                "timezone" => {
-                    patch.timezone = text(field, value, |s| locales.timezone(s), &mut errors)
-                }
-                "currency" => {
-                    patch.currency = text(field, value, |s| locales.currency(s), &mut errors)
-                }
-                "email_allowed" | "sms_allowed" | "call_allowed" => {
-                    if let (Some(allowed), Some(channel)) = (
-                        boolean(field, value, &mut errors),
-                        Channel::from_profile_flag(field),
-                    ) {
-                        patch
-                            .consents
-                            .push((channel, ConsentStatus::from_allowed(allowed)));
+            let name = name.as_str();
+            if let Some(field) = Field::from_name(name) {
+                match value {
+                    Value::Null => {
+                        patch.fields.insert(field, None);
                     }
+                    Value::String(s) => match field.parse(s, &cx) {
+                        Ok(v) => {
+                            patch.fields.insert(field, Some(v));
+                        }
+                        Err(message) => errors.add(name, message),
+                    },
+                    _ => errors.add(name, "must be a string or null"),
                 }
+                continue;
+            }
+            if let Some(channel) = Channel::from_profile_flag(name) {
+                if let Some(allowed) = boolean(name, value, &mut errors) {
+                    patch
+                        .consents
+                        .push((channel, ConsentStatus::from_allowed(allowed)));
+                }
+                continue;
+            }
+            match name {
                 "attributes" => patch.attributes = attributes(value, &mut errors),
                 "phone" => match value {
                     Value::String(s) => match PhoneNumber::parse(s) {
                         Ok(p) => patch.phone = Some(p),
-                        Err(message) => errors.add(field, message),
+                        Err(message) => errors.add(name, message),
                     },
-                    _ => errors.add(field, "must be an E.164 number such as +905321234567"),
+                    _ => errors.add(name, "must be an E.164 number such as +905321234567"),
                 },
                 "code" => match value {
                     Value::String(s) => match OtpCode::parse(s) {
                         Ok(c) => patch.code = Some(c),
-                        Err(message) => errors.add(field, message),
+                        Err(message) => errors.add(name, message),
                     },
-                    _ => errors.add(field, "must be the 6-digit code sent by SMS, as a string"),
+                    _ => errors.add(name, "must be the 6-digit code sent by SMS, as a string"),
                 },
-                "resend" => patch.resend = boolean(field, value, &mut errors).unwrap_or_default(),
-                _ if READ_ONLY_FIELDS.contains(&field) => errors.add(field, "is read-only"),
-                _ => errors.add(field, "is not a profile field"),
+                "resend" => patch.resend = boolean(name, value, &mut errors).unwrap_or_default(),
+                _ if READ_ONLY_FIELDS.contains(&name) => errors.add(name, "is read-only"),
+                _ => errors.add(name, "is not a profile field"),
             }
         }
         if !body.contains_key("phone") {
@@ -307,79 +310,21 @@ impl ProfilePatch {
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(errors)
-        }
+        errors.into_result().map(|()| patch)
     }
 
     /// Whether anything besides a phone change is asked for.
     pub fn changes_profile_fields(&self) -> bool {
-        !self.assignments().is_empty() || self.touches_attributes() || !self.consents.is_empty()
+        !self.fields.is_empty() || self.touches_attributes() || !self.consents.is_empty()
     }
 
     pub fn touches_attributes(&self) -> bool {
         !self.attributes.is_empty()
     }
 
-    /// Text field assignments in stored form: `(field, None)` clears the field.
-    pub fn assignments(&self) -> Vec<(&'static str, Option<String>)> {
-        fn text<T>(
-            out: &mut Vec<(&'static str, Option<String>)>,
-            name: &'static str,
-            change: &Change<T>,
-            render: impl Fn(&T) -> String,
-        ) {
-            match change {
-                Change::Keep => {}
-                Change::Clear => out.push((name, None)),
-                Change::Set(v) => out.push((name, Some(render(v)))),
-            }
-        }
-        let mut out = Vec::new();
-        text(&mut out, "first_name", &self.first_name, |v| {
-            v.as_str().to_owned()
-        });
-        text(&mut out, "last_name", &self.last_name, |v| {
-            v.as_str().to_owned()
-        });
-        text(&mut out, "gender", &self.gender, |v| v.as_str().to_owned());
-        text(&mut out, "date_of_birth", &self.date_of_birth, |v| {
-            v.to_iso()
-        });
-        text(&mut out, "language_code", &self.language_code, |v| {
-            v.code().to_owned()
-        });
-        text(&mut out, "timezone", &self.timezone, |v| {
-            v.name().to_owned()
-        });
-        text(&mut out, "currency", &self.currency, |v| {
-            v.code().to_owned()
-        });
-        out
-    }
-}
-
-fn text<T>(
-    field: &str,
-    value: &Value,
-    parse: impl Fn(&str) -> Result<T, String>,
-    errors: &mut FieldErrors,
-) -> Change<T> {
-    match value {
-        Value::Null => Change::Clear,
-        Value::String(s) => match parse(s) {
-            Ok(v) => Change::Set(v),
-            Err(message) => {
-                errors.add(field, message);
-                Change::Keep
-            }
-        },
-        _ => {
-            errors.add(field, "must be a string or null");
-            Change::Keep
-        }
+    /// Only consent changes: no field, no attribute.
+    pub fn only_consents(&self) -> bool {
+        self.fields.is_empty() && !self.touches_attributes()
     }
 }
 
@@ -450,10 +395,10 @@ mod tests {
             "currency": "EUR", "email_allowed": true, "attributes": {"tier": "gold", "old": null}
         }))
         .unwrap();
-        assert_eq!(p.last_name, Change::Clear);
+        assert_eq!(p.fields[&Field::LastName], None);
         assert_eq!(p.attributes.len(), 2);
         assert_eq!(p.consents, [(Channel::Email, ConsentStatus::Subscribed)]);
-        let names: Vec<_> = p.assignments().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<_> = p.fields.keys().map(|f| f.name()).collect();
         assert_eq!(
             names,
             [
@@ -509,8 +454,10 @@ mod tests {
 
     #[test]
     fn every_settable_field_is_parsed() {
-        for field in SETTABLE_FIELDS {
-            let err = parse(json!({ *field: [] })).unwrap_err();
+        let flags = Channel::ALL.into_iter().filter_map(Channel::profile_flag);
+        for field in Field::ALL.map(Field::name).into_iter().chain(flags) {
+            assert!(ProfilePatch::sets_by_name(field));
+            let err = parse(json!({ field: [] })).unwrap_err();
             let message = format!("{err:?}");
             assert!(
                 !message.contains("not a profile field") && !message.contains("read-only"),
@@ -553,12 +500,15 @@ mod tests {
         )
         .unwrap();
         let next = base.patched(&p, now).unwrap();
-        assert_eq!(next.first_name.as_deref(), Some("Ada"));
-        assert!(next.email_allowed);
+        assert_eq!(next.field(Field::FirstName), Some("Ada"));
+        assert!(next.allows(Channel::Email));
         assert_eq!(next.attributes.len(), 1);
         assert_eq!(next.version, 1);
         let clear = parse(json!({"first_name": null})).unwrap();
-        assert_eq!(next.patched(&clear, now).unwrap().first_name, None);
+        assert_eq!(
+            next.patched(&clear, now).unwrap().field(Field::FirstName),
+            None
+        );
 
         let mut full = base.clone();
         for i in 0..50 {

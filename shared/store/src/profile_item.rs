@@ -1,11 +1,12 @@
 //! The profile item: how a stored item becomes a `Profile`, and the update expression
 //! that writes a `ProfilePatch` under a guess about what is stored.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use domain::{ExpectedVersion, MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
+use domain::{ExpectedVersion, Field, MAX_ATTRIBUTES, Profile, ProfilePatch, UserId, timestamp};
+use serde::Deserialize;
 
 use crate::StoreError;
 use crate::consent_item::consents_from_item;
@@ -48,10 +49,48 @@ pub(crate) enum Guard {
     SeenVersion(u64),
 }
 
+/// The attributes of a profile item besides its fields and consents.
+#[derive(Deserialize)]
+struct StoredProfile {
+    user_id: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    phone_verified: bool,
+    #[serde(default)]
+    attributes: BTreeMap<String, domain::AttributeValue>,
+    #[serde(default)]
+    avatar_url: Option<String>,
+    created_at: String,
+    updated_at: String,
+    version: u64,
+}
+
 pub(crate) fn profile_from_item(item: Item) -> Result<Profile, StoreError> {
     let consents = consents_from_item(&item);
-    let profile: Profile = serde_dynamo::from_item(item)?;
-    Ok(profile.with_consents(consents))
+    let fields = Field::ALL
+        .into_iter()
+        .filter_map(|field| match item.get(field.name()) {
+            Some(AttributeValue::S(value)) => Some((field, value.clone())),
+            _ => None,
+        })
+        .collect();
+    let stored: StoredProfile = serde_dynamo::from_item(item)?;
+    Ok(Profile {
+        user_id: stored.user_id,
+        email: stored.email,
+        phone: stored.phone,
+        phone_verified: stored.phone_verified,
+        fields,
+        attributes: stored.attributes,
+        consents,
+        avatar_url: stored.avatar_url,
+        created_at: stored.created_at,
+        updated_at: stored.updated_at,
+        version: stored.version,
+    })
 }
 
 /// The update of a profile item for `patch` under `guard`: the fields it sets, the
@@ -81,11 +120,11 @@ pub(crate) fn update_expression(
         format!("if_not_exists({version}, {zero}) + {one}"),
     );
 
-    for (field, value) in patch.assignments() {
+    for (field, value) in &patch.fields {
         match value {
-            Some(s) => e.set(field, AttributeValue::S(s)),
+            Some(v) => e.set(field.name(), AttributeValue::S(v.as_str().to_owned())),
             None => {
-                let path = e.name(field);
+                let path = e.name(field.name());
                 e.remove(path);
             }
         }

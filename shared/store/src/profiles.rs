@@ -168,7 +168,7 @@ impl ProfileStore {
                 .as_ref()
                 .map(|old| old.as_ref().map(consents_from_item).unwrap_or_default());
             let changes = stored.clone().unwrap_or_default().diff(&patch.consents);
-            let only_consents = patch.assignments().is_empty() && !patch.touches_attributes();
+            let only_consents = patch.only_consents();
             if let Some(state) = &stored
                 && changes.is_empty()
                 && only_consents
@@ -251,8 +251,7 @@ impl ProfileStore {
             let changes = base.consents.diff(&patch.consents);
             if let Some(old) = &old
                 && changes.is_empty()
-                && patch.assignments().is_empty()
-                && !patch.touches_attributes()
+                && patch.only_consents()
             {
                 return Ok(old.clone());
             }

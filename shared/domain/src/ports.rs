@@ -1,0 +1,29 @@
+//! What the use cases need from the outside world besides the table, as traits the
+//! adapters implement: an SMS gateway and the key one-time codes are digested with.
+
+use std::future::Future;
+
+use crate::PhoneNumber;
+use crate::otp::{OtpCode, OtpKey};
+
+#[derive(Debug, thiserror::Error)]
+#[error("the SMS was not sent: {0}")]
+pub struct SmsNotSent(pub String);
+
+pub trait SmsSender: Send + Sync {
+    /// Sends `code` to `to`; neither is logged.
+    fn send_code(
+        &self,
+        to: &PhoneNumber,
+        code: &OtpCode,
+        lifetime_secs: i64,
+    ) -> impl Future<Output = Result<(), SmsNotSent>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the OTP key could not be read: {0}")]
+pub struct KeyUnavailable(pub String);
+
+pub trait OtpKeys: Send + Sync {
+    fn key(&self) -> impl Future<Output = Result<&OtpKey, KeyUnavailable>> + Send;
+}

@@ -1,0 +1,5 @@
+//! The application layer: each use case combines the domain's rules, the store and the
+//! ports (`domain::ports`) and returns a domain outcome. It knows neither HTTP nor which
+//! AWS service sits behind a port; the HTTP edge maps its outcomes to answers.
+
+pub mod phone_change;

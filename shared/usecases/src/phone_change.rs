@@ -1,0 +1,267 @@
+//! A profile PATCH that names a new `phone` (SPEC §4, §5). Without a code (or with
+//! `resend`) a code goes by SMS to the new number and nothing else is applied; with the
+//! right code the whole PATCH applies atomically, with the number's uniqueness claim and
+//! the code consumed in the same transaction.
+//!
+//! Sending reserves the send slot first (a conditional transaction), then sends; if the
+//! SMS fails the reservation is released, so no cooldown is charged for a message that
+//! never left.
+
+use domain::otp::{OtpCode, OtpPolicy, Purpose, Verdict};
+use domain::ports::{OtpKeys, SmsSender};
+use domain::{Clock, ConsentActor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
+use store::{
+    CommitError, PatchError, PhoneChangeState, ProfileStore, StoreError, VerifiedPhoneChange,
+};
+
+/// Reads and writes the verification may repeat when a concurrent profile write wins.
+const COMMIT_ATTEMPTS: usize = 4;
+
+/// What the use case works with.
+pub struct PhoneChange<'a, S, K> {
+    pub profiles: &'a ProfileStore,
+    pub sms: &'a S,
+    pub keys: &'a K,
+    pub policy: &'a OtpPolicy,
+    pub clock: &'a Clock,
+}
+
+/// One request: the user, their whole PATCH (which names `phone`) and its conditions.
+pub struct Request<'a> {
+    pub user: &'a UserId,
+    pub patch: &'a ProfilePatch,
+    pub phone: &'a PhoneNumber,
+    pub expected: ExpectedVersion,
+    pub actor: &'a ConsentActor,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// A code went to the new number; nothing else changed.
+    CodeSent {
+        /// The number as it may be shown: `+90*******67`.
+        masked_phone: String,
+        expires_in: i64,
+        resend_after: i64,
+    },
+    /// The PATCH applied (the number verified, or already the verified one).
+    Applied(Profile),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("the profile is not the version expected")]
+    VersionConflict,
+    #[error("another account holds the number")]
+    PhoneTaken,
+    #[error("too many codes requested")]
+    RateLimited {
+        retry_after_secs: u64,
+        /// A code was sent between this request's read and its reservation.
+        just_sent: bool,
+    },
+    #[error("no live code for this number")]
+    CodeExpired,
+    #[error("too many wrong codes")]
+    AttemptsExceeded,
+    #[error("wrong code")]
+    WrongCode { tries_left: u32 },
+    #[error("the patch would leave too many attributes")]
+    TooManyAttributes,
+    /// The SMS gateway or the key store failed; nothing is charged, the client may retry.
+    #[error("a dependency is unavailable: {0}")]
+    DependencyUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PatchError> for Refusal {
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::VersionConflict | PatchError::NotFound => Self::VersionConflict,
+            PatchError::TooManyAttributes => Self::TooManyAttributes,
+            PatchError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+/// A right code either committed, or found the profile changed since it was read.
+enum Verified {
+    Applied(Box<Profile>),
+    ReadAgain,
+}
+
+impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
+    pub async fn run(&self, request: &Request<'_>) -> Result<Outcome, Refusal> {
+        let Request {
+            user,
+            patch,
+            phone,
+            expected,
+            actor,
+        } = *request;
+        for _ in 0..COMMIT_ATTEMPTS {
+            let state = self.profiles.load_phone_change(user, phone).await?;
+            if !expected.holds_for(state.profile.as_ref()) {
+                return Err(Refusal::VersionConflict);
+            }
+            if let Some(current) = &state.profile
+                && patch.code.is_none()
+                && !patch.resend
+                && current.phone_verified
+                && current.phone.as_deref() == Some(phone.e164())
+            {
+                // The verified number again and no code: nothing to verify; apply the rest.
+                let rest = ProfilePatch {
+                    phone: None,
+                    code: None,
+                    resend: false,
+                    ..patch.clone()
+                };
+                if !rest.changes_profile_fields() {
+                    return Ok(Outcome::Applied(current.clone()));
+                }
+                let profile = self
+                    .profiles
+                    .patch(user, &rest, expected, actor, self.clock)
+                    .await?;
+                return Ok(Outcome::Applied(profile));
+            }
+            if state
+                .owner
+                .as_deref()
+                .is_some_and(|owner| owner != user.as_str())
+            {
+                return Err(Refusal::PhoneTaken);
+            }
+            let code = match &patch.code {
+                Some(code) if !patch.resend => code,
+                _ => return self.send_code(user, phone, &state).await,
+            };
+            let change = VerifiedPhoneChange {
+                phone,
+                patch,
+                actor,
+                max_attempts: self.policy.max_attempts,
+            };
+            match self.verify(user, change, code, &state).await? {
+                Verified::Applied(profile) => return Ok(Outcome::Applied(*profile)),
+                Verified::ReadAgain => continue,
+            }
+        }
+        Err(Refusal::Store(StoreError::Unavailable(
+            "the phone change kept losing races".into(),
+        )))
+    }
+
+    async fn send_code(
+        &self,
+        user: &UserId,
+        phone: &PhoneNumber,
+        state: &PhoneChangeState,
+    ) -> Result<Outcome, Refusal> {
+        let policy = self.policy;
+        let now = self.clock.now().timestamp();
+        policy
+            .check_send(
+                now,
+                state.challenge.as_ref(),
+                state.sends_to_number.as_ref(),
+            )
+            .map_err(|limited| Refusal::RateLimited {
+                retry_after_secs: limited.retry_after_secs.max(1) as u64,
+                just_sent: false,
+            })?;
+        let key = self.keys.key().await.map_err(|e| {
+            tracing::warn!(error = %e, "OTP key unavailable");
+            Refusal::DependencyUnavailable(e.to_string())
+        })?;
+        let code = OtpCode::generate();
+        let digest = key.digest(Purpose::PhoneChange, user, phone.e164(), &code);
+        let challenge = policy.issue(now, state.challenge.as_ref(), phone.e164(), digest);
+        let log = policy.log_send(now, state.sends_to_number.as_ref());
+        if !self
+            .profiles
+            .reserve_code(user, phone, state, &challenge, &log, now)
+            .await?
+        {
+            return Err(Refusal::RateLimited {
+                retry_after_secs: policy.resend_cooldown_secs.max(1) as u64,
+                just_sent: true,
+            });
+        }
+        if let Err(e) = self.sms.send_code(phone, &code, policy.lifetime_secs).await {
+            if let Err(release) = self
+                .profiles
+                .release_code(user, phone, state, &challenge, &log)
+                .await
+            {
+                tracing::warn!(error = %release, "could not release the unsent code's cooldown");
+            }
+            return Err(Refusal::DependencyUnavailable(e.to_string()));
+        }
+        tracing::info!(to = %phone, "verification code sent");
+        Ok(Outcome::CodeSent {
+            masked_phone: phone.masked(),
+            expires_in: policy.lifetime_secs,
+            resend_after: policy.resend_cooldown_secs,
+        })
+    }
+
+    async fn verify(
+        &self,
+        user: &UserId,
+        change: VerifiedPhoneChange<'_>,
+        code: &OtpCode,
+        state: &PhoneChangeState,
+    ) -> Result<Verified, Refusal> {
+        let phone = change.phone;
+        let policy = self.policy;
+        let now = self.clock.now();
+        let key = self.keys.key().await.map_err(|e| {
+            tracing::warn!(error = %e, "OTP key unavailable");
+            Refusal::DependencyUnavailable(e.to_string())
+        })?;
+        let verdict = policy.judge(
+            now.timestamp(),
+            state.challenge.as_ref(),
+            phone.e164(),
+            |digest| key.matches(Purpose::PhoneChange, user, phone.e164(), code, digest),
+        );
+        match verdict {
+            Verdict::NoLiveCode => Err(Refusal::CodeExpired),
+            Verdict::Exhausted => Err(Refusal::AttemptsExceeded),
+            Verdict::Wrong => {
+                let digest = state
+                    .challenge
+                    .as_ref()
+                    .and_then(|c| c.digest.as_deref())
+                    .unwrap_or_default();
+                match self.profiles.record_wrong_code(user, digest).await? {
+                    None => Err(Refusal::CodeExpired),
+                    Some(attempts) if attempts >= policy.max_attempts => {
+                        Err(Refusal::AttemptsExceeded)
+                    }
+                    Some(attempts) => Err(Refusal::WrongCode {
+                        tries_left: policy.max_attempts - attempts,
+                    }),
+                }
+            }
+            Verdict::Right => match self
+                .profiles
+                .commit_phone_change(user, state, &change, now)
+                .await
+            {
+                Ok(next) => {
+                    tracing::info!(phone = %phone, "phone verified");
+                    Ok(Verified::Applied(Box::new(next)))
+                }
+                Err(CommitError::TooManyAttributes) => Err(Refusal::TooManyAttributes),
+                Err(CommitError::PhoneTaken) => Err(Refusal::PhoneTaken),
+                Err(CommitError::CodeGone) => Err(Refusal::CodeExpired),
+                Err(CommitError::ProfileChanged) => Ok(Verified::ReadAgain),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            },
+        }
+    }
+}
