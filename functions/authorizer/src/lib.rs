@@ -94,7 +94,7 @@ impl Authorizer {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
             users: UserTokenVerifier::new(p.settings.require_token()?)?,
-            api_tokens: ApiTokenStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            api_tokens: p.api_token_store()?,
             clock: p.clock.clone(),
         })
     }

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use api::http::HttpApp;
 use api::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
 use domain::{CiProperty, Clock};
 use lambda_http::{Body, Request, Response};
-use platform::{ConfigError, HttpFunction, Platform};
+use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use store::{CiError, CiStore};
@@ -30,24 +31,22 @@ pub struct CiApp {
 impl CiApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            ci: CiStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            ci: p.ci_store()?,
             clock: p.clock.clone(),
         })
     }
 }
 
-impl HttpFunction for CiApp {
-    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+impl HttpApp for CiApp {
+    type Route = Route;
+    type Error = PartnerError;
 
-    async fn handle(&self, req: Request) -> Response<Body> {
-        partner::serve(req, |route, req| async move {
-            match route {
-                Route::Update => update(self, &req).await,
-                Route::View => view(self, &req).await,
-                Route::Delete => delete(self, &req).await,
-            }
-        })
-        .await
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, PartnerError> {
+        match route {
+            Route::Update => update(self, &req).await,
+            Route::View => view(self, &req).await,
+            Route::Delete => delete(self, &req).await,
+        }
     }
 }
 
@@ -120,35 +119,19 @@ async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError
     let body = partner::body(req)?;
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
     let names = property_names(&body)?;
-    let records = match app.ci.get_many(&users).await {
-        Ok(records) => records,
-        Err(e) => {
-            let failure = UserFailure::from(e);
-            return Ok(partner::ok(ViewResult {
-                successful_user_ci_properties: Vec::new(),
-                failure_details: partner::group_failures(
-                    users.iter().map(|u| (u, failure.clone())),
-                ),
-            }));
-        }
-    };
-    let mut successful = Vec::new();
-    let mut missing = Vec::new();
-    for user in &users {
-        match records.get(user) {
-            Some(record) if record.has_profile => successful.push(UserCiProperties {
-                user_id: user.to_string(),
-                properties: names
-                    .iter()
-                    .filter_map(|p| record.values.get(*p).map(|v| (p.as_str(), v.to_owned())))
-                    .collect(),
-            }),
-            _ => missing.push((user, UserFailure::not_found())),
-        }
-    }
+    let read = app.ci.get_many(&users).await;
+    let (successful, failures) = partner::batch_view(&users, read, |user, record| {
+        record.has_profile.then(|| UserCiProperties {
+            user_id: user.to_string(),
+            properties: names
+                .iter()
+                .filter_map(|p| record.values.get(*p).map(|v| (p.as_str(), v.to_owned())))
+                .collect(),
+        })
+    });
     Ok(partner::ok(ViewResult {
         successful_user_ci_properties: successful,
-        failure_details: partner::group_failures(missing),
+        failure_details: failures,
     }))
 }
 

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use api::http::{json, json_object, request_id, serve};
+use api::http::{HttpApp, json, json_object};
 use api::{ApiError, Identity};
 use domain::consent::parse_consent_patch;
 use domain::{Channel, Clock, ConsentActor, Consents, FieldErrors, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use platform::{ConfigError, HttpFunction, Platform};
+use platform::{ConfigError, Platform};
 use serde::Serialize;
 use store::{HistoryError, MAX_HISTORY_PAGE, ProfileStore};
 
@@ -31,17 +31,18 @@ pub struct ConsentsApp {
 impl ConsentsApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            profiles: ProfileStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            profiles: p.profile_store()?,
             clock: p.clock.clone(),
         })
     }
 }
 
-impl HttpFunction for ConsentsApp {
-    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+impl HttpApp for ConsentsApp {
+    type Route = Route;
+    type Error = ApiError;
 
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, |route, req| route_to(self, route, req)).await
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        route_to(self, route, req).await
     }
 }
 
@@ -57,7 +58,7 @@ async fn route_to(
             let consents = app.profiles.consents(user).await?;
             Ok(json(StatusCode::OK, &view(&consents, Channel::ALL)))
         }
-        Route::PatchConsents => patch(app, user, &req).await,
+        Route::PatchConsents => patch(app, user, identity.actor(&req, "self"), &req).await,
         Route::History => history(app, user, &req).await,
     }
 }
@@ -90,15 +91,11 @@ fn view(
 async fn patch(
     app: &ConsentsApp,
     user: &UserId,
+    actor: ConsentActor,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body = json_object(req)?;
     let requested = parse_consent_patch(&body).map_err(ApiError::validation)?;
-    let actor = ConsentActor {
-        source: "self",
-        actor: user.as_str().to_owned(),
-        request_id: request_id(req),
-    };
     let (_changes, state) = app
         .profiles
         .change_consents(user, &requested, &actor, &app.clock)

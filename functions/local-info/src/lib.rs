@@ -1,11 +1,12 @@
 //! `GET /local-info` (SPEC §8): public, cacheable, no DynamoDB. The body and its ETag
 //! are built once per container from the same catalog that validates profiles.
 
-use api::http::serve;
+use api::ApiError;
+use api::http::HttpApp;
 use domain::LocaleCatalog;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use platform::{ConfigError, HttpFunction, Platform};
+use platform::{ConfigError, Platform};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -78,14 +79,14 @@ impl LocalInfoApp {
     }
 }
 
-impl HttpFunction for LocalInfoApp {
-    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+impl HttpApp for LocalInfoApp {
+    type Route = Route;
+    type Error = ApiError;
 
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, |Route::LocalInfo, req| async move {
-            Ok(local_info(self, &req))
-        })
-        .await
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        match route {
+            Route::LocalInfo => Ok(local_info(self, &req)),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ mod phone;
 
 use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
-use api::http::{json, json_object, request_id, serve};
+use api::http::{HttpApp, json, json_object};
 use api::profile_body::ProfileBody;
 use api::{ApiError, Identity};
 use domain::otp::OtpPolicy;
@@ -14,7 +14,7 @@ use domain::{
 };
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use platform::{ConfigError, HttpFunction, Platform};
+use platform::{ConfigError, Platform};
 use serde::Serialize;
 use store::{PatchError, ProfileStore};
 
@@ -40,7 +40,7 @@ impl ProfileApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         let settings = &p.settings;
         Ok(Self {
-            profiles: ProfileStore::new(p.dynamodb.clone(), settings.require_table()?),
+            profiles: p.profile_store()?,
             otp_policy: settings.otp_policy.clone(),
             // Fetched on the first code sent or checked, not during init.
             otp_keys: OtpKeySource::new(p.secrets.clone(), settings.require_otp_secret()?),
@@ -51,21 +51,18 @@ impl ProfileApp {
     }
 }
 
-impl HttpFunction for ProfileApp {
-    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+impl HttpApp for ProfileApp {
+    type Route = Route;
+    type Error = ApiError;
 
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, |route, req| self.route(route, req)).await
-    }
-}
-
-impl ProfileApp {
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         let identity = Identity::from_request(&req)?;
         let user = identity.require_user()?;
         match route {
             Route::GetProfile => get_profile(self, user).await,
-            Route::PatchProfile => patch_profile(self, user, &req).await,
+            Route::PatchProfile => {
+                patch_profile(self, user, identity.actor(&req, "self"), &req).await
+            }
             Route::GetUser => get_user(self, user).await,
         }
     }
@@ -85,6 +82,7 @@ async fn get_profile(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, 
 async fn patch_profile(
     app: &ProfileApp,
     user: &UserId,
+    actor: ConsentActor,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let expected = if_match(req.headers())?;
@@ -92,11 +90,6 @@ async fn patch_profile(
     let now = app.clock.now();
     let patch =
         ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
-    let actor = ConsentActor {
-        source: "self",
-        actor: user.as_str().to_owned(),
-        request_id: request_id(req),
-    };
     if let Some(phone) = &patch.phone {
         let request = usecases::phone_change::Request {
             user,

@@ -6,12 +6,11 @@ mod properties;
 
 use std::collections::BTreeMap;
 
-use api::Principal;
-use api::http::request_id;
+use api::http::HttpApp;
 use api::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
-use domain::{Channel, Clock, ConsentActor, ConsentStatus, LocaleCatalog, Profile};
+use domain::{Channel, Clock, ConsentStatus, LocaleCatalog, Profile};
 use lambda_http::{Body, Request, Response};
-use platform::{ConfigError, HttpFunction, Platform};
+use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::Value;
 use store::{PatchError, ProfileStore};
@@ -35,36 +34,22 @@ pub struct ProfilesApiApp {
 impl ProfilesApiApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            profiles: ProfileStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            profiles: p.profile_store()?,
             clock: p.clock.clone(),
             locales: p.settings.locales.clone(),
         })
     }
 }
 
-impl HttpFunction for ProfilesApiApp {
-    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+impl HttpApp for ProfilesApiApp {
+    type Route = Route;
+    type Error = PartnerError;
 
-    async fn handle(&self, req: Request) -> Response<Body> {
-        partner::serve(req, |route, req| async move {
-            match route {
-                Route::Update => update(self, &req).await,
-                Route::View => view(self, &req).await,
-            }
-        })
-        .await
-    }
-}
-
-/// Who acts, for the consent audit trail: the token id (or the user of a scoped user token).
-fn actor(req: &Request, principal: &Principal) -> ConsentActor {
-    ConsentActor {
-        source: "api",
-        actor: match principal {
-            Principal::ApiToken { token_id } => token_id.clone(),
-            Principal::User(user) => user.to_string(),
-        },
-        request_id: request_id(req),
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, PartnerError> {
+        match route {
+            Route::Update => update(self, &req).await,
+            Route::View => view(self, &req).await,
+        }
     }
 }
 
@@ -72,7 +57,7 @@ async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, P
     let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_properties")?;
-    let actor = actor(req, &identity.principal);
+    let actor = identity.actor(req, "api");
     let now = app.clock.now();
     let outcomes = partner::for_each_user(entries, |user, properties| {
         let actor = &actor;
@@ -142,36 +127,19 @@ async fn view(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, Par
         None | Some(Value::Null) => None,
         value => Some(partner::names(value, "property_names")?),
     };
-    let found = match app.profiles.get_many(&users).await {
-        Ok(found) => found,
-        Err(e) => {
-            let failure = UserFailure::from(e);
-            let failures = partner::group_failures(users.iter().map(|u| (u, failure.clone())));
-            return Ok(partner::ok(ViewResult {
-                successful_user_properties: Vec::new(),
-                failure_details: failures,
-            }));
+    let read = app.profiles.get_many(&users).await;
+    let (successful, failures) = partner::batch_view(&users, read, |user, profile| {
+        let mut properties = properties_of(profile);
+        if let Some(names) = &wanted {
+            properties.retain(|k, _| names.contains(k));
         }
-    };
-    let mut successful = Vec::new();
-    let mut missing = Vec::new();
-    for user in &users {
-        match found.get(user) {
-            Some(profile) => {
-                let mut properties = properties_of(profile);
-                if let Some(names) = &wanted {
-                    properties.retain(|k, _| names.contains(k));
-                }
-                successful.push(UserProperties {
-                    user_id: user.to_string(),
-                    properties,
-                });
-            }
-            None => missing.push((user, UserFailure::not_found())),
-        }
-    }
+        Some(UserProperties {
+            user_id: user.to_string(),
+            properties,
+        })
+    });
     Ok(partner::ok(ViewResult {
         successful_user_properties: successful,
-        failure_details: partner::group_failures(missing),
+        failure_details: failures,
     }))
 }

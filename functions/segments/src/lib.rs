@@ -1,12 +1,12 @@
 //! Segment routes (SPEC §7): users list and join self-assignable segments; partner
 //! systems with scope `segments:write` manage the catalog.
 
-use api::http::{json, json_object, serve};
+use api::http::{HttpApp, json, json_object};
 use api::{ApiError, Identity};
 use domain::{Clock, Segment, SegmentId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use platform::{ConfigError, HttpFunction, Platform};
+use platform::{ConfigError, Platform};
 use serde::Serialize;
 use store::{AssignError, SegmentStore};
 
@@ -29,17 +29,18 @@ pub struct SegmentsApp {
 impl SegmentsApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            segments: SegmentStore::new(p.dynamodb.clone(), p.settings.require_table()?),
+            segments: p.segment_store()?,
             clock: p.clock.clone(),
         })
     }
 }
 
-impl HttpFunction for SegmentsApp {
-    const ROUTES: &'static [&'static str] = <Route as api::http::Routes>::KEYS;
+impl HttpApp for SegmentsApp {
+    type Route = Route;
+    type Error = ApiError;
 
-    async fn handle(&self, req: Request) -> Response<Body> {
-        serve(req, |route, req| route_to(self, route, req)).await
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        route_to(self, route, req).await
     }
 }
 

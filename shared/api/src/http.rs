@@ -66,26 +66,51 @@ macro_rules! routes {
     };
 }
 
-/// Serves a self-service route: an unknown route key is a 404 problem; the handler's
-/// error becomes problem details. Writes the request's single log line.
-pub async fn serve<R, F, Fut>(req: Request, handler: F) -> Response<Body>
-where
-    R: Routes,
-    F: FnOnce(R, Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, ApiError>>,
-{
+/// How a style of API answers its errors: problem details, or the partner envelope.
+pub trait ErrorAnswer: Send {
+    fn route_not_found() -> Self;
+    /// The answer; an `Err` is logged with its code and answered as problem details.
+    fn into_answer(self) -> Result<Response<Body>, ApiError>;
+}
+
+impl ErrorAnswer for ApiError {
+    fn route_not_found() -> Self {
+        ApiError::route_not_found()
+    }
+
+    fn into_answer(self) -> Result<Response<Body>, ApiError> {
+        Err(self)
+    }
+}
+
+/// A function's HTTP routes: what each does, in the style of its `Error`.
+pub trait HttpApp: Send + Sync + 'static {
+    type Route: Routes + Send;
+    type Error: ErrorAnswer;
+
+    fn route(
+        &self,
+        route: Self::Route,
+        req: Request,
+    ) -> impl Future<Output = Result<Response<Body>, Self::Error>> + Send;
+}
+
+/// One request through `app`: a route key it does not serve gets its style's 404, an
+/// error its style's answer, and the request its single log line.
+pub async fn handle<A: HttpApp>(app: &A, req: Request) -> Response<Body> {
     logged(req, |req| async move {
-        match R::of(&req) {
-            Some(route) => handler(route, req).await,
-            None => Err(ApiError::route_not_found()),
-        }
+        let answer = match A::Route::of(&req) {
+            Some(route) => app.route(route, req).await,
+            None => Err(A::Error::route_not_found()),
+        };
+        answer.or_else(ErrorAnswer::into_answer)
     })
     .await
 }
 
 /// Runs one request through `handler`, turns its error into problem details and writes
 /// the request's single log line. Nothing from the body or headers is logged.
-pub(crate) async fn logged<F, Fut>(req: Request, handler: F) -> Response<Body>
+async fn logged<F, Fut>(req: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,

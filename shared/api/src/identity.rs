@@ -12,7 +12,7 @@ use lambda_http::{Request, RequestExt, request::RequestContext};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use domain::UserId;
+use domain::{ConsentActor, UserId};
 
 /// Context keys the authorizer hands on; the authorizer writes them, this module reads them.
 pub mod context_keys {
@@ -84,6 +84,19 @@ impl Identity {
             Principal::ApiToken { .. } => Err(ApiError::forbidden(
                 "this route is for end users; API tokens cannot call it",
             )),
+        }
+    }
+
+    /// Who acts, for the consent audit trail: the user id or the API token id, with the
+    /// request id. `source` names the API: `self` (self-service) or `api` (partner).
+    pub fn actor(&self, req: &Request, source: &'static str) -> ConsentActor {
+        ConsentActor {
+            source,
+            actor: match &self.principal {
+                Principal::User(user) => user.to_string(),
+                Principal::ApiToken { token_id } => token_id.clone(),
+            },
+            request_id: crate::http::request_id(req),
         }
     }
 

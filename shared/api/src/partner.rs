@@ -2,7 +2,7 @@
 //! `{"result_code", "result_msg", "result_data"}`, batches of at most 20 users, and
 //! per-user failures grouped by code.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::http::{Routes, json_object};
+use crate::http::{ErrorAnswer, json_object};
 use crate::identity::Identity;
 use domain::UserId;
 use store::StoreError;
@@ -89,8 +89,13 @@ impl PartnerError {
         }
     }
 
-    /// A route this function does not serve (API Gateway sends none in AWS).
-    pub fn route_not_found() -> Self {
+    pub fn into_response(self) -> Response<Body> {
+        envelope::<()>(self.status, self.code, Some(self.msg), None)
+    }
+}
+
+impl ErrorAnswer for PartnerError {
+    fn route_not_found() -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
             code: ROUTE_NOT_FOUND,
@@ -98,8 +103,8 @@ impl PartnerError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        envelope::<()>(self.status, self.code, Some(self.msg), None)
+    fn into_answer(self) -> Result<Response<Body>, ApiError> {
+        Ok(self.into_response())
     }
 }
 
@@ -121,24 +126,6 @@ impl From<ApiError> for PartnerError {
 
 pub fn ok<T: Serialize>(data: T) -> Response<Body> {
     envelope(StatusCode::OK, OK, None, Some(data))
-}
-
-/// Runs a partner route through the shared request plumbing (one log line, problem
-/// details never leak here): errors become envelopes, an unknown route key a 404 one.
-pub async fn serve<R, F, Fut>(req: Request, handler: F) -> Response<Body>
-where
-    R: Routes,
-    F: FnOnce(R, Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, PartnerError>>,
-{
-    crate::http::logged(req, |req| async move {
-        let answer = match R::of(&req) {
-            Some(route) => handler(route, req).await,
-            None => Err(PartnerError::route_not_found()),
-        };
-        Ok(answer.unwrap_or_else(PartnerError::into_response))
-    })
-    .await
 }
 
 /// The caller must hold `scope`.
@@ -344,6 +331,34 @@ where
         .buffered(MAX_USERS)
         .collect()
         .await
+}
+
+/// A batch view over one read of every user's record: users whose record `view` turns
+/// into an entry succeed, the rest fail with 4004; a failed read fails them all alike.
+pub fn batch_view<R, T>(
+    users: &[UserId],
+    read: Result<HashMap<UserId, R>, StoreError>,
+    view: impl Fn(&UserId, &R) -> Option<T>,
+) -> (Vec<T>, Vec<FailureDetail>) {
+    let records = match read {
+        Ok(records) => records,
+        Err(e) => {
+            let failure = UserFailure::from(e);
+            return (
+                Vec::new(),
+                group_failures(users.iter().map(|u| (u, failure.clone()))),
+            );
+        }
+    };
+    let mut successful = Vec::new();
+    let mut missing = Vec::new();
+    for user in users {
+        match records.get(user).and_then(|record| view(user, record)) {
+            Some(entry) => successful.push(entry),
+            None => missing.push((user, UserFailure::not_found())),
+        }
+    }
+    (successful, group_failures(missing))
 }
 
 /// `successful_user_ids` + `failure_details` (`null` when none, as the reference does).

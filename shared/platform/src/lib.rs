@@ -9,10 +9,11 @@ pub mod telemetry;
 use std::convert::Infallible;
 use std::future::Future;
 
+use api::http::HttpApp;
 use domain::Clock;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use store::{ApiTokenStore, CiStore, ProfileStore, SegmentStore};
 
 pub use config::{ConfigError, Settings, TokenConfig};
 
@@ -34,6 +35,34 @@ impl Platform {
         Ok(Self::new(&sdk, settings, Clock::system()))
     }
 
+    pub fn profile_store(&self) -> Result<ProfileStore, ConfigError> {
+        Ok(ProfileStore::new(
+            self.dynamodb.clone(),
+            self.settings.require_table()?,
+        ))
+    }
+
+    pub fn segment_store(&self) -> Result<SegmentStore, ConfigError> {
+        Ok(SegmentStore::new(
+            self.dynamodb.clone(),
+            self.settings.require_table()?,
+        ))
+    }
+
+    pub fn ci_store(&self) -> Result<CiStore, ConfigError> {
+        Ok(CiStore::new(
+            self.dynamodb.clone(),
+            self.settings.require_table()?,
+        ))
+    }
+
+    pub fn api_token_store(&self) -> Result<ApiTokenStore, ConfigError> {
+        Ok(ApiTokenStore::new(
+            self.dynamodb.clone(),
+            self.settings.require_table()?,
+        ))
+    }
+
     pub fn new(sdk: &aws_config::SdkConfig, settings: Settings, clock: Clock) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
@@ -43,15 +72,6 @@ impl Platform {
             clock,
         }
     }
-}
-
-/// A function behind API Gateway's HTTP API.
-pub trait HttpFunction: Send + Sync + 'static {
-    /// The route keys it serves, exactly as template.yaml declares them.
-    const ROUTES: &'static [&'static str];
-
-    /// One request in, one response out (errors are answers too).
-    fn handle(&self, req: Request) -> impl Future<Output = Response<Body>> + Send;
 }
 
 /// A function invoked with a typed event (an authorizer, a stream consumer).
@@ -72,11 +92,11 @@ async fn init<A>(build: Build<A>) -> Result<A, lambda_runtime::Error> {
 }
 
 /// `main` of an HTTP function.
-pub async fn run_http<A: HttpFunction>(build: Build<A>) -> Result<(), lambda_runtime::Error> {
+pub async fn run_http<A: HttpApp>(build: Build<A>) -> Result<(), lambda_runtime::Error> {
     let app = init(build).await?;
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, Infallible>(app.handle(req).await)
+        Ok::<_, Infallible>(api::http::handle(app, req).await)
     }))
     .await
 }

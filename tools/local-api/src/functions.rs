@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use api::http::{HttpApp, Routes};
 use ci::CiApp;
 use consents::ConsentsApp;
 use local_info::LocalInfoApp;
-use platform::{Build, ConfigError, HttpFunction, Platform};
+use platform::{Build, ConfigError, Platform};
 use profile::ProfileApp;
 use profiles_api::ProfilesApiApp;
 use segments::SegmentsApp;
@@ -25,15 +26,15 @@ pub struct Function {
     build: Constructor,
 }
 
-fn function<A: HttpFunction>(logical_id: &'static str, build: Build<A>) -> Function {
+fn function<A: HttpApp>(logical_id: &'static str, build: Build<A>) -> Function {
     Function {
         logical_id,
-        routes: A::ROUTES,
+        routes: A::Route::KEYS,
         build: Box::new(move |platform| {
             let app = Arc::new(build(platform)?);
             let handler: Handler = Arc::new(move |req| {
                 let app = app.clone();
-                Box::pin(async move { app.handle(req).await })
+                Box::pin(async move { api::http::handle(&*app, req).await })
             });
             Ok(handler)
         }),
