@@ -42,24 +42,17 @@ impl HttpApp for ConsentsApp {
     type Error = ApiError;
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
-        route_to(self, route, req).await
-    }
-}
-
-async fn route_to(
-    app: &ConsentsApp,
-    route: Route,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    let identity = Identity::from_request(&req)?;
-    let user = identity.require_user()?;
-    match route {
-        Route::GetConsents => {
-            let consents = app.profiles.consents(user).await?;
-            Ok(json(StatusCode::OK, &view(&consents, Channel::ALL)))
+        let app = self;
+        let identity = Identity::from_request(&req)?;
+        let user = identity.require_user()?;
+        match route {
+            Route::GetConsents => {
+                let consents = app.profiles.consents(user).await?;
+                Ok(json(StatusCode::OK, &view(&consents, Channel::ALL)))
+            }
+            Route::PatchConsents => patch(app, user, identity.actor(&req, "self"), &req).await,
+            Route::History => history(app, user, &req).await,
         }
-        Route::PatchConsents => patch(app, user, identity.actor(&req, "self"), &req).await,
-        Route::History => history(app, user, &req).await,
     }
 }
 

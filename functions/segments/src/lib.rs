@@ -40,62 +40,56 @@ impl HttpApp for SegmentsApp {
     type Error = ApiError;
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
-        route_to(self, route, req).await
-    }
-}
-
-async fn route_to(
-    app: &SegmentsApp,
-    route: Route,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    let identity = Identity::from_request(&req)?;
-    match route {
-        Route::Mine => {
-            let user = identity.require_user()?;
-            let segments = app.segments.of_user(user).await?;
-            let mine: Vec<UserSegment> = segments.iter().map(UserSegment::from).collect();
-            Ok(json(StatusCode::OK, &mine))
-        }
-        Route::SetMine => {
-            let user = identity.require_user()?;
-            let id = segment_id(&req)?;
-            match app.segments.assign_self(user, id, app.clock.now()).await {
-                Ok(()) => Ok(json(
-                    StatusCode::OK,
-                    &Assigned {
-                        pk: id,
-                        detail: "segment set",
-                    },
-                )),
-                Err(AssignError::Unknown) => Err(ApiError::new(
-                    StatusCode::NOT_ACCEPTABLE,
-                    "segment_unknown",
-                    format!("there is no segment {}", id.get()),
-                )),
-                Err(AssignError::NotSelfAssignable) => Err(ApiError::new(
-                    StatusCode::NOT_ACCEPTABLE,
-                    "segment_not_self_assignable",
-                    format!("segment {} cannot be chosen by users", id.get()),
-                )),
-                Err(AssignError::Store(e)) => Err(e.into()),
+        let app = self;
+        let identity = Identity::from_request(&req)?;
+        match route {
+            Route::Mine => {
+                let user = identity.require_user()?;
+                let segments = app.segments.of_user(user).await?;
+                let mine: Vec<UserSegment> = segments.iter().map(UserSegment::from).collect();
+                Ok(json(StatusCode::OK, &mine))
             }
-        }
-        Route::PutCatalog => {
-            identity.require_scope(CATALOG_SCOPE)?;
-            let id = segment_id(&req)?;
-            let segment = Segment::parse(id, &json_object(&req)?).map_err(ApiError::validation)?;
-            let created = app.segments.put(&segment, app.clock.now()).await?;
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok(json(status, &segment))
-        }
-        Route::Catalog => {
-            identity.require_scope(CATALOG_SCOPE)?;
-            Ok(json(StatusCode::OK, &app.segments.catalog().await?))
+            Route::SetMine => {
+                let user = identity.require_user()?;
+                let id = segment_id(&req)?;
+                match app.segments.assign_self(user, id, app.clock.now()).await {
+                    Ok(()) => Ok(json(
+                        StatusCode::OK,
+                        &Assigned {
+                            pk: id,
+                            detail: "segment set",
+                        },
+                    )),
+                    Err(AssignError::Unknown) => Err(ApiError::new(
+                        StatusCode::NOT_ACCEPTABLE,
+                        "segment_unknown",
+                        format!("there is no segment {}", id.get()),
+                    )),
+                    Err(AssignError::NotSelfAssignable) => Err(ApiError::new(
+                        StatusCode::NOT_ACCEPTABLE,
+                        "segment_not_self_assignable",
+                        format!("segment {} cannot be chosen by users", id.get()),
+                    )),
+                    Err(AssignError::Store(e)) => Err(e.into()),
+                }
+            }
+            Route::PutCatalog => {
+                identity.require_scope(CATALOG_SCOPE)?;
+                let id = segment_id(&req)?;
+                let segment =
+                    Segment::parse(id, &json_object(&req)?).map_err(ApiError::validation)?;
+                let created = app.segments.put(&segment, app.clock.now()).await?;
+                let status = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                Ok(json(status, &segment))
+            }
+            Route::Catalog => {
+                identity.require_scope(CATALOG_SCOPE)?;
+                Ok(json(StatusCode::OK, &app.segments.catalog().await?))
+            }
         }
     }
 }

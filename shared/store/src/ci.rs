@@ -11,7 +11,7 @@ use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::keys::{ItemKey, PK};
-use crate::txn::{Outcome, condition_check, transact, update};
+use crate::txn::{Outcome, condition_check, transact, update, update_item};
 use domain::{CiProperty, CiValues, UserId, timestamp};
 
 #[derive(Clone, Debug)]
@@ -109,15 +109,7 @@ impl CiStore {
         }
         let pk = e.name(PK);
         e.condition(format!("attribute_exists({pk})"));
-        let built = e.build();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::ci(user).to_item()))
-            .update_expression(built.update)
-            .set_condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
+        let result = update_item(&self.client, &self.table, &ItemKey::ci(user), e)
             .return_values(ReturnValue::AllNew)
             .send()
             .await;

@@ -16,7 +16,7 @@ use crate::item::{Item, item_of, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::profile_item::{Guard, profile_from_item, update_expression};
 use crate::profiles::ProfileStore;
-use crate::txn::{Outcome, delete, put, transact, update};
+use crate::txn::{Outcome, delete, put, transact, update, update_item};
 
 const PURPOSE: Purpose = Purpose::PhoneChange;
 
@@ -184,16 +184,8 @@ impl ProfileStore {
         let digest_value = e.value(AttributeValue::S(digest.to_owned()));
         e.set_raw(attempts.clone(), format!("{attempts} + {one}"));
         e.condition(format!("{digest_name} = {digest_value}"));
-        let built = e.build();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::challenge(user, PURPOSE).to_item()))
-            .update_expression(built.update)
-            .set_condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(built.values)
+        let key = ItemKey::challenge(user, PURPOSE);
+        let result = update_item(&self.client, &self.table, &key, e)
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;

@@ -24,7 +24,7 @@ use crate::profile_item::{
     Existence, Guard, PatchError, VERSION, add_expectation, next_guard, profile_from_item,
     update_expression,
 };
-use crate::txn::{Outcome, transact, update};
+use crate::txn::{Outcome, transact, update, update_item};
 
 /// Attempts before a write that keeps losing races gives up with 503.
 pub(crate) const MAX_ATTEMPTS: usize = 8;
@@ -93,16 +93,7 @@ impl ProfileStore {
         for _ in 0..MAX_ATTEMPTS {
             let mut expr = update_expression(user, patch, now, guard);
             add_expectation(&mut expr, expected);
-            let built = expr.build();
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(ItemKey::profile(user).to_item()))
-                .update_expression(built.update)
-                .set_condition_expression(built.condition)
-                .set_expression_attribute_names(Some(built.names))
-                .set_expression_attribute_values(built.values)
+            let result = update_item(&self.client, &self.table, &ItemKey::profile(user), expr)
                 .return_values(ReturnValue::AllNew)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,

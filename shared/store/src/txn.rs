@@ -66,6 +66,24 @@ pub(crate) fn update(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
+/// A single UpdateItem from `e` on `key`; callers add return values and send it.
+pub(crate) fn update_item(
+    client: &Client,
+    table: &str,
+    key: &ItemKey,
+    e: Expression,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    let built = e.build();
+    client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .update_expression(built.update)
+        .set_condition_expression(built.condition)
+        .set_expression_attribute_names(Some(built.names))
+        .set_expression_attribute_values(built.values)
+}
+
 /// How a transaction went.
 pub(crate) enum Outcome {
     Done,
