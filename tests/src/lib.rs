@@ -216,21 +216,20 @@ impl TestEnvBuilder {
         let mut settings = local_api::dev_settings(Settings::local(&table, ""), &table);
         settings.otp_policy = self.policy;
         settings.locales = self.locales;
-        let platform = Platform {
-            dynamodb: dynamodb.clone(),
-            sns: aws_sdk_sns::Client::new(&sns_sdk),
-            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-            settings,
-            clock: Clock::adjustable(),
-        };
+        let platform = Platform::new(sdk, settings, Clock::adjustable())
+            .with_dynamodb(dynamodb.clone())
+            .with_sns(aws_sdk_sns::Client::new(&sns_sdk));
         if self.dynamodb_endpoint.is_none() {
             local_api::table::ensure_table(&dynamodb, &table, &template.table)
                 .await
                 .expect("the test table is created");
         }
-        local_api::table::ensure_otp_secret(&platform.secrets, &local_api::otp_secret_name(&table))
-            .await
-            .expect("the OTP secret is created");
+        local_api::table::ensure_otp_secret(
+            &platform.secrets(),
+            &local_api::otp_secret_name(&table),
+        )
+        .await
+        .expect("the OTP secret is created");
         let gateway =
             local_api::gateway(&template, &platform).expect("every template route is wired");
         calls.reset();

@@ -6,7 +6,7 @@ use api::http::HttpApp;
 use domain::LocaleCatalog;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use platform::{ConfigError, Platform};
+use platform::{ConfigError, Platform, Settings};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -39,7 +39,11 @@ struct LocalInfo<'a> {
 
 impl LocalInfoApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
-        Ok(Self::from_catalog(&p.settings.locales))
+        Self::from_settings(&p.settings)
+    }
+
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self::from_catalog(&settings.locales))
     }
 
     pub fn from_catalog(catalog: &LocaleCatalog) -> Self {

@@ -1,6 +1,7 @@
-//! Lambda wiring only: the app is built once per container by `LocalInfoApp::new`.
+//! Lambda wiring only: the catalog body is built once per container. This function
+//! calls no AWS service, so it loads no SDK configuration.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    platform::run_http(local_info::LocalInfoApp::new).await
+    platform::run_http_without_aws(local_info::LocalInfoApp::from_settings).await
 }

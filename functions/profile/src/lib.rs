@@ -43,8 +43,8 @@ impl ProfileApp {
             profiles: p.profile_store()?,
             otp_policy: settings.otp_policy.clone(),
             // Fetched on the first code sent or checked, not during init.
-            otp_keys: OtpKeySource::new(p.secrets.clone(), settings.require_otp_secret()?),
-            sms: SnsSms::new(p.sns.clone(), settings.sms.clone()),
+            otp_keys: OtpKeySource::new(p.secrets(), settings.require_otp_secret()?),
+            sms: SnsSms::new(p.sns(), settings.sms.clone()),
             clock: p.clock.clone(),
             locales: settings.locales.clone(),
         })

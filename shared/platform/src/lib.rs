@@ -8,6 +8,7 @@ pub mod telemetry;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::OnceLock;
 
 use api::http::HttpApp;
 use domain::Clock;
@@ -17,12 +18,13 @@ use store::{ApiTokenStore, CiStore, ProfileStore, SegmentStore};
 
 pub use config::{ConfigError, Settings, TokenConfig};
 
-/// What every function is built from.
-#[derive(Clone, Debug)]
+/// What every function is built from. An AWS client is built the first time an app
+/// asks for it, so a function pays only for the clients it uses.
 pub struct Platform {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
+    sdk: aws_config::SdkConfig,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    sns: OnceLock<aws_sdk_sns::Client>,
+    secrets: OnceLock<aws_sdk_secretsmanager::Client>,
     pub settings: Settings,
     pub clock: Clock,
 }
@@ -32,45 +34,76 @@ impl Platform {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
         let sdk = adapters::aws::sdk_config().await;
-        Ok(Self::new(&sdk, settings, Clock::system()))
+        Ok(Self::new(sdk, settings, Clock::system()))
+    }
+
+    pub fn new(sdk: aws_config::SdkConfig, settings: Settings, clock: Clock) -> Self {
+        Self {
+            sdk,
+            dynamodb: OnceLock::new(),
+            sns: OnceLock::new(),
+            secrets: OnceLock::new(),
+            settings,
+            clock,
+        }
+    }
+
+    /// Uses `client` for DynamoDB instead of one built from the SDK configuration.
+    pub fn with_dynamodb(self, client: aws_sdk_dynamodb::Client) -> Self {
+        let _ = self.dynamodb.set(client);
+        self
+    }
+
+    /// Uses `client` for SNS instead of one built from the SDK configuration.
+    pub fn with_sns(self, client: aws_sdk_sns::Client) -> Self {
+        let _ = self.sns.set(client);
+        self
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
+            .clone()
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        self.sns
+            .get_or_init(|| aws_sdk_sns::Client::new(&self.sdk))
+            .clone()
+    }
+
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        self.secrets
+            .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
+            .clone()
     }
 
     pub fn profile_store(&self) -> Result<ProfileStore, ConfigError> {
         Ok(ProfileStore::new(
-            self.dynamodb.clone(),
+            self.dynamodb(),
             self.settings.require_table()?,
         ))
     }
 
     pub fn segment_store(&self) -> Result<SegmentStore, ConfigError> {
         Ok(SegmentStore::new(
-            self.dynamodb.clone(),
+            self.dynamodb(),
             self.settings.require_table()?,
         ))
     }
 
     pub fn ci_store(&self) -> Result<CiStore, ConfigError> {
         Ok(CiStore::new(
-            self.dynamodb.clone(),
+            self.dynamodb(),
             self.settings.require_table()?,
         ))
     }
 
     pub fn api_token_store(&self) -> Result<ApiTokenStore, ConfigError> {
         Ok(ApiTokenStore::new(
-            self.dynamodb.clone(),
+            self.dynamodb(),
             self.settings.require_table()?,
         ))
-    }
-
-    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings, clock: Clock) -> Self {
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
-            secrets: aws_sdk_secretsmanager::Client::new(sdk),
-            settings,
-            clock,
-        }
     }
 }
 
@@ -94,7 +127,19 @@ async fn init<A>(build: Build<A>) -> Result<A, lambda_runtime::Error> {
 /// `main` of an HTTP function.
 pub async fn run_http<A: HttpApp>(build: Build<A>) -> Result<(), lambda_runtime::Error> {
     let app = init(build).await?;
-    let app = &app;
+    serve_http(&app).await
+}
+
+/// `main` of an HTTP function that calls no AWS service: no SDK configuration is loaded.
+pub async fn run_http_without_aws<A: HttpApp>(
+    build: fn(&Settings) -> Result<A, ConfigError>,
+) -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let app = build(&Settings::from_env()?)?;
+    serve_http(&app).await
+}
+
+async fn serve_http<A: HttpApp>(app: &A) -> Result<(), lambda_runtime::Error> {
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, Infallible>(api::http::handle(app, req).await)
     }))
