@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::Clock;
 use domain::otp::OtpPolicy;
-use domain::{Clock, LocaleCatalog};
 use http::HeaderMap;
 use local_api::{Gateway, GatewayResponse, Template};
 use platform::{Platform, Settings};
@@ -173,7 +173,8 @@ pub struct TestEnv {
 
 pub struct TestEnvBuilder {
     policy: OtpPolicy,
-    locales: LocaleCatalog,
+    languages: Option<Vec<String>>,
+    currencies: Option<Vec<String>>,
     dynamodb_endpoint: Option<String>,
     sns_endpoint: Option<String>,
 }
@@ -184,8 +185,11 @@ impl TestEnvBuilder {
         self
     }
 
-    pub fn locales(mut self, locales: LocaleCatalog) -> Self {
-        self.locales = locales;
+    /// `SUPPORTED_LANGUAGES` and `SUPPORTED_CURRENCIES` as a deployment would set them.
+    pub fn supported_locales(mut self, languages: &[&str], currencies: &[&str]) -> Self {
+        let owned = |codes: &[&str]| Some(codes.iter().map(|c| c.to_string()).collect());
+        self.languages = owned(languages);
+        self.currencies = owned(currencies);
         self
     }
 
@@ -215,7 +219,8 @@ impl TestEnvBuilder {
         let template = template();
         let mut settings = local_api::dev_settings(Settings::local(&table, ""), &table);
         settings.otp_policy = self.policy;
-        settings.locales = self.locales;
+        settings.supported_languages = self.languages;
+        settings.supported_currencies = self.currencies;
         let platform = Platform::new(sdk, settings, Clock::adjustable())
             .with_dynamodb(dynamodb.clone())
             .with_sns(aws_sdk_sns::Client::new(&sns_sdk));
@@ -248,7 +253,8 @@ impl TestEnv {
     pub fn builder() -> TestEnvBuilder {
         TestEnvBuilder {
             policy: OtpPolicy::default(),
-            locales: LocaleCatalog::all(),
+            languages: None,
+            currencies: None,
             dynamodb_endpoint: None,
             sns_endpoint: None,
         }

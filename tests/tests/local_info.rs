@@ -1,6 +1,5 @@
 //! GET /local-info: public, from the maintained code lists, cacheable.
 
-use domain::LocaleCatalog;
 use integration_tests::TestEnv;
 use serde_json::json;
 
@@ -55,12 +54,10 @@ async fn answers_without_a_token_from_the_maintained_lists() {
 
 #[tokio::test]
 async fn configured_lists_narrow_both_local_info_and_profile_validation() {
-    let catalog = LocaleCatalog::narrowed(
-        Some(&["en".into(), "tr".into()]),
-        Some(&["TRY".into(), "EUR".into()]),
-    )
-    .unwrap();
-    let env = TestEnv::builder().locales(catalog).build().await;
+    let env = TestEnv::builder()
+        .supported_locales(&["en", "tr"], &["TRY", "EUR"])
+        .build()
+        .await;
     let body = env.request("GET", "/local-info").send().await.json();
     assert_eq!(keys(&body["languages"]), ["en", "tr"]);
     assert_eq!(keys(&body["currencies"]), ["EUR", "TRY"]);

@@ -43,7 +43,7 @@ impl LocalInfoApp {
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        Ok(Self::from_catalog(&settings.locales))
+        Ok(Self::from_catalog(&settings.locales()?))
     }
 
     pub fn from_catalog(catalog: &LocaleCatalog) -> Self {

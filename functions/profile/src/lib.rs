@@ -46,7 +46,7 @@ impl ProfileApp {
             otp_keys: OtpKeySource::new(p.secrets(), settings.require_otp_secret()?),
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
             clock: p.clock.clone(),
-            locales: settings.locales.clone(),
+            locales: settings.locales()?,
         })
     }
 }

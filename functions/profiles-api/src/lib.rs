@@ -36,7 +36,7 @@ impl ProfilesApiApp {
         Ok(Self {
             profiles: p.profile_store()?,
             clock: p.clock.clone(),
-            locales: p.settings.locales.clone(),
+            locales: p.settings.locales()?,
         })
     }
 }

@@ -58,8 +58,10 @@ pub struct Settings {
     pub otp_secret_id: Option<String>,
     pub otp_policy: OtpPolicy,
     pub sms: SmsConfig,
-    /// The languages and currencies profiles may name (`/local-info` shows the same).
-    pub locales: LocaleCatalog,
+    /// `SUPPORTED_LANGUAGES`: the ISO 639-1 codes profiles may name; `None` = all.
+    pub supported_languages: Option<Vec<String>>,
+    /// `SUPPORTED_CURRENCIES`: the ISO 4217 codes profiles may name; `None` = all.
+    pub supported_currencies: Option<Vec<String>>,
     /// `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `TOKEN_PUBLIC_KEY`, when all are set.
     pub token: Option<TokenConfig>,
 }
@@ -75,7 +77,8 @@ impl Settings {
                     name: "SMS_SENDER_ID/SMS_MESSAGE_TEMPLATE",
                     reason,
                 })?,
-            locales: locales()?,
+            supported_languages: list("SUPPORTED_LANGUAGES"),
+            supported_currencies: list("SUPPORTED_CURRENCIES"),
             token: token()?,
         })
     }
@@ -87,9 +90,23 @@ impl Settings {
             otp_secret_id: Some(otp_secret_id.to_owned()),
             otp_policy: OtpPolicy::default(),
             sms: SmsConfig::default(),
-            locales: LocaleCatalog::all(),
+            supported_languages: None,
+            supported_currencies: None,
             token: None,
         }
+    }
+
+    /// The languages and currencies profiles may name (`/local-info` shows the same).
+    /// Built on request: only the functions that validate locales pay for the code lists.
+    pub fn locales(&self) -> Result<LocaleCatalog, ConfigError> {
+        LocaleCatalog::narrowed(
+            self.supported_languages.as_deref(),
+            self.supported_currencies.as_deref(),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            name: "SUPPORTED_LANGUAGES/SUPPORTED_CURRENCIES",
+            reason,
+        })
     }
 
     pub fn require_table(&self) -> Result<&str, ConfigError> {
@@ -132,18 +149,6 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
     .map_err(|reason| ConfigError::Invalid {
         name: "OTP_*",
         reason,
-    })
-}
-
-/// `SUPPORTED_LANGUAGES` and `SUPPORTED_CURRENCIES`, comma-separated; unset = all.
-fn locales() -> Result<LocaleCatalog, ConfigError> {
-    let languages = list("SUPPORTED_LANGUAGES");
-    let currencies = list("SUPPORTED_CURRENCIES");
-    LocaleCatalog::narrowed(languages.as_deref(), currencies.as_deref()).map_err(|reason| {
-        ConfigError::Invalid {
-            name: "SUPPORTED_LANGUAGES/SUPPORTED_CURRENCIES",
-            reason,
-        }
     })
 }
 
