@@ -230,7 +230,7 @@ impl TestEnvBuilder {
                 .expect("the test table is created");
         }
         local_api::table::ensure_otp_secret(
-            &platform.secrets(),
+            platform.secrets().get(),
             &local_api::otp_secret_name(&table),
         )
         .await

@@ -8,7 +8,7 @@
 //! connector is built on the first request, and it trusts only the roots AWS service
 //! endpoints chain to (Amazon Trust Services), compiled in.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -20,6 +20,56 @@ use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_types::config_bag::ConfigBag;
+
+/// An AWS client built the first time it is used. Creating a client costs a share of a
+/// function's init; a function that rarely needs one (SNS for a phone change, Secrets
+/// Manager for the OTP key) builds it on that first request instead.
+type ClientFactory<C> = fn(&aws_config::SdkConfig) -> C;
+
+#[derive(Clone)]
+pub struct LazyClient<C> {
+    cell: Arc<OnceLock<C>>,
+    /// How to build it; `None` for a client that was handed over ready.
+    source: Option<(Arc<aws_config::SdkConfig>, ClientFactory<C>)>,
+}
+
+impl<C> LazyClient<C> {
+    pub fn new(sdk: Arc<aws_config::SdkConfig>, make: fn(&aws_config::SdkConfig) -> C) -> Self {
+        Self {
+            cell: Arc::new(OnceLock::new()),
+            source: Some((sdk, make)),
+        }
+    }
+
+    /// A client that exists already (tests point one at a chosen endpoint).
+    pub fn ready(client: C) -> Self {
+        Self {
+            cell: Arc::new(OnceLock::from(client)),
+            source: None,
+        }
+    }
+
+    pub fn get(&self) -> &C {
+        self.cell.get_or_init(|| {
+            let (sdk, make) = self
+                .source
+                .as_ref()
+                .expect("only a ready client has no source");
+            make(sdk)
+        })
+    }
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.cell.get().is_some() {
+            "built"
+        } else {
+            "not built yet"
+        };
+        write!(f, "LazyClient({state})")
+    }
+}
 
 /// Amazon Root CA 1-4 and Starfield Services Root CA G2 (which cross-signs them).
 const AMAZON_TRUST_ROOTS: &str = include_str!("amazon-trust-roots.pem");

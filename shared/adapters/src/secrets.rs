@@ -5,17 +5,22 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use tokio::sync::OnceCell;
 
 use domain::otp::OtpKey;
+
+use crate::aws::LazyClient;
 use domain::ports::{KeyUnavailable, OtpKeys};
 
 #[derive(Debug)]
 pub struct OtpKeySource {
-    client: aws_sdk_secretsmanager::Client,
+    client: LazyClient<aws_sdk_secretsmanager::Client>,
     secret_id: String,
     key: OnceCell<OtpKey>,
 }
 
 impl OtpKeySource {
-    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+    pub fn new(
+        client: LazyClient<aws_sdk_secretsmanager::Client>,
+        secret_id: impl Into<String>,
+    ) -> Self {
         Self {
             client,
             secret_id: secret_id.into(),
@@ -30,6 +35,7 @@ impl OtpKeys for OtpKeySource {
             .get_or_try_init(|| async {
                 let out = self
                     .client
+                    .get()
                     .get_secret_value()
                     .secret_id(&self.secret_id)
                     .send()

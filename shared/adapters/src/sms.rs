@@ -4,6 +4,8 @@ use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use domain::PhoneNumber;
+
+use crate::aws::LazyClient;
 use domain::otp::OtpCode;
 use domain::ports::{SmsNotSent, SmsSender};
 
@@ -54,12 +56,12 @@ impl Default for SmsConfig {
 
 #[derive(Clone, Debug)]
 pub struct SnsSms {
-    client: aws_sdk_sns::Client,
+    client: LazyClient<aws_sdk_sns::Client>,
     config: SmsConfig,
 }
 
 impl SnsSms {
-    pub fn new(client: aws_sdk_sns::Client, config: SmsConfig) -> Self {
+    pub fn new(client: LazyClient<aws_sdk_sns::Client>, config: SmsConfig) -> Self {
         Self { client, config }
     }
 }
@@ -87,6 +89,7 @@ impl SmsSender for SnsSms {
         };
         let mut publish = self
             .client
+            .get()
             .publish()
             .phone_number(to.e164())
             .message(message)

@@ -8,7 +8,9 @@ pub mod telemetry;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::Arc;
+
+use adapters::aws::LazyClient;
 
 use api::http::HttpApp;
 use domain::Clock;
@@ -21,10 +23,9 @@ pub use config::{ConfigError, Settings, TokenConfig};
 /// What every function is built from. An AWS client is built the first time an app
 /// asks for it, so a function pays only for the clients it uses.
 pub struct Platform {
-    sdk: aws_config::SdkConfig,
-    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
-    sns: OnceLock<aws_sdk_sns::Client>,
-    secrets: OnceLock<aws_sdk_secretsmanager::Client>,
+    dynamodb: LazyClient<aws_sdk_dynamodb::Client>,
+    sns: LazyClient<aws_sdk_sns::Client>,
+    secrets: LazyClient<aws_sdk_secretsmanager::Client>,
     pub settings: Settings,
     pub clock: Clock,
 }
@@ -38,44 +39,41 @@ impl Platform {
     }
 
     pub fn new(sdk: aws_config::SdkConfig, settings: Settings, clock: Clock) -> Self {
+        let sdk = Arc::new(sdk);
         Self {
-            sdk,
-            dynamodb: OnceLock::new(),
-            sns: OnceLock::new(),
-            secrets: OnceLock::new(),
+            dynamodb: LazyClient::new(sdk.clone(), aws_sdk_dynamodb::Client::new),
+            sns: LazyClient::new(sdk.clone(), aws_sdk_sns::Client::new),
+            secrets: LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
             settings,
             clock,
         }
     }
 
     /// Uses `client` for DynamoDB instead of one built from the SDK configuration.
-    pub fn with_dynamodb(self, client: aws_sdk_dynamodb::Client) -> Self {
-        let _ = self.dynamodb.set(client);
+    pub fn with_dynamodb(mut self, client: aws_sdk_dynamodb::Client) -> Self {
+        self.dynamodb = LazyClient::ready(client);
         self
     }
 
     /// Uses `client` for SNS instead of one built from the SDK configuration.
-    pub fn with_sns(self, client: aws_sdk_sns::Client) -> Self {
-        let _ = self.sns.set(client);
+    pub fn with_sns(mut self, client: aws_sdk_sns::Client) -> Self {
+        self.sns = LazyClient::ready(client);
         self
     }
 
+    /// The DynamoDB client, built now: every function that asks reads the table at once.
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        self.dynamodb
-            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
-            .clone()
+        self.dynamodb.get().clone()
     }
 
-    pub fn sns(&self) -> aws_sdk_sns::Client {
-        self.sns
-            .get_or_init(|| aws_sdk_sns::Client::new(&self.sdk))
-            .clone()
+    /// SNS, built on the first SMS.
+    pub fn sns(&self) -> LazyClient<aws_sdk_sns::Client> {
+        self.sns.clone()
     }
 
-    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        self.secrets
-            .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
-            .clone()
+    /// Secrets Manager, built on the first secret read.
+    pub fn secrets(&self) -> LazyClient<aws_sdk_secretsmanager::Client> {
+        self.secrets.clone()
     }
 
     pub fn profile_store(&self) -> Result<ProfileStore, ConfigError> {

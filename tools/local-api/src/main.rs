@@ -85,7 +85,11 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
     let gateway = local_api::gateway(&template, &platform)?;
     table::ensure_table(&platform.dynamodb(), table_name, &template.table).await?;
-    table::ensure_otp_secret(&platform.secrets(), &local_api::otp_secret_name(table_name)).await?;
+    table::ensure_otp_secret(
+        platform.secrets().get(),
+        &local_api::otp_secret_name(table_name),
+    )
+    .await?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
