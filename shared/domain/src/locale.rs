@@ -130,25 +130,19 @@ mod tests {
 
 /// The languages, currencies and time zones this deployment offers: the maintained
 /// lists, optionally narrowed by configuration. `/local-info` shows it; profile
-/// validation uses it; one source for both.
-#[derive(Debug, Clone)]
+/// validation uses it; one source for both. Un-narrowed lists are not materialized:
+/// checking a code needs only the code, and building the lists costs a function's init.
+#[derive(Debug, Clone, Default)]
 pub struct LocaleCatalog {
-    languages: Vec<LanguageCode>,
-    currencies: Vec<Currency>,
-    timezones: Vec<TimeZone>,
+    /// `None`: every ISO 639-1 language.
+    languages: Option<Vec<LanguageCode>>,
+    /// `None`: every ISO 4217 currency.
+    currencies: Option<Vec<Currency>>,
 }
 
 impl LocaleCatalog {
     pub fn all() -> Self {
-        let mut currencies: Vec<Currency> = Currency::all().collect();
-        currencies.sort_by_key(|c| c.code());
-        let mut timezones: Vec<TimeZone> = TimeZone::all().collect();
-        timezones.sort_by_key(|t| t.name());
-        Self {
-            languages: LanguageCode::all(),
-            currencies,
-            timezones,
-        }
+        Self::default()
     }
 
     /// Keeps only the codes named; a code not on the maintained list is an error.
@@ -156,44 +150,64 @@ impl LocaleCatalog {
         languages: Option<&[String]>,
         currencies: Option<&[String]>,
     ) -> Result<Self, String> {
-        let mut catalog = Self::all();
-        if let Some(codes) = languages {
-            catalog.languages = codes
-                .iter()
-                .map(|c| {
-                    LanguageCode::parse(c).map_err(|e| format!("SUPPORTED_LANGUAGES: {c:?} {e}"))
-                })
-                .collect::<Result<_, _>>()?;
-            catalog.languages.sort_by_key(|l| l.code());
-            catalog.languages.dedup();
-        }
-        if let Some(codes) = currencies {
-            catalog.currencies = codes
-                .iter()
-                .map(|c| Currency::parse(c).map_err(|e| format!("SUPPORTED_CURRENCIES: {c:?} {e}")))
-                .collect::<Result<_, _>>()?;
-            catalog.currencies.sort_by_key(|c| c.code());
-            catalog.currencies.dedup();
-        }
-        Ok(catalog)
+        let languages = languages
+            .map(|codes| {
+                codes
+                    .iter()
+                    .map(|c| {
+                        LanguageCode::parse(c)
+                            .map_err(|e| format!("SUPPORTED_LANGUAGES: {c:?} {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let currencies = currencies
+            .map(|codes| {
+                codes
+                    .iter()
+                    .map(|c| {
+                        Currency::parse(c).map_err(|e| format!("SUPPORTED_CURRENCIES: {c:?} {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        Ok(Self {
+            languages,
+            currencies,
+        })
     }
 
-    pub fn languages(&self) -> &[LanguageCode] {
-        &self.languages
+    /// In code order.
+    pub fn languages(&self) -> Vec<LanguageCode> {
+        let mut list = self.languages.clone().unwrap_or_else(LanguageCode::all);
+        list.sort_by_key(|l| l.code());
+        list.dedup();
+        list
     }
 
-    pub fn currencies(&self) -> &[Currency] {
-        &self.currencies
+    /// In code order.
+    pub fn currencies(&self) -> Vec<Currency> {
+        let mut list = match &self.currencies {
+            Some(list) => list.clone(),
+            None => Currency::all().collect(),
+        };
+        list.sort_by_key(|c| c.code());
+        list.dedup();
+        list
     }
 
-    pub fn timezones(&self) -> &[TimeZone] {
-        &self.timezones
+    /// In name order.
+    pub fn timezones(&self) -> Vec<TimeZone> {
+        let mut list: Vec<TimeZone> = TimeZone::all().collect();
+        list.sort_by_key(|t| t.name());
+        list
     }
 
     pub fn language(&self, raw: &str) -> Result<LanguageCode, String> {
         let code = LanguageCode::parse(raw)?;
         self.languages
-            .contains(&code)
+            .as_ref()
+            .is_none_or(|offered| offered.contains(&code))
             .then_some(code)
             .ok_or_else(|| "is not a language this service offers; see GET /local-info".into())
     }
@@ -201,7 +215,8 @@ impl LocaleCatalog {
     pub fn currency(&self, raw: &str) -> Result<Currency, String> {
         let code = Currency::parse(raw)?;
         self.currencies
-            .contains(&code)
+            .as_ref()
+            .is_none_or(|offered| offered.contains(&code))
             .then_some(code)
             .ok_or_else(|| "is not a currency this service offers; see GET /local-info".into())
     }
@@ -230,5 +245,7 @@ mod catalog_tests {
         assert!(LocaleCatalog::narrowed(Some(&["xx".into()]), None).is_err());
         let all = LocaleCatalog::all();
         assert!(all.language("de").is_ok() && all.currency("EUR").is_ok());
+        assert_eq!(all.languages().len(), LanguageCode::all().len());
+        assert!(all.currencies().len() > 150 && all.timezones().len() > 400);
     }
 }
