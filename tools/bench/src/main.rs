@@ -2,8 +2,8 @@
 //!
 //! Each function binary (release profile, this machine's architecture) runs against a
 //! local stand-in for the Lambda Runtime API:
-//! - init: process start → first `GET /runtime/invocation/next`, median of several runs,
-//!   beside a bare `lambda_runtime` function built the same way. AWS endpoints point at a
+//! - init: process start → first `GET /runtime/invocation/next`, median of 21 rounds that
+//!   interleave every binary, beside a bare `lambda_runtime` function built the same way. AWS endpoints point at a
 //!   closed port, so a network call during init would show as a failure or a stall.
 //! - peak RSS: `VmHWM` after serving every payload of its `events/` folder many times
 //!   against the emulator.
@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-const INIT_RUNS: usize = 15;
+const INIT_RUNS: usize = 21;
 const LOAD_ROUNDS: usize = 40;
 
 /// The function binaries and the events/ folder each one serves.
@@ -159,33 +159,46 @@ async fn spawn(bin: &Path, runtime: &str, env: &[(&'static str, String)]) -> tok
         .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
 }
 
-/// Median milliseconds from process start to the first poll of the Runtime API.
-async fn init_ms(bin: &Path, env: &[(&'static str, String)]) -> f64 {
-    let mut samples = Vec::new();
+/// Milliseconds from process start to the first poll of the Runtime API, once.
+async fn init_sample(bin: &Path, env: &[(&'static str, String)]) -> f64 {
+    let state = Arc::new(RuntimeApi {
+        events: Mutex::new(VecDeque::new()),
+        polled: Notify::new(),
+        drained: Notify::new(),
+        first_poll: Mutex::new(None),
+        served: Mutex::new(0),
+    });
+    let addr = runtime_api(state.clone()).await;
+    let started = Instant::now();
+    let mut child = spawn(bin, &addr, env).await;
+    tokio::time::timeout(Duration::from_secs(10), state.polled.notified())
+        .await
+        .unwrap_or_else(|_| panic!("{} never polled the Runtime API", bin.display()));
+    let polled = state
+        .first_poll
+        .lock()
+        .unwrap()
+        .expect("a poll was recorded");
+    let _ = child.kill().await;
+    (polled - started).as_secs_f64() * 1000.0
+}
+
+/// Median init of each binary. Rounds interleave the binaries, so a noisy moment of a
+/// shared machine lands on all of them rather than on whichever ran then.
+async fn init_medians(bins: &[PathBuf], env: &[(&'static str, String)]) -> Vec<f64> {
+    let mut samples = vec![Vec::new(); bins.len()];
     for _ in 0..INIT_RUNS {
-        let state = Arc::new(RuntimeApi {
-            events: Mutex::new(VecDeque::new()),
-            polled: Notify::new(),
-            drained: Notify::new(),
-            first_poll: Mutex::new(None),
-            served: Mutex::new(0),
-        });
-        let addr = runtime_api(state.clone()).await;
-        let started = Instant::now();
-        let mut child = spawn(bin, &addr, env).await;
-        tokio::time::timeout(Duration::from_secs(10), state.polled.notified())
-            .await
-            .unwrap_or_else(|_| panic!("{} never polled the Runtime API", bin.display()));
-        let polled = state
-            .first_poll
-            .lock()
-            .unwrap()
-            .expect("a poll was recorded");
-        samples.push((polled - started).as_secs_f64() * 1000.0);
-        let _ = child.kill().await;
+        for (bin, out) in bins.iter().zip(&mut samples) {
+            out.push(init_sample(bin, env).await);
+        }
     }
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        })
+        .collect()
 }
 
 fn events_of(dir: &Path) -> Vec<String> {
@@ -251,12 +264,16 @@ async fn main() {
     let offline = env_for(&format!("http://{closed}"), "bench");
 
     println!(
-        "init: process start -> first Runtime API poll, median of {INIT_RUNS} (AWS endpoints unreachable)"
+        "init: process start -> first Runtime API poll, median of {INIT_RUNS} interleaved rounds (AWS endpoints unreachable)"
     );
-    let hello = init_ms(&binary(&bins, "hello-lambda"), &offline).await;
+    let names: Vec<&str> = std::iter::once("hello-lambda")
+        .chain(FUNCTIONS.iter().map(|(name, _)| *name))
+        .collect();
+    let paths: Vec<PathBuf> = names.iter().map(|n| binary(&bins, n)).collect();
+    let medians = init_medians(&paths, &offline).await;
+    let hello = medians[0];
     println!("  {:<14} {:>7.2} ms", "hello-lambda", hello);
-    for (name, _) in FUNCTIONS {
-        let ms = init_ms(&binary(&bins, name), &offline).await;
+    for (name, ms) in names.iter().zip(&medians).skip(1) {
         println!(
             "  {:<14} {:>7.2} ms  {:.2}x the bare function",
             name,
