@@ -199,3 +199,56 @@ async fn expired_api_tokens_stay_listable_and_are_refused() {
             .is_authorized
     );
 }
+
+/// Keys rotate by id: a token verifies against the key its `kid` names while that key is
+/// configured, and fails once it is rotated out.
+#[tokio::test]
+async fn tokens_verify_by_key_id_while_their_key_is_configured() {
+    let env = TestEnv::new().await;
+    let keys = integration_tests::workspace_root().join("tests/keys");
+    let new_pem = std::fs::read_to_string(keys.join("rotation-test.pem")).unwrap();
+    let new_x = std::fs::read_to_string(keys.join("rotation-test.pub.b64url")).unwrap();
+    let old_token = dev_token::mint("ada", &[], 60, now());
+    let new_token = dev_token::mint_signed(&new_pem, "new", "ada", &[], 60, now());
+    let forged = dev_token::mint_signed(&new_pem, dev_token::DEV_KID, "ada", &[], 60, now());
+    let with_keys = |public_keys: String| Authorizer {
+        users: UserTokenVerifier::new(&TokenConfig {
+            public_keys,
+            ..dev_token::dev_token_config()
+        })
+        .unwrap(),
+        ..Authorizer::new(&env.platform).unwrap()
+    };
+
+    let both = with_keys(format!(
+        "new={},{}",
+        new_x.trim(),
+        dev_token::dev_public_keys()
+    ));
+    for token in [&old_token, &new_token] {
+        assert!(
+            decide(&both, &format!("Bearer {token}"))
+                .await
+                .is_authorized
+        );
+    }
+    assert!(
+        !decide(&both, &format!("Bearer {forged}"))
+            .await
+            .is_authorized,
+        "a kid names the key that must have signed"
+    );
+
+    let rotated = with_keys(format!("new={}", new_x.trim()));
+    assert!(
+        decide(&rotated, &format!("Bearer {new_token}"))
+            .await
+            .is_authorized
+    );
+    assert!(
+        !decide(&rotated, &format!("Bearer {old_token}"))
+            .await
+            .is_authorized,
+        "the rotated-out key no longer verifies"
+    );
+}

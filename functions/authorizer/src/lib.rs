@@ -19,9 +19,17 @@ use store::ApiTokenStore;
 
 pub use platform::TokenConfig;
 
+/// Verifies user access tokens against a key set: each key has an id (`kid`), so keys
+/// rotate without downtime (sign with the new key while the previous one still
+/// verifies the tokens already out).
 pub struct UserTokenVerifier {
-    key: DecodingKey,
+    keys: Vec<VerifyingKey>,
     validation: Validation,
+}
+
+struct VerifyingKey {
+    kid: Option<String>,
+    key: DecodingKey,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,32 +47,59 @@ pub enum Denial {
     InvalidToken,
     UnknownApiToken,
     RevokedOrExpiredApiToken,
+    /// The token names a key (`kid`) that is not configured (rotated out, or forged).
+    UnknownSigningKey,
     /// The token store could not be read: fail closed.
     StoreUnavailable,
 }
 
 impl UserTokenVerifier {
+    /// `config.public_keys`: `kid=x` entries, comma-separated (current first); `x` is an
+    /// Ed25519 public key, 32 bytes base64url (a JWK's `x`). A single entry may omit the
+    /// kid; then tokens without one verify against it.
     pub fn new(config: &TokenConfig) -> Result<Self, ConfigError> {
-        let invalid = |reason: &str| ConfigError::Invalid {
-            name: "TOKEN_PUBLIC_KEY",
-            reason: reason.to_owned(),
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "TOKEN_PUBLIC_KEYS",
+            reason,
         };
-        let decoded_len = config.public_key.trim_end_matches('=').len() * 3 / 4;
-        if decoded_len != 32 {
-            return Err(invalid("must be a 32-byte Ed25519 public key, base64url"));
+        let entries: Vec<&str> = config.public_keys.split(',').map(str::trim).collect();
+        let mut keys: Vec<VerifyingKey> = Vec::new();
+        for entry in &entries {
+            let (kid, x) = match entry.split_once('=') {
+                Some((kid, x)) => (Some(kid.trim().to_owned()), x.trim()),
+                None if entries.len() == 1 => (None, *entry),
+                None => return Err(invalid("with several keys, each needs a kid: kid=x".into())),
+            };
+            if kid
+                .as_deref()
+                .is_some_and(|k| k.is_empty() || keys.iter().any(|v| v.kid.as_deref() == Some(k)))
+            {
+                return Err(invalid(format!("kid {kid:?} is empty or repeated")));
+            }
+            if x.len() != 43 || x.contains('=') {
+                return Err(invalid(
+                    "each key must be a 32-byte Ed25519 public key, base64url".into(),
+                ));
+            }
+            let key = DecodingKey::from_ed_components(x).map_err(|e| invalid(e.to_string()))?;
+            keys.push(VerifyingKey { kid, key });
         }
-        let key = DecodingKey::from_ed_components(&config.public_key)
-            .map_err(|e| invalid(&e.to_string()))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        Ok(Self { key, validation })
+        Ok(Self { keys, validation })
     }
 
     fn verify(&self, token: &str) -> Result<(UserId, String), Denial> {
-        let data = jsonwebtoken::decode::<UserClaims>(token, &self.key, &self.validation)
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Denial::InvalidToken)?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
+            None => (self.keys.len() == 1).then(|| &self.keys[0]),
+        }
+        .ok_or(Denial::UnknownSigningKey)?;
+        let data = jsonwebtoken::decode::<UserClaims>(token, &key.key, &self.validation)
             .map_err(|_| Denial::InvalidToken)?;
         let user = UserId::parse(&data.claims.sub).map_err(|_| Denial::InvalidToken)?;
         Ok((user, data.claims.scope.unwrap_or_default()))
@@ -203,8 +238,28 @@ mod tests {
         let config = TokenConfig {
             issuer: "i".into(),
             audience: "a".into(),
-            public_key: "c2hvcnQ".into(),
+            public_keys: "c2hvcnQ".into(),
         };
         assert!(UserTokenVerifier::new(&config).is_err());
+        let x = "VkEeEHdDZkcKYIsUM8w9mwL3JdhONRx7d-4JDBI4R4o";
+        for keys in [
+            format!("{x},{x}"),
+            format!("a={x},a={x}"),
+            format!("={x}"),
+            format!("a={x},b=short"),
+        ] {
+            let config = TokenConfig {
+                public_keys: keys.clone(),
+                ..config.clone()
+            };
+            assert!(UserTokenVerifier::new(&config).is_err(), "{keys}");
+        }
+        for keys in [x.to_owned(), format!("a={x}"), format!("a={x}, b={x}")] {
+            let config = TokenConfig {
+                public_keys: keys.clone(),
+                ..config.clone()
+            };
+            assert!(UserTokenVerifier::new(&config).is_ok(), "{keys}");
+        }
     }
 }

@@ -44,8 +44,9 @@ fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Con
 pub struct TokenConfig {
     pub issuer: String,
     pub audience: String,
-    /// The Ed25519 public key: 32 bytes, base64url (a JWK's `x`).
-    pub public_key: String,
+    /// The verifying keys: `kid=x` entries, comma-separated, current first; `x` is an
+    /// Ed25519 public key, 32 bytes base64url (a JWK's `x`).
+    pub public_keys: String,
 }
 
 /// Every setting of every function. A function asks for the ones it needs through the
@@ -62,7 +63,7 @@ pub struct Settings {
     pub supported_languages: Option<Vec<String>>,
     /// `SUPPORTED_CURRENCIES`: the ISO 4217 codes profiles may name; `None` = all.
     pub supported_currencies: Option<Vec<String>>,
-    /// `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `TOKEN_PUBLIC_KEY`, when all are set.
+    /// `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `TOKEN_PUBLIC_KEYS`, when all are set.
     pub token: Option<TokenConfig>,
 }
 
@@ -124,7 +125,7 @@ impl Settings {
     pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {
         self.token
             .as_ref()
-            .ok_or(ConfigError::Missing("TOKEN_PUBLIC_KEY"))
+            .ok_or(ConfigError::Missing("TOKEN_PUBLIC_KEYS"))
     }
 }
 
@@ -153,20 +154,20 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
 }
 
 fn token() -> Result<Option<TokenConfig>, ConfigError> {
-    let (issuer, audience, public_key) = (
+    let (issuer, audience, public_keys) = (
         optional("TOKEN_ISSUER"),
         optional("TOKEN_AUDIENCE"),
-        optional("TOKEN_PUBLIC_KEY"),
+        optional("TOKEN_PUBLIC_KEYS"),
     );
-    match (issuer, audience, public_key) {
+    match (issuer, audience, public_keys) {
         (None, None, None) => Ok(None),
-        (Some(issuer), Some(audience), Some(public_key)) => Ok(Some(TokenConfig {
+        (Some(issuer), Some(audience), Some(public_keys)) => Ok(Some(TokenConfig {
             issuer,
             audience,
-            public_key,
+            public_keys,
         })),
         _ => Err(ConfigError::Invalid {
-            name: "TOKEN_ISSUER/TOKEN_AUDIENCE/TOKEN_PUBLIC_KEY",
+            name: "TOKEN_ISSUER/TOKEN_AUDIENCE/TOKEN_PUBLIC_KEYS",
             reason: "set all three or none".into(),
         }),
     }

@@ -134,10 +134,7 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
         ("OTP_SECRET_ARN", format!("{table}-otp-hmac")),
         ("TOKEN_ISSUER", local_api::dev_token::DEV_ISSUER.into()),
         ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
-        (
-            "TOKEN_PUBLIC_KEY",
-            local_api::dev_token::DEV_PUBLIC_KEY.trim().into(),
-        ),
+        ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),
         ("RUST_LOG", "warn".into()),
     ];
     // Where the TLS client finds root certificates: one bundle file instead of a directory scan.

@@ -8,13 +8,20 @@ use serde::Serialize;
 pub const DEV_ISSUER: &str = "https://dev.user-profile.local";
 pub const DEV_AUDIENCE: &str = "user-profile-api";
 pub const DEV_PUBLIC_KEY: &str = include_str!("../dev-keys/dev-user-token.pub.b64url");
+/// The dev key's id, in every dev token's header.
+pub const DEV_KID: &str = "dev-1";
 const DEV_PRIVATE_KEY_PEM: &str = include_str!("../dev-keys/dev-user-token.pem");
+
+/// `TOKEN_PUBLIC_KEYS` for the dev key.
+pub fn dev_public_keys() -> String {
+    format!("{DEV_KID}={}", DEV_PUBLIC_KEY.trim())
+}
 
 pub fn dev_token_config() -> platform::TokenConfig {
     platform::TokenConfig {
         issuer: DEV_ISSUER.to_owned(),
         audience: DEV_AUDIENCE.to_owned(),
-        public_key: DEV_PUBLIC_KEY.trim().to_owned(),
+        public_keys: dev_public_keys(),
     }
 }
 
@@ -32,6 +39,18 @@ struct Claims<'a> {
 /// A dev token for `sub` with space-separated `scopes`, valid from `now` for `ttl_secs`
 /// (a negative ttl mints an expired token, for tests).
 pub fn mint(sub: &str, scopes: &[String], ttl_secs: i64, now: i64) -> String {
+    mint_signed(DEV_PRIVATE_KEY_PEM, DEV_KID, sub, scopes, ttl_secs, now)
+}
+
+/// A token signed with another Ed25519 key (PKCS#8 PEM) under `kid`: key rotation tests.
+pub fn mint_signed(
+    private_key_pem: &str,
+    kid: &str,
+    sub: &str,
+    scopes: &[String],
+    ttl_secs: i64,
+    now: i64,
+) -> String {
     let scope = scopes.join(" ");
     let claims = Claims {
         iss: DEV_ISSUER,
@@ -41,7 +60,8 @@ pub fn mint(sub: &str, scopes: &[String], ttl_secs: i64, now: i64) -> String {
         exp: now + ttl_secs,
         scope: &scope,
     };
-    let key = EncodingKey::from_ed_pem(DEV_PRIVATE_KEY_PEM.as_bytes())
-        .expect("the committed dev key is valid");
-    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key).expect("claims serialize")
+    let key = EncodingKey::from_ed_pem(private_key_pem.as_bytes()).expect("an Ed25519 PEM key");
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, &claims, &key).expect("claims serialize")
 }
