@@ -16,6 +16,7 @@ mod phone;
 pub mod ports;
 pub mod profile;
 pub mod segment;
+pub mod token_keys;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
 pub use ci::{CiProperty, CiValues};

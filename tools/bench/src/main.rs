@@ -36,6 +36,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("local-info", "local-info"),
     ("profiles-api", "profiles-api"),
     ("ci", "ci"),
+    ("accounts", "accounts"),
 ];
 
 struct RuntimeApi {

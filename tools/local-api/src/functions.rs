@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use accounts::AccountsApp;
 use api::http::{HttpApp, Routes};
 use ci::CiApp;
 use consents::ConsentsApp;
@@ -49,6 +50,7 @@ pub fn functions() -> Vec<Function> {
         function("ProfilesApiFunction", ProfilesApiApp::new),
         function("CiFunction", CiApp::new),
         function("LocalInfoFunction", LocalInfoApp::new),
+        function("AccountsFunction", AccountsApp::new),
     ]
 }
 
