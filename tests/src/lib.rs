@@ -235,6 +235,12 @@ impl TestEnvBuilder {
         )
         .await
         .expect("the OTP secret is created");
+        local_api::table::ensure_signing_secret(
+            platform.secrets().get(),
+            &local_api::signing_key_secret_name(&table),
+        )
+        .await
+        .expect("the signing key secret is created");
         let gateway =
             local_api::gateway(&template, &platform).expect("every template route is wired");
         calls.reset();

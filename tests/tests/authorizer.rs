@@ -252,3 +252,37 @@ async fn tokens_verify_by_key_id_while_their_key_is_configured() {
         "the rotated-out key no longer verifies"
     );
 }
+
+/// The service signs access tokens with the key in its signing secret; the authorizer
+/// accepts them with the matching public key.
+#[tokio::test]
+async fn issued_access_tokens_pass_the_authorizer() {
+    use domain::ports::AccessTokens;
+    let env = TestEnv::new().await;
+    let issuer = env.platform.access_token_issuer().unwrap();
+    let user = domain::UserId::parse("ada").unwrap();
+    let issued = issuer.issue(&user, "users:admin", now()).await.unwrap();
+    assert_eq!(issued.expires_in, 900);
+    let r = decide(
+        &Authorizer::new(&env.platform).unwrap(),
+        &format!("Bearer {}", issued.token),
+    )
+    .await;
+    assert!(r.is_authorized);
+    assert_eq!(r.context.user_id.as_deref(), Some("ada"));
+    assert_eq!(r.context.scope, "users:admin");
+
+    let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(dev_token::DEV_KID));
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(issued.token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
+}

@@ -3,7 +3,7 @@
 
 mod phone;
 
-use adapters::secrets::OtpKeySource;
+use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
 use api::http::{HttpApp, json, json_object};
 use api::profile_body::ProfileBody;
@@ -43,7 +43,7 @@ impl ProfileApp {
             profiles: p.profile_store()?,
             otp_policy: settings.otp_policy.clone(),
             // Fetched on the first code sent or checked, not during init.
-            otp_keys: OtpKeySource::new(p.secrets(), settings.require_otp_secret()?),
+            otp_keys: otp_key_source(p.secrets(), settings.require_otp_secret()?),
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
             clock: p.clock.clone(),
             locales: settings.locales()?,

@@ -1,6 +1,8 @@
 //! Adapters to AWS services other than the table: SMS through SNS, keys from Secrets
-//! Manager, and the one AWS SDK configuration every client is built from.
+//! Manager (the OTP key, the access-token signing key), and the one AWS SDK
+//! configuration every client is built from.
 
+pub mod access_tokens;
 pub mod aws;
 pub mod secrets;
 pub mod sms;

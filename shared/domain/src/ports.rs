@@ -27,3 +27,20 @@ pub struct KeyUnavailable(pub String);
 pub trait OtpKeys: Send + Sync {
     fn key(&self) -> impl Future<Output = Result<&OtpKey, KeyUnavailable>> + Send;
 }
+
+/// A signed access token and how long it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+/// Issues the access tokens the authorizer verifies.
+pub trait AccessTokens: Send + Sync {
+    fn issue(
+        &self,
+        user: &crate::UserId,
+        scope: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<AccessToken, KeyUnavailable>> + Send;
+}

@@ -63,6 +63,9 @@ pub struct Settings {
     pub supported_languages: Option<Vec<String>>,
     /// `SUPPORTED_CURRENCIES`: the ISO 4217 codes profiles may name; `None` = all.
     pub supported_currencies: Option<Vec<String>>,
+    /// `TOKEN_SIGNING_KEY_SECRET`: the Secrets Manager secret holding the key access
+    /// tokens are signed with (`profilectl key create` writes it).
+    pub signing_key_secret_id: Option<String>,
     /// `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `TOKEN_PUBLIC_KEYS`, when all are set.
     pub token: Option<TokenConfig>,
 }
@@ -72,6 +75,7 @@ impl Settings {
         Ok(Self {
             table: optional("TABLE_NAME"),
             otp_secret_id: optional("OTP_SECRET_ARN"),
+            signing_key_secret_id: optional("TOKEN_SIGNING_KEY_SECRET"),
             otp_policy: otp_policy()?,
             sms: SmsConfig::new(optional("SMS_SENDER_ID"), optional("SMS_MESSAGE_TEMPLATE"))
                 .map_err(|reason| ConfigError::Invalid {
@@ -89,6 +93,7 @@ impl Settings {
         Self {
             table: Some(table.to_owned()),
             otp_secret_id: Some(otp_secret_id.to_owned()),
+            signing_key_secret_id: None,
             otp_policy: OtpPolicy::default(),
             sms: SmsConfig::default(),
             supported_languages: None,
@@ -120,6 +125,12 @@ impl Settings {
         self.otp_secret_id
             .as_deref()
             .ok_or(ConfigError::Missing("OTP_SECRET_ARN"))
+    }
+
+    pub fn require_signing_key_secret(&self) -> Result<&str, ConfigError> {
+        self.signing_key_secret_id
+            .as_deref()
+            .ok_or(ConfigError::Missing("TOKEN_SIGNING_KEY_SECRET"))
     }
 
     pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {

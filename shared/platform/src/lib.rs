@@ -76,6 +76,17 @@ impl Platform {
         self.secrets.clone()
     }
 
+    /// Signs access tokens with the key of `TOKEN_SIGNING_KEY_SECRET`, read on first use.
+    pub fn access_token_issuer(&self) -> Result<adapters::access_tokens::JwtIssuer, ConfigError> {
+        let token = self.settings.require_token()?;
+        Ok(adapters::access_tokens::JwtIssuer::new(
+            self.secrets(),
+            self.settings.require_signing_key_secret()?,
+            &token.issuer,
+            &token.audience,
+        ))
+    }
+
     pub fn profile_store(&self) -> Result<ProfileStore, ConfigError> {
         Ok(ProfileStore::new(
             self.dynamodb(),

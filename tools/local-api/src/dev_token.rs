@@ -12,6 +12,18 @@ pub const DEV_PUBLIC_KEY: &str = include_str!("../dev-keys/dev-user-token.pub.b6
 pub const DEV_KID: &str = "dev-1";
 const DEV_PRIVATE_KEY_PEM: &str = include_str!("../dev-keys/dev-user-token.pem");
 
+/// The signing key secret's content for the dev key (as `profilectl key create` writes one).
+pub fn dev_signing_secret() -> String {
+    serde_json::to_string(&adapters::access_tokens::StoredKeys {
+        current: adapters::access_tokens::StoredKey {
+            kid: DEV_KID.to_owned(),
+            private_key_pem: DEV_PRIVATE_KEY_PEM.to_owned(),
+        },
+        previous: None,
+    })
+    .expect("keys serialize")
+}
+
 /// `TOKEN_PUBLIC_KEYS` for the dev key.
 pub fn dev_public_keys() -> String {
     format!("{DEV_KID}={}", DEV_PUBLIC_KEY.trim())

@@ -15,8 +15,13 @@ pub use template::Template;
 pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::Settings {
     settings.table = Some(table.to_owned());
     settings.otp_secret_id = Some(otp_secret_name(table));
+    settings.signing_key_secret_id = Some(signing_key_secret_name(table));
     settings.token = Some(dev_token::dev_token_config());
     settings
+}
+
+pub fn signing_key_secret_name(table: &str) -> String {
+    format!("{table}-token-signing-key")
 }
 
 pub fn otp_secret_name(table: &str) -> String {

@@ -90,6 +90,11 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         &local_api::otp_secret_name(table_name),
     )
     .await?;
+    table::ensure_signing_secret(
+        platform.secrets().get(),
+        &local_api::signing_key_secret_name(table_name),
+    )
+    .await?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

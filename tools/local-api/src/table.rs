@@ -80,7 +80,28 @@ pub async fn ensure_otp_secret(
     name: &str,
 ) -> Result<(), String> {
     use rand::distr::{Alphanumeric, SampleString};
-    let value = Alphanumeric.sample_string(&mut rand::rng(), 64);
+    ensure_secret(
+        client,
+        name,
+        Alphanumeric.sample_string(&mut rand::rng(), 64),
+    )
+    .await
+}
+
+/// The access-token signing secret, holding the committed dev key.
+pub async fn ensure_signing_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<(), String> {
+    ensure_secret(client, name, crate::dev_token::dev_signing_secret()).await
+}
+
+/// Creates the secret `name` with `value` unless it exists.
+async fn ensure_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: String,
+) -> Result<(), String> {
     match client
         .create_secret()
         .name(name)

@@ -1,9 +1,13 @@
-//! `profilectl token create|list|revoke`: manage server-to-server API tokens.
+//! `profilectl token create|list|revoke`: server-to-server API tokens.
+//! `profilectl key create|rotate|show`: the key access tokens are signed with.
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
 //! points it at the `make dev` emulator.
 
+mod keys;
+
+use adapters::access_tokens::StoredKeys;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use domain::api_token::{ApiToken, ApiTokenSecret, SCOPES, new_token_id};
@@ -28,6 +32,34 @@ enum Command {
     /// API tokens for partner systems.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The Ed25519 key access tokens are signed with, in a Secrets Manager secret.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Generate the first key into a new secret; print the TokenPublicKeys parameter.
+    Create {
+        /// The secret's name or ARN (the stack's TOKEN_SIGNING_KEY_SECRET).
+        #[arg(long)]
+        secret: String,
+        /// The key id; default from the date.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Generate a new current key, keep the old one as previous; print the parameter.
+    Rotate {
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Print the TokenPublicKeys parameter and the JWKs of the secret's keys.
+    Show {
+        #[arg(long)]
+        secret: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,10 +117,15 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let table = cli.table.ok_or("set --table or TABLE_NAME")?;
     let sdk = adapters::aws::sdk_config().await;
+    let command = match cli.command {
+        Command::Key(command) => {
+            return key(aws_sdk_secretsmanager::Client::new(&sdk), command).await;
+        }
+        Command::Token(command) => command,
+    };
+    let table = cli.table.ok_or("set --table or TABLE_NAME")?;
     let store = ApiTokenStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let Command::Token(command) = cli.command;
     match command {
         TokenCommand::Create {
             name,
@@ -163,6 +200,80 @@ async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("revoked {token_id}");
         }
     }
+    Ok(())
+}
+
+/// The service's own words for a refusal; the whole chain for anything else.
+fn aws_error<E, R>(err: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(e) => format!(
+            "{}: {}",
+            e.code().unwrap_or("error"),
+            e.message().unwrap_or_default()
+        ),
+        None => aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string(),
+    }
+}
+
+async fn key(client: aws_sdk_secretsmanager::Client, command: KeyCommand) -> Result<(), String> {
+    let read = |secret: String| {
+        let client = client.clone();
+        async move {
+            let out = client
+                .get_secret_value()
+                .secret_id(&secret)
+                .send()
+                .await
+                .map_err(|e| format!("cannot read {secret}: {}", aws_error(&e)))?;
+            serde_json::from_str::<StoredKeys>(out.secret_string().unwrap_or_default())
+                .map_err(|e| format!("{secret} is not a signing key secret: {e}"))
+        }
+    };
+    let keys = match command {
+        KeyCommand::Create { secret, kid } => {
+            let keys = StoredKeys {
+                current: keys::generate(&kid.unwrap_or_else(keys::default_kid))?,
+                previous: None,
+            };
+            let value = serde_json::to_string(&keys).map_err(|e| e.to_string())?;
+            client
+                .create_secret()
+                .name(&secret)
+                .secret_string(value)
+                .send()
+                .await
+                .map_err(|e| format!("cannot create {secret}: {}", aws_error(&e)))?;
+            eprintln!("created {secret} with key {}", keys.current.kid);
+            keys
+        }
+        KeyCommand::Rotate { secret, kid } => {
+            let keys = keys::rotate(
+                read(secret.clone()).await?,
+                &kid.unwrap_or_else(keys::default_kid),
+            )?;
+            let value = serde_json::to_string(&keys).map_err(|e| e.to_string())?;
+            client
+                .put_secret_value()
+                .secret_id(&secret)
+                .secret_string(value)
+                .send()
+                .await
+                .map_err(|e| format!("cannot update {secret}: {}", aws_error(&e)))?;
+            eprintln!(
+                "{secret}: {} signs from now on; {} still verifies. Deploy the parameter below, \
+                 then new tokens are signed with the new key once containers restart.",
+                keys.current.kid,
+                keys.previous.as_ref().map_or("-", |k| k.kid.as_str())
+            );
+            keys
+        }
+        KeyCommand::Show { secret } => read(secret).await?,
+    };
+    println!("TokenPublicKeys={}", keys::public_keys_parameter(&keys)?);
     Ok(())
 }
 

@@ -1,0 +1,117 @@
+//! Access tokens: Ed25519 JWTs (`iss`, `aud`, `sub`, `scope`, `iat`, `exp`, `jti`, header
+//! `kid`), signed with the current key of a Secrets Manager secret read on first use.
+//!
+//! The secret is JSON: `{"current": {"kid": "...", "private_key_pem": "<PKCS#8 PEM>"},
+//! "previous": {...}}`; `profilectl key create|rotate` writes it. Only `current` signs;
+//! the authorizer verifies with the public keys of both while both are configured.
+
+use domain::UserId;
+use domain::ports::{AccessToken, AccessTokens, KeyUnavailable};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rand::TryRngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::aws::LazyClient;
+use crate::secrets::LazySecret;
+
+/// Fifteen minutes: short enough that a revoked refresh token stops access soon.
+pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 15 * 60;
+
+pub struct SigningKey {
+    kid: String,
+    key: EncodingKey,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StoredKey {
+    pub kid: String,
+    pub private_key_pem: String,
+}
+
+/// The secret's content.
+#[derive(Serialize, Deserialize)]
+pub struct StoredKeys {
+    pub current: StoredKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<StoredKey>,
+}
+
+fn signing_key(secret: &[u8]) -> Result<SigningKey, String> {
+    let stored: StoredKeys =
+        serde_json::from_slice(secret).map_err(|e| format!("the signing key secret: {e}"))?;
+    let key = EncodingKey::from_ed_pem(stored.current.private_key_pem.as_bytes())
+        .map_err(|e| format!("the current signing key: {e}"))?;
+    Ok(SigningKey {
+        kid: stored.current.kid,
+        key,
+    })
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+pub struct JwtIssuer {
+    issuer: String,
+    audience: String,
+    key: LazySecret<SigningKey>,
+}
+
+impl JwtIssuer {
+    pub fn new(
+        client: LazyClient<aws_sdk_secretsmanager::Client>,
+        secret_id: impl Into<String>,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            key: LazySecret::new(client, secret_id, signing_key),
+        }
+    }
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the OS random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl AccessTokens for JwtIssuer {
+    async fn issue(
+        &self,
+        user: &UserId,
+        scope: &str,
+        now: i64,
+    ) -> Result<AccessToken, KeyUnavailable> {
+        let key = self.key.get().await?;
+        let claims = Claims {
+            iss: &self.issuer,
+            aud: &self.audience,
+            sub: user.as_str(),
+            scope,
+            iat: now,
+            exp: now + ACCESS_TOKEN_LIFETIME_SECS,
+            jti: random_id(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &key.key)
+            .map_err(|e| KeyUnavailable(format!("signing failed: {e}")))?;
+        Ok(AccessToken {
+            token,
+            expires_in: ACCESS_TOKEN_LIFETIME_SECS,
+        })
+    }
+}
