@@ -23,8 +23,8 @@ pub use ci::{CiProperty, CiValues};
 pub use clock::Clock;
 pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents};
 pub use field_errors::FieldErrors;
-pub use locale::{Currency, LanguageCode, LocaleCatalog, TimeZone};
-pub use person::{DateOfBirth, Email, Gender, PersonName, UserId};
+pub use locale::{CountryCode, Currency, LanguageCode, LocaleCatalog, TimeZone};
+pub use person::{Address, DateOfBirth, Email, Gender, PersonName, UserId};
 pub use phone::PhoneNumber;
 pub use profile::{
     ExpectedVersion, Field, FieldValue, Profile, ProfilePatch, TooManyAttributes, timestamp,

@@ -67,6 +67,25 @@ impl From<TimeZone> for &'static str {
     }
 }
 
+/// An ISO 3166-1 alpha-2 country code, upper case (`US`, `TR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountryCode(&'static str);
+
+impl CountryCode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let shaped = raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase());
+        shaped
+            .then(|| celes::Country::from_alpha2(raw).ok())
+            .flatten()
+            .map(|c| Self(c.alpha2))
+            .ok_or_else(|| "must be an ISO 3166-1 alpha-2 country code such as US or TR".into())
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0
+    }
+}
+
 /// An ISO 4217 currency code, upper case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(into = "&'static str")]
@@ -118,6 +137,11 @@ mod tests {
         assert_eq!(Currency::parse("EUR").unwrap().code(), "EUR");
         assert!(Currency::parse("eur").is_err());
         assert!(Currency::parse("XYZ").is_err());
+        assert_eq!(CountryCode::parse("US").unwrap().code(), "US");
+        assert_eq!(CountryCode::parse("TR").unwrap().code(), "TR");
+        for bad in ["us", "USA", "XX", "U", ""] {
+            assert!(CountryCode::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -38,6 +38,33 @@ impl fmt::Display for UserId {
     }
 }
 
+/// A postal address as one text: trimmed, 1..=500 characters, line breaks allowed, no
+/// other control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address(String);
+
+impl Address {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("must not be empty; send null to clear it".into());
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must have at most {} characters", Self::MAX_CHARS));
+        }
+        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+            return Err("must not contain control characters other than line breaks".into());
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A first or last name: trimmed, 1..=255 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]

@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 
 use crate::otp::OtpCode;
 use crate::{
-    AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents, DateOfBirth,
-    FieldErrors, Gender, LocaleCatalog, MAX_ATTRIBUTES, PersonName, PhoneNumber, UserId,
+    Address, AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents,
+    CountryCode, DateOfBirth, FieldErrors, Gender, LocaleCatalog, MAX_ATTRIBUTES, PersonName,
+    PhoneNumber, UserId,
 };
 
 /// How every stored timestamp is written: RFC 3339, UTC, milliseconds.
@@ -31,6 +32,8 @@ pub enum Field {
     LanguageCode,
     Timezone,
     Currency,
+    Country,
+    Address,
 }
 
 /// What a field's parser may consult besides the value.
@@ -50,7 +53,7 @@ impl FieldValue {
 }
 
 impl Field {
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 9] = [
         Self::FirstName,
         Self::LastName,
         Self::Gender,
@@ -58,6 +61,8 @@ impl Field {
         Self::LanguageCode,
         Self::Timezone,
         Self::Currency,
+        Self::Country,
+        Self::Address,
     ];
 
     /// The name in JSON bodies, stored items and partner properties.
@@ -70,6 +75,8 @@ impl Field {
             Self::LanguageCode => "language_code",
             Self::Timezone => "timezone",
             Self::Currency => "currency",
+            Self::Country => "country",
+            Self::Address => "address",
         }
     }
 
@@ -86,6 +93,8 @@ impl Field {
             Self::LanguageCode => cx.locales.language(raw)?.code().to_owned(),
             Self::Timezone => cx.locales.timezone(raw)?.name().to_owned(),
             Self::Currency => cx.locales.currency(raw)?.code().to_owned(),
+            Self::Country => CountryCode::parse(raw)?.code().to_owned(),
+            Self::Address => Address::parse(raw)?.as_str().to_owned(),
         };
         Ok(FieldValue(canonical))
     }
@@ -392,7 +401,8 @@ mod tests {
         let p = parse(json!({
             "first_name": "Ada", "last_name": null, "gender": "female",
             "date_of_birth": "1990-05-17", "language_code": "en", "timezone": "Europe/Istanbul",
-            "currency": "EUR", "email_allowed": true, "attributes": {"tier": "gold", "old": null}
+            "currency": "EUR", "country": "TR", "address": "Bağdat Cd. 1\nİstanbul",
+            "email_allowed": true, "attributes": {"tier": "gold", "old": null}
         }))
         .unwrap();
         assert_eq!(p.fields[&Field::LastName], None);
@@ -408,7 +418,9 @@ mod tests {
                 "date_of_birth",
                 "language_code",
                 "timezone",
-                "currency"
+                "currency",
+                "country",
+                "address"
             ]
         );
     }
@@ -432,6 +444,15 @@ mod tests {
                 "user_id"
             ]
         );
+    }
+
+    #[test]
+    fn country_and_address_are_checked() {
+        let e = parse(json!({"country": "us", "address": "a\u{0007}b"})).unwrap_err();
+        assert_eq!(fields(e), ["address", "country"]);
+        let p = parse(json!({"country": "US", "address": null})).unwrap();
+        assert_eq!(p.fields[&Field::Address], None);
+        assert_eq!(p.fields[&Field::Country].as_ref().unwrap().as_str(), "US");
     }
 
     #[test]
