@@ -11,6 +11,7 @@ pub mod consent;
 mod field_errors;
 mod locale;
 pub mod otp;
+pub mod password;
 mod person;
 mod phone;
 pub mod ports;

@@ -280,6 +280,20 @@ async fn main() {
         );
     }
 
+    let password = domain::password::Password::new("correct horse battery", None).unwrap();
+    let mut hash_ms: Vec<f64> = (0..7)
+        .map(|_| {
+            let started = Instant::now();
+            let _ = domain::password::hash(&password);
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    hash_ms.sort_by(f64::total_cmp);
+    println!(
+        "\npassword hash: Argon2id m=19456 KiB, t=2, p=1: {:.1} ms (median of 7, one core)",
+        hash_ms[3]
+    );
+
     let env = integration_tests::TestEnv::new().await;
     let online = env_for(&integration_tests::emulator_url(), &env.table);
     let seeded = env
