@@ -235,6 +235,9 @@ impl TestEnvBuilder {
         )
         .await
         .expect("the OTP secret is created");
+        local_api::table::ensure_email_identity(platform.ses().get(), local_api::DEV_EMAIL_SENDER)
+            .await
+            .expect("the sender identity is verified");
         local_api::table::ensure_signing_secret(
             platform.secrets().get(),
             &local_api::signing_key_secret_name(&table),
@@ -313,6 +316,28 @@ pub fn sms_to(phone: &str) -> Vec<String> {
     all.iter()
         .filter(|m| m["phone"] == phone)
         .filter_map(|m| m["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The emails the emulator's SES accepted for `address`, oldest first: (subject, text).
+pub fn emails_to(address: &str) -> Vec<(String, String)> {
+    let url = format!("{}/_emulator/email", emulator().url);
+    let all: Vec<Value> = ureq::get(&url)
+        .call()
+        .expect("the emulator lists emails")
+        .body_mut()
+        .read_json()
+        .expect("email list is JSON");
+    all.iter()
+        .filter(|m| {
+            m["to"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|t| t == address))
+        })
+        .map(|m| {
+            let text = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
+            (text("subject"), text("body"))
+        })
         .collect()
 }
 

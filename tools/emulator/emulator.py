@@ -1,8 +1,8 @@
-"""Local AWS for development and tests: DynamoDB, SNS and Secrets Manager over their
-real wire protocols (moto server), on loopback.
+"""Local AWS for development and tests: DynamoDB, SNS, SES and Secrets Manager over
+their real wire protocols (moto server), on loopback.
 
-Every SMS that SNS accepted is printed as one line, so a developer can finish an OTP
-flow by hand. With --exit-with-stdin the emulator stops when its parent closes our
+Every SMS that SNS accepted and every email SES accepted is printed as one line, so a
+developer can finish an OTP flow by hand. With --exit-with-stdin the emulator stops when its parent closes our
 stdin (test harnesses use this so no emulator outlives its test run).
 """
 
@@ -32,6 +32,18 @@ def sms_messages():
                 yield message_id, phone, text
 
 
+def emails():
+    """(message_id, to, subject, body) for every email SES (v1 or v2) accepted."""
+    from moto.ses.models import ses_backends
+
+    for _account, regions in ses_backends.items():
+        for _region, backend in regions.items():
+            for message in list(backend.sent_messages):
+                destinations = getattr(message, "destinations", {}) or {}
+                to = [a for addresses in destinations.values() for a in addresses]
+                yield message.id, to, getattr(message, "subject", ""), getattr(message, "body", "")
+
+
 class Emulator:
     """moto's WSGI app, plus what tests and developers need around it.
 
@@ -41,7 +53,8 @@ class Emulator:
     threaded server can lose updates that real DynamoDB never loses. Serializing
     requests restores DynamoDB's semantics; connections stay concurrent.
 
-    `GET /_emulator/sms` lists every SMS SNS accepted. `POST /_emulator/fail-sms?phone=`
+    `GET /_emulator/sms` lists every SMS SNS accepted; `GET /_emulator/email` every email
+    SES accepted. `POST /_emulator/fail-sms?phone=`
     makes SNS Publish to that number fail with a 500 (`DELETE` heals it), so a test can
     see how the service handles an SMS that never left without disturbing other tests.
     `POST /_emulator/latency?table=&ms=` delays every request naming that table by `ms`
@@ -59,6 +72,9 @@ class Emulator:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_emulator/sms":
             body = [{"id": i, "phone": p, "message": m} for i, p, m in sms_messages()]
+            return respond(start_response, "200 OK", "application/json", json.dumps(body))
+        if path == "/_emulator/email":
+            body = [{"id": i, "to": t, "subject": s, "body": b} for i, t, s, b in emails()]
             return respond(start_response, "200 OK", "application/json", json.dumps(body))
         if path == "/_emulator/fail-sms":
             phone = parse_qs(environ.get("QUERY_STRING", "")).get("phone", [""])[0]
@@ -134,6 +150,10 @@ def main():
                 if message_id not in seen:
                     seen.add(message_id)
                     print(f"SMS to {phone} : {text}", flush=True)
+            for message_id, to, subject, body in emails():
+                if message_id not in seen:
+                    seen.add(message_id)
+                    print(f"Email to {', '.join(to)} : {subject} | {body}", flush=True)
     except KeyboardInterrupt:
         server.shutdown()
 

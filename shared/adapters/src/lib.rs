@@ -4,5 +4,6 @@
 
 pub mod access_tokens;
 pub mod aws;
+pub mod email;
 pub mod secrets;
 pub mod sms;

@@ -1,5 +1,6 @@
 //! What the use cases need from the outside world besides the table, as traits the
-//! adapters implement: an SMS gateway and the key one-time codes are digested with.
+//! adapters implement: SMS and email gateways, the key one-time codes are digested with,
+//! and the issuer of access tokens.
 
 use std::future::Future;
 
@@ -18,6 +19,20 @@ pub trait SmsSender: Send + Sync {
         code: &OtpCode,
         lifetime_secs: i64,
     ) -> impl Future<Output = Result<(), SmsNotSent>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the email was not sent: {0}")]
+pub struct EmailNotSent(pub String);
+
+pub trait EmailSender: Send + Sync {
+    /// Sends a plain-text email to `to`; neither the address nor the text is logged.
+    fn send(
+        &self,
+        to: &crate::Email,
+        subject: &str,
+        text: &str,
+    ) -> impl Future<Output = Result<(), EmailNotSent>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]

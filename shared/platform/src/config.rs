@@ -63,6 +63,8 @@ pub struct Settings {
     pub supported_languages: Option<Vec<String>>,
     /// `SUPPORTED_CURRENCIES`: the ISO 4217 codes profiles may name; `None` = all.
     pub supported_currencies: Option<Vec<String>>,
+    /// `EMAIL_SENDER`: the verified SES identity mail is sent from.
+    pub email_sender: Option<String>,
     /// `TOKEN_SIGNING_KEY_SECRET`: the Secrets Manager secret holding the key access
     /// tokens are signed with (`profilectl key create` writes it).
     pub signing_key_secret_id: Option<String>,
@@ -76,6 +78,7 @@ impl Settings {
             table: optional("TABLE_NAME"),
             otp_secret_id: optional("OTP_SECRET_ARN"),
             signing_key_secret_id: optional("TOKEN_SIGNING_KEY_SECRET"),
+            email_sender: optional("EMAIL_SENDER"),
             otp_policy: otp_policy()?,
             sms: SmsConfig::new(optional("SMS_SENDER_ID"), optional("SMS_MESSAGE_TEMPLATE"))
                 .map_err(|reason| ConfigError::Invalid {
@@ -94,6 +97,7 @@ impl Settings {
             table: Some(table.to_owned()),
             otp_secret_id: Some(otp_secret_id.to_owned()),
             signing_key_secret_id: None,
+            email_sender: None,
             otp_policy: OtpPolicy::default(),
             sms: SmsConfig::default(),
             supported_languages: None,
@@ -131,6 +135,12 @@ impl Settings {
         self.signing_key_secret_id
             .as_deref()
             .ok_or(ConfigError::Missing("TOKEN_SIGNING_KEY_SECRET"))
+    }
+
+    pub fn require_email_sender(&self) -> Result<&str, ConfigError> {
+        self.email_sender
+            .as_deref()
+            .ok_or(ConfigError::Missing("EMAIL_SENDER"))
     }
 
     pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {

@@ -26,6 +26,7 @@ pub struct Platform {
     dynamodb: LazyClient<aws_sdk_dynamodb::Client>,
     sns: LazyClient<aws_sdk_sns::Client>,
     secrets: LazyClient<aws_sdk_secretsmanager::Client>,
+    ses: LazyClient<aws_sdk_sesv2::Client>,
     pub settings: Settings,
     pub clock: Clock,
 }
@@ -43,7 +44,8 @@ impl Platform {
         Self {
             dynamodb: LazyClient::new(sdk.clone(), aws_sdk_dynamodb::Client::new),
             sns: LazyClient::new(sdk.clone(), aws_sdk_sns::Client::new),
-            secrets: LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
+            secrets: LazyClient::new(sdk.clone(), aws_sdk_secretsmanager::Client::new),
+            ses: LazyClient::new(sdk, aws_sdk_sesv2::Client::new),
             settings,
             clock,
         }
@@ -74,6 +76,19 @@ impl Platform {
     /// Secrets Manager, built on the first secret read.
     pub fn secrets(&self) -> LazyClient<aws_sdk_secretsmanager::Client> {
         self.secrets.clone()
+    }
+
+    /// Sends email from `EMAIL_SENDER`; the SES client is built on the first email.
+    pub fn email_sender(&self) -> Result<adapters::email::SesEmail, ConfigError> {
+        Ok(adapters::email::SesEmail::new(
+            self.ses.clone(),
+            self.settings.require_email_sender()?,
+        ))
+    }
+
+    /// SES, built on the first email.
+    pub fn ses(&self) -> LazyClient<aws_sdk_sesv2::Client> {
+        self.ses.clone()
     }
 
     /// Signs access tokens with the key of `TOKEN_SIGNING_KEY_SECRET`, read on first use.

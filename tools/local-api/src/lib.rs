@@ -16,9 +16,13 @@ pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::
     settings.table = Some(table.to_owned());
     settings.otp_secret_id = Some(otp_secret_name(table));
     settings.signing_key_secret_id = Some(signing_key_secret_name(table));
+    settings.email_sender = Some(DEV_EMAIL_SENDER.to_owned());
     settings.token = Some(dev_token::dev_token_config());
     settings
 }
+
+/// The sender `make dev` and the tests verify in the emulator's SES.
+pub const DEV_EMAIL_SENDER: &str = "no-reply@user-profile.local";
 
 pub fn signing_key_secret_name(table: &str) -> String {
     format!("{table}-token-signing-key")

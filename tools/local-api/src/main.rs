@@ -90,6 +90,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         &local_api::otp_secret_name(table_name),
     )
     .await?;
+    table::ensure_email_identity(platform.ses().get(), local_api::DEV_EMAIL_SENDER).await?;
     table::ensure_signing_secret(
         platform.secrets().get(),
         &local_api::signing_key_secret_name(table_name),

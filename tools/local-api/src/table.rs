@@ -123,3 +123,30 @@ async fn ensure_secret(
         )),
     }
 }
+
+/// Verifies `address` as an SES sender identity (the emulator, like SES, refuses mail
+/// from an unverified one).
+pub async fn ensure_email_identity(
+    client: &aws_sdk_sesv2::Client,
+    address: &str,
+) -> Result<(), String> {
+    match client
+        .create_email_identity()
+        .email_identity(address)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(format!(
+            "cannot verify sender {address}: {}",
+            aws_sdk_sesv2::error::DisplayErrorContext(&err)
+        )),
+    }
+}

@@ -1,0 +1,35 @@
+//! The email port against the emulator's SES: what the accounts flows will send codes with.
+
+use domain::Email;
+use domain::ports::EmailSender;
+use integration_tests::{TestEnv, emails_to};
+
+#[tokio::test]
+async fn emails_leave_through_ses_from_the_configured_sender() {
+    let env = TestEnv::new().await;
+    let to = format!("ada-{:08x}@example.com", rand::random::<u32>());
+    let sender = env.platform.email_sender().unwrap();
+    sender
+        .send(
+            &Email::parse(&to).unwrap(),
+            "Your verification code",
+            "Your code is 123456.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        emails_to(&to),
+        [(
+            "Your verification code".to_owned(),
+            "Your code is 123456.".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_sender_is_refused() {
+    let env = TestEnv::new().await;
+    let sender = adapters::email::SesEmail::new(env.platform.ses(), "stranger@example.org");
+    let to = Email::parse("ada@example.com").unwrap();
+    assert!(sender.send(&to, "s", "t").await.is_err());
+}
