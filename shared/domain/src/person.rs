@@ -38,6 +38,29 @@ impl fmt::Display for UserId {
     }
 }
 
+/// `raw` trimmed: not empty, at most `max_chars` characters, no control characters but
+/// the ones `allowed`.
+fn trimmed_text(raw: &str, max_chars: usize, allowed: &[char]) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty; send null to clear it".into());
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(format!("must have at most {max_chars} characters"));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !allowed.contains(&c))
+    {
+        return Err(if allowed.is_empty() {
+            "must not contain control characters".into()
+        } else {
+            "must not contain control characters other than line breaks".into()
+        });
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// A postal address as one text: trimmed, 1..=500 characters, line breaks allowed, no
 /// other control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,17 +70,7 @@ impl Address {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err("must not be empty; send null to clear it".into());
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must have at most {} characters", Self::MAX_CHARS));
-        }
-        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
-            return Err("must not contain control characters other than line breaks".into());
-        }
-        Ok(Self(trimmed.to_owned()))
+        trimmed_text(raw, Self::MAX_CHARS, &['\n']).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,17 +87,7 @@ impl PersonName {
     pub const MAX_CHARS: usize = 255;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err("must not be empty; send null to clear it".into());
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(format!("must have at most {} characters", Self::MAX_CHARS));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(Self(trimmed.to_owned()))
+        trimmed_text(raw, Self::MAX_CHARS, &[]).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

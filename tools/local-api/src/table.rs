@@ -102,26 +102,14 @@ async fn ensure_secret(
     name: &str,
     value: String,
 ) -> Result<(), String> {
-    match client
+    let created = client
         .create_secret()
         .name(name)
         .secret_string(value)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_exists_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(format!(
-            "cannot create secret {name}: {}",
-            aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
-        )),
-    }
+        .await;
+    unless_it_exists(created, |e| e.is_resource_exists_exception())
+        .map_err(|e| format!("cannot create secret {name}: {e}"))
 }
 
 /// Verifies `address` as an SES sender identity (the emulator, like SES, refuses mail
@@ -130,23 +118,27 @@ pub async fn ensure_email_identity(
     client: &aws_sdk_sesv2::Client,
     address: &str,
 ) -> Result<(), String> {
-    match client
+    let created = client
         .create_email_identity()
         .email_identity(address)
         .send()
-        .await
-    {
+        .await;
+    unless_it_exists(created, |e| e.is_already_exists_exception())
+        .map_err(|e| format!("cannot verify sender {address}: {e}"))
+}
+
+/// A create call's result where "it exists already" counts as done.
+fn unless_it_exists<T, E, R>(
+    result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    exists: impl Fn(&E) -> bool,
+) -> Result<(), String>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
         Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_already_exists_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(format!(
-            "cannot verify sender {address}: {}",
-            aws_sdk_sesv2::error::DisplayErrorContext(&err)
-        )),
+        Err(err) if err.as_service_error().is_some_and(exists) => Ok(()),
+        Err(err) => Err(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()),
     }
 }
