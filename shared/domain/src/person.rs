@@ -117,6 +117,12 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The form one account claims: lower case, so `Ada@Example.com` and
+    /// `ada@example.com` cannot belong to two accounts.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,6 +8,7 @@
 //! | segment membership          | `USER#<user_id>` | `SEGMENT#<id, 10 digits>`                 |
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
+//! | credential (email marker)   | `EMAIL#<email, lower case>` | `CREDENTIAL`                   |
 //! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
@@ -20,7 +21,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::otp::Purpose;
-use domain::{Channel, PhoneNumber, SegmentId, UserId};
+use domain::{Channel, Email, PhoneNumber, SegmentId, UserId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -33,6 +34,8 @@ const OTP_PREFIX: &str = "OTP#";
 const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
+const EMAIL_PREFIX: &str = "EMAIL#";
+const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
 const CI_SK: &str = "CI";
 const API_TOKENS_PK: &str = "APITOKENS";
@@ -67,6 +70,15 @@ impl ItemKey {
         Self {
             pk: format!("{PHONE_PREFIX}{}", phone.e164()),
             sk: OWNER_SK.to_owned(),
+        }
+    }
+
+    /// An account's email and password: claims the address for one account (its key is
+    /// the uniqueness marker) and is the one item a login reads.
+    pub fn credential(email: &Email) -> Self {
+        Self {
+            pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
+            sk: CREDENTIAL_SK.to_owned(),
         }
     }
 

@@ -4,9 +4,10 @@
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
 //! `item`, `txn` and `batch` (request plumbing), `profile_item` and `consent_item` (item
 //! mapping). On top, one repository per aggregate: `profiles` (+ `consents`, `phone`),
-//! `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
+//! `accounts`, `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
 //! that the consent and phone flows extend `ProfileStore`, whose item they share.
 
+mod accounts;
 mod api_tokens;
 mod batch;
 mod ci;
@@ -24,6 +25,10 @@ mod txn;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
+pub use accounts::{
+    ATTEMPT_WINDOW_SECS, AccountStore, Attempt, Credential, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS,
+    RegisterError,
+};
 pub use api_tokens::ApiTokenStore;
 pub use ci::{CiError, CiRecord, CiStore};
 pub use consent_item::AuditEntry;

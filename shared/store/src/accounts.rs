@@ -1,0 +1,261 @@
+//! Accounts: the credential item (`EMAIL#<email>` / `CREDENTIAL`: user id, password hash,
+//! whether the email is verified, the login-attempt window) and the profile it comes
+//! with. The credential's key is the email's uniqueness marker, so registration is one
+//! transaction that can succeed for only one account per address.
+//!
+//! A login reserves an attempt before the password is checked: one UpdateItem that
+//! counts the attempt only while fewer than the limit were made in the window, and
+//! returns the credential. Concurrent guesses cannot exceed the limit, and the read is
+//! the same call.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use domain::{Email, Profile, ProfilePatch, UserId, timestamp};
+use serde::Deserialize;
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::{Item, n};
+use crate::keys::{ItemKey, PK};
+use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::txn::{Outcome, put, transact, update, update_item};
+
+#[derive(Clone, Debug)]
+pub struct AccountStore {
+    client: Client,
+    table: String,
+}
+
+/// What a login needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Credential {
+    pub user_id: String,
+    pub password_hash: String,
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("another account has this email")]
+    EmailTaken,
+    #[error("the user id is taken")]
+    UserExists,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How an attempt to log in was counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted; check the password against this credential.
+    Allowed(Credential),
+    /// The limit was reached in the current window; try again after it.
+    Limited { retry_after_secs: i64 },
+    /// No account has this email.
+    Unknown,
+}
+
+/// Attempts per window (SPEC: 5 failures in 15 minutes).
+pub const MAX_ATTEMPTS: u32 = 5;
+pub const ATTEMPT_WINDOW_SECS: i64 = 15 * 60;
+
+const ATTEMPTS: &str = "login_attempts";
+const WINDOW: &str = "login_window_start";
+
+impl AccountStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the account: its profile (with `email`) and its credential, in one
+    /// transaction conditioned on neither existing.
+    pub async fn register(
+        &self,
+        user: &UserId,
+        email: &Email,
+        password_hash: &str,
+        profile: &ProfilePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, RegisterError> {
+        let mut p = update_expression(user, profile, now, Guard::New);
+        p.set("email", AttributeValue::S(email.as_str().to_owned()));
+        let mut credential = Item::from([
+            (
+                "user_id".to_owned(),
+                AttributeValue::S(user.as_str().to_owned()),
+            ),
+            (
+                "password_hash".to_owned(),
+                AttributeValue::S(password_hash.to_owned()),
+            ),
+            ("email_verified".to_owned(), AttributeValue::Bool(false)),
+            ("created_at".to_owned(), AttributeValue::S(timestamp(now))),
+        ]);
+        credential.extend(ItemKey::credential(email).to_item());
+        let mut c = Expression::default();
+        let pk = c.name(PK);
+        c.condition(format!("attribute_not_exists({pk})"));
+        let profile_key = ItemKey::profile(user);
+        let items = vec![
+            update(&self.table, &profile_key, p)?,
+            put(&self.table, credential, c)?,
+        ];
+        let mut attempts = 0;
+        loop {
+            match transact(&self.client, items.clone()).await? {
+                Outcome::Done => break,
+                Outcome::FirstFailed(_) => return Err(RegisterError::UserExists),
+                Outcome::Failed(_) => return Err(RegisterError::EmailTaken),
+                // Another transaction on these items was in flight: try again; its outcome
+                // decides ours (a winner's claim fails our condition next time).
+                Outcome::Conflict if attempts < 3 => attempts += 1,
+                Outcome::Conflict => {
+                    return Err(
+                        StoreError::Unavailable("registration kept conflicting".into()).into(),
+                    );
+                }
+            }
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let item = out
+            .item
+            .ok_or_else(|| StoreError::Failed("the new profile vanished".into()))?;
+        Ok(profile_from_item(item)?)
+    }
+
+    /// Reserves one login attempt for `email` and returns its credential: one call when
+    /// no window is open (the usual login), two inside one.
+    pub async fn begin_login(&self, email: &Email, now: i64) -> Result<Attempt, StoreError> {
+        let key = ItemKey::credential(email);
+        for _ in 0..3 {
+            // No window, or an old one: open a window with this attempt.
+            let mut e = Expression::default();
+            let (attempts, window, pk) = (e.name(ATTEMPTS), e.name(WINDOW), e.name(PK));
+            let (one, start, cutoff) = (
+                e.value(n(1)),
+                e.value(n(now)),
+                e.value(n(now - ATTEMPT_WINDOW_SECS)),
+            );
+            e.set_raw(attempts, one);
+            e.set_raw(window.clone(), start);
+            e.condition(format!(
+                "attribute_exists({pk}) AND (attribute_not_exists({window}) OR {window} <= {cutoff})"
+            ));
+            match self
+                .counted(update_item(&self.client, &self.table, &key, e))
+                .await?
+            {
+                Counted::Yes(credential) => return Ok(Attempt::Allowed(credential)),
+                Counted::No(None) => return Ok(Attempt::Unknown),
+                Counted::No(Some(_)) => {}
+            }
+            // A window is open: count the attempt if it has room.
+            let mut e = Expression::default();
+            let (attempts, window, pk) = (e.name(ATTEMPTS), e.name(WINDOW), e.name(PK));
+            let (one, max, cutoff) = (
+                e.value(n(1)),
+                e.value(n(MAX_ATTEMPTS)),
+                e.value(n(now - ATTEMPT_WINDOW_SECS)),
+            );
+            e.set_raw(attempts.clone(), format!("{attempts} + {one}"));
+            e.condition(format!(
+                "attribute_exists({pk}) AND {window} > {cutoff} AND {attempts} < {max}"
+            ));
+            match self
+                .counted(update_item(&self.client, &self.table, &key, e))
+                .await?
+            {
+                Counted::Yes(credential) => return Ok(Attempt::Allowed(credential)),
+                Counted::No(None) => return Ok(Attempt::Unknown),
+                Counted::No(Some(old)) if window_open(&old, now) => {
+                    let started = number(&old, WINDOW).unwrap_or(now);
+                    return Ok(Attempt::Limited {
+                        retry_after_secs: (started + ATTEMPT_WINDOW_SECS - now).max(1),
+                    });
+                }
+                // The window closed between the two calls: open a new one.
+                Counted::No(Some(_)) => {}
+            }
+        }
+        Err(StoreError::Unavailable("login attempts kept racing".into()))
+    }
+
+    /// A successful login clears its window, so the account's next failures start afresh.
+    pub async fn clear_attempts(&self, email: &Email) -> Result<(), StoreError> {
+        let mut e = Expression::default();
+        let (attempts, window, pk) = (e.name(ATTEMPTS), e.name(WINDOW), e.name(PK));
+        e.remove(attempts);
+        e.remove(window);
+        e.condition(format!("attribute_exists({pk})"));
+        let result = update_item(&self.client, &self.table, &ItemKey::credential(email), e)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn counted(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<Counted, StoreError> {
+        let result = update
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Counted::Yes(serde_dynamo::from_item(
+                out.attributes.unwrap_or_default(),
+            )?)),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Counted::No(failed.item.clone()))
+                }
+                _ => Err(err.into()),
+            },
+        }
+    }
+}
+
+enum Counted {
+    Yes(Credential),
+    /// The condition failed; the stored item, if any.
+    No(Option<Item>),
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+fn window_open(item: &Item, now: i64) -> bool {
+    number(item, WINDOW).is_some_and(|start| start > now - ATTEMPT_WINDOW_SECS)
+}

@@ -1,0 +1,127 @@
+//! The account store under concurrency, against the emulator's DynamoDB.
+
+use domain::{Email, ProfilePatch, UserId};
+use integration_tests::TestEnv;
+use store::{AccountStore, Attempt, RegisterError};
+
+fn store(env: &TestEnv) -> AccountStore {
+    AccountStore::new(env.dynamodb.clone(), &env.table)
+}
+
+#[tokio::test]
+async fn twenty_registrations_of_one_email_make_one_account() {
+    let env = TestEnv::new().await;
+    let accounts = store(&env);
+    let now = env.clock.now();
+    let attempts = (0..20).map(|i| {
+        let accounts = accounts.clone();
+        async move {
+            // The same address, spelled with different case.
+            let email = if i % 2 == 0 {
+                "Ada@Example.com"
+            } else {
+                "ada@example.com"
+            };
+            let email = Email::parse(email).unwrap();
+            let user = UserId::parse(&format!("user-{i}")).unwrap();
+            accounts
+                .register(
+                    &user,
+                    &email,
+                    "$argon2id$stub",
+                    &ProfilePatch::default(),
+                    now,
+                )
+                .await
+        }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, RegisterError::EmailTaken)),
+        "{results:?}"
+    );
+    let items = env.scan_all().await;
+    assert_eq!(items.len(), 2, "one profile and one credential: {items:?}");
+    let profile = won[0].as_ref().unwrap();
+    assert_eq!(profile.version, 1);
+    assert!(profile.email.is_some());
+}
+
+#[tokio::test]
+async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
+    let env = TestEnv::new().await;
+    let accounts = store(&env);
+    let email = Email::parse("grace@example.com").unwrap();
+    let user = UserId::parse("grace").unwrap();
+    let now = env.clock.now();
+    let t = now.timestamp();
+    assert_eq!(
+        accounts.begin_login(&email, t).await.unwrap(),
+        Attempt::Unknown
+    );
+    accounts
+        .register(
+            &user,
+            &email,
+            "$argon2id$stub",
+            &ProfilePatch::default(),
+            now,
+        )
+        .await
+        .unwrap();
+
+    env.calls.reset();
+    assert!(matches!(
+        accounts.begin_login(&email, t).await.unwrap(),
+        Attempt::Allowed(_)
+    ));
+    assert_eq!(
+        env.calls.take(),
+        ["UpdateItem"],
+        "a login outside a window reads and counts in one call"
+    );
+    accounts.clear_attempts(&email).await.unwrap();
+
+    let tries = (0..10).map(|_| accounts.begin_login(&email, t));
+    let outcomes = futures_util::future::join_all(tries).await;
+    let allowed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Attempt::Allowed(c)) if c.user_id == "grace"))
+        .count();
+    assert_eq!(allowed, 5, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(
+        o,
+        Ok(Attempt::Allowed(_))
+            | Ok(Attempt::Limited {
+                retry_after_secs: 900
+            })
+    )));
+
+    assert!(matches!(
+        accounts.begin_login(&email, t + 899).await.unwrap(),
+        Attempt::Limited {
+            retry_after_secs: 1
+        }
+    ));
+    assert!(matches!(
+        accounts.begin_login(&email, t + 900).await.unwrap(),
+        Attempt::Allowed(_)
+    ));
+
+    accounts.clear_attempts(&email).await.unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            accounts.begin_login(&email, t + 901).await.unwrap(),
+            Attempt::Allowed(_)
+        ));
+    }
+    assert!(matches!(
+        accounts.begin_login(&email, t + 901).await.unwrap(),
+        Attempt::Limited { .. }
+    ));
+}
