@@ -1,54 +1,21 @@
 //! Server-to-server API tokens (SPEC §2): `upt_` + 32 random bytes, base64url. Only the
 //! SHA-256 of a token is stored; the plaintext exists once, in the creator's terminal.
 
-use std::fmt;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use crate::opaque::{Kind, OpaqueSecret};
 
 pub const PREFIX: &str = "upt_";
-const SECRET_BYTES: usize = 32;
 
-/// A token's plaintext. `Debug` hides it.
-pub struct ApiTokenSecret(String);
+pub struct ApiTokenKind;
 
-impl ApiTokenSecret {
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; SECRET_BYTES];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .expect("the OS random source works");
-        Self(format!("{PREFIX}{}", B64.encode(bytes)))
-    }
-
-    /// Accepts only the shape this service issues.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let body = raw.strip_prefix(PREFIX)?;
-        let ok = B64.decode(body).is_ok_and(|b| b.len() == SECRET_BYTES);
-        ok.then(|| Self(raw.to_owned()))
-    }
-
-    /// Lower-case hex SHA-256: the only form that is stored.
-    pub fn hash(&self) -> String {
-        Sha256::digest(self.0.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+impl Kind for ApiTokenKind {
+    const PREFIX: &'static str = PREFIX;
 }
 
-impl fmt::Debug for ApiTokenSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiTokenSecret(upt_…)")
-    }
-}
+/// An API token's plaintext.
+pub type ApiTokenSecret = OpaqueSecret<ApiTokenKind>;
 
 /// What is stored about a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod consent;
 mod field_errors;
 mod locale;
+pub mod opaque;
 pub mod otp;
 pub mod password;
 mod person;
@@ -17,6 +18,7 @@ mod phone;
 pub mod ports;
 pub mod profile;
 pub mod segment;
+pub mod session;
 pub mod token_keys;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};

@@ -9,6 +9,8 @@
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
 //! | credential (email marker)   | `EMAIL#<email, lower case>` | `CREDENTIAL`                   |
+//! | login session (token family)| `USER#<user_id>` | `SESSION#<family id>`                     |
+//! | refresh token               | `REFRESH#<sha256 hex>` | `TOKEN`                             |
 //! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
@@ -35,6 +37,9 @@ const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
 const EMAIL_PREFIX: &str = "EMAIL#";
+const REFRESH_PREFIX: &str = "REFRESH#";
+const TOKEN_SK: &str = "TOKEN";
+const SESSION_PREFIX: &str = "SESSION#";
 const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
 const CI_SK: &str = "CI";
@@ -79,6 +84,22 @@ impl ItemKey {
         Self {
             pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
             sk: CREDENTIAL_SK.to_owned(),
+        }
+    }
+
+    /// A refresh token, by the SHA-256 of its plaintext.
+    pub fn refresh_token(sha256_hex: &str) -> Self {
+        Self {
+            pk: format!("{REFRESH_PREFIX}{sha256_hex}"),
+            sk: TOKEN_SK.to_owned(),
+        }
+    }
+
+    /// A login session: the family of refresh tokens one login started.
+    pub fn session(user: &UserId, family: &str) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("{SESSION_PREFIX}{family}"),
         }
     }
 

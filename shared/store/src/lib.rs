@@ -4,7 +4,7 @@
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
 //! `item`, `txn` and `batch` (request plumbing), `profile_item` and `consent_item` (item
 //! mapping). On top, one repository per aggregate: `profiles` (+ `consents`, `phone`),
-//! `accounts`, `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
+//! `accounts` (+ `sessions`), `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
 //! that the consent and phone flows extend `ProfileStore`, whose item they share.
 
 mod accounts;
@@ -20,6 +20,7 @@ mod phone;
 mod profile_item;
 mod profiles;
 mod segments;
+mod sessions;
 mod txn;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -37,6 +38,7 @@ pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;
 pub use segments::{AssignError, SegmentStore};
+pub use sessions::{Rotation, SessionStore};
 
 /// How long a client should wait before retrying after DynamoDB pushed back.
 pub const RETRY_AFTER_SECS: u64 = 1;

@@ -1,0 +1,239 @@
+//! Login sessions and their refresh tokens (`domain::session`). A session item
+//! (`USER#<id>` / `SESSION#<family>`) names the family's one live token (`current`) and
+//! whether the family is revoked; a token item (`REFRESH#<sha256>` / `TOKEN`) names its
+//! user and family, and once rotated, when and into which token. Every change is one
+//! transaction conditioned on the session's `current`, so two refreshes racing with one
+//! token cannot both win. Both items carry the TTL attribute.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::session::{REFRESH_TOKEN_LIFETIME_SECS, REUSE_GRACE_SECS};
+use domain::{Email, UserId};
+use serde::Deserialize;
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::{Item, n};
+use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::txn::{Outcome, put, transact, update, update_item};
+
+#[derive(Clone, Debug)]
+pub struct SessionStore {
+    client: Client,
+    table: String,
+}
+
+/// What a refresh with a presented token came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token is spent; `next` is the family's live token now.
+    Rotated { user: UserId },
+    /// Unknown, expired, revoked, or reused after the grace (the family is now revoked).
+    Refused,
+}
+
+#[derive(Deserialize)]
+struct StoredToken {
+    user_id: String,
+    family: String,
+    expires_at: i64,
+    #[serde(default)]
+    rotated_at: Option<i64>,
+    #[serde(default)]
+    rotated_to: Option<String>,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+impl SessionStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn token_put(
+        &self,
+        hash: &str,
+        user: &UserId,
+        family: &str,
+        now: i64,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let mut item = Item::from([
+            ("user_id".to_owned(), s(user.as_str())),
+            ("family".to_owned(), s(family)),
+            ("issued_at".to_owned(), n(now)),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                n(now + REFRESH_TOKEN_LIFETIME_SECS),
+            ),
+        ]);
+        item.extend(ItemKey::refresh_token(hash).to_item());
+        let mut e = Expression::default();
+        let pk = e.name(PK);
+        e.condition(format!("attribute_not_exists({pk})"));
+        put(&self.table, item, e)
+    }
+
+    /// A new session after a successful login, with its first refresh token; the login
+    /// window of the credential is cleared in the same transaction.
+    pub async fn open(
+        &self,
+        user: &UserId,
+        email: &Email,
+        family: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut session = Expression::default();
+        session.set("current", s(token_hash));
+        session.set("created_at", n(now));
+        session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
+        let mut clear = Expression::default();
+        let (attempts, window) = (
+            clear.name("login_attempts"),
+            clear.name("login_window_start"),
+        );
+        clear.remove(attempts);
+        clear.remove(window);
+        let items = vec![
+            update(&self.table, &ItemKey::session(user, family), session)?,
+            self.token_put(token_hash, user, family, now)?,
+            update(&self.table, &ItemKey::credential(email), clear)?,
+        ];
+        match transact(&self.client, items).await? {
+            Outcome::Done => Ok(()),
+            _ => Err(StoreError::Unavailable(
+                "the session could not be opened".into(),
+            )),
+        }
+    }
+
+    /// Spends `presented` for `next`: one read and one transaction.
+    pub async fn rotate(
+        &self,
+        presented: &str,
+        next: &str,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        for _ in 0..3 {
+            let Some(token) = self.token(presented).await? else {
+                return Ok(Rotation::Refused);
+            };
+            if token.expires_at <= now {
+                return Ok(Rotation::Refused);
+            }
+            let user = UserId::parse(&token.user_id)
+                .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+            // The token the session must still name for this refresh to be legitimate:
+            // the presented one, or within the grace the one it was rotated into.
+            let expected = match (token.rotated_at, &token.rotated_to) {
+                (None, _) => presented.to_owned(),
+                (Some(at), Some(child)) if now - at <= REUSE_GRACE_SECS => child.clone(),
+                _ => {
+                    self.revoke_family(&user, &token.family).await?;
+                    tracing::warn!(family = %token.family, "refresh token reused; session revoked");
+                    return Ok(Rotation::Refused);
+                }
+            };
+            let mut session = Expression::default();
+            let (current, revoked) = (session.name("current"), session.name("revoked"));
+            let (expected_v, yes) = (
+                session.value(s(&expected)),
+                session.value(AttributeValue::Bool(true)),
+            );
+            session.condition(format!(
+                "{current} = {expected_v} AND (attribute_not_exists({revoked}) OR {revoked} <> {yes})"
+            ));
+            session.set("current", s(next));
+            session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
+            let mut spent = Expression::default();
+            spent.set("rotated_at", n(now));
+            spent.set("rotated_to", s(next));
+            let items = vec![
+                update(
+                    &self.table,
+                    &ItemKey::session(&user, &token.family),
+                    session,
+                )?,
+                update(&self.table, &ItemKey::refresh_token(presented), spent)?,
+                self.token_put(next, &user, &token.family, now)?,
+            ];
+            match transact(&self.client, items).await? {
+                Outcome::Done => return Ok(Rotation::Rotated { user }),
+                Outcome::FirstFailed(Some(old)) => {
+                    let revoked = matches!(old.get("revoked"), Some(AttributeValue::Bool(true)));
+                    let current = match old.get("current") {
+                        Some(AttributeValue::S(c)) => Some(c.as_str()),
+                        _ => None,
+                    };
+                    if revoked {
+                        return Ok(Rotation::Refused);
+                    }
+                    if token.rotated_at.is_none() && current != Some(presented) {
+                        // Never rotated, yet not the live token: a superseded copy.
+                        self.revoke_family(&user, &token.family).await?;
+                        return Ok(Rotation::Refused);
+                    }
+                    // A concurrent refresh with the same token moved the session: look again.
+                }
+                Outcome::FirstFailed(None) => return Ok(Rotation::Refused),
+                Outcome::Failed(_) | Outcome::Conflict => {}
+            }
+        }
+        Err(StoreError::Unavailable("refreshes kept racing".into()))
+    }
+
+    /// Logout: the family of `presented` is revoked. `false` if no such token.
+    pub async fn revoke(&self, presented: &str) -> Result<bool, StoreError> {
+        let Some(token) = self.token(presented).await? else {
+            return Ok(false);
+        };
+        let user = UserId::parse(&token.user_id)
+            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+        self.revoke_family(&user, &token.family).await?;
+        Ok(true)
+    }
+
+    /// Marks the session revoked; a session that expired meanwhile stays gone.
+    async fn revoke_family(&self, user: &UserId, family: &str) -> Result<(), StoreError> {
+        let mut e = Expression::default();
+        e.set("revoked", AttributeValue::Bool(true));
+        let pk = e.name(PK);
+        e.condition(format!("attribute_exists({pk})"));
+        let result = update_item(
+            &self.client,
+            &self.table,
+            &ItemKey::session(user, family),
+            e,
+        )
+        .send()
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::refresh_token(hash).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+    }
+}

@@ -1,0 +1,134 @@
+//! Refresh-token families against the emulator's DynamoDB: rotation, the retry grace,
+//! reuse detection and logout.
+
+use domain::session::RefreshTokenSecret;
+use domain::{Email, ProfilePatch, UserId};
+use integration_tests::TestEnv;
+use store::{AccountStore, Rotation, SessionStore};
+
+struct World {
+    env: TestEnv,
+    sessions: SessionStore,
+    user: UserId,
+    now: i64,
+}
+
+fn token() -> String {
+    RefreshTokenSecret::generate().hash()
+}
+
+/// A registered user with an open session whose first token is `first`.
+async fn world(first: &str) -> World {
+    let env = TestEnv::new().await;
+    let user = UserId::parse("ada").unwrap();
+    let email = Email::parse("ada@example.com").unwrap();
+    AccountStore::new(env.dynamodb.clone(), &env.table)
+        .register(
+            &user,
+            &email,
+            "$argon2id$stub",
+            &ProfilePatch::default(),
+            env.clock.now(),
+        )
+        .await
+        .unwrap();
+    let sessions = SessionStore::new(env.dynamodb.clone(), &env.table);
+    let now = env.clock.now().timestamp();
+    sessions
+        .open(&user, &email, "fam1", first, now)
+        .await
+        .unwrap();
+    World {
+        env,
+        sessions,
+        user,
+        now,
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_spends_its_token_and_a_retry_within_the_grace_is_served() {
+    let (t1, t2, t3) = (token(), token(), token());
+    let w = world(&t1).await;
+    w.env.calls.reset();
+    assert_eq!(
+        w.sessions.rotate(&t1, &t2, w.now).await.unwrap(),
+        Rotation::Rotated {
+            user: w.user.clone()
+        }
+    );
+    assert_eq!(
+        w.env.calls.take(),
+        ["GetItem", "TransactWriteItems"],
+        "a refresh is one read and one write"
+    );
+    // The client lost the answer and retries with t1 five seconds later: served, and t3
+    // supersedes the t2 it never received.
+    assert!(matches!(
+        w.sessions.rotate(&t1, &t3, w.now + 5).await.unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    let t4 = token();
+    assert!(matches!(
+        w.sessions.rotate(&t3, &t4, w.now + 6).await.unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    // Had t2 reached someone after all, using it now shows a fork: the family goes.
+    let (t5, t6) = (token(), token());
+    assert_eq!(
+        w.sessions.rotate(&t2, &t5, w.now + 7).await.unwrap(),
+        Rotation::Refused
+    );
+    assert_eq!(
+        w.sessions.rotate(&t4, &t6, w.now + 8).await.unwrap(),
+        Rotation::Refused
+    );
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_revokes_the_whole_family() {
+    let (t1, t2, t3, t4) = (token(), token(), token(), token());
+    let w = world(&t1).await;
+    assert!(matches!(
+        w.sessions.rotate(&t1, &t2, w.now).await.unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    assert_eq!(
+        w.sessions.rotate(&t1, &t3, w.now + 11).await.unwrap(),
+        Rotation::Refused,
+        "a spent token used again after the grace"
+    );
+    assert_eq!(
+        w.sessions.rotate(&t2, &t4, w.now + 12).await.unwrap(),
+        Rotation::Refused,
+        "the newest token of that family is refused too"
+    );
+}
+
+#[tokio::test]
+async fn logout_revokes_the_family_and_unknown_or_expired_tokens_are_refused() {
+    let (t1, t2) = (token(), token());
+    let w = world(&t1).await;
+    assert!(w.sessions.revoke(&t1).await.unwrap());
+    assert_eq!(
+        w.sessions.rotate(&t1, &t2, w.now).await.unwrap(),
+        Rotation::Refused
+    );
+    assert!(!w.sessions.revoke(&token()).await.unwrap());
+    assert_eq!(
+        w.sessions.rotate(&token(), &t2, w.now).await.unwrap(),
+        Rotation::Refused
+    );
+
+    let (u1, u2) = (token(), token());
+    let w = world(&u1).await;
+    let thirty_days = 30 * 24 * 3600;
+    assert_eq!(
+        w.sessions
+            .rotate(&u1, &u2, w.now + thirty_days)
+            .await
+            .unwrap(),
+        Rotation::Refused,
+        "expired"
+    );
+}
