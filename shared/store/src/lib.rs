@@ -2,8 +2,8 @@
 //! table's items to domain types and back.
 //!
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
-//! `item`, `txn` and `batch` (request plumbing), `profile_item` and `consent_item` (item
-//! mapping). On top, one repository per aggregate: `profiles` (+ `consents`, `phone`),
+//! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item` and
+//! `codes` (item mapping; `codes` keeps one-time codes for any flow). On top, one repository per aggregate: `profiles` (+ `consents`, `phone`),
 //! `accounts` (+ `sessions`), `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
 //! that the consent and phone flows extend `ProfileStore`, whose item they share.
 
@@ -11,6 +11,7 @@ mod accounts;
 mod api_tokens;
 mod batch;
 mod ci;
+mod codes;
 mod consent_item;
 mod consents;
 mod expr;
@@ -32,6 +33,7 @@ pub use accounts::{
 };
 pub use api_tokens::ApiTokenStore;
 pub use ci::{CiError, CiRecord, CiStore};
+pub use codes::{CodeSlot, CodeState};
 pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};

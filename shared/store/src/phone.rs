@@ -2,21 +2,22 @@
 //! reads everything a decision needs; each outcome is one conditional write, so two
 //! requests racing for the same number or the same code cannot both win.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use domain::otp::{Challenge, HOUR_SECS, Purpose, SendLog};
+use domain::otp::{Challenge, Purpose, SendLog};
 use domain::{ConsentActor, PhoneNumber, Profile, ProfilePatch, UserId};
 
 use crate::StoreError;
 use crate::batch::batch_get;
+use crate::codes::{self, CodeSlot, CodeState};
 use crate::consent_item::{audit_puts, set_consents};
 use crate::expr::Expression;
-use crate::item::{Item, item_of, n};
-use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::item::{Item, n};
+use crate::keys::{ItemKey, PK};
 use crate::profile_item::{Guard, profile_from_item, update_expression};
 use crate::profiles::ProfileStore;
-use crate::txn::{Outcome, delete, put, transact, update, update_item};
+use crate::txn::{Outcome, delete, put, transact, update};
 
 const PURPOSE: Purpose = Purpose::PhoneChange;
 
@@ -28,6 +29,23 @@ pub struct PhoneChangeState {
     /// The account that holds the number's uniqueness marker.
     pub owner: Option<String>,
     pub sends_to_number: Option<SendLog>,
+}
+
+impl PhoneChangeState {
+    fn code_state(&self) -> CodeState<'_> {
+        CodeState {
+            challenge: self.challenge.as_ref(),
+            sends: self.sends_to_number.as_ref(),
+        }
+    }
+}
+
+/// Where the phone change keeps its code: the user's challenge, the number's send log.
+fn slot(user: &UserId, phone: &PhoneNumber) -> CodeSlot {
+    CodeSlot {
+        challenge: ItemKey::challenge(user, PURPOSE),
+        sends: ItemKey::phone_sends(phone),
+    }
 }
 
 /// A phone change whose code was judged right, with the rest of its PATCH.
@@ -50,21 +68,6 @@ pub enum CommitError {
     ProfileChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// `attribute_not_exists(pk)` when there was no item, else `rev = :seen`.
-fn unchanged_since(e: &mut Expression, seen_rev: Option<u64>) {
-    match seen_rev {
-        None => {
-            let pk = e.name(PK);
-            e.condition(format!("attribute_not_exists({pk})"));
-        }
-        Some(rev) => {
-            let name = e.name("rev");
-            let value = e.value(n(rev));
-            e.condition(format!("{name} = {value}"));
-        }
-    }
 }
 
 impl ProfileStore {
@@ -113,29 +116,20 @@ impl ProfileStore {
         log: &SendLog,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let expires = |item: &mut Item| {
-            item.insert(TTL_ATTRIBUTE.to_owned(), n(now + HOUR_SECS));
-        };
-        let mut challenge_item = item_of(&ItemKey::challenge(user, PURPOSE), challenge)?;
-        expires(&mut challenge_item);
-        let mut log_item = item_of(&ItemKey::phone_sends(phone), log)?;
-        expires(&mut log_item);
-        let mut c = Expression::default();
-        unchanged_since(&mut c, before.challenge.as_ref().map(|c| c.rev));
-        let mut l = Expression::default();
-        unchanged_since(&mut l, before.sends_to_number.as_ref().map(|l| l.rev));
-        let items = vec![
-            put(&self.table, challenge_item, c)?,
-            put(&self.table, log_item, l)?,
-        ];
-        Ok(matches!(
-            transact(&self.client, items).await?,
-            Outcome::Done
-        ))
+        codes::reserve(
+            &self.client,
+            &self.table,
+            &slot(user, phone),
+            &before.code_state(),
+            challenge,
+            log,
+            now,
+        )
+        .await
     }
 
     /// Undoes `reserve_code` after the SMS could not be sent, so the user is not charged
-    /// a cooldown for a message that never left. Leaves anything written since alone.
+    /// a cooldown for a message that never left.
     pub async fn release_code(
         &self,
         user: &UserId,
@@ -144,31 +138,15 @@ impl ProfileStore {
         reserved: &Challenge,
         reserved_log: &SendLog,
     ) -> Result<(), StoreError> {
-        let mut items = Vec::new();
-        let restore = |key: ItemKey, previous: Option<Item>, reserved_rev: u64| {
-            let mut e = Expression::default();
-            unchanged_since(&mut e, Some(reserved_rev));
-            match previous {
-                Some(item) => put(&self.table, item, e),
-                None => delete(&self.table, &key, e),
-            }
-        };
-        let challenge_key = ItemKey::challenge(user, PURPOSE);
-        let previous = before
-            .challenge
-            .as_ref()
-            .map(|c| item_of(&challenge_key, c))
-            .transpose()?;
-        items.push(restore(challenge_key, previous, reserved.rev)?);
-        let log_key = ItemKey::phone_sends(phone);
-        let previous = before
-            .sends_to_number
-            .as_ref()
-            .map(|l| item_of(&log_key, l))
-            .transpose()?;
-        items.push(restore(log_key, previous, reserved_log.rev)?);
-        // A failed condition means a newer write owns the items now: leave them.
-        transact(&self.client, items).await.map(|_| ())
+        codes::release(
+            &self.client,
+            &self.table,
+            &slot(user, phone),
+            &before.code_state(),
+            reserved,
+            reserved_log,
+        )
+        .await
     }
 
     /// Counts a wrong code against the live challenge; `None` if it is gone.
@@ -177,32 +155,13 @@ impl ProfileStore {
         user: &UserId,
         digest: &str,
     ) -> Result<Option<u32>, StoreError> {
-        let mut e = Expression::default();
-        let attempts = e.name("attempts");
-        let one = e.value(n(1));
-        let digest_name = e.name("digest");
-        let digest_value = e.value(AttributeValue::S(digest.to_owned()));
-        e.set_raw(attempts.clone(), format!("{attempts} + {one}"));
-        e.condition(format!("{digest_name} = {digest_value}"));
-        let key = ItemKey::challenge(user, PURPOSE);
-        let result = update_item(&self.client, &self.table, &key, e)
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes.and_then(|a| match a.get("attempts") {
-                Some(AttributeValue::N(v)) => v.parse().ok(),
-                _ => None,
-            })),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(err.into()),
-        }
+        codes::record_wrong(
+            &self.client,
+            &self.table,
+            &ItemKey::challenge(user, PURPOSE),
+            digest,
+        )
+        .await
     }
 
     /// Applies the verified change in one transaction: the profile with the rest of
