@@ -93,7 +93,7 @@ impl UserTokenVerifier {
     }
 }
 
-/// The `context` of an allowed request: what `shared::identity` reads back.
+/// The `context` of an allowed request: what `api::identity` reads back.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizerContext {
     pub principal: String,
