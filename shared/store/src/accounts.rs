@@ -20,7 +20,7 @@ use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
 use crate::profile_item::{Guard, profile_from_item, update_expression};
-use crate::txn::{Outcome, put, transact, update, update_item};
+use crate::txn::{Outcome, put, transact, unless_condition_failed, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct AccountStore {
@@ -204,18 +204,7 @@ impl AccountStore {
         let result = update_item(&self.client, &self.table, &ItemKey::credential(email), e)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(err.into()),
-        }
+        unless_condition_failed(result)
     }
 
     async fn counted(

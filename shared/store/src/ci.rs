@@ -11,7 +11,9 @@ use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::keys::{ItemKey, PK};
-use crate::txn::{Outcome, condition_check, transact, update, update_item};
+use crate::txn::{
+    Outcome, condition_check, transact, unless_condition_failed, update, update_item,
+};
 use domain::{CiProperty, CiValues, UserId, timestamp};
 
 #[derive(Clone, Debug)]
@@ -148,16 +150,6 @@ impl CiStore {
             .set_expression_attribute_names(Some(built.names))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(err.into()),
-        }
+        unless_condition_failed(deleted)
     }
 }

@@ -15,7 +15,7 @@ use crate::StoreError;
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::txn::{Outcome, put, transact, update, update_item};
+use crate::txn::{Outcome, put, transact, unless_condition_failed, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct SessionStore {
@@ -212,17 +212,7 @@ impl SessionStore {
         )
         .send()
         .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(err.into()),
-        }
+        unless_condition_failed(result)
     }
 
     async fn token(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {

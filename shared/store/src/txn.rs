@@ -84,6 +84,26 @@ pub(crate) fn update_item(
         .set_expression_attribute_values(built.values)
 }
 
+/// A single-item write whose failed condition means there is nothing to do.
+pub(crate) fn unless_condition_failed<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<(), StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// How a transaction went.
 pub(crate) enum Outcome {
     Done,
