@@ -1,24 +1,33 @@
 //! Accounts (SPEC §1, issue 8). So far: the public keys user access tokens are verified
-//! with, as a JWKS, and an OpenID discovery document that points at it. Registration,
-//! login and refresh tokens come next and will sign with the current key.
+//! with (a JWKS and an OpenID discovery document that points at it), and login, refresh
+//! and logout for accounts with a verified email. Registration comes next.
 //!
 //! API Gateway's built-in JWT authorizer verifies only RSA-signed tokens, so it cannot
 //! stand in for the Lambda authorizer with these Ed25519 keys; the documents serve any
 //! verifier that speaks EdDSA (RFC 8037).
 
+use adapters::access_tokens::JwtIssuer;
 use api::ApiError;
-use api::http::{HttpApp, json};
+use api::http::{HttpApp, json, json_object};
+use domain::password::Password;
 use domain::token_keys::parse_public_keys;
+use domain::{Clock, Email, FieldErrors};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
+use serde_json::{Map, Value};
+use store::{AccountStore, SessionStore};
+use usecases::auth::{Auth, Refusal, Tokens};
 
 api::routes! {
     pub enum Route {
         Jwks = "GET /.well-known/jwks.json",
         OpenIdConfiguration = "GET /.well-known/openid-configuration",
+        Login = "POST /auth/login",
+        Refresh = "POST /auth/refresh",
+        Logout = "POST /auth/logout",
     }
 }
 
@@ -28,6 +37,10 @@ pub const KEYS_CACHE_CONTROL: &str = "public, max-age=300";
 pub struct AccountsApp {
     issuer: String,
     jwks: Jwks,
+    accounts: AccountStore,
+    sessions: SessionStore,
+    tokens: JwtIssuer,
+    clock: Clock,
 }
 
 /// RFC 7517 key set of RFC 8037 Ed25519 keys.
@@ -83,6 +96,10 @@ impl AccountsApp {
         Ok(Self {
             issuer: token.issuer.clone(),
             jwks,
+            accounts: p.account_store()?,
+            sessions: p.session_store()?,
+            tokens: p.access_token_issuer()?,
+            clock: p.clock.clone(),
         })
     }
 }
@@ -92,7 +109,31 @@ impl HttpApp for AccountsApp {
     type Error = ApiError;
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        let auth = Auth {
+            accounts: &self.accounts,
+            sessions: &self.sessions,
+            tokens: &self.tokens,
+            clock: &self.clock,
+        };
         let body = match route {
+            Route::Login => {
+                let (email, password) = credentials(&json_object(&req)?)?;
+                return issued(auth.login(&email, &password).await);
+            }
+            Route::Refresh => {
+                let presented = refresh_token(&json_object(&req)?)?;
+                return issued(auth.refresh(&presented).await);
+            }
+            Route::Logout => {
+                let presented = refresh_token(&json_object(&req)?)?;
+                auth.logout(&presented).await.map_err(refused)?;
+                return Ok(no_store(
+                    Response::builder()
+                        .status(StatusCode::NO_CONTENT)
+                        .body(Body::Empty)
+                        .expect("valid response parts"),
+                ));
+            }
             Route::Jwks => json(StatusCode::OK, &self.jwks),
             Route::OpenIdConfiguration => json(
                 StatusCode::OK,
@@ -108,6 +149,118 @@ impl HttpApp for AccountsApp {
         };
         Ok(cacheable(body))
     }
+}
+
+/// The OAuth 2.0 token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, ApiError> {
+    let tokens = result.map_err(refused)?;
+    Ok(no_store(json(
+        StatusCode::OK,
+        &TokenResponse {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+        },
+    )))
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::BadCredentials => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the email or password is wrong",
+        ),
+        Refusal::NotVerified => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_not_verified",
+            "verify the email address with the code sent to it (POST /users/verify) first",
+        ),
+        Refusal::Limited { retry_after_secs } => ApiError::rate_limited(
+            retry_after_secs.max(1) as u64,
+            "too many login attempts; wait before trying again",
+        ),
+        Refusal::RefreshRefused => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_refresh_token",
+            "the refresh token is not valid; log in again",
+        ),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(store::RETRY_AFTER_SECS),
+        Refusal::Store(e) => e.into(),
+    }
+}
+
+/// Tokens must not be cached anywhere on the way (RFC 6749 §5.1).
+fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `{email, password}` of a login.
+fn credentials(body: &Map<String, Value>) -> Result<(Email, Password), ApiError> {
+    let mut errors = FieldErrors::default();
+    let text = |name: &str, errors: &mut FieldErrors| match body.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.add(name, "must be a string");
+            None
+        }
+        None => {
+            errors.add(name, "is required");
+            None
+        }
+    };
+    let email = text("email", &mut errors)
+        .and_then(|raw| Email::parse(&raw).map_err(|m| errors.add("email", m)).ok());
+    let password = text("password", &mut errors).and_then(|raw| {
+        Password::presented(&raw)
+            .map_err(|m| errors.add("password", m))
+            .ok()
+    });
+    for name in body.keys() {
+        if name != "email" && name != "password" {
+            errors.add(name.as_str(), "is not a login field");
+        }
+    }
+    errors.into_result()?;
+    Ok((
+        email.expect("no errors means an email"),
+        password.expect("no errors means a password"),
+    ))
+}
+
+/// `{refresh_token}` of a refresh or logout.
+fn refresh_token(body: &Map<String, Value>) -> Result<String, ApiError> {
+    let mut errors = FieldErrors::default();
+    for name in body.keys() {
+        if name != "refresh_token" {
+            errors.add(name.as_str(), "is not a field of this request");
+        }
+    }
+    let token = match body.get("refresh_token") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
+        Some(_) => {
+            errors.add("refresh_token", "must be the refresh token string");
+            None
+        }
+        None => {
+            errors.add("refresh_token", "is required");
+            None
+        }
+    };
+    errors.into_result()?;
+    Ok(token.expect("no errors means a token"))
 }
 
 fn cacheable(mut response: Response<Body>) -> Response<Body> {

@@ -16,7 +16,7 @@ use api::http::HttpApp;
 use domain::Clock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use store::{ApiTokenStore, CiStore, ProfileStore, SegmentStore};
+use store::{AccountStore, ApiTokenStore, CiStore, ProfileStore, SegmentStore, SessionStore};
 
 pub use config::{ConfigError, Settings, TokenConfig};
 
@@ -118,6 +118,20 @@ impl Platform {
 
     pub fn ci_store(&self) -> Result<CiStore, ConfigError> {
         Ok(CiStore::new(
+            self.dynamodb(),
+            self.settings.require_table()?,
+        ))
+    }
+
+    pub fn account_store(&self) -> Result<AccountStore, ConfigError> {
+        Ok(AccountStore::new(
+            self.dynamodb(),
+            self.settings.require_table()?,
+        ))
+    }
+
+    pub fn session_store(&self) -> Result<SessionStore, ConfigError> {
+        Ok(SessionStore::new(
             self.dynamodb(),
             self.settings.require_table()?,
         ))

@@ -2,4 +2,5 @@
 //! ports (`domain::ports`) and returns a domain outcome. It knows neither HTTP nor which
 //! AWS service sits behind a port; the HTTP edge maps its outcomes to answers.
 
+pub mod auth;
 pub mod phone_change;

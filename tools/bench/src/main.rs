@@ -133,6 +133,10 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
         ("AWS_LAMBDA_FUNCTION_VERSION", "1".into()),
         ("TABLE_NAME", table.into()),
         ("OTP_SECRET_ARN", format!("{table}-otp-hmac")),
+        (
+            "TOKEN_SIGNING_KEY_SECRET",
+            local_api::signing_key_secret_name(table),
+        ),
         ("TOKEN_ISSUER", local_api::dev_token::DEV_ISSUER.into()),
         ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
         ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),

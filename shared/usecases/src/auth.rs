@@ -1,0 +1,124 @@
+//! Logging in, refreshing and logging out (issue 8). A login reserves one of the
+//! account's attempts and reads its credential in one call, checks the password off the
+//! async executor (Argon2id takes tens of milliseconds), and on success opens a session
+//! whose first refresh token is written with the attempts cleared, in one transaction.
+
+use domain::password::{self, Password};
+use domain::ports::{AccessTokens, KeyUnavailable};
+use domain::session::{RefreshTokenSecret, new_family_id};
+use domain::{Clock, Email, UserId};
+use store::{AccountStore, Attempt, Rotation, SessionStore, StoreError};
+
+pub struct Auth<'a, T> {
+    pub accounts: &'a AccountStore,
+    pub sessions: &'a SessionStore,
+    pub tokens: &'a T,
+    pub clock: &'a Clock,
+}
+
+/// What a login or refresh hands the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Unknown email or wrong password: the same answer for both.
+    #[error("the email or password is wrong")]
+    BadCredentials,
+    /// The password is right but no email or phone of the account is verified yet.
+    #[error("the account is not verified yet")]
+    NotVerified,
+    #[error("too many attempts")]
+    Limited { retry_after_secs: i64 },
+    /// The refresh token is unknown, expired, revoked or was reused.
+    #[error("the refresh token is not valid")]
+    RefreshRefused,
+    #[error("a dependency is unavailable: {0}")]
+    DependencyUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<KeyUnavailable> for Refusal {
+    fn from(e: KeyUnavailable) -> Self {
+        tracing::warn!(error = %e, "signing key unavailable");
+        Self::DependencyUnavailable(e.to_string())
+    }
+}
+
+/// Argon2id on the blocking pool, so the executor keeps serving while it runs.
+async fn password_matches(password: &Password, stored: Option<String>) -> bool {
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .unwrap_or(false)
+}
+
+impl<T: AccessTokens> Auth<'_, T> {
+    pub async fn login(&self, email: &Email, password: &Password) -> Result<Tokens, Refusal> {
+        let now = self.clock.now().timestamp();
+        let credential = match self.accounts.begin_login(email, now).await? {
+            Attempt::Limited { retry_after_secs } => {
+                return Err(Refusal::Limited { retry_after_secs });
+            }
+            Attempt::Unknown => {
+                // As long as a wrong password takes, and the same answer.
+                password_matches(password, None).await;
+                return Err(Refusal::BadCredentials);
+            }
+            Attempt::Allowed(credential) => credential,
+        };
+        if !password_matches(password, Some(credential.password_hash.clone())).await {
+            return Err(Refusal::BadCredentials);
+        }
+        if !credential.email_verified {
+            return Err(Refusal::NotVerified);
+        }
+        let user = UserId::parse(&credential.user_id)
+            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+        let access = self.tokens.issue(&user, "", now).await?;
+        let refresh = RefreshTokenSecret::generate();
+        self.sessions
+            .open(&user, email, &new_family_id(), &refresh.hash(), now)
+            .await?;
+        Ok(Tokens {
+            access_token: access.token,
+            refresh_token: refresh.expose().to_owned(),
+            expires_in: access.expires_in,
+        })
+    }
+
+    /// Spends `presented` for a new refresh token and a new access token.
+    pub async fn refresh(&self, presented: &str) -> Result<Tokens, Refusal> {
+        let presented = RefreshTokenSecret::parse(presented).ok_or(Refusal::RefreshRefused)?;
+        let now = self.clock.now().timestamp();
+        let next = RefreshTokenSecret::generate();
+        match self
+            .sessions
+            .rotate(&presented.hash(), &next.hash(), now)
+            .await?
+        {
+            Rotation::Refused => Err(Refusal::RefreshRefused),
+            Rotation::Rotated { user } => {
+                let access = self.tokens.issue(&user, "", now).await?;
+                Ok(Tokens {
+                    access_token: access.token,
+                    refresh_token: next.expose().to_owned(),
+                    expires_in: access.expires_in,
+                })
+            }
+        }
+    }
+
+    /// Ends the session of `presented`; an unknown token ends nothing and says so to no one.
+    pub async fn logout(&self, presented: &str) -> Result<(), Refusal> {
+        if let Some(presented) = RefreshTokenSecret::parse(presented) {
+            self.sessions.revoke(&presented.hash()).await?;
+        }
+        Ok(())
+    }
+}
