@@ -60,6 +60,7 @@ async fn account(env: &TestEnv, email: &str, password: &str, verified: bool) -> 
             &address,
             &hash,
             &domain::ProfilePatch::default(),
+            None,
             env.clock.now(),
         )
         .await

@@ -30,6 +30,7 @@ async fn twenty_registrations_of_one_email_make_one_account() {
                     &email,
                     "$argon2id$stub",
                     &ProfilePatch::default(),
+                    None,
                     now,
                 )
                 .await
@@ -70,6 +71,7 @@ async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
             &email,
             "$argon2id$stub",
             &ProfilePatch::default(),
+            None,
             now,
         )
         .await

@@ -28,6 +28,7 @@ async fn world(first: &str) -> World {
             &email,
             "$argon2id$stub",
             &ProfilePatch::default(),
+            None,
             env.clock.now(),
         )
         .await

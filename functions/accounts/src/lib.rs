@@ -1,14 +1,19 @@
 //! Accounts (SPEC §1, issue 8). So far: the public keys user access tokens are verified
-//! with (a JWKS and an OpenID discovery document that points at it), and login, refresh
-//! and logout for accounts with a verified email. Registration comes next.
+//! with (a JWKS and an OpenID discovery document that points at it); sign-up with an
+//! email (seed 001) and its verification; login, refresh and logout.
 //!
 //! API Gateway's built-in JWT authorizer verifies only RSA-signed tokens, so it cannot
 //! stand in for the Lambda authorizer with these Ed25519 keys; the documents serve any
 //! verifier that speaks EdDSA (RFC 8037).
 
+mod signup;
+
 use adapters::access_tokens::JwtIssuer;
+use adapters::email::SesEmail;
+use adapters::secrets::{OtpKeySource, otp_key_source};
 use api::ApiError;
 use api::http::{HttpApp, json, json_object};
+use domain::otp::OtpPolicy;
 use domain::password::Password;
 use domain::token_keys::parse_public_keys;
 use domain::{Clock, Email, FieldErrors};
@@ -20,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use store::{AccountStore, SessionStore};
 use usecases::auth::{Auth, Refusal, Tokens};
+use usecases::registration::Registration;
 
 api::routes! {
     pub enum Route {
@@ -28,6 +34,8 @@ api::routes! {
         Login = "POST /auth/login",
         Refresh = "POST /auth/refresh",
         Logout = "POST /auth/logout",
+        CreateUser = "POST /api/v1/accounts/users",
+        Verify = "POST /users/verify",
     }
 }
 
@@ -40,6 +48,9 @@ pub struct AccountsApp {
     accounts: AccountStore,
     sessions: SessionStore,
     tokens: JwtIssuer,
+    email: SesEmail,
+    otp_keys: OtpKeySource,
+    otp_policy: OtpPolicy,
     clock: Clock,
 }
 
@@ -99,6 +110,9 @@ impl AccountsApp {
             accounts: p.account_store()?,
             sessions: p.session_store()?,
             tokens: p.access_token_issuer()?,
+            email: p.email_sender()?,
+            otp_keys: otp_key_source(p.secrets(), p.settings.require_otp_secret()?),
+            otp_policy: p.settings.otp_policy.clone(),
             clock: p.clock.clone(),
         })
     }
@@ -115,7 +129,16 @@ impl HttpApp for AccountsApp {
             tokens: &self.tokens,
             clock: &self.clock,
         };
+        let registration = Registration {
+            accounts: &self.accounts,
+            email: &self.email,
+            keys: &self.otp_keys,
+            policy: &self.otp_policy,
+            clock: &self.clock,
+        };
         let body = match route {
+            Route::CreateUser => return signup::create(&registration, &req).await,
+            Route::Verify => return signup::verify(&registration, &req).await,
             Route::Login => {
                 let (email, password) = credentials(&json_object(&req)?)?;
                 return issued(auth.login(&email, &password).await);

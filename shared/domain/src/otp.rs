@@ -22,12 +22,14 @@ pub const MAX_LIFETIME_SECS: i64 = 600;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     PhoneChange,
+    VerifyEmail,
 }
 
 impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PhoneChange => "phone_change",
+            Self::VerifyEmail => "verify_email",
         }
     }
 }

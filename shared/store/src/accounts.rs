@@ -12,10 +12,13 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
-use domain::{Email, Profile, ProfilePatch, UserId, timestamp};
+use domain::otp::{Challenge, Purpose, SendLog};
+use domain::{Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 use serde::Deserialize;
 
 use crate::StoreError;
+use crate::batch::batch_get;
+use crate::codes::{self, CodeSlot, CodeState};
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
@@ -81,10 +84,17 @@ impl AccountStore {
         email: &Email,
         password_hash: &str,
         profile: &ProfilePatch,
+        unverified_phone: Option<&PhoneNumber>,
         now: DateTime<Utc>,
     ) -> Result<Profile, RegisterError> {
         let mut p = update_expression(user, profile, now, Guard::New);
         p.set("email", AttributeValue::S(email.as_str().to_owned()));
+        // A number given at sign-up is kept unverified and claims nothing: it becomes the
+        // account's only through the SMS flow, so nobody can squat a number by typing it.
+        if let Some(phone) = unverified_phone {
+            p.set("phone", AttributeValue::S(phone.e164().to_owned()));
+            p.set("phone_verified", AttributeValue::Bool(false));
+        }
         let mut credential = Item::from([
             (
                 "user_id".to_owned(),
@@ -247,4 +257,158 @@ fn number(item: &Item, name: &str) -> Option<i64> {
 
 fn window_open(item: &Item, now: i64) -> bool {
     number(item, WINDOW).is_some_and(|start| start > now - ATTEMPT_WINDOW_SECS)
+}
+
+/// What the store holds about proving an account's email: one BatchGetItem.
+#[derive(Debug, Clone, Default)]
+pub struct EmailVerificationState {
+    pub credential: Option<Credential>,
+    pub challenge: Option<Challenge>,
+    pub sends: Option<SendLog>,
+}
+
+impl EmailVerificationState {
+    fn code_state(&self) -> CodeState<'_> {
+        CodeState {
+            challenge: self.challenge.as_ref(),
+            sends: self.sends.as_ref(),
+        }
+    }
+}
+
+fn email_slot(email: &Email) -> CodeSlot {
+    CodeSlot {
+        challenge: ItemKey::email_challenge(email, Purpose::VerifyEmail),
+        sends: ItemKey::email_sends(email),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The code was used, replaced or burned since it was read.
+    #[error("the code is gone")]
+    CodeGone,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AccountStore {
+    pub async fn load_email_verification(
+        &self,
+        email: &Email,
+    ) -> Result<EmailVerificationState, StoreError> {
+        let slot = email_slot(email);
+        let credential_key = ItemKey::credential(email);
+        let mut items = batch_get(
+            &self.client,
+            &self.table,
+            vec![
+                credential_key.clone(),
+                slot.challenge.clone(),
+                slot.sends.clone(),
+            ],
+        )
+        .await?;
+        let mut take = |key: &ItemKey| items.remove(key);
+        Ok(EmailVerificationState {
+            credential: take(&credential_key)
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            challenge: take(&slot.challenge)
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            sends: take(&slot.sends).map(serde_dynamo::from_item).transpose()?,
+        })
+    }
+
+    /// Stores a new email code if nobody sent one since `before` was read.
+    pub async fn reserve_email_code(
+        &self,
+        email: &Email,
+        before: &EmailVerificationState,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        codes::reserve(
+            &self.client,
+            &self.table,
+            &email_slot(email),
+            &before.code_state(),
+            challenge,
+            log,
+            now,
+        )
+        .await
+    }
+
+    /// Undoes `reserve_email_code` after the email could not be sent.
+    pub async fn release_email_code(
+        &self,
+        email: &Email,
+        before: &EmailVerificationState,
+        reserved: &Challenge,
+        reserved_log: &SendLog,
+    ) -> Result<(), StoreError> {
+        codes::release(
+            &self.client,
+            &self.table,
+            &email_slot(email),
+            &before.code_state(),
+            reserved,
+            reserved_log,
+        )
+        .await
+    }
+
+    pub async fn record_wrong_email_code(
+        &self,
+        email: &Email,
+        digest: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        codes::record_wrong(
+            &self.client,
+            &self.table,
+            &email_slot(email).challenge,
+            digest,
+        )
+        .await
+    }
+
+    /// The email is proven: the credential says so and the code is spent, together.
+    pub async fn commit_email_verification(
+        &self,
+        email: &Email,
+        digest: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        let mut credential = Expression::default();
+        let pk = credential.name(PK);
+        credential.condition(format!("attribute_exists({pk})"));
+        credential.set("email_verified", AttributeValue::Bool(true));
+        credential.set("email_verified_at", n(now));
+        let mut code = Expression::default();
+        let (digest_name, attempts, target) = (
+            code.name("digest"),
+            code.name("attempts"),
+            code.name("target"),
+        );
+        let digest_value = code.value(AttributeValue::S(digest.to_owned()));
+        let max = code.value(n(max_attempts));
+        code.remove(digest_name.clone());
+        code.remove(target);
+        code.set("used_at", n(now));
+        code.condition(format!(
+            "{digest_name} = {digest_value} AND {attempts} < {max}"
+        ));
+        let items = vec![
+            update(&self.table, &ItemKey::credential(email), credential)?,
+            update(&self.table, &email_slot(email).challenge, code)?,
+        ];
+        match transact(&self.client, items).await? {
+            Outcome::Done => Ok(()),
+            _ => Err(VerifyError::CodeGone),
+        }
+    }
 }

@@ -9,6 +9,8 @@
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
 //! | credential (email marker)   | `EMAIL#<email, lower case>` | `CREDENTIAL`                   |
+//! | email verification code     | `EMAIL#<email, lower case>` | `OTP#verify_email`             |
+//! | codes sent to an address    | `EMAIL#<email, lower case>` | `OTP_SENDS`                    |
 //! | login session (token family)| `USER#<user_id>` | `SESSION#<family id>`                     |
 //! | refresh token               | `REFRESH#<sha256 hex>` | `TOKEN`                             |
 //! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
@@ -84,6 +86,23 @@ impl ItemKey {
         Self {
             pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
             sk: CREDENTIAL_SK.to_owned(),
+        }
+    }
+
+    /// The code that proves an address, kept beside its credential so one read fetches
+    /// both.
+    pub fn email_challenge(email: &Email, purpose: Purpose) -> Self {
+        Self {
+            pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
+            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
+        }
+    }
+
+    /// Codes sent to an address in the last hour, across accounts.
+    pub fn email_sends(email: &Email) -> Self {
+        Self {
+            pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
+            sk: OTP_SENDS_SK.to_owned(),
         }
     }
 

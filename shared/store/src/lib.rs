@@ -28,8 +28,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
 pub use accounts::{
-    ATTEMPT_WINDOW_SECS, AccountStore, Attempt, Credential, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS,
-    RegisterError,
+    ATTEMPT_WINDOW_SECS, AccountStore, Attempt, Credential, EmailVerificationState,
+    MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS, RegisterError, VerifyError,
 };
 pub use api_tokens::ApiTokenStore;
 pub use ci::{CiError, CiRecord, CiStore};

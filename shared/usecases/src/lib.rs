@@ -4,3 +4,4 @@
 
 pub mod auth;
 pub mod phone_change;
+pub mod registration;

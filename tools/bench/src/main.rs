@@ -137,6 +137,7 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
             "TOKEN_SIGNING_KEY_SECRET",
             local_api::signing_key_secret_name(table),
         ),
+        ("EMAIL_SENDER", local_api::DEV_EMAIL_SENDER.into()),
         ("TOKEN_ISSUER", local_api::dev_token::DEV_ISSUER.into()),
         ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
         ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),

@@ -1,0 +1,253 @@
+//! Seed 001's `POST /api/v1/accounts/users` and `POST /users/verify`. Sign-up answers in
+//! seed 001's shapes: 201 `{msg, data}`, and field errors as `{"field": ["message"]}`.
+
+use api::ApiError;
+use api::http::{json, json_object};
+use domain::otp::OtpCode;
+use domain::password::Password;
+use domain::ports::{EmailSender, OtpKeys};
+use domain::{Email, Field, FieldErrors, Gender, PhoneNumber, Profile, ProfilePatch};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use usecases::registration::{Delivery, NewAccount, Refusal, Registration};
+
+const SIGNUP_FIELDS: &[&str] = &[
+    "email",
+    "password",
+    "confirm_password",
+    "first_name",
+    "last_name",
+    "phone",
+    "gender",
+    "country",
+];
+
+/// Seed 001 spells genders `M` and `F`; `male`, `female` and `other` are taken too.
+fn gender(raw: &str) -> Result<Gender, String> {
+    match raw {
+        "M" => Ok(Gender::Male),
+        "F" => Ok(Gender::Female),
+        other => Gender::parse(other),
+    }
+}
+
+fn seed_gender(stored: Option<&str>) -> Option<&str> {
+    match stored {
+        Some("male") => Some("M"),
+        Some("female") => Some("F"),
+        other => other,
+    }
+}
+
+/// Seed 001's error body: the field map alone, status 400.
+fn field_errors(errors: FieldErrors) -> Response<Body> {
+    json(StatusCode::BAD_REQUEST, &errors)
+}
+
+fn parse_signup(body: &Map<String, Value>) -> Result<NewAccount, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    for name in body.keys() {
+        if !SIGNUP_FIELDS.contains(&name.as_str()) {
+            errors.add(name.as_str(), "This field is not allowed.");
+        }
+    }
+    let text = |name: &str, required: bool, errors: &mut FieldErrors| match body.get(name) {
+        None | Some(Value::Null) if required => {
+            errors.add(name, "This field is required.");
+            None
+        }
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.add(name, "Not a valid string.");
+            None
+        }
+    };
+    let email = text("email", true, &mut errors)
+        .and_then(|raw| Email::parse(&raw).map_err(|m| errors.add("email", m)).ok());
+    let password = text("password", true, &mut errors);
+    let confirm = text("confirm_password", true, &mut errors);
+    let password = match (password, confirm) {
+        (Some(p), Some(c)) if p != c => {
+            errors.add("confirm_password", "must match password");
+            None
+        }
+        (Some(p), Some(_)) => Password::new(&p, email.as_ref())
+            .map_err(|m| errors.add("password", m))
+            .ok(),
+        _ => None,
+    };
+    let phone = text("phone", false, &mut errors).and_then(|raw| {
+        PhoneNumber::parse(&raw)
+            .map_err(|m| errors.add("phone", m))
+            .ok()
+    });
+    let mut fields = Map::new();
+    for name in ["first_name", "last_name", "country"] {
+        if let Some(value) = text(name, false, &mut errors) {
+            fields.insert(name.to_owned(), Value::String(value));
+        }
+    }
+    if let Some(raw) = text("gender", false, &mut errors) {
+        match gender(&raw) {
+            Ok(g) => {
+                fields.insert("gender".into(), Value::String(g.as_str().to_owned()));
+            }
+            Err(m) => errors.add("gender", m),
+        }
+    }
+    // Names, gender and country go through the profile's own parser.
+    let today = chrono::Utc::now().date_naive();
+    let profile = if fields.is_empty() {
+        ProfilePatch::default()
+    } else {
+        ProfilePatch::parse(&fields, today, &domain::LocaleCatalog::all()).unwrap_or_else(|e| {
+            for field in e.fields() {
+                errors.add(field, "is not valid");
+            }
+            ProfilePatch::default()
+        })
+    };
+    errors.into_result()?;
+    Ok(NewAccount {
+        email: email.expect("no errors means an email"),
+        password: password.expect("no errors means a password"),
+        profile,
+        phone,
+    })
+}
+
+#[derive(Serialize)]
+struct SeedUser<'a> {
+    id: &'a str,
+    email: Option<&'a str>,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    phone: Option<&'a str>,
+    gender: Option<&'a str>,
+    country: Option<&'a str>,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+fn seed_user(p: &Profile) -> SeedUser<'_> {
+    SeedUser {
+        id: &p.user_id,
+        email: p.email.as_deref(),
+        first_name: p.field(Field::FirstName),
+        last_name: p.field(Field::LastName),
+        phone: p.phone.as_deref(),
+        gender: seed_gender(p.field(Field::Gender)),
+        country: p.field(Field::Country),
+        created_at: &p.created_at,
+        updated_at: &p.updated_at,
+    }
+}
+
+pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
+    registration: &Registration<'_, E, K>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let account = match parse_signup(&json_object(req)?) {
+        Ok(account) => account,
+        Err(errors) => return Ok(field_errors(errors)),
+    };
+    match registration.register(account).await {
+        Ok((profile, delivery)) => {
+            let msg = match delivery {
+                Delivery::Sent => "Email sent successfully!",
+                Delivery::NotSent => {
+                    "Account created; the email could not be sent: ask for a new code at /users/verify."
+                }
+            };
+            Ok(json(
+                StatusCode::CREATED,
+                &json!({"msg": msg, "data": seed_user(&profile)}),
+            ))
+        }
+        Err(Refusal::EmailTaken) => Ok(field_errors(FieldErrors::one(
+            "email",
+            "A user with this email already exists.",
+        ))),
+        Err(other) => Err(refused(other)),
+    }
+}
+
+pub(crate) async fn verify<E: EmailSender, K: OtpKeys>(
+    registration: &Registration<'_, E, K>,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let mut errors = FieldErrors::default();
+    for name in body.keys() {
+        if !["email", "code", "resend"].contains(&name.as_str()) {
+            errors.add(name.as_str(), "is not a field of this request");
+        }
+    }
+    let email = match body.get("email") {
+        Some(Value::String(s)) => Email::parse(s).map_err(|m| errors.add("email", m)).ok(),
+        _ => {
+            errors.add("email", "is required");
+            None
+        }
+    };
+    let resend = matches!(body.get("resend"), Some(Value::Bool(true)));
+    let code = match body.get("code") {
+        Some(Value::String(s)) => OtpCode::parse(s).map_err(|m| errors.add("code", m)).ok(),
+        None if resend => None,
+        _ => {
+            errors.add("code", "is required unless resend is true");
+            None
+        }
+    };
+    errors.into_result()?;
+    let email = email.expect("no errors means an email");
+    if resend {
+        return match registration.send_code(&email).await {
+            // An unknown address answers like a known one: addresses cannot be probed.
+            Ok(()) | Err(Refusal::UnknownEmail) => Ok(json(
+                StatusCode::ACCEPTED,
+                &json!({"detail": "If an unverified account has this address, a new code was sent to it."}),
+            )),
+            Err(other) => Err(refused(other)),
+        };
+    }
+    let code = code.expect("no errors and no resend means a code");
+    registration.verify(&email, &code).await.map_err(refused)?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"detail": "The email address is verified."}),
+    ))
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    let otp = ApiError::otp_refused;
+    match refusal {
+        Refusal::EmailTaken => ApiError::field("email", "A user with this email already exists."),
+        Refusal::UnknownEmail | Refusal::CodeExpired => otp(
+            "otp_expired",
+            "no live code for this address; request a new one".into(),
+        ),
+        Refusal::AlreadyVerified => ApiError::new(
+            StatusCode::CONFLICT,
+            "already_verified",
+            "the email address is verified already",
+        ),
+        Refusal::RateLimited { retry_after_secs } => ApiError::rate_limited(
+            retry_after_secs,
+            "too many codes requested; wait before asking again",
+        ),
+        Refusal::AttemptsExceeded => otp(
+            "otp_attempts_exceeded",
+            "too many wrong codes; request a new one".into(),
+        ),
+        Refusal::WrongCode { tries_left } => otp(
+            "otp_invalid",
+            format!("wrong code; {tries_left} tries left"),
+        ),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(store::RETRY_AFTER_SECS),
+        Refusal::Store(e) => e.into(),
+    }
+}

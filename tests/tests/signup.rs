@@ -1,0 +1,185 @@
+//! Seed 001's sign-up, tried as its clients would: create, the emailed code, verify,
+//! login, and the profile under the new token.
+
+use integration_tests::{TestEnv, emails_to};
+use local_api::GatewayResponse;
+use serde_json::{Value, json};
+
+async fn post(env: &TestEnv, path: &str, body: Value) -> GatewayResponse {
+    env.request("POST", path).json(body).send().await
+}
+
+fn unique_email() -> String {
+    format!("john-{:08x}@example.com", rand::random::<u32>())
+}
+
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn create_verify_login_then_read_the_profile() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    let r = post(&env, "/api/v1/accounts/users", json!({
+        "email": email, "password": "securepassword123", "confirm_password": "securepassword123",
+        "first_name": "John", "last_name": "Doe", "phone": "+12025550123", "gender": "M", "country": "US"
+    }))
+    .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let body = r.json();
+    assert_eq!(body["msg"], "Email sent successfully!");
+    let data = &body["data"];
+    assert!(data["id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(
+        (
+            &data["email"],
+            &data["first_name"],
+            &data["last_name"],
+            &data["gender"],
+            &data["country"],
+            &data["phone"]
+        ),
+        (
+            &json!(email),
+            &json!("John"),
+            &json!("Doe"),
+            &json!("M"),
+            &json!("US"),
+            &json!("+12025550123")
+        )
+    );
+    let mail = emails_to(&email);
+    assert_eq!(mail.len(), 1);
+    let code = code_in(&mail[0].1);
+
+    let login = json!({"email": email, "password": "securepassword123"});
+    let r = post(&env, "/auth/login", login.clone()).await;
+    assert_eq!(r.status, 403, "login before verifying");
+    assert_eq!(r.json()["code"], "account_not_verified");
+
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let r = post(
+        &env,
+        "/users/verify",
+        json!({"email": email, "code": wrong}),
+    )
+    .await;
+    assert_eq!(r.status, 406);
+    assert_eq!(r.json()["code"], "otp_invalid");
+    let r = post(&env, "/users/verify", json!({"email": email, "code": code})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let r = post(&env, "/users/verify", json!({"email": email, "code": code})).await;
+    assert_eq!(r.status, 409, "verified already");
+
+    let r = post(&env, "/auth/login", login).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    let profile = env
+        .request("GET", "/users/profile")
+        .bearer(&access)
+        .send()
+        .await;
+    assert_eq!(profile.status, 200);
+    let profile = profile.json();
+    assert_eq!(profile["first_name"], "John");
+    assert_eq!(profile["last_name"], "Doe");
+    assert_eq!(profile["email"], email.as_str());
+    assert_eq!(profile["phone"], "+12025550123");
+    assert_eq!(
+        profile["phone_verified"], false,
+        "a sign-up number is not verified"
+    );
+}
+
+#[tokio::test]
+async fn field_errors_in_seed_001_shape_and_one_account_per_email() {
+    let env = TestEnv::new().await;
+    let r = post(&env, "/api/v1/accounts/users", json!({"password": "x"})).await;
+    assert_eq!(r.status, 400);
+    let body = r.json();
+    assert_eq!(body["email"], json!(["This field is required."]));
+    assert_eq!(body["confirm_password"], json!(["This field is required."]));
+    let r = post(
+        &env,
+        "/api/v1/accounts/users",
+        json!({
+            "email": "a@example.com", "password": "securepassword123", "confirm_password": "other",
+            "gender": "X", "country": "usa", "role": "admin"
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let body = r.json();
+    for field in ["confirm_password", "gender", "country", "role"] {
+        assert!(body[field].is_array(), "{field}: {body}");
+    }
+    assert!(
+        env.scan_all().await.is_empty(),
+        "nothing stored for a refused sign-up"
+    );
+
+    let email = unique_email();
+    let signup = |i: u32| {
+        let spelled = if i.is_multiple_of(2) {
+            email.to_uppercase()
+        } else {
+            email.clone()
+        };
+        json!({"email": spelled, "password": "securepassword123", "confirm_password": "securepassword123"})
+    };
+    let attempts = (0..20).map(|i| post(&env, "/api/v1/accounts/users", signup(i)));
+    let results = futures_util::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| r.status == 201).count();
+    assert_eq!(created, 1, "20 concurrent sign-ups of one email");
+    for r in results.iter().filter(|r| r.status != 201) {
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.json()["email"],
+            json!(["A user with this email already exists."])
+        );
+    }
+}
+
+#[tokio::test]
+async fn resend_is_rate_limited_and_does_not_reveal_addresses() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    let r = post(
+        &env,
+        "/api/v1/accounts/users",
+        json!({
+            "email": email, "password": "securepassword123", "confirm_password": "securepassword123"
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let r = post(
+        &env,
+        "/users/verify",
+        json!({"email": email, "resend": true}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "within the 60 s cooldown");
+    assert!(r.headers.contains_key("retry-after"));
+    env.clock.advance(chrono::Duration::seconds(61));
+    let r = post(
+        &env,
+        "/users/verify",
+        json!({"email": email, "resend": true}),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    assert_eq!(emails_to(&email).len(), 2);
+    let unknown = post(
+        &env,
+        "/users/verify",
+        json!({"email": "nobody@example.com", "resend": true}),
+    )
+    .await;
+    assert_eq!(unknown.status, 202, "an unknown address answers the same");
+    assert_eq!(unknown.json(), r.json());
+}
