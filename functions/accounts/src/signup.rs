@@ -223,13 +223,9 @@ pub(crate) async fn verify<E: EmailSender, K: OtpKeys>(
 }
 
 fn refused(refusal: Refusal) -> ApiError {
-    let otp = ApiError::otp_refused;
     match refusal {
         Refusal::EmailTaken => ApiError::field("email", "A user with this email already exists."),
-        Refusal::UnknownEmail | Refusal::CodeExpired => otp(
-            "otp_expired",
-            "no live code for this address; request a new one".into(),
-        ),
+        Refusal::UnknownEmail | Refusal::CodeExpired => ApiError::otp_expired("address"),
         Refusal::AlreadyVerified => ApiError::new(
             StatusCode::CONFLICT,
             "already_verified",
@@ -239,14 +235,8 @@ fn refused(refusal: Refusal) -> ApiError {
             retry_after_secs,
             "too many codes requested; wait before asking again",
         ),
-        Refusal::AttemptsExceeded => otp(
-            "otp_attempts_exceeded",
-            "too many wrong codes; request a new one".into(),
-        ),
-        Refusal::WrongCode { tries_left } => otp(
-            "otp_invalid",
-            format!("wrong code; {tries_left} tries left"),
-        ),
+        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
+        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(store::RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),
     }

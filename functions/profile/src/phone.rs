@@ -47,7 +47,6 @@ pub(crate) async fn change(
 }
 
 fn refused(refusal: Refusal) -> ApiError {
-    let otp = ApiError::otp_refused;
     match refusal {
         Refusal::VersionConflict => ApiError::version_conflict(),
         Refusal::PhoneTaken => ApiError::phone_taken(),
@@ -65,18 +64,9 @@ fn refused(refusal: Refusal) -> ApiError {
             retry_after_secs,
             "a code was just sent; wait before asking again",
         ),
-        Refusal::CodeExpired => otp(
-            "otp_expired",
-            "no live code for this number; request a new one".into(),
-        ),
-        Refusal::AttemptsExceeded => otp(
-            "otp_attempts_exceeded",
-            "too many wrong codes; request a new one".into(),
-        ),
-        Refusal::WrongCode { tries_left } => otp(
-            "otp_invalid",
-            format!("wrong code; {tries_left} tries left"),
-        ),
+        Refusal::CodeExpired => ApiError::otp_expired("number"),
+        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
+        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
         Refusal::TooManyAttributes => patch_refused(store::PatchError::TooManyAttributes),
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),

@@ -93,6 +93,28 @@ impl ApiError {
         Self::new(StatusCode::NOT_ACCEPTABLE, code, detail)
     }
 
+    /// No live code for this destination (`number`, `address`): never sent, expired, used.
+    pub fn otp_expired(destination: &str) -> Self {
+        Self::otp_refused(
+            "otp_expired",
+            format!("no live code for this {destination}; request a new one"),
+        )
+    }
+
+    pub fn otp_attempts_exceeded() -> Self {
+        Self::otp_refused(
+            "otp_attempts_exceeded",
+            "too many wrong codes; request a new one",
+        )
+    }
+
+    pub fn otp_invalid(tries_left: u32) -> Self {
+        Self::otp_refused(
+            "otp_invalid",
+            format!("wrong code; {tries_left} tries left"),
+        )
+    }
+
     pub fn phone_taken() -> Self {
         let mut error = Self::field("phone", "is used by another account");
         error.0.code = "phone_taken";
