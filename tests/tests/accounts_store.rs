@@ -51,6 +51,39 @@ async fn twenty_registrations_of_one_email_make_one_account() {
     let profile = won[0].as_ref().unwrap();
     assert_eq!(profile.version, 1);
     assert!(profile.email.is_some());
+    let stored = store::ProfileStore::new(env.dynamodb.clone(), &env.table)
+        .get(&UserId::parse(&profile.user_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&stored, profile, "the answer is what was stored");
+}
+
+#[tokio::test]
+async fn registration_is_one_transaction() {
+    let env = TestEnv::new().await;
+    let phone = domain::PhoneNumber::parse("+905321234567").unwrap();
+    env.calls.reset();
+    let profile = store(&env)
+        .register(
+            &UserId::parse("ada").unwrap(),
+            &Email::parse("ada@example.com").unwrap(),
+            "$argon2id$stub",
+            &ProfilePatch::default(),
+            Some(&phone),
+            env.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(env.calls.take(), ["TransactWriteItems"]);
+    let stored = store::ProfileStore::new(env.dynamodb.clone(), &env.table)
+        .get(&UserId::parse("ada").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, profile);
+    assert_eq!(stored.phone.as_deref(), Some("+905321234567"));
+    assert!(!stored.phone_verified);
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use crate::codes::{self, CodeSlot, CodeState};
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
-use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::profile_item::{Guard, update_expression};
 use crate::txn::{Outcome, put, transact, unless_condition_failed, update, update_item};
 
 #[derive(Clone, Debug)]
@@ -132,19 +132,13 @@ impl AccountStore {
                 }
             }
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key.to_item()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
-        let item = out
-            .item
-            .ok_or_else(|| StoreError::Failed("the new profile vanished".into()))?;
-        Ok(profile_from_item(item)?)
+        // The transaction wrote exactly this: no read needed to answer with it.
+        let mut created = Profile::empty(user, now)
+            .patched(profile, now)
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        created.email = Some(email.as_str().to_owned());
+        created.phone = unverified_phone.map(|p| p.e164().to_owned());
+        Ok(created)
     }
 
     /// Reserves one login attempt for `email` and returns its credential: one call when
