@@ -120,7 +120,8 @@ async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
         ["UpdateItem"],
         "a login outside a window reads and counts in one call"
     );
-    accounts.clear_attempts(&email).await.unwrap();
+    // A successful login opens a session, which clears the window.
+    login_succeeded(&env, &user, &email, t).await;
 
     let tries = (0..10).map(|_| accounts.begin_login(&email, t));
     let outcomes = futures_util::future::join_all(tries).await;
@@ -148,7 +149,8 @@ async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
         Attempt::Allowed(_)
     ));
 
-    accounts.clear_attempts(&email).await.unwrap();
+    // A successful login opens a session, which clears the window.
+    login_succeeded(&env, &user, &email, t).await;
     for _ in 0..5 {
         assert!(matches!(
             accounts.begin_login(&email, t + 901).await.unwrap(),
@@ -159,4 +161,14 @@ async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
         accounts.begin_login(&email, t + 901).await.unwrap(),
         Attempt::Limited { .. }
     ));
+}
+
+/// What a successful login writes: a session, which clears the login window with it.
+async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) {
+    let family = domain::session::new_family_id();
+    let token = domain::session::RefreshTokenSecret::generate().hash();
+    store::SessionStore::new(env.dynamodb.clone(), &env.table)
+        .open(user, email, &family, &token, now)
+        .await
+        .unwrap();
 }

@@ -23,7 +23,7 @@ use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
 use crate::profile_item::{Guard, update_expression};
-use crate::txn::{Outcome, put, transact, unless_condition_failed, update, update_item};
+use crate::txn::{Outcome, put, transact, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct AccountStore {
@@ -198,19 +198,6 @@ impl AccountStore {
         Err(StoreError::Unavailable("login attempts kept racing".into()))
     }
 
-    /// A successful login clears its window, so the account's next failures start afresh.
-    pub async fn clear_attempts(&self, email: &Email) -> Result<(), StoreError> {
-        let mut e = Expression::default();
-        let (attempts, window, pk) = (e.name(ATTEMPTS), e.name(WINDOW), e.name(PK));
-        e.remove(attempts);
-        e.remove(window);
-        e.condition(format!("attribute_exists({pk})"));
-        let result = update_item(&self.client, &self.table, &ItemKey::credential(email), e)
-            .send()
-            .await;
-        unless_condition_failed(result)
-    }
-
     async fn counted(
         &self,
         update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
@@ -251,6 +238,19 @@ fn number(item: &Item, name: &str) -> Option<i64> {
 
 fn window_open(item: &Item, now: i64) -> bool {
     number(item, WINDOW).is_some_and(|start| start > now - ATTEMPT_WINDOW_SECS)
+}
+
+/// The credential's update that clears its login window: a successful login writes it
+/// in the transaction that opens the session, so the next failures start afresh.
+pub(crate) fn clear_login_attempts(
+    table: &str,
+    email: &Email,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let mut e = Expression::default();
+    let (attempts, window) = (e.name(ATTEMPTS), e.name(WINDOW));
+    e.remove(attempts);
+    e.remove(window);
+    update(table, &ItemKey::credential(email), e)
 }
 
 /// What the store holds about proving an account's email: one BatchGetItem.

@@ -3,9 +3,11 @@
 //!
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
 //! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item` and
-//! `codes` (item mapping; `codes` keeps one-time codes for any flow). On top, one repository per aggregate: `profiles` (+ `consents`, `phone`),
-//! `accounts` (+ `sessions`), `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
-//! that the consent and phone flows extend `ProfileStore`, whose item they share.
+//! `codes` (item mapping; `codes` keeps one-time codes for any flow). On top, one
+//! repository per aggregate: `profiles` (+ `consents`, `phone`), `accounts`
+//! (+ `sessions`), `segments`, `ci`, `api_tokens`. Repositories import leaves, never each
+//! other, except that the consent and phone flows extend `ProfileStore`, whose item they
+//! share, and a login's session clears the attempts on the account's credential.
 
 mod accounts;
 mod api_tokens;

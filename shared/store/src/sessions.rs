@@ -12,6 +12,7 @@ use domain::{Email, UserId};
 use serde::Deserialize;
 
 use crate::StoreError;
+use crate::accounts::clear_login_attempts;
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
@@ -92,17 +93,10 @@ impl SessionStore {
         session.set("current", s(token_hash));
         session.set("created_at", n(now));
         session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
-        let mut clear = Expression::default();
-        let (attempts, window) = (
-            clear.name("login_attempts"),
-            clear.name("login_window_start"),
-        );
-        clear.remove(attempts);
-        clear.remove(window);
         let items = vec![
             update(&self.table, &ItemKey::session(user, family), session)?,
             self.token_put(token_hash, user, family, now)?,
-            update(&self.table, &ItemKey::credential(email), clear)?,
+            clear_login_attempts(&self.table, email)?,
         ];
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),
