@@ -182,4 +182,12 @@ async fn resend_is_rate_limited_and_does_not_reveal_addresses() {
     .await;
     assert_eq!(unknown.status, 202, "an unknown address answers the same");
     assert_eq!(unknown.json(), r.json());
+    let r = post(
+        &env,
+        "/users/verify",
+        json!({"email": email, "resend": "yes"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["errors"]["resend"].is_array(), "{}", r.json());
 }

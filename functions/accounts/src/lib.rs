@@ -217,7 +217,7 @@ fn refused(refusal: Refusal) -> ApiError {
             "invalid_refresh_token",
             "the refresh token is not valid; log in again",
         ),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(store::RETRY_AFTER_SECS),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),
     }
 }

@@ -193,7 +193,14 @@ pub(crate) async fn verify<E: EmailSender, K: OtpKeys>(
             None
         }
     };
-    let resend = matches!(body.get("resend"), Some(Value::Bool(true)));
+    let resend = match body.get("resend") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            errors.add("resend", "must be true or false");
+            false
+        }
+    };
     let code = match body.get("code") {
         Some(Value::String(s)) => OtpCode::parse(s).map_err(|m| errors.add("code", m)).ok(),
         None if resend => None,
@@ -237,7 +244,7 @@ fn refused(refusal: Refusal) -> ApiError {
         ),
         Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
         Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(store::RETRY_AFTER_SECS),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),
     }
 }

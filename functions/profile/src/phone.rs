@@ -2,11 +2,11 @@
 //! to an answer (SPEC §4).
 
 use api::ApiError;
+use api::error::RETRY_AFTER_SECS;
 use api::http::json;
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use store::RETRY_AFTER_SECS;
 use usecases::phone_change::{Outcome, PhoneChange, Refusal, Request};
 
 use crate::{ProfileApp, patch_refused, profile_response};

@@ -4,9 +4,12 @@ use domain::FieldErrors;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use store::{RETRY_AFTER_SECS, StoreError};
+use store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// How long a client should wait before retrying after a dependency pushed back.
+pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// An error answered to the client. Boxed: it travels in every handler's `Result`.
 #[derive(Debug, Clone)]

@@ -44,9 +44,6 @@ pub use profiles::ProfileStore;
 pub use segments::{AssignError, SegmentStore};
 pub use sessions::{Rotation, SessionStore};
 
-/// How long a client should wait before retrying after DynamoDB pushed back.
-pub const RETRY_AFTER_SECS: u64 = 1;
-
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// Throttling, a 5xx or a network failure that survived the SDK's own retries.
