@@ -495,3 +495,37 @@ impl TestRequest<'_> {
             .await
     }
 }
+
+/// An account written straight to the store, as seed 001's sign-up writes it.
+pub async fn store_account(
+    env: &TestEnv,
+    user: &domain::UserId,
+    email: &domain::Email,
+    password_hash: &str,
+    phone: Option<&domain::PhoneNumber>,
+) -> Result<domain::Profile, store::RegisterError> {
+    let actor = domain::ConsentActor {
+        source: "self",
+        actor: user.to_string(),
+        request_id: "test".into(),
+    };
+    store::AccountStore::new(env.dynamodb.clone(), &env.table)
+        .register(
+            &store::AccountRecord {
+                user,
+                email,
+                password_hash,
+                profile: &domain::ProfilePatch::default(),
+                actor: &actor,
+                now: env.clock.now(),
+            },
+            phone,
+        )
+        .await
+}
+
+/// A dev user token with `scopes`, valid for an hour.
+pub fn user_token_with(sub: &str, scopes: &[&str]) -> String {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    dev_token::mint(sub, &scopes, 3600, chrono::Utc::now().timestamp())
+}

@@ -54,15 +54,7 @@ async fn account(env: &TestEnv, email: &str, password: &str, verified: bool) -> 
     let user = domain::UserId::parse(&format!("u-{:08x}", rand::random::<u32>())).unwrap();
     let address = domain::Email::parse(email).unwrap();
     let hash = domain::password::hash(&domain::password::Password::new(password, None).unwrap());
-    store::AccountStore::new(env.dynamodb.clone(), &env.table)
-        .register(
-            &user,
-            &address,
-            &hash,
-            &domain::ProfilePatch::default(),
-            None,
-            env.clock.now(),
-        )
+    integration_tests::store_account(env, &user, &address, &hash, None)
         .await
         .unwrap();
     if verified {

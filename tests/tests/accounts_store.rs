@@ -1,7 +1,7 @@
 //! The account store under concurrency, against the emulator's DynamoDB.
 
-use domain::{Email, ProfilePatch, UserId};
-use integration_tests::TestEnv;
+use domain::{Email, UserId};
+use integration_tests::{TestEnv, store_account};
 use store::{AccountStore, Attempt, RegisterError};
 
 fn store(env: &TestEnv) -> AccountStore {
@@ -11,10 +11,8 @@ fn store(env: &TestEnv) -> AccountStore {
 #[tokio::test]
 async fn twenty_registrations_of_one_email_make_one_account() {
     let env = TestEnv::new().await;
-    let accounts = store(&env);
-    let now = env.clock.now();
+    let env_ref = &env;
     let attempts = (0..20).map(|i| {
-        let accounts = accounts.clone();
         async move {
             // The same address, spelled with different case.
             let email = if i % 2 == 0 {
@@ -24,16 +22,7 @@ async fn twenty_registrations_of_one_email_make_one_account() {
             };
             let email = Email::parse(email).unwrap();
             let user = UserId::parse(&format!("user-{i}")).unwrap();
-            accounts
-                .register(
-                    &user,
-                    &email,
-                    "$argon2id$stub",
-                    &ProfilePatch::default(),
-                    None,
-                    now,
-                )
-                .await
+            store_account(env_ref, &user, &email, "$argon2id$stub", None).await
         }
     });
     let results = futures_util::future::join_all(attempts).await;
@@ -64,17 +53,15 @@ async fn registration_is_one_transaction() {
     let env = TestEnv::new().await;
     let phone = domain::PhoneNumber::parse("+905321234567").unwrap();
     env.calls.reset();
-    let profile = store(&env)
-        .register(
-            &UserId::parse("ada").unwrap(),
-            &Email::parse("ada@example.com").unwrap(),
-            "$argon2id$stub",
-            &ProfilePatch::default(),
-            Some(&phone),
-            env.clock.now(),
-        )
-        .await
-        .unwrap();
+    let profile = store_account(
+        &env,
+        &UserId::parse("ada").unwrap(),
+        &Email::parse("ada@example.com").unwrap(),
+        "$argon2id$stub",
+        Some(&phone),
+    )
+    .await
+    .unwrap();
     assert_eq!(env.calls.take(), ["TransactWriteItems"]);
     let stored = store::ProfileStore::new(env.dynamodb.clone(), &env.table)
         .get(&UserId::parse("ada").unwrap())
@@ -98,15 +85,7 @@ async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
         accounts.begin_login(&email, t).await.unwrap(),
         Attempt::Unknown
     );
-    accounts
-        .register(
-            &user,
-            &email,
-            "$argon2id$stub",
-            &ProfilePatch::default(),
-            None,
-            now,
-        )
+    store_account(&env, &user, &email, "$argon2id$stub", None)
         .await
         .unwrap();
 
@@ -168,7 +147,16 @@ async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) 
     let family = domain::session::new_family_id();
     let token = domain::session::RefreshTokenSecret::generate().hash();
     store::SessionStore::new(env.dynamodb.clone(), &env.table)
-        .open(user, email, &family, &token, now)
+        .open(
+            &store::NewSession {
+                user,
+                family: &family,
+                token_hash: &token,
+                scope: "",
+                now,
+            },
+            email,
+        )
         .await
         .unwrap();
 }

@@ -2,9 +2,9 @@
 //! reuse detection and logout.
 
 use domain::session::RefreshTokenSecret;
-use domain::{Email, ProfilePatch, UserId};
+use domain::{Email, UserId};
 use integration_tests::TestEnv;
-use store::{AccountStore, Rotation, SessionStore};
+use store::{Rotation, SessionStore};
 
 struct World {
     env: TestEnv,
@@ -22,21 +22,22 @@ async fn world(first: &str) -> World {
     let env = TestEnv::new().await;
     let user = UserId::parse("ada").unwrap();
     let email = Email::parse("ada@example.com").unwrap();
-    AccountStore::new(env.dynamodb.clone(), &env.table)
-        .register(
-            &user,
-            &email,
-            "$argon2id$stub",
-            &ProfilePatch::default(),
-            None,
-            env.clock.now(),
-        )
+    integration_tests::store_account(&env, &user, &email, "$argon2id$stub", None)
         .await
         .unwrap();
     let sessions = SessionStore::new(env.dynamodb.clone(), &env.table);
     let now = env.clock.now().timestamp();
     sessions
-        .open(&user, &email, "fam1", first, now)
+        .open(
+            &store::NewSession {
+                user: &user,
+                family: "fam1",
+                token_hash: first,
+                scope: "",
+                now,
+            },
+            &email,
+        )
         .await
         .unwrap();
     World {
@@ -55,7 +56,8 @@ async fn a_refresh_spends_its_token_and_a_retry_within_the_grace_is_served() {
     assert_eq!(
         w.sessions.rotate(&t1, &t2, w.now).await.unwrap(),
         Rotation::Rotated {
-            user: w.user.clone()
+            user: w.user.clone(),
+            scope: String::new(),
         }
     );
     assert_eq!(

@@ -6,11 +6,13 @@
 //! stand in for the Lambda authorizer with these Ed25519 keys; the documents serve any
 //! verifier that speaks EdDSA (RFC 8037).
 
+mod register;
 mod signup;
 
 use adapters::access_tokens::JwtIssuer;
 use adapters::email::SesEmail;
 use adapters::secrets::{OtpKeySource, otp_key_source};
+use adapters::sms::SnsSms;
 use api::ApiError;
 use api::http::{HttpApp, json, json_object};
 use domain::otp::OtpPolicy;
@@ -34,6 +36,7 @@ api::routes! {
         Login = "POST /auth/login",
         Refresh = "POST /auth/refresh",
         Logout = "POST /auth/logout",
+        Register = "POST /users/register",
         CreateUser = "POST /api/v1/accounts/users",
         Verify = "POST /users/verify",
     }
@@ -49,6 +52,7 @@ pub struct AccountsApp {
     sessions: SessionStore,
     tokens: JwtIssuer,
     email: SesEmail,
+    sms: SnsSms,
     otp_keys: OtpKeySource,
     otp_policy: OtpPolicy,
     clock: Clock,
@@ -111,6 +115,7 @@ impl AccountsApp {
             sessions: p.session_store()?,
             tokens: p.access_token_issuer()?,
             email: p.email_sender()?,
+            sms: SnsSms::new(p.sns(), p.settings.sms.clone()),
             otp_keys: otp_key_source(p.secrets(), p.settings.require_otp_secret()?),
             otp_policy: p.settings.otp_policy.clone(),
             clock: p.clock.clone(),
@@ -137,6 +142,7 @@ impl HttpApp for AccountsApp {
             clock: &self.clock,
         };
         let body = match route {
+            Route::Register => return register::register(self, &req).await,
             Route::CreateUser => return signup::create(&registration, &req).await,
             Route::Verify => return signup::verify(&registration, &req).await,
             Route::Login => {
@@ -183,17 +189,20 @@ struct TokenResponse {
     expires_in: i64,
 }
 
-fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, ApiError> {
-    let tokens = result.map_err(refused)?;
-    Ok(no_store(json(
-        StatusCode::OK,
-        &TokenResponse {
+impl From<Tokens> for TokenResponse {
+    fn from(tokens: Tokens) -> Self {
+        Self {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
             token_type: "Bearer",
             expires_in: tokens.expires_in,
-        },
-    )))
+        }
+    }
+}
+
+fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, ApiError> {
+    let tokens = result.map_err(refused)?;
+    Ok(no_store(json(StatusCode::OK, &TokenResponse::from(tokens))))
 }
 
 fn refused(refusal: Refusal) -> ApiError {

@@ -2,7 +2,7 @@
 //! seed 001's shapes: 201 `{msg, data}`, and field errors as `{"field": ["message"]}`.
 
 use api::ApiError;
-use api::http::{json, json_object};
+use api::http::{json, json_object, request_id};
 use domain::otp::OtpCode;
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys};
@@ -46,7 +46,7 @@ fn field_errors(errors: FieldErrors) -> Response<Body> {
     json(StatusCode::BAD_REQUEST, &errors)
 }
 
-fn parse_signup(body: &Map<String, Value>) -> Result<NewAccount, FieldErrors> {
+fn parse_signup(body: &Map<String, Value>, request_id: String) -> Result<NewAccount, FieldErrors> {
     let mut errors = FieldErrors::default();
     for name in body.keys() {
         if !SIGNUP_FIELDS.contains(&name.as_str()) {
@@ -116,6 +116,7 @@ fn parse_signup(body: &Map<String, Value>) -> Result<NewAccount, FieldErrors> {
         password: password.expect("no errors means a password"),
         profile,
         phone,
+        request_id,
     })
 }
 
@@ -150,7 +151,7 @@ pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
     registration: &Registration<'_, E, K>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let account = match parse_signup(&json_object(req)?) {
+    let account = match parse_signup(&json_object(req)?, request_id(req)) {
         Ok(account) => account,
         Err(errors) => return Ok(field_errors(errors)),
     };

@@ -3,20 +3,11 @@
 
 use api::ApiError;
 use api::error::RETRY_AFTER_SECS;
-use api::http::json;
-use http::StatusCode;
+use api::otp::code_sent;
 use lambda_http::{Body, Response};
-use serde::Serialize;
 use usecases::phone_change::{Outcome, PhoneChange, Refusal, Request};
 
 use crate::{ProfileApp, patch_refused, profile_response};
-
-#[derive(Serialize)]
-struct CodeSent {
-    detail: String,
-    expires_in: i64,
-    resend_after: i64,
-}
 
 pub(crate) async fn change(
     app: &ProfileApp,
@@ -35,14 +26,7 @@ pub(crate) async fn change(
             masked_phone,
             expires_in,
             resend_after,
-        } => Ok(json(
-            StatusCode::ACCEPTED,
-            &CodeSent {
-                detail: format!("A verification code was sent to {masked_phone}."),
-                expires_in,
-                resend_after,
-            },
-        )),
+        } => Ok(code_sent(&masked_phone, expires_in, resend_after)),
     }
 }
 

@@ -20,6 +20,13 @@ impl FieldErrors {
         errors
     }
 
+    /// Adds every message of `other`.
+    pub fn merge(&mut self, other: Self) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -12,8 +12,6 @@ use rand::{Rng, TryRngCore};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::UserId;
-
 pub const HOUR_SECS: i64 = 3600;
 /// NIST 800-63B and ASVS 6.5.5 put ten minutes as the longest sensible life of a code.
 pub const MAX_LIFETIME_SECS: i64 = 600;
@@ -23,6 +21,9 @@ pub const MAX_LIFETIME_SECS: i64 = 600;
 pub enum Purpose {
     PhoneChange,
     VerifyEmail,
+    /// Proving a number at sign-up (seed 000): no account exists yet, so the subject
+    /// is the email being registered.
+    RegisterPhone,
 }
 
 impl Purpose {
@@ -30,6 +31,7 @@ impl Purpose {
         match self {
             Self::PhoneChange => "phone_change",
             Self::VerifyEmail => "verify_email",
+            Self::RegisterPhone => "register_phone",
         }
     }
 }
@@ -126,16 +128,10 @@ impl OtpKey {
         Ok(Self(secret.to_vec()))
     }
 
-    fn mac(
-        &self,
-        purpose: Purpose,
-        subject: &UserId,
-        target: &str,
-        code: &OtpCode,
-    ) -> Hmac<Sha256> {
+    fn mac(&self, purpose: Purpose, subject: &str, target: &str, code: &OtpCode) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         // Length-prefixed fields: no two (purpose, subject, target, code) share an input.
-        for field in [purpose.as_str(), subject.as_str(), target, code.expose()] {
+        for field in [purpose.as_str(), subject, target, code.expose()] {
             mac.update(&(field.len() as u32).to_be_bytes());
             mac.update(field.as_bytes());
         }
@@ -143,13 +139,7 @@ impl OtpKey {
     }
 
     /// The stored form of a code: base64 of HMAC-SHA256(purpose, subject, target, code).
-    pub fn digest(
-        &self,
-        purpose: Purpose,
-        subject: &UserId,
-        target: &str,
-        code: &OtpCode,
-    ) -> String {
+    pub fn digest(&self, purpose: Purpose, subject: &str, target: &str, code: &OtpCode) -> String {
         B64.encode(
             self.mac(purpose, subject, target, code)
                 .finalize()
@@ -161,7 +151,7 @@ impl OtpKey {
     pub fn matches(
         &self,
         purpose: Purpose,
-        subject: &UserId,
+        subject: &str,
         target: &str,
         code: &OtpCode,
         digest: &str,
@@ -323,6 +313,7 @@ impl OtpPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::UserId;
 
     fn key() -> OtpKey {
         OtpKey::new(&[7u8; 32]).unwrap()
@@ -330,6 +321,15 @@ mod tests {
 
     fn user() -> UserId {
         UserId::parse("ada").unwrap()
+    }
+
+    #[test]
+    fn purposes_are_distinct_in_digests() {
+        let code = OtpCode::parse("123456").unwrap();
+        let d = key().digest(Purpose::RegisterPhone, "ada@example.com", "+1", &code);
+        assert!(key().matches(Purpose::RegisterPhone, "ada@example.com", "+1", &code, &d));
+        assert!(!key().matches(Purpose::PhoneChange, "ada@example.com", "+1", &code, &d));
+        assert!(!key().matches(Purpose::RegisterPhone, "bob@example.com", "+1", &code, &d));
     }
 
     #[test]
@@ -351,26 +351,43 @@ mod tests {
     #[test]
     fn digests_bind_purpose_subject_target_and_code() {
         let code = OtpCode::parse("123456").unwrap();
-        let d = key().digest(Purpose::PhoneChange, &user(), "+905321234567", &code);
-        assert!(!d.contains("123456"));
-        assert!(key().matches(Purpose::PhoneChange, &user(), "+905321234567", &code, &d));
-        assert!(!key().matches(Purpose::PhoneChange, &user(), "+905321234568", &code, &d));
-        assert!(!key().matches(
+        let d = key().digest(
             Purpose::PhoneChange,
-            &UserId::parse("bob").unwrap(),
+            user().as_str(),
+            "+905321234567",
+            &code,
+        );
+        assert!(!d.contains("123456"));
+        assert!(key().matches(
+            Purpose::PhoneChange,
+            user().as_str(),
             "+905321234567",
             &code,
             &d
         ));
         assert!(!key().matches(
             Purpose::PhoneChange,
-            &user(),
+            user().as_str(),
+            "+905321234568",
+            &code,
+            &d
+        ));
+        assert!(!key().matches(Purpose::PhoneChange, "bob", "+905321234567", &code, &d));
+        assert!(!key().matches(
+            Purpose::PhoneChange,
+            user().as_str(),
             "+905321234567",
             &OtpCode::parse("123457").unwrap(),
             &d
         ));
         let other_key = OtpKey::new(&[8u8; 32]).unwrap();
-        assert!(!other_key.matches(Purpose::PhoneChange, &user(), "+905321234567", &code, &d));
+        assert!(!other_key.matches(
+            Purpose::PhoneChange,
+            user().as_str(),
+            "+905321234567",
+            &code,
+            &d
+        ));
         assert!(OtpKey::new(&[1u8; 31]).is_err());
     }
 

@@ -10,19 +10,25 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use domain::otp::{Challenge, Purpose, SendLog};
-use domain::{Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
+use domain::{
+    ConsentActor, Consents, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp,
+};
 use serde::Deserialize;
 
 use crate::StoreError;
 use crate::batch::batch_get;
 use crate::codes::{self, CodeSlot, CodeState};
+use crate::consent_item::{audit_puts, set_consents};
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
+use crate::markers::claim_phone;
 use crate::profile_item::{Guard, update_expression};
+use crate::session_item::{NewSession, open_items};
 use crate::txn::{Outcome, put, transact, update, update_item};
 
 #[derive(Clone, Debug)]
@@ -38,12 +44,54 @@ pub struct Credential {
     pub password_hash: String,
     #[serde(default)]
     pub email_verified: bool,
+    /// The account proved a number at sign-up (seed 000).
+    #[serde(default)]
+    pub phone_verified: bool,
+    /// Scopes an operator granted the account (`users:admin`); its logins carry them.
+    #[serde(default)]
+    pub scope: String,
+}
+
+impl Credential {
+    /// Login needs a proven email or phone.
+    pub fn verified(&self) -> bool {
+        self.email_verified || self.phone_verified
+    }
+}
+
+/// A new account as the store writes it.
+#[derive(Clone, Copy)]
+pub struct AccountRecord<'a> {
+    pub user: &'a UserId,
+    pub email: &'a Email,
+    pub password_hash: &'a str,
+    pub profile: &'a ProfilePatch,
+    /// Who the consent audit entries name.
+    pub actor: &'a ConsentActor,
+    pub now: DateTime<Utc>,
+}
+
+/// A code judged right, to be spent by the write it authorises.
+pub struct SpentCode<'a> {
+    pub digest: &'a str,
+    pub max_attempts: u32,
+}
+
+struct NewAccountDraft {
+    /// The profile, then the credential.
+    items: [TransactWriteItem; 2],
+    audits: Vec<TransactWriteItem>,
+    profile: Profile,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
     #[error("another account has this email")]
     EmailTaken,
+    #[error("another account holds the number")]
+    PhoneTaken,
+    #[error("the code was used, replaced or burned meanwhile")]
+    CodeGone,
     #[error("the user id is taken")]
     UserExists,
     #[error(transparent)]
@@ -76,25 +124,82 @@ impl AccountStore {
         }
     }
 
-    /// Creates the account: its profile (with `email`) and its credential, in one
-    /// transaction conditioned on neither existing.
+    /// Seed 001's sign-up: the profile (with `email`) and the credential, unverified, in
+    /// one transaction conditioned on neither existing.
     pub async fn register(
         &self,
-        user: &UserId,
-        email: &Email,
-        password_hash: &str,
-        profile: &ProfilePatch,
+        account: &AccountRecord<'_>,
         unverified_phone: Option<&PhoneNumber>,
-        now: DateTime<Utc>,
     ) -> Result<Profile, RegisterError> {
-        let mut p = update_expression(user, profile, now, Guard::New);
-        p.set("email", AttributeValue::S(email.as_str().to_owned()));
         // A number given at sign-up is kept unverified and claims nothing: it becomes the
         // account's only through the SMS flow, so nobody can squat a number by typing it.
-        if let Some(phone) = unverified_phone {
+        let draft = self.new_account(account, unverified_phone, false)?;
+        let [profile, credential] = draft.items;
+        let mut items = vec![profile, credential];
+        items.extend(draft.audits);
+        self.create(items, |_| RegisterError::EmailTaken).await?;
+        Ok(draft.profile)
+    }
+
+    /// Seed 000's sign-up with a number the code proved: the profile (phone verified),
+    /// the credential, the number's marker, the code spent and the first login session,
+    /// all in one transaction, so a failure leaves no account and an unspent code.
+    pub async fn register_with_phone(
+        &self,
+        account: &AccountRecord<'_>,
+        phone: &PhoneNumber,
+        code: &SpentCode<'_>,
+        session: &NewSession<'_>,
+    ) -> Result<Profile, RegisterError> {
+        let draft = self.new_account(account, Some(phone), true)?;
+        let [profile, credential] = draft.items;
+        let mut items = vec![
+            profile,
+            credential,
+            claim_phone(&self.table, phone, account.user, &draft.profile.created_at)?,
+            codes::consume(
+                &self.table,
+                &registration_slot(phone).challenge,
+                code.digest,
+                code.max_attempts,
+                account.now.timestamp(),
+            )?,
+        ];
+        items.extend(open_items(&self.table, session)?);
+        items.extend(draft.audits);
+        self.create(items, |position| match position {
+            1 => RegisterError::EmailTaken,
+            2 => RegisterError::PhoneTaken,
+            _ => RegisterError::CodeGone,
+        })
+        .await?;
+        Ok(draft.profile)
+    }
+
+    /// The profile and credential items of a new account, its consent audit entries, and
+    /// the profile they make.
+    fn new_account(
+        &self,
+        account: &AccountRecord<'_>,
+        phone: Option<&PhoneNumber>,
+        phone_verified: bool,
+    ) -> Result<NewAccountDraft, StoreError> {
+        let AccountRecord {
+            user,
+            email,
+            password_hash,
+            profile: patch,
+            actor,
+            now,
+        } = *account;
+        let consent_changes = Consents::default().diff(&patch.consents);
+        let mut p = update_expression(user, patch, now, Guard::New);
+        p.set("email", AttributeValue::S(email.as_str().to_owned()));
+        if let Some(phone) = phone {
             p.set("phone", AttributeValue::S(phone.e164().to_owned()));
-            p.set("phone_verified", AttributeValue::Bool(false));
+            p.set("phone_verified", AttributeValue::Bool(phone_verified));
         }
+        set_consents(&mut p, &consent_changes, now);
         let mut credential = Item::from([
             (
                 "user_id".to_owned(),
@@ -105,40 +210,51 @@ impl AccountStore {
                 AttributeValue::S(password_hash.to_owned()),
             ),
             ("email_verified".to_owned(), AttributeValue::Bool(false)),
+            (
+                "phone_verified".to_owned(),
+                AttributeValue::Bool(phone_verified),
+            ),
             ("created_at".to_owned(), AttributeValue::S(timestamp(now))),
         ]);
         credential.extend(ItemKey::credential(email).to_item());
         let mut c = Expression::default();
         let pk = c.name(PK);
         c.condition(format!("attribute_not_exists({pk})"));
-        let profile_key = ItemKey::profile(user);
-        let items = vec![
-            update(&self.table, &profile_key, p)?,
-            put(&self.table, credential, c)?,
-        ];
-        let mut attempts = 0;
-        loop {
-            match transact(&self.client, items.clone()).await? {
-                Outcome::Done => break,
-                Outcome::FirstFailed(_) => return Err(RegisterError::UserExists),
-                Outcome::Failed(_) => return Err(RegisterError::EmailTaken),
-                // Another transaction on these items was in flight: try again; its outcome
-                // decides ours (a winner's claim fails our condition next time).
-                Outcome::Conflict if attempts < 3 => attempts += 1,
-                Outcome::Conflict => {
-                    return Err(
-                        StoreError::Unavailable("registration kept conflicting".into()).into(),
-                    );
-                }
-            }
-        }
-        // The transaction wrote exactly this: no read needed to answer with it.
+        // The transaction writes exactly this: no read needed to answer with it.
         let mut created = Profile::empty(user, now)
-            .patched(profile, now)
+            .patched(patch, now)
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         created.email = Some(email.as_str().to_owned());
-        created.phone = unverified_phone.map(|p| p.e164().to_owned());
-        Ok(created)
+        created.phone = phone.map(|p| p.e164().to_owned());
+        created.phone_verified = phone.is_some() && phone_verified;
+        Ok(NewAccountDraft {
+            items: [
+                update(&self.table, &ItemKey::profile(user), p)?,
+                put(&self.table, credential, c)?,
+            ],
+            audits: audit_puts(&self.table, user, &consent_changes, actor, now)?,
+            profile: created,
+        })
+    }
+
+    /// Runs a new account's transaction: item 0 is the profile, whose failure means the
+    /// generated id collided; `failed_at` names the refusal for any other item.
+    async fn create(
+        &self,
+        items: Vec<TransactWriteItem>,
+        failed_at: impl Fn(usize) -> RegisterError,
+    ) -> Result<(), RegisterError> {
+        for _ in 0..4 {
+            match transact(&self.client, items.clone()).await? {
+                Outcome::Done => return Ok(()),
+                Outcome::FirstFailed(_) => return Err(RegisterError::UserExists),
+                Outcome::Failed(position) => return Err(failed_at(position)),
+                // Another transaction on these items was in flight: try again; its outcome
+                // decides ours (a winner's claim fails our condition next time).
+                Outcome::Conflict => {}
+            }
+        }
+        Err(StoreError::Unavailable("registration kept conflicting".into()).into())
     }
 
     /// Reserves one login attempt for `email` and returns its credential: one call when
@@ -261,8 +377,20 @@ pub struct EmailVerificationState {
     pub sends: Option<SendLog>,
 }
 
+/// What the store holds about a sign-up with an email and a number (seed 000): one
+/// BatchGetItem.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneRegistrationState {
+    pub email_taken: bool,
+    /// The account that holds the number's uniqueness marker.
+    pub phone_owner: Option<String>,
+    pub challenge: Option<Challenge>,
+    pub sends: Option<SendLog>,
+}
+
 impl EmailVerificationState {
-    fn code_state(&self) -> CodeState<'_> {
+    /// The code items as read, for a reservation conditioned on them.
+    pub fn codes(&self) -> CodeState<'_> {
         CodeState {
             challenge: self.challenge.as_ref(),
             sends: self.sends.as_ref(),
@@ -270,10 +398,41 @@ impl EmailVerificationState {
     }
 }
 
-fn email_slot(email: &Email) -> CodeSlot {
+impl PhoneRegistrationState {
+    /// The code items as read, for a reservation conditioned on them.
+    pub fn codes(&self) -> CodeState<'_> {
+        CodeState {
+            challenge: self.challenge.as_ref(),
+            sends: self.sends.as_ref(),
+        }
+    }
+}
+
+/// The codes an account flow sends, each kept by its destination.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountCode<'a> {
+    /// Proves the address of a seed-001 account.
+    VerifyEmail(&'a Email),
+    /// Proves the number of a seed-000 sign-up, before any account exists.
+    RegisterPhone(&'a PhoneNumber),
+}
+
+impl AccountCode<'_> {
+    fn slot(self) -> CodeSlot {
+        match self {
+            Self::VerifyEmail(email) => CodeSlot {
+                challenge: ItemKey::email_challenge(email, Purpose::VerifyEmail),
+                sends: ItemKey::email_sends(email),
+            },
+            Self::RegisterPhone(phone) => registration_slot(phone),
+        }
+    }
+}
+
+fn registration_slot(phone: &PhoneNumber) -> CodeSlot {
     CodeSlot {
-        challenge: ItemKey::email_challenge(email, Purpose::VerifyEmail),
-        sends: ItemKey::email_sends(email),
+        challenge: ItemKey::phone_challenge(phone, Purpose::RegisterPhone),
+        sends: ItemKey::phone_sends(phone),
     }
 }
 
@@ -291,7 +450,7 @@ impl AccountStore {
         &self,
         email: &Email,
     ) -> Result<EmailVerificationState, StoreError> {
-        let slot = email_slot(email);
+        let slot = AccountCode::VerifyEmail(email).slot();
         let credential_key = ItemKey::credential(email);
         let mut items = batch_get(
             &self.client,
@@ -315,11 +474,43 @@ impl AccountStore {
         })
     }
 
-    /// Stores a new email code if nobody sent one since `before` was read.
-    pub async fn reserve_email_code(
+    pub async fn load_phone_registration(
         &self,
         email: &Email,
-        before: &EmailVerificationState,
+        phone: &PhoneNumber,
+    ) -> Result<PhoneRegistrationState, StoreError> {
+        let slot = registration_slot(phone);
+        let (credential_key, owner_key) = (ItemKey::credential(email), ItemKey::phone_owner(phone));
+        let mut items = batch_get(
+            &self.client,
+            &self.table,
+            vec![
+                credential_key.clone(),
+                owner_key.clone(),
+                slot.challenge.clone(),
+                slot.sends.clone(),
+            ],
+        )
+        .await?;
+        let mut take = |key: &ItemKey| items.remove(key);
+        Ok(PhoneRegistrationState {
+            email_taken: take(&credential_key).is_some(),
+            phone_owner: take(&owner_key).and_then(|item| match item.get("user_id") {
+                Some(AttributeValue::S(owner)) => Some(owner.clone()),
+                _ => None,
+            }),
+            challenge: take(&slot.challenge)
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            sends: take(&slot.sends).map(serde_dynamo::from_item).transpose()?,
+        })
+    }
+
+    /// Stores a new code if nobody sent one since `before` was read.
+    pub async fn reserve_code(
+        &self,
+        which: AccountCode<'_>,
+        before: &CodeState<'_>,
         challenge: &Challenge,
         log: &SendLog,
         now: i64,
@@ -327,8 +518,8 @@ impl AccountStore {
         codes::reserve(
             &self.client,
             &self.table,
-            &email_slot(email),
-            &before.code_state(),
+            &which.slot(),
+            before,
             challenge,
             log,
             now,
@@ -336,37 +527,32 @@ impl AccountStore {
         .await
     }
 
-    /// Undoes `reserve_email_code` after the email could not be sent.
-    pub async fn release_email_code(
+    /// Undoes `reserve_code` after the code could not be sent.
+    pub async fn release_code(
         &self,
-        email: &Email,
-        before: &EmailVerificationState,
+        which: AccountCode<'_>,
+        before: &CodeState<'_>,
         reserved: &Challenge,
         reserved_log: &SendLog,
     ) -> Result<(), StoreError> {
         codes::release(
             &self.client,
             &self.table,
-            &email_slot(email),
-            &before.code_state(),
+            &which.slot(),
+            before,
             reserved,
             reserved_log,
         )
         .await
     }
 
-    pub async fn record_wrong_email_code(
+    /// Counts a wrong code against the live one; `None` if it is gone.
+    pub async fn record_wrong_code(
         &self,
-        email: &Email,
+        which: AccountCode<'_>,
         digest: &str,
     ) -> Result<Option<u32>, StoreError> {
-        codes::record_wrong(
-            &self.client,
-            &self.table,
-            &email_slot(email).challenge,
-            digest,
-        )
-        .await
+        codes::record_wrong(&self.client, &self.table, &which.slot().challenge, digest).await
     }
 
     /// The email is proven: the credential says so and the code is spent, together.
@@ -382,23 +568,15 @@ impl AccountStore {
         credential.condition(format!("attribute_exists({pk})"));
         credential.set("email_verified", AttributeValue::Bool(true));
         credential.set("email_verified_at", n(now));
-        let mut code = Expression::default();
-        let (digest_name, attempts, target) = (
-            code.name("digest"),
-            code.name("attempts"),
-            code.name("target"),
-        );
-        let digest_value = code.value(AttributeValue::S(digest.to_owned()));
-        let max = code.value(n(max_attempts));
-        code.remove(digest_name.clone());
-        code.remove(target);
-        code.set("used_at", n(now));
-        code.condition(format!(
-            "{digest_name} = {digest_value} AND {attempts} < {max}"
-        ));
         let items = vec![
             update(&self.table, &ItemKey::credential(email), credential)?,
-            update(&self.table, &email_slot(email).challenge, code)?,
+            codes::consume(
+                &self.table,
+                &AccountCode::VerifyEmail(email).slot().challenge,
+                digest,
+                max_attempts,
+                now,
+            )?,
         ];
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),

@@ -132,3 +132,25 @@ pub(crate) async fn record_wrong(
         Err(err) => Err(err.into()),
     }
 }
+
+/// The transaction item that spends the live code holding `digest`: it fails if the code
+/// was used, replaced or burned since it was judged, so a code commits at most once.
+pub(crate) fn consume(
+    table: &str,
+    challenge: &ItemKey,
+    digest: &str,
+    max_attempts: u32,
+    now: i64,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    let mut c = Expression::default();
+    let (digest_name, attempts, target) = (c.name("digest"), c.name("attempts"), c.name("target"));
+    let digest_value = c.value(AttributeValue::S(digest.to_owned()));
+    let max = c.value(n(max_attempts));
+    c.remove(digest_name.clone());
+    c.remove(target);
+    c.set("used_at", n(now));
+    c.condition(format!(
+        "{digest_name} = {digest_value} AND {attempts} < {max}"
+    ));
+    crate::txn::update(table, challenge, c)
+}

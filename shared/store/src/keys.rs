@@ -14,6 +14,7 @@
 //! | login session (token family)| `USER#<user_id>` | `SESSION#<family id>`                     |
 //! | refresh token               | `REFRESH#<sha256 hex>` | `TOKEN`                             |
 //! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
+//! | sign-up code to a number    | `PHONE#<e164>`   | `OTP#register_phone`                      |
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
 //!
@@ -119,6 +120,14 @@ impl ItemKey {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk: format!("{SESSION_PREFIX}{family}"),
+        }
+    }
+
+    /// A code sent to a number before any account exists (seed 000's sign-up).
+    pub fn phone_challenge(phone: &PhoneNumber, purpose: Purpose) -> Self {
+        Self {
+            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
+            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
         }
     }
 

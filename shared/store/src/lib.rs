@@ -2,8 +2,9 @@
 //! table's items to domain types and back.
 //!
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
-//! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item` and
-//! `codes` (item mapping; `codes` keeps one-time codes for any flow). On top, one
+//! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item`,
+//! `codes`, `markers` and `session_item` (item mapping; `codes` keeps one-time codes
+//! for any flow, `markers` the uniqueness claims). On top, one
 //! repository per aggregate: `profiles` (+ `consents`, `phone`), `accounts`
 //! (+ `sessions`), `segments`, `ci`, `api_tokens`. Repositories import leaves, never each
 //! other, except that the consent and phone flows extend `ProfileStore`, whose item they
@@ -19,10 +20,12 @@ mod consents;
 mod expr;
 mod item;
 pub mod keys;
+mod markers;
 mod phone;
 mod profile_item;
 mod profiles;
 mod segments;
+mod session_item;
 mod sessions;
 mod txn;
 
@@ -30,8 +33,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
 pub use accounts::{
-    ATTEMPT_WINDOW_SECS, AccountStore, Attempt, Credential, EmailVerificationState,
-    MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS, RegisterError, VerifyError,
+    ATTEMPT_WINDOW_SECS, AccountCode, AccountRecord, AccountStore, Attempt, Credential,
+    EmailVerificationState, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS, PhoneRegistrationState,
+    RegisterError, SpentCode, VerifyError,
 };
 pub use api_tokens::ApiTokenStore;
 pub use ci::{CiError, CiRecord, CiStore};
@@ -42,6 +46,7 @@ pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;
 pub use segments::{AssignError, SegmentStore};
+pub use session_item::NewSession;
 pub use sessions::{Rotation, SessionStore};
 
 #[derive(Debug, Error)]

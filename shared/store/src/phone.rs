@@ -12,12 +12,11 @@ use crate::StoreError;
 use crate::batch::batch_get;
 use crate::codes::{self, CodeSlot, CodeState};
 use crate::consent_item::{audit_puts, set_consents};
-use crate::expr::Expression;
-use crate::item::{Item, n};
-use crate::keys::{ItemKey, PK};
+use crate::keys::ItemKey;
+use crate::markers::{claim_phone, release_phone};
 use crate::profile_item::{Guard, profile_from_item, update_expression};
 use crate::profiles::ProfileStore;
-use crate::txn::{Outcome, delete, put, transact, update};
+use crate::txn::{Outcome, transact, update};
 
 const PURPOSE: Purpose = Purpose::PhoneChange;
 
@@ -191,15 +190,6 @@ impl ProfileStore {
         next.phone = Some(phone.e164().to_owned());
         next.phone_verified = true;
         let consent_changes = base.consents.diff(&change.patch.consents);
-        let me = AttributeValue::S(user.as_str().to_owned());
-        let owner_may_be_me = |e: &mut Expression| {
-            let (pk, owner) = (e.name(PK), e.name("user_id"));
-            let me_value = e.value(me.clone());
-            e.condition(format!(
-                "attribute_not_exists({pk}) OR {owner} = {me_value}"
-            ));
-        };
-
         // 0: the profile.
         let guard = before
             .profile
@@ -212,31 +202,16 @@ impl ProfileStore {
         let mut items = vec![update(&self.table, &ItemKey::profile(user), p)?];
 
         // 1: claim the number.
-        let mut m = Expression::default();
-        owner_may_be_me(&mut m);
-        let mut marker = Item::from([
-            ("user_id".to_owned(), me.clone()),
-            (
-                "claimed_at".to_owned(),
-                AttributeValue::S(next.updated_at.clone()),
-            ),
-        ]);
-        marker.extend(ItemKey::phone_owner(phone).to_item());
-        items.push(put(&self.table, marker, m)?);
+        items.push(claim_phone(&self.table, phone, user, &next.updated_at)?);
 
         // 2: consume the code.
-        let mut c = Expression::default();
-        let (digest_name, attempts, target) =
-            (c.name("digest"), c.name("attempts"), c.name("target"));
-        let digest_value = c.value(AttributeValue::S(digest.to_owned()));
-        let max = c.value(n(change.max_attempts));
-        c.remove(digest_name.clone());
-        c.remove(target);
-        c.set("used_at", n(now.timestamp()));
-        c.condition(format!(
-            "{digest_name} = {digest_value} AND {attempts} < {max}"
-        ));
-        items.push(update(&self.table, &ItemKey::challenge(user, PURPOSE), c)?);
+        items.push(codes::consume(
+            &self.table,
+            &ItemKey::challenge(user, PURPOSE),
+            digest,
+            change.max_attempts,
+            now.timestamp(),
+        )?);
 
         // 3: release the old number, if it was ours.
         let old_phone = before
@@ -246,9 +221,7 @@ impl ProfileStore {
             .and_then(|p| PhoneNumber::parse(p).ok())
             .filter(|old| old != phone);
         if let Some(old) = &old_phone {
-            let mut d = Expression::default();
-            owner_may_be_me(&mut d);
-            items.push(delete(&self.table, &ItemKey::phone_owner(old), d)?);
+            items.push(release_phone(&self.table, old, user)?);
         }
 
         // then: the audit entries.

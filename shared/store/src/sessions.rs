@@ -14,9 +14,10 @@ use serde::Deserialize;
 use crate::StoreError;
 use crate::accounts::clear_login_attempts;
 use crate::expr::Expression;
-use crate::item::{Item, n};
+use crate::item::n;
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::txn::{Outcome, put, transact, unless_condition_failed, update, update_item};
+use crate::session_item::{NewSession, open_items, token_put};
+use crate::txn::{Outcome, transact, unless_condition_failed, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct SessionStore {
@@ -28,7 +29,7 @@ pub struct SessionStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented token is spent; `next` is the family's live token now.
-    Rotated { user: UserId },
+    Rotated { user: UserId, scope: String },
     /// Unknown, expired, revoked, or reused after the grace (the family is now revoked).
     Refused,
 }
@@ -37,6 +38,9 @@ pub enum Rotation {
 struct StoredToken {
     user_id: String,
     family: String,
+    /// The scopes the login granted; every token of the family carries them on.
+    #[serde(default)]
+    scope: String,
     expires_at: i64,
     #[serde(default)]
     rotated_at: Option<i64>,
@@ -56,48 +60,11 @@ impl SessionStore {
         }
     }
 
-    fn token_put(
-        &self,
-        hash: &str,
-        user: &UserId,
-        family: &str,
-        now: i64,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        let mut item = Item::from([
-            ("user_id".to_owned(), s(user.as_str())),
-            ("family".to_owned(), s(family)),
-            ("issued_at".to_owned(), n(now)),
-            (
-                TTL_ATTRIBUTE.to_owned(),
-                n(now + REFRESH_TOKEN_LIFETIME_SECS),
-            ),
-        ]);
-        item.extend(ItemKey::refresh_token(hash).to_item());
-        let mut e = Expression::default();
-        let pk = e.name(PK);
-        e.condition(format!("attribute_not_exists({pk})"));
-        put(&self.table, item, e)
-    }
-
     /// A new session after a successful login, with its first refresh token; the login
     /// window of the credential is cleared in the same transaction.
-    pub async fn open(
-        &self,
-        user: &UserId,
-        email: &Email,
-        family: &str,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut session = Expression::default();
-        session.set("current", s(token_hash));
-        session.set("created_at", n(now));
-        session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
-        let items = vec![
-            update(&self.table, &ItemKey::session(user, family), session)?,
-            self.token_put(token_hash, user, family, now)?,
-            clear_login_attempts(&self.table, email)?,
-        ];
+    pub async fn open(&self, session: &NewSession<'_>, email: &Email) -> Result<(), StoreError> {
+        let mut items = open_items(&self.table, session)?;
+        items.push(clear_login_attempts(&self.table, email)?);
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),
             _ => Err(StoreError::Unavailable(
@@ -154,10 +121,24 @@ impl SessionStore {
                     session,
                 )?,
                 update(&self.table, &ItemKey::refresh_token(presented), spent)?,
-                self.token_put(next, &user, &token.family, now)?,
+                token_put(
+                    &self.table,
+                    &NewSession {
+                        user: &user,
+                        family: &token.family,
+                        token_hash: next,
+                        scope: &token.scope,
+                        now,
+                    },
+                )?,
             ];
             match transact(&self.client, items).await? {
-                Outcome::Done => return Ok(Rotation::Rotated { user }),
+                Outcome::Done => {
+                    return Ok(Rotation::Rotated {
+                        user,
+                        scope: token.scope,
+                    });
+                }
                 Outcome::FirstFailed(Some(old)) => {
                     let revoked = matches!(old.get("revoked"), Some(AttributeValue::Bool(true)));
                     let current = match old.get("current") {

@@ -7,7 +7,7 @@ use domain::password::{self, Password};
 use domain::ports::{AccessTokens, KeyUnavailable};
 use domain::session::{RefreshTokenSecret, new_family_id};
 use domain::{Clock, Email, UserId};
-use store::{AccountStore, Attempt, Rotation, SessionStore, StoreError};
+use store::{AccountStore, Attempt, NewSession, Rotation, SessionStore, StoreError};
 
 pub struct Auth<'a, T> {
     pub accounts: &'a AccountStore,
@@ -58,6 +58,54 @@ async fn password_matches(password: &Password, stored: Option<String>) -> bool {
         .unwrap_or(false)
 }
 
+/// A new session's first tokens, before the session is stored.
+pub(crate) struct FirstRefresh<'a> {
+    user: &'a UserId,
+    scope: &'a str,
+    family: String,
+    token_hash: String,
+    now: i64,
+}
+
+impl FirstRefresh<'_> {
+    pub(crate) fn session(&self) -> NewSession<'_> {
+        NewSession {
+            user: self.user,
+            family: &self.family,
+            token_hash: &self.token_hash,
+            scope: self.scope,
+            now: self.now,
+        }
+    }
+}
+
+/// Signs the access token and draws the first refresh token of a new session; the
+/// caller stores the session (a login alone, a sign-up with its account).
+pub(crate) async fn issue<'a, T: AccessTokens>(
+    signer: &T,
+    user: &'a UserId,
+    scope: &'a str,
+    now: i64,
+) -> Result<(Tokens, FirstRefresh<'a>), KeyUnavailable> {
+    let access = signer.issue(user, scope, now).await?;
+    let refresh = RefreshTokenSecret::generate();
+    let first = FirstRefresh {
+        user,
+        scope,
+        family: new_family_id(),
+        token_hash: refresh.hash(),
+        now,
+    };
+    Ok((
+        Tokens {
+            access_token: access.token,
+            refresh_token: refresh.expose().to_owned(),
+            expires_in: access.expires_in,
+        },
+        first,
+    ))
+}
+
 impl<T: AccessTokens> Auth<'_, T> {
     pub async fn login(&self, email: &Email, password: &Password) -> Result<Tokens, Refusal> {
         let now = self.clock.now().timestamp();
@@ -75,21 +123,14 @@ impl<T: AccessTokens> Auth<'_, T> {
         if !password_matches(password, Some(credential.password_hash.clone())).await {
             return Err(Refusal::BadCredentials);
         }
-        if !credential.email_verified {
+        if !credential.verified() {
             return Err(Refusal::NotVerified);
         }
         let user = UserId::parse(&credential.user_id)
             .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
-        let access = self.tokens.issue(&user, "", now).await?;
-        let refresh = RefreshTokenSecret::generate();
-        self.sessions
-            .open(&user, email, &new_family_id(), &refresh.hash(), now)
-            .await?;
-        Ok(Tokens {
-            access_token: access.token,
-            refresh_token: refresh.expose().to_owned(),
-            expires_in: access.expires_in,
-        })
+        let (tokens, refresh) = issue(self.tokens, &user, &credential.scope, now).await?;
+        self.sessions.open(&refresh.session(), email).await?;
+        Ok(tokens)
     }
 
     /// Spends `presented` for a new refresh token and a new access token.
@@ -103,8 +144,8 @@ impl<T: AccessTokens> Auth<'_, T> {
             .await?
         {
             Rotation::Refused => Err(Refusal::RefreshRefused),
-            Rotation::Rotated { user } => {
-                let access = self.tokens.issue(&user, "", now).await?;
+            Rotation::Rotated { user, scope } => {
+                let access = self.tokens.issue(&user, &scope, now).await?;
                 Ok(Tokens {
                     access_token: access.token,
                     refresh_token: next.expose().to_owned(),

@@ -4,4 +4,5 @@
 
 pub mod auth;
 pub mod phone_change;
+pub mod phone_signup;
 pub mod registration;

@@ -177,7 +177,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
             Refusal::DependencyUnavailable(e.to_string())
         })?;
         let code = OtpCode::generate();
-        let digest = key.digest(Purpose::PhoneChange, user, phone.e164(), &code);
+        let digest = key.digest(Purpose::PhoneChange, user.as_str(), phone.e164(), &code);
         let challenge = policy.issue(now, state.challenge.as_ref(), phone.e164(), digest);
         let log = policy.log_send(now, state.sends_to_number.as_ref());
         if !self
@@ -226,7 +226,15 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
             now.timestamp(),
             state.challenge.as_ref(),
             phone.e164(),
-            |digest| key.matches(Purpose::PhoneChange, user, phone.e164(), code, digest),
+            |digest| {
+                key.matches(
+                    Purpose::PhoneChange,
+                    user.as_str(),
+                    phone.e164(),
+                    code,
+                    digest,
+                )
+            },
         );
         match verdict {
             Verdict::NoLiveCode => Err(Refusal::CodeExpired),

@@ -6,8 +6,8 @@
 use domain::otp::{OtpCode, OtpPolicy, Purpose, Verdict};
 use domain::password::{self, Password};
 use domain::ports::{EmailSender, OtpKeys};
-use domain::{Clock, Email, PhoneNumber, Profile, ProfilePatch, UserId};
-use store::{AccountStore, RegisterError, StoreError, VerifyError};
+use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
+use store::{AccountCode, AccountRecord, AccountStore, RegisterError, StoreError, VerifyError};
 
 pub struct Registration<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -22,6 +22,8 @@ pub struct NewAccount {
     pub password: Password,
     pub profile: ProfilePatch,
     pub phone: Option<PhoneNumber>,
+    /// Names the sign-up in the consent audit trail.
+    pub request_id: String,
 }
 
 /// Whether the code left with the sign-up; a failure leaves the account, and the code
@@ -54,7 +56,7 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-fn new_user_id() -> UserId {
+pub(crate) fn new_user_id() -> UserId {
     UserId::parse(&format!("usr_{}", domain::session::new_family_id()))
         .expect("a generated id is valid")
 }
@@ -66,23 +68,29 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             .await
             .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
         let user = new_user_id();
+        let actor = ConsentActor {
+            source: "self",
+            actor: user.to_string(),
+            request_id: account.request_id.clone(),
+        };
+        let record = AccountRecord {
+            user: &user,
+            email: &account.email,
+            password_hash: &hash,
+            profile: &account.profile,
+            actor: &actor,
+            now: self.clock.now(),
+        };
         let profile = self
             .accounts
-            .register(
-                &user,
-                &account.email,
-                &hash,
-                &account.profile,
-                account.phone.as_ref(),
-                self.clock.now(),
-            )
+            .register(&record, account.phone.as_ref())
             .await
             .map_err(|e| match e {
                 RegisterError::EmailTaken => Refusal::EmailTaken,
-                RegisterError::UserExists => {
-                    Refusal::Store(StoreError::Failed("a generated user id collided".into()))
-                }
                 RegisterError::Store(e) => Refusal::Store(e),
+                other => Refusal::Store(StoreError::Failed(format!(
+                    "an email sign-up cannot fail so: {other}"
+                ))),
             })?;
         let delivery = match self.send_code(&account.email).await {
             Ok(()) => Delivery::Sent,
@@ -117,12 +125,18 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
         let code = OtpCode::generate();
         let target = email.normalized();
-        let digest = key.digest(Purpose::VerifyEmail, &user, &target, &code);
+        let digest = key.digest(Purpose::VerifyEmail, user.as_str(), &target, &code);
         let challenge = policy.issue(now, state.challenge.as_ref(), &target, digest);
         let log = policy.log_send(now, state.sends.as_ref());
         if !self
             .accounts
-            .reserve_email_code(email, &state, &challenge, &log, now)
+            .reserve_code(
+                AccountCode::VerifyEmail(email),
+                &state.codes(),
+                &challenge,
+                &log,
+                now,
+            )
             .await?
         {
             return Err(Refusal::RateLimited {
@@ -141,7 +155,12 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         {
             if let Err(release) = self
                 .accounts
-                .release_email_code(email, &state, &challenge, &log)
+                .release_code(
+                    AccountCode::VerifyEmail(email),
+                    &state.codes(),
+                    &challenge,
+                    &log,
+                )
                 .await
             {
                 tracing::warn!(error = %release, "could not release the unsent code's cooldown");
@@ -169,7 +188,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
         let target = email.normalized();
         let verdict = policy.judge(now, state.challenge.as_ref(), &target, |digest| {
-            key.matches(Purpose::VerifyEmail, &user, &target, code, digest)
+            key.matches(Purpose::VerifyEmail, user.as_str(), &target, code, digest)
         });
         let digest = state
             .challenge
@@ -181,7 +200,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             Verdict::Exhausted => Err(Refusal::AttemptsExceeded),
             Verdict::Wrong => match self
                 .accounts
-                .record_wrong_email_code(email, &digest)
+                .record_wrong_code(AccountCode::VerifyEmail(email), &digest)
                 .await?
             {
                 None => Err(Refusal::CodeExpired),

@@ -1,0 +1,66 @@
+//! The items of a login session (`sessions`): the session, which names its family's one
+//! live refresh token, and the token items. Registration opens a session in the
+//! transaction that creates the account, so these are transaction items.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::UserId;
+use domain::session::REFRESH_TOKEN_LIFETIME_SECS;
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::{Item, n};
+use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::txn::{put, update};
+
+/// A session to open, or a token to add to one.
+pub struct NewSession<'a> {
+    pub user: &'a UserId,
+    /// The token family: one per login.
+    pub family: &'a str,
+    /// SHA-256 of the refresh token, hex.
+    pub token_hash: &'a str,
+    /// Space-separated scopes every access token of the session carries.
+    pub scope: &'a str,
+    pub now: i64,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+/// A refresh token's item; it must not exist yet.
+pub(crate) fn token_put(
+    table: &str,
+    session: &NewSession<'_>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut item = Item::from([
+        ("user_id".to_owned(), s(session.user.as_str())),
+        ("family".to_owned(), s(session.family)),
+        ("scope".to_owned(), s(session.scope)),
+        ("issued_at".to_owned(), n(session.now)),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            n(session.now + REFRESH_TOKEN_LIFETIME_SECS),
+        ),
+    ]);
+    item.extend(ItemKey::refresh_token(session.token_hash).to_item());
+    let mut e = Expression::default();
+    let pk = e.name(PK);
+    e.condition(format!("attribute_not_exists({pk})"));
+    put(table, item, e)
+}
+
+/// The session item and its first token.
+pub(crate) fn open_items(
+    table: &str,
+    session: &NewSession<'_>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut e = Expression::default();
+    e.set("current", s(session.token_hash));
+    e.set("created_at", n(session.now));
+    e.set(TTL_ATTRIBUTE, n(session.now + REFRESH_TOKEN_LIFETIME_SECS));
+    Ok(vec![
+        update(table, &ItemKey::session(session.user, session.family), e)?,
+        token_put(table, session)?,
+    ])
+}
