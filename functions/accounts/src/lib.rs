@@ -1,12 +1,15 @@
-//! Accounts (SPEC §1, issue 8). So far: the public keys user access tokens are verified
-//! with (a JWKS and an OpenID discovery document that points at it); sign-up with an
-//! email (seed 001) and its verification; login, refresh and logout.
+//! Accounts (SPEC §1, issue 8): the public keys user access tokens are verified with (a
+//! JWKS and an OpenID discovery document that points at it); sign-up with a phone
+//! number (seed 000) or an email (seed 001) and its verification; login, refresh and
+//! logout; and seed 001's accounts by id, behind the authorizer.
 //!
 //! API Gateway's built-in JWT authorizer verifies only RSA-signed tokens, so it cannot
 //! stand in for the Lambda authorizer with these Ed25519 keys; the documents serve any
 //! verifier that speaks EdDSA (RFC 8037).
 
+pub mod by_id;
 mod register;
+mod seed;
 mod signup;
 
 use adapters::access_tokens::JwtIssuer;
@@ -18,14 +21,14 @@ use api::http::{HttpApp, json, json_object};
 use domain::otp::OtpPolicy;
 use domain::password::Password;
 use domain::token_keys::parse_public_keys;
-use domain::{Clock, Email, FieldErrors};
+use domain::{Clock, Email, FieldErrors, LocaleCatalog};
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use store::{AccountStore, SessionStore};
+use store::{AccountStore, ProfileStore, SessionStore};
 use usecases::auth::{Auth, Refusal, Tokens};
 use usecases::registration::Registration;
 
@@ -39,6 +42,8 @@ api::routes! {
         Register = "POST /users/register",
         CreateUser = "POST /api/v1/accounts/users",
         Verify = "POST /users/verify",
+        GetAccount = "GET /api/v1/accounts/users/{user_id}",
+        PatchAccount = "PATCH /api/v1/accounts/users/{user_id}",
     }
 }
 
@@ -49,6 +54,7 @@ pub struct AccountsApp {
     issuer: String,
     jwks: Jwks,
     accounts: AccountStore,
+    profiles: ProfileStore,
     sessions: SessionStore,
     tokens: JwtIssuer,
     email: SesEmail,
@@ -56,6 +62,7 @@ pub struct AccountsApp {
     otp_keys: OtpKeySource,
     otp_policy: OtpPolicy,
     clock: Clock,
+    locales: LocaleCatalog,
 }
 
 /// RFC 7517 key set of RFC 8037 Ed25519 keys.
@@ -112,6 +119,7 @@ impl AccountsApp {
             issuer: token.issuer.clone(),
             jwks,
             accounts: p.account_store()?,
+            profiles: p.profile_store()?,
             sessions: p.session_store()?,
             tokens: p.access_token_issuer()?,
             email: p.email_sender()?,
@@ -119,6 +127,7 @@ impl AccountsApp {
             otp_keys: otp_key_source(p.secrets(), p.settings.require_otp_secret()?),
             otp_policy: p.settings.otp_policy.clone(),
             clock: p.clock.clone(),
+            locales: p.settings.locales()?,
         })
     }
 }
@@ -143,6 +152,8 @@ impl HttpApp for AccountsApp {
         };
         let body = match route {
             Route::Register => return register::register(self, &req).await,
+            Route::GetAccount => return by_id::get(self, &req).await,
+            Route::PatchAccount => return by_id::patch(self, &req).await,
             Route::CreateUser => return signup::create(&registration, &req).await,
             Route::Verify => return signup::verify(&registration, &req).await,
             Route::Login => {

@@ -6,10 +6,11 @@ use api::http::{json, json_object, request_id};
 use domain::otp::OtpCode;
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys};
-use domain::{Email, Field, FieldErrors, Gender, PhoneNumber, Profile, ProfilePatch};
+use domain::{Email, FieldErrors, Gender, PhoneNumber, ProfilePatch};
+
+use crate::seed::{SeedUser, field_errors, seed_gender_to_profile};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use usecases::registration::{Delivery, NewAccount, Refusal, Registration};
 
@@ -26,24 +27,7 @@ const SIGNUP_FIELDS: &[&str] = &[
 
 /// Seed 001 spells genders `M` and `F`; `male`, `female` and `other` are taken too.
 fn gender(raw: &str) -> Result<Gender, String> {
-    match raw {
-        "M" => Ok(Gender::Male),
-        "F" => Ok(Gender::Female),
-        other => Gender::parse(other),
-    }
-}
-
-fn seed_gender(stored: Option<&str>) -> Option<&str> {
-    match stored {
-        Some("male") => Some("M"),
-        Some("female") => Some("F"),
-        other => other,
-    }
-}
-
-/// Seed 001's error body: the field map alone, status 400.
-fn field_errors(errors: FieldErrors) -> Response<Body> {
-    json(StatusCode::BAD_REQUEST, &errors)
+    Gender::parse(seed_gender_to_profile(raw))
 }
 
 fn parse_signup(body: &Map<String, Value>, request_id: String) -> Result<NewAccount, FieldErrors> {
@@ -120,33 +104,6 @@ fn parse_signup(body: &Map<String, Value>, request_id: String) -> Result<NewAcco
     })
 }
 
-#[derive(Serialize)]
-struct SeedUser<'a> {
-    id: &'a str,
-    email: Option<&'a str>,
-    first_name: Option<&'a str>,
-    last_name: Option<&'a str>,
-    phone: Option<&'a str>,
-    gender: Option<&'a str>,
-    country: Option<&'a str>,
-    created_at: &'a str,
-    updated_at: &'a str,
-}
-
-fn seed_user(p: &Profile) -> SeedUser<'_> {
-    SeedUser {
-        id: &p.user_id,
-        email: p.email.as_deref(),
-        first_name: p.field(Field::FirstName),
-        last_name: p.field(Field::LastName),
-        phone: p.phone.as_deref(),
-        gender: seed_gender(p.field(Field::Gender)),
-        country: p.field(Field::Country),
-        created_at: &p.created_at,
-        updated_at: &p.updated_at,
-    }
-}
-
 pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
     registration: &Registration<'_, E, K>,
     req: &Request,
@@ -165,7 +122,7 @@ pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
             };
             Ok(json(
                 StatusCode::CREATED,
-                &json!({"msg": msg, "data": seed_user(&profile)}),
+                &json!({"msg": msg, "data": SeedUser::of(&profile)}),
             ))
         }
         Err(Refusal::EmailTaken) => Ok(field_errors(FieldErrors::one(

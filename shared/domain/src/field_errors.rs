@@ -27,6 +27,14 @@ impl FieldErrors {
         }
     }
 
+    /// Moves `from`'s messages to `to`: a route that spells a field its own way names it
+    /// so in its errors.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(messages) = self.0.remove(from) {
+            self.0.entry(to.to_owned()).or_default().extend(messages);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -33,8 +33,8 @@ use crate::txn::{Outcome, put, transact, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct AccountStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 /// What a login needs to know.

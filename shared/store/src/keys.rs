@@ -5,6 +5,7 @@
 //! | profile (+ consent state)   | `USER#<user_id>` | `PROFILE`                                 |
 //! | OTP challenge               | `USER#<user_id>` | `OTP#<purpose>`                           |
 //! | consent audit entry         | `USER#<user_id>` | `CONSENTLOG#<ms, 13 digits>#<request id>#<channel>` |
+//! | account audit entry         | `USER#<user_id>` | `AUDIT#<ms, 13 digits>#<request id>`      |
 //! | segment membership          | `USER#<user_id>` | `SEGMENT#<id, 10 digits>`                 |
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
@@ -51,6 +52,8 @@ const API_TOKEN_PREFIX: &str = "TOKEN#";
 pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// Sort-key prefix of consent audit entries; they sort by time within a user.
 pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
+/// Sort-key prefix of account audit entries (an administrator's direct changes).
+pub const AUDIT_PREFIX: &str = "AUDIT#";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ItemKey {
@@ -145,6 +148,14 @@ impl ItemKey {
                 "{CONSENT_LOG_PREFIX}{at_ms:013}#{request_id}#{}",
                 channel.as_str()
             ),
+        }
+    }
+
+    /// An administrator's change to `user`'s account, in time order within the user.
+    pub fn account_audit(user: &UserId, at_ms: i64, request_id: &str) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("{AUDIT_PREFIX}{at_ms:013}#{request_id}"),
         }
     }
 

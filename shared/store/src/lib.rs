@@ -4,11 +4,12 @@
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
 //! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item`,
 //! `codes`, `markers` and `session_item` (item mapping; `codes` keeps one-time codes
-//! for any flow, `markers` the uniqueness claims). On top, one
-//! repository per aggregate: `profiles` (+ `consents`, `phone`), `accounts`
-//! (+ `sessions`), `segments`, `ci`, `api_tokens`. Repositories import leaves, never each
-//! other, except that the consent and phone flows extend `ProfileStore`, whose item they
-//! share, and a login's session clears the attempts on the account's credential.
+//! for any flow, `markers` the uniqueness claims). On top, one repository per aggregate:
+//! `profiles` (+ `consents`, `phone`), `accounts` (+ `sessions`, `contact_change`),
+//! `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
+//! that the consent and phone flows extend `ProfileStore`, whose item they share, an
+//! administrator's contact change extends `AccountStore`, and a login's session clears
+//! the attempts on the account's credential.
 
 mod accounts;
 mod api_tokens;
@@ -17,6 +18,7 @@ mod ci;
 mod codes;
 mod consent_item;
 mod consents;
+mod contact_change;
 mod expr;
 mod item;
 pub mod keys;
@@ -42,6 +44,7 @@ pub use ci::{CiError, CiRecord, CiStore};
 pub use codes::{CodeSlot, CodeState};
 pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
+pub use contact_change::{ContactChange, ContactError};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;

@@ -1,0 +1,351 @@
+//! Seed 001's `GET` and `PATCH /api/v1/accounts/users/{user_id}`: an account by id, as
+//! a view of the same profile. Who may call is decided before anything is read: the
+//! user themself, a user token with `users:admin`, or an API token with `users:read`
+//! (GET) / `users:write` (PATCH). Anyone else gets the answer a missing user gets, so
+//! ids cannot be probed.
+//!
+//! A PATCH of `phone` by the user goes through the SMS code, as on `PATCH /users/profile`;
+//! an administrator sets `email` and `phone` directly, with an audit entry. API tokens
+//! change the other fields only, as on the partner routes (SPEC §9).
+
+use api::error::RETRY_AFTER_SECS;
+use api::http::{json, json_object, request_id};
+use api::otp::code_sent;
+use api::{ApiError, Identity, Principal};
+use domain::{ConsentActor, Email, ExpectedVersion, FieldErrors, Profile, ProfilePatch, UserId};
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Map, Value};
+use store::{ContactChange, ContactError, PatchError};
+use usecases::phone_change::{self, Outcome, PhoneChange};
+
+use crate::AccountsApp;
+use crate::seed::{SeedAccount, field_errors, seed_gender_to_profile};
+
+pub const ADMIN_SCOPE: &str = "users:admin";
+pub const READ_SCOPE: &str = "users:read";
+pub const WRITE_SCOPE: &str = "users:write";
+
+/// Why the caller may reach the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Own,
+    Admin,
+    Server,
+}
+
+/// Who may read (`write` false) or change the account `target`; `None`: nobody here.
+pub fn access(identity: &Identity, target: &UserId, write: bool) -> Option<Access> {
+    let has = |scope: &str| identity.scopes.contains(scope);
+    match &identity.principal {
+        Principal::User(me) if me == target => Some(Access::Own),
+        Principal::User(_) if has(ADMIN_SCOPE) => Some(Access::Admin),
+        Principal::User(_) => None,
+        Principal::ApiToken { .. } if has(if write { WRITE_SCOPE } else { READ_SCOPE }) => {
+            Some(Access::Server)
+        }
+        Principal::ApiToken { .. } => None,
+    }
+}
+
+/// Seed 001's answer for a user that is missing or not the caller's to see.
+fn not_found() -> Response<Body> {
+    json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "User not found"}),
+    )
+}
+
+/// The caller reaching the account `target` with `access`.
+struct Admitted {
+    identity: Identity,
+    target: UserId,
+    access: Access,
+}
+
+/// The caller and its access, or the 404 that hides the account.
+fn admit(req: &Request, write: bool) -> Result<Result<Admitted, Response<Body>>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let target = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("user_id"))
+        .and_then(|raw| UserId::parse(raw).ok());
+    let access = target
+        .as_ref()
+        .and_then(|target| access(&identity, target, write));
+    Ok(match (target, access) {
+        (Some(target), Some(access)) => Ok(Admitted {
+            identity,
+            target,
+            access,
+        }),
+        _ => Err(not_found()),
+    })
+}
+
+fn view(status: StatusCode, profile: &Profile) -> Response<Body> {
+    json(status, &SeedAccount::of(profile))
+}
+
+pub(crate) async fn get(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let target = match admit(req, false)? {
+        Ok(admitted) => admitted.target,
+        Err(hidden) => return Ok(hidden),
+    };
+    Ok(match app.profiles.get(&target).await? {
+        Some(profile) => view(StatusCode::OK, &profile),
+        None => not_found(),
+    })
+}
+
+/// The fields of seed 001's PATCH, in the profile's names.
+struct AccountPatch {
+    profile: ProfilePatch,
+    email: Option<Email>,
+}
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "photo",
+    "has_initial_profile",
+    "created_at",
+    "updated_at",
+];
+
+fn parse(
+    body: Map<String, Value>,
+    today: chrono::NaiveDate,
+    app: &AccountsApp,
+) -> Result<AccountPatch, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut profile_body = Map::new();
+    let mut email = None;
+    for (name, value) in body {
+        match name.as_str() {
+            "email" => match &value {
+                Value::String(s) => {
+                    email = Email::parse(s).map_err(|m| errors.add("email", m)).ok()
+                }
+                _ => errors.add("email", "Enter a valid email address."),
+            },
+            "birthday" => {
+                profile_body.insert("date_of_birth".into(), value);
+            }
+            "gender" => {
+                let value = match value {
+                    Value::String(s) => Value::String(seed_gender_to_profile(&s).to_owned()),
+                    other => other,
+                };
+                profile_body.insert(name, value);
+            }
+            "first_name" | "last_name" | "country" | "address" | "phone" | "code" | "resend" => {
+                profile_body.insert(name, value);
+            }
+            other if READ_ONLY.contains(&other) => errors.add(other, "This field is read-only."),
+            other => errors.add(other, "This field is not allowed."),
+        }
+    }
+    let profile = if profile_body.is_empty() {
+        if email.is_none() && errors.is_empty() {
+            errors.add("body", "name at least one field to change");
+        }
+        Some(ProfilePatch::default())
+    } else {
+        match ProfilePatch::parse(&profile_body, today, &app.locales) {
+            Ok(p) => Some(p),
+            Err(mut e) => {
+                e.rename("date_of_birth", "birthday");
+                errors.merge(e);
+                None
+            }
+        }
+    };
+    errors.into_result()?;
+    Ok(AccountPatch {
+        profile: profile.expect("no errors means a patch"),
+        email,
+    })
+}
+
+pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let Admitted {
+        identity,
+        target,
+        access,
+    } = match admit(req, true)? {
+        Ok(admitted) => admitted,
+        Err(hidden) => return Ok(hidden),
+    };
+    let now = app.clock.now();
+    let AccountPatch {
+        profile: mut patch,
+        email,
+    } = match parse(json_object(req)?, now.date_naive(), app) {
+        Ok(parsed) => parsed,
+        Err(errors) => return Ok(field_errors(errors)),
+    };
+    let source = match access {
+        Access::Own => "self",
+        Access::Admin => "admin",
+        Access::Server => "api",
+    };
+    let actor = ConsentActor {
+        source,
+        ..identity.actor(req, source)
+    };
+    match access {
+        Access::Admin if email.is_some() || patch.phone.is_some() => {
+            let phone = patch.phone.take();
+            let change = ContactChange {
+                user: &target,
+                patch: &patch,
+                email: email.as_ref(),
+                phone: phone.as_ref(),
+                actor: &actor,
+            };
+            return match app.accounts.set_contact(&change, now).await {
+                Ok(profile) => {
+                    tracing::info!(user = %target, actor = %actor.actor, request_id = %request_id(req), "contact data set by an administrator");
+                    Ok(view(StatusCode::OK, &profile))
+                }
+                Err(ContactError::NotFound) => Ok(not_found()),
+                Err(ContactError::EmailTaken) => Ok(field_errors(FieldErrors::one(
+                    "email",
+                    "A user with this email already exists.",
+                ))),
+                Err(ContactError::PhoneTaken) => Err(ApiError::phone_taken()),
+                Err(ContactError::NoCredential) => Ok(field_errors(FieldErrors::one(
+                    "email",
+                    "This account signs in through an identity provider, which owns its email.",
+                ))),
+                Err(ContactError::TooManyAttributes) => Err(ApiError::internal()),
+                Err(ContactError::Store(e)) => Err(e.into()),
+            };
+        }
+        Access::Own | Access::Server if email.is_some() => {
+            return Ok(field_errors(FieldErrors::one(
+                "email",
+                "An email changes only through a code sent to the new address.",
+            )));
+        }
+        Access::Server if patch.phone.is_some() => {
+            return Ok(field_errors(FieldErrors::one(
+                "phone",
+                "A number changes only through a code sent to it.",
+            )));
+        }
+        _ => {}
+    }
+    if let Some(phone) = patch.phone.clone() {
+        let use_case = PhoneChange {
+            profiles: &app.profiles,
+            sms: &app.sms,
+            keys: &app.otp_keys,
+            policy: &app.otp_policy,
+            clock: &app.clock,
+        };
+        let request = phone_change::Request {
+            user: &target,
+            patch: &patch,
+            phone: &phone,
+            expected: ExpectedVersion::Exists,
+            actor: &actor,
+        };
+        return match use_case.run(&request).await {
+            Ok(Outcome::Applied(profile)) => Ok(view(StatusCode::OK, &profile)),
+            Ok(Outcome::CodeSent {
+                masked_phone,
+                expires_in,
+                resend_after,
+            }) => Ok(code_sent(&masked_phone, expires_in, resend_after)),
+            Err(phone_change::Refusal::VersionConflict) => Ok(not_found()),
+            Err(refusal) => Err(phone_refused(refusal)),
+        };
+    }
+    match app
+        .profiles
+        .patch(&target, &patch, ExpectedVersion::Exists, &actor, &app.clock)
+        .await
+    {
+        Ok(profile) => Ok(view(StatusCode::OK, &profile)),
+        // Without If-Match the only version a write expects is "exists".
+        Err(PatchError::VersionConflict | PatchError::NotFound) => Ok(not_found()),
+        Err(PatchError::TooManyAttributes) => Err(ApiError::internal()),
+        Err(PatchError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn phone_refused(refusal: phone_change::Refusal) -> ApiError {
+    use phone_change::Refusal;
+    match refusal {
+        Refusal::PhoneTaken => ApiError::phone_taken(),
+        Refusal::RateLimited {
+            retry_after_secs, ..
+        } => ApiError::rate_limited(
+            retry_after_secs,
+            "too many codes requested; wait before asking again",
+        ),
+        Refusal::CodeExpired => ApiError::otp_expired("number"),
+        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
+        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
+        Refusal::VersionConflict | Refusal::TooManyAttributes => ApiError::internal(),
+        Refusal::Store(e) => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn identity(principal: Principal, scopes: &[&str]) -> Identity {
+        Identity {
+            principal,
+            scopes: scopes
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<_>>(),
+        }
+    }
+
+    #[test]
+    fn who_may_reach_an_account() {
+        let ada = UserId::parse("ada").unwrap();
+        let bob = UserId::parse("bob").unwrap();
+        let user = |id: &UserId, scopes| identity(Principal::User(id.clone()), scopes);
+        let server = |scopes| {
+            identity(
+                Principal::ApiToken {
+                    token_id: "t".into(),
+                },
+                scopes,
+            )
+        };
+        assert_eq!(access(&user(&ada, &[]), &ada, true), Some(Access::Own));
+        assert_eq!(access(&user(&bob, &[]), &ada, false), None);
+        assert_eq!(
+            access(&user(&bob, &["profiles:read", "users:read"]), &ada, false),
+            None,
+            "a user token reaches others only as an administrator"
+        );
+        assert_eq!(
+            access(&user(&bob, &[ADMIN_SCOPE]), &ada, true),
+            Some(Access::Admin)
+        );
+        assert_eq!(
+            access(&server(&[READ_SCOPE]), &ada, false),
+            Some(Access::Server)
+        );
+        assert_eq!(access(&server(&[READ_SCOPE]), &ada, true), None);
+        assert_eq!(
+            access(&server(&[ADMIN_SCOPE]), &ada, false),
+            None,
+            "users:admin is a user-token grant"
+        );
+        assert_eq!(
+            access(&server(&[WRITE_SCOPE]), &ada, true),
+            Some(Access::Server)
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! An administrator's direct change of an account's email or phone (seed 001's
+//! `PATCH /api/v1/accounts/users/{id}` by `users:admin`). One transaction: the profile
+//! (if still the version read), the email's credential moved to its new key (the key is
+//! the uniqueness marker), the number's marker claimed and the old one released, and an
+//! audit entry naming who did it. Users change their own contact data only through a
+//! code; this is the one path around it, so it always leaves a trace.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use domain::{ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::StoreError;
+use crate::accounts::AccountStore;
+use crate::expr::Expression;
+use crate::item::Item;
+use crate::keys::{ItemKey, PK};
+use crate::markers::{claim_phone, release_phone};
+use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::txn::{Outcome, delete, put, transact, update};
+
+const ATTEMPTS: usize = 4;
+
+/// What the administrator asked for.
+pub struct ContactChange<'a> {
+    pub user: &'a UserId,
+    /// The other fields of the same PATCH.
+    pub patch: &'a ProfilePatch,
+    pub email: Option<&'a Email>,
+    pub phone: Option<&'a PhoneNumber>,
+    /// Who acts (`source` = `admin`), for the audit entry.
+    pub actor: &'a ConsentActor,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    #[error("the user has no profile")]
+    NotFound,
+    #[error("another account has this email")]
+    EmailTaken,
+    #[error("another account holds the number")]
+    PhoneTaken,
+    /// The account signs in through an identity provider, which owns its email.
+    #[error("the account has no password login to move")]
+    NoCredential,
+    #[error("the patch would leave too many attributes")]
+    TooManyAttributes,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+struct Change {
+    from: Option<String>,
+    to: String,
+}
+
+#[derive(Serialize)]
+struct AuditEntry<'a> {
+    at: String,
+    source: &'a str,
+    actor: &'a str,
+    request_id: &'a str,
+    changes: BTreeMap<&'static str, Change>,
+}
+
+/// What each position of the transaction guards, to name a failed condition.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    Profile,
+    OldCredential,
+    NewCredential,
+    Number,
+    Other,
+}
+
+impl AccountStore {
+    pub async fn set_contact(
+        &self,
+        change: &ContactChange<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Profile, ContactError> {
+        for _ in 0..ATTEMPTS {
+            let profile = self
+                .get_raw(&ItemKey::profile(change.user))
+                .await?
+                .map(profile_from_item)
+                .transpose()?
+                .ok_or(ContactError::NotFound)?;
+            let (items, guarded, next) = self.contact_items(change, &profile, now).await?;
+            if items.is_empty() {
+                return Ok(profile);
+            }
+            match transact(&self.client, items).await? {
+                Outcome::Done => return Ok(next),
+                Outcome::FirstFailed(_) | Outcome::Conflict => {}
+                Outcome::Failed(position) => match guarded[position] {
+                    Guarded::NewCredential => return Err(ContactError::EmailTaken),
+                    Guarded::Number => return Err(ContactError::PhoneTaken),
+                    // The profile or the old credential changed since read: read again.
+                    _ => {}
+                },
+            }
+        }
+        Err(StoreError::Unavailable("the contact change kept losing races".into()).into())
+    }
+
+    async fn get_raw(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+
+    async fn contact_items(
+        &self,
+        change: &ContactChange<'_>,
+        before: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<TransactWriteItem>, Vec<Guarded>, Profile), ContactError> {
+        let user = change.user;
+        let new_email = change.email.filter(|e| {
+            before
+                .email
+                .as_deref()
+                .and_then(|old| Email::parse(old).ok())
+                .is_none_or(|old| old.normalized() != e.normalized())
+        });
+        let new_phone = change
+            .phone
+            .filter(|p| before.phone.as_deref() != Some(p.e164()) || !before.phone_verified);
+        if new_email.is_none() && new_phone.is_none() && !change.patch.changes_profile_fields() {
+            return Ok((Vec::new(), Vec::new(), before.clone()));
+        }
+        let mut next = before
+            .patched(change.patch, now)
+            .map_err(|_| ContactError::TooManyAttributes)?;
+        let mut changes = BTreeMap::new();
+        let mut p = update_expression(user, change.patch, now, Guard::SeenVersion(before.version));
+        let mut items = Vec::new();
+        let mut guarded = vec![Guarded::Profile];
+        let mut rest = Vec::new();
+
+        if let Some(email) = new_email {
+            let old = before
+                .email
+                .as_deref()
+                .and_then(|e| Email::parse(e).ok())
+                .ok_or(ContactError::NoCredential)?;
+            let old_key = ItemKey::credential(&old);
+            let mut credential = self
+                .get_raw(&old_key)
+                .await?
+                .ok_or(ContactError::NoCredential)?;
+            let me = AttributeValue::S(user.as_str().to_owned());
+            if credential.get("user_id") != Some(&me) {
+                return Err(ContactError::NoCredential);
+            }
+            let mut d = Expression::default();
+            let (owner, me_v) = (d.name("user_id"), d.value(me));
+            d.condition(format!("{owner} = {me_v}"));
+            rest.push((Guarded::OldCredential, delete(&self.table, &old_key, d)?));
+            // The same password and grants under the new address, which the
+            // administrator vouches for; no login window carries over.
+            credential.extend(ItemKey::credential(email).to_item());
+            credential.insert("email_verified".into(), AttributeValue::Bool(true));
+            credential.remove("login_attempts");
+            credential.remove("login_window_start");
+            let mut c = Expression::default();
+            let pk = c.name(PK);
+            c.condition(format!("attribute_not_exists({pk})"));
+            rest.push((Guarded::NewCredential, put(&self.table, credential, c)?));
+            p.set("email", AttributeValue::S(email.as_str().to_owned()));
+            changes.insert(
+                "email",
+                Change {
+                    from: before.email.clone(),
+                    to: email.as_str().to_owned(),
+                },
+            );
+            next.email = Some(email.as_str().to_owned());
+        }
+
+        if let Some(phone) = new_phone {
+            rest.push((
+                Guarded::Number,
+                claim_phone(&self.table, phone, user, &timestamp(now))?,
+            ));
+            if let Some(old) = before
+                .phone
+                .as_deref()
+                .and_then(|p| PhoneNumber::parse(p).ok())
+                .filter(|old| old != phone)
+            {
+                rest.push((Guarded::Other, release_phone(&self.table, &old, user)?));
+            }
+            // The administrator vouches for the number as for the email.
+            p.set("phone", AttributeValue::S(phone.e164().to_owned()));
+            p.set("phone_verified", AttributeValue::Bool(true));
+            changes.insert(
+                "phone",
+                Change {
+                    from: before.phone.clone(),
+                    to: phone.e164().to_owned(),
+                },
+            );
+            next.phone = Some(phone.e164().to_owned());
+            next.phone_verified = true;
+        }
+
+        items.push(update(&self.table, &ItemKey::profile(user), p)?);
+        for (guard, item) in rest {
+            guarded.push(guard);
+            items.push(item);
+        }
+        if !changes.is_empty() {
+            let entry = AuditEntry {
+                at: timestamp(now),
+                source: change.actor.source,
+                actor: &change.actor.actor,
+                request_id: &change.actor.request_id,
+                changes,
+            };
+            let mut item: Item = serde_dynamo::to_item(&entry).map_err(StoreError::from)?;
+            item.extend(
+                ItemKey::account_audit(user, now.timestamp_millis(), &change.actor.request_id)
+                    .to_item(),
+            );
+            let mut e = Expression::default();
+            let pk = e.name(PK);
+            e.condition(format!("attribute_not_exists({pk})"));
+            guarded.push(Guarded::Other);
+            items.push(put(&self.table, item, e)?);
+        }
+        Ok((items, guarded, next))
+    }
+}
