@@ -258,3 +258,86 @@ async fn an_admin_sets_email_and_phone_directly_with_an_audit_entry() {
         "refused changes leave no audit entry"
     );
 }
+
+#[tokio::test]
+async fn an_operator_grant_reaches_the_token_and_its_revocation_ends_the_sessions() {
+    let env = TestEnv::new().await;
+    let admin_email = unique_email("admin");
+    let admin_id = signed_up(&env, &admin_email).await;
+    let id = signed_up(&env, &unique_email("john")).await;
+    let address = domain::Email::parse(&admin_email).unwrap();
+    let accounts = store::AccountStore::new(env.dynamodb.clone(), &env.table);
+    // Verified by the store, as `profilectl` is an operator's tool, not a route.
+    env.dynamodb
+        .update_item()
+        .table_name(&env.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("EMAIL#{}", address.normalized())),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CREDENTIAL".into()),
+        )
+        .update_expression("SET email_verified = :t")
+        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        .send()
+        .await
+        .unwrap();
+    let login = || {
+        env.request("POST", "/auth/login")
+            .json(json!({"email": admin_email, "password": "securepassword123"}))
+            .send()
+    };
+    let before = login().await.json();
+    let token = before["access_token"].as_str().unwrap();
+    assert_eq!(get(&env, &id, token).await.status, 404, "no grant yet");
+
+    let granted = accounts
+        .set_grants(&address, domain::api_token::USERS_ADMIN_SCOPE)
+        .await
+        .unwrap();
+    assert_eq!(granted.map(|u| u.to_string()), Some(admin_id.clone()));
+    let after = login().await.json();
+    let token = after["access_token"].as_str().unwrap();
+    assert_eq!(
+        get(&env, &id, token).await.status,
+        200,
+        "the grant is in the token"
+    );
+    let refreshed = env
+        .request("POST", "/auth/refresh")
+        .json(json!({"refresh_token": after["refresh_token"]}))
+        .send()
+        .await
+        .json();
+    let token = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(
+        get(&env, &id, token).await.status,
+        200,
+        "a refreshed token keeps the session's grant"
+    );
+
+    accounts.set_grants(&address, "").await.unwrap();
+    let ended = store::SessionStore::new(env.dynamodb.clone(), &env.table)
+        .revoke_all(&domain::UserId::parse(&admin_id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ended, 2, "both logins' sessions");
+    let r = env
+        .request("POST", "/auth/refresh")
+        .json(json!({"refresh_token": refreshed["refresh_token"]}))
+        .send()
+        .await;
+    assert_eq!(
+        r.status, 401,
+        "a revoked grant ends the sessions that carried it"
+    );
+    assert_eq!(
+        accounts
+            .set_grants(&domain::Email::parse("nobody@example.com").unwrap(), "")
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -22,7 +22,7 @@ use usecases::phone_change::{self, Outcome, PhoneChange};
 use crate::AccountsApp;
 use crate::seed::{SeedAccount, field_errors, seed_gender_to_profile};
 
-pub const ADMIN_SCOPE: &str = "users:admin";
+pub const ADMIN_SCOPE: &str = domain::api_token::USERS_ADMIN_SCOPE;
 pub const READ_SCOPE: &str = "users:read";
 pub const WRITE_SCOPE: &str = "users:write";
 

@@ -47,7 +47,13 @@ pub const SCOPES: &[&str] = &[
     "ci:read",
     "ci:write",
     "segments:write",
+    "users:read",
+    "users:write",
 ];
+
+/// The grant that lets a user token read and change any account by id; an operator
+/// gives it to an account (`profilectl admin grant`), and its logins carry it.
+pub const USERS_ADMIN_SCOPE: &str = "users:admin";
 
 pub fn new_token_id() -> String {
     let mut bytes = [0u8; 8];

@@ -257,6 +257,40 @@ impl AccountStore {
         Err(StoreError::Unavailable("registration kept conflicting".into()).into())
     }
 
+    /// Sets the scopes an operator grants the account of `email` (`users:admin`); its
+    /// next logins carry them. Returns the account's user id, `None` if no account.
+    pub async fn set_grants(
+        &self,
+        email: &Email,
+        scope: &str,
+    ) -> Result<Option<UserId>, StoreError> {
+        let mut e = Expression::default();
+        let pk = e.name(PK);
+        e.condition(format!("attribute_exists({pk})"));
+        e.set("scope", AttributeValue::S(scope.to_owned()));
+        let result = update_item(&self.client, &self.table, &ItemKey::credential(email), e)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let credential: Credential =
+                    serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
+                Ok(Some(UserId::parse(&credential.user_id).map_err(|e| {
+                    StoreError::Failed(format!("stored user id: {e}"))
+                })?))
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Reserves one login attempt for `email` and returns its credential: one call when
     /// no window is open (the usual login), two inside one.
     pub async fn begin_login(&self, email: &Email, now: i64) -> Result<Attempt, StoreError> {

@@ -13,9 +13,10 @@ use serde::Deserialize;
 
 use crate::StoreError;
 use crate::accounts::clear_login_attempts;
+use crate::batch::user_prefix_query;
 use crate::expr::Expression;
 use crate::item::n;
-use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{Outcome, transact, unless_condition_failed, update, update_item};
 
@@ -171,6 +172,33 @@ impl SessionStore {
             .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
         self.revoke_family(&user, &token.family).await?;
         Ok(true)
+    }
+
+    /// Ends every session of `user` (after their grants change); returns how many.
+    /// Access tokens already issued live out their 15 minutes.
+    pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
+        let mut start = None;
+        let mut families = Vec::new();
+        loop {
+            let page = user_prefix_query(&self.client, &self.table, user, SESSION_PREFIX)
+                .projection_expression("#sk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(sk)) = item.get(SK) {
+                    families.push(sk.trim_start_matches(SESSION_PREFIX).to_owned());
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        for family in &families {
+            self.revoke_family(user, family).await?;
+        }
+        Ok(families.len())
     }
 
     /// Marks the session revoked; a session that expired meanwhile stays gone.

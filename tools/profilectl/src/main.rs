@@ -1,5 +1,6 @@
 //! `profilectl token create|list|revoke`: server-to-server API tokens.
 //! `profilectl key create|rotate|show`: the key access tokens are signed with.
+//! `profilectl admin grant|revoke <email>`: an account's `users:admin` grant.
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
@@ -10,7 +11,7 @@ mod keys;
 use adapters::access_tokens::StoredKeys;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use domain::api_token::{ApiToken, ApiTokenSecret, SCOPES, new_token_id};
+use domain::api_token::{ApiToken, ApiTokenSecret, SCOPES, USERS_ADMIN_SCOPE, new_token_id};
 use domain::timestamp;
 use store::ApiTokenStore;
 
@@ -35,6 +36,18 @@ enum Command {
     /// The Ed25519 key access tokens are signed with, in a Secrets Manager secret.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The users:admin grant of an account (seed 001's administrators).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Grant users:admin to the account of EMAIL; its next login carries it.
+    Grant { email: String },
+    /// Take users:admin back and end the account's sessions (access tokens already
+    /// issued expire within 15 minutes).
+    Revoke { email: String },
 }
 
 #[derive(Subcommand)]
@@ -68,7 +81,8 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Scopes, comma-separated: profiles:read, profiles:write, ci:read, ci:write, segments:write.
+        /// Scopes, comma-separated: profiles:read, profiles:write, ci:read, ci:write,
+        /// segments:write, users:read, users:write.
         #[arg(long, value_delimiter = ',', required = true)]
         scope: Vec<String>,
         /// Lifetime such as 90d, 12h, 30m or 3600s; none = never expires.
@@ -123,6 +137,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             return key(aws_sdk_secretsmanager::Client::new(&sdk), command).await;
         }
         Command::Token(command) => command,
+        Command::Admin(command) => {
+            let table = cli.table.ok_or("set --table or TABLE_NAME")?;
+            return admin(aws_sdk_dynamodb::Client::new(&sdk), &table, command).await;
+        }
     };
     let table = cli.table.ok_or("set --table or TABLE_NAME")?;
     let store = ApiTokenStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
@@ -198,6 +216,37 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return Err(format!("no token {token_id}"));
             }
             eprintln!("revoked {token_id}");
+        }
+    }
+    Ok(())
+}
+
+async fn admin(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    command: AdminCommand,
+) -> Result<(), String> {
+    let accounts = store::AccountStore::new(client.clone(), table);
+    let (raw, scope) = match &command {
+        AdminCommand::Grant { email } => (email, USERS_ADMIN_SCOPE),
+        AdminCommand::Revoke { email } => (email, ""),
+    };
+    let email = domain::Email::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
+    let user = accounts
+        .set_grants(&email, scope)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account has the email {raw}"))?;
+    match command {
+        AdminCommand::Grant { .. } => {
+            eprintln!("{user} has users:admin from its next login");
+        }
+        AdminCommand::Revoke { .. } => {
+            let ended = store::SessionStore::new(client, table)
+                .revoke_all(&user)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("{user} no longer has users:admin; {ended} session(s) ended");
         }
     }
     Ok(())
