@@ -101,7 +101,10 @@ async fn a_failed_send_releases_its_reservation() {
     );
     let again = working.run(&request(&ask)).await.unwrap_err();
     assert!(
-        matches!(again, Refusal::RateLimited { .. }),
+        matches!(
+            again,
+            Refusal::Code(domain::otp::CodeRefusal::RateLimited { .. })
+        ),
         "the successful send was charged: {again:?}"
     );
 

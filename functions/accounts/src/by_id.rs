@@ -279,15 +279,7 @@ fn phone_refused(refusal: phone_change::Refusal) -> ApiError {
     use phone_change::Refusal;
     match refusal {
         Refusal::PhoneTaken => ApiError::phone_taken(),
-        Refusal::RateLimited {
-            retry_after_secs, ..
-        } => ApiError::rate_limited(
-            retry_after_secs,
-            "too many codes requested; wait before asking again",
-        ),
-        Refusal::CodeExpired => ApiError::otp_expired("number"),
-        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
-        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
+        Refusal::Code(refusal) => api::otp::refused(refusal, "number"),
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
         Refusal::VersionConflict | Refusal::TooManyAttributes => ApiError::internal(),
         Refusal::Store(e) => e.into(),

@@ -124,13 +124,7 @@ fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::EmailTaken => ApiError::field("email", "A user with this email already exists."),
         Refusal::PhoneTaken => ApiError::phone_taken(),
-        Refusal::RateLimited { retry_after_secs } => ApiError::rate_limited(
-            retry_after_secs,
-            "too many codes requested; wait before asking again",
-        ),
-        Refusal::CodeExpired => ApiError::otp_expired("number"),
-        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
-        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
+        Refusal::Code(refusal) => api::otp::refused(refusal, "number"),
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),
     }

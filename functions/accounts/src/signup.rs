@@ -190,18 +190,13 @@ pub(crate) async fn verify<E: EmailSender, K: OtpKeys>(
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::EmailTaken => ApiError::field("email", "A user with this email already exists."),
-        Refusal::UnknownEmail | Refusal::CodeExpired => ApiError::otp_expired("address"),
+        Refusal::UnknownEmail => ApiError::otp_expired("address"),
         Refusal::AlreadyVerified => ApiError::new(
             StatusCode::CONFLICT,
             "already_verified",
             "the email address is verified already",
         ),
-        Refusal::RateLimited { retry_after_secs } => ApiError::rate_limited(
-            retry_after_secs,
-            "too many codes requested; wait before asking again",
-        ),
-        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
-        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
+        Refusal::Code(refusal) => api::otp::refused(refusal, "address"),
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),
     }

@@ -34,23 +34,7 @@ fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::VersionConflict => ApiError::version_conflict(),
         Refusal::PhoneTaken => ApiError::phone_taken(),
-        Refusal::RateLimited {
-            retry_after_secs,
-            just_sent: false,
-        } => ApiError::rate_limited(
-            retry_after_secs,
-            "too many codes requested; wait before asking again",
-        ),
-        Refusal::RateLimited {
-            retry_after_secs,
-            just_sent: true,
-        } => ApiError::rate_limited(
-            retry_after_secs,
-            "a code was just sent; wait before asking again",
-        ),
-        Refusal::CodeExpired => ApiError::otp_expired("number"),
-        Refusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
-        Refusal::WrongCode { tries_left } => ApiError::otp_invalid(tries_left),
+        Refusal::Code(refusal) => api::otp::refused(refusal, "number"),
         Refusal::TooManyAttributes => patch_refused(store::PatchError::TooManyAttributes),
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),

@@ -1,10 +1,14 @@
-//! The answer when a one-time code went out (SPEC §4): 202 with when it expires and when
-//! another may be asked for. Every flow that sends codes answers with it.
+//! One-time codes at the HTTP edge (SPEC §4, §5): 202 when a code went out, with when it
+//! expires and when another may be asked for, and the answers to a refused code. Every
+//! flow that sends codes answers with these.
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use domain::otp::CodeRefusal;
+
+use crate::ApiError;
 use crate::http::json;
 
 #[derive(Serialize)]
@@ -24,4 +28,27 @@ pub fn code_sent(masked_destination: &str, expires_in: i64, resend_after: i64) -
             resend_after,
         },
     )
+}
+
+/// The answer to a refused code; `destination` names where codes go (`number`, `address`).
+pub fn refused(refusal: CodeRefusal, destination: &str) -> ApiError {
+    match refusal {
+        CodeRefusal::RateLimited {
+            retry_after_secs,
+            just_sent: false,
+        } => ApiError::rate_limited(
+            retry_after_secs,
+            "too many codes requested; wait before asking again",
+        ),
+        CodeRefusal::RateLimited {
+            retry_after_secs,
+            just_sent: true,
+        } => ApiError::rate_limited(
+            retry_after_secs,
+            "a code was just sent; wait before asking again",
+        ),
+        CodeRefusal::Expired => ApiError::otp_expired(destination),
+        CodeRefusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
+        CodeRefusal::Wrong { tries_left } => ApiError::otp_invalid(tries_left),
+    }
 }

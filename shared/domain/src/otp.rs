@@ -196,6 +196,26 @@ pub struct SendLog {
     pub rev: u64,
 }
 
+/// Why a code was not sent or not accepted: the same refusals in every flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CodeRefusal {
+    /// The resend cooldown or an hourly cap; `just_sent`: a concurrent request sent one
+    /// between this request's read and its reservation.
+    #[error("too many codes requested")]
+    RateLimited {
+        retry_after_secs: u64,
+        just_sent: bool,
+    },
+    /// No live code: never sent, expired, used, or sent to another destination.
+    #[error("no live code")]
+    Expired,
+    /// The wrong-try limit was reached; a new code must be requested.
+    #[error("too many wrong codes")]
+    AttemptsExceeded,
+    #[error("wrong code")]
+    Wrong { tries_left: u32 },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimited {
     pub retry_after_secs: i64,

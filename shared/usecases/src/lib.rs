@@ -3,6 +3,7 @@
 //! AWS service sits behind a port; the HTTP edge maps its outcomes to answers.
 
 pub mod auth;
+mod codes;
 pub mod phone_change;
 pub mod phone_signup;
 pub mod registration;

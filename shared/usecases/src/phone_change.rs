@@ -7,7 +7,8 @@
 //! SMS fails the reservation is released, so no cooldown is charged for a message that
 //! never left.
 
-use domain::otp::{OtpCode, OtpPolicy, Purpose, Verdict};
+use crate::codes::{self, CodeFor, Failure, PhoneChangeItems};
+use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
 use domain::{Clock, ConsentActor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
@@ -54,18 +55,8 @@ pub enum Refusal {
     VersionConflict,
     #[error("another account holds the number")]
     PhoneTaken,
-    #[error("too many codes requested")]
-    RateLimited {
-        retry_after_secs: u64,
-        /// A code was sent between this request's read and its reservation.
-        just_sent: bool,
-    },
-    #[error("no live code for this number")]
-    CodeExpired,
-    #[error("too many wrong codes")]
-    AttemptsExceeded,
-    #[error("wrong code")]
-    WrongCode { tries_left: u32 },
+    #[error(transparent)]
+    Code(#[from] CodeRefusal),
     #[error("the patch would leave too many attributes")]
     TooManyAttributes,
     /// The SMS gateway or the key store failed; nothing is charged, the client may retry.
@@ -73,6 +64,16 @@ pub enum Refusal {
     DependencyUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Failure> for Refusal {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(r) => Self::Code(r),
+            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
+            Failure::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl From<PatchError> for Refusal {
@@ -161,45 +162,27 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         state: &PhoneChangeState,
     ) -> Result<Outcome, Refusal> {
         let policy = self.policy;
+        let items = PhoneChangeItems {
+            store: self.profiles,
+            user,
+            phone,
+            read: state,
+        };
         let now = self.clock.now().timestamp();
-        policy
-            .check_send(
-                now,
-                state.challenge.as_ref(),
-                state.sends_to_number.as_ref(),
-            )
-            .map_err(|limited| Refusal::RateLimited {
-                retry_after_secs: limited.retry_after_secs.max(1) as u64,
-                just_sent: false,
-            })?;
-        let key = self.keys.key().await.map_err(|e| {
-            tracing::warn!(error = %e, "OTP key unavailable");
-            Refusal::DependencyUnavailable(e.to_string())
-        })?;
-        let code = OtpCode::generate();
-        let digest = key.digest(Purpose::PhoneChange, user.as_str(), phone.e164(), &code);
-        let challenge = policy.issue(now, state.challenge.as_ref(), phone.e164(), digest);
-        let log = policy.log_send(now, state.sends_to_number.as_ref());
-        if !self
-            .profiles
-            .reserve_code(user, phone, state, &challenge, &log, now)
-            .await?
-        {
-            return Err(Refusal::RateLimited {
-                retry_after_secs: policy.resend_cooldown_secs.max(1) as u64,
-                just_sent: true,
-            });
-        }
-        if let Err(e) = self.sms.send_code(phone, &code, policy.lifetime_secs).await {
-            if let Err(release) = self
-                .profiles
-                .release_code(user, phone, state, &challenge, &log)
-                .await
-            {
-                tracing::warn!(error = %release, "could not release the unsent code's cooldown");
-            }
-            return Err(Refusal::DependencyUnavailable(e.to_string()));
-        }
+        codes::send(
+            policy,
+            self.keys,
+            &items,
+            code_for(user, phone),
+            now,
+            |otp| async move {
+                self.sms
+                    .send_code(phone, &otp, policy.lifetime_secs)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await?;
         tracing::info!(to = %phone, "verification code sent");
         Ok(Outcome::CodeSent {
             masked_phone: phone.masked(),
@@ -216,60 +199,45 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         state: &PhoneChangeState,
     ) -> Result<Verified, Refusal> {
         let phone = change.phone;
-        let policy = self.policy;
         let now = self.clock.now();
-        let key = self.keys.key().await.map_err(|e| {
-            tracing::warn!(error = %e, "OTP key unavailable");
-            Refusal::DependencyUnavailable(e.to_string())
-        })?;
-        let verdict = policy.judge(
+        let items = PhoneChangeItems {
+            store: self.profiles,
+            user,
+            phone,
+            read: state,
+        };
+        codes::check(
+            self.policy,
+            self.keys,
+            &items,
+            code_for(user, phone),
+            code,
             now.timestamp(),
-            state.challenge.as_ref(),
-            phone.e164(),
-            |digest| {
-                key.matches(
-                    Purpose::PhoneChange,
-                    user.as_str(),
-                    phone.e164(),
-                    code,
-                    digest,
-                )
-            },
-        );
-        match verdict {
-            Verdict::NoLiveCode => Err(Refusal::CodeExpired),
-            Verdict::Exhausted => Err(Refusal::AttemptsExceeded),
-            Verdict::Wrong => {
-                let digest = state
-                    .challenge
-                    .as_ref()
-                    .and_then(|c| c.digest.as_deref())
-                    .unwrap_or_default();
-                match self.profiles.record_wrong_code(user, digest).await? {
-                    None => Err(Refusal::CodeExpired),
-                    Some(attempts) if attempts >= policy.max_attempts => {
-                        Err(Refusal::AttemptsExceeded)
-                    }
-                    Some(attempts) => Err(Refusal::WrongCode {
-                        tries_left: policy.max_attempts - attempts,
-                    }),
-                }
+        )
+        .await?;
+        match self
+            .profiles
+            .commit_phone_change(user, state, &change, now)
+            .await
+        {
+            Ok(next) => {
+                tracing::info!(phone = %phone, "phone verified");
+                Ok(Verified::Applied(Box::new(next)))
             }
-            Verdict::Right => match self
-                .profiles
-                .commit_phone_change(user, state, &change, now)
-                .await
-            {
-                Ok(next) => {
-                    tracing::info!(phone = %phone, "phone verified");
-                    Ok(Verified::Applied(Box::new(next)))
-                }
-                Err(CommitError::TooManyAttributes) => Err(Refusal::TooManyAttributes),
-                Err(CommitError::PhoneTaken) => Err(Refusal::PhoneTaken),
-                Err(CommitError::CodeGone) => Err(Refusal::CodeExpired),
-                Err(CommitError::ProfileChanged) => Ok(Verified::ReadAgain),
-                Err(CommitError::Store(e)) => Err(e.into()),
-            },
+            Err(CommitError::TooManyAttributes) => Err(Refusal::TooManyAttributes),
+            Err(CommitError::PhoneTaken) => Err(Refusal::PhoneTaken),
+            Err(CommitError::CodeGone) => Err(CodeRefusal::Expired.into()),
+            Err(CommitError::ProfileChanged) => Ok(Verified::ReadAgain),
+            Err(CommitError::Store(e)) => Err(e.into()),
         }
+    }
+}
+
+/// A phone change's code proves the new number for the user.
+fn code_for<'a>(user: &'a UserId, phone: &'a PhoneNumber) -> CodeFor<'a> {
+    CodeFor {
+        purpose: Purpose::PhoneChange,
+        subject: user.as_str(),
+        target: phone.e164(),
     }
 }

@@ -7,7 +7,7 @@
 //! No account exists while the code is out, so the code is bound to the email being
 //! registered (its digest's subject): a code sent for one sign-up cannot finish another.
 
-use domain::otp::{OtpCode, OtpPolicy, Purpose, Verdict};
+use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch};
@@ -17,6 +17,7 @@ use store::{
 };
 
 use crate::auth::{Tokens, issue};
+use crate::codes::{self, AccountCodeItems, CodeFor, Failure};
 use crate::registration::new_user_id;
 
 pub struct PhoneSignUp<'a, S, K, T> {
@@ -61,21 +62,37 @@ pub enum Refusal {
     EmailTaken,
     #[error("another account holds the number")]
     PhoneTaken,
-    #[error("too many codes requested")]
-    RateLimited { retry_after_secs: u64 },
-    #[error("no live code for this number")]
-    CodeExpired,
-    #[error("too many wrong codes")]
-    AttemptsExceeded,
-    #[error("wrong code")]
-    WrongCode { tries_left: u32 },
+    #[error(transparent)]
+    Code(#[from] CodeRefusal),
     #[error("a dependency is unavailable: {0}")]
     DependencyUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+impl From<Failure> for Refusal {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(r) => Self::Code(r),
+            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
+            Failure::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
+    fn items<'s>(
+        &'s self,
+        request: &'s Request,
+        state: &'s PhoneRegistrationState,
+    ) -> AccountCodeItems<'s> {
+        AccountCodeItems {
+            store: self.accounts,
+            which: AccountCode::RegisterPhone(&request.phone),
+            read: state.codes(),
+        }
+    }
+
     pub async fn run(&self, request: Request) -> Result<Outcome, Refusal> {
         let state = self
             .accounts
@@ -99,41 +116,27 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         state: &PhoneRegistrationState,
     ) -> Result<Outcome, Refusal> {
         let (policy, phone) = (self.policy, &request.phone);
-        let now = self.clock.now().timestamp();
-        let limited = |retry_after_secs: i64| Refusal::RateLimited {
-            retry_after_secs: retry_after_secs.max(1) as u64,
+        let subject = request.email.normalized();
+        let code = CodeFor {
+            purpose: Purpose::RegisterPhone,
+            subject: &subject,
+            target: phone.e164(),
         };
-        policy
-            .check_send(now, state.challenge.as_ref(), state.sends.as_ref())
-            .map_err(|l| limited(l.retry_after_secs))?;
-        let key = self.keys.key().await.map_err(unavailable)?;
-        let code = OtpCode::generate();
-        let digest = key.digest(
-            Purpose::RegisterPhone,
-            &request.email.normalized(),
-            phone.e164(),
-            &code,
-        );
-        let challenge = policy.issue(now, state.challenge.as_ref(), phone.e164(), digest);
-        let log = policy.log_send(now, state.sends.as_ref());
-        let which = AccountCode::RegisterPhone(phone);
-        if !self
-            .accounts
-            .reserve_code(which, &state.codes(), &challenge, &log, now)
-            .await?
-        {
-            return Err(limited(policy.resend_cooldown_secs));
-        }
-        if let Err(e) = self.sms.send_code(phone, &code, policy.lifetime_secs).await {
-            if let Err(release) = self
-                .accounts
-                .release_code(which, &state.codes(), &challenge, &log)
-                .await
-            {
-                tracing::warn!(error = %release, "could not release the unsent code's cooldown");
-            }
-            return Err(Refusal::DependencyUnavailable(e.to_string()));
-        }
+        let now = self.clock.now().timestamp();
+        codes::send(
+            policy,
+            self.keys,
+            &self.items(request, state),
+            code,
+            now,
+            |otp| async move {
+                self.sms
+                    .send_code(phone, &otp, policy.lifetime_secs)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await?;
         tracing::info!(to = %phone, "sign-up code sent");
         Ok(Outcome::CodeSent {
             masked_phone: phone.masked(),
@@ -150,37 +153,21 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
     ) -> Result<Outcome, Refusal> {
         let (policy, phone) = (self.policy, &request.phone);
         let now = self.clock.now();
-        let key = self.keys.key().await.map_err(unavailable)?;
         let subject = request.email.normalized();
-        let verdict = policy.judge(
+        let code_for = CodeFor {
+            purpose: Purpose::RegisterPhone,
+            subject: &subject,
+            target: phone.e164(),
+        };
+        let digest = codes::check(
+            policy,
+            self.keys,
+            &self.items(request, state),
+            code_for,
+            code,
             now.timestamp(),
-            state.challenge.as_ref(),
-            phone.e164(),
-            |digest| key.matches(Purpose::RegisterPhone, &subject, phone.e164(), code, digest),
-        );
-        let digest = state
-            .challenge
-            .as_ref()
-            .and_then(|c| c.digest.as_deref())
-            .unwrap_or_default();
-        match verdict {
-            Verdict::NoLiveCode => return Err(Refusal::CodeExpired),
-            Verdict::Exhausted => return Err(Refusal::AttemptsExceeded),
-            Verdict::Wrong => {
-                return match self
-                    .accounts
-                    .record_wrong_code(AccountCode::RegisterPhone(phone), digest)
-                    .await?
-                {
-                    None => Err(Refusal::CodeExpired),
-                    Some(n) if n >= policy.max_attempts => Err(Refusal::AttemptsExceeded),
-                    Some(n) => Err(Refusal::WrongCode {
-                        tries_left: policy.max_attempts - n,
-                    }),
-                };
-            }
-            Verdict::Right => {}
-        }
+        )
+        .await?;
         let password = request.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
@@ -204,7 +191,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             now,
         };
         let spent = SpentCode {
-            digest,
+            digest: &digest,
             max_attempts: policy.max_attempts,
         };
         let profile = self
@@ -214,7 +201,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             .map_err(|e| match e {
                 RegisterError::EmailTaken => Refusal::EmailTaken,
                 RegisterError::PhoneTaken => Refusal::PhoneTaken,
-                RegisterError::CodeGone => Refusal::CodeExpired,
+                RegisterError::CodeGone => Refusal::Code(CodeRefusal::Expired),
                 RegisterError::UserExists => {
                     Refusal::Store(StoreError::Failed("a generated user id collided".into()))
                 }

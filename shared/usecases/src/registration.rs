@@ -3,11 +3,16 @@
 //! address under the OTP rules of SPEC §5 (the same `OtpPolicy` and code items as the
 //! phone change); the right code marks the email verified, after which login works.
 
-use domain::otp::{OtpCode, OtpPolicy, Purpose, Verdict};
+use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{EmailSender, OtpKeys};
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
-use store::{AccountCode, AccountRecord, AccountStore, RegisterError, StoreError, VerifyError};
+use store::{
+    AccountCode, AccountRecord, AccountStore, EmailVerificationState, RegisterError, StoreError,
+    VerifyError,
+};
+
+use crate::codes::{self, AccountCodeItems, CodeFor, Failure};
 
 pub struct Registration<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -42,18 +47,22 @@ pub enum Refusal {
     UnknownEmail,
     #[error("the email is verified already")]
     AlreadyVerified,
-    #[error("too many codes requested")]
-    RateLimited { retry_after_secs: u64 },
-    #[error("no live code")]
-    CodeExpired,
-    #[error("too many wrong codes")]
-    AttemptsExceeded,
-    #[error("wrong code")]
-    WrongCode { tries_left: u32 },
+    #[error(transparent)]
+    Code(#[from] CodeRefusal),
     #[error("a dependency is unavailable: {0}")]
     DependencyUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Failure> for Refusal {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(r) => Self::Code(r),
+            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
+            Failure::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 pub(crate) fn new_user_id() -> UserId {
@@ -107,66 +116,27 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         let policy = self.policy;
         let now = self.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;
-        let credential = state.credential.as_ref().ok_or(Refusal::UnknownEmail)?;
-        if credential.email_verified {
-            return Err(Refusal::AlreadyVerified);
-        }
-        let user = UserId::parse(&credential.user_id)
-            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
-        policy
-            .check_send(now, state.challenge.as_ref(), state.sends.as_ref())
-            .map_err(|limited| Refusal::RateLimited {
-                retry_after_secs: limited.retry_after_secs.max(1) as u64,
-            })?;
-        let key = self
-            .keys
-            .key()
-            .await
-            .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
-        let code = OtpCode::generate();
+        let user = unverified_owner(&state, Refusal::UnknownEmail)?;
         let target = email.normalized();
-        let digest = key.digest(Purpose::VerifyEmail, user.as_str(), &target, &code);
-        let challenge = policy.issue(now, state.challenge.as_ref(), &target, digest);
-        let log = policy.log_send(now, state.sends.as_ref());
-        if !self
-            .accounts
-            .reserve_code(
-                AccountCode::VerifyEmail(email),
-                &state.codes(),
-                &challenge,
-                &log,
-                now,
-            )
-            .await?
-        {
-            return Err(Refusal::RateLimited {
-                retry_after_secs: policy.resend_cooldown_secs.max(1) as u64,
-            });
-        }
-        let minutes = (policy.lifetime_secs + 59) / 60;
-        let text = format!(
-            "Your verification code is {}. It expires in {minutes} minutes.",
-            code.expose()
-        );
-        if let Err(e) = self
-            .email
-            .send(email, "Your verification code", &text)
-            .await
-        {
-            if let Err(release) = self
-                .accounts
-                .release_code(
-                    AccountCode::VerifyEmail(email),
-                    &state.codes(),
-                    &challenge,
-                    &log,
-                )
-                .await
-            {
-                tracing::warn!(error = %release, "could not release the unsent code's cooldown");
-            }
-            return Err(Refusal::DependencyUnavailable(e.to_string()));
-        }
+        codes::send(
+            policy,
+            self.keys,
+            &items(self.accounts, email, &state),
+            code_for(&user, &target),
+            now,
+            |otp| async move {
+                let minutes = (policy.lifetime_secs + 59) / 60;
+                let text = format!(
+                    "Your verification code is {}. It expires in {minutes} minutes.",
+                    otp.expose()
+                );
+                self.email
+                    .send(email, "Your verification code", &text)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -175,48 +145,54 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         let policy = self.policy;
         let now = self.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;
-        let credential = state.credential.as_ref().ok_or(Refusal::CodeExpired)?;
-        if credential.email_verified {
-            return Err(Refusal::AlreadyVerified);
-        }
-        let user = UserId::parse(&credential.user_id)
-            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
-        let key = self
-            .keys
-            .key()
-            .await
-            .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+        let user = unverified_owner(&state, CodeRefusal::Expired.into())?;
         let target = email.normalized();
-        let verdict = policy.judge(now, state.challenge.as_ref(), &target, |digest| {
-            key.matches(Purpose::VerifyEmail, user.as_str(), &target, code, digest)
-        });
-        let digest = state
-            .challenge
-            .as_ref()
-            .and_then(|c| c.digest.clone())
-            .unwrap_or_default();
-        match verdict {
-            Verdict::NoLiveCode => Err(Refusal::CodeExpired),
-            Verdict::Exhausted => Err(Refusal::AttemptsExceeded),
-            Verdict::Wrong => match self
-                .accounts
-                .record_wrong_code(AccountCode::VerifyEmail(email), &digest)
-                .await?
-            {
-                None => Err(Refusal::CodeExpired),
-                Some(n) if n >= policy.max_attempts => Err(Refusal::AttemptsExceeded),
-                Some(n) => Err(Refusal::WrongCode {
-                    tries_left: policy.max_attempts - n,
-                }),
-            },
-            Verdict::Right => self
-                .accounts
-                .commit_email_verification(email, &digest, policy.max_attempts, now)
-                .await
-                .map_err(|e| match e {
-                    VerifyError::CodeGone => Refusal::CodeExpired,
-                    VerifyError::Store(e) => Refusal::Store(e),
-                }),
-        }
+        let digest = codes::check(
+            policy,
+            self.keys,
+            &items(self.accounts, email, &state),
+            code_for(&user, &target),
+            code,
+            now,
+        )
+        .await?;
+        self.accounts
+            .commit_email_verification(email, &digest, policy.max_attempts, now)
+            .await
+            .map_err(|e| match e {
+                VerifyError::CodeGone => CodeRefusal::Expired.into(),
+                VerifyError::Store(e) => Refusal::Store(e),
+            })
+    }
+}
+
+/// The account an unverified address belongs to; `missing` when none has it.
+fn unverified_owner(state: &EmailVerificationState, missing: Refusal) -> Result<UserId, Refusal> {
+    let credential = state.credential.as_ref().ok_or(missing)?;
+    if credential.email_verified {
+        return Err(Refusal::AlreadyVerified);
+    }
+    Ok(UserId::parse(&credential.user_id)
+        .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?)
+}
+
+fn items<'a>(
+    accounts: &'a AccountStore,
+    email: &'a Email,
+    state: &'a EmailVerificationState,
+) -> AccountCodeItems<'a> {
+    AccountCodeItems {
+        store: accounts,
+        which: AccountCode::VerifyEmail(email),
+        read: state.codes(),
+    }
+}
+
+/// An email code proves the address for the account that registered it.
+fn code_for<'a>(user: &'a UserId, address: &'a str) -> CodeFor<'a> {
+    CodeFor {
+        purpose: Purpose::VerifyEmail,
+        subject: user.as_str(),
+        target: address,
     }
 }

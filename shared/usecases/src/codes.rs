@@ -1,0 +1,199 @@
+//! The steps every flow that sends one-time codes shares (SPEC §5): sending reserves the
+//! send slot first (a conditional write), then delivers, and releases the slot if the
+//! delivery failed, so no cooldown is charged for a message that never left; checking
+//! judges the code in constant time and counts a wrong one against the live code only.
+//! A flow names where its code items live (`CodeItems`) and how a code is delivered.
+
+use std::future::Future;
+
+use domain::otp::{Challenge, CodeRefusal, OtpCode, OtpPolicy, Purpose, SendLog, Verdict};
+use domain::ports::OtpKeys;
+use store::StoreError;
+
+/// A flow's code items as it read them, and the writes on them.
+pub(crate) trait CodeItems {
+    fn challenge(&self) -> Option<&Challenge>;
+    fn sends(&self) -> Option<&SendLog>;
+    /// Stores `challenge` and `log` if nobody sent a code since the read.
+    async fn reserve(
+        &self,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Undoes `reserve` after the delivery failed.
+    async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError>;
+    /// Counts a wrong code against the live one; `None` if it is gone.
+    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError>;
+}
+
+/// What a code proves, for whom, sent where: the inputs of its digest.
+#[derive(Clone, Copy)]
+pub(crate) struct CodeFor<'a> {
+    pub purpose: Purpose,
+    pub subject: &'a str,
+    pub target: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    #[error(transparent)]
+    Refused(#[from] CodeRefusal),
+    /// The key store or the gateway failed; nothing is charged.
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Failure {
+    tracing::warn!(error = %e, "a dependency of a one-time code is unavailable");
+    Failure::Unavailable(e.to_string())
+}
+
+/// Sends a fresh code through `deliver`, under the policy's limits.
+pub(crate) async fn send<I, K, D, F>(
+    policy: &OtpPolicy,
+    keys: &K,
+    items: &I,
+    code: CodeFor<'_>,
+    now: i64,
+    deliver: D,
+) -> Result<(), Failure>
+where
+    I: CodeItems,
+    K: OtpKeys,
+    D: FnOnce(OtpCode) -> F,
+    F: Future<Output = Result<(), String>>,
+{
+    let limited = |retry_after_secs: i64, just_sent| CodeRefusal::RateLimited {
+        retry_after_secs: retry_after_secs.max(1) as u64,
+        just_sent,
+    };
+    policy
+        .check_send(now, items.challenge(), items.sends())
+        .map_err(|l| limited(l.retry_after_secs, false))?;
+    let key = keys.key().await.map_err(unavailable)?;
+    let otp = OtpCode::generate();
+    let digest = key.digest(code.purpose, code.subject, code.target, &otp);
+    let challenge = policy.issue(now, items.challenge(), code.target, digest);
+    let log = policy.log_send(now, items.sends());
+    if !items.reserve(&challenge, &log, now).await? {
+        return Err(limited(policy.resend_cooldown_secs, true).into());
+    }
+    if let Err(e) = deliver(otp).await {
+        if let Err(release) = items.release(&challenge, &log).await {
+            tracing::warn!(error = %release, "could not release the unsent code's cooldown");
+        }
+        return Err(unavailable(e));
+    }
+    Ok(())
+}
+
+/// Judges `presented`; right, it returns the live code's digest, for the write that
+/// spends it.
+pub(crate) async fn check<I: CodeItems, K: OtpKeys>(
+    policy: &OtpPolicy,
+    keys: &K,
+    items: &I,
+    code: CodeFor<'_>,
+    presented: &OtpCode,
+    now: i64,
+) -> Result<String, Failure> {
+    let key = keys.key().await.map_err(unavailable)?;
+    let challenge = items.challenge();
+    let verdict = policy.judge(now, challenge, code.target, |digest| {
+        key.matches(code.purpose, code.subject, code.target, presented, digest)
+    });
+    let digest = challenge.and_then(|c| c.digest.clone()).unwrap_or_default();
+    let refusal = match verdict {
+        Verdict::Right => return Ok(digest),
+        Verdict::NoLiveCode => CodeRefusal::Expired,
+        Verdict::Exhausted => CodeRefusal::AttemptsExceeded,
+        Verdict::Wrong => match items.record_wrong(&digest).await? {
+            None => CodeRefusal::Expired,
+            Some(n) if n >= policy.max_attempts => CodeRefusal::AttemptsExceeded,
+            Some(n) => CodeRefusal::Wrong {
+                tries_left: policy.max_attempts - n,
+            },
+        },
+    };
+    Err(refusal.into())
+}
+
+/// The code of an account flow (email verification, sign-up by phone), as read.
+pub(crate) struct AccountCodeItems<'a> {
+    pub store: &'a store::AccountStore,
+    pub which: store::AccountCode<'a>,
+    pub read: store::CodeState<'a>,
+}
+
+impl CodeItems for AccountCodeItems<'_> {
+    fn challenge(&self) -> Option<&Challenge> {
+        self.read.challenge
+    }
+
+    fn sends(&self) -> Option<&SendLog> {
+        self.read.sends
+    }
+
+    async fn reserve(
+        &self,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .reserve_code(self.which, &self.read, challenge, log, now)
+            .await
+    }
+
+    async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError> {
+        self.store
+            .release_code(self.which, &self.read, challenge, log)
+            .await
+    }
+
+    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
+        self.store.record_wrong_code(self.which, digest).await
+    }
+}
+
+/// The code of a user's phone change, as read.
+pub(crate) struct PhoneChangeItems<'a> {
+    pub store: &'a store::ProfileStore,
+    pub user: &'a domain::UserId,
+    pub phone: &'a domain::PhoneNumber,
+    pub read: &'a store::PhoneChangeState,
+}
+
+impl CodeItems for PhoneChangeItems<'_> {
+    fn challenge(&self) -> Option<&Challenge> {
+        self.read.challenge.as_ref()
+    }
+
+    fn sends(&self) -> Option<&SendLog> {
+        self.read.sends_to_number.as_ref()
+    }
+
+    async fn reserve(
+        &self,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .reserve_code(self.user, self.phone, self.read, challenge, log, now)
+            .await
+    }
+
+    async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError> {
+        self.store
+            .release_code(self.user, self.phone, self.read, challenge, log)
+            .await
+    }
+
+    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
+        self.store.record_wrong_code(self.user, digest).await
+    }
+}
