@@ -92,10 +92,10 @@ async fn a_failed_send_releases_its_reservation() {
     assert!(
         matches!(
             sent,
-            Outcome::CodeSent {
+            Outcome::CodeSent(domain::otp::CodeSent {
                 expires_in: 180,
                 ..
-            }
+            })
         ),
         "{sent:?}"
     );

@@ -253,11 +253,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         };
         return match use_case.run(&request).await {
             Ok(Outcome::Applied(profile)) => Ok(view(StatusCode::OK, &profile)),
-            Ok(Outcome::CodeSent {
-                masked_phone,
-                expires_in,
-                resend_after,
-            }) => Ok(code_sent(&masked_phone, expires_in, resend_after)),
+            Ok(Outcome::CodeSent(sent)) => Ok(code_sent(&sent)),
             Err(phone_change::Refusal::VersionConflict) => Ok(not_found()),
             Err(refusal) => Err(phone_refused(refusal)),
         };

@@ -105,11 +105,7 @@ pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Respons
         clock: &app.clock,
     };
     match use_case.run(request).await.map_err(refused)? {
-        Outcome::CodeSent {
-            masked_phone,
-            expires_in,
-            resend_after,
-        } => Ok(code_sent(&masked_phone, expires_in, resend_after)),
+        Outcome::CodeSent(sent) => Ok(code_sent(&sent)),
         Outcome::Registered { profile, tokens } => Ok(no_store(json(
             StatusCode::CREATED,
             &Registered {

@@ -22,11 +22,7 @@ pub(crate) async fn change(
     };
     match use_case.run(request).await.map_err(refused)? {
         Outcome::Applied(profile) => Ok(profile_response(&profile)),
-        Outcome::CodeSent {
-            masked_phone,
-            expires_in,
-            resend_after,
-        } => Ok(code_sent(&masked_phone, expires_in, resend_after)),
+        Outcome::CodeSent(sent) => Ok(code_sent(&sent)),
     }
 }
 

@@ -6,26 +6,29 @@ use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use domain::otp::CodeRefusal;
+use domain::otp::{CodeRefusal, CodeSent};
 
 use crate::ApiError;
 use crate::http::json;
 
 #[derive(Serialize)]
-struct CodeSent {
+struct CodeSentBody {
     detail: String,
     expires_in: i64,
     resend_after: i64,
 }
 
-/// 202: a code went to `masked_destination`.
-pub fn code_sent(masked_destination: &str, expires_in: i64, resend_after: i64) -> Response<Body> {
+/// 202: a code went out.
+pub fn code_sent(sent: &CodeSent) -> Response<Body> {
     json(
         StatusCode::ACCEPTED,
-        &CodeSent {
-            detail: format!("A verification code was sent to {masked_destination}."),
-            expires_in,
-            resend_after,
+        &CodeSentBody {
+            detail: format!(
+                "A verification code was sent to {}.",
+                sent.masked_destination
+            ),
+            expires_in: sent.expires_in,
+            resend_after: sent.resend_after,
         },
     )
 }

@@ -196,6 +196,15 @@ pub struct SendLog {
     pub rev: u64,
 }
 
+/// A code went out: where (masked, as it may be shown), how long it lives, and when
+/// another may be asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSent {
+    pub masked_destination: String,
+    pub expires_in: i64,
+    pub resend_after: i64,
+}
+
 /// Why a code was not sent or not accepted: the same refusals in every flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CodeRefusal {

@@ -29,7 +29,7 @@ use crate::keys::{ItemKey, PK};
 use crate::markers::claim_phone;
 use crate::profile_item::{Guard, update_expression};
 use crate::session_item::{NewSession, open_items};
-use crate::txn::{Outcome, put, transact, update, update_item};
+use crate::txn::{Outcome, none_if_condition_failed, put, transact, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct AccountStore {
@@ -272,23 +272,13 @@ impl AccountStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                let credential: Credential =
-                    serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
-                Ok(Some(UserId::parse(&credential.user_id).map_err(|e| {
-                    StoreError::Failed(format!("stored user id: {e}"))
-                })?))
-            }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(err.into()),
-        }
+        let Some(out) = none_if_condition_failed(result)? else {
+            return Ok(None);
+        };
+        let credential: Credential = serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
+        UserId::parse(&credential.user_id)
+            .map(Some)
+            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))
     }
 
     /// Reserves one login attempt for `email` and returns its credential: one call when

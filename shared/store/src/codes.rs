@@ -11,7 +11,7 @@ use crate::StoreError;
 use crate::expr::Expression;
 use crate::item::{Item, item_of, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::txn::{Outcome, delete, put, transact, update_item};
+use crate::txn::{Outcome, delete, none_if_condition_failed, put, transact, update_item};
 
 /// Where one flow keeps its code.
 #[derive(Debug, Clone)]
@@ -117,20 +117,12 @@ pub(crate) async fn record_wrong(
         .return_values(ReturnValue::UpdatedNew)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(out.attributes.and_then(|a| match a.get("attempts") {
+    Ok(
+        none_if_condition_failed(result)?.and_then(|out| match out.attributes?.get("attempts") {
             Some(AttributeValue::N(v)) => v.parse().ok(),
             _ => None,
-        })),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
+        }),
+    )
 }
 
 /// The transaction item that spends the live code holding `digest`: it fails if the code

@@ -92,13 +92,24 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    none_if_condition_failed(result).map(|_| ())
+}
+
+/// A single-item write's output, or `None` when its condition failed.
+pub(crate) fn none_if_condition_failed<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     match result {
-        Ok(_) => Ok(()),
+        Ok(out) => Ok(Some(out)),
         Err(err)
             if err.as_service_error().and_then(|e| e.code())
                 == Some("ConditionalCheckFailedException") =>
         {
-            Ok(())
+            Ok(None)
         }
         Err(err) => Err(err.into()),
     }

@@ -6,8 +6,11 @@
 
 use std::future::Future;
 
-use domain::otp::{Challenge, CodeRefusal, OtpCode, OtpPolicy, Purpose, SendLog, Verdict};
-use domain::ports::OtpKeys;
+use domain::PhoneNumber;
+use domain::otp::{
+    Challenge, CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, SendLog, Verdict,
+};
+use domain::ports::{OtpKeys, SmsSender};
 use store::StoreError;
 
 /// A flow's code items as it read them, and the writes on them.
@@ -90,6 +93,30 @@ where
     Ok(())
 }
 
+/// Sends a fresh code by SMS to `phone`, under the policy's limits.
+pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
+    policy: &OtpPolicy,
+    keys: &K,
+    sms: &S,
+    items: &I,
+    code: CodeFor<'_>,
+    phone: &PhoneNumber,
+    now: i64,
+) -> Result<CodeSent, Failure> {
+    send(policy, keys, items, code, now, |otp| async move {
+        sms.send_code(phone, &otp, policy.lifetime_secs)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await?;
+    tracing::info!(to = %phone, purpose = code.purpose.as_str(), "code sent by SMS");
+    Ok(CodeSent {
+        masked_destination: phone.masked(),
+        expires_in: policy.lifetime_secs,
+        resend_after: policy.resend_cooldown_secs,
+    })
+}
+
 /// Judges `presented`; right, it returns the live code's digest, for the write that
 /// spends it.
 pub(crate) async fn check<I: CodeItems, K: OtpKeys>(
@@ -163,7 +190,7 @@ impl CodeItems for AccountCodeItems<'_> {
 pub(crate) struct PhoneChangeItems<'a> {
     pub store: &'a store::ProfileStore,
     pub user: &'a domain::UserId,
-    pub phone: &'a domain::PhoneNumber,
+    pub phone: &'a PhoneNumber,
     pub read: &'a store::PhoneChangeState,
 }
 

@@ -8,7 +8,7 @@
 //! never left.
 
 use crate::codes::{self, CodeFor, Failure, PhoneChangeItems};
-use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
 use domain::{Clock, ConsentActor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
@@ -39,12 +39,7 @@ pub struct Request<'a> {
 #[derive(Debug)]
 pub enum Outcome {
     /// A code went to the new number; nothing else changed.
-    CodeSent {
-        /// The number as it may be shown: `+90*******67`.
-        masked_phone: String,
-        expires_in: i64,
-        resend_after: i64,
-    },
+    CodeSent(CodeSent),
     /// The PATCH applied (the number verified, or already the verified one).
     Applied(Profile),
 }
@@ -169,26 +164,17 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
             read: state,
         };
         let now = self.clock.now().timestamp();
-        codes::send(
+        let sent = codes::send_by_sms(
             policy,
             self.keys,
+            self.sms,
             &items,
             code_for(user, phone),
+            phone,
             now,
-            |otp| async move {
-                self.sms
-                    .send_code(phone, &otp, policy.lifetime_secs)
-                    .await
-                    .map_err(|e| e.to_string())
-            },
         )
         .await?;
-        tracing::info!(to = %phone, "verification code sent");
-        Ok(Outcome::CodeSent {
-            masked_phone: phone.masked(),
-            expires_in: policy.lifetime_secs,
-            resend_after: policy.resend_cooldown_secs,
-        })
+        Ok(Outcome::CodeSent(sent))
     }
 
     async fn verify(

@@ -7,7 +7,7 @@
 //! No account exists while the code is out, so the code is bound to the email being
 //! registered (its digest's subject): a code sent for one sign-up cannot finish another.
 
-use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch};
@@ -44,11 +44,7 @@ pub struct Request {
 #[derive(Debug)]
 pub enum Outcome {
     /// A code went to the number; nothing but the code is stored.
-    CodeSent {
-        masked_phone: String,
-        expires_in: i64,
-        resend_after: i64,
-    },
+    CodeSent(CodeSent),
     /// The account exists, with a session open.
     Registered {
         profile: Box<Profile>,
@@ -123,26 +119,17 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             target: phone.e164(),
         };
         let now = self.clock.now().timestamp();
-        codes::send(
+        let sent = codes::send_by_sms(
             policy,
             self.keys,
+            self.sms,
             &self.items(request, state),
             code,
+            phone,
             now,
-            |otp| async move {
-                self.sms
-                    .send_code(phone, &otp, policy.lifetime_secs)
-                    .await
-                    .map_err(|e| e.to_string())
-            },
         )
         .await?;
-        tracing::info!(to = %phone, "sign-up code sent");
-        Ok(Outcome::CodeSent {
-            masked_phone: phone.masked(),
-            expires_in: policy.lifetime_secs,
-            resend_after: policy.resend_cooldown_secs,
-        })
+        Ok(Outcome::CodeSent(sent))
     }
 
     async fn register(
