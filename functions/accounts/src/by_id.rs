@@ -4,19 +4,21 @@
 //! (GET) / `users:write` (PATCH). Anyone else gets the answer a missing user gets, so
 //! ids cannot be probed.
 //!
-//! A PATCH of `phone` by the user goes through the SMS code, as on `PATCH /users/profile`;
+//! A PATCH of `phone` or `email` by the user goes through the code or token sent to it,
+//! as on `PATCH /users/profile`;
 //! an administrator sets `email` and `phone` directly, with an audit entry. API tokens
 //! change the other fields only, as on the partner routes (SPEC §9).
 
 use api::error::RETRY_AFTER_SECS;
 use api::http::{json, json_object, request_id};
-use api::otp::code_sent;
+use api::otp::{code_sent, token_sent};
 use api::{ApiError, Identity, Principal};
 use domain::{ConsentActor, Email, ExpectedVersion, FieldErrors, Profile, ProfilePatch, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value};
 use store::{ContactChange, ContactError, PatchError};
+use usecases::email_change::{self, EmailChange};
 use usecases::phone_change::{self, Outcome, PhoneChange};
 
 use crate::AccountsApp;
@@ -138,7 +140,8 @@ fn parse(
                 };
                 profile_body.insert(name, value);
             }
-            "first_name" | "last_name" | "country" | "address" | "phone" | "code" | "resend" => {
+            "first_name" | "last_name" | "country" | "address" | "phone" | "code" | "resend"
+            | "token" | "token_checksum" => {
                 profile_body.insert(name, value);
             }
             other if READ_ONLY.contains(&other) => errors.add(other, "This field is read-only."),
@@ -202,6 +205,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                 email: email.as_ref(),
                 phone: phone.as_ref(),
                 actor: &actor,
+                code: None,
             };
             return match app.accounts.set_contact(&change, now).await {
                 Ok(profile) => {
@@ -218,14 +222,53 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                     "email",
                     "This account signs in through an identity provider, which owns its email.",
                 ))),
-                Err(ContactError::TooManyAttributes) => Err(ApiError::internal()),
+                Err(ContactError::TooManyAttributes | ContactError::CodeGone) => {
+                    Err(ApiError::internal())
+                }
                 Err(ContactError::Store(e)) => Err(e.into()),
             };
         }
-        Access::Own | Access::Server if email.is_some() => {
+        Access::Own if email.is_some() => {
+            let new_email = email.expect("matched");
+            let use_case = EmailChange {
+                accounts: &app.accounts,
+                email: &app.email,
+                keys: &app.otp_keys,
+                policy: &app.otp_policy,
+                clock: &app.clock,
+            };
+            let request = email_change::Request {
+                user: &target,
+                patch: &patch,
+                new_email: &new_email,
+                expected: ExpectedVersion::Exists,
+                actor: &actor,
+            };
+            match use_case.run(&request).await {
+                Ok(email_change::Outcome::Applied(profile)) => {
+                    return Ok(view(StatusCode::OK, &profile));
+                }
+                Ok(email_change::Outcome::TokenSent { sent, checksum }) => {
+                    return Ok(token_sent(&sent, checksum.expose()));
+                }
+                // The address is the account's already: the rest applies below.
+                Ok(email_change::Outcome::Unchanged) => {}
+                Err(email_change::Refusal::NoProfile | email_change::Refusal::VersionConflict) => {
+                    return Ok(not_found());
+                }
+                Err(email_change::Refusal::EmailTaken) => {
+                    return Ok(field_errors(FieldErrors::one(
+                        "email",
+                        "A user with this email already exists.",
+                    )));
+                }
+                Err(refusal) => return Err(email_refused(refusal)),
+            }
+        }
+        Access::Server if email.is_some() => {
             return Ok(field_errors(FieldErrors::one(
                 "email",
-                "An email changes only through a code sent to the new address.",
+                "An email changes only through a token sent to the new address.",
             )));
         }
         Access::Server if patch.phone.is_some() => {
@@ -268,6 +311,31 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         Err(PatchError::VersionConflict | PatchError::NotFound) => Ok(not_found()),
         Err(PatchError::TooManyAttributes) => Err(ApiError::internal()),
         Err(PatchError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn email_refused(refusal: email_change::Refusal) -> ApiError {
+    use email_change::Refusal;
+    match refusal {
+        Refusal::NoCredential => ApiError::field(
+            "email",
+            "this account signs in through an identity provider, which owns its email",
+        ),
+        Refusal::ChecksumMissing => ApiError::field(
+            "token_checksum",
+            "is required with token: send the token_checksum of the answer that sent it",
+        ),
+        Refusal::PhoneAlsoChanging => ApiError::field(
+            "phone",
+            "change the email and the phone in separate requests",
+        ),
+        Refusal::Code(refusal) => api::otp::refused(refusal, "address"),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
+        Refusal::Store(e) => e.into(),
+        Refusal::NoProfile
+        | Refusal::VersionConflict
+        | Refusal::EmailTaken
+        | Refusal::TooManyAttributes => ApiError::internal(),
     }
 }
 

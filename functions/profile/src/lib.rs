@@ -1,8 +1,10 @@
 //! Self-service profile routes. The handlers take their dependencies as arguments so
 //! tests and the local gateway run them in-process exactly as Lambda does.
 
+mod email;
 mod phone;
 
+use adapters::email::SesEmail;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
 use api::http::{HttpApp, json, json_object};
@@ -16,7 +18,7 @@ use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
-use store::{PatchError, ProfileStore};
+use store::{AccountStore, PatchError, ProfileStore};
 
 api::routes! {
     pub enum Route {
@@ -28,6 +30,8 @@ api::routes! {
 
 pub struct ProfileApp {
     pub profiles: ProfileStore,
+    pub accounts: AccountStore,
+    pub email: SesEmail,
     pub otp_policy: OtpPolicy,
     pub otp_keys: OtpKeySource,
     pub sms: SnsSms,
@@ -41,6 +45,8 @@ impl ProfileApp {
         let settings = &p.settings;
         Ok(Self {
             profiles: p.profile_store()?,
+            accounts: p.account_store()?,
+            email: p.email_sender()?,
             otp_policy: settings.otp_policy.clone(),
             // Fetched on the first code sent or checked, not during init.
             otp_keys: otp_key_source(p.secrets(), settings.require_otp_secret()?),
@@ -88,8 +94,25 @@ async fn patch_profile(
     let expected = if_match(req.headers())?;
     let body = json_object(req)?;
     let now = app.clock.now();
-    let patch =
+    let mut patch =
         ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
+    if let Some(new_email) = patch.email.clone() {
+        let request = usecases::email_change::Request {
+            user,
+            patch: &patch,
+            new_email: &new_email,
+            expected,
+            actor: &actor,
+        };
+        if let Some(answer) = email::change(app, &request).await? {
+            return Ok(answer);
+        }
+        // The address is the account's already; the rest of the PATCH goes on.
+        patch.email = None;
+        if !patch.changes_profile_fields() && patch.phone.is_none() {
+            return get_profile(app, user).await;
+        }
+    }
     if let Some(phone) = &patch.phone {
         let request = usecases::phone_change::Request {
             user,

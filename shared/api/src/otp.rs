@@ -12,14 +12,26 @@ use crate::ApiError;
 use crate::http::json;
 
 #[derive(Serialize)]
-struct CodeSentBody {
+struct CodeSentBody<'a> {
     detail: String,
     expires_in: i64,
     resend_after: i64,
+    /// An email change's: the client sends it back with the emailed token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_checksum: Option<&'a str>,
 }
 
 /// 202: a code went out.
 pub fn code_sent(sent: &CodeSent) -> Response<Body> {
+    code_sent_body(sent, None)
+}
+
+/// 202: an email change's token went out; `checksum` binds the request.
+pub fn token_sent(sent: &CodeSent, checksum: &str) -> Response<Body> {
+    code_sent_body(sent, Some(checksum))
+}
+
+fn code_sent_body(sent: &CodeSent, token_checksum: Option<&str>) -> Response<Body> {
     json(
         StatusCode::ACCEPTED,
         &CodeSentBody {
@@ -29,6 +41,7 @@ pub fn code_sent(sent: &CodeSent) -> Response<Body> {
             ),
             expires_in: sent.expires_in,
             resend_after: sent.resend_after,
+            token_checksum,
         },
     )
 }

@@ -123,6 +123,17 @@ impl Email {
     pub fn normalized(&self) -> String {
         self.0.to_lowercase()
     }
+
+    /// The address as it may be shown or logged: `a***@example.com`.
+    pub fn masked(&self) -> String {
+        match self.0.split_once('@') {
+            Some((local, domain)) => {
+                let first = local.chars().next().map(String::from).unwrap_or_default();
+                format!("{first}***@{domain}")
+            }
+            None => "***".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::otp::OtpCode;
+use crate::otp::{OtpCode, TokenChecksum};
 use crate::{
     Address, AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents,
-    CountryCode, DateOfBirth, FieldErrors, Gender, LocaleCatalog, MAX_ATTRIBUTES, PersonName,
-    PhoneNumber, UserId,
+    CountryCode, DateOfBirth, Email, FieldErrors, Gender, LocaleCatalog, MAX_ATTRIBUTES,
+    PersonName, PhoneNumber, UserId,
 };
 
 /// How every stored timestamp is written: RFC 3339, UTC, milliseconds.
@@ -234,6 +234,11 @@ pub struct ProfilePatch {
     pub code: Option<OtpCode>,
     /// Ask for a new code even when `code` is present.
     pub resend: bool,
+    /// A new address: applied only with the emailed `token` and the `token_checksum`
+    /// the request for it answered with.
+    pub email: Option<Email>,
+    pub token: Option<OtpCode>,
+    pub token_checksum: Option<TokenChecksum>,
 }
 
 /// Fields a client may read but never write through PATCH.
@@ -308,14 +313,42 @@ impl ProfilePatch {
                     _ => errors.add(name, "must be the 6-digit code sent by SMS, as a string"),
                 },
                 "resend" => patch.resend = boolean(name, value, &mut errors).unwrap_or_default(),
+                "email" => match value {
+                    Value::String(s) => match Email::parse(s) {
+                        Ok(e) => patch.email = Some(e),
+                        Err(message) => errors.add(name, message),
+                    },
+                    _ => errors.add(name, "must be an email address"),
+                },
+                "token" => match value {
+                    Value::String(s) => match OtpCode::parse(s) {
+                        Ok(t) => patch.token = Some(t),
+                        Err(_) => errors.add(name, "must be the 6-digit token sent by email"),
+                    },
+                    _ => errors.add(name, "must be the 6-digit token sent by email, as a string"),
+                },
+                "token_checksum" => match value {
+                    Value::String(s) => match TokenChecksum::parse(s) {
+                        Ok(c) => patch.token_checksum = Some(c),
+                        Err(message) => errors.add(name, message),
+                    },
+                    _ => errors.add(name, "must be a string"),
+                },
                 _ if READ_ONLY_FIELDS.contains(&name) => errors.add(name, "is read-only"),
                 _ => errors.add(name, "is not a profile field"),
             }
         }
-        if !body.contains_key("phone") {
+        if !body.contains_key("phone") && !body.contains_key("email") {
             for field in ["code", "resend"] {
                 if body.contains_key(field) {
                     errors.add(field, "is only valid together with phone");
+                }
+            }
+        }
+        if !body.contains_key("email") {
+            for field in ["token", "token_checksum"] {
+                if body.contains_key(field) {
+                    errors.add(field, "is only valid together with email");
                 }
             }
         }

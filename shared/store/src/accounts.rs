@@ -27,7 +27,7 @@ use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
 use crate::markers::claim_phone;
-use crate::profile_item::{Guard, update_expression};
+use crate::profile_item::{Guard, profile_from_item, update_expression};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Outcome, none_if_condition_failed, put, transact, update, update_item};
 
@@ -432,6 +432,26 @@ impl PhoneRegistrationState {
     }
 }
 
+/// What the store holds about a user's request to move their email: one BatchGetItem.
+#[derive(Debug, Clone, Default)]
+pub struct EmailChangeState {
+    pub profile: Option<Profile>,
+    /// The account the new address belongs to, if any.
+    pub new_owner: Option<String>,
+    pub challenge: Option<Challenge>,
+    pub sends: Option<SendLog>,
+}
+
+impl EmailChangeState {
+    /// The code items as read, for a reservation conditioned on them.
+    pub fn codes(&self) -> CodeState<'_> {
+        CodeState {
+            challenge: self.challenge.as_ref(),
+            sends: self.sends.as_ref(),
+        }
+    }
+}
+
 /// The codes an account flow sends, each kept by its destination.
 #[derive(Debug, Clone, Copy)]
 pub enum AccountCode<'a> {
@@ -439,6 +459,11 @@ pub enum AccountCode<'a> {
     VerifyEmail(&'a Email),
     /// Proves the number of a seed-000 sign-up, before any account exists.
     RegisterPhone(&'a PhoneNumber),
+    /// Proves the new address of `user`'s email change.
+    ChangeEmail {
+        user: &'a UserId,
+        new_email: &'a Email,
+    },
 }
 
 impl AccountCode<'_> {
@@ -449,6 +474,10 @@ impl AccountCode<'_> {
                 sends: ItemKey::email_sends(email),
             },
             Self::RegisterPhone(phone) => registration_slot(phone),
+            Self::ChangeEmail { user, new_email } => CodeSlot {
+                challenge: ItemKey::challenge(user, Purpose::ChangeEmail),
+                sends: ItemKey::email_sends(new_email),
+            },
         }
     }
 }
@@ -520,6 +549,39 @@ impl AccountStore {
         Ok(PhoneRegistrationState {
             email_taken: take(&credential_key).is_some(),
             phone_owner: take(&owner_key).and_then(|item| match item.get("user_id") {
+                Some(AttributeValue::S(owner)) => Some(owner.clone()),
+                _ => None,
+            }),
+            challenge: take(&slot.challenge)
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            sends: take(&slot.sends).map(serde_dynamo::from_item).transpose()?,
+        })
+    }
+
+    pub async fn load_email_change(
+        &self,
+        user: &UserId,
+        new_email: &Email,
+    ) -> Result<EmailChangeState, StoreError> {
+        let slot = AccountCode::ChangeEmail { user, new_email }.slot();
+        let (profile_key, credential_key) =
+            (ItemKey::profile(user), ItemKey::credential(new_email));
+        let mut items = batch_get(
+            &self.client,
+            &self.table,
+            vec![
+                profile_key.clone(),
+                credential_key.clone(),
+                slot.challenge.clone(),
+                slot.sends.clone(),
+            ],
+        )
+        .await?;
+        let mut take = |key: &ItemKey| items.remove(key);
+        Ok(EmailChangeState {
+            profile: take(&profile_key).map(profile_from_item).transpose()?,
+            new_owner: take(&credential_key).and_then(|item| match item.get("user_id") {
                 Some(AttributeValue::S(owner)) => Some(owner.clone()),
                 _ => None,
             }),

@@ -1,18 +1,20 @@
-//! An administrator's direct change of an account's email or phone (seed 001's
-//! `PATCH /api/v1/accounts/users/{id}` by `users:admin`). One transaction: the profile
-//! (if still the version read), the email's credential moved to its new key (the key is
-//! the uniqueness marker), the number's marker claimed and the old one released, and an
-//! audit entry naming who did it. Users change their own contact data only through a
-//! code; this is the one path around it, so it always leaves a trace.
+//! A change of an account's email or phone outside the phone flow: an administrator's
+//! direct change (seed 001's `PATCH /api/v1/accounts/users/{id}` by `users:admin`), or a
+//! user's email change proven by the emailed token (issue 9). One transaction: the
+//! profile (if still the version read), the email's credential moved to its new key (the
+//! key is the uniqueness marker), the number's marker claimed and the old one released,
+//! the token spent, and an audit entry naming who did it.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use domain::otp::Purpose;
 use domain::{ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::StoreError;
-use crate::accounts::AccountStore;
+use crate::accounts::{AccountStore, SpentCode};
+use crate::codes;
 use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK};
@@ -29,8 +31,11 @@ pub struct ContactChange<'a> {
     pub patch: &'a ProfilePatch,
     pub email: Option<&'a Email>,
     pub phone: Option<&'a PhoneNumber>,
-    /// Who acts (`source` = `admin`), for the audit entry.
+    /// Who acts (`source` = `admin` or `self`), for the audit entry.
     pub actor: &'a ConsentActor,
+    /// The emailed token that proves the new address, spent by the change; `None` for
+    /// an administrator, who vouches for it.
+    pub code: Option<SpentCode<'a>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,9 @@ pub enum ContactError {
     NoCredential,
     #[error("the patch would leave too many attributes")]
     TooManyAttributes,
+    /// The token was used, replaced or burned since it was judged.
+    #[error("the code is gone")]
+    CodeGone,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -72,6 +80,7 @@ enum Guarded {
     OldCredential,
     NewCredential,
     Number,
+    Code,
     Other,
 }
 
@@ -98,6 +107,7 @@ impl AccountStore {
                 Outcome::Failed(position) => match guarded[position] {
                     Guarded::NewCredential => return Err(ContactError::EmailTaken),
                     Guarded::Number => return Err(ContactError::PhoneTaken),
+                    Guarded::Code => return Err(ContactError::CodeGone),
                     // The profile or the old credential changed since read: read again.
                     _ => {}
                 },
@@ -166,8 +176,8 @@ impl AccountStore {
             let (owner, me_v) = (d.name("user_id"), d.value(me));
             d.condition(format!("{owner} = {me_v}"));
             rest.push((Guarded::OldCredential, delete(&self.table, &old_key, d)?));
-            // The same password and grants under the new address, which the
-            // administrator vouches for; no login window carries over.
+            // The same password and grants under the new address, proven by the token
+            // or vouched for by the administrator; no login window carries over.
             credential.extend(ItemKey::credential(email).to_item());
             credential.insert("email_verified".into(), AttributeValue::Bool(true));
             credential.remove("login_attempts");
@@ -214,6 +224,18 @@ impl AccountStore {
             next.phone_verified = true;
         }
 
+        if let Some(code) = &change.code {
+            rest.push((
+                Guarded::Code,
+                codes::consume(
+                    &self.table,
+                    &ItemKey::challenge(user, Purpose::ChangeEmail),
+                    code.digest,
+                    code.max_attempts,
+                    now.timestamp(),
+                )?,
+            ));
+        }
         items.push(update(&self.table, &ItemKey::profile(user), p)?);
         for (guard, item) in rest {
             guarded.push(guard);

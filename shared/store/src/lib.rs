@@ -36,8 +36,8 @@ use thiserror::Error;
 
 pub use accounts::{
     ATTEMPT_WINDOW_SECS, AccountCode, AccountRecord, AccountStore, Attempt, Credential,
-    EmailVerificationState, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS, PhoneRegistrationState,
-    RegisterError, SpentCode, VerifyError,
+    EmailChangeState, EmailVerificationState, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS,
+    PhoneRegistrationState, RegisterError, SpentCode, VerifyError,
 };
 pub use api_tokens::ApiTokenStore;
 pub use ci::{CiError, CiRecord, CiStore};

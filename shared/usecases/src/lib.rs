@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod codes;
+pub mod email_change;
 pub mod phone_change;
 pub mod phone_signup;
 pub mod registration;

@@ -1,0 +1,281 @@
+//! A profile PATCH that names a new `email` (issue 9), after the phone change: without
+//! a token (or with `resend`) a 6-digit token goes by email to the new address and the
+//! answer carries a `token_checksum`; nothing else is applied. With both the token and
+//! the checksum the whole PATCH applies in one transaction that moves the account's
+//! credential (the address's uniqueness marker) and spends the token; the old address
+//! is told afterwards.
+//!
+//! The checksum is part of the token's digest subject, so a token with the wrong
+//! checksum is a wrong token: it counts against the tries like any other.
+
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, TokenChecksum};
+use domain::ports::{EmailSender, OtpKeys};
+use domain::{Clock, ConsentActor, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
+use store::{
+    AccountCode, AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError,
+};
+
+use crate::codes::{self, AccountCodeItems, CodeFor, Failure};
+
+pub struct EmailChange<'a, E, K> {
+    pub accounts: &'a AccountStore,
+    pub email: &'a E,
+    pub keys: &'a K,
+    pub policy: &'a OtpPolicy,
+    pub clock: &'a Clock,
+}
+
+/// One request: the user, their whole PATCH (which names a new `email`) and its
+/// conditions.
+pub struct Request<'a> {
+    pub user: &'a UserId,
+    pub patch: &'a ProfilePatch,
+    pub new_email: &'a Email,
+    pub expected: ExpectedVersion,
+    pub actor: &'a ConsentActor,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// A token went to the new address; the client needs `checksum` to apply it.
+    TokenSent {
+        sent: CodeSent,
+        checksum: TokenChecksum,
+    },
+    /// The PATCH applied with the new address.
+    Applied(Box<Profile>),
+    /// The address is the account's already: the rest of the PATCH is the caller's.
+    Unchanged,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("the user has no profile yet")]
+    NoProfile,
+    #[error("the profile is not the version expected")]
+    VersionConflict,
+    #[error("another account has this email")]
+    EmailTaken,
+    /// The account signs in through an identity provider, which owns its email.
+    #[error("the account has no password login whose email could move")]
+    NoCredential,
+    #[error("a token needs the token_checksum its request answered with")]
+    ChecksumMissing,
+    #[error("the email and the phone change in separate requests")]
+    PhoneAlsoChanging,
+    #[error("the patch would leave too many attributes")]
+    TooManyAttributes,
+    #[error(transparent)]
+    Code(#[from] CodeRefusal),
+    #[error("a dependency is unavailable: {0}")]
+    DependencyUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Failure> for Refusal {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(r) => Self::Code(r),
+            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
+            Failure::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+/// The digest subject: the user and the checksum their request was answered with.
+fn subject(user: &UserId, checksum: &TokenChecksum) -> String {
+    format!("{}:{}", user.as_str(), checksum.expose())
+}
+
+impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
+    pub async fn run(&self, request: &Request<'_>) -> Result<Outcome, Refusal> {
+        let Request {
+            user,
+            patch,
+            new_email,
+            expected,
+            ..
+        } = *request;
+        let state = self.accounts.load_email_change(user, new_email).await?;
+        let profile = state.profile.as_ref().ok_or(Refusal::NoProfile)?;
+        if !expected.holds_for(Some(profile)) {
+            return Err(Refusal::VersionConflict);
+        }
+        let current = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let Some(current) = current else {
+            return Err(Refusal::NoCredential);
+        };
+        if current.normalized() == new_email.normalized() {
+            return Ok(Outcome::Unchanged);
+        }
+        if patch
+            .phone
+            .as_ref()
+            .is_some_and(|p| profile.phone.as_deref() != Some(p.e164()))
+        {
+            return Err(Refusal::PhoneAlsoChanging);
+        }
+        if state
+            .new_owner
+            .as_deref()
+            .is_some_and(|owner| owner != user.as_str())
+        {
+            return Err(Refusal::EmailTaken);
+        }
+        match (&patch.token, &patch.token_checksum) {
+            (Some(token), Some(checksum)) if !patch.resend => {
+                self.apply(request, &state, token, checksum).await
+            }
+            (Some(_), None) if !patch.resend => Err(Refusal::ChecksumMissing),
+            _ => self.send_token(user, new_email, &state).await,
+        }
+    }
+
+    fn items<'s>(
+        &'s self,
+        user: &'s UserId,
+        new_email: &'s Email,
+        state: &'s EmailChangeState,
+    ) -> AccountCodeItems<'s> {
+        AccountCodeItems {
+            store: self.accounts,
+            which: AccountCode::ChangeEmail { user, new_email },
+            read: state.codes(),
+        }
+    }
+
+    async fn send_token(
+        &self,
+        user: &UserId,
+        new_email: &Email,
+        state: &EmailChangeState,
+    ) -> Result<Outcome, Refusal> {
+        let policy = self.policy;
+        let checksum = TokenChecksum::generate();
+        let (subject, target) = (subject(user, &checksum), new_email.normalized());
+        let code = CodeFor {
+            purpose: Purpose::ChangeEmail,
+            subject: &subject,
+            target: &target,
+        };
+        let now = self.clock.now().timestamp();
+        codes::send(
+            policy,
+            self.keys,
+            &self.items(user, new_email, state),
+            code,
+            now,
+            |token| async move {
+                let minutes = (policy.lifetime_secs + 59) / 60;
+                let text = format!(
+                    "Your token to confirm this address is {}. It expires in {minutes} minutes. \
+                     If you did not ask to change your email, ignore this message.",
+                    token.expose()
+                );
+                self.email
+                    .send(new_email, "Confirm your new email address", &text)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .await?;
+        tracing::info!(to = %new_email.masked(), "email change token sent");
+        Ok(Outcome::TokenSent {
+            sent: CodeSent {
+                masked_destination: new_email.masked(),
+                expires_in: policy.lifetime_secs,
+                resend_after: policy.resend_cooldown_secs,
+            },
+            checksum,
+        })
+    }
+
+    async fn apply(
+        &self,
+        request: &Request<'_>,
+        state: &EmailChangeState,
+        token: &OtpCode,
+        checksum: &TokenChecksum,
+    ) -> Result<Outcome, Refusal> {
+        let Request {
+            user,
+            patch,
+            new_email,
+            actor,
+            ..
+        } = *request;
+        let (subject, target) = (subject(user, checksum), new_email.normalized());
+        let code = CodeFor {
+            purpose: Purpose::ChangeEmail,
+            subject: &subject,
+            target: &target,
+        };
+        let now = self.clock.now();
+        let digest = codes::check(
+            self.policy,
+            self.keys,
+            &self.items(user, new_email, state),
+            code,
+            token,
+            now.timestamp(),
+        )
+        .await?;
+        let rest = ProfilePatch {
+            email: None,
+            token: None,
+            token_checksum: None,
+            phone: None,
+            code: None,
+            resend: false,
+            ..patch.clone()
+        };
+        let change = ContactChange {
+            user,
+            patch: &rest,
+            email: Some(new_email),
+            phone: None,
+            actor,
+            code: Some(SpentCode {
+                digest: &digest,
+                max_attempts: self.policy.max_attempts,
+            }),
+        };
+        let old_email = state.profile.as_ref().and_then(|p| p.email.clone());
+        let profile = self
+            .accounts
+            .set_contact(&change, now)
+            .await
+            .map_err(|e| match e {
+                ContactError::NotFound => Refusal::NoProfile,
+                ContactError::EmailTaken => Refusal::EmailTaken,
+                ContactError::NoCredential => Refusal::NoCredential,
+                ContactError::TooManyAttributes => Refusal::TooManyAttributes,
+                ContactError::CodeGone => CodeRefusal::Expired.into(),
+                ContactError::PhoneTaken => {
+                    Refusal::Store(StoreError::Failed("no number was changed".into()))
+                }
+                ContactError::Store(e) => Refusal::Store(e),
+            })?;
+        if let Some(old) = old_email.as_deref().and_then(|e| Email::parse(e).ok()) {
+            self.tell_old_address(&old, new_email).await;
+        }
+        Ok(Outcome::Applied(Box::new(profile)))
+    }
+
+    /// The old address learns of the change; the change stands if this fails.
+    async fn tell_old_address(&self, old: &Email, new: &Email) {
+        let text = format!(
+            "The email address of your account was changed to {}. \
+             If you did not do this, contact support at once.",
+            new.masked()
+        );
+        if let Err(e) = self
+            .email
+            .send(old, "Your email address was changed", &text)
+            .await
+        {
+            tracing::warn!(error = %e, "the old address was not told of the change");
+        }
+    }
+}
