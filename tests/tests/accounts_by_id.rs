@@ -160,7 +160,12 @@ async fn the_user_changes_fields_and_proves_a_new_number() {
     }
 
     let r = patch(&env, &id, &token, json!({"email": unique_email("new")})).await;
-    assert_eq!(r.status, 202, "an email changes through a token: {}", r.json());
+    assert_eq!(
+        r.status,
+        202,
+        "an email changes through a token: {}",
+        r.json()
+    );
     assert!(r.json()["token_checksum"].is_string());
 
     let phone = fresh_phone();

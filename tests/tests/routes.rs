@@ -9,6 +9,38 @@ fn template_routes() -> BTreeSet<String> {
     template().routes.iter().map(|r| r.key()).collect()
 }
 
+/// The route a trailing-slash twin (`.../{proxy+}`) serves, or the key itself.
+fn base(key: &str) -> &str {
+    key.strip_suffix(api::http::TRAILING_SLASH).unwrap_or(key)
+}
+
+/// Every path a seed documents, with its trailing `/` as the seed writes it (SPEC §1).
+const SEED_SLASH_ROUTES: &[&str] = &[
+    "GET /users/profile",
+    "PATCH /users/profile",
+    "GET /users/user",
+    "GET /users/segments",
+    "POST /users/segments/{segment_id}/set",
+    "POST /api/v1/accounts/users",
+    "GET /api/v1/accounts/users/{user_id}",
+    "PATCH /api/v1/accounts/users/{user_id}",
+];
+
+#[test]
+fn every_seed_path_has_its_trailing_slash_twin_and_only_those() {
+    let routes = template_routes();
+    let twins: BTreeSet<&str> = routes
+        .iter()
+        .filter(|k| k.ends_with(api::http::TRAILING_SLASH))
+        .map(|k| base(k))
+        .collect();
+    let expected: BTreeSet<&str> = SEED_SLASH_ROUTES.iter().copied().collect();
+    assert_eq!(twins, expected);
+    for twin in &twins {
+        assert!(routes.contains(*twin), "{twin} has a twin but no route");
+    }
+}
+
 #[test]
 fn openapi_documents_exactly_the_template_routes() {
     let text = std::fs::read_to_string(workspace_root().join("openapi.yaml"))
@@ -31,9 +63,13 @@ fn openapi_documents_exactly_the_template_routes() {
             }
         }
     }
+    // Trailing-slash twins are documented once, in the API's description.
+    let routes: BTreeSet<String> = template_routes()
+        .iter()
+        .map(|k| base(k).to_owned())
+        .collect();
     assert_eq!(
-        documented,
-        template_routes(),
+        documented, routes,
         "openapi.yaml (left) and template.yaml (right) disagree"
     );
 }
@@ -70,7 +106,7 @@ fn every_function_serves_exactly_its_template_routes() {
             .routes
             .iter()
             .filter(|r| r.function == function.logical_id)
-            .map(|r| r.key())
+            .map(|r| base(&r.key()).to_owned())
             .collect();
         let served: BTreeSet<String> = function.routes.iter().map(|k| k.to_string()).collect();
         assert_eq!(

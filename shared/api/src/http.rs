@@ -34,15 +34,36 @@ pub fn request_id(req: &Request) -> String {
     .unwrap_or_default()
 }
 
+/// The greedy tail template.yaml adds to a route so that its path with a trailing `/`
+/// reaches it too: HTTP API route paths cannot end in `/`, and a greedy path variable
+/// also matches an empty remainder (see the README, "Trailing slashes").
+pub const TRAILING_SLASH: &str = "/{proxy+}";
+const TRAILING_SLASH_PARAM: &str = "proxy";
+
 /// A function's route keys as an enum (see `routes!`).
 pub trait Routes: Sized + Copy + 'static {
-    /// Every key, exactly as template.yaml declares it.
+    /// Every key, exactly as template.yaml declares it (without the trailing-slash twins).
     const KEYS: &'static [&'static str];
     fn from_key(key: &str) -> Option<Self>;
 
-    /// The route `req` matched; `None` for a key this function does not serve.
+    /// The route `req` matched; `None` for a key this function does not serve. A
+    /// trailing-slash twin is its route when nothing follows the slash.
     fn of(req: &Request) -> Option<Self> {
-        route_key(req).and_then(Self::from_key)
+        let key = route_key(req)?;
+        match key.strip_suffix(TRAILING_SLASH) {
+            None => Self::from_key(key),
+            Some(base) => {
+                let rest = req
+                    .path_parameters_ref()
+                    .and_then(|p| p.first(TRAILING_SLASH_PARAM))
+                    .unwrap_or_default();
+                if rest.is_empty() {
+                    Self::from_key(base)
+                } else {
+                    None
+                }
+            }
+        }
     }
 }
 

@@ -204,29 +204,60 @@ impl Gateway {
         }
     }
 
+    /// The route API Gateway would pick: a route without a greedy variable before one
+    /// with it. A `{name}` never matches an empty segment; a greedy `{name+}` takes the
+    /// rest of the path, an empty rest included (so `/a/{proxy+}` matches `/a/`).
     fn find(&self, method: &str, path: &str) -> Option<(&Route, HashMap<String, String>)> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.routes
-            .iter()
-            .filter(|r| r.def.method.eq_ignore_ascii_case(method))
-            .find_map(|route| {
-                if route.segments.len() != segments.len() {
-                    return None;
-                }
-                let mut params = HashMap::new();
-                for (pattern, actual) in route.segments.iter().zip(&segments) {
-                    match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                        Some(name) if !actual.is_empty() => {
-                            params.insert(name.to_owned(), percent_decode(actual));
-                        }
-                        Some(_) => return None,
-                        None if pattern == actual => {}
-                        None => return None,
+        let candidates = || {
+            self.routes
+                .iter()
+                .filter(|r| r.def.method.eq_ignore_ascii_case(method))
+        };
+        candidates()
+            .filter(|r| greedy(r).is_none())
+            .find_map(|route| match_segments(route, &route.segments, &segments))
+            .or_else(|| {
+                candidates().find_map(|route| {
+                    let name = greedy(route)?;
+                    let fixed = &route.segments[..route.segments.len() - 1];
+                    if segments.len() < route.segments.len() {
+                        return None;
                     }
-                }
-                Some((route, params))
+                    let (head, rest) = segments.split_at(fixed.len());
+                    let (route, mut params) = match_segments(route, fixed, head)?;
+                    params.insert(name.to_owned(), percent_decode(&rest.join("/")));
+                    Some((route, params))
+                })
             })
     }
+}
+
+/// The name of a route's greedy last variable (`{proxy+}` → `proxy`), if it has one.
+fn greedy(route: &Route) -> Option<&str> {
+    route.segments.last()?.strip_prefix('{')?.strip_suffix("+}")
+}
+
+fn match_segments<'r>(
+    route: &'r Route,
+    patterns: &[String],
+    segments: &[&str],
+) -> Option<(&'r Route, HashMap<String, String>)> {
+    if patterns.len() != segments.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (pattern, actual) in patterns.iter().zip(segments) {
+        match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !actual.is_empty() => {
+                params.insert(name.to_owned(), percent_decode(actual));
+            }
+            Some(_) => return None,
+            None if pattern == actual => {}
+            None => return None,
+        }
+    }
+    Some((route, params))
 }
 
 fn request_context(
