@@ -217,7 +217,8 @@ impl TestEnvBuilder {
         let sns_sdk = sdk_config(self.sns_endpoint.as_deref().unwrap_or(emulator)).await;
         let table = format!("test-{:016x}", rand::random::<u64>());
         let template = template();
-        let mut settings = local_api::dev_settings(Settings::local(&table, ""), &table);
+        let settings = local_api::dev_settings(Settings::local(&table, ""), &table);
+        let mut settings = local_api::dev_avatars(settings, &table, emulator);
         settings.otp_policy = self.policy;
         settings.supported_languages = self.languages;
         settings.supported_currencies = self.currencies;
@@ -238,6 +239,12 @@ impl TestEnvBuilder {
         local_api::table::ensure_email_identity(platform.ses().get(), local_api::DEV_EMAIL_SENDER)
             .await
             .expect("the sender identity is verified");
+        local_api::table::ensure_bucket(
+            platform.s3().get(),
+            &local_api::avatar_bucket_name(&table),
+        )
+        .await
+        .expect("the avatar bucket is created");
         local_api::table::ensure_signing_secret(
             platform.secrets().get(),
             &local_api::signing_key_secret_name(&table),

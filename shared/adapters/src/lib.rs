@@ -5,5 +5,6 @@
 pub mod access_tokens;
 pub mod aws;
 pub mod email;
+pub mod images;
 pub mod secrets;
 pub mod sms;

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod multipart;
 pub mod otp;
 pub mod partner;
 pub mod profile_body;

@@ -5,6 +5,7 @@
 
 pub mod api_token;
 mod attributes;
+pub mod avatar;
 pub mod ci;
 pub mod clock;
 pub mod consent;

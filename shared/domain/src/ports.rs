@@ -59,3 +59,27 @@ pub trait AccessTokens: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<AccessToken, KeyUnavailable>> + Send;
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("the image store failed: {0}")]
+pub struct ImageStoreFailed(pub String);
+
+/// Object storage for profile images. A replaced object is retired, not deleted: the
+/// bucket's lifecycle rule deletes it after a grace period, so caches that still hold
+/// its URL keep working for a while.
+pub trait ImageStore: Send + Sync {
+    fn put(
+        &self,
+        key: &str,
+        image: &crate::avatar::ValidImage,
+    ) -> impl Future<Output = Result<(), ImageStoreFailed>> + Send;
+
+    /// Marks a replaced object for the lifecycle rule.
+    fn retire(&self, key: &str) -> impl Future<Output = Result<(), ImageStoreFailed>> + Send;
+
+    /// Removes an object nothing points at (an upload whose profile write failed).
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), ImageStoreFailed>> + Send;
+
+    /// Where clients fetch the object.
+    fn url(&self, key: &str) -> String;
+}

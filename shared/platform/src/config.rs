@@ -3,6 +3,7 @@
 
 use adapters::sms::SmsConfig;
 use domain::LocaleCatalog;
+use domain::avatar::UploadPolicy;
 use domain::otp::OtpPolicy;
 use thiserror::Error;
 
@@ -70,6 +71,17 @@ pub struct Settings {
     pub signing_key_secret_id: Option<String>,
     /// `TOKEN_ISSUER`, `TOKEN_AUDIENCE`, `TOKEN_PUBLIC_KEYS`, when all are set.
     pub token: Option<TokenConfig>,
+    /// `AVATAR_BUCKET` and `AVATAR_BASE_URL`: where profile images are stored, and the
+    /// base of the URLs they are fetched from (the CDN in front of the bucket).
+    pub avatars: Option<AvatarConfig>,
+    /// `AVATAR_DAILY_LIMIT`: uploads per user per UTC day (default 5).
+    pub upload_policy: UploadPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct AvatarConfig {
+    pub bucket: String,
+    pub base_url: String,
 }
 
 impl Settings {
@@ -88,6 +100,11 @@ impl Settings {
             supported_languages: list("SUPPORTED_LANGUAGES"),
             supported_currencies: list("SUPPORTED_CURRENCIES"),
             token: token()?,
+            avatars: match (optional("AVATAR_BUCKET"), optional("AVATAR_BASE_URL")) {
+                (Some(bucket), Some(base_url)) => Some(AvatarConfig { bucket, base_url }),
+                _ => None,
+            },
+            upload_policy: upload_policy()?,
         })
     }
 
@@ -103,6 +120,8 @@ impl Settings {
             supported_languages: None,
             supported_currencies: None,
             token: None,
+            avatars: None,
+            upload_policy: UploadPolicy::default(),
         }
     }
 
@@ -135,6 +154,12 @@ impl Settings {
         self.signing_key_secret_id
             .as_deref()
             .ok_or(ConfigError::Missing("TOKEN_SIGNING_KEY_SECRET"))
+    }
+
+    pub fn require_avatars(&self) -> Result<&AvatarConfig, ConfigError> {
+        self.avatars
+            .as_ref()
+            .ok_or(ConfigError::Missing("AVATAR_BUCKET and AVATAR_BASE_URL"))
     }
 
     pub fn require_email_sender(&self) -> Result<&str, ConfigError> {
@@ -192,4 +217,15 @@ fn token() -> Result<Option<TokenConfig>, ConfigError> {
             reason: "set all three or none".into(),
         }),
     }
+}
+
+fn upload_policy() -> Result<UploadPolicy, ConfigError> {
+    let daily_limit = number("AVATAR_DAILY_LIMIT", UploadPolicy::default().daily_limit)?;
+    if daily_limit == 0 {
+        return Err(ConfigError::Invalid {
+            name: "AVATAR_DAILY_LIMIT",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(UploadPolicy { daily_limit })
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use store::{AccountStore, ApiTokenStore, CiStore, ProfileStore, SegmentStore, SessionStore};
 
-pub use config::{ConfigError, Settings, TokenConfig};
+pub use config::{AvatarConfig, ConfigError, Settings, TokenConfig};
 
 /// What every function is built from. An AWS client is built the first time an app
 /// asks for it, so a function pays only for the clients it uses.
@@ -27,6 +27,7 @@ pub struct Platform {
     sns: LazyClient<aws_sdk_sns::Client>,
     secrets: LazyClient<aws_sdk_secretsmanager::Client>,
     ses: LazyClient<aws_sdk_sesv2::Client>,
+    s3: LazyClient<aws_sdk_s3::Client>,
     pub settings: Settings,
     pub clock: Clock,
 }
@@ -45,7 +46,8 @@ impl Platform {
             dynamodb: LazyClient::new(sdk.clone(), aws_sdk_dynamodb::Client::new),
             sns: LazyClient::new(sdk.clone(), aws_sdk_sns::Client::new),
             secrets: LazyClient::new(sdk.clone(), aws_sdk_secretsmanager::Client::new),
-            ses: LazyClient::new(sdk, aws_sdk_sesv2::Client::new),
+            ses: LazyClient::new(sdk.clone(), aws_sdk_sesv2::Client::new),
+            s3: LazyClient::new(sdk, adapters::images::s3_client),
             settings,
             clock,
         }
@@ -84,6 +86,21 @@ impl Platform {
             self.ses.clone(),
             self.settings.require_email_sender()?,
         ))
+    }
+
+    /// Profile images in `AVATAR_BUCKET`; the S3 client is built on the first upload.
+    pub fn image_store(&self) -> Result<adapters::images::S3Images, ConfigError> {
+        let avatars = self.settings.require_avatars()?;
+        Ok(adapters::images::S3Images::new(
+            self.s3.clone(),
+            &avatars.bucket,
+            &avatars.base_url,
+        ))
+    }
+
+    /// S3, built on first use.
+    pub fn s3(&self) -> LazyClient<aws_sdk_s3::Client> {
+        self.s3.clone()
     }
 
     /// SES, built on the first email.

@@ -6,6 +6,7 @@
 //! | OTP challenge               | `USER#<user_id>` | `OTP#<purpose>`                           |
 //! | consent audit entry         | `USER#<user_id>` | `CONSENTLOG#<ms, 13 digits>#<request id>#<channel>` |
 //! | account audit entry         | `USER#<user_id>` | `AUDIT#<ms, 13 digits>#<request id>`      |
+//! | image uploads of a day      | `USER#<user_id>` | `UPLOADS#<yyyy-mm-dd>`                    |
 //! | segment membership          | `USER#<user_id>` | `SEGMENT#<id, 10 digits>`                 |
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
@@ -19,7 +20,8 @@
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
 //!
-//! `expires_at` is the table's TTL attribute: OTP challenges and send logs carry it.
+//! `expires_at` is the table's TTL attribute: OTP challenges, send logs and upload counts
+//! carry it.
 //! API tokens do not (their expiry is `valid_until`), so expired tokens stay listable.
 
 use std::collections::HashMap;
@@ -156,6 +158,14 @@ impl ItemKey {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk: format!("{AUDIT_PREFIX}{at_ms:013}#{request_id}"),
+        }
+    }
+
+    /// The count of `user`'s image uploads on one UTC day.
+    pub fn uploads(user: &UserId, day: chrono::NaiveDate) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: format!("UPLOADS#{day}"),
         }
     }
 

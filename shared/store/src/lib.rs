@@ -5,7 +5,7 @@
 //! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item`,
 //! `codes`, `markers` and `session_item` (item mapping; `codes` keeps one-time codes
 //! for any flow, `markers` the uniqueness claims). On top, one repository per aggregate:
-//! `profiles` (+ `consents`, `phone`), `accounts` (+ `sessions`, `contact_change`),
+//! `profiles` (+ `consents`, `phone`, `avatar`), `accounts` (+ `sessions`, `contact_change`),
 //! `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
 //! that the consent and phone flows extend `ProfileStore`, whose item they share, an
 //! administrator's contact change extends `AccountStore`, and a login's session clears
@@ -13,6 +13,7 @@
 
 mod accounts;
 mod api_tokens;
+mod avatar;
 mod batch;
 mod ci;
 mod codes;
@@ -40,6 +41,7 @@ pub use accounts::{
     PhoneRegistrationState, RegisterError, SpentCode, VerifyError,
 };
 pub use api_tokens::ApiTokenStore;
+pub use avatar::UploadSlot;
 pub use ci::{CiError, CiRecord, CiStore};
 pub use codes::{CodeSlot, CodeState};
 pub use consent_item::AuditEntry;

@@ -3,6 +3,7 @@
 //! AWS service sits behind a port; the HTTP edge maps its outcomes to answers.
 
 pub mod auth;
+pub mod avatar_upload;
 mod codes;
 pub mod email_change;
 pub mod phone_change;

@@ -37,6 +37,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("profiles-api", "profiles-api"),
     ("ci", "ci"),
     ("accounts", "accounts"),
+    ("media", "media"),
 ];
 
 struct RuntimeApi {
@@ -138,6 +139,11 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
             local_api::signing_key_secret_name(table),
         ),
         ("EMAIL_SENDER", local_api::DEV_EMAIL_SENDER.into()),
+        ("AVATAR_BUCKET", local_api::avatar_bucket_name(table)),
+        (
+            "AVATAR_BASE_URL",
+            format!("{aws_endpoint}/{}", local_api::avatar_bucket_name(table)),
+        ),
         ("TOKEN_ISSUER", local_api::dev_token::DEV_ISSUER.into()),
         ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
         ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),

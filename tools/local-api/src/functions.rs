@@ -10,6 +10,7 @@ use api::http::{HttpApp, Routes};
 use ci::CiApp;
 use consents::ConsentsApp;
 use local_info::LocalInfoApp;
+use media::MediaApp;
 use platform::{Build, ConfigError, Platform};
 use profile::ProfileApp;
 use profiles_api::ProfilesApiApp;
@@ -51,6 +52,7 @@ pub fn functions() -> Vec<Function> {
         function("CiFunction", CiApp::new),
         function("LocalInfoFunction", LocalInfoApp::new),
         function("AccountsFunction", AccountsApp::new),
+        function("MediaFunction", MediaApp::new),
     ]
 }
 

@@ -21,6 +21,25 @@ pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::
     settings
 }
 
+/// Profile images in a bucket named after the table, fetched straight from the
+/// emulator at `endpoint` (which serves objects without signatures), as a CDN would.
+pub fn dev_avatars(
+    mut settings: platform::Settings,
+    table: &str,
+    endpoint: &str,
+) -> platform::Settings {
+    let bucket = avatar_bucket_name(table);
+    settings.avatars = Some(platform::AvatarConfig {
+        base_url: format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+        bucket,
+    });
+    settings
+}
+
+pub fn avatar_bucket_name(table: &str) -> String {
+    format!("{}-avatars", table.to_ascii_lowercase())
+}
+
 /// The sender `make dev` and the tests verify in the emulator's SES.
 pub const DEV_EMAIL_SENDER: &str = "no-reply@user-profile.local";
 

@@ -82,6 +82,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let endpoint = sdk.endpoint_url().unwrap_or("(AWS)").to_owned();
     let settings = platform::Settings::from_env().map_err(|e| e.to_string())?;
     let settings = local_api::dev_settings(settings, table_name);
+    let settings = local_api::dev_avatars(settings, table_name, &endpoint);
     let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
     let gateway = local_api::gateway(&template, &platform)?;
     table::ensure_table(&platform.dynamodb(), table_name, &template.table).await?;
@@ -91,6 +92,11 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     )
     .await?;
     table::ensure_email_identity(platform.ses().get(), local_api::DEV_EMAIL_SENDER).await?;
+    table::ensure_bucket(
+        platform.s3().get(),
+        &local_api::avatar_bucket_name(table_name),
+    )
+    .await?;
     table::ensure_signing_secret(
         platform.secrets().get(),
         &local_api::signing_key_secret_name(table_name),

@@ -127,6 +127,33 @@ pub async fn ensure_email_identity(
         .map_err(|e| format!("cannot verify sender {address}: {e}"))
 }
 
+/// The avatar bucket, readable without a signature as the CDN makes it in AWS, so an
+/// `avatar_url` opens in a browser under `make dev`.
+pub async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+    let created = client.create_bucket().bucket(bucket).send().await;
+    unless_it_exists(created, |e| {
+        e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
+    })
+    .map_err(|e| format!("cannot create bucket {bucket}: {e}"))?;
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/avatars/*"),
+        }],
+    });
+    client
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot open bucket {bucket} for reading: {e}"))
+}
+
 /// A create call's result where "it exists already" counts as done.
 fn unless_it_exists<T, E, R>(
     result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,

@@ -1,0 +1,156 @@
+//! Profile images (issue 9): `POST /users/profile/image` takes `multipart/form-data`
+//! with `image` (seed 000 calls it `avatar`) and optionally `cropped_image` (seed 002).
+//! Each part must decode completely as a JPEG, PNG or WebP within the size limits, or
+//! the answer is a 400 naming it and nothing is stored.
+
+use adapters::images::S3Images;
+use api::http::{HttpApp, json};
+use api::multipart;
+use api::{ApiError, Identity};
+use domain::avatar::{UploadPolicy, ValidImage, daily_limit_message};
+use domain::{Clock, FieldErrors};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use platform::{ConfigError, Platform};
+use serde::Serialize;
+use store::ProfileStore;
+use usecases::avatar_upload::{AvatarUpload, Refusal, Upload};
+
+api::routes! {
+    pub enum Route {
+        UploadImage = "POST /users/profile/image",
+    }
+}
+
+pub struct MediaApp {
+    profiles: ProfileStore,
+    images: S3Images,
+    policy: UploadPolicy,
+    clock: Clock,
+}
+
+impl MediaApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self {
+            profiles: p.profile_store()?,
+            images: p.image_store()?,
+            policy: p.settings.upload_policy,
+            clock: p.clock.clone(),
+        })
+    }
+
+    /// An upload in the canonical or in seed 002's shape; `require_cropped`: seed 002
+    /// requires both parts.
+    pub async fn upload(
+        &self,
+        req: &Request,
+        require_cropped: bool,
+    ) -> Result<Result<Uploaded, UploadRefused>, ApiError> {
+        let user = Identity::from_request(req)?.require_user()?.clone();
+        let upload = match parse_upload(multipart::parts(req).await?, require_cropped) {
+            Ok(upload) => upload,
+            Err(errors) => return Ok(Err(UploadRefused::Invalid(errors))),
+        };
+        let use_case = AvatarUpload {
+            profiles: &self.profiles,
+            images: &self.images,
+            policy: &self.policy,
+            clock: &self.clock,
+        };
+        match use_case.run(&user, &upload).await {
+            Ok(done) => Ok(Ok(Uploaded {
+                image_url: done.image_url,
+                cropped_image_url: done.cropped_url,
+            })),
+            Err(Refusal::LimitReached { now, available_at }) => Ok(Err(UploadRefused::Limit {
+                message: daily_limit_message(now, available_at),
+                retry_after_secs: (available_at - now).num_seconds().max(1) as u64,
+            })),
+            Err(Refusal::DependencyUnavailable(_)) => {
+                Err(ApiError::unavailable(api::error::RETRY_AFTER_SECS))
+            }
+            Err(Refusal::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// What a stored upload answers.
+#[derive(Debug, Serialize)]
+pub struct Uploaded {
+    pub image_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cropped_image_url: Option<String>,
+}
+
+/// Why an upload stored nothing, in words each API style renders its own way.
+#[derive(Debug)]
+pub enum UploadRefused {
+    Invalid(FieldErrors),
+    Limit {
+        message: String,
+        retry_after_secs: u64,
+    },
+}
+
+const IMAGE_PARTS: &[&str] = &["image", "avatar"];
+const CROPPED_PART: &str = "cropped_image";
+
+fn parse_upload(
+    mut parts: std::collections::BTreeMap<String, Vec<u8>>,
+    require_cropped: bool,
+) -> Result<Upload, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut image_parts: Vec<(String, Vec<u8>)> = IMAGE_PARTS
+        .iter()
+        .filter_map(|name| parts.remove(*name).map(|b| (name.to_string(), b)))
+        .collect();
+    let cropped = parts.remove(CROPPED_PART);
+    for name in parts.keys() {
+        errors.add(name.as_str(), "is not a part of this upload");
+    }
+    if image_parts.len() > 1 {
+        errors.add("avatar", "send image or avatar, not both");
+    }
+    let image = match image_parts.pop() {
+        None => {
+            errors.add("image", "This field is required.");
+            None
+        }
+        Some((name, bytes)) => ValidImage::parse(bytes)
+            .map_err(|m| errors.add(name, m))
+            .ok(),
+    };
+    let cropped = match cropped {
+        None if require_cropped => {
+            errors.add(CROPPED_PART, "This field is required.");
+            None
+        }
+        None => None,
+        Some(bytes) => ValidImage::parse(bytes)
+            .map_err(|m| errors.add(CROPPED_PART, m))
+            .ok(),
+    };
+    errors.into_result()?;
+    Ok(Upload {
+        image: image.expect("no errors means an image"),
+        cropped,
+    })
+}
+
+impl HttpApp for MediaApp {
+    type Route = Route;
+    type Error = ApiError;
+
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        match route {
+            Route::UploadImage => match self.upload(&req, false).await? {
+                Ok(uploaded) => Ok(json(StatusCode::OK, &uploaded)),
+                Err(UploadRefused::Invalid(errors)) => Err(ApiError::validation(errors)),
+                Err(UploadRefused::Limit {
+                    message,
+                    retry_after_secs,
+                }) => Err(ApiError::rate_limited(retry_after_secs, message)),
+            },
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! A profile's image (issue 9): the day's upload count, reserved before anything is
+//! stored and released if the upload fails, and the profile's pointer to its objects.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{ProfilePatch, UserId};
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::n;
+use crate::keys::{ItemKey, TTL_ATTRIBUTE};
+use crate::profile_item::{Guard, update_expression};
+use crate::profiles::ProfileStore;
+use crate::txn::{none_if_condition_failed, update_item};
+
+const COUNT: &str = "uploads";
+const AVATAR_URL: &str = "avatar_url";
+const AVATAR_KEYS: &str = "avatar_keys";
+
+/// How a reservation of one upload went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadSlot {
+    Reserved,
+    /// The day's limit is spent.
+    Spent,
+}
+
+impl ProfileStore {
+    /// Counts one upload of `day` if fewer than `limit` were made: one conditional
+    /// UpdateItem, so concurrent uploads cannot pass the limit.
+    pub async fn reserve_upload(
+        &self,
+        user: &UserId,
+        day: NaiveDate,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<UploadSlot, StoreError> {
+        let mut e = Expression::default();
+        let count = e.name(COUNT);
+        let (one, zero, max) = (e.value(n(1)), e.value(n(0)), e.value(n(limit)));
+        e.set_raw(
+            count.clone(),
+            format!("if_not_exists({count}, {zero}) + {one}"),
+        );
+        e.set(TTL_ATTRIBUTE, n(expires_at));
+        e.condition(format!("attribute_not_exists({count}) OR {count} < {max}"));
+        let result = update_item(&self.client, &self.table, &ItemKey::uploads(user, day), e)
+            .send()
+            .await;
+        Ok(match none_if_condition_failed(result)? {
+            Some(_) => UploadSlot::Reserved,
+            None => UploadSlot::Spent,
+        })
+    }
+
+    /// Gives back a reserved upload that stored nothing.
+    pub async fn release_upload(&self, user: &UserId, day: NaiveDate) -> Result<(), StoreError> {
+        let mut e = Expression::default();
+        let count = e.name(COUNT);
+        let (one, zero) = (e.value(n(1)), e.value(n(0)));
+        e.set_raw(count.clone(), format!("{count} - {one}"));
+        e.condition(format!("{count} > {zero}"));
+        let result = update_item(&self.client, &self.table, &ItemKey::uploads(user, day), e)
+            .send()
+            .await;
+        none_if_condition_failed(result).map(|_| ())
+    }
+
+    /// Points the profile (created if need be) at a new image; returns the object keys
+    /// of the image it replaced.
+    pub async fn set_avatar(
+        &self,
+        user: &UserId,
+        url: &str,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut e = update_expression(user, &ProfilePatch::default(), now, Guard::Optimistic);
+        e.set(AVATAR_URL, AttributeValue::S(url.to_owned()));
+        e.set(AVATAR_KEYS, AttributeValue::Ss(keys.to_vec()));
+        let out = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await?;
+        Ok(
+            match out.attributes.as_ref().and_then(|a| a.get(AVATAR_KEYS)) {
+                Some(AttributeValue::Ss(old)) => old.clone(),
+                _ => Vec::new(),
+            },
+        )
+    }
+}
