@@ -177,9 +177,16 @@ pub struct TestEnvBuilder {
     currencies: Option<Vec<String>>,
     dynamodb_endpoint: Option<String>,
     sns_endpoint: Option<String>,
+    app_keys: Option<Vec<String>>,
 }
 
 impl TestEnvBuilder {
+    /// `APP_KEYS`: the apikey values seed 002's routes accept.
+    pub fn app_keys(mut self, keys: &[&str]) -> Self {
+        self.app_keys = Some(keys.iter().map(|k| k.to_string()).collect());
+        self
+    }
+
     pub fn policy(mut self, policy: OtpPolicy) -> Self {
         self.policy = policy;
         self
@@ -222,6 +229,7 @@ impl TestEnvBuilder {
         settings.otp_policy = self.policy;
         settings.supported_languages = self.languages;
         settings.supported_currencies = self.currencies;
+        settings.app_keys = self.app_keys;
         let platform = Platform::new(sdk, settings, Clock::adjustable())
             .with_dynamodb(dynamodb.clone())
             .with_sns(aws_sdk_sns::Client::new(&sns_sdk));
@@ -273,6 +281,7 @@ impl TestEnv {
             currencies: None,
             dynamodb_endpoint: None,
             sns_endpoint: None,
+            app_keys: None,
         }
     }
 

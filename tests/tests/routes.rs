@@ -24,6 +24,10 @@ const SEED_SLASH_ROUTES: &[&str] = &[
     "POST /api/v1/accounts/users",
     "GET /api/v1/accounts/users/{user_id}",
     "PATCH /api/v1/accounts/users/{user_id}",
+    "GET /user/get/profile",
+    "POST /user/update/profile",
+    "POST /user/profile-image",
+    "GET /get/local-info",
 ];
 
 #[test]

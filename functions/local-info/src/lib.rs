@@ -1,8 +1,11 @@
 //! `GET /local-info` (SPEC §8): public, cacheable, no DynamoDB. The body and its ETag
-//! are built once per container from the same catalog that validates profiles.
+//! are built once per container from the same catalog that validates profiles. Seed
+//! 002's `GET /get/local-info` is the same lists in its envelope, behind the authorizer
+//! and its `apikey`, as that API documents it.
 
 use api::ApiError;
 use api::http::HttpApp;
+use api::seed002::AppKeys;
 use domain::LocaleCatalog;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -13,6 +16,7 @@ use sha2::{Digest, Sha256};
 api::routes! {
     pub enum Route {
         LocalInfo = "GET /local-info",
+        Seed002LocalInfo = "GET /get/local-info",
     }
 }
 
@@ -20,8 +24,26 @@ api::routes! {
 pub const CACHE_CONTROL: &str = "public, max-age=86400";
 
 pub struct LocalInfoApp {
+    canonical: Cached,
+    seed002: Cached,
+    app_keys: AppKeys,
+}
+
+/// A body built once, and its entity tag.
+struct Cached {
     body: Vec<u8>,
     etag: HeaderValue,
+}
+
+impl Cached {
+    fn new(body: Vec<u8>) -> Self {
+        let digest = Sha256::digest(&body);
+        use base64::Engine;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12]);
+        let etag =
+            HeaderValue::from_str(&format!("\"{tag}\"")).expect("base64url is a valid header");
+        Self { body, etag }
+    }
 }
 
 #[derive(Serialize)]
@@ -43,7 +65,9 @@ impl LocalInfoApp {
     }
 
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        Ok(Self::from_catalog(&settings.locales()?))
+        let mut app = Self::from_catalog(&settings.locales()?);
+        app.app_keys = AppKeys::new(settings.app_keys.clone());
+        Ok(app)
     }
 
     pub fn from_catalog(catalog: &LocaleCatalog) -> Self {
@@ -73,13 +97,18 @@ impl LocalInfoApp {
                 })
                 .collect(),
         };
-        let body = serde_json::to_vec(&info).expect("local info serializes");
-        let digest = Sha256::digest(&body);
-        use base64::Engine;
-        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12]);
-        let etag =
-            HeaderValue::from_str(&format!("\"{tag}\"")).expect("base64url is a valid header");
-        Self { body, etag }
+        let canonical = serde_json::to_vec(&info).expect("local info serializes");
+        let seed002 = serde_json::to_vec(&serde_json::json!({
+            "status_code": 200,
+            "errors": {},
+            "data": info,
+        }))
+        .expect("local info serializes");
+        Self {
+            canonical: Cached::new(canonical),
+            seed002: Cached::new(seed002),
+            app_keys: AppKeys::default(),
+        }
     }
 }
 
@@ -89,12 +118,16 @@ impl HttpApp for LocalInfoApp {
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
-            Route::LocalInfo => Ok(local_info(self, &req)),
+            Route::LocalInfo => Ok(local_info(&self.canonical, &req)),
+            Route::Seed002LocalInfo => Ok(self
+                .app_keys
+                .refusal(&req)
+                .unwrap_or_else(|| local_info(&self.seed002, &req))),
         }
     }
 }
 
-fn local_info(app: &LocalInfoApp, req: &Request) -> Response<Body> {
+fn local_info(app: &Cached, req: &Request) -> Response<Body> {
     let not_modified = req
         .headers()
         .get_all(header::IF_NONE_MATCH)

@@ -6,6 +6,7 @@
 use adapters::images::S3Images;
 use api::http::{HttpApp, json};
 use api::multipart;
+use api::seed002::{self, AppKeys};
 use api::{ApiError, Identity};
 use domain::avatar::{UploadPolicy, ValidImage, daily_limit_message};
 use domain::{Clock, FieldErrors};
@@ -13,16 +14,19 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
+use serde_json::json;
 use store::ProfileStore;
 use usecases::avatar_upload::{AvatarUpload, Refusal, Upload};
 
 api::routes! {
     pub enum Route {
         UploadImage = "POST /users/profile/image",
+        Seed002UploadImage = "POST /user/profile-image",
     }
 }
 
 pub struct MediaApp {
+    app_keys: AppKeys,
     profiles: ProfileStore,
     images: S3Images,
     policy: UploadPolicy,
@@ -32,6 +36,7 @@ pub struct MediaApp {
 impl MediaApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
+            app_keys: AppKeys::new(p.settings.app_keys.clone()),
             profiles: p.profile_store()?,
             images: p.image_store()?,
             policy: p.settings.upload_policy,
@@ -151,6 +156,23 @@ impl HttpApp for MediaApp {
                     retry_after_secs,
                 }) => Err(ApiError::rate_limited(retry_after_secs, message)),
             },
+            // Seed 002: both parts required, every answer in its envelope.
+            Route::Seed002UploadImage => {
+                if let Some(refused) = self.app_keys.refusal(&req) {
+                    return Ok(refused);
+                }
+                Ok(match self.upload(&req, true).await {
+                    Ok(Ok(uploaded)) => seed002::ok(json!({"image_url": uploaded.image_url})),
+                    Ok(Err(UploadRefused::Invalid(errors))) => {
+                        seed002::envelope(StatusCode::BAD_REQUEST, &errors, json!({}))
+                    }
+                    Ok(Err(UploadRefused::Limit {
+                        message,
+                        retry_after_secs,
+                    })) => seed002::refused(ApiError::rate_limited(retry_after_secs, message)),
+                    Err(e) => seed002::refused(e),
+                })
+            }
         }
     }
 }

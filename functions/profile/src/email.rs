@@ -1,18 +1,16 @@
-//! PATCH /users/profile with a new `email`: the use case decides, this maps its outcome
-//! to an answer (issue 9). `None`: the address is the account's already.
+//! A profile write with a new `email`: the use case decides, this maps its refusals to
+//! errors (issue 9). `None`: the address is the account's already.
 
 use api::ApiError;
 use api::error::RETRY_AFTER_SECS;
-use api::otp::token_sent;
-use lambda_http::{Body, Response};
 use usecases::email_change::{EmailChange, Outcome, Refusal, Request};
 
-use crate::{ProfileApp, patch_refused, profile_response};
+use crate::{Patched, ProfileApp, patch_refused};
 
 pub(crate) async fn change(
     app: &ProfileApp,
     request: &Request<'_>,
-) -> Result<Option<Response<Body>>, ApiError> {
+) -> Result<Option<Patched>, ApiError> {
     let use_case = EmailChange {
         accounts: &app.accounts,
         email: &app.email,
@@ -22,8 +20,8 @@ pub(crate) async fn change(
     };
     match use_case.run(request).await.map_err(refused)? {
         Outcome::Unchanged => Ok(None),
-        Outcome::Applied(profile) => Ok(Some(profile_response(&profile))),
-        Outcome::TokenSent { sent, checksum } => Ok(Some(token_sent(&sent, checksum.expose()))),
+        Outcome::Applied(profile) => Ok(Some(Patched::Profile(profile))),
+        Outcome::TokenSent { sent, checksum } => Ok(Some(Patched::TokenSent(sent, checksum))),
     }
 }
 

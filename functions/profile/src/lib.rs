@@ -3,14 +3,16 @@
 
 mod email;
 mod phone;
+mod seed002;
 
 use adapters::email::SesEmail;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
 use api::http::{HttpApp, json, json_object};
 use api::profile_body::ProfileBody;
+use api::seed002::AppKeys;
 use api::{ApiError, Identity};
-use domain::otp::OtpPolicy;
+use domain::otp::{CodeSent, OtpPolicy, TokenChecksum};
 use domain::{
     Clock, ConsentActor, ExpectedVersion, Field, LocaleCatalog, Profile, ProfilePatch, UserId,
 };
@@ -25,6 +27,8 @@ api::routes! {
         GetProfile = "GET /users/profile",
         PatchProfile = "PATCH /users/profile",
         GetUser = "GET /users/user",
+        Seed002GetProfile = "GET /user/get/profile",
+        Seed002UpdateProfile = "POST /user/update/profile",
     }
 }
 
@@ -38,6 +42,8 @@ pub struct ProfileApp {
     pub clock: Clock,
     /// The languages and currencies profiles may name (`/local-info` shows the same).
     pub locales: LocaleCatalog,
+    /// The `apikey` values seed 002's routes accept.
+    pub app_keys: AppKeys,
 }
 
 impl ProfileApp {
@@ -53,6 +59,7 @@ impl ProfileApp {
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
             clock: p.clock.clone(),
             locales: settings.locales()?,
+            app_keys: AppKeys::new(settings.app_keys.clone()),
         })
     }
 }
@@ -62,19 +69,47 @@ impl HttpApp for ProfileApp {
     type Error = ApiError;
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
-        let identity = Identity::from_request(&req)?;
-        let user = identity.require_user()?;
-        match route {
-            Route::GetProfile => get_profile(self, user).await,
-            Route::PatchProfile => {
-                patch_profile(self, user, identity.actor(&req, "self"), &req).await
+        let seed002_update = match route {
+            Route::Seed002GetProfile => false,
+            Route::Seed002UpdateProfile => true,
+            Route::GetProfile | Route::PatchProfile | Route::GetUser => {
+                let identity = Identity::from_request(&req)?;
+                let user = identity.require_user()?;
+                return match route {
+                    Route::PatchProfile => {
+                        patch_profile(self, user, identity.actor(&req, "self"), &req).await
+                    }
+                    Route::GetUser => get_user(self, user).await,
+                    _ => get_profile(self, user).await,
+                };
             }
-            Route::GetUser => get_user(self, user).await,
-        }
+        };
+        Ok(self.seed002(seed002_update, req).await)
     }
 }
 
-async fn load(app: &ProfileApp, user: &UserId) -> Result<Profile, ApiError> {
+impl ProfileApp {
+    /// Seed 002's routes: its `apikey`, then every answer in its envelope.
+    async fn seed002(&self, update: bool, req: Request) -> Response<Body> {
+        if let Some(refused) = self.app_keys.refusal(&req) {
+            return refused;
+        }
+        api::seed002::answer(
+            async {
+                let identity = Identity::from_request(&req)?;
+                let user = identity.require_user()?;
+                if update {
+                    seed002::update(self, user, identity.actor(&req, "self"), &req).await
+                } else {
+                    seed002::get(self, user).await
+                }
+            }
+            .await,
+        )
+    }
+}
+
+pub(crate) async fn load(app: &ProfileApp, user: &UserId) -> Result<Profile, ApiError> {
     app.profiles
         .get(user)
         .await?
@@ -94,23 +129,50 @@ async fn patch_profile(
     let expected = if_match(req.headers())?;
     let body = json_object(req)?;
     let now = app.clock.now();
-    let mut patch =
+    let patch =
         ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
+    Ok(match apply(app, user, &actor, patch, expected).await? {
+        Patched::Profile(profile) => profile_response(&profile),
+        Patched::CodeSent(sent) => api::otp::code_sent(&sent),
+        Patched::TokenSent(sent, checksum) => api::otp::token_sent(&sent, checksum.expose()),
+    })
+}
+
+/// What a PATCH came to, for each API style to answer its way.
+pub(crate) enum Patched {
+    Profile(Box<Profile>),
+    /// A code went to a new number; nothing applied.
+    CodeSent(CodeSent),
+    /// A token went to a new address; nothing applied.
+    TokenSent(CodeSent, TokenChecksum),
+}
+
+/// The one path every profile write takes: an email change, a phone change, or the
+/// plain fields.
+pub(crate) async fn apply(
+    app: &ProfileApp,
+    user: &UserId,
+    actor: &ConsentActor,
+    mut patch: ProfilePatch,
+    expected: ExpectedVersion,
+) -> Result<Patched, ApiError> {
     if let Some(new_email) = patch.email.clone() {
         let request = usecases::email_change::Request {
             user,
             patch: &patch,
             new_email: &new_email,
             expected,
-            actor: &actor,
+            actor,
         };
-        if let Some(answer) = email::change(app, &request).await? {
-            return Ok(answer);
+        if let Some(patched) = email::change(app, &request).await? {
+            return Ok(patched);
         }
         // The address is the account's already; the rest of the PATCH goes on.
         patch.email = None;
+        patch.token = None;
+        patch.token_checksum = None;
         if !patch.changes_profile_fields() && patch.phone.is_none() {
-            return get_profile(app, user).await;
+            return Ok(Patched::Profile(Box::new(load(app, user).await?)));
         }
     }
     if let Some(phone) = &patch.phone {
@@ -119,16 +181,16 @@ async fn patch_profile(
             patch: &patch,
             phone,
             expected,
-            actor: &actor,
+            actor,
         };
         return phone::change(app, &request).await;
     }
     let profile = app
         .profiles
-        .patch(user, &patch, expected, &actor, &app.clock)
+        .patch(user, &patch, expected, actor, &app.clock)
         .await
         .map_err(patch_refused)?;
-    Ok(profile_response(&profile))
+    Ok(Patched::Profile(Box::new(profile)))
 }
 
 pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {

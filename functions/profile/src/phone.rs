@@ -1,18 +1,13 @@
-//! PATCH /users/profile with a new `phone`: the use case decides, this maps its outcome
-//! to an answer (SPEC §4).
+//! A profile write with a new `phone`: the use case decides, this maps its refusals to
+//! errors (SPEC §4).
 
 use api::ApiError;
 use api::error::RETRY_AFTER_SECS;
-use api::otp::code_sent;
-use lambda_http::{Body, Response};
 use usecases::phone_change::{Outcome, PhoneChange, Refusal, Request};
 
-use crate::{ProfileApp, patch_refused, profile_response};
+use crate::{Patched, ProfileApp, patch_refused};
 
-pub(crate) async fn change(
-    app: &ProfileApp,
-    request: &Request<'_>,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn change(app: &ProfileApp, request: &Request<'_>) -> Result<Patched, ApiError> {
     let use_case = PhoneChange {
         profiles: &app.profiles,
         sms: &app.sms,
@@ -21,8 +16,8 @@ pub(crate) async fn change(
         clock: &app.clock,
     };
     match use_case.run(request).await.map_err(refused)? {
-        Outcome::Applied(profile) => Ok(profile_response(&profile)),
-        Outcome::CodeSent(sent) => Ok(code_sent(&sent)),
+        Outcome::Applied(profile) => Ok(Patched::Profile(Box::new(profile))),
+        Outcome::CodeSent(sent) => Ok(Patched::CodeSent(sent)),
     }
 }
 

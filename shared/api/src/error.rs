@@ -178,6 +178,10 @@ impl ApiError {
         &self.0.errors
     }
 
+    pub fn retry_after(&self) -> Option<u64> {
+        self.0.retry_after
+    }
+
     pub fn into_response(self) -> Response<Body> {
         let body = serde_json::to_vec(&self.0).expect("problem details serialize");
         let mut response = Response::builder()

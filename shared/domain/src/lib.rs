@@ -29,7 +29,7 @@ pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentSta
 pub use field_errors::FieldErrors;
 pub use locale::{CountryCode, Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{Address, DateOfBirth, Email, Gender, PersonName, UserId};
-pub use phone::PhoneNumber;
+pub use phone::{PhoneNumber, PhoneParts};
 pub use profile::{
     ExpectedVersion, Field, FieldValue, Profile, ProfilePatch, TooManyAttributes, timestamp,
 };

@@ -29,6 +29,17 @@ impl PhoneNumber {
         &self.0
     }
 
+    /// The number as seed 002 shows it: the calling code (`+90`), the national number
+    /// (`5321234567`) and the region (`TR`).
+    pub fn parts(&self) -> PhoneParts {
+        let parsed = phonenumber::parse(None, &self.0).expect("a stored E.164 number parses");
+        PhoneParts {
+            calling_code: format!("+{}", parsed.code().value()),
+            national: parsed.national().value().to_string(),
+            region: parsed.country().id().map(|id| id.as_ref().to_owned()),
+        }
+    }
+
     /// `+90*******67`: enough to recognise, not enough to dial.
     pub fn masked(&self) -> String {
         let s = &self.0;
@@ -42,6 +53,13 @@ impl PhoneNumber {
             &s[s.len() - keep_tail..]
         )
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneParts {
+    pub calling_code: String,
+    pub national: String,
+    pub region: Option<String>,
 }
 
 impl fmt::Debug for PhoneNumber {

@@ -76,6 +76,8 @@ pub struct Settings {
     pub avatars: Option<AvatarConfig>,
     /// `AVATAR_DAILY_LIMIT`: uploads per user per UTC day (default 5).
     pub upload_policy: UploadPolicy,
+    /// `APP_KEYS`: the `apikey` values seed 002's routes accept; unset = any.
+    pub app_keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +107,7 @@ impl Settings {
                 _ => None,
             },
             upload_policy: upload_policy()?,
+            app_keys: list("APP_KEYS"),
         })
     }
 
@@ -122,6 +125,7 @@ impl Settings {
             token: None,
             avatars: None,
             upload_policy: UploadPolicy::default(),
+            app_keys: None,
         }
     }
 

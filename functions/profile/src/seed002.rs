@@ -1,0 +1,189 @@
+//! Seed 002's profile routes, wire-compatible: `GET /user/get/profile` and
+//! `POST /user/update/profile`, in its envelope, with its field names and messages.
+//! Both are views over the canonical profile: the update goes through `apply`, the same
+//! code path as `PATCH /users/profile`, after seed 002's names are translated.
+
+use api::ApiError;
+use api::seed002::{self, INVALID_EMAIL, PHONE_FORMAT, REQUIRED, TOKEN_NOT_MATCHING, TOO_LONG_255};
+use domain::{
+    ConsentActor, Email, ExpectedVersion, Field, FieldErrors, PhoneNumber, Profile, ProfilePatch,
+    UserId,
+};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+
+use crate::{Patched, ProfileApp, apply, load};
+
+/// Seed 002's name → the profile's, for the fields its update takes.
+const RENAMED: &[(&str, &str)] = &[
+    ("first_name", "first_name"),
+    ("last_name", "last_name"),
+    ("email", "email"),
+    ("phone_number", "phone"),
+    ("languages", "language_code"),
+    ("currencies", "currency"),
+    ("timezones", "timezone"),
+    ("token_field", "token"),
+    ("token_checksum_field", "token_checksum"),
+    // Not in seed 002: a number changes only with the code sent to it, as everywhere.
+    ("code", "code"),
+    ("resend", "resend"),
+];
+
+fn text(profile: &Profile, field: Field) -> &str {
+    profile.field(field).unwrap_or_default()
+}
+
+pub(crate) async fn get(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, ApiError> {
+    let profile = load(app, user).await?;
+    let phone = profile
+        .phone
+        .as_deref()
+        .and_then(|p| PhoneNumber::parse(p).ok())
+        .map(|p| p.parts());
+    let country = phone
+        .as_ref()
+        .and_then(|p| p.region.clone())
+        .or_else(|| profile.field(Field::Country).map(str::to_owned))
+        .unwrap_or_default();
+    Ok(seed002::ok(json!({
+        "UserProfile": [{
+            "username": profile.user_id,
+            "first_name": text(&profile, Field::FirstName),
+            "last_name": text(&profile, Field::LastName),
+            "email": profile.email.as_deref().unwrap_or_default(),
+            "phone_code": phone.as_ref().map(|p| p.calling_code.as_str()).unwrap_or_default(),
+            "phone_number": phone.as_ref().map(|p| p.national.as_str()).unwrap_or_default(),
+            "country_code": country,
+        }],
+        "ProfileImage": profile.avatar_url.as_deref().unwrap_or_default(),
+        "UserLocInfo": {
+            "lan": text(&profile, Field::LanguageCode),
+            "tz": text(&profile, Field::Timezone),
+            "currency": text(&profile, Field::Currency),
+        },
+    })))
+}
+
+/// Seed 002's own checks, in its words, then its names as the profile's.
+fn translate(body: Map<String, Value>) -> Result<Map<String, Value>, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut out = Map::new();
+    match body.get("email") {
+        None | Some(Value::Null) => errors.add("email", REQUIRED),
+        Some(Value::String(s)) if s.trim().is_empty() => errors.add("email", REQUIRED),
+        Some(Value::String(s)) if Email::parse(s).is_err() => errors.add("email", INVALID_EMAIL),
+        _ => {}
+    }
+    for name in ["first_name", "last_name"] {
+        if let Some(Value::String(s)) = body.get(name)
+            && s.chars().count() > 255
+        {
+            errors.add(name, TOO_LONG_255);
+        }
+    }
+    if let Some(Value::String(s)) = body.get("phone_number")
+        && (s.is_empty() || s.len() > 15 || !s.bytes().all(|b| b.is_ascii_digit()))
+    {
+        errors.add("phone_number", PHONE_FORMAT);
+    }
+    if body.contains_key("token_field") && !body.contains_key("token_checksum_field") {
+        errors.add("token_checksum_field", REQUIRED);
+    }
+    for (name, value) in body {
+        match RENAMED.iter().find(|(seed, _)| *seed == name) {
+            Some((_, ours)) => {
+                let value = match (*ours, value) {
+                    ("phone", Value::String(digits)) => Value::String(format!("+{digits}")),
+                    // Form bodies carry text: `resend=true`.
+                    ("resend", Value::String(flag)) => Value::Bool(flag == "true"),
+                    // Blank form fields leave a value as it is.
+                    (_, Value::String(s)) if s.is_empty() => continue,
+                    (_, value) => value,
+                };
+                out.insert((*ours).to_owned(), value);
+            }
+            None => errors.add(name, "This field is not allowed."),
+        }
+    }
+    errors.into_result().map(|()| out)
+}
+
+/// The profile's field names back to seed 002's, in an error.
+fn seed_names(mut errors: FieldErrors) -> FieldErrors {
+    for (seed, ours) in RENAMED {
+        if seed != ours {
+            errors.rename(ours, seed);
+        }
+    }
+    errors
+}
+
+pub(crate) async fn update(
+    app: &ProfileApp,
+    user: &UserId,
+    actor: ConsentActor,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = seed002::fields(req).await?;
+    let body = match translate(body) {
+        Ok(body) => body,
+        Err(errors) => {
+            return Ok(seed002::envelope(
+                StatusCode::BAD_REQUEST,
+                &errors,
+                json!({}),
+            ));
+        }
+    };
+    let now = app.clock.now();
+    let patch = ProfilePatch::parse(&body, now.date_naive(), &app.locales)
+        .map_err(|e| ApiError::validation(seed_names(e)))?;
+    let patched = apply(app, user, &actor, patch, ExpectedVersion::Any)
+        .await
+        .map_err(|e| in_seed_words(e, body.contains_key("token")))?;
+    Ok(match patched {
+        Patched::Profile(_) => seed002::ok(json!({})),
+        Patched::CodeSent(sent) => seed002::envelope(
+            StatusCode::ACCEPTED,
+            &FieldErrors::default(),
+            json!({
+                "detail": format!("A verification code was sent to {}.", sent.masked_destination),
+                "expires_in": sent.expires_in,
+                "resend_after": sent.resend_after,
+            }),
+        ),
+        Patched::TokenSent(sent, checksum) => seed002::envelope(
+            StatusCode::ACCEPTED,
+            &FieldErrors::default(),
+            json!({
+                "detail": format!("A token was sent to {}.", sent.masked_destination),
+                "expires_in": sent.expires_in,
+                "resend_after": sent.resend_after,
+                "token_checksum_field": checksum.expose(),
+            }),
+        ),
+    })
+}
+
+/// A refusal of the canonical path as seed 002 words it: a wrong or spent email token is
+/// its 400 "Token is not matching."; field names are its own.
+fn in_seed_words(error: ApiError, had_token: bool) -> ApiError {
+    let otp = matches!(
+        error.code(),
+        "otp_invalid" | "otp_expired" | "otp_attempts_exceeded"
+    );
+    if otp && had_token {
+        return ApiError::field("token_field", TOKEN_NOT_MATCHING);
+    }
+    if error.errors().is_empty() {
+        return error;
+    }
+    let renamed = seed_names(error.errors().clone());
+    let mut out = ApiError::validation(renamed);
+    if let Some(secs) = error.retry_after() {
+        out = out.with_retry_after(secs);
+    }
+    out
+}
