@@ -9,7 +9,6 @@
 //! an administrator sets `email` and `phone` directly, with an audit entry. API tokens
 //! change the other fields only, as on the partner routes (SPEC §9).
 
-use api::error::RETRY_AFTER_SECS;
 use api::http::{json, json_object, request_id};
 use api::otp::{code_sent, token_sent};
 use api::{ApiError, Identity, Principal};
@@ -262,7 +261,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                         "A user with this email already exists.",
                     )));
                 }
-                Err(refusal) => return Err(email_refused(refusal)),
+                Err(refusal) => return Err(refusal.into()),
             }
         }
         Access::Server if email.is_some() => {
@@ -298,7 +297,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
             Ok(Outcome::Applied(profile)) => Ok(view(StatusCode::OK, &profile)),
             Ok(Outcome::CodeSent(sent)) => Ok(code_sent(&sent)),
             Err(phone_change::Refusal::VersionConflict) => Ok(not_found()),
-            Err(refusal) => Err(phone_refused(refusal)),
+            Err(refusal) => Err(refusal.into()),
         };
     }
     match app
@@ -311,42 +310,6 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         Err(PatchError::VersionConflict | PatchError::NotFound) => Ok(not_found()),
         Err(PatchError::TooManyAttributes) => Err(ApiError::internal()),
         Err(PatchError::Store(e)) => Err(e.into()),
-    }
-}
-
-fn email_refused(refusal: email_change::Refusal) -> ApiError {
-    use email_change::Refusal;
-    match refusal {
-        Refusal::NoCredential => ApiError::field(
-            "email",
-            "this account signs in through an identity provider, which owns its email",
-        ),
-        Refusal::ChecksumMissing => ApiError::field(
-            "token_checksum",
-            "is required with token: send the token_checksum of the answer that sent it",
-        ),
-        Refusal::PhoneAlsoChanging => ApiError::field(
-            "phone",
-            "change the email and the phone in separate requests",
-        ),
-        Refusal::Code(refusal) => api::otp::refused(refusal, "address"),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
-        Refusal::Store(e) => e.into(),
-        Refusal::NoProfile
-        | Refusal::VersionConflict
-        | Refusal::EmailTaken
-        | Refusal::TooManyAttributes => ApiError::internal(),
-    }
-}
-
-fn phone_refused(refusal: phone_change::Refusal) -> ApiError {
-    use phone_change::Refusal;
-    match refusal {
-        Refusal::PhoneTaken => ApiError::phone_taken(),
-        Refusal::Code(refusal) => api::otp::refused(refusal, "number"),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
-        Refusal::VersionConflict | Refusal::TooManyAttributes => ApiError::internal(),
-        Refusal::Store(e) => e.into(),
     }
 }
 

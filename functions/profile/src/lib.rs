@@ -20,7 +20,7 @@ use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
-use store::{AccountStore, PatchError, ProfileStore};
+use store::{AccountStore, ProfileStore};
 
 api::routes! {
     pub enum Route {
@@ -189,7 +189,7 @@ pub(crate) async fn apply(
         .profiles
         .patch(user, &patch, expected, actor, &app.clock)
         .await
-        .map_err(patch_refused)?;
+        .map_err(ApiError::from)?;
     Ok(Patched::Profile(Box::new(profile)))
 }
 
@@ -199,23 +199,6 @@ pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
-}
-
-pub(crate) fn patch_refused(err: PatchError) -> ApiError {
-    match err {
-        PatchError::VersionConflict => ApiError::version_conflict(),
-        PatchError::NotFound => {
-            ApiError::not_found("no profile yet; PATCH /users/profile creates it")
-        }
-        PatchError::TooManyAttributes => ApiError::field(
-            "attributes",
-            format!(
-                "a profile holds at most {} attributes; remove some with null",
-                domain::MAX_ATTRIBUTES
-            ),
-        ),
-        PatchError::Store(e) => e.into(),
-    }
 }
 
 /// The account view of the reference API's `GET /users/user`.

@@ -9,6 +9,7 @@ pub mod multipart;
 pub mod otp;
 pub mod partner;
 pub mod profile_body;
+mod refusals;
 pub mod seed002;
 
 pub use error::ApiError;

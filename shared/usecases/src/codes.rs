@@ -49,6 +49,23 @@ pub(crate) enum Failure {
     Store(#[from] StoreError),
 }
 
+/// `From<Failure>` for a use case's `Refusal` with `Code`, `DependencyUnavailable` and
+/// `Store` variants: every flow that sends codes refuses alike.
+macro_rules! refusal_from_failure {
+    ($refusal:ty) => {
+        impl From<$crate::codes::Failure> for $refusal {
+            fn from(f: $crate::codes::Failure) -> Self {
+                match f {
+                    $crate::codes::Failure::Refused(r) => Self::Code(r),
+                    $crate::codes::Failure::Unavailable(e) => Self::DependencyUnavailable(e),
+                    $crate::codes::Failure::Store(e) => Self::Store(e),
+                }
+            }
+        }
+    };
+}
+pub(crate) use refusal_from_failure;
+
 fn unavailable(e: impl std::fmt::Display) -> Failure {
     tracing::warn!(error = %e, "a dependency of a one-time code is unavailable");
     Failure::Unavailable(e.to_string())

@@ -15,7 +15,7 @@ use store::{
     AccountCode, AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError,
 };
 
-use crate::codes::{self, AccountCodeItems, CodeFor, Failure};
+use crate::codes::{self, AccountCodeItems, CodeFor};
 
 pub struct EmailChange<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -73,15 +73,7 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-impl From<Failure> for Refusal {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Refused(r) => Self::Code(r),
-            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
-            Failure::Store(e) => Self::Store(e),
-        }
-    }
-}
+codes::refusal_from_failure!(Refusal);
 
 /// The digest subject: the user and the checksum their request was answered with.
 fn subject(user: &UserId, checksum: &TokenChecksum) -> String {

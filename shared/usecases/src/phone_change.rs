@@ -7,7 +7,7 @@
 //! SMS fails the reservation is released, so no cooldown is charged for a message that
 //! never left.
 
-use crate::codes::{self, CodeFor, Failure, PhoneChangeItems};
+use crate::codes::{self, CodeFor, PhoneChangeItems};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
 use domain::{Clock, ConsentActor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
@@ -61,15 +61,7 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-impl From<Failure> for Refusal {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Refused(r) => Self::Code(r),
-            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
-            Failure::Store(e) => Self::Store(e),
-        }
-    }
-}
+codes::refusal_from_failure!(Refusal);
 
 impl From<PatchError> for Refusal {
     fn from(e: PatchError) -> Self {

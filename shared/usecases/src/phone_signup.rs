@@ -17,7 +17,7 @@ use store::{
 };
 
 use crate::auth::{Tokens, issue};
-use crate::codes::{self, AccountCodeItems, CodeFor, Failure};
+use crate::codes::{self, AccountCodeItems, CodeFor};
 use crate::registration::new_user_id;
 
 pub struct PhoneSignUp<'a, S, K, T> {
@@ -66,15 +66,7 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-impl From<Failure> for Refusal {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Refused(r) => Self::Code(r),
-            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
-            Failure::Store(e) => Self::Store(e),
-        }
-    }
-}
+codes::refusal_from_failure!(Refusal);
 
 impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
     fn items<'s>(

@@ -12,7 +12,7 @@ use store::{
     VerifyError,
 };
 
-use crate::codes::{self, AccountCodeItems, CodeFor, Failure};
+use crate::codes::{self, AccountCodeItems, CodeFor};
 
 pub struct Registration<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -55,15 +55,7 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-impl From<Failure> for Refusal {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Refused(r) => Self::Code(r),
-            Failure::Unavailable(e) => Self::DependencyUnavailable(e),
-            Failure::Store(e) => Self::Store(e),
-        }
-    }
-}
+codes::refusal_from_failure!(Refusal);
 
 pub(crate) fn new_user_id() -> UserId {
     UserId::parse(&format!("usr_{}", domain::session::new_family_id()))

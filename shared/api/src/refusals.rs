@@ -1,0 +1,76 @@
+//! The answers to the use cases' refusals, the same on every route that runs them
+//! (`PATCH /users/profile`, seed 001's PATCH by id, seed 002's update). A route with
+//! its own words for one refusal matches it before falling back to these.
+
+use store::PatchError;
+use usecases::{email_change, phone_change};
+
+use crate::ApiError;
+use crate::error::RETRY_AFTER_SECS;
+use crate::otp;
+
+const NO_PROFILE: &str = "no profile yet; PATCH /users/profile creates it";
+
+impl ApiError {
+    pub fn too_many_attributes() -> Self {
+        Self::field(
+            "attributes",
+            format!(
+                "a profile holds at most {} attributes; remove some with null",
+                domain::MAX_ATTRIBUTES
+            ),
+        )
+    }
+}
+
+impl From<PatchError> for ApiError {
+    fn from(err: PatchError) -> Self {
+        match err {
+            PatchError::VersionConflict => Self::version_conflict(),
+            PatchError::NotFound => Self::not_found(NO_PROFILE),
+            PatchError::TooManyAttributes => Self::too_many_attributes(),
+            PatchError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<phone_change::Refusal> for ApiError {
+    fn from(refusal: phone_change::Refusal) -> Self {
+        use phone_change::Refusal;
+        match refusal {
+            Refusal::VersionConflict => Self::version_conflict(),
+            Refusal::PhoneTaken => Self::phone_taken(),
+            Refusal::Code(refusal) => otp::refused(refusal, "number"),
+            Refusal::TooManyAttributes => Self::too_many_attributes(),
+            Refusal::DependencyUnavailable(_) => Self::unavailable(RETRY_AFTER_SECS),
+            Refusal::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<email_change::Refusal> for ApiError {
+    fn from(refusal: email_change::Refusal) -> Self {
+        use email_change::Refusal;
+        match refusal {
+            Refusal::NoProfile => Self::not_found(NO_PROFILE),
+            Refusal::VersionConflict => Self::version_conflict(),
+            Refusal::EmailTaken => Self::field("email", "is used by another account"),
+            Refusal::NoCredential => Self::field(
+                "email",
+                "this account signs in through an identity provider, which owns its email",
+            ),
+            Refusal::ChecksumMissing => Self::field(
+                "token_checksum",
+                "is required with token: send the token_checksum of the answer that sent it",
+            ),
+            Refusal::PhoneAlsoChanging => Self::field(
+                "phone",
+                "change the email and the phone in separate requests",
+            ),
+            Refusal::TooManyAttributes => Self::too_many_attributes(),
+            Refusal::Code(refusal) => otp::refused(refusal, "address"),
+            Refusal::DependencyUnavailable(_) => Self::unavailable(RETRY_AFTER_SECS),
+            Refusal::Store(e) => e.into(),
+        }
+    }
+}
