@@ -27,7 +27,9 @@ pub struct Platform {
     sns: LazyClient<aws_sdk_sns::Client>,
     secrets: LazyClient<aws_sdk_secretsmanager::Client>,
     ses: LazyClient<aws_sdk_sesv2::Client>,
-    s3: LazyClient<aws_sdk_s3::Client>,
+    /// Kept for the clients only some functions build (S3), so the others do not link
+    /// them.
+    sdk: Arc<aws_config::SdkConfig>,
     pub settings: Settings,
     pub clock: Clock,
 }
@@ -47,7 +49,7 @@ impl Platform {
             sns: LazyClient::new(sdk.clone(), aws_sdk_sns::Client::new),
             secrets: LazyClient::new(sdk.clone(), aws_sdk_secretsmanager::Client::new),
             ses: LazyClient::new(sdk.clone(), aws_sdk_sesv2::Client::new),
-            s3: LazyClient::new(sdk, adapters::images::s3_client),
+            sdk,
             settings,
             clock,
         }
@@ -92,7 +94,7 @@ impl Platform {
     pub fn image_store(&self) -> Result<adapters::images::S3Images, ConfigError> {
         let avatars = self.settings.require_avatars()?;
         Ok(adapters::images::S3Images::new(
-            self.s3.clone(),
+            self.s3(),
             &avatars.bucket,
             &avatars.base_url,
         ))
@@ -100,7 +102,7 @@ impl Platform {
 
     /// S3, built on first use.
     pub fn s3(&self) -> LazyClient<aws_sdk_s3::Client> {
-        self.s3.clone()
+        LazyClient::new(self.sdk.clone(), adapters::images::s3_client)
     }
 
     /// SES, built on the first email.
