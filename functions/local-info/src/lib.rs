@@ -97,16 +97,26 @@ impl LocalInfoApp {
                 })
                 .collect(),
         };
-        let canonical = serde_json::to_vec(&info).expect("local info serializes");
-        let seed002 = serde_json::to_vec(&serde_json::json!({
-            "status_code": 200,
-            "errors": {},
-            "data": info,
-        }))
-        .expect("local info serializes");
+        let canonical = Cached::new(serde_json::to_vec(&info).expect("local info serializes"));
+        // Seed 002's body wraps the same bytes: no second serialization at init.
+        let mut seed002 = br#"{"status_code":200,"errors":{},"data":"#.to_vec();
+        seed002.extend_from_slice(&canonical.body);
+        seed002.push(b'}');
+        let seed002 = Cached {
+            body: seed002,
+            etag: HeaderValue::from_str(&format!(
+                "\"s2-{}",
+                canonical
+                    .etag
+                    .to_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('"')
+            ))
+            .expect("an entity tag stays a valid header"),
+        };
         Self {
-            canonical: Cached::new(canonical),
-            seed002: Cached::new(seed002),
+            canonical,
+            seed002,
             app_keys: AppKeys::default(),
         }
     }
