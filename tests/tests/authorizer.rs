@@ -27,11 +27,16 @@ fn now() -> i64 {
 }
 
 #[tokio::test]
-async fn valid_token_passes_subject_and_scopes() {
+async fn valid_token_passes_subject_and_scopes_but_never_server_scopes() {
     let env = TestEnv::new().await;
     let token = dev_token::mint(
         "ada",
-        &["profiles:read".into(), "ci:write".into()],
+        &[
+            "profiles:read".into(),
+            "users:admin".into(),
+            "ci:write".into(),
+            "segments:write".into(),
+        ],
         60,
         now(),
     );
@@ -42,7 +47,10 @@ async fn valid_token_passes_subject_and_scopes() {
     .await;
     assert!(r.is_authorized);
     assert_eq!(r.context.user_id.as_deref(), Some("ada"));
-    assert_eq!(r.context.scope, "profiles:read ci:write");
+    assert_eq!(
+        r.context.scope, "users:admin",
+        "server scopes belong to API tokens alone"
+    );
 }
 
 #[tokio::test]

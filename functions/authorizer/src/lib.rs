@@ -167,6 +167,13 @@ impl Authorizer {
             return self.api_token(token).await;
         }
         let (user, scope) = self.users.verify(token)?;
+        // Server scopes belong to API tokens alone: an identity provider that lets clients
+        // ask for scopes must not turn a user into a partner system.
+        let scope = scope
+            .split_whitespace()
+            .filter(|s| !domain::api_token::SCOPES.contains(s))
+            .collect::<Vec<_>>()
+            .join(" ");
         Ok(AuthorizerContext {
             principal: context_keys::PRINCIPAL_USER.to_owned(),
             user_id: Some(user.as_str().to_owned()),

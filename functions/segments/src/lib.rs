@@ -74,7 +74,7 @@ impl HttpApp for SegmentsApp {
                 }
             }
             Route::PutCatalog => {
-                identity.require_scope(CATALOG_SCOPE)?;
+                identity.require_server_scope(CATALOG_SCOPE)?;
                 let id = segment_id(&req)?;
                 let segment =
                     Segment::parse(id, &json_object(&req)?).map_err(ApiError::validation)?;
@@ -87,7 +87,7 @@ impl HttpApp for SegmentsApp {
                 Ok(json(status, &segment))
             }
             Route::Catalog => {
-                identity.require_scope(CATALOG_SCOPE)?;
+                identity.require_server_scope(CATALOG_SCOPE)?;
                 Ok(json(StatusCode::OK, &app.segments.catalog().await?))
             }
         }

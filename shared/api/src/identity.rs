@@ -100,6 +100,17 @@ impl Identity {
         }
     }
 
+    /// A server-to-server route: the caller must be an API token holding `scope`. A
+    /// user token never passes, whatever scopes its issuer put in it.
+    pub fn require_server_scope(&self, scope: &str) -> Result<(), ApiError> {
+        match self.principal {
+            Principal::ApiToken { .. } => self.require_scope(scope),
+            Principal::User(_) => Err(ApiError::forbidden(
+                "this route is for server-to-server API tokens; user tokens cannot call it",
+            )),
+        }
+    }
+
     pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
         if self.scopes.contains(scope) {
             Ok(())

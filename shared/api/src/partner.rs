@@ -128,10 +128,10 @@ pub fn ok<T: Serialize>(data: T) -> Response<Body> {
     envelope(StatusCode::OK, OK, None, Some(data))
 }
 
-/// The caller must hold `scope`.
+/// The caller must be an API token holding `scope`.
 pub fn authorize(req: &Request, scope: &str) -> Result<Identity, PartnerError> {
     let identity = Identity::from_request(req)?;
-    identity.require_scope(scope)?;
+    identity.require_server_scope(scope)?;
     Ok(identity)
 }
 

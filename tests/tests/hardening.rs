@@ -1,0 +1,86 @@
+//! What the security review of issue 12 found, each with the test that failed before
+//! its fix.
+
+use integration_tests::{TestEnv, api_token};
+use serde_json::{Value, json};
+
+const SERVER_SCOPES: &[&str] = &[
+    "profiles:read",
+    "profiles:write",
+    "ci:read",
+    "ci:write",
+    "segments:write",
+];
+
+/// Every server route, with a body it accepts.
+fn server_routes() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "POST",
+            "/api/v1/users/profile",
+            json!({"user_ids": ["ada"]}),
+        ),
+        (
+            "POST",
+            "/api/v1/users/profile/update",
+            json!({"user_properties": [{"user_id": "ada", "properties": {"age": "3"}}]}),
+        ),
+        (
+            "POST",
+            "/api/v1/users/ci",
+            json!({"user_ids": ["ada"], "user_ci_property_names": ["kakao_id"]}),
+        ),
+        (
+            "POST",
+            "/api/v1/users/ci/update",
+            json!({"user_ci_properties": [{"user_id": "ada", "properties": {"kakao_id": "1234567890"}}]}),
+        ),
+        (
+            "POST",
+            "/api/v1/users/ci/delete",
+            json!({"user_ids": ["ada"], "user_ci_property_names": ["kakao_id"]}),
+        ),
+        ("GET", "/api/v1/segments", Value::Null),
+        (
+            "PUT",
+            "/api/v1/segments/7",
+            json!({"name": "gold", "priority": 1, "self_assignable": true}),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn server_routes_take_api_tokens_only_whatever_a_user_token_claims() {
+    let env = TestEnv::new().await;
+    let r = env
+        .request("PATCH", "/users/profile")
+        .user("ada")
+        .json(json!({"first_name": "Ada"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let user = integration_tests::user_token_with("mallory", SERVER_SCOPES);
+    let server = api_token(&env, SERVER_SCOPES).await;
+    for (method, path, body) in server_routes() {
+        let send = |token: String| {
+            let mut request = env.request(method, path).bearer(&token);
+            if !body.is_null() {
+                request = request.json(body.clone());
+            }
+            request.send()
+        };
+        let as_user = send(user.clone()).await;
+        assert_eq!(
+            as_user.status,
+            403,
+            "{method} {path} as a user: {}",
+            as_user.json()
+        );
+        let as_server = send(server.clone()).await;
+        assert!(
+            as_server.status.is_success(),
+            "{method} {path} as an API token: {}",
+            as_server.json()
+        );
+    }
+}
