@@ -84,3 +84,41 @@ async fn server_routes_take_api_tokens_only_whatever_a_user_token_claims() {
         );
     }
 }
+
+#[tokio::test]
+async fn items_restored_after_a_failed_send_keep_their_expiry() {
+    let env = TestEnv::new().await;
+    let phone = integration_tests::fresh_phone();
+    let ask = || {
+        env.request("PATCH", "/users/profile")
+            .user("ada")
+            .json(json!({"phone": phone}))
+            .send()
+    };
+    assert_eq!(ask().await.status, 202);
+    env.clock.advance(chrono::Duration::seconds(61));
+    integration_tests::fail_sms_to(&phone, true);
+    let failed = ask().await;
+    integration_tests::fail_sms_to(&phone, false);
+    assert_eq!(failed.status, 503);
+    let code_items: Vec<_> = env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|i| {
+            let sk = i["sk"].as_s().unwrap();
+            sk.starts_with("OTP")
+        })
+        .collect();
+    assert_eq!(
+        code_items.len(),
+        2,
+        "the challenge and the number's send log"
+    );
+    for item in &code_items {
+        assert!(
+            item.contains_key("expires_at"),
+            "a restored item holding a number and a digest expires: {item:?}"
+        );
+    }
+}

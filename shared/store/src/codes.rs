@@ -78,11 +78,17 @@ pub(crate) async fn release(
     reserved: &Challenge,
     reserved_log: &SendLog,
 ) -> Result<(), StoreError> {
+    // The restored items expire as the reservation's would have: they hold a number or
+    // an address and a digest, which must not outlive the hour they count for.
+    let expires_at = reserved.sent_at + HOUR_SECS;
     let restore = |key: &ItemKey, previous: Option<Item>, reserved_rev: u64| {
         let mut e = Expression::default();
         unchanged_since(&mut e, Some(reserved_rev));
         match previous {
-            Some(item) => put(table, item, e),
+            Some(mut item) => {
+                item.insert(TTL_ATTRIBUTE.to_owned(), n(expires_at));
+                put(table, item, e)
+            }
             None => delete(table, key, e),
         }
     };
