@@ -168,7 +168,10 @@ async fn handle(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Resp
 /// Function logs (JSON lines) go to stderr so the console shows the access log and SMS.
 fn tracing_subscriber_init() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // The same caps as in Lambda: the SDK never logs bodies here either.
+    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let filter = EnvFilter::try_new(platform::telemetry::filter_directives(&requested))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
