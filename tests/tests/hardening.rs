@@ -122,3 +122,48 @@ async fn items_restored_after_a_failed_send_keep_their_expiry() {
         );
     }
 }
+
+#[tokio::test]
+async fn probing_whether_numbers_are_taken_costs_the_send_budget() {
+    let env = TestEnv::new().await;
+    // Twenty numbers, each held by another account.
+    let mut numbers = Vec::new();
+    for i in 0..20 {
+        let phone = integration_tests::fresh_phone();
+        let owner = format!("owner-{i}");
+        let ask = |body: Value| {
+            env.request("PATCH", "/users/profile")
+                .user(&owner)
+                .json(body)
+                .send()
+        };
+        assert_eq!(ask(json!({"phone": phone})).await.status, 202);
+        let code = integration_tests::last_code_to(&phone);
+        assert_eq!(ask(json!({"phone": phone, "code": code})).await.status, 200);
+        numbers.push(phone);
+    }
+    let mut statuses = Vec::new();
+    for phone in &numbers {
+        let r = env
+            .request("PATCH", "/users/profile")
+            .user("prober")
+            .json(json!({"phone": phone}))
+            .send()
+            .await;
+        statuses.push(r.status.as_u16());
+    }
+    let answered = statuses.iter().take_while(|s| **s == 400).count();
+    assert!(answered < 6, "429 before the sixth probe: {statuses:?}");
+    assert!(
+        statuses[answered..].iter().all(|s| *s == 429),
+        "the rest are refused: {statuses:?}"
+    );
+    // A probe with a made-up code learns nothing either.
+    let r = env
+        .request("PATCH", "/users/profile")
+        .user("other-prober")
+        .json(json!({"phone": numbers[0], "code": "123456"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 406, "no live code, whoever holds the number");
+}

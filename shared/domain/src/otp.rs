@@ -342,6 +342,23 @@ impl OtpPolicy {
         }
     }
 
+    /// The challenge after a request that cost a send but sent nothing (it learnt that
+    /// the destination is taken): the send counts against the cooldown and the hourly
+    /// cap, and no code is live.
+    pub fn charge(&self, now: i64, previous: Option<&Challenge>) -> Challenge {
+        let mut sends = previous.map(|c| recent(&c.sends, now)).unwrap_or_default();
+        sends.push(now);
+        Challenge {
+            target: None,
+            digest: None,
+            code_expires_at: 0,
+            attempts: 0,
+            sent_at: now,
+            sends,
+            rev: previous.map_or(0, |c| c.rev) + 1,
+        }
+    }
+
     pub fn log_send(&self, now: i64, previous: Option<&SendLog>) -> SendLog {
         let mut sends = previous.map(|l| recent(&l.sends, now)).unwrap_or_default();
         sends.push(now);

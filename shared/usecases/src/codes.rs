@@ -110,6 +110,32 @@ where
     Ok(())
 }
 
+/// Charges the subject a send without delivering anything: a request that learns a
+/// destination is taken costs what a code would, so it is no free oracle. Only the
+/// subject's budget is spent; the destination's send log is left as read.
+pub(crate) async fn charge<I: CodeItems>(
+    policy: &OtpPolicy,
+    items: &I,
+    now: i64,
+) -> Result<(), Failure> {
+    policy
+        .check_send(now, items.challenge(), None)
+        .map_err(|l| CodeRefusal::RateLimited {
+            retry_after_secs: l.retry_after_secs.max(1) as u64,
+            just_sent: false,
+        })?;
+    let challenge = policy.charge(now, items.challenge());
+    let log = items.sends().cloned().unwrap_or_default();
+    if !items.reserve(&challenge, &log, now).await? {
+        return Err(CodeRefusal::RateLimited {
+            retry_after_secs: policy.resend_cooldown_secs.max(1) as u64,
+            just_sent: true,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Sends a fresh code by SMS to `phone`, under the policy's limits.
 pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
     policy: &OtpPolicy,

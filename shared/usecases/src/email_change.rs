@@ -113,6 +113,9 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             .as_deref()
             .is_some_and(|owner| owner != user.as_str())
         {
+            // Learning that an address is taken costs a send: no free oracle.
+            let now = self.clock.now().timestamp();
+            codes::charge(self.policy, &self.items(user, new_email, &state), now).await?;
             return Err(Refusal::EmailTaken);
         }
         match (&patch.token, &patch.token_checksum) {

@@ -115,17 +115,27 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                     .await?;
                 return Ok(Outcome::Applied(profile));
             }
-            if state
+            let taken = state
                 .owner
                 .as_deref()
-                .is_some_and(|owner| owner != user.as_str())
-            {
-                return Err(Refusal::PhoneTaken);
-            }
+                .is_some_and(|owner| owner != user.as_str());
             let code = match &patch.code {
                 Some(code) if !patch.resend => code,
+                // Learning that a number is taken costs a send: no free oracle.
+                _ if taken => {
+                    let items = PhoneChangeItems {
+                        store: self.profiles,
+                        user,
+                        phone,
+                        read: &state,
+                    };
+                    codes::charge(self.policy, &items, self.clock.now().timestamp()).await?;
+                    return Err(Refusal::PhoneTaken);
+                }
                 _ => return self.send_code(user, phone, &state).await,
             };
+            // With a code, the code is judged first; a taken number then fails the
+            // commit's claim on its marker.
             let change = VerifiedPhoneChange {
                 phone,
                 patch,
