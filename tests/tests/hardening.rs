@@ -167,3 +167,96 @@ async fn probing_whether_numbers_are_taken_costs_the_send_budget() {
         .await;
     assert_eq!(r.status, 406, "no live code, whoever holds the number");
 }
+
+#[tokio::test]
+async fn bad_input_is_a_named_4xx_that_stores_nothing_and_logs_no_error() {
+    let logs = integration_tests::LogCapture::start();
+    let env = TestEnv::new().await;
+    let r = env
+        .request("PATCH", "/users/profile")
+        .user("ada")
+        .json(json!({"first_name": "Ada"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let before = env.scan_all().await;
+    let token = api_token(&env, SERVER_SCOPES).await;
+    let partner = |path: &'static str, body: Value| {
+        env.request("POST", path).bearer(&token).json(body).send()
+    };
+
+    // One consent named twice, as a profile boolean and as a partner flag.
+    let r = partner(
+        "/api/v1/users/profile/update",
+        json!({"user_properties": [{"user_id": "ada",
+            "properties": {"email_allowed": true, "email_flag": "Unsubscribed"}}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let failure = &r.json()["result_data"]["failure_details"][0];
+    assert_eq!(failure["code"], 4005, "{}", r.json());
+    assert!(failure["msg"].as_str().unwrap().contains("email"));
+
+    // One CI name twice.
+    let r = partner(
+        "/api/v1/users/ci/delete",
+        json!({"user_ids": ["ada"], "user_ci_property_names": ["kakao_id", "kakao_id"]}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert_eq!(r.json()["result_code"], 4003);
+
+    // Numbers DynamoDB cannot hold, or the parser rounded.
+    for number in ["1e200", "9007199254740993"] {
+        let body = format!(r#"{{"attributes": {{"n": {number}}}}}"#);
+        let r = env
+            .request("PATCH", "/users/profile")
+            .user("ada")
+            .header("content-type", "application/json")
+            .raw(body)
+            .send()
+            .await;
+        assert_eq!(r.status, 400, "{number}: {}", r.json());
+        assert!(
+            r.json()["errors"]["attributes.n"].is_array(),
+            "{}",
+            r.json()
+        );
+        let body = format!(
+            r#"{{"user_properties": [{{"user_id": "ada", "properties": {{"n": {number}}}}}]}}"#
+        );
+        let r = env
+            .request("POST", "/api/v1/users/profile/update")
+            .bearer(&token)
+            .header("content-type", "application/json")
+            .raw(body)
+            .send()
+            .await;
+        assert_eq!(
+            r.json()["result_data"]["failure_details"][0]["code"],
+            4005,
+            "{number}: {}",
+            r.json()
+        );
+    }
+
+    // A forged history cursor past DynamoDB's sort-key size.
+    use base64::Engine;
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("CONSENTLOG#{}", "9".repeat(1100)));
+    let r = env
+        .request("GET", &format!("/users/consents/history?cursor={cursor}"))
+        .user("ada")
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json()["errors"]["cursor"].is_array(), "{}", r.json());
+
+    assert_eq!(
+        env.scan_all().await.len(),
+        before.len() + 1,
+        "only the API token was added"
+    );
+    let text = logs.text();
+    assert!(!text.contains("\"ERROR\""), "no ERROR line: {text}");
+}

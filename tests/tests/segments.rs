@@ -1,21 +1,25 @@
 //! Segments: the partner-managed catalog and users' self-assignment.
 
-use integration_tests::{TestEnv, dev_token};
+use integration_tests::{TestEnv, api_token};
 use serde_json::{Value, json};
 
-fn catalog_token() -> String {
-    dev_token::mint(
-        "crm",
-        &["segments:write".into()],
-        600,
-        chrono::Utc::now().timestamp(),
-    )
+/// The catalog is managed by partner systems: an API token with `segments:write`.
+async fn catalog_token(env: &TestEnv) -> String {
+    api_token(env, &["segments:write"]).await
+}
+
+/// Nothing but API tokens in the table.
+async fn nothing_stored(env: &TestEnv) -> bool {
+    env.scan_all()
+        .await
+        .iter()
+        .all(|i| i["pk"].as_s().is_ok_and(|pk| pk == "APITOKENS"))
 }
 
 async fn put_segment(env: &TestEnv, id: u64, body: Value) -> (u16, Value) {
     let r = env
         .request("PUT", &format!("/api/v1/segments/{id}"))
-        .bearer(&catalog_token())
+        .bearer(&catalog_token(env).await)
         .json(body)
         .send()
         .await;
@@ -157,7 +161,7 @@ async fn catalog_routes_need_the_scope_and_validate_input() {
             .status,
         403
     );
-    assert!(env.scan_all().await.is_empty());
+    assert!(nothing_stored(&env).await);
 
     for (body, field) in [
         (json!({"priority": 1}), "name"),
@@ -174,7 +178,7 @@ async fn catalog_routes_need_the_scope_and_validate_input() {
         assert_eq!(status, 400, "{body}");
         assert!(problem["errors"][field].is_array(), "{body}: {problem}");
     }
-    assert!(env.scan_all().await.is_empty());
+    assert!(nothing_stored(&env).await);
 
     assert_eq!(put_segment(&env, 7, json!({"name": "VIP"})).await.0, 201);
     let (status, body) = put_segment(&env, 7, json!({"name": "VIP+", "priority": 2})).await;
@@ -182,7 +186,7 @@ async fn catalog_routes_need_the_scope_and_validate_input() {
     assert_eq!(body["self_assignable"], false);
     let r = env
         .request("GET", "/api/v1/segments")
-        .bearer(&catalog_token())
+        .bearer(&catalog_token(&env).await)
         .send()
         .await;
     assert_eq!(

@@ -70,6 +70,20 @@ pub fn to_patch(
         )));
     }
     patch.consents.extend(consents);
+    // `email_allowed` and `email_flag` name one channel: one write may set it once.
+    let mut seen = std::collections::BTreeSet::new();
+    let twice: Vec<&str> = patch
+        .consents
+        .iter()
+        .filter(|(channel, _)| !seen.insert(*channel))
+        .map(|(channel, _)| channel.as_str())
+        .collect();
+    if !twice.is_empty() {
+        return Err(UserFailure::invalid_property(format!(
+            "Invalid property: the {} consent is named twice.",
+            twice.join(", ")
+        )));
+    }
     Ok(patch)
 }
 

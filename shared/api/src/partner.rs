@@ -194,6 +194,12 @@ pub fn names(value: Option<&Value>, field: &str) -> Result<Vec<String>, PartnerE
     if names.is_empty() {
         return Err(PartnerError::invalid(format!("{field} must not be empty.")));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(PartnerError::invalid(format!(
+            "{field} names {twice} more than once."
+        )));
+    }
     Ok(names)
 }
 

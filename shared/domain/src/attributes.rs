@@ -44,7 +44,7 @@ impl AttributeValue {
         match raw {
             Value::Null => Ok(None),
             Value::Bool(b) => Ok(Some(Self::Bool(*b))),
-            Value::Number(n) => Ok(Some(Self::Number(n.clone()))),
+            Value::Number(n) => number(n).map(|n| Some(Self::Number(n))),
             Value::String(s) if s.len() <= MAX_ATTRIBUTE_VALUE_BYTES => {
                 Ok(Some(Self::Text(s.clone())))
             }
@@ -56,6 +56,47 @@ impl AttributeValue {
             }
         }
     }
+}
+
+/// Integers JSON clients hold exactly (JavaScript's safe range): anything beyond was
+/// rounded by the parser already, so it is refused rather than stored wrong. A float
+/// that large is an integer too (and may be an integer literal the parser rounded), so
+/// it goes the same way.
+const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+/// DynamoDB stores numbers up to 9.9999999999999999999999999999999999999E+125 in magnitude
+/// and down to 1E-130.
+const MAX_MAGNITUDE: f64 = 1e126;
+const MIN_MAGNITUDE: f64 = 1e-130;
+
+fn number(n: &serde_json::Number) -> Result<serde_json::Number, String> {
+    if let Some(i) = n.as_i64() {
+        return if i.unsigned_abs() <= MAX_EXACT_INTEGER {
+            Ok(n.clone())
+        } else {
+            Err(format!(
+                "integers must be within ±{MAX_EXACT_INTEGER}; send larger ones as strings"
+            ))
+        };
+    }
+    if n.as_u64().is_some() {
+        return Err(format!(
+            "integers must be within ±{MAX_EXACT_INTEGER}; send larger ones as strings"
+        ));
+    }
+    let f = n.as_f64().unwrap_or(f64::INFINITY);
+    let magnitude = f.abs();
+    if !f.is_finite()
+        || magnitude >= MAX_MAGNITUDE
+        || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE)
+    {
+        return Err("numbers must be between 1e-130 and 9.99e125 in magnitude".into());
+    }
+    if f.fract() == 0.0 && magnitude > MAX_EXACT_INTEGER as f64 {
+        return Err(format!(
+            "integers must be within ±{MAX_EXACT_INTEGER}; send larger ones as strings"
+        ));
+    }
+    Ok(n.clone())
 }
 
 #[cfg(test)]
@@ -73,6 +114,28 @@ mod tests {
         assert!(AttributeValue::parse(&json!("x".repeat(2048))).is_ok());
         assert!(AttributeValue::parse(&json!("x".repeat(2049))).is_err());
         assert!(AttributeValue::parse(&json!([1])).is_err());
+        for bad in [
+            "1e200",
+            "-1e200",
+            "1e-200",
+            "9007199254740993",
+            "1e125",
+            "18446744073709551615",
+        ] {
+            let v: Value = serde_json::from_str(bad).unwrap();
+            assert!(AttributeValue::parse(&v).is_err(), "{bad}");
+        }
+        for good in [
+            "9007199254740991",
+            "-9007199254740991",
+            "3.5",
+            "0",
+            "1e15",
+            "0.000001",
+        ] {
+            let v: Value = serde_json::from_str(good).unwrap();
+            assert!(AttributeValue::parse(&v).is_ok(), "{good}");
+        }
         assert!(AttributeValue::parse(&json!({"a": 1})).is_err());
         assert_eq!(
             AttributeValue::parse(&json!(3.5)).unwrap(),

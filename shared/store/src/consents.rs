@@ -14,7 +14,7 @@ use crate::StoreError;
 use crate::batch::user_prefix_query;
 use crate::consent_item::{AuditEntry, attribute, consents_from_item};
 use crate::expr::Expression;
-use crate::keys::{CONSENT_LOG_PREFIX, ItemKey, SK};
+use crate::keys::{CONSENT_LOG_PREFIX, ItemKey, MAX_SORT_KEY_BYTES, SK};
 use crate::profile_item::{Existence, PatchError};
 use crate::profiles::ProfileStore;
 
@@ -88,6 +88,7 @@ impl ProfileStore {
     }
 
     /// Audit entries newest first; `cursor` continues after a previous page.
+    /// A cursor this service issued is a sort key of its own.
     pub async fn consent_history(
         &self,
         user: &UserId,
@@ -101,7 +102,9 @@ impl ProfileStore {
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
                     .ok_or(HistoryError::BadCursor)?;
-                if !sk.starts_with(CONSENT_LOG_PREFIX) {
+                // DynamoDB refuses a sort key over 1024 bytes as a malformed request: a
+                // forged cursor is the client's error, not a server fault.
+                if !sk.starts_with(CONSENT_LOG_PREFIX) || sk.len() > MAX_SORT_KEY_BYTES {
                     return Err(HistoryError::BadCursor);
                 }
                 Ok(ItemKey::in_user_partition(user, sk).to_item())

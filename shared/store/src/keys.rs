@@ -33,6 +33,8 @@ use domain::{Channel, Email, PhoneNumber, SegmentId, UserId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
+/// DynamoDB's limit on a sort key.
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 /// Epoch seconds after which DynamoDB TTL deletes an item.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
