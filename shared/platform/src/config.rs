@@ -203,6 +203,23 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
     })
 }
 
+/// The public half of the development key committed in `tools/local-api/dev-keys`:
+/// anyone can sign with its private half, so no deployment may trust it.
+pub const PUBLISHED_DEV_KEY_X: &str = "VkEeEHdDZkcKYIsUM8w9mwL3JdhONRx7d-4JDBI4R4o";
+
+/// A deployment's key set must not hold the published development key.
+fn refuse_published_dev_key(public_keys: &str) -> Result<(), ConfigError> {
+    if public_keys.contains(PUBLISHED_DEV_KEY_X) {
+        return Err(ConfigError::Invalid {
+            name: "TOKEN_PUBLIC_KEYS",
+            reason: "holds the published development key, which anyone can sign with; \
+                     create a key with `profilectl key create`"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 fn token() -> Result<Option<TokenConfig>, ConfigError> {
     let (issuer, audience, public_keys) = (
         optional("TOKEN_ISSUER"),
@@ -211,11 +228,14 @@ fn token() -> Result<Option<TokenConfig>, ConfigError> {
     );
     match (issuer, audience, public_keys) {
         (None, None, None) => Ok(None),
-        (Some(issuer), Some(audience), Some(public_keys)) => Ok(Some(TokenConfig {
-            issuer,
-            audience,
-            public_keys,
-        })),
+        (Some(issuer), Some(audience), Some(public_keys)) => {
+            refuse_published_dev_key(&public_keys)?;
+            Ok(Some(TokenConfig {
+                issuer,
+                audience,
+                public_keys,
+            }))
+        }
         _ => Err(ConfigError::Invalid {
             name: "TOKEN_ISSUER/TOKEN_AUDIENCE/TOKEN_PUBLIC_KEYS",
             reason: "set all three or none".into(),
@@ -232,4 +252,16 @@ fn upload_policy() -> Result<UploadPolicy, ConfigError> {
         });
     }
     Ok(UploadPolicy { daily_limit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_refuses_the_published_dev_key() {
+        assert!(refuse_published_dev_key(&format!("dev-1={PUBLISHED_DEV_KEY_X}")).is_err());
+        assert!(refuse_published_dev_key(&format!("new=abc,old={PUBLISHED_DEV_KEY_X}")).is_err());
+        assert!(refuse_published_dev_key("k1=11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").is_ok());
+    }
 }

@@ -77,3 +77,14 @@ pub fn mint_signed(
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, &claims, &key).expect("claims serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deployments_know_the_published_key() {
+        assert_eq!(
+            super::DEV_PUBLIC_KEY.trim(),
+            platform::config::PUBLISHED_DEV_KEY_X
+        );
+    }
+}
