@@ -58,7 +58,28 @@ fn trimmed_text(raw: &str, max_chars: usize, allowed: &[char]) -> Result<String,
             "must not contain control characters other than line breaks".into()
         });
     }
+    if trimmed.chars().any(is_spoofing_format_char) {
+        return Err("must not contain invisible direction or zero-width characters".into());
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Invisible characters that reorder or hide text where a name is shown (a back-office
+/// list, an email): bidirectional embeddings, overrides, isolates and marks, zero-width
+/// space, word joiner, byte-order mark. The zero-width (non-)joiners stay: Persian and
+/// Indic names need them.
+fn is_spoofing_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{200B}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+    )
 }
 
 /// A postal address as one text: trimmed, 1..=500 characters, line breaks allowed, no
@@ -202,6 +223,23 @@ impl DateOfBirth {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn names_refuse_invisible_direction_and_zero_width_characters() {
+        for spoof in [
+            "Ada\u{202E}ecalevoL",
+            "Ada\u{2066}x\u{2069}",
+            "A\u{200B}da",
+            "Ada\u{200F}",
+            "\u{FEFF}Ada",
+        ] {
+            assert!(PersonName::parse(spoof).is_err(), "{spoof:?}");
+            assert!(Address::parse(spoof).is_err(), "{spoof:?}");
+        }
+        // Persian and Indic names need the zero-width (non-)joiners.
+        assert!(PersonName::parse("\u{0645}\u{06CC}\u{200C}\u{0631}\u{0648}\u{062F}").is_ok());
+        assert!(PersonName::parse("Ada Lovelace").is_ok());
+    }
     use super::*;
 
     fn today() -> NaiveDate {
