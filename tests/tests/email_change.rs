@@ -82,6 +82,7 @@ async fn token_and_checksum_together_move_the_address() {
         .json();
     assert_eq!(profile["email"], old.as_str(), "nothing moved yet");
 
+    env.calls.reset();
     let r = patch(
         &env,
         &id,
@@ -89,6 +90,11 @@ async fn token_and_checksum_together_move_the_address() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(
+        env.calls.take(),
+        ["BatchGetItem", "GetItem", "TransactWriteItems"],
+        "one read of what the change needs, the old credential, one transaction"
+    );
     assert_eq!(r.json()["email"], new.as_str());
     assert_eq!(r.json()["first_name"], "Johnny");
 

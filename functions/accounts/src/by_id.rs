@@ -205,6 +205,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                 phone: phone.as_ref(),
                 actor: &actor,
                 code: None,
+                read: None,
             };
             return match app.accounts.set_contact(&change, now).await {
                 Ok(profile) => {

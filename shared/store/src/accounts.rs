@@ -26,7 +26,7 @@ use crate::consent_item::{audit_puts, set_consents};
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
-use crate::markers::claim_phone;
+use crate::markers::{claim_phone, holder};
 use crate::profile_item::{Guard, profile_from_item, update_expression};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Outcome, none_if_condition_failed, put, transact, update, update_item};
@@ -548,10 +548,7 @@ impl AccountStore {
         let mut take = |key: &ItemKey| items.remove(key);
         Ok(PhoneRegistrationState {
             email_taken: take(&credential_key).is_some(),
-            phone_owner: take(&owner_key).and_then(|item| match item.get("user_id") {
-                Some(AttributeValue::S(owner)) => Some(owner.clone()),
-                _ => None,
-            }),
+            phone_owner: holder(take(&owner_key)),
             challenge: take(&slot.challenge)
                 .map(serde_dynamo::from_item)
                 .transpose()?,
@@ -581,10 +578,7 @@ impl AccountStore {
         let mut take = |key: &ItemKey| items.remove(key);
         Ok(EmailChangeState {
             profile: take(&profile_key).map(profile_from_item).transpose()?,
-            new_owner: take(&credential_key).and_then(|item| match item.get("user_id") {
-                Some(AttributeValue::S(owner)) => Some(owner.clone()),
-                _ => None,
-            }),
+            new_owner: holder(take(&credential_key)),
             challenge: take(&slot.challenge)
                 .map(serde_dynamo::from_item)
                 .transpose()?,

@@ -36,6 +36,9 @@ pub struct ContactChange<'a> {
     /// The emailed token that proves the new address, spent by the change; `None` for
     /// an administrator, who vouches for it.
     pub code: Option<SpentCode<'a>>,
+    /// The profile as the caller read it just now, if it did: the first attempt writes
+    /// against its version instead of reading it again.
+    pub read: Option<&'a Profile>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,13 +93,17 @@ impl AccountStore {
         change: &ContactChange<'_>,
         now: DateTime<Utc>,
     ) -> Result<Profile, ContactError> {
+        let mut read = change.read.cloned();
         for _ in 0..ATTEMPTS {
-            let profile = self
-                .get_raw(&ItemKey::profile(change.user))
-                .await?
-                .map(profile_from_item)
-                .transpose()?
-                .ok_or(ContactError::NotFound)?;
+            let profile = match read.take() {
+                Some(profile) => profile,
+                None => self
+                    .get_raw(&ItemKey::profile(change.user))
+                    .await?
+                    .map(profile_from_item)
+                    .transpose()?
+                    .ok_or(ContactError::NotFound)?,
+            };
             let (items, guarded, next) = self.contact_items(change, &profile, now).await?;
             if items.is_empty() {
                 return Ok(profile);

@@ -11,6 +11,14 @@ use crate::item::Item;
 use crate::keys::{ItemKey, PK};
 use crate::txn::{delete, put};
 
+/// The account a marker (or a credential, the email's marker) names.
+pub(crate) fn holder(marker: Option<Item>) -> Option<String> {
+    match marker?.remove("user_id") {
+        Some(AttributeValue::S(owner)) => Some(owner),
+        _ => None,
+    }
+}
+
 /// `attribute_not_exists(pk) OR user_id = :user`: the marker is free or `user`'s.
 fn free_or_held_by(e: &mut Expression, user: &UserId) {
     let (pk, owner) = (e.name(PK), e.name("user_id"));

@@ -13,7 +13,7 @@ use crate::batch::batch_get;
 use crate::codes::{self, CodeSlot, CodeState};
 use crate::consent_item::{audit_puts, set_consents};
 use crate::keys::ItemKey;
-use crate::markers::{claim_phone, release_phone};
+use crate::markers::{claim_phone, holder, release_phone};
 use crate::profile_item::{Guard, profile_from_item, update_expression};
 use crate::profiles::ProfileStore;
 use crate::txn::{Outcome, transact, update};
@@ -96,10 +96,7 @@ impl ProfileStore {
             challenge: take(&challenge_key)
                 .map(serde_dynamo::from_item)
                 .transpose()?,
-            owner: take(&owner_key).and_then(|item| match item.get("user_id") {
-                Some(AttributeValue::S(owner)) => Some(owner.clone()),
-                _ => None,
-            }),
+            owner: holder(take(&owner_key)),
             sends_to_number: take(&sends_key).map(serde_dynamo::from_item).transpose()?,
         })
     }

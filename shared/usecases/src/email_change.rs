@@ -235,6 +235,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
                 digest: &digest,
                 max_attempts: self.policy.max_attempts,
             }),
+            read: state.profile.as_ref(),
         };
         let old_email = state.profile.as_ref().and_then(|p| p.email.clone());
         let profile = self
