@@ -211,6 +211,11 @@ async fn documented_validation_errors_come_back_in_seed_002_shape() {
             "token_checksum_field",
             "This field is required.",
         ),
+        (
+            format!("email={email}&phone_number=905321234567&resend=yes"),
+            "resend",
+            "must be true or false",
+        ),
     ];
     for (form, field, message) in cases {
         let r = post_urlencoded(&env, "/user/update/profile/", &id, &form).await;

@@ -96,8 +96,11 @@ fn translate(body: Map<String, Value>) -> Result<Map<String, Value>, FieldErrors
             Some((_, ours)) => {
                 let value = match (*ours, value) {
                     ("phone", Value::String(digits)) => Value::String(format!("+{digits}")),
-                    // Form bodies carry text: `resend=true`.
-                    ("resend", Value::String(flag)) => Value::Bool(flag == "true"),
+                    // Form bodies carry text: `resend=true`; other text stays text, which
+                    // the profile's parser refuses naming the field.
+                    ("resend", Value::String(flag)) if flag == "true" || flag == "false" => {
+                        Value::Bool(flag == "true")
+                    }
                     // Blank form fields leave a value as it is.
                     (_, Value::String(s)) if s.is_empty() => continue,
                     (_, value) => value,
