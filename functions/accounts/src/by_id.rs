@@ -195,8 +195,8 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         source,
         ..identity.actor(req, source)
     };
-    match access {
-        Access::Admin if email.is_some() || patch.phone.is_some() => {
+    match (access, email) {
+        (Access::Admin, email) if email.is_some() || patch.phone.is_some() => {
             let phone = patch.phone.take();
             let change = ContactChange {
                 user: &target,
@@ -228,8 +228,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                 Err(ContactError::Store(e)) => Err(e.into()),
             };
         }
-        Access::Own if email.is_some() => {
-            let new_email = email.expect("matched");
+        (Access::Own, Some(new_email)) => {
             let use_case = EmailChange {
                 accounts: &app.accounts,
                 email: &app.email,
@@ -265,13 +264,13 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                 Err(refusal) => return Err(refusal.into()),
             }
         }
-        Access::Server if email.is_some() => {
+        (Access::Server, Some(_)) => {
             return Ok(field_errors(FieldErrors::one(
                 "email",
                 "An email changes only through a token sent to the new address.",
             )));
         }
-        Access::Server if patch.phone.is_some() => {
+        (Access::Server, None) if patch.phone.is_some() => {
             return Ok(field_errors(FieldErrors::one(
                 "phone",
                 "A number changes only through a code sent to it.",
