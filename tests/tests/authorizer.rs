@@ -294,3 +294,63 @@ async fn issued_access_tokens_pass_the_authorizer() {
     );
     assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
 }
+
+/// What a well-signed token from the right issuer may still not claim: to be valid only
+/// later (`nbf`), to be issued in the future, to live longer than configured, or to be an
+/// ID token rather than an access token.
+#[tokio::test]
+async fn signed_tokens_must_be_current_access_tokens_of_a_bounded_lifetime() {
+    let env = TestEnv::new().await;
+    let authorizer = Authorizer {
+        users: UserTokenVerifier::new(&TokenConfig {
+            max_lifetime_secs: 3600,
+            ..dev_token::dev_token_config()
+        })
+        .unwrap(),
+        ..Authorizer::new(&env.platform).unwrap()
+    };
+    let t = now();
+    let claims = |extra: serde_json::Value| {
+        let mut c = json!({
+            "iss": dev_token::DEV_ISSUER, "aud": dev_token::DEV_AUDIENCE, "sub": "ada",
+            "iat": t, "exp": t + 900,
+        });
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let allowed = |typ: Option<&str>, extra: serde_json::Value| {
+        let token = dev_token::sign_claims(typ, &claims(extra));
+        let authorizer = &authorizer;
+        async move {
+            decide(authorizer, &format!("Bearer {token}"))
+                .await
+                .is_authorized
+        }
+    };
+    assert!(
+        allowed(Some("at+jwt"), json!({})).await,
+        "the baseline passes"
+    );
+    assert!(
+        allowed(Some("JWT"), json!({"token_use": "access"})).await,
+        "Cognito access token"
+    );
+    assert!(allowed(Some("at+jwt"), json!({"nbf": t - 10})).await);
+    for (case, typ, extra) in [
+        ("ID token", Some("JWT"), json!({})),
+        ("Cognito ID token", Some("JWT"), json!({"token_use": "id"})),
+        ("no typ", None, json!({})),
+        ("not yet valid", Some("at+jwt"), json!({"nbf": t + 600})),
+        (
+            "issued in the future",
+            Some("at+jwt"),
+            json!({"iat": t + 600, "exp": t + 900}),
+        ),
+        ("lives two hours", Some("at+jwt"), json!({"exp": t + 7200})),
+        ("no iat", Some("at+jwt"), json!({"iat": null})),
+    ] {
+        assert!(!allowed(typ, extra).await, "{case} must be refused");
+    }
+}

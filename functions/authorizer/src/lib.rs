@@ -1,8 +1,8 @@
 //! HTTP API Lambda authorizer (payload 2.0, simple responses).
 //!
 //! Two kinds of bearer token: user access tokens, JWTs signed with Ed25519 whose
-//! signature, `exp`, `iss` and `aud` are checked against configuration (never a network
-//! call); and opaque `upt_` API tokens, looked up by SHA-256 with one GetItem and refused
+//! signature, `exp`, `nbf`, `iat`, lifetime, type, `iss` and `aud` are checked against
+//! configuration (never a network call); and opaque `upt_` API tokens, looked up by SHA-256 with one GetItem and refused
 //! when revoked or expired. The context handed to the functions is the one
 //! `api::identity` reads.
 
@@ -26,7 +26,11 @@ pub use platform::TokenConfig;
 pub struct UserTokenVerifier {
     keys: Vec<VerifyingKey>,
     validation: Validation,
+    max_lifetime_secs: i64,
 }
+
+/// Seconds of clock skew forgiven on `exp`, `nbf` and `iat`.
+const LEEWAY_SECS: u64 = 30;
 
 struct VerifyingKey {
     kid: Option<String>,
@@ -36,8 +40,23 @@ struct VerifyingKey {
 #[derive(Debug, Deserialize)]
 struct UserClaims {
     sub: String,
+    iat: i64,
+    exp: i64,
     #[serde(default)]
     scope: Option<String>,
+    /// Cognito's type claim: `access` or `id`.
+    #[serde(default)]
+    token_use: Option<String>,
+}
+
+/// Whether a token says it is an access token: `typ: at+jwt` (RFC 9068, what our issuer
+/// writes) or Cognito's `token_use: access`. An ID token from the same issuer says neither,
+/// and must not open the API.
+fn is_access_token(typ: Option<&str>, token_use: Option<&str>) -> bool {
+    let typ = typ.unwrap_or_default();
+    typ.eq_ignore_ascii_case("at+jwt")
+        || typ.eq_ignore_ascii_case("application/at+jwt")
+        || token_use == Some("access")
 }
 
 /// Why a request was refused; logged, never returned to the caller.
@@ -52,6 +71,10 @@ pub enum Denial {
     UnknownSigningKey,
     /// The token store could not be read: fail closed.
     StoreUnavailable,
+    /// Signed and current, but not an access token (an ID token, say).
+    NotAnAccessToken,
+    /// Issued in the future, or claiming a lifetime above the configured maximum.
+    ImplausibleLifetime,
 }
 
 impl UserTokenVerifier {
@@ -75,11 +98,17 @@ impl UserTokenVerifier {
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        Ok(Self { keys, validation })
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        Ok(Self {
+            keys,
+            validation,
+            max_lifetime_secs: config.max_lifetime_secs,
+        })
     }
 
-    fn verify(&self, token: &str) -> Result<(UserId, String), Denial> {
+    /// The subject and scope of a valid access token, `now` being the Unix time.
+    fn verify(&self, token: &str, now: i64) -> Result<(UserId, String), Denial> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Denial::InvalidToken)?;
         let key = match header.kid.as_deref() {
             Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
@@ -88,8 +117,17 @@ impl UserTokenVerifier {
         .ok_or(Denial::UnknownSigningKey)?;
         let data = jsonwebtoken::decode::<UserClaims>(token, &key.key, &self.validation)
             .map_err(|_| Denial::InvalidToken)?;
-        let user = UserId::parse(&data.claims.sub).map_err(|_| Denial::InvalidToken)?;
-        Ok((user, data.claims.scope.unwrap_or_default()))
+        let claims = data.claims;
+        if !is_access_token(header.typ.as_deref(), claims.token_use.as_deref()) {
+            return Err(Denial::NotAnAccessToken);
+        }
+        if claims.iat > now + LEEWAY_SECS as i64
+            || claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs
+        {
+            return Err(Denial::ImplausibleLifetime);
+        }
+        let user = UserId::parse(&claims.sub).map_err(|_| Denial::InvalidToken)?;
+        Ok((user, claims.scope.unwrap_or_default()))
     }
 }
 
@@ -166,7 +204,7 @@ impl Authorizer {
         if token.starts_with(API_TOKEN_PREFIX) {
             return self.api_token(token).await;
         }
-        let (user, scope) = self.users.verify(token)?;
+        let (user, scope) = self.users.verify(token, self.clock.now().timestamp())?;
         // Server scopes belong to API tokens alone: an identity provider that lets clients
         // ask for scopes must not turn a user into a partner system.
         let scope = scope
@@ -228,11 +266,22 @@ mod tests {
     }
 
     #[test]
+    fn access_tokens_say_so() {
+        assert!(is_access_token(Some("at+jwt"), None));
+        assert!(is_access_token(Some("application/AT+JWT"), None));
+        assert!(is_access_token(Some("JWT"), Some("access")));
+        assert!(!is_access_token(Some("JWT"), Some("id")));
+        assert!(!is_access_token(Some("JWT"), None));
+        assert!(!is_access_token(None, None));
+    }
+
+    #[test]
     fn rejects_keys_that_are_not_ed25519_sized() {
         let config = TokenConfig {
             issuer: "i".into(),
             audience: "a".into(),
             public_keys: "c2hvcnQ".into(),
+            max_lifetime_secs: 3600,
         };
         assert!(UserTokenVerifier::new(&config).is_err());
         let x = "VkEeEHdDZkcKYIsUM8w9mwL3JdhONRx7d-4JDBI4R4o";

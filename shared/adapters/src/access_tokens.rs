@@ -17,6 +17,10 @@ use crate::secrets::LazySecret;
 /// Fifteen minutes: short enough that a revoked refresh token stops access soon.
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 15 * 60;
 
+/// The JOSE `typ` of an access token (RFC 9068), which the authorizer requires so that an
+/// ID token from the same issuer does not pass for one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
 pub struct SigningKey {
     kid: String,
     key: EncodingKey,
@@ -106,6 +110,7 @@ impl AccessTokens for JwtIssuer {
             jti: random_id(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(key.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &key.key)
             .map_err(|e| KeyUnavailable(format!("signing failed: {e}")))?;

@@ -48,7 +48,14 @@ pub struct TokenConfig {
     /// The verifying keys: `kid=x` entries, comma-separated, current first; `x` is an
     /// Ed25519 public key, 32 bytes base64url (a JWK's `x`).
     pub public_keys: String,
+    /// `TOKEN_MAX_LIFETIME_SECONDS`: the longest `exp - iat` a user token may claim
+    /// (default one hour). A stolen long-lived token is refused even though it verifies.
+    pub max_lifetime_secs: i64,
 }
+
+/// The default for `TOKEN_MAX_LIFETIME_SECONDS`: our tokens live 15 minutes, most
+/// identity providers' access tokens an hour.
+pub const DEFAULT_TOKEN_MAX_LIFETIME_SECS: i64 = 3600;
 
 /// Every setting of every function. A function asks for the ones it needs through the
 /// `require_*` methods, so a missing variable stops only the functions that use it.
@@ -230,10 +237,21 @@ fn token() -> Result<Option<TokenConfig>, ConfigError> {
         (None, None, None) => Ok(None),
         (Some(issuer), Some(audience), Some(public_keys)) => {
             refuse_published_dev_key(&public_keys)?;
+            let max_lifetime_secs = number(
+                "TOKEN_MAX_LIFETIME_SECONDS",
+                DEFAULT_TOKEN_MAX_LIFETIME_SECS,
+            )?;
+            if max_lifetime_secs <= 0 {
+                return Err(ConfigError::Invalid {
+                    name: "TOKEN_MAX_LIFETIME_SECONDS",
+                    reason: "must be positive".into(),
+                });
+            }
             Ok(Some(TokenConfig {
                 issuer,
                 audience,
                 public_keys,
+                max_lifetime_secs,
             }))
         }
         _ => Err(ConfigError::Invalid {

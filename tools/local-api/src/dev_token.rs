@@ -34,8 +34,14 @@ pub fn dev_token_config() -> platform::TokenConfig {
         issuer: DEV_ISSUER.to_owned(),
         audience: DEV_AUDIENCE.to_owned(),
         public_keys: dev_public_keys(),
+        max_lifetime_secs: DEV_MAX_LIFETIME_SECS,
     }
 }
+
+/// Development accepts tokens of any lifetime up to a century, so the committed
+/// authorizer fixture (`events/authorizer/valid-token.allow.json`, valid until 2099) keeps
+/// working; deployments refuse this key and default to one hour.
+pub const DEV_MAX_LIFETIME_SECS: i64 = 100 * 365 * 24 * 3600;
 
 #[derive(Serialize)]
 struct Claims<'a> {
@@ -74,8 +80,19 @@ pub fn mint_signed(
     };
     let key = EncodingKey::from_ed_pem(private_key_pem.as_bytes()).expect("an Ed25519 PEM key");
     let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some(adapters::access_tokens::ACCESS_TOKEN_TYPE.to_owned());
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, &claims, &key).expect("claims serialize")
+}
+
+/// Any claims under any `typ`, signed with the dev key: tests of what the authorizer
+/// refuses in a well-signed token.
+pub fn sign_claims(typ: Option<&str>, claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_ed_pem(DEV_PRIVATE_KEY_PEM.as_bytes()).expect("an Ed25519 PEM key");
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = typ.map(str::to_owned);
+    header.kid = Some(DEV_KID.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).expect("claims serialize")
 }
 
 #[cfg(test)]
