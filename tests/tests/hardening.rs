@@ -260,3 +260,37 @@ async fn bad_input_is_a_named_4xx_that_stores_nothing_and_logs_no_error() {
     let text = logs.text();
     assert!(!text.contains("\"ERROR\""), "no ERROR line: {text}");
 }
+
+/// `local-api serve` answers a body over API Gateway's 10 MiB limit with 413, as API
+/// Gateway does, instead of handing the function an empty body.
+#[tokio::test]
+async fn the_dev_gateway_refuses_an_oversized_body_with_413() {
+    let env = TestEnv::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gateway = local_api::gateway(&integration_tests::template(), &env.platform).unwrap();
+    tokio::spawn(local_api::server::serve(
+        std::sync::Arc::new(gateway),
+        listener,
+    ));
+    let url = format!("http://{addr}/users/profile/image");
+    let status = |body: Vec<u8>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            agent
+                .post(&url)
+                .content_type("application/octet-stream")
+                .send(&body[..])
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(status(vec![0; 10 * 1024 * 1024 + 1024]).await.unwrap(), 413);
+    // Within the limit it reaches the route (and its authorizer).
+    assert_eq!(status(vec![0; 16]).await.unwrap(), 401);
+}

@@ -19,7 +19,7 @@ use crate::template::{RouteDef, Template};
 pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
 /// API Gateway's own payload limit for HTTP APIs.
-const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+pub(crate) const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -57,7 +57,7 @@ impl GatewayResponse {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 
-    fn message(status: StatusCode, message: &str) -> Self {
+    pub(crate) fn message(status: StatusCode, message: &str) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::CONTENT_TYPE,

@@ -3,6 +3,7 @@
 pub mod dev_token;
 pub mod functions;
 pub mod gateway;
+pub mod server;
 pub mod table;
 pub mod template;
 

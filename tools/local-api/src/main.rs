@@ -1,17 +1,12 @@
 //! `local-api serve`: every HttpApi route of template.yaml on http://127.0.0.1:3000.
 //! `local-api token`: a development user token.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use local_api::{Gateway, Template, dev_token, table};
+use local_api::{Template, dev_token, table};
 
 #[derive(Parser)]
 #[command(
@@ -128,49 +123,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     println!("\nTry (dev token for sub dev-user, valid 1 h):");
     println!("  curl -i -H 'Authorization: Bearer {token}' http://{addr}/users/profile\n");
 
-    let gateway = Arc::new(gateway);
-    loop {
-        let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
-        let gateway = gateway.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(handle(&gateway, req).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-async fn handle(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    let started = std::time::Instant::now();
-    let (parts, body) = req.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/")
-        .to_owned();
-    let body = match Limited::new(body, 10 * 1024 * 1024 + 1).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let response = gateway
-        .dispatch(parts.method.as_str(), &path, &parts.headers, &body)
-        .await;
-    println!(
-        "{} {} → {} ({:.1} ms)",
-        parts.method,
-        path.split('?').next().unwrap_or_default(),
-        response.status.as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
-    *out.status_mut() = response.status;
-    *out.headers_mut() = response.headers;
-    out
+    local_api::server::serve(Arc::new(gateway), listener).await
 }
 
 /// `http://127.0.0.1:4566`, `http://localhost:…`, `http://[::1]:…`.
