@@ -95,9 +95,16 @@ pub fn emulator_url() -> String {
 pub struct CallCounter {
     calls: Arc<Mutex<Vec<String>>>,
     in_flight: Arc<Mutex<(usize, usize)>>,
+    leading_keys: Arc<Mutex<Vec<String>>>,
 }
 
 impl CallCounter {
+    /// The partition keys (`pk` values) the requests since the last call named: what
+    /// IAM's `dynamodb:LeadingKeys` condition judges.
+    pub fn take_leading_keys(&self) -> Vec<String> {
+        std::mem::take(&mut *self.leading_keys.lock().unwrap())
+    }
+
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.calls.lock().unwrap())
     }
@@ -131,6 +138,14 @@ impl Intercept for CallCounter {
             .unwrap_or("unknown");
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
         self.calls.lock().unwrap().push(operation);
+        if let Some(body) = context.request().body().bytes()
+            && let Ok(body) = serde_json::from_slice::<Value>(body)
+        {
+            self.leading_keys
+                .lock()
+                .unwrap()
+                .extend(leading_keys(&body));
+        }
         let mut in_flight = self.in_flight.lock().unwrap();
         in_flight.0 += 1;
         in_flight.1 = in_flight.1.max(in_flight.0);
@@ -147,6 +162,74 @@ impl Intercept for CallCounter {
         in_flight.0 = in_flight.0.saturating_sub(1);
         Ok(())
     }
+}
+
+/// The `dynamodb:LeadingKeys` patterns template.yaml grants the function `logical_id`
+/// (`ProfileFunction`), from every statement of its policies that has them.
+pub fn leading_key_patterns(logical_id: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let policies = &doc["Resources"][logical_id]["Properties"]["Policies"];
+    let mut out = Vec::new();
+    for policy in policies.as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            out.extend(
+                keys.as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| k.as_str().map(str::to_owned)),
+            );
+        }
+    }
+    out
+}
+
+/// Whether IAM's `StringLike` would match `key` against `pattern` (`*` at the end only,
+/// the one form the template uses).
+pub fn string_like(pattern: &str, key: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => key == pattern,
+    }
+}
+
+/// Every `pk` a DynamoDB request names: in `Key`s and `Item`s at any depth (batches and
+/// transactions included), and a Query's `pk = :value` key condition.
+fn leading_keys(body: &Value) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v.get("S").and_then(Value::as_str)) {
+                        ("pk", Some(pk)) => out.push(pk.to_owned()),
+                        // A Query's values are judged below, with its key condition.
+                        ("ExpressionAttributeValues", _) => {}
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, &mut out);
+    if let Some(condition) = body["KeyConditionExpression"].as_str() {
+        let names = body["ExpressionAttributeNames"].as_object();
+        let pk_name = names
+            .and_then(|n| n.iter().find(|(_, v)| *v == "pk").map(|(k, _)| k.clone()))
+            .unwrap_or_else(|| "pk".to_owned());
+        let value = condition
+            .split(" AND ")
+            .filter_map(|term| term.split_once('='))
+            .find(|(name, _)| name.trim() == pk_name)
+            .map(|(_, value)| value.trim().to_owned());
+        if let Some(pk) = value.and_then(|v| body["ExpressionAttributeValues"][v]["S"].as_str()) {
+            out.push(pk.to_owned());
+        }
+    }
+    out
 }
 
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {

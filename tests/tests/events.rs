@@ -76,7 +76,9 @@ async fn function_events_answer_the_status_in_their_name() {
         .await;
     assert_eq!(seeded.status, 200);
     let handlers = local_api::wire(&env.platform).unwrap();
+    env.calls.take_leading_keys();
     let mut checked = 0;
+    let mut outside_policy = Vec::new();
     for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
         let dir = dir.unwrap().path();
         let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
@@ -86,6 +88,7 @@ async fn function_events_answer_the_status_in_their_name() {
         let handler = handlers
             .get(&logical_id(&name))
             .unwrap_or_else(|| panic!("events/{name}: no function {} is wired", logical_id(&name)));
+        let patterns = integration_tests::leading_key_patterns(&logical_id(&name));
         for path in files(&dir) {
             let text = std::fs::read_to_string(&path).unwrap();
             let request = lambda_http::request::from_str(&text)
@@ -97,8 +100,22 @@ async fn function_events_answer_the_status_in_their_name() {
                 "{}",
                 path.display()
             );
+            // Least privilege (issue 12, item 8): each function's DynamoDB policy names
+            // the partitions it may touch, and no route touches another.
+            for key in env.calls.take_leading_keys() {
+                if !patterns
+                    .iter()
+                    .any(|p| integration_tests::string_like(p, &key))
+                {
+                    outside_policy.push(format!("{}: {key}", path.display()));
+                }
+            }
             checked += 1;
         }
     }
     assert!(checked >= 6, "only {checked} events ran");
+    assert!(
+        outside_policy.is_empty(),
+        "partitions outside the function's dynamodb:LeadingKeys: {outside_policy:#?}"
+    );
 }

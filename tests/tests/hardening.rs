@@ -1,6 +1,8 @@
 //! What the security review of issue 12 found, each with the test that failed before
 //! its fix.
 
+use domain::otp::OtpPolicy;
+use domain::sms::SmsPolicy;
 use integration_tests::{TestEnv, api_token};
 use serde_json::{Value, json};
 
@@ -293,4 +295,217 @@ async fn the_dev_gateway_refuses_an_oversized_body_with_413() {
     assert_eq!(status(vec![0; 10 * 1024 * 1024 + 1024]).await.unwrap(), 413);
     // Within the limit it reaches the route (and its authorizer).
     assert_eq!(status(vec![0; 16]).await.unwrap(), 401);
+}
+
+/// SMS pumping: codes go to mobile numbers only, in the countries configured.
+#[tokio::test]
+async fn codes_are_texted_to_mobile_numbers_in_served_countries_only() {
+    let env = TestEnv::builder()
+        .policy(OtpPolicy {
+            sms: SmsPolicy {
+                countries: SmsPolicy::parse_countries("TR").unwrap(),
+                ..SmsPolicy::default()
+            },
+            ..OtpPolicy::default()
+        })
+        .build()
+        .await;
+    for (phone, why) in [
+        ("+902123456789", "must be a mobile number"),
+        ("+902122345678", "must be a mobile number"),
+        (
+            "+447400123456",
+            "is in a country this service does not send codes to",
+        ),
+    ] {
+        let before = env.scan_all().await.len();
+        let r = env
+            .request("PATCH", "/users/profile")
+            .user("ada")
+            .json(json!({"phone": phone}))
+            .send()
+            .await;
+        assert_eq!(r.status, 400, "{phone}");
+        assert_eq!(r.json()["errors"]["phone"][0], why, "{phone}");
+        assert!(integration_tests::sms_to(phone).is_empty(), "{phone}");
+        assert_eq!(env.scan_all().await.len(), before, "nothing stored");
+    }
+    // Sign-up by phone (seed 000) goes through the same gate.
+    let r = env
+        .request("POST", "/users/register")
+        .json(json!({
+            "email": format!("{}@example.com", integration_tests::fresh_phone().trim_start_matches('+')),
+            "password": "correct horse battery", "phone": "+902123456789",
+            "first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "1990-12-10"
+        }))
+        .send()
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json().to_string().contains("mobile"), "{}", r.json());
+    let mobile = integration_tests::fresh_phone();
+    let r = env
+        .request("PATCH", "/users/profile")
+        .user("ada")
+        .json(json!({"phone": mobile}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "a Turkish mobile gets its code");
+}
+
+/// A global hourly cap on texts: past it every code request is 429 with Retry-After
+/// until the next hour, nothing is texted, the requester is not charged, and an ERROR
+/// line carries the term the template's alarm counts.
+#[tokio::test]
+async fn the_hourly_cap_on_texts_pauses_codes_and_raises_the_alarm() {
+    let logs = integration_tests::LogCapture::start();
+    let env = TestEnv::builder()
+        .policy(OtpPolicy {
+            sms: SmsPolicy {
+                max_per_hour: 2,
+                ..SmsPolicy::default()
+            },
+            ..OtpPolicy::default()
+        })
+        .build()
+        .await;
+    // Ten minutes into an hour, so the test never straddles two.
+    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
+    env.clock
+        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    let ask = |user: String, phone: String| {
+        let env = &env;
+        async move {
+            env.request("PATCH", "/users/profile")
+                .user(&user)
+                .json(json!({"phone": phone}))
+                .send()
+                .await
+        }
+    };
+    let phones: Vec<String> = (0..4).map(|_| integration_tests::fresh_phone()).collect();
+    let statuses = futures_util::future::join_all(
+        phones
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ask(format!("texter-{i}"), p.clone())),
+    )
+    .await
+    .iter()
+    .map(|r| r.status.as_u16())
+    .collect::<Vec<_>>();
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [202, 202, 429, 429],
+        "two texts an hour: {statuses:?}"
+    );
+    let texted = phones
+        .iter()
+        .filter(|p| !integration_tests::sms_to(p).is_empty())
+        .count();
+    assert_eq!(texted, 2);
+
+    let refused = phones
+        .iter()
+        .enumerate()
+        .find(|(i, _)| statuses[*i] == 429)
+        .unwrap();
+    let again = ask(format!("texter-{}", refused.0), refused.1.clone()).await;
+    assert_eq!(again.status, 429);
+    assert_eq!(again.json()["code"], "sms_paused");
+    let retry_after: i64 = again.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = env.clock.now().timestamp();
+    let to_next_hour = 3600 - now.rem_euclid(3600);
+    assert!(
+        (to_next_hour..=to_next_hour + 2).contains(&retry_after),
+        "{retry_after} s until the next hour ({to_next_hour} s now)"
+    );
+    assert!(
+        logs.text().contains(usecases::SMS_CAP_ALARM),
+        "the alarm's log line"
+    );
+    let template =
+        std::fs::read_to_string(integration_tests::workspace_root().join("template.yaml")).unwrap();
+    assert!(
+        template.contains(&format!("FilterPattern: '\"{}\"'", usecases::SMS_CAP_ALARM)),
+        "the template's metric filter counts that line"
+    );
+
+    // The next hour texts again, and the refused user was not charged a cooldown.
+    env.clock.advance(chrono::Duration::seconds(retry_after));
+    let r = ask(format!("texter-{}", refused.0), refused.1.clone()).await;
+    assert_eq!(r.status, 202);
+}
+
+/// A revoked API token works until the authorizer's cached decision expires, so every
+/// route that takes API tokens sits behind `PartnerAuthorizer`, cached for
+/// `PartnerAuthorizerCacheTtl` (default 30 s) rather than the user routes' 300 s. Which
+/// routes take them is asked of the functions: an API token with every scope, answered
+/// anything but 401/403.
+#[tokio::test]
+async fn routes_that_take_api_tokens_are_behind_the_short_cached_authorizer() {
+    let env = TestEnv::new().await;
+    let every_scope: Vec<&str> = SERVER_SCOPES
+        .iter()
+        .copied()
+        .chain(["users:read", "users:write"])
+        .collect();
+    let token = api_token(&env, &every_scope).await;
+    let template = integration_tests::template();
+    let mut taking = Vec::new();
+    let mut misplaced = Vec::new();
+    // Local info is reference data any caller may read: whose token it was reveals
+    // nothing, so how long a decision is cached there does not matter.
+    let holds_data = |r: &&local_api::template::RouteDef| r.function != "LocalInfoFunction";
+    for route in template
+        .routes
+        .iter()
+        .filter(|r| !r.public)
+        .filter(holds_data)
+    {
+        let path = route
+            .path
+            .replace("{user_id}", "ada")
+            .replace("{segment_id}", "7")
+            .replace("{proxy+}", "");
+        let r = env
+            .request(&route.method, &path)
+            .header("authorization", &format!("Bearer {token}"))
+            .json(json!({}))
+            .send()
+            .await;
+        let takes_api_tokens = ![401, 403].contains(&r.status.as_u16());
+        let partner = route.authorizer.as_deref() == Some("PartnerAuthorizer");
+        if takes_api_tokens {
+            taking.push(route.key());
+        }
+        if takes_api_tokens != partner {
+            misplaced.push(format!(
+                "{} ({}, partner: {partner})",
+                route.key(),
+                r.status
+            ));
+        }
+    }
+    assert!(taking.len() >= 9, "{taking:#?}");
+    assert!(misplaced.is_empty(), "{misplaced:#?}");
+
+    let text =
+        std::fs::read_to_string(integration_tests::workspace_root().join("template.yaml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let ttl = &doc["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["PartnerAuthorizer"]
+        ["Identity"]["ReauthorizeEvery"];
+    assert_eq!(
+        ttl,
+        &serde_norway::from_str::<serde_norway::Value>("!Ref PartnerAuthorizerCacheTtl").unwrap()
+    );
+    assert_eq!(
+        doc["Parameters"]["PartnerAuthorizerCacheTtl"]["Default"].as_u64(),
+        Some(30)
+    );
 }

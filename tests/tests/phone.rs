@@ -357,8 +357,8 @@ async fn dynamodb_round_trips_for_request_and_verification() {
     let code = request_code(&env, "ada", &phone).await;
     assert_eq!(
         env.calls.take(),
-        ["BatchGetItem", "TransactWriteItems"],
-        "code request"
+        ["BatchGetItem", "TransactWriteItems", "UpdateItem"],
+        "code request: the read, the code's reservation, the service-wide hourly text count"
     );
 
     assert_eq!(

@@ -66,5 +66,12 @@ pub fn refused(refusal: CodeRefusal, destination: &str) -> ApiError {
         CodeRefusal::Expired => ApiError::otp_expired(destination),
         CodeRefusal::AttemptsExceeded => ApiError::otp_attempts_exceeded(),
         CodeRefusal::Wrong { tries_left } => ApiError::otp_invalid(tries_left),
+        CodeRefusal::Undeliverable(why) => ApiError::field("phone", why.to_string()),
+        CodeRefusal::SmsPaused { retry_after_secs } => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "sms_paused",
+            "codes by SMS are paused for now; try again later",
+        )
+        .with_retry_after(retry_after_secs),
     }
 }

@@ -20,6 +20,7 @@ pub mod ports;
 pub mod profile;
 pub mod segment;
 pub mod session;
+pub mod sms;
 pub mod token_keys;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};

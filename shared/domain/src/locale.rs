@@ -68,7 +68,7 @@ impl From<TimeZone> for &'static str {
 }
 
 /// An ISO 3166-1 alpha-2 country code, upper case (`US`, `TR`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CountryCode(&'static str);
 
 impl CountryCode {

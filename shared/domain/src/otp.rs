@@ -47,6 +47,8 @@ pub struct OtpPolicy {
     pub resend_cooldown_secs: i64,
     pub max_sends_per_user_per_hour: usize,
     pub max_sends_per_target_per_hour: usize,
+    /// Which numbers are texted, and the hourly cap on texts.
+    pub sms: crate::sms::SmsPolicy,
 }
 
 impl Default for OtpPolicy {
@@ -57,6 +59,7 @@ impl Default for OtpPolicy {
             resend_cooldown_secs: 60,
             max_sends_per_user_per_hour: 5,
             max_sends_per_target_per_hour: 5,
+            sms: crate::sms::SmsPolicy::default(),
         }
     }
 }
@@ -263,6 +266,12 @@ pub enum CodeRefusal {
     AttemptsExceeded,
     #[error("wrong code")]
     Wrong { tries_left: u32 },
+    /// The number gets no text: not a mobile, or in a country not served.
+    #[error("the number {0}")]
+    Undeliverable(#[from] crate::sms::Undeliverable),
+    /// The deployment's hourly cap on texts is reached; sending resumes next hour.
+    #[error("texts are paused until the next hour")]
+    SmsPaused { retry_after_secs: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

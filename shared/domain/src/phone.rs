@@ -32,12 +32,34 @@ impl PhoneNumber {
     /// The number as seed 002 shows it: the calling code (`+90`), the national number
     /// (`5321234567`) and the region (`TR`).
     pub fn parts(&self) -> PhoneParts {
-        let parsed = phonenumber::parse(None, &self.0).expect("a stored E.164 number parses");
+        let parsed = self.parsed();
         PhoneParts {
             calling_code: format!("+{}", parsed.code().value()),
             national: parsed.national().value().to_string(),
             region: parsed.country().id().map(|id| id.as_ref().to_owned()),
         }
+    }
+
+    /// Whether the number may reach a mobile phone: libphonenumber says mobile, or
+    /// cannot tell it from a fixed line (the US, Canada). Fixed lines, premium-rate,
+    /// freephone, VoIP, pagers and the rest are not texted codes.
+    pub fn may_be_mobile(&self) -> bool {
+        use phonenumber::Type;
+        matches!(
+            self.parsed().number_type(&phonenumber::metadata::DATABASE),
+            Type::Mobile | Type::FixedLineOrMobile
+        )
+    }
+
+    /// The number's country, when its calling code names one (not for `+800` and other
+    /// non-geographic codes).
+    pub fn country(&self) -> Option<crate::CountryCode> {
+        let id = self.parsed().country().id()?;
+        crate::CountryCode::parse(id.as_ref()).ok()
+    }
+
+    fn parsed(&self) -> phonenumber::PhoneNumber {
+        phonenumber::parse(None, &self.0).expect("a stored E.164 number parses")
     }
 
     /// `+90*******67`: enough to recognise, not enough to dial.

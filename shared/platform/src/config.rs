@@ -5,6 +5,7 @@ use adapters::sms::SmsConfig;
 use domain::LocaleCatalog;
 use domain::avatar::UploadPolicy;
 use domain::otp::OtpPolicy;
+use domain::sms::SmsPolicy;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -187,9 +188,22 @@ impl Settings {
 }
 
 /// `OTP_TTL_SECONDS`, `OTP_MAX_ATTEMPTS`, `OTP_RESEND_COOLDOWN_SECONDS`,
-/// `OTP_MAX_SENDS_PER_USER_PER_HOUR`, `OTP_MAX_SENDS_PER_NUMBER_PER_HOUR`.
+/// `OTP_MAX_SENDS_PER_USER_PER_HOUR`, `OTP_MAX_SENDS_PER_NUMBER_PER_HOUR`,
+/// `SMS_COUNTRIES`, `SMS_MAX_PER_HOUR`.
 fn otp_policy() -> Result<OtpPolicy, ConfigError> {
     let d = OtpPolicy::default();
+    let countries = SmsPolicy::parse_countries(&optional("SMS_COUNTRIES").unwrap_or_default())
+        .map_err(|reason| ConfigError::Invalid {
+            name: "SMS_COUNTRIES",
+            reason,
+        })?;
+    let max_per_hour = number("SMS_MAX_PER_HOUR", d.sms.max_per_hour)?;
+    if max_per_hour == 0 {
+        return Err(ConfigError::Invalid {
+            name: "SMS_MAX_PER_HOUR",
+            reason: "must be at least 1".into(),
+        });
+    }
     OtpPolicy {
         lifetime_secs: number("OTP_TTL_SECONDS", d.lifetime_secs)?,
         max_attempts: number("OTP_MAX_ATTEMPTS", d.max_attempts)?,
@@ -202,6 +216,10 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
             "OTP_MAX_SENDS_PER_NUMBER_PER_HOUR",
             d.max_sends_per_target_per_hour,
         )?,
+        sms: SmsPolicy {
+            countries,
+            max_per_hour,
+        },
     }
     .validated()
     .map_err(|reason| ConfigError::Invalid {

@@ -117,6 +117,11 @@ const ATTEMPTS: &str = "login_attempts";
 const WINDOW: &str = "login_window_start";
 
 impl AccountStore {
+    /// The hourly cap on texts, in this store's table.
+    pub fn sms_quota(&self) -> crate::SmsQuota {
+        crate::SmsQuota::new(self.client.clone(), &self.table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

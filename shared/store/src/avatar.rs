@@ -6,14 +6,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{ProfilePatch, UserId};
 
 use crate::StoreError;
-use crate::expr::Expression;
-use crate::item::n;
-use crate::keys::{ItemKey, TTL_ATTRIBUTE};
+use crate::counter;
+use crate::keys::ItemKey;
 use crate::profile_item::{Guard, update_expression};
 use crate::profiles::ProfileStore;
-use crate::txn::{none_if_condition_failed, update_item};
+use crate::txn::update_item;
 
-const COUNT: &str = "uploads";
 const AVATAR_URL: &str = "avatar_url";
 const AVATAR_KEYS: &str = "avatar_keys";
 
@@ -35,35 +33,18 @@ impl ProfileStore {
         limit: u32,
         expires_at: i64,
     ) -> Result<UploadSlot, StoreError> {
-        let mut e = Expression::default();
-        let count = e.name(COUNT);
-        let (one, zero, max) = (e.value(n(1)), e.value(n(0)), e.value(n(limit)));
-        e.set_raw(
-            count.clone(),
-            format!("if_not_exists({count}, {zero}) + {one}"),
-        );
-        e.set(TTL_ATTRIBUTE, n(expires_at));
-        e.condition(format!("attribute_not_exists({count}) OR {count} < {max}"));
-        let result = update_item(&self.client, &self.table, &ItemKey::uploads(user, day), e)
-            .send()
-            .await;
-        Ok(match none_if_condition_failed(result)? {
-            Some(_) => UploadSlot::Reserved,
-            None => UploadSlot::Spent,
-        })
+        let key = ItemKey::uploads(user, day);
+        Ok(
+            match counter::take_one(&self.client, &self.table, &key, limit, expires_at).await? {
+                true => UploadSlot::Reserved,
+                false => UploadSlot::Spent,
+            },
+        )
     }
 
     /// Gives back a reserved upload that stored nothing.
     pub async fn release_upload(&self, user: &UserId, day: NaiveDate) -> Result<(), StoreError> {
-        let mut e = Expression::default();
-        let count = e.name(COUNT);
-        let (one, zero) = (e.value(n(1)), e.value(n(0)));
-        e.set_raw(count.clone(), format!("{count} - {one}"));
-        e.condition(format!("{count} > {zero}"));
-        let result = update_item(&self.client, &self.table, &ItemKey::uploads(user, day), e)
-            .send()
-            .await;
-        none_if_condition_failed(result).map(|_| ())
+        counter::give_back(&self.client, &self.table, &ItemKey::uploads(user, day)).await
     }
 
     /// Points the profile (created if need be) at a new image; returns the object keys

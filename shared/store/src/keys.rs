@@ -19,9 +19,10 @@
 //! | sign-up code to a number    | `PHONE#<e164>`   | `OTP#register_phone`                      |
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
+//! | texts sent in an hour       | `SMS_QUOTA`      | `HOUR#<epoch seconds of the hour>`        |
 //!
-//! `expires_at` is the table's TTL attribute: OTP challenges, send logs and upload counts
-//! carry it.
+//! `expires_at` is the table's TTL attribute: OTP challenges, send logs, upload counts and
+//! hourly text counts carry it.
 //! API tokens do not (their expiry is `valid_until`), so expired tokens stay listable.
 
 use std::collections::HashMap;
@@ -52,6 +53,7 @@ const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
 const CI_SK: &str = "CI";
 const API_TOKENS_PK: &str = "APITOKENS";
+pub const SMS_QUOTA_PK: &str = "SMS_QUOTA";
 const API_TOKEN_PREFIX: &str = "TOKEN#";
 pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// Sort-key prefix of consent audit entries; they sort by time within a user.
@@ -164,6 +166,13 @@ impl ItemKey {
     }
 
     /// The count of `user`'s image uploads on one UTC day.
+    pub fn sms_hour(hour: i64) -> Self {
+        Self {
+            pk: SMS_QUOTA_PK.to_owned(),
+            sk: format!("HOUR#{hour}"),
+        }
+    }
+
     pub fn uploads(user: &UserId, day: chrono::NaiveDate) -> Self {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),

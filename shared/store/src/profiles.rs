@@ -36,6 +36,11 @@ pub struct ProfileStore {
 }
 
 impl ProfileStore {
+    /// The hourly cap on texts, in this store's table.
+    pub fn sms_quota(&self) -> crate::SmsQuota {
+        crate::SmsQuota::new(self.client.clone(), &self.table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

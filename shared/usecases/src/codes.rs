@@ -11,7 +11,11 @@ use domain::otp::{
     Challenge, CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, SendLog, Verdict,
 };
 use domain::ports::{OtpKeys, SmsSender};
-use store::StoreError;
+use domain::sms::SmsPolicy;
+use store::{SmsQuota, StoreError};
+
+/// The term the SMS cap's log line carries and the template's metric filter matches.
+pub const SMS_CAP_ALARM: &str = "sms_hourly_cap_reached";
 
 /// A flow's code items as it read them, and the writes on them.
 pub(crate) trait CodeItems {
@@ -66,7 +70,7 @@ macro_rules! refusal_from_failure {
 }
 pub(crate) use refusal_from_failure;
 
-fn unavailable(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> Failure {
     tracing::warn!(error = %e, "a dependency of a one-time code is unavailable");
     Failure::Unavailable(e.to_string())
 }
@@ -84,7 +88,7 @@ where
     I: CodeItems,
     K: OtpKeys,
     D: FnOnce(OtpCode) -> F,
-    F: Future<Output = Result<(), String>>,
+    F: Future<Output = Result<(), Failure>>,
 {
     let limited = |retry_after_secs: i64, just_sent| CodeRefusal::RateLimited {
         retry_after_secs: retry_after_secs.max(1) as u64,
@@ -101,11 +105,11 @@ where
     if !items.reserve(&challenge, &log, now).await? {
         return Err(limited(policy.resend_cooldown_secs, true).into());
     }
-    if let Err(e) = deliver(otp).await {
+    if let Err(failure) = deliver(otp).await {
         if let Err(release) = items.release(&challenge, &log).await {
             tracing::warn!(error = %release, "could not release the unsent code's cooldown");
         }
-        return Err(unavailable(e));
+        return Err(failure);
     }
     Ok(())
 }
@@ -136,20 +140,39 @@ pub(crate) async fn charge<I: CodeItems>(
     Ok(())
 }
 
-/// Sends a fresh code by SMS to `phone`, under the policy's limits.
+/// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
+/// number in a country served, and only while the hour's cap on texts (counted in
+/// `quota`, across every user) is not reached.
 pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
     policy: &OtpPolicy,
     keys: &K,
     sms: &S,
+    quota: &SmsQuota,
     items: &I,
     code: CodeFor<'_>,
     phone: &PhoneNumber,
     now: i64,
 ) -> Result<CodeSent, Failure> {
+    policy.sms.admits(phone).map_err(CodeRefusal::from)?;
     send(policy, keys, items, code, now, |otp| async move {
-        sms.send_code(phone, &otp, policy.lifetime_secs)
-            .await
-            .map_err(|e| e.to_string())
+        let hour = SmsPolicy::hour_of(now);
+        if !quota.take(hour, policy.sms.max_per_hour).await? {
+            // The alarm `SmsHourlyCapAlarm` counts this line (a metric filter on the term).
+            tracing::error!(
+                alarm = SMS_CAP_ALARM,
+                cap = policy.sms.max_per_hour,
+                "the hourly cap on texts is reached; codes are refused until the next hour"
+            );
+            let retry_after_secs = (hour + 3600 - now).max(1) as u64;
+            return Err(CodeRefusal::SmsPaused { retry_after_secs }.into());
+        }
+        if let Err(e) = sms.send_code(phone, &otp, policy.lifetime_secs).await {
+            if let Err(give_back) = quota.give_back(hour).await {
+                tracing::warn!(error = %give_back, "could not give back an unsent text");
+            }
+            return Err(unavailable(e));
+        }
+        Ok(())
     })
     .await?;
     tracing::info!(to = %phone, purpose = code.purpose.as_str(), "code sent by SMS");

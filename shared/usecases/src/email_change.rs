@@ -171,7 +171,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
                 self.email
                     .send(new_email, "Confirm your new email address", &text)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(codes::unavailable)
             },
         )
         .await?;

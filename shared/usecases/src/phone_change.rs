@@ -170,6 +170,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
             policy,
             self.keys,
             self.sms,
+            &self.profiles.sms_quota(),
             &items,
             code_for(user, phone),
             phone,

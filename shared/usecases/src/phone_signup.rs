@@ -115,6 +115,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             policy,
             self.keys,
             self.sms,
+            &self.accounts.sms_quota(),
             &self.items(request, state),
             code,
             phone,

@@ -125,7 +125,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
                 self.email
                     .send(email, "Your verification code", &text)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(codes::unavailable)
             },
         )
         .await?;

@@ -27,6 +27,10 @@ pub struct RouteDef {
     pub path: String,
     /// `Auth: {Authorizer: NONE}` on the event: no authorizer runs.
     pub public: bool,
+    /// `Auth.Authorizer` when the event names one (`NONE`, `PartnerAuthorizer`); the
+    /// API's default authorizer otherwise. local-api runs the one authorizer function
+    /// behind them all, uncached.
+    pub authorizer: Option<String>,
 }
 
 impl RouteDef {
@@ -126,6 +130,7 @@ fn function_routes(id: &str, resource: &Value) -> Result<Vec<RouteDef>, Template
             method: field("Method")?.to_ascii_uppercase(),
             path: field("Path")?,
             public: str_at(event, &["Properties", "Auth", "Authorizer"]) == Some("NONE"),
+            authorizer: str_at(event, &["Properties", "Auth", "Authorizer"]).map(str::to_owned),
         });
     }
     Ok(routes)

@@ -1,0 +1,104 @@
+//! Bounded counters: one conditional UpdateItem takes a unit of an allowance only while
+//! fewer than the limit are taken, so concurrent callers cannot pass it together. The
+//! daily image uploads and the hourly SMS cap count this way.
+
+use aws_sdk_dynamodb::Client;
+
+use crate::StoreError;
+use crate::expr::Expression;
+use crate::item::n;
+use crate::keys::{ItemKey, TTL_ATTRIBUTE};
+use crate::txn::{none_if_condition_failed, update_item};
+
+const COUNT: &str = "count";
+
+/// Takes one unit of `key`'s allowance of `limit`; false when it is spent. The item
+/// expires at `expires_at`.
+pub(crate) async fn take_one(
+    client: &Client,
+    table: &str,
+    key: &ItemKey,
+    limit: u32,
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    let mut e = Expression::default();
+    let count = e.name(COUNT);
+    let (one, zero, max) = (e.value(n(1)), e.value(n(0)), e.value(n(limit)));
+    e.set_raw(
+        count.clone(),
+        format!("if_not_exists({count}, {zero}) + {one}"),
+    );
+    e.set(TTL_ATTRIBUTE, n(expires_at));
+    e.condition(format!("attribute_not_exists({count}) OR {count} < {max}"));
+    let result = update_item(client, table, key, e).send().await;
+    Ok(none_if_condition_failed(result)?.is_some())
+}
+
+/// Gives back a unit taken for something that did not happen. The last unit takes the
+/// item with it (a conditional delete), so a failed attempt leaves nothing stored.
+pub(crate) async fn give_back(
+    client: &Client,
+    table: &str,
+    key: &ItemKey,
+) -> Result<(), StoreError> {
+    let mut last = Expression::default();
+    let count = last.name(COUNT);
+    let one = last.value(n(1));
+    last.condition(format!("{count} = {one}"));
+    let built = last.build();
+    let deleted = client
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .set_condition_expression(built.condition)
+        .set_expression_attribute_names(Some(built.names))
+        .set_expression_attribute_values(built.values)
+        .send()
+        .await;
+    if none_if_condition_failed(deleted)?.is_some() {
+        return Ok(());
+    }
+    let mut e = Expression::default();
+    let count = e.name(COUNT);
+    let (one, zero) = (e.value(n(1)), e.value(n(0)));
+    e.set_raw(count.clone(), format!("{count} - {one}"));
+    e.condition(format!("{count} > {zero}"));
+    let result = update_item(client, table, key, e).send().await;
+    none_if_condition_failed(result).map(|_| ())
+}
+
+/// The hourly cap on texts, shared by every function that sends them.
+#[derive(Clone)]
+pub struct SmsQuota {
+    client: Client,
+    table: String,
+}
+
+impl SmsQuota {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Takes one text of the hour starting at `hour` (epoch seconds) if fewer than
+    /// `limit` went out in it.
+    pub async fn take(&self, hour: i64, limit: u32) -> Result<bool, StoreError> {
+        // Kept a day for operators to read; TTL deletes it after.
+        let expires_at = hour + 24 * 3600;
+        take_one(
+            &self.client,
+            &self.table,
+            &ItemKey::sms_hour(hour),
+            limit,
+            expires_at,
+        )
+        .await
+    }
+
+    /// Gives back a text of `hour` that was not sent.
+    pub async fn give_back(&self, hour: i64) -> Result<(), StoreError> {
+        give_back(&self.client, &self.table, &ItemKey::sms_hour(hour)).await
+    }
+}
