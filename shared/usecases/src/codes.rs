@@ -140,14 +140,19 @@ pub(crate) async fn charge<I: CodeItems>(
     Ok(())
 }
 
+/// How texts go out: the gateway, and the service-wide count they are capped by.
+pub(crate) struct Texting<'a, S> {
+    pub sms: &'a S,
+    pub quota: &'a SmsQuota,
+}
+
 /// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
 /// number in a country served, and only while the hour's cap on texts (counted in
 /// `quota`, across every user) is not reached.
 pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
     policy: &OtpPolicy,
     keys: &K,
-    sms: &S,
-    quota: &SmsQuota,
+    Texting { sms, quota }: Texting<'_, S>,
     items: &I,
     code: CodeFor<'_>,
     phone: &PhoneNumber,

@@ -169,8 +169,10 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         let sent = codes::send_by_sms(
             policy,
             self.keys,
-            self.sms,
-            &self.profiles.sms_quota(),
+            codes::Texting {
+                sms: self.sms,
+                quota: &self.profiles.sms_quota(),
+            },
             &items,
             code_for(user, phone),
             phone,

@@ -114,8 +114,10 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         let sent = codes::send_by_sms(
             policy,
             self.keys,
-            self.sms,
-            &self.accounts.sms_quota(),
+            codes::Texting {
+                sms: self.sms,
+                quota: &self.accounts.sms_quota(),
+            },
             &self.items(request, state),
             code,
             phone,
