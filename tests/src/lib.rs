@@ -384,6 +384,7 @@ impl TestEnv {
             path: path.to_owned(),
             headers: HeaderMap::new(),
             body: Vec::new(),
+            source: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 
@@ -558,9 +559,16 @@ pub struct TestRequest<'a> {
     path: String,
     headers: HeaderMap,
     body: Vec<u8>,
+    source: std::net::IpAddr,
 }
 
 impl TestRequest<'_> {
+    /// The address API Gateway saw the request come from (loopback unless told).
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.source = ip.parse().expect("an IP address");
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }
@@ -590,7 +598,13 @@ impl TestRequest<'_> {
     pub async fn send(self) -> GatewayResponse {
         self.env
             .gateway
-            .dispatch(&self.method, &self.path, &self.headers, &self.body)
+            .dispatch_from(
+                self.source,
+                &self.method,
+                &self.path,
+                &self.headers,
+                &self.body,
+            )
             .await
     }
 }

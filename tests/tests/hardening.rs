@@ -509,3 +509,79 @@ async fn routes_that_take_api_tokens_are_behind_the_short_cached_authorizer() {
         Some(30)
     );
 }
+
+/// Anonymous sign-ups have no user budget, and each answer says whether an email or a
+/// number is registered: every code asked for without an account (seed 000's and seed
+/// 001's sign-ups alike) spends the source address's hourly budget, and a sign-up with a
+/// made-up code learns nothing of who holds what.
+#[tokio::test]
+async fn anonymous_sign_up_probes_spend_the_source_budget() {
+    let env = TestEnv::builder()
+        .policy(OtpPolicy {
+            max_signups_per_source_per_hour: 5,
+            ..OtpPolicy::default()
+        })
+        .build()
+        .await;
+    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
+    env.clock
+        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    let taken_email = domain::Email::parse("held@example.com").unwrap();
+    let taken_phone = domain::PhoneNumber::parse(&integration_tests::fresh_phone()).unwrap();
+    integration_tests::store_account(
+        &env,
+        &domain::UserId::parse("holder").unwrap(),
+        &taken_email,
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+        Some(&taken_phone),
+    )
+    .await
+    .unwrap();
+    let seed000 = |email: &str, phone: &str| {
+        json!({
+            "email": email, "password": "correct horse battery", "phone": phone,
+            "first_name": "Eve", "last_name": "Prober", "date_of_birth": "1990-12-10"
+        })
+    };
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let probe = if i % 2 == 0 {
+            env.request("POST", "/users/register").json(seed000(
+                taken_email.as_str(),
+                &integration_tests::fresh_phone(),
+            ))
+        } else {
+            env.request("POST", "/api/v1/accounts/users").json(json!({
+                "email": taken_email.as_str(), "password": "correct horse battery",
+                "confirm_password": "correct horse battery", "first_name": "Eve",
+                "last_name": "Prober", "gender": "F"
+            }))
+        };
+        // One IPv6 subscriber rotating addresses within its /64.
+        let r = probe.from_ip(&format!("2001:db8:7:7::{i:x}")).send().await;
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(&statuses[..5], [400; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+
+    // Another address is not held back.
+    let fresh = integration_tests::fresh_phone();
+    let r = env
+        .request("POST", "/users/register")
+        .from_ip("203.0.113.8")
+        .json(seed000("new.user@example.com", &fresh))
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+
+    // A made-up code is judged before anyone's email or number is looked at.
+    let mut with_code = seed000(taken_email.as_str(), taken_phone.e164());
+    with_code["code"] = json!("123456");
+    let r = env
+        .request("POST", "/users/register")
+        .from_ip("203.0.113.9")
+        .json(with_code)
+        .send()
+        .await;
+    assert_eq!(r.status, 406, "{}", r.json());
+}

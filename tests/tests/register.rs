@@ -45,8 +45,9 @@ async fn code_then_account_with_tokens_that_work() {
         items
             .iter()
             .all(|i| i["pk"].as_s().unwrap().starts_with("PHONE#")
+                || i["pk"].as_s().unwrap().starts_with("SOURCE#")
                 || i["pk"].as_s().unwrap() == store::keys::SMS_QUOTA_PK),
-        "nothing but the code (and the hour's count of texts) is stored: {items:?}"
+        "nothing but the code and the hour's counters is stored: {items:?}"
     );
     assert!(
         !format!("{items:?}").contains(&last_code_to(&phone)),
@@ -141,7 +142,10 @@ async fn code_then_account_with_tokens_that_work() {
         with(body(&email, &phone), "code", json!(code)),
     )
     .await;
-    assert_eq!(again.status, 400, "the email is taken now");
+    assert_eq!(
+        again.status, 406,
+        "the code was spent; it is judged before the email is looked at"
+    );
 }
 
 #[tokio::test]
@@ -244,9 +248,13 @@ async fn resend_cooldown_sms_failure_and_burned_codes() {
     fail_sms_to(&phone, false);
     assert_eq!(r.status, 503);
     assert!(r.headers.contains_key("retry-after"));
+    let stored = env.scan_all().await;
     assert!(
-        env.scan_all().await.is_empty(),
-        "no cooldown for an unsent code"
+        stored
+            .iter()
+            .all(|i| i["pk"].as_s().unwrap().starts_with("SOURCE#")),
+        "no cooldown for an unsent code; the request counts against its source (it learnt \
+         the email and number are free): {stored:?}"
     );
 
     let r = post(&env, "/users/register", body(&email, &phone)).await;

@@ -4,10 +4,11 @@
 
 use api::ApiError;
 use api::error::RETRY_AFTER_SECS;
-use api::http::{json, json_object, request_id};
+use api::http::{json, json_object, request_id, request_source};
 use api::otp::code_sent;
 use api::profile_body::ProfileBody;
 use domain::password::Password;
+use domain::source::RequestSource;
 use domain::{Email, FieldErrors, LocaleCatalog, ProfilePatch};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -20,7 +21,11 @@ use crate::{AccountsApp, TokenResponse, no_store};
 /// Seed 000 requires these besides `email` and `password`.
 const REQUIRED_PROFILE_FIELDS: &[&str] = &["first_name", "last_name", "phone", "date_of_birth"];
 
-fn parse(mut body: Map<String, Value>, request_id: String) -> Result<SignUp, ApiError> {
+fn parse(
+    mut body: Map<String, Value>,
+    request_id: String,
+    source: RequestSource,
+) -> Result<SignUp, ApiError> {
     let mut errors = FieldErrors::default();
     let mut text = |name: &str, errors: &mut FieldErrors| match body.remove(name) {
         Some(Value::String(s)) => Some(s),
@@ -83,6 +88,7 @@ fn parse(mut body: Map<String, Value>, request_id: String) -> Result<SignUp, Api
         code,
         resend,
         request_id,
+        source,
     })
 }
 
@@ -95,7 +101,7 @@ struct Registered<'a> {
 }
 
 pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let request = parse(json_object(req)?, request_id(req))?;
+    let request = parse(json_object(req)?, request_id(req), request_source(req))?;
     let use_case = PhoneSignUp {
         accounts: &app.accounts,
         sms: &app.sms,

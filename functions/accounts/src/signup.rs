@@ -2,10 +2,11 @@
 //! seed 001's shapes: 201 `{msg, data}`, and field errors as `{"field": ["message"]}`.
 
 use api::ApiError;
-use api::http::{json, json_object, request_id};
+use api::http::{json, json_object, request_id, request_source};
 use domain::otp::OtpCode;
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys};
+use domain::source::RequestSource;
 use domain::{Email, FieldErrors, Gender, PhoneNumber, ProfilePatch};
 
 use crate::seed::{SeedUser, field_errors, seed_gender_to_profile};
@@ -30,7 +31,11 @@ fn gender(raw: &str) -> Result<Gender, String> {
     Gender::parse(seed_gender_to_profile(raw))
 }
 
-fn parse_signup(body: &Map<String, Value>, request_id: String) -> Result<NewAccount, FieldErrors> {
+fn parse_signup(
+    body: &Map<String, Value>,
+    request_id: String,
+    source: RequestSource,
+) -> Result<NewAccount, FieldErrors> {
     let mut errors = FieldErrors::default();
     for name in body.keys() {
         if !SIGNUP_FIELDS.contains(&name.as_str()) {
@@ -101,6 +106,7 @@ fn parse_signup(body: &Map<String, Value>, request_id: String) -> Result<NewAcco
         profile,
         phone,
         request_id,
+        source,
     })
 }
 
@@ -108,7 +114,7 @@ pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
     registration: &Registration<'_, E, K>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let account = match parse_signup(&json_object(req)?, request_id(req)) {
+    let account = match parse_signup(&json_object(req)?, request_id(req), request_source(req)) {
         Ok(account) => account,
         Err(errors) => return Ok(field_errors(errors)),
     };

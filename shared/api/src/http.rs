@@ -34,6 +34,19 @@ pub fn request_id(req: &Request) -> String {
     .unwrap_or_default()
 }
 
+/// Where the request came from: API Gateway's `sourceIp`, the TCP peer it saw (never a
+/// client-set header such as `X-Forwarded-For`).
+pub fn request_source(req: &Request) -> domain::source::RequestSource {
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    };
+    ip.and_then(|ip| ip.parse().ok()).map_or_else(
+        domain::source::RequestSource::unknown,
+        domain::source::RequestSource::of,
+    )
+}
+
 /// The greedy tail template.yaml adds to a route so that its path with a trailing `/`
 /// reaches it too: HTTP API route paths cannot end in `/`, and a greedy path variable
 /// also matches an empty remainder (see the README, "Trailing slashes").

@@ -5,6 +5,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
+/// The start of the clock hour `epoch_secs` falls in: the window hourly limits count in.
+pub fn hour_start(epoch_secs: i64) -> i64 {
+    epoch_secs - epoch_secs.rem_euclid(3600)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     /// Milliseconds added to the system time; `None` for the plain system clock.

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod segment;
 pub mod session;
 pub mod sms;
+pub mod source;
 pub mod token_keys;
 
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};

@@ -47,6 +47,10 @@ pub struct OtpPolicy {
     pub resend_cooldown_secs: i64,
     pub max_sends_per_user_per_hour: usize,
     pub max_sends_per_target_per_hour: usize,
+    /// Sign-ups (codes asked for without an account) from one address per clock hour:
+    /// an anonymous caller has no user budget, and each answer says whether an email or
+    /// a number is registered.
+    pub max_signups_per_source_per_hour: u32,
     /// Which numbers are texted, and the hourly cap on texts.
     pub sms: crate::sms::SmsPolicy,
 }
@@ -59,6 +63,7 @@ impl Default for OtpPolicy {
             resend_cooldown_secs: 60,
             max_sends_per_user_per_hour: 5,
             max_sends_per_target_per_hour: 5,
+            max_signups_per_source_per_hour: 30,
             sms: crate::sms::SmsPolicy::default(),
         }
     }

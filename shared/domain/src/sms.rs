@@ -60,11 +60,6 @@ impl SmsPolicy {
         }
         Ok(())
     }
-
-    /// The start of `now`'s clock hour, which the hourly cap counts in.
-    pub fn hour_of(now: i64) -> i64 {
-        now - now.rem_euclid(3600)
-    }
 }
 
 #[cfg(test)]
@@ -114,7 +109,7 @@ mod tests {
 
     #[test]
     fn hours_start_on_the_hour() {
-        assert_eq!(SmsPolicy::hour_of(7200), 7200);
-        assert_eq!(SmsPolicy::hour_of(7199), 3600);
+        assert_eq!(crate::clock::hour_start(7200), 7200);
+        assert_eq!(crate::clock::hour_start(7199), 3600);
     }
 }

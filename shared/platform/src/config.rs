@@ -189,7 +189,7 @@ impl Settings {
 
 /// `OTP_TTL_SECONDS`, `OTP_MAX_ATTEMPTS`, `OTP_RESEND_COOLDOWN_SECONDS`,
 /// `OTP_MAX_SENDS_PER_USER_PER_HOUR`, `OTP_MAX_SENDS_PER_NUMBER_PER_HOUR`,
-/// `SMS_COUNTRIES`, `SMS_MAX_PER_HOUR`.
+/// `SIGNUPS_PER_SOURCE_PER_HOUR`, `SMS_COUNTRIES`, `SMS_MAX_PER_HOUR`.
 fn otp_policy() -> Result<OtpPolicy, ConfigError> {
     let d = OtpPolicy::default();
     let countries = SmsPolicy::parse_countries(&optional("SMS_COUNTRIES").unwrap_or_default())
@@ -215,6 +215,10 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
         max_sends_per_target_per_hour: number(
             "OTP_MAX_SENDS_PER_NUMBER_PER_HOUR",
             d.max_sends_per_target_per_hour,
+        )?,
+        max_signups_per_source_per_hour: number(
+            "SIGNUPS_PER_SOURCE_PER_HOUR",
+            d.max_signups_per_source_per_hour,
         )?,
         sms: SmsPolicy {
             countries,

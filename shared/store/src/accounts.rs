@@ -117,6 +117,18 @@ const ATTEMPTS: &str = "login_attempts";
 const WINDOW: &str = "login_window_start";
 
 impl AccountStore {
+    /// Counts a sign-up from `source` in the hour starting at `hour` if fewer than
+    /// `limit` came from it; false when its budget is spent.
+    pub async fn take_signup(
+        &self,
+        source: &domain::source::RequestSource,
+        hour: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let key = crate::keys::ItemKey::signups(source, hour);
+        crate::counter::take_one(&self.client, &self.table, &key, limit, hour + 3600).await
+    }
+
     /// The hourly cap on texts, in this store's table.
     pub fn sms_quota(&self) -> crate::SmsQuota {
         crate::SmsQuota::new(self.client.clone(), &self.table)

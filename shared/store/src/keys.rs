@@ -20,6 +20,7 @@
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
 //! | texts sent in an hour       | `SMS_QUOTA`      | `HOUR#<epoch seconds of the hour>`        |
+//! | sign-ups from an address    | `SOURCE#<ip or ipv6 /64>` | `SIGNUPS#<epoch seconds of the hour>` |
 //!
 //! `expires_at` is the table's TTL attribute: OTP challenges, send logs, upload counts and
 //! hourly text counts carry it.
@@ -30,6 +31,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::otp::Purpose;
+use domain::source::RequestSource;
 use domain::{Channel, Email, PhoneNumber, SegmentId, UserId};
 
 pub const PK: &str = "pk";
@@ -54,6 +56,7 @@ const SEGMENTS_PK: &str = "SEGMENTS";
 const CI_SK: &str = "CI";
 const API_TOKENS_PK: &str = "APITOKENS";
 pub const SMS_QUOTA_PK: &str = "SMS_QUOTA";
+const SOURCE_PREFIX: &str = "SOURCE#";
 const API_TOKEN_PREFIX: &str = "TOKEN#";
 pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// Sort-key prefix of consent audit entries; they sort by time within a user.
@@ -170,6 +173,13 @@ impl ItemKey {
         Self {
             pk: SMS_QUOTA_PK.to_owned(),
             sk: format!("HOUR#{hour}"),
+        }
+    }
+
+    pub fn signups(source: &RequestSource, hour: i64) -> Self {
+        Self {
+            pk: format!("{SOURCE_PREFIX}{}", source.as_str()),
+            sk: format!("SIGNUPS#{hour}"),
         }
     }
 

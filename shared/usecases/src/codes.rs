@@ -7,11 +7,12 @@
 use std::future::Future;
 
 use domain::PhoneNumber;
+use domain::clock::hour_start;
 use domain::otp::{
     Challenge, CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, SendLog, Verdict,
 };
 use domain::ports::{OtpKeys, SmsSender};
-use domain::sms::SmsPolicy;
+use domain::source::RequestSource;
 use store::{SmsQuota, StoreError};
 
 /// The term the SMS cap's log line carries and the template's metric filter matches.
@@ -140,6 +141,29 @@ pub(crate) async fn charge<I: CodeItems>(
     Ok(())
 }
 
+/// Charges an anonymous request that asks for a code (a sign-up) to its source's hourly
+/// budget: without an account there is no user budget, and the answer tells whether an
+/// email or a number is registered.
+pub(crate) async fn charge_source(
+    policy: &OtpPolicy,
+    accounts: &store::AccountStore,
+    source: &RequestSource,
+    now: i64,
+) -> Result<(), Failure> {
+    let hour = hour_start(now);
+    if accounts
+        .take_signup(source, hour, policy.max_signups_per_source_per_hour)
+        .await?
+    {
+        return Ok(());
+    }
+    Err(CodeRefusal::RateLimited {
+        retry_after_secs: (hour + 3600 - now).max(1) as u64,
+        just_sent: false,
+    }
+    .into())
+}
+
 /// How texts go out: the gateway, and the service-wide count they are capped by.
 pub(crate) struct Texting<'a, S> {
     pub sms: &'a S,
@@ -160,7 +184,7 @@ pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
 ) -> Result<CodeSent, Failure> {
     policy.sms.admits(phone).map_err(CodeRefusal::from)?;
     send(policy, keys, items, code, now, |otp| async move {
-        let hour = SmsPolicy::hour_of(now);
+        let hour = hour_start(now);
         if !quota.take(hour, policy.sms.max_per_hour).await? {
             // The alarm `SmsHourlyCapAlarm` counts this line (a metric filter on the term).
             tracing::error!(

@@ -10,6 +10,7 @@
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
+use domain::source::RequestSource;
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch};
 use store::{
     AccountCode, AccountRecord, AccountStore, PhoneRegistrationState, RegisterError, SpentCode,
@@ -39,6 +40,8 @@ pub struct Request {
     pub resend: bool,
     /// Names the sign-up in the consent audit trail.
     pub request_id: String,
+    /// Where the request came from: sign-ups are counted per source.
+    pub source: RequestSource,
 }
 
 #[derive(Debug)]
@@ -82,19 +85,21 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
     }
 
     pub async fn run(&self, request: Request) -> Result<Outcome, Refusal> {
+        let asks_for_code = request.code.is_none() || request.resend;
+        if asks_for_code {
+            let now = self.clock.now().timestamp();
+            codes::charge_source(self.policy, self.accounts, &request.source, now).await?;
+        }
         let state = self
             .accounts
             .load_phone_registration(&request.email, &request.phone)
             .await?;
-        if state.email_taken {
-            return Err(Refusal::EmailTaken);
-        }
-        if state.phone_owner.is_some() {
-            return Err(Refusal::PhoneTaken);
-        }
         match &request.code {
-            Some(code) if !request.resend => self.register(&request, code, &state).await,
-            _ => self.send_code(&request, &state).await,
+            Some(code) if !asks_for_code => self.register(&request, code, &state).await,
+            _ => {
+                refuse_taken(&state)?;
+                self.send_code(&request, &state).await
+            }
         }
     }
 
@@ -150,6 +155,8 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             now.timestamp(),
         )
         .await?;
+        // Only now: a made-up code learns nothing of who holds the email or the number.
+        refuse_taken(state)?;
         let password = request.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
@@ -195,6 +202,16 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             tokens,
         })
     }
+}
+
+fn refuse_taken(state: &PhoneRegistrationState) -> Result<(), Refusal> {
+    if state.email_taken {
+        return Err(Refusal::EmailTaken);
+    }
+    if state.phone_owner.is_some() {
+        return Err(Refusal::PhoneTaken);
+    }
+    Ok(())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Refusal {

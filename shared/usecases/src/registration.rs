@@ -6,6 +6,7 @@
 use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{EmailSender, OtpKeys};
+use domain::source::RequestSource;
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
     AccountCode, AccountRecord, AccountStore, EmailVerificationState, RegisterError, StoreError,
@@ -29,6 +30,8 @@ pub struct NewAccount {
     pub phone: Option<PhoneNumber>,
     /// Names the sign-up in the consent audit trail.
     pub request_id: String,
+    /// Where the request came from: sign-ups are counted per source.
+    pub source: RequestSource,
 }
 
 /// Whether the code left with the sign-up; a failure leaves the account, and the code
@@ -64,6 +67,10 @@ pub(crate) fn new_user_id() -> UserId {
 
 impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
     pub async fn register(&self, account: NewAccount) -> Result<(Profile, Delivery), Refusal> {
+        // Before the hash: a refused request costs no CPU, and each answer says whether
+        // the email is registered.
+        let now = self.clock.now().timestamp();
+        codes::charge_source(self.policy, self.accounts, &account.source, now).await?;
         let password = account.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await

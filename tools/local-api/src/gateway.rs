@@ -108,8 +108,23 @@ impl Gateway {
         self.routes.iter().map(|r| &r.def)
     }
 
+    /// A request from loopback.
     pub async fn dispatch(
         &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> GatewayResponse {
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        self.dispatch_from(loopback, method, path_and_query, headers, body)
+            .await
+    }
+
+    /// A request from `source`, which the events carry as `sourceIp`.
+    pub async fn dispatch_from(
+        &self,
+        source: std::net::IpAddr,
         method: &str,
         path_and_query: &str,
         headers: &HeaderMap,
@@ -131,7 +146,7 @@ impl Gateway {
             "local-{:08}",
             self.request_seq.fetch_add(1, Ordering::Relaxed)
         );
-        let context = request_context(&route.def, method, path, headers, &request_id);
+        let context = request_context(&route.def, method, path, headers, &request_id, source);
         // The fields both payloads (authorizer request and function event) carry.
         let common = json!({
             "version": "2.0",
@@ -266,6 +281,7 @@ fn request_context(
     path: &str,
     headers: &HeaderMap,
     request_id: &str,
+    source: std::net::IpAddr,
 ) -> Value {
     let now = chrono::Utc::now();
     json!({
@@ -277,7 +293,7 @@ fn request_context(
             "method": method,
             "path": path,
             "protocol": "HTTP/1.1",
-            "sourceIp": "127.0.0.1",
+            "sourceIp": source.to_string(),
             "userAgent": headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""),
         },
         "requestId": request_id,

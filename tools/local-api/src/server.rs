@@ -41,12 +41,12 @@ async fn read_body(mut body: Incoming) -> Result<Bytes, StatusCode> {
 /// Serves `listener` until it fails; one task per connection.
 pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener) -> Result<(), String> {
     loop {
-        let (stream, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let (stream, peer) = listener.accept().await.map_err(|e| e.to_string())?;
         let gateway = gateway.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let gateway = gateway.clone();
-                async move { Ok::<_, Infallible>(handle(&gateway, req).await) }
+                async move { Ok::<_, Infallible>(handle(&gateway, peer.ip(), req).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -55,7 +55,11 @@ pub async fn serve(gateway: Arc<Gateway>, listener: TcpListener) -> Result<(), S
     }
 }
 
-async fn handle(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn handle(
+    gateway: &Gateway,
+    peer: std::net::IpAddr,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts
@@ -67,7 +71,7 @@ async fn handle(gateway: &Gateway, req: hyper::Request<Incoming>) -> hyper::Resp
     let response = match read_body(body).await {
         Ok(body) => {
             gateway
-                .dispatch(parts.method.as_str(), &path, &parts.headers, &body)
+                .dispatch_from(peer, parts.method.as_str(), &path, &parts.headers, &body)
                 .await
         }
         Err(status) if status == StatusCode::PAYLOAD_TOO_LARGE => {
