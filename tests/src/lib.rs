@@ -316,32 +316,11 @@ impl TestEnvBuilder {
         let platform = Platform::new(sdk, settings, Clock::adjustable())
             .with_dynamodb(dynamodb.clone())
             .with_sns(aws_sdk_sns::Client::new(&sns_sdk));
-        if self.dynamodb_endpoint.is_none() {
-            local_api::table::ensure_table(&dynamodb, &table, &template.table)
-                .await
-                .expect("the test table is created");
-        }
-        local_api::table::ensure_otp_secret(
-            platform.secrets().get(),
-            &local_api::otp_secret_name(&table),
-        )
-        .await
-        .expect("the OTP secret is created");
-        local_api::table::ensure_email_identity(platform.ses().get(), local_api::DEV_EMAIL_SENDER)
+        // With DynamoDB pointed elsewhere (a closed port) no table is created.
+        let table_def = self.dynamodb_endpoint.is_none().then_some(&template.table);
+        local_api::provision(&platform, &table, table_def)
             .await
-            .expect("the sender identity is verified");
-        local_api::table::ensure_bucket(
-            platform.s3().get(),
-            &local_api::avatar_bucket_name(&table),
-        )
-        .await
-        .expect("the avatar bucket is created");
-        local_api::table::ensure_signing_secret(
-            platform.secrets().get(),
-            &local_api::signing_key_secret_name(&table),
-        )
-        .await
-        .expect("the signing key secret is created");
+            .expect("the test's table, secrets, sender and bucket are created");
         let gateway =
             local_api::gateway(&template, &platform).expect("every template route is wired");
         calls.reset();

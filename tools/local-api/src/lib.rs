@@ -37,6 +37,23 @@ pub fn dev_avatars(
     settings
 }
 
+/// What the functions expect to find in the emulator for `table`: the table itself (when
+/// `table_def` is given), the OTP secret, the verified sender, the avatar bucket and the
+/// signing key. `make dev`, `make invoke` and the tests provision alike.
+pub async fn provision(
+    platform: &platform::Platform,
+    table: &str,
+    table_def: Option<&template::TableDef>,
+) -> Result<(), String> {
+    if let Some(def) = table_def {
+        table::ensure_table(&platform.dynamodb(), table, def).await?;
+    }
+    table::ensure_otp_secret(platform.secrets().get(), &otp_secret_name(table)).await?;
+    table::ensure_email_identity(platform.ses().get(), DEV_EMAIL_SENDER).await?;
+    table::ensure_bucket(platform.s3().get(), &avatar_bucket_name(table)).await?;
+    table::ensure_signing_secret(platform.secrets().get(), &signing_key_secret_name(table)).await
+}
+
 pub fn avatar_bucket_name(table: &str) -> String {
     format!("{}-avatars", table.to_ascii_lowercase())
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use local_api::{Template, dev_token, table};
+use local_api::{Template, dev_token};
 
 #[derive(Parser)]
 #[command(
@@ -88,23 +88,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let settings = local_api::dev_avatars(settings, table_name, &endpoint);
     let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
     let gateway = local_api::gateway(&template, &platform)?;
-    table::ensure_table(&platform.dynamodb(), table_name, &template.table).await?;
-    table::ensure_otp_secret(
-        platform.secrets().get(),
-        &local_api::otp_secret_name(table_name),
-    )
-    .await?;
-    table::ensure_email_identity(platform.ses().get(), local_api::DEV_EMAIL_SENDER).await?;
-    table::ensure_bucket(
-        platform.s3().get(),
-        &local_api::avatar_bucket_name(table_name),
-    )
-    .await?;
-    table::ensure_signing_secret(
-        platform.secrets().get(),
-        &local_api::signing_key_secret_name(table_name),
-    )
-    .await?;
+    local_api::provision(&platform, table_name, Some(&template.table)).await?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
