@@ -7,11 +7,8 @@
 //! neither, tests fail loudly: nothing here is skipped.
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
@@ -38,14 +35,7 @@ pub fn template() -> Template {
 
 struct Emulator {
     url: String,
-    // Kept so the child's stdin stays open; it exits when this process does.
-    _child: Option<Mutex<Child>>,
-}
-
-fn reachable(addr: &str) -> bool {
-    addr.parse()
-        .ok()
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok())
+    _started: Option<Mutex<local_api::emulator::Emulator>>,
 }
 
 fn emulator() -> &'static Emulator {
@@ -53,33 +43,17 @@ fn emulator() -> &'static Emulator {
     EMULATOR.get_or_init(|| {
         if let Ok(url) = std::env::var("UPS_EMULATOR_URL") {
             let addr = url.trim_start_matches("http://").trim_end_matches('/');
-            assert!(reachable(addr), "UPS_EMULATOR_URL={url} does not answer; start it or unset it");
-            return Emulator { url, _child: None };
+            assert!(
+                local_api::emulator::reachable(addr),
+                "UPS_EMULATOR_URL={url} does not answer; start it or unset it"
+            );
+            return Emulator { url, _started: None };
         }
-        let python = workspace_root().join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "no emulator: {} is missing. Run `make test` (it installs moto into .venv) or set UPS_EMULATOR_URL",
-            python.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new(&python)
-            .arg(workspace_root().join("tools/emulator/emulator.py"))
-            .args(["--port", &port.to_string(), "--exit-with-stdin", "--quiet-sms"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the emulator starts");
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !reachable(&addr) {
-            assert!(Instant::now() < deadline, "the emulator did not listen on {addr} within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let started = local_api::emulator::Emulator::start(&workspace_root(), false)
+            .unwrap_or_else(|e| panic!("{e} (or set UPS_EMULATOR_URL)"));
         Emulator {
-            url: format!("http://{addr}"),
-            _child: Some(Mutex::new(child)),
+            url: started.url.clone(),
+            _started: Some(Mutex::new(started)),
         }
     })
 }

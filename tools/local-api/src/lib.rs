@@ -1,6 +1,7 @@
 //! The developer gateway behind `make dev`, also used in-process by the integration tests.
 
 pub mod dev_token;
+pub mod emulator;
 pub mod functions;
 pub mod gateway;
 pub mod server;
