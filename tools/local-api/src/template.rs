@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde_norway::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,43 @@ pub struct TableDef {
 pub struct Template {
     pub routes: Vec<RouteDef>,
     pub table: TableDef,
+    /// Every `AWS::Serverless::Function`, by logical id.
+    pub functions: BTreeMap<String, FunctionDef>,
+    /// Every parameter's `Default`, by name (`None` when it has none).
+    pub parameters: BTreeMap<String, Option<String>>,
+}
+
+/// A function as `sam local invoke` would run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionDef {
+    /// The cargo binary (`Metadata.BuildProperties.Binary`).
+    pub binary: String,
+    pub memory_mb: u32,
+    pub timeout_secs: u32,
+    /// `Globals.Function.Environment` and the function's own, the latter winning.
+    pub environment: BTreeMap<String, EnvValue>,
+}
+
+/// A value in an `Environment.Variables` map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Literal(String),
+    /// `!Ref Name`: a parameter (its default) or a resource (known once deployed).
+    Ref(String),
+    /// Any other intrinsic (`!GetAtt`, `!Sub`): known once deployed.
+    Deployed,
+}
+
+impl Template {
+    /// `value` as the template would set it with parameter defaults; `None` for what
+    /// only a deployment knows (a resource's name, a parameter without a default).
+    pub fn resolve(&self, value: &EnvValue) -> Option<String> {
+        match value {
+            EnvValue::Literal(s) => Some(s.clone()),
+            EnvValue::Ref(name) => self.parameters.get(name).cloned().flatten(),
+            EnvValue::Deployed => None,
+        }
+    }
 }
 
 impl Template {
@@ -77,10 +116,15 @@ impl Template {
             .ok_or_else(|| TemplateError::Shape("no Resources".into()))?;
         let mut routes = Vec::new();
         let mut tables = Vec::new();
+        let mut functions = BTreeMap::new();
+        let globals = at(&doc, &["Globals", "Function"]);
         for (id, resource) in resources {
             let id = id.as_str().unwrap_or_default().to_owned();
             match str_at(resource, &["Type"]) {
-                Some("AWS::Serverless::Function") => routes.extend(function_routes(&id, resource)?),
+                Some("AWS::Serverless::Function") => {
+                    routes.extend(function_routes(&id, resource)?);
+                    functions.insert(id.clone(), function_def(&id, resource, globals)?);
+                }
                 Some("AWS::DynamoDB::Table") => tables.push(table_def(&id, resource)?),
                 _ => {}
             }
@@ -94,8 +138,81 @@ impl Template {
             }
         };
         routes.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
-        Ok(Self { routes, table })
+        let parameters = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .map(|(name, p)| {
+                let default = p.get("Default").and_then(scalar);
+                (name.as_str().unwrap_or_default().to_owned(), default)
+            })
+            .collect();
+        Ok(Self {
+            routes,
+            table,
+            functions,
+            parameters,
+        })
     }
+}
+
+/// A scalar as text: YAML reads `Default: 5` as a number.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn env_value(v: &Value) -> EnvValue {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" => t
+            .value
+            .as_str()
+            .map_or(EnvValue::Deployed, |name| EnvValue::Ref(name.to_owned())),
+        Value::Tagged(_) => EnvValue::Deployed,
+        other => scalar(other).map_or(EnvValue::Deployed, EnvValue::Literal),
+    }
+}
+
+fn function_def(
+    id: &str,
+    resource: &Value,
+    globals: Option<&Value>,
+) -> Result<FunctionDef, TemplateError> {
+    let binary = str_at(resource, &["Metadata", "BuildProperties", "Binary"])
+        .ok_or_else(|| TemplateError::Shape(format!("{id}: Metadata.BuildProperties.Binary is required")))?
+        .to_owned();
+    let number = |key: &str, default: u32| {
+        at(resource, &["Properties", key])
+            .or_else(|| globals.and_then(|g| g.get(key)))
+            .and_then(Value::as_u64)
+            .map_or(default, |n| n as u32)
+    };
+    let mut environment = BTreeMap::new();
+    for vars in [
+        globals.and_then(|g| at(g, &["Environment", "Variables"])),
+        at(resource, &["Properties", "Environment", "Variables"]),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_mapping)
+    {
+        for (name, value) in vars {
+            if let Some(name) = name.as_str() {
+                environment.insert(name.to_owned(), env_value(value));
+            }
+        }
+    }
+    Ok(FunctionDef {
+        binary,
+        memory_mb: number("MemorySize", 128),
+        timeout_secs: number("Timeout", 3),
+        environment,
+    })
 }
 
 fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -208,11 +325,25 @@ mod tests {
     #[test]
     fn public_routes_and_shape_errors() {
         let t = Template::parse(
-            "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]\n      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: HttpApi\n          Properties: {Path: /local-info, Method: get, Auth: {Authorizer: NONE}, ApiId: !Ref Api}\n",
+            "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]\n      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: f}}\n    Properties:\n      Events:\n        E:\n          Type: HttpApi\n          Properties: {Path: /local-info, Method: get, Auth: {Authorizer: NONE}, ApiId: !Ref Api}\n",
         )
         .unwrap();
         assert_eq!(t.routes[0].key(), "GET /local-info");
         assert!(t.routes[0].public);
         assert!(Template::parse("Resources: {}").is_err());
+    }
+
+    #[test]
+    fn function_environments_resolve_parameter_defaults() {
+        let template = Template::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+        )
+        .unwrap();
+        let profile = &template.functions["ProfileFunction"];
+        assert_eq!(profile.binary, "profile");
+        let env = |name: &str| template.resolve(&profile.environment[name]);
+        assert_eq!(env("RUST_LOG").as_deref(), Some("info"), "a global, by default");
+        assert_eq!(env("OTP_TTL_SECONDS").as_deref(), Some("180"));
+        assert_eq!(env("TABLE_NAME"), None, "a resource: known once deployed");
     }
 }
