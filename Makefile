@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test lint fmt build sizes bench clean
+.PHONY: help setup dev test invoke invoke-all lint fmt build sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,8 +31,23 @@ dev: setup ## Emulator + every template route on http://127.0.0.1:3000 (Ctrl-C s
 	cargo build -p local-api
 	EMULATOR_PORT=$(EMULATOR_PORT) API_PORT=$(API_PORT) tools/dev.sh
 
-test: setup ## Unit and integration tests (the harness starts the emulator)
+test: setup ## Unit and integration tests (the harness starts the emulator), then invoke-all
 	cargo test --workspace
+	$(MAKE) --no-print-directory invoke-all
+
+invoke: setup ## FN=<function> EVENT=<file>: one payload through its binary under the Lambda RIE
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=profile EVENT=events/profile/get-profile.200.json" >&2; exit 2; }
+	cargo build -q -p invoke -p $(FN)
+	target/debug/invoke $(FN) $(EVENT)
+
+invoke-all: setup ## Every events/ payload through its function under the Lambda RIE
+	cargo build -q -p invoke $(addprefix -p ,$(FUNCTIONS))
+	target/debug/invoke --all
+	@# The check must be able to fail: a payload whose name states the wrong status.
+	@tmp=$$(mktemp -d) && cp events/local-info/get-local-info.200.json $$tmp/get-local-info.500.json && \
+	  if target/debug/invoke local-info $$tmp/get-local-info.500.json >/dev/null 2>&1; then \
+	    echo "invoke-all: a payload named with the wrong status passed" >&2; rm -rf $$tmp; exit 1; \
+	  else echo "invoke-all: a payload named with the wrong status fails, as it should"; rm -rf $$tmp; fi
 
 lint: setup ## rustfmt check, clippy -D warnings, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::Clock;
 use domain::otp::OtpPolicy;
@@ -47,7 +47,10 @@ fn emulator() -> &'static Emulator {
                 local_api::emulator::reachable(addr),
                 "UPS_EMULATOR_URL={url} does not answer; start it or unset it"
             );
-            return Emulator { url, _started: None };
+            return Emulator {
+                url,
+                _started: None,
+            };
         }
         let started = local_api::emulator::Emulator::start(&workspace_root(), false)
             .unwrap_or_else(|e| panic!("{e} (or set UPS_EMULATOR_URL)"));
@@ -206,16 +209,7 @@ fn leading_keys(body: &Value) -> Vec<String> {
     out
 }
 
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        // The HTTP client the functions use in Lambda.
-        .http_client(adapters::aws::lazy_https_client())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await
-}
+pub use local_api::emulator::sdk_config;
 
 /// One test's world: its own table and OTP secret, a counted DynamoDB client, an
 /// adjustable clock, the gateway in front.

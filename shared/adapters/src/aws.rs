@@ -74,9 +74,50 @@ impl<C> std::fmt::Debug for LazyClient<C> {
 /// Amazon Root CA 1-4 and Starfield Services Root CA G2 (which cross-signs them).
 const AMAZON_TRUST_ROOTS: &str = include_str!("amazon-trust-roots.pem");
 
+/// A variable the template declares empty in every function, so that
+/// `sam local invoke --env-vars events/env.json` can point a function at the `make dev`
+/// emulator: SAM overrides only the variables a template declares, and an empty
+/// `AWS_ENDPOINT_URL` would be an invalid endpoint to the SDK.
+pub const LOCAL_EMULATOR_URL: &str = "LOCAL_EMULATOR_URL";
+
+/// The emulator the SDK is pointed at, if any: `LOCAL_EMULATOR_URL`, else
+/// `AWS_ENDPOINT_URL`, whichever is set and not empty.
+pub fn emulator_url() -> Option<String> {
+    [LOCAL_EMULATOR_URL, "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
+/// `http://127.0.0.1:4566`, `http://localhost:…`, `http://[::1]:…`.
+pub fn is_loopback(endpoint: &str) -> bool {
+    matches!(host(endpoint), "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Loopback, or the host as a container under `sam local` reaches it.
+pub fn is_development_endpoint(endpoint: &str) -> bool {
+    is_loopback(endpoint) || matches!(host(endpoint), "host.docker.internal" | "172.17.0.1")
+}
+
+fn host(endpoint: &str) -> &str {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    host.rsplit_once(':')
+        .filter(|(h, port)| !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(lazy_https_client());
+    let loader = match std::env::var(LOCAL_EMULATOR_URL) {
+        Ok(url) if !url.trim().is_empty() => loader.endpoint_url(url),
+        _ => loader,
+    };
     let loader = if credentials_in_environment() {
         // Lambda hands the role's credentials in the environment, and the default chain
         // would pick them too, but only after building its web-identity provider, whose
@@ -163,5 +204,34 @@ mod tests {
         // Building the real client parses them (it panics on a bad PEM).
         let client = LazyHttpClient::default();
         let _ = client.inner();
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::{is_development_endpoint, is_loopback};
+
+    #[test]
+    fn only_a_loopback_emulator_is_loopback() {
+        for ok in [
+            "http://127.0.0.1:4566",
+            "http://localhost:4566/",
+            "http://[::1]:4566",
+        ] {
+            assert!(is_loopback(ok), "{ok}");
+        }
+        for bad in [
+            "(AWS)",
+            "https://dynamodb.eu-west-1.amazonaws.com",
+            "http://10.0.0.5:4566",
+            "http://127.0.0.1.evil.com",
+            "http://host.docker.internal:4566",
+        ] {
+            assert!(!is_loopback(bad), "{bad}");
+        }
+        assert!(is_development_endpoint("http://host.docker.internal:4566"));
+        assert!(!is_development_endpoint(
+            "https://dynamodb.eu-west-1.amazonaws.com"
+        ));
     }
 }

@@ -237,7 +237,13 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
 pub const PUBLISHED_DEV_KEY_X: &str = "VkEeEHdDZkcKYIsUM8w9mwL3JdhONRx7d-4JDBI4R4o";
 
 /// A deployment's key set must not hold the published development key.
-fn refuse_published_dev_key(public_keys: &str) -> Result<(), ConfigError> {
+/// `emulator`: where the SDK is pointed (`adapters::aws::emulator_url`). Against an
+/// emulator on the developer's machine no real data is in reach, and `sam local invoke`
+/// and `make invoke` run the functions there with the dev key.
+fn refuse_published_dev_key(public_keys: &str, emulator: Option<&str>) -> Result<(), ConfigError> {
+    if emulator.is_some_and(adapters::aws::is_development_endpoint) {
+        return Ok(());
+    }
     if public_keys.contains(PUBLISHED_DEV_KEY_X) {
         return Err(ConfigError::Invalid {
             name: "TOKEN_PUBLIC_KEYS",
@@ -258,7 +264,7 @@ fn token() -> Result<Option<TokenConfig>, ConfigError> {
     match (issuer, audience, public_keys) {
         (None, None, None) => Ok(None),
         (Some(issuer), Some(audience), Some(public_keys)) => {
-            refuse_published_dev_key(&public_keys)?;
+            refuse_published_dev_key(&public_keys, adapters::aws::emulator_url().as_deref())?;
             let max_lifetime_secs = number(
                 "TOKEN_MAX_LIFETIME_SECONDS",
                 DEFAULT_TOKEN_MAX_LIFETIME_SECS,
@@ -300,8 +306,20 @@ mod tests {
 
     #[test]
     fn a_deployment_refuses_the_published_dev_key() {
-        assert!(refuse_published_dev_key(&format!("dev-1={PUBLISHED_DEV_KEY_X}")).is_err());
-        assert!(refuse_published_dev_key(&format!("new=abc,old={PUBLISHED_DEV_KEY_X}")).is_err());
-        assert!(refuse_published_dev_key("k1=11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").is_ok());
+        let dev = format!("dev-1={PUBLISHED_DEV_KEY_X}");
+        assert!(refuse_published_dev_key(&dev, None).is_err());
+        assert!(
+            refuse_published_dev_key(&format!("new=abc,old={PUBLISHED_DEV_KEY_X}"), None).is_err()
+        );
+        assert!(
+            refuse_published_dev_key(&dev, Some("https://dynamodb.eu-west-1.amazonaws.com"))
+                .is_err()
+        );
+        assert!(refuse_published_dev_key(&dev, Some("http://127.0.0.1:4566")).is_ok());
+        assert!(refuse_published_dev_key(&dev, Some("http://host.docker.internal:4566")).is_ok());
+        assert!(
+            refuse_published_dev_key("k1=11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", None)
+                .is_ok()
+        );
     }
 }

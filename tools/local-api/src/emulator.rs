@@ -27,6 +27,19 @@ pub fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
+/// The SDK configuration of a client of the emulator at `endpoint`: test credentials,
+/// `us-east-1`, and the HTTP client the functions use in Lambda.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(adapters::aws::lazy_https_client())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "emulator"))
+        .load()
+        .await
+}
+
 impl Emulator {
     /// Starts `tools/emulator/emulator.py` with the project's `.venv` Python, SMS and
     /// emails printed only if `print_messages`.

@@ -77,7 +77,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let endpoint = sdk.endpoint_url().unwrap_or("(AWS)").to_owned();
     // The gateway trusts tokens signed with the committed dev key: against real AWS,
     // anyone could act as any user on real data.
-    if !is_loopback(&endpoint) {
+    if !adapters::aws::is_loopback(&endpoint) {
         return Err(format!(
             "AWS_ENDPOINT_URL is {endpoint}: local-api serves only against an emulator on \
              loopback (make dev sets http://127.0.0.1:4566)"
@@ -110,22 +110,6 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     local_api::server::serve(Arc::new(gateway), listener).await
 }
 
-/// `http://127.0.0.1:4566`, `http://localhost:…`, `http://[::1]:…`.
-fn is_loopback(endpoint: &str) -> bool {
-    let host = endpoint
-        .split("://")
-        .nth(1)
-        .unwrap_or_default()
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let host = host
-        .rsplit_once(':')
-        .filter(|(h, port)| !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(h, _)| h);
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
-}
-
 /// Function logs (JSON lines) go to stderr so the console shows the access log and SMS.
 fn tracing_subscriber_init() {
     use tracing_subscriber::EnvFilter;
@@ -138,28 +122,4 @@ fn tracing_subscriber_init() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn only_a_loopback_emulator_is_served() {
-        for ok in [
-            "http://127.0.0.1:4566",
-            "http://localhost:4566/",
-            "http://[::1]:4566",
-        ] {
-            assert!(is_loopback(ok), "{ok}");
-        }
-        for bad in [
-            "(AWS)",
-            "https://dynamodb.eu-west-1.amazonaws.com",
-            "http://10.0.0.5:4566",
-            "http://127.0.0.1.evil.com",
-        ] {
-            assert!(!is_loopback(bad), "{bad}");
-        }
-    }
 }

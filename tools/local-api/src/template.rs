@@ -184,7 +184,9 @@ fn function_def(
     globals: Option<&Value>,
 ) -> Result<FunctionDef, TemplateError> {
     let binary = str_at(resource, &["Metadata", "BuildProperties", "Binary"])
-        .ok_or_else(|| TemplateError::Shape(format!("{id}: Metadata.BuildProperties.Binary is required")))?
+        .ok_or_else(|| {
+            TemplateError::Shape(format!("{id}: Metadata.BuildProperties.Binary is required"))
+        })?
         .to_owned();
     let number = |key: &str, default: u32| {
         at(resource, &["Properties", key])
@@ -342,7 +344,11 @@ mod tests {
         let profile = &template.functions["ProfileFunction"];
         assert_eq!(profile.binary, "profile");
         let env = |name: &str| template.resolve(&profile.environment[name]);
-        assert_eq!(env("RUST_LOG").as_deref(), Some("info"), "a global, by default");
+        assert_eq!(
+            env("RUST_LOG").as_deref(),
+            Some("info"),
+            "a global, by default"
+        );
         assert_eq!(env("OTP_TTL_SECONDS").as_deref(), Some("180"));
         assert_eq!(env("TABLE_NAME"), None, "a resource: known once deployed");
     }
