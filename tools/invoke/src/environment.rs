@@ -107,3 +107,43 @@ pub fn compose(
     }
     FunctionEnvironment { vars, unresolved }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// What only a deployment knows (a table's name, a secret's ARN) `events/env.json`
+    /// must give every function, or `sam local invoke` starts it half configured.
+    #[test]
+    fn env_json_leaves_no_function_variable_unset() {
+        let template = Template::load(&workspace().join("template.yaml")).unwrap();
+        let file = EnvVarsFile::load(&workspace().join("events/env.json")).unwrap();
+        for (id, function) in &template.functions {
+            let env = compose(&template, id, function, &file);
+            assert!(env.unresolved.is_empty(), "{id}: {:?}", env.unresolved);
+        }
+    }
+
+    #[test]
+    fn the_docker_desktop_file_differs_only_in_where_the_emulator_is() {
+        let read = |name: &str| {
+            crate::payloads::read_json(&workspace().join("events").join(name)).unwrap()
+        };
+        let (mut linux, mut desktop) = (read("env.json"), read("env.docker-desktop.json"));
+        assert_eq!(
+            desktop["Parameters"][adapters::aws::LOCAL_EMULATOR_URL],
+            "http://host.docker.internal:4566"
+        );
+        for doc in [&mut linux, &mut desktop] {
+            doc["Parameters"]
+                .as_object_mut()
+                .unwrap()
+                .remove(adapters::aws::LOCAL_EMULATOR_URL);
+        }
+        assert_eq!(linux, desktop);
+    }
+}
