@@ -229,12 +229,19 @@ pub struct TestEnvBuilder {
     dynamodb_endpoint: Option<String>,
     sns_endpoint: Option<String>,
     app_keys: Option<Vec<String>>,
+    sms: Option<adapters::sms::SmsConfig>,
 }
 
 impl TestEnvBuilder {
     /// `APP_KEYS`: the apikey values seed 002's routes accept.
     pub fn app_keys(mut self, keys: &[&str]) -> Self {
         self.app_keys = Some(keys.iter().map(|k| k.to_string()).collect());
+        self
+    }
+
+    /// How texts are sent (sender id, template, price cap).
+    pub fn sms(mut self, sms: adapters::sms::SmsConfig) -> Self {
+        self.sms = Some(sms);
         self
     }
 
@@ -281,6 +288,9 @@ impl TestEnvBuilder {
         settings.supported_languages = self.languages;
         settings.supported_currencies = self.currencies;
         settings.app_keys = self.app_keys;
+        if let Some(sms) = self.sms {
+            settings.sms = sms;
+        }
         let platform = Platform::new(sdk, settings, Clock::adjustable())
             .with_dynamodb(dynamodb.clone())
             .with_sns(aws_sdk_sns::Client::new(&sns_sdk));
@@ -312,6 +322,7 @@ impl TestEnv {
             dynamodb_endpoint: None,
             sns_endpoint: None,
             app_keys: None,
+            sms: None,
         }
     }
 
@@ -363,6 +374,21 @@ pub fn sms_to(phone: &str) -> Vec<String> {
     all.iter()
         .filter(|m| m["phone"] == phone)
         .filter_map(|m| m["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The message attributes of every SMS the emulator's SNS was asked to send to `phone`.
+pub fn sms_attributes_to(phone: &str) -> Vec<Value> {
+    let url = format!("{}/_emulator/sms-attributes", emulator().url);
+    let all: Vec<Value> = ureq::get(&url)
+        .call()
+        .expect("the emulator lists SMS attributes")
+        .body_mut()
+        .read_json()
+        .expect("a JSON list");
+    all.into_iter()
+        .filter(|m| m["phone"] == phone)
+        .map(|m| m["attributes"].clone())
         .collect()
 }
 

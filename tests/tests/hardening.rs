@@ -585,3 +585,31 @@ async fn anonymous_sign_up_probes_spend_the_source_budget() {
         .await;
     assert_eq!(r.status, 406, "{}", r.json());
 }
+
+/// Each text carries SNS's per-message price cap (`SmsMaxPrice`): SNS drops a message
+/// that would cost more, whatever a pumping scheme routes it to.
+#[tokio::test]
+async fn texts_carry_the_price_cap() {
+    let env = TestEnv::builder()
+        .sms(adapters::sms::SmsConfig::new(None, None, Some("0.35".into())).unwrap())
+        .build()
+        .await;
+    let phone = integration_tests::fresh_phone();
+    let r = env
+        .request("PATCH", "/users/profile")
+        .user("ada")
+        .json(json!({"phone": phone}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202);
+    let sent = integration_tests::sms_attributes_to(&phone);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["AWS.SNS.SMS.MaxPrice"], "0.35");
+    assert_eq!(sent[0]["AWS.SNS.SMS.SMSType"], "Transactional");
+    for bad in ["0", "-1", "cheap", "1e3", "1000"] {
+        assert!(
+            adapters::sms::SmsConfig::new(None, None, Some(bad.into())).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -66,12 +66,17 @@ class Emulator:
         self.lock = threading.Lock()
         self.failing_numbers = set()
         self.latency_ms = {}
+        # (phone, {attribute name: string value}) of every SMS Publish, in order.
+        self.sms_attributes = []
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_emulator/sms":
             body = [{"id": i, "phone": p, "message": m} for i, p, m in sms_messages()]
+            return respond(start_response, "200 OK", "application/json", json.dumps(body))
+        if path == "/_emulator/sms-attributes":
+            body = [{"phone": p, "attributes": a} for p, a in self.sms_attributes]
             return respond(start_response, "200 OK", "application/json", json.dumps(body))
         if path == "/_emulator/email":
             body = [{"id": i, "to": t, "subject": s, "body": b} for i, t, s, b in emails()]
@@ -88,7 +93,7 @@ class Emulator:
             else:
                 self.latency_ms[table] = int(query.get("ms", ["0"])[0])
             return respond(start_response, "204 No Content", "text/plain", "")
-        if method == "POST" and (self.failing_numbers or self.latency_ms):
+        if method == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = io.BytesIO(raw)
@@ -96,7 +101,15 @@ class Emulator:
             delay = max((ms for table, ms in self.latency_ms.items() if f'"{table}"' in text), default=0)
             if delay:
                 time.sleep(delay / 1000)
-            form = parse_qs(text)
+            form = parse_qs(text) if "Action=Publish" in text else {}
+            if form.get("PhoneNumber"):
+                attributes = {}
+                for key, values in form.items():
+                    if key.startswith("MessageAttributes.entry.") and key.endswith(".Name"):
+                        prefix = key[: -len(".Name")]
+                        value = form.get(prefix + ".Value.StringValue", [""])[0]
+                        attributes[values[0]] = value
+                self.sms_attributes.append((form["PhoneNumber"][0], attributes))
             if form.get("Action") == ["Publish"] and form.get("PhoneNumber", [""])[0] in self.failing_numbers:
                 error = (
                     "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"

@@ -18,12 +18,19 @@ pub struct SmsConfig {
     pub sender_id: Option<String>,
     /// The message; `{code}` and `{minutes}` are filled in.
     pub template: String,
+    /// `AWS.SNS.SMS.MaxPrice`: the most one message may cost, in USD (`0.50`); SNS does
+    /// not send a message that would cost more. `None`: no cap.
+    pub max_price_usd: Option<String>,
 }
 
 impl SmsConfig {
     /// Checks what SNS accepts: a template with `{code}`, a sender id of 1-11 letters or
     /// digits with at least one letter.
-    pub fn new(sender_id: Option<String>, template: Option<String>) -> Result<Self, String> {
+    pub fn new(
+        sender_id: Option<String>,
+        template: Option<String>,
+        max_price_usd: Option<String>,
+    ) -> Result<Self, String> {
         let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned());
         if !template.contains("{code}") {
             return Err("SMS_MESSAGE_TEMPLATE must contain {code}".into());
@@ -38,9 +45,19 @@ impl SmsConfig {
                 );
             }
         }
+        if let Some(price) = &max_price_usd {
+            let ok = price
+                .parse::<f64>()
+                .is_ok_and(|p| p.is_finite() && p > 0.0 && p <= 100.0)
+                && price.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            if !ok {
+                return Err("SMS_MAX_PRICE_USD must be a price in USD such as 0.50".into());
+            }
+        }
         Ok(Self {
             sender_id,
             template,
+            max_price_usd,
         })
     }
 }
@@ -50,6 +67,7 @@ impl Default for SmsConfig {
         Self {
             sender_id: None,
             template: DEFAULT_TEMPLATE.to_owned(),
+            max_price_usd: None,
         }
     }
 }
@@ -96,6 +114,9 @@ impl SmsSender for SnsSms {
             .message_attributes("AWS.SNS.SMS.SMSType", string("Transactional"));
         if let Some(id) = &self.config.sender_id {
             publish = publish.message_attributes("AWS.SNS.SMS.SenderID", string(id));
+        }
+        if let Some(price) = &self.config.max_price_usd {
+            publish = publish.message_attributes("AWS.SNS.SMS.MaxPrice", string(price));
         }
         publish.send().await.map(|_| ()).map_err(|e| {
             let reason = DisplayErrorContext(&e).to_string();

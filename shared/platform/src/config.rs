@@ -102,11 +102,15 @@ impl Settings {
             signing_key_secret_id: optional("TOKEN_SIGNING_KEY_SECRET"),
             email_sender: optional("EMAIL_SENDER"),
             otp_policy: otp_policy()?,
-            sms: SmsConfig::new(optional("SMS_SENDER_ID"), optional("SMS_MESSAGE_TEMPLATE"))
-                .map_err(|reason| ConfigError::Invalid {
-                    name: "SMS_SENDER_ID/SMS_MESSAGE_TEMPLATE",
-                    reason,
-                })?,
+            sms: SmsConfig::new(
+                optional("SMS_SENDER_ID"),
+                optional("SMS_MESSAGE_TEMPLATE"),
+                optional("SMS_MAX_PRICE_USD"),
+            )
+            .map_err(|reason| ConfigError::Invalid {
+                name: "SMS_SENDER_ID/SMS_MESSAGE_TEMPLATE/SMS_MAX_PRICE_USD",
+                reason,
+            })?,
             supported_languages: list("SUPPORTED_LANGUAGES"),
             supported_currencies: list("SUPPORTED_CURRENCIES"),
             token: token()?,
