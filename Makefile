@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all lint fmt build sizes bench clean
+.PHONY: help setup dev test invoke invoke-all contract lint fmt build sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,6 +48,15 @@ invoke-all: setup ## Every events/ payload through its function under the Lambda
 	  if target/debug/invoke local-info $$tmp/get-local-info.500.json >/dev/null 2>&1; then \
 	    echo "invoke-all: a payload named with the wrong status passed" >&2; rm -rf $$tmp; exit 1; \
 	  else echo "invoke-all: a payload named with the wrong status fails, as it should"; rm -rf $$tmp; fi
+
+$(VENV)-contract/.installed: tools/contract/requirements.txt
+	$(PYTHON) -m venv $(VENV)-contract
+	$(VENV)-contract/bin/pip install --quiet --disable-pip-version-check -r tools/contract/requirements.txt
+	touch $@
+
+contract: setup $(VENV)-contract/.installed ## Schemathesis against openapi.yaml on the local stack, as a user and as an API token
+	cargo build -q -p local-api -p profilectl
+	tools/contract/run.sh
 
 lint: setup ## rustfmt check, clippy -D warnings, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check
