@@ -139,7 +139,14 @@ async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerErr
     partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     // The reference documents `user_ids` but its example sends `user_id`: take either.
-    let ids = body.get("user_ids").or_else(|| body.get("user_id"));
+    let ids = match (body.get("user_ids"), body.get("user_id")) {
+        (Some(_), Some(_)) => {
+            return Err(PartnerError::invalid(
+                "Send user_ids or user_id, not both.".to_owned(),
+            ));
+        }
+        (ids, alias) => ids.or(alias),
+    };
     let users = partner::user_ids(ids, "user_ids")?;
     let names = property_names(&body)?;
     let entries = users.into_iter().map(|user| (user, ())).collect();

@@ -13,10 +13,12 @@ impl UserId {
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN {
-            return Err(format!("must be 1 to {} bytes", Self::MAX_LEN));
+            return Err(format!("must be 1 to {} characters", Self::MAX_LEN));
         }
-        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err("must not contain spaces or control characters".into());
+        // Printable ASCII: ids we mint (`usr_…`) and identity providers' subjects (UUIDs,
+        // `auth0|…`) are, and a key a partner cannot mistype with a look-alike letter.
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be printable ASCII without spaces".into());
         }
         Ok(Self(raw.to_owned()))
     }

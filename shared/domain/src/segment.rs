@@ -69,7 +69,15 @@ impl Segment {
                         format!("must be text of 1 to {} characters", Self::MAX_NAME_CHARS),
                     ),
                 },
-                "priority" => match value.as_u64() {
+                // JSON has one number type: 3.0 is the integer 3 (JSON Schema agrees).
+                "priority" => match value.as_u64().or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|f| {
+                            f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(Self::MAX_PRIORITY)
+                        })
+                        .map(|f| f as u64)
+                }) {
                     Some(p) if p <= u64::from(Self::MAX_PRIORITY) => priority = p as u32,
                     _ => errors.add(
                         "priority",
