@@ -332,6 +332,22 @@ async fn ci_identifiers_set_view_and_delete() {
         "names are required"
     );
 
+    // Both spellings at once is ambiguous: refused whole, nothing deleted.
+    let (status, body) = post(
+        &env,
+        &token,
+        "/api/v1/users/ci/delete",
+        json!({"user_ids": ["User_1"], "user_id": ["User_2"], "user_ci_property_names": ["kakao_id"]}),
+    )
+    .await;
+    assert_eq!((status, body["result_code"].clone()), (400, json!(4003)));
+    let (_, body) = view(json!(["kakao_id"])).await;
+    assert!(
+        !body["result_data"]["successful_user_ci_properties"][0]["properties"]["kakao_id"]
+            .is_null(),
+        "nothing deleted"
+    );
+
     // Delete one name (the reference example's `user_id` spelling), then the last.
     let (status, body) = post(
         &env,

@@ -285,6 +285,10 @@ mod tests {
         assert!(UserId::parse("User_1").is_ok());
         assert!(UserId::parse("").is_err());
         assert!(UserId::parse("a b").is_err());
+        assert!(UserId::parse("auth0|5f7c8ec7c33c6c004bbafe82").is_ok());
+        for look_alike in ["usеr_1", "ü", "a\u{200b}b", "tab\there"] {
+            assert!(UserId::parse(look_alike).is_err(), "{look_alike}");
+        }
         assert!(UserId::parse(&"x".repeat(129)).is_err());
     }
 }

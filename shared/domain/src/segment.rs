@@ -151,4 +151,22 @@ mod tests {
             ["colour", "name", "priority"]
         );
     }
+
+    #[test]
+    fn priorities_are_json_integers_however_spelled() {
+        let id = SegmentId::parse("7").unwrap();
+        let parse = |priority: serde_json::Value| {
+            Segment::parse(
+                id,
+                json!({"name": "a", "priority": priority})
+                    .as_object()
+                    .unwrap(),
+            )
+        };
+        assert_eq!(parse(json!(3.0)).unwrap().priority, 3);
+        assert_eq!(parse(json!(1_000_000)).unwrap().priority, 1_000_000);
+        for bad in [json!(3.5), json!(-1.0), json!(1_000_001.0), json!("3")] {
+            assert!(parse(bad.clone()).is_err(), "{bad}");
+        }
+    }
 }
