@@ -178,8 +178,11 @@ async fn the_user_changes_fields_and_proves_a_new_number() {
 
     let server = api_token(&env, &["users:write"]).await;
     let r = patch(&env, &id, &server, json!({"phone": fresh_phone()})).await;
-    assert_eq!(r.status, 400, "API tokens do not set numbers");
+    assert_eq!(r.status, 403, "API tokens do not set numbers");
     assert!(r.json()["phone"].is_array());
+    let r = patch(&env, &id, &server, json!({"email": unique_email("x")})).await;
+    assert_eq!(r.status, 403, "nor emails");
+    assert!(r.json()["email"].is_array());
     let r = patch(&env, &id, &server, json!({"last_name": "Roe"})).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["last_name"], "Roe");

@@ -156,3 +156,26 @@ async fn a_taken_address_or_an_identity_provider_account_is_refused() {
     assert_eq!(r.status, 400);
     assert!(r.json()["errors"]["token"].is_array());
 }
+
+/// The same change through seed 001's `PATCH /api/v1/accounts/users/{id}` (found by
+/// `make contract`: the token used to be refused there as "only valid together with
+/// email" although the email was sent).
+#[tokio::test]
+async fn the_account_route_moves_the_address_with_token_and_checksum_too() {
+    let env = TestEnv::new().await;
+    let (old, new) = (unique_email("old"), unique_email("new"));
+    let id = signed_up(&env, &old).await;
+    let patch_account = |body: Value| {
+        env.request("PATCH", &format!("/api/v1/accounts/users/{id}"))
+            .bearer(&user_token_with(&id, &[]))
+            .json(body)
+            .send()
+    };
+    let r = patch_account(json!({"email": new})).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let checksum = r.json()["token_checksum"].as_str().unwrap().to_owned();
+    let token = code_in(&emails_to(&new)[0].1);
+    let r = patch_account(json!({"email": new, "token": token, "token_checksum": checksum})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["email"], new.as_str());
+}

@@ -7,10 +7,14 @@ them Schemathesis would send strings that fit the pattern and break the rule, an
 """
 
 import base64
+import datetime
+import itertools
 import os
 
 import schemathesis
 from hypothesis import strategies as st
+
+_SIGN_UPS = itertools.count()
 
 # Valid mobile numbers (libphonenumber's examples and reserved ranges) in countries
 # every deployment serves by default.
@@ -62,6 +66,41 @@ def map_body(ctx, body):
             body["confirm_password"] = password
         # Seed 002 sends the email with every update, and a new email with a new number
         # is refused (one change at a time): with a number, keep the account's email.
-        if ctx.operation.path == "/user/update/profile" and isinstance(body.get("phone_number"), str):
-            body["email"] = os.environ.get("CONTRACT_EMAIL", body.get("email"))
+        if (
+            ctx.operation.path == "/user/update/profile"
+            and isinstance(body.get("phone_number"), str)
+            and isinstance(body.get("email"), str)
+        ):
+            body["email"] = os.environ.get("CONTRACT_EMAIL", body["email"])
+        # A sign-up's email is new each time: a taken one is the data's state, not the
+        # request's shape.
+        if ctx.operation.path in ("/api/v1/accounts/users", "/users/register"):
+            email = body.get("email")
+            if isinstance(email, str) and email.count("@") == 1:
+                local, domain = email.split("@")
+                body["email"] = f"{local[:40]}+{next(_SIGN_UPS)}@{domain}"
     return body
+
+
+@schemathesis.hook("map_body")
+def distinct_batch_users(ctx, body):
+    """A batch names each user once (seed 003 answers 4003 otherwise), a rule across array
+    items that `uniqueItems` cannot state for objects: number repeated user ids apart."""
+    if isinstance(body, dict):
+        for key in ("user_properties", "user_ci_properties"):
+            entries = body.get(key)
+            if isinstance(entries, list):
+                seen = set()
+                for i, entry in enumerate(entries):
+                    if isinstance(entry, dict) and isinstance(entry.get("user_id"), str):
+                        if entry["user_id"] in seen:
+                            entry["user_id"] = f"{entry['user_id']}-{i}"[:128]
+                        seen.add(entry["user_id"])
+    return body
+
+schemathesis.openapi.format(
+    "date-of-birth",
+    st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date.today()).map(
+        datetime.date.isoformat
+    ),
+)

@@ -125,7 +125,12 @@ fn parse(
         match name.as_str() {
             "email" => match &value {
                 Value::String(s) => {
-                    email = Email::parse(s).map_err(|m| errors.add("email", m)).ok()
+                    email = Email::parse(s).map_err(|m| errors.add("email", m)).ok();
+                    // The profile's parser judges `token` and `token_checksum` by whether
+                    // an email is sent with them; the address itself is handled here.
+                    if email.is_some() {
+                        profile_body.insert(name, value);
+                    }
                 }
                 _ => errors.add("email", "Enter a valid email address."),
             },
@@ -154,7 +159,10 @@ fn parse(
         Some(ProfilePatch::default())
     } else {
         match ProfilePatch::parse(&profile_body, today, &app.locales) {
-            Ok(p) => Some(p),
+            Ok(mut p) => {
+                p.email = None;
+                Some(p)
+            }
             Err(mut e) => {
                 e.rename("date_of_birth", "birthday");
                 errors.merge(e);
@@ -264,17 +272,19 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
                 Err(refusal) => return Err(refusal.into()),
             }
         }
+        // A partner system's token may not move a user's contact data: the user proves a
+        // new one, or an administrator sets it. Its credential lacks the authority, so 403.
         (Access::Server, Some(_)) => {
-            return Ok(field_errors(FieldErrors::one(
+            return Ok(forbidden_field(
                 "email",
                 "An email changes only through a token sent to the new address.",
-            )));
+            ));
         }
         (Access::Server, None) if patch.phone.is_some() => {
-            return Ok(field_errors(FieldErrors::one(
+            return Ok(forbidden_field(
                 "phone",
                 "A number changes only through a code sent to it.",
-            )));
+            ));
         }
         _ => {}
     }
@@ -367,4 +377,9 @@ mod tests {
             Some(Access::Server)
         );
     }
+}
+
+/// Seed 001's field-error body with 403: the field is well formed, the caller may not set it.
+fn forbidden_field(field: &str, message: &str) -> Response<Body> {
+    api::http::json(StatusCode::FORBIDDEN, &FieldErrors::one(field, message))
 }

@@ -121,6 +121,7 @@ mod tests {
             "9007199254740993",
             "1e125",
             "18446744073709551615",
+            "9.99e125",
         ] {
             let v: Value = serde_json::from_str(bad).unwrap();
             assert!(AttributeValue::parse(&v).is_err(), "{bad}");
@@ -132,6 +133,8 @@ mod tests {
             "0",
             "1e15",
             "0.000001",
+            "1e-130",
+            "-1e-130",
         ] {
             let v: Value = serde_json::from_str(good).unwrap();
             assert!(AttributeValue::parse(&v).is_ok(), "{good}");
