@@ -8,13 +8,11 @@ them Schemathesis would send strings that fit the pattern and break the rule, an
 
 import base64
 import datetime
-import itertools
 import os
+import secrets
 
 import schemathesis
 from hypothesis import strategies as st
-
-_SIGN_UPS = itertools.count()
 
 # Valid mobile numbers (libphonenumber's examples and reserved ranges) in countries
 # every deployment serves by default.
@@ -78,7 +76,7 @@ def map_body(ctx, body):
             email = body.get("email")
             if isinstance(email, str) and email.count("@") == 1:
                 local, domain = email.split("@")
-                body["email"] = f"{local[:40]}+{next(_SIGN_UPS)}@{domain}"
+                body["email"] = f"{local[:40]}+{secrets.token_hex(4)}@{domain}"
     return body
 
 
