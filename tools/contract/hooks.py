@@ -9,6 +9,7 @@ them Schemathesis would send strings that fit the pattern and break the rule, an
 import base64
 import datetime
 import os
+import re
 import secrets
 
 import schemathesis
@@ -70,6 +71,18 @@ def map_body(ctx, body):
             and isinstance(body.get("email"), str)
         ):
             body["email"] = os.environ.get("CONTRACT_EMAIL", body["email"])
+        # A well-formed seed 002 token that nobody emailed is "Token is not matching."
+        # (400, as seed 002 answers): the data's state. Such a pair is left out; a
+        # malformed one stays in.
+        if ctx.operation.path == "/user/update/profile":
+            token, checksum = body.get("token_field"), body.get("token_checksum_field")
+            if (
+                isinstance(token, str)
+                and re.fullmatch(r"[0-9]{6}", token)
+                and isinstance(checksum, str)
+                and re.fullmatch(r"[A-Za-z0-9_-]{21}[AQgw]", checksum)
+            ):
+                del body["token_field"], body["token_checksum_field"]
         # A sign-up's email is new each time: a taken one is the data's state, not the
         # request's shape.
         if ctx.operation.path in ("/api/v1/accounts/users", "/users/register"):
