@@ -56,17 +56,31 @@ api_token=$(target/debug/profilectl token create --name contract \
 export CONTRACT_EMAIL=contract@example.com
 export PYTHONPATH="tools/contract${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks
 run() {
-  local who=$1 token=$2
+  local who=$1 token=$2 schema=${3:-openapi.yaml}
+  shift 3 || shift $#
   echo "contract: as $who"
-  .venv-contract/bin/schemathesis --config-file tools/contract/schemathesis.toml run openapi.yaml \
+  .venv-contract/bin/schemathesis --config-file tools/contract/schemathesis.toml run "$schema" \
     --url "http://127.0.0.1:${API_PORT}" \
     -H "Authorization: Bearer ${token}" \
     --exclude-path-regex '\{proxy\+\}' \
     --max-examples "$MAX_EXAMPLES" --workers 2 \
     --warnings off \
-    --seed "${SEED:-1}"
+    --seed "${SEED:-1}" "$@"
 }
 status=0
-run "a user" "$user_token" || status=1
-run "an API token with every scope" "$api_token" || status=1
+run "a user" "$user_token" openapi.yaml || status=1
+run "an API token with every scope" "$api_token" openapi.yaml || status=1
+
+# The run must be able to fail: a schema looser than the service (a segment priority up
+# to 2,000,000 where the service stops at 1,000,000) is caught.
+loose="$log/loose-openapi.yaml"
+sed 's/^\( *maximum: \)1000000$/\12000000/' openapi.yaml >"$loose"
+grep -q 'maximum: 2000000$' "$loose" || { echo "contract: could not loosen the schema" >&2; exit 1; }
+if run "an API token, against a loosened schema" "$api_token" "$loose" \
+    --include-operation-id putSegment >"$log/loose.log" 2>&1; then
+  echo "contract: a loosened schema passed; the run cannot fail" >&2
+  status=1
+else
+  echo "contract: a loosened schema fails it, as it should"
+fi
 exit $status
