@@ -323,6 +323,11 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
     }
 }
 
+/// Seed 001's field-error body with 403: the field is well formed, the caller may not set it.
+fn forbidden_field(field: &str, message: &str) -> Response<Body> {
+    api::http::json(StatusCode::FORBIDDEN, &FieldErrors::one(field, message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,9 +382,4 @@ mod tests {
             Some(Access::Server)
         );
     }
-}
-
-/// Seed 001's field-error body with 403: the field is well formed, the caller may not set it.
-fn forbidden_field(field: &str, message: &str) -> Response<Body> {
-    api::http::json(StatusCode::FORBIDDEN, &FieldErrors::one(field, message))
 }
