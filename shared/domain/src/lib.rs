@@ -9,6 +9,7 @@ pub mod avatar;
 pub mod ci;
 pub mod clock;
 pub mod consent;
+pub mod events;
 mod field_errors;
 mod locale;
 pub mod opaque;
