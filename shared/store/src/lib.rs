@@ -31,6 +31,7 @@ mod profiles;
 mod segments;
 mod session_item;
 mod sessions;
+pub mod stream;
 mod txn;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

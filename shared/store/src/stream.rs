@@ -1,0 +1,272 @@
+//! The table's stream as change events (issue 14): the one place that reads what a
+//! committed write did from its old and new images. Items that are not news to anyone
+//! (codes, counters, sessions, tokens, uniqueness markers) yield nothing; the template's
+//! filter keeps most of them from invoking the consumer at all.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::CiProperty;
+use domain::events::{Change, ChangeEvent, EventType, profile_changes};
+use serde_json::{Map, Value, json};
+
+use crate::StoreError;
+use crate::consent_item::AuditEntry;
+use crate::item::Item;
+use crate::keys::{CONSENT_LOG_PREFIX, PK, SEGMENT_PREFIX, SK};
+use crate::profile_item::profile_from_item;
+
+/// What happened to the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Insert,
+    Modify,
+    Remove,
+}
+
+/// One stream record, as the consumer hands it over.
+#[derive(Debug, Clone)]
+pub struct StreamRecord {
+    /// The stream's id of the record (stable across redelivery).
+    pub id: String,
+    pub kind: RecordKind,
+    /// When the write committed, RFC 3339.
+    pub time: String,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+const USER_PREFIX: &str = "USER#";
+const EMAIL_PREFIX: &str = "EMAIL#";
+const PROFILE_SK: &str = "PROFILE";
+const CI_SK: &str = "CI";
+const CREDENTIAL_SK: &str = "CREDENTIAL";
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn flag(item: Option<&Item>, name: &str) -> bool {
+    matches!(
+        item.and_then(|i| i.get(name)),
+        Some(AttributeValue::Bool(true))
+    )
+}
+
+fn version(item: Option<&Item>) -> Option<u64> {
+    match item?.get("version") {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The events a committed write means, in the order it means them.
+pub fn events_of(record: &StreamRecord) -> Result<Vec<ChangeEvent>, StoreError> {
+    let Some(image) = record.new.as_ref().or(record.old.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let (Some(pk), Some(sk)) = (text(image, PK), text(image, SK)) else {
+        return Ok(Vec::new());
+    };
+    let (user, changes) = if let Some(user) = pk.strip_prefix(USER_PREFIX) {
+        (user.to_owned(), user_item_changes(record, sk)?)
+    } else if let Some(email) = pk.strip_prefix(EMAIL_PREFIX)
+        && sk == CREDENTIAL_SK
+    {
+        let user = text(image, "user_id").unwrap_or_default().to_owned();
+        (user, credential_changes(record, email))
+    } else {
+        return Ok(Vec::new());
+    };
+    let version = version(record.new.as_ref());
+    Ok(changes
+        .into_iter()
+        .enumerate()
+        .map(|(place, change)| {
+            ChangeEvent::new(
+                &record.id,
+                place,
+                change,
+                record.time.clone(),
+                user.clone(),
+                version,
+            )
+        })
+        .collect())
+}
+
+fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, StoreError> {
+    let (old, new) = (record.old.as_ref(), record.new.as_ref());
+    if sk == PROFILE_SK {
+        let Some(new) = new else {
+            return Ok(Vec::new());
+        };
+        let old = old.map(|o| profile_from_item(o.clone())).transpose()?;
+        let new = profile_from_item(new.clone())?;
+        return Ok(profile_changes(old.as_ref(), &new));
+    }
+    if sk.starts_with(CONSENT_LOG_PREFIX) && record.kind == RecordKind::Insert {
+        let Some(new) = new else {
+            return Ok(Vec::new());
+        };
+        let entry: AuditEntry = serde_dynamo::from_item(new.clone())?;
+        return Ok(vec![Change {
+            event_type: EventType::ConsentChanged,
+            data: json!({
+                "channel": entry.channel, "from": entry.from, "to": entry.to,
+                "source": entry.source, "actor": entry.actor, "request_id": entry.request_id,
+            }),
+        }]);
+    }
+    if let Some(id) = sk.strip_prefix(SEGMENT_PREFIX)
+        && record.kind == RecordKind::Insert
+    {
+        let id: u64 = id.parse().unwrap_or_default();
+        return Ok(vec![Change {
+            event_type: EventType::SegmentAssigned,
+            data: json!({ "segment_id": id }),
+        }]);
+    }
+    if sk == CI_SK {
+        return Ok(ci_changes(old, new));
+    }
+    // Audit entries of an administrator's change (`AUDIT#`) say nothing the profile's
+    // event does not.
+    Ok(Vec::new())
+}
+
+/// `ci.updated` with the identifiers set or changed, `ci.deleted` with those removed.
+fn ci_value(item: Option<&Item>, property: CiProperty) -> Option<&str> {
+    item.and_then(|i| text(i, property.as_str()))
+}
+
+fn ci_changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
+    let mut updated = Map::new();
+    let mut deleted = Vec::new();
+    for property in CiProperty::ALL {
+        match (ci_value(old, property), ci_value(new, property)) {
+            (was, Some(now)) if was != Some(now) => {
+                updated.insert(property.as_str().to_owned(), json!(now));
+            }
+            (Some(_), None) => deleted.push(Value::from(property.as_str())),
+            _ => {}
+        }
+    }
+    let mut changes = Vec::new();
+    if !updated.is_empty() {
+        changes.push(Change {
+            event_type: EventType::CiUpdated,
+            data: json!({ "values": updated }),
+        });
+    }
+    if !deleted.is_empty() {
+        changes.push(Change {
+            event_type: EventType::CiDeleted,
+            data: json!({ "names": deleted }),
+        });
+    }
+    changes
+}
+
+/// `account.registered` when a credential appears, `account.verified` when its email or
+/// number becomes proven. The password hash is never read.
+fn credential_changes(record: &StreamRecord, email: &str) -> Vec<Change> {
+    let (old, new) = (record.old.as_ref(), record.new.as_ref());
+    if new.is_none() {
+        return Vec::new();
+    }
+    let verified = |i: Option<&Item>| flag(i, "email_verified") || flag(i, "phone_verified");
+    let mut changes = Vec::new();
+    if record.kind == RecordKind::Insert {
+        changes.push(Change {
+            event_type: EventType::AccountRegistered,
+            data: json!({
+                "email": email,
+                "email_verified": flag(new, "email_verified"),
+                "phone_verified": flag(new, "phone_verified"),
+            }),
+        });
+    }
+    if verified(new) && !verified(old) && record.kind == RecordKind::Modify {
+        changes.push(Change {
+            event_type: EventType::AccountVerified,
+            data: json!({ "email": email }),
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+            .collect()
+    }
+
+    fn record(kind: RecordKind, old: Option<Item>, new: Option<Item>) -> StreamRecord {
+        StreamRecord {
+            id: "r".into(),
+            kind,
+            time: "t".into(),
+            old,
+            new,
+        }
+    }
+
+    fn types(r: &StreamRecord) -> Vec<&'static str> {
+        events_of(r)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn partner_identifiers_set_and_removed() {
+        let before = item(&[("pk", "USER#u"), ("sk", "CI"), ("kakao_id", "0123456789")]);
+        let after = item(&[
+            ("pk", "USER#u"),
+            ("sk", "CI"),
+            ("phone_number", "821012345678"),
+        ]);
+        let r = record(RecordKind::Modify, Some(before.clone()), Some(after));
+        let events = events_of(&r).unwrap();
+        assert_eq!(
+            events[0].data,
+            json!({"values": {"phone_number": "821012345678"}})
+        );
+        assert_eq!(events[1].data, json!({"names": ["kakao_id"]}));
+        assert_eq!(
+            types(&record(RecordKind::Remove, Some(before), None)),
+            ["ci.deleted"]
+        );
+    }
+
+    #[test]
+    fn memberships_are_news_and_codes_counters_and_tokens_are_not() {
+        let membership = item(&[("pk", "USER#u"), ("sk", "SEGMENT#0000000007")]);
+        let r = record(RecordKind::Insert, None, Some(membership));
+        let events = events_of(&r).unwrap();
+        assert_eq!(events[0].data, json!({"segment_id": 7}));
+        for (pk, sk) in [
+            ("USER#u", "OTP#change_phone"),
+            ("PHONE#+905321234567", "OWNER"),
+            ("SMS_QUOTA", "HOUR#0"),
+            ("REFRESH#ab", "TOKEN"),
+            ("APITOKENS", "TOKEN#ab"),
+            ("USER#u", "SESSION#f"),
+        ] {
+            let r = record(
+                RecordKind::Insert,
+                None,
+                Some(item(&[("pk", pk), ("sk", sk)])),
+            );
+            assert!(types(&r).is_empty(), "{pk} {sk}");
+        }
+    }
+}
