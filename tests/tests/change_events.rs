@@ -142,3 +142,109 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
     assert_eq!(events[0].data["to"], "subscribed");
     assert_eq!(events[0].user_id, "User_1");
 }
+
+/// The stream consumer publishes a batch's events to the bus: an EventBridge rule on the
+/// emulator forwards them to an SQS queue the test reads.
+#[tokio::test]
+async fn the_consumer_publishes_a_batch_to_the_bus() {
+    use adapters::aws::LazyClient;
+    let env = TestEnv::new().await;
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    let (bridge, sqs) = (
+        aws_sdk_eventbridge::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+    );
+    let bus = format!("{}-events", env.table);
+    bridge.create_event_bus().name(&bus).send().await.unwrap();
+    let queue = sqs.create_queue().queue_name(&bus).send().await.unwrap();
+    let queue_url = queue.queue_url.unwrap();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{bus}");
+    bridge
+        .put_rule()
+        .name("all")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["user-profile"]}"#)
+        .send()
+        .await
+        .unwrap();
+    bridge
+        .put_targets()
+        .rule("all")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&queue_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // A profile created and then changed: two stream records.
+    env.request("PATCH", "/users/profile")
+        .bearer(&user_token_with("ada", &[]))
+        .json(json!({"first_name": "Ada"}))
+        .send()
+        .await;
+    let first = find(&env.scan_all().await, "USER#", "PROFILE").unwrap();
+    env.request("PATCH", "/users/profile")
+        .bearer(&user_token_with("ada", &[]))
+        .json(json!({"last_name": "King"}))
+        .send()
+        .await;
+    let second = find(&env.scan_all().await, "USER#", "PROFILE").unwrap();
+    let image = |item: &Item| serde_json::to_value(serde_dynamo::Item::from(item.clone())).unwrap();
+    let stream_event: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(json!({
+        "Records": [
+            {"eventID": "e1", "eventName": "INSERT", "awsRegion": "us-east-1",
+             "dynamodb": {"ApproximateCreationDateTime": 1795600000, "Keys": {}, "NewImage": image(&first),
+                          "SequenceNumber": "100", "SizeBytes": 1, "StreamViewType": "NEW_AND_OLD_IMAGES"}},
+            {"eventID": "e2", "eventName": "MODIFY", "awsRegion": "us-east-1",
+             "dynamodb": {"ApproximateCreationDateTime": 1795600001, "Keys": {}, "OldImage": image(&first),
+                          "NewImage": image(&second), "SequenceNumber": "200", "SizeBytes": 1,
+                          "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+        ]
+    }))
+    .unwrap();
+    let app = events::EventsApp {
+        publisher: adapters::events::EventBridgeBus::new(LazyClient::ready(bridge), &bus),
+    };
+    let response = platform::EventFunction::handle(&app, stream_event).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let mut events: Vec<Value> = received
+        .messages
+        .unwrap_or_default()
+        .iter()
+        .map(|m| serde_json::from_str::<Value>(m.body.as_deref().unwrap()).unwrap())
+        .map(|envelope| envelope["detail"].clone())
+        .collect();
+    events.sort_by_key(|e| e["version"].as_u64());
+    let summary: Vec<(String, String, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["id"].as_str().unwrap().to_owned(),
+                e["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("profile.created".to_owned(), "e1:0".to_owned(), 1),
+            ("profile.updated".to_owned(), "e2:0".to_owned(), 2)
+        ]
+    );
+    assert_eq!(events[1]["data"]["changed"], json!(["last_name"]));
+}

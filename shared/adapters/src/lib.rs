@@ -5,6 +5,7 @@
 pub mod access_tokens;
 pub mod aws;
 pub mod email;
+pub mod events;
 pub mod images;
 pub mod secrets;
 pub mod sms;

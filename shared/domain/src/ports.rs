@@ -83,3 +83,16 @@ pub trait ImageStore: Send + Sync {
     /// Where clients fetch the object.
     fn url(&self, key: &str) -> String;
 }
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the event was not published: {0}")]
+pub struct NotPublished(pub String);
+
+/// Where change events go (an EventBridge bus in AWS).
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `events`; the answer says, for each in order, whether it went out.
+    fn publish(
+        &self,
+        events: &[crate::events::ChangeEvent],
+    ) -> impl Future<Output = Vec<Result<(), NotPublished>>> + Send;
+}

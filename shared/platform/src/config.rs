@@ -86,6 +86,8 @@ pub struct Settings {
     pub upload_policy: UploadPolicy,
     /// `APP_KEYS`: the `apikey` values seed 002's routes accept; unset = any.
     pub app_keys: Option<Vec<String>>,
+    /// `EVENT_BUS_NAME`: the EventBridge bus change events go to.
+    pub event_bus: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +122,7 @@ impl Settings {
             },
             upload_policy: upload_policy()?,
             app_keys: list("APP_KEYS"),
+            event_bus: optional("EVENT_BUS_NAME"),
         })
     }
 
@@ -138,6 +141,7 @@ impl Settings {
             avatars: None,
             upload_policy: UploadPolicy::default(),
             app_keys: None,
+            event_bus: None,
         }
     }
 
@@ -182,6 +186,12 @@ impl Settings {
         self.email_sender
             .as_deref()
             .ok_or(ConfigError::Missing("EMAIL_SENDER"))
+    }
+
+    pub fn require_event_bus(&self) -> Result<&str, ConfigError> {
+        self.event_bus
+            .as_deref()
+            .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
     }
 
     pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {

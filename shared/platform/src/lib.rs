@@ -105,6 +105,15 @@ impl Platform {
         LazyClient::new(self.sdk.clone(), adapters::images::s3_client)
     }
 
+    /// Change events to `EVENT_BUS_NAME`; the EventBridge client is built on the first
+    /// publish, and only the events function links it.
+    pub fn event_bus(&self) -> Result<adapters::events::EventBridgeBus, ConfigError> {
+        Ok(adapters::events::EventBridgeBus::new(
+            LazyClient::new(self.sdk.clone(), adapters::events::eventbridge_client),
+            self.settings.require_event_bus()?,
+        ))
+    }
+
     /// SES, built on the first email.
     pub fn ses(&self) -> LazyClient<aws_sdk_sesv2::Client> {
         self.ses.clone()

@@ -50,6 +50,7 @@ pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use contact_change::{ContactChange, ContactError};
 pub use counter::SmsQuota;
+pub use item::Item;
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;
