@@ -31,12 +31,49 @@ fn record(kind: RecordKind, old: Option<Item>, new: Option<Item>) -> StreamRecor
     }
 }
 
+/// Every event checked against `events/schemas/<type>.json` before a test looks at it.
+fn checked(events: Vec<domain::events::ChangeEvent>) -> Vec<domain::events::ChangeEvent> {
+    for event in &events {
+        let path = integration_tests::workspace_root()
+            .join("events/schemas")
+            .join(format!("{}.json", event.event_type.as_str()));
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let instance = serde_json::to_value(event).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{instance} against {}: {errors:?}",
+            path.display()
+        );
+    }
+    events
+}
+
 fn types_and_data(record: &StreamRecord) -> Vec<(String, Value)> {
-    events_of(record)
-        .unwrap()
+    checked(events_of(record).unwrap())
         .into_iter()
         .map(|e| (e.event_type.as_str().to_owned(), e.data))
         .collect()
+}
+
+#[test]
+fn every_event_type_has_its_schema_and_no_other_schema_exists() {
+    let dir = integration_tests::workspace_root().join("events/schemas");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut types: Vec<String> = domain::events::EventType::ALL
+        .iter()
+        .map(|t| format!("{}.json", t.as_str()))
+        .collect();
+    types.sort();
+    assert_eq!(files, types);
 }
 
 #[tokio::test]
@@ -102,7 +139,8 @@ async fn sign_up_verify_and_profile_writes_mean_their_events() {
         .await;
     assert_eq!(r.status, 200);
     let after = find(&env.scan_all().await, "USER#", "PROFILE").unwrap();
-    let events = events_of(&record(RecordKind::Modify, Some(profile), Some(after))).unwrap();
+    let events =
+        checked(events_of(&record(RecordKind::Modify, Some(profile), Some(after))).unwrap());
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type.as_str(), "profile.updated");
     assert_eq!(
@@ -129,7 +167,7 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
     let entry = find(&env.scan_all().await, "USER#", "CONSENTLOG#").unwrap();
-    let events = events_of(&record(RecordKind::Insert, None, Some(entry))).unwrap();
+    let events = checked(events_of(&record(RecordKind::Insert, None, Some(entry))).unwrap());
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type.as_str(), "consent.changed");
     assert_eq!(events[0].data["source"], "api");

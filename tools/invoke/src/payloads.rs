@@ -87,7 +87,8 @@ pub fn all(events: &Path) -> Result<Vec<Vec<Payload>>, String> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(events)
         .map_err(|e| format!("{}: {e}", events.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+        // `schemas/` holds the change events' JSON Schemas, not payloads.
+        .filter(|p| p.is_dir() && !p.ends_with("schemas"))
         .collect();
     dirs.sort();
     let mut groups = Vec::new();
