@@ -187,39 +187,7 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
 async fn the_consumer_publishes_a_batch_to_the_bus() {
     use adapters::aws::LazyClient;
     let env = TestEnv::new().await;
-    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-    let (bridge, sqs) = (
-        aws_sdk_eventbridge::Client::new(&sdk),
-        aws_sdk_sqs::Client::new(&sdk),
-    );
-    let bus = format!("{}-events", env.table);
-    bridge.create_event_bus().name(&bus).send().await.unwrap();
-    let queue = sqs.create_queue().queue_name(&bus).send().await.unwrap();
-    let queue_url = queue.queue_url.unwrap();
-    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{bus}");
-    bridge
-        .put_rule()
-        .name("all")
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"source": ["user-profile"]}"#)
-        .send()
-        .await
-        .unwrap();
-    bridge
-        .put_targets()
-        .rule("all")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&queue_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-
+    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
     // A profile created and then changed: two stream records.
     env.request("PATCH", "/users/profile")
         .bearer(&user_token_with("ada", &[]))
@@ -285,4 +253,171 @@ async fn the_consumer_publishes_a_batch_to_the_bus() {
         ]
     );
     assert_eq!(events[1]["data"]["changed"], json!(["last_name"]));
+}
+
+/// The stack's bus on the emulator, with a rule forwarding every event to a queue.
+async fn bus_to_queue(
+    env: &TestEnv,
+) -> (
+    aws_sdk_eventbridge::Client,
+    aws_sdk_sqs::Client,
+    String,
+    String,
+) {
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    let (bridge, sqs) = (
+        aws_sdk_eventbridge::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+    );
+    let bus = format!("{}-events", env.table);
+    bridge.create_event_bus().name(&bus).send().await.unwrap();
+    let queue = sqs.create_queue().queue_name(&bus).send().await.unwrap();
+    let queue_url = queue.queue_url.unwrap();
+    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{bus}");
+    bridge
+        .put_rule()
+        .name("all")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["user-profile"]}"#)
+        .send()
+        .await
+        .unwrap();
+    bridge
+        .put_targets()
+        .rule("all")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&queue_arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    (bridge, sqs, bus, queue_url)
+}
+
+/// Every event the queue holds (the rule's envelopes' `detail`), read until it is empty.
+async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            let envelope: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            out.push(envelope["detail"].clone());
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The bus, and a record of what was handed to it, in order.
+struct Recording {
+    bus: adapters::events::EventBridgeBus,
+    seen: std::sync::Mutex<Vec<domain::events::ChangeEvent>>,
+}
+
+impl domain::ports::EventPublisher for Recording {
+    async fn publish(
+        &self,
+        events: &[domain::events::ChangeEvent],
+    ) -> Vec<Result<(), domain::ports::NotPublished>> {
+        self.seen.lock().unwrap().extend(events.iter().cloned());
+        self.bus.publish(events).await
+    }
+}
+
+/// A hundred quick changes to one user, read from the table's real stream as Lambda's
+/// poller would: a hundred events, in version order, each once.
+#[tokio::test]
+async fn a_hundred_changes_are_a_hundred_events_in_order() {
+    let env = TestEnv::new().await;
+    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
+    for i in 0..100 {
+        let r = env
+            .request("PATCH", "/users/profile")
+            .bearer(&user_token_with("ada", &[]))
+            .json(json!({"first_name": format!("Ada {i}")}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    let mut poller = local_api::stream::StreamPoller::new(
+        &env.dynamodb,
+        aws_sdk_dynamodbstreams::Client::new(&sdk),
+        &env.table,
+    )
+    .await
+    .unwrap();
+    let app = events::EventsApp {
+        publisher: Recording {
+            bus: adapters::events::EventBridgeBus::new(
+                adapters::aws::LazyClient::ready(bridge),
+                &bus,
+            ),
+            seen: Default::default(),
+        },
+    };
+    loop {
+        let batch = poller.poll().await.unwrap();
+        if batch.records.is_empty() {
+            break;
+        }
+        let response = platform::EventFunction::handle(&app, batch).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let handed: Vec<u64> = app
+        .publisher
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.version.unwrap())
+        .collect();
+    assert_eq!(
+        handed,
+        (1..=100).collect::<Vec<_>>(),
+        "published in version order"
+    );
+    let delivered = checked_values(drain(&sqs, &queue_url).await);
+    let ids: std::collections::BTreeSet<&str> = delivered
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(delivered.len(), 100);
+    assert_eq!(ids.len(), 100, "none doubled");
+}
+
+/// The queue's events, each against its schema, and none carrying a secret.
+fn checked_values(events: Vec<Value>) -> Vec<Value> {
+    for event in &events {
+        let text = event.to_string();
+        for secret in ["argon2", "digest", "password", "token_hash", "upt_", "urt_"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let path = integration_tests::workspace_root()
+            .join("events/schemas")
+            .join(format!("{}.json", event["type"].as_str().unwrap()));
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(jsonschema::is_valid(&schema, event), "{event}");
+    }
+    events
 }

@@ -99,10 +99,16 @@ pub fn events_of(record: &StreamRecord) -> Result<Vec<ChangeEvent>, StoreError> 
 fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, StoreError> {
     let (old, new) = (record.old.as_ref(), record.new.as_ref());
     if sk == PROFILE_SK {
-        let Some(new) = new else {
+        // An image with nothing but the keys is no profile yet (the emulator shows an
+        // UpdateItem that creates an item as an insert of its keys, then the write): it
+        // announces nothing, and a change from it is the profile's creation.
+        let Some(new) = new.filter(|i| !keys_only(i)) else {
             return Ok(Vec::new());
         };
-        let old = old.map(|o| profile_from_item(o.clone())).transpose()?;
+        let old = old
+            .filter(|i| !keys_only(i))
+            .map(|o| profile_from_item(o.clone()))
+            .transpose()?;
         let new = profile_from_item(new.clone())?;
         return Ok(profile_changes(old.as_ref(), &new));
     }
@@ -134,6 +140,10 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     // Audit entries of an administrator's change (`AUDIT#`) say nothing the profile's
     // event does not.
     Ok(Vec::new())
+}
+
+fn keys_only(item: &Item) -> bool {
+    item.keys().all(|k| k == PK || k == SK)
 }
 
 /// `ci.updated` with the identifiers set or changed, `ci.deleted` with those removed.

@@ -5,6 +5,7 @@ pub mod emulator;
 pub mod functions;
 pub mod gateway;
 pub mod server;
+pub mod stream;
 pub mod table;
 pub mod template;
 
