@@ -441,6 +441,21 @@ pub fn fail_sms_to(phone: &str, fail: bool) {
     result.expect("the emulator takes SMS faults");
 }
 
+/// Makes the emulator refuse the next `count` PutEvents entries (of detail-type `only`,
+/// if given); 0 heals.
+pub fn fail_events(count: u32, only: Option<&str>) {
+    let mut url = format!("{}/_emulator/fail-events?count={count}", emulator().url);
+    if let Some(t) = only {
+        url.push_str(&format!("&type={t}"));
+    }
+    let result = if count > 0 {
+        ureq::post(&url).send_empty()
+    } else {
+        ureq::delete(&url).call()
+    };
+    result.expect("the emulator takes PutEvents faults");
+}
+
 /// Delays every emulator request naming `table` by `ms` (0 removes the delay).
 pub fn inject_latency(table: &str, ms: u64) {
     let url = format!("{}/_emulator/latency?table={table}&ms={ms}", emulator().url);

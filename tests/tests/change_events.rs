@@ -421,3 +421,84 @@ fn checked_values(events: Vec<Value>) -> Vec<Value> {
     }
     events
 }
+
+/// Entries EventBridge refuses are retried and the rest are not sent twice; a record
+/// whose event is always refused is reported as the batch's first failure (Lambda retries
+/// from it, then hands it to the dead-letter queue), and the records before it stay done.
+#[tokio::test]
+async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
+    let env = TestEnv::new().await;
+    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
+    for user in ["ann", "bob", "cem"] {
+        env.request("PATCH", "/users/profile")
+            .bearer(&user_token_with(user, &[]))
+            .json(json!({"first_name": "A"}))
+            .send()
+            .await;
+    }
+    env.request("PATCH", "/users/profile")
+        .bearer(&user_token_with("bob", &[]))
+        .json(json!({"last_name": "B"}))
+        .send()
+        .await;
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    let read = || async {
+        let mut poller = local_api::stream::StreamPoller::new(
+            &env.dynamodb,
+            aws_sdk_dynamodbstreams::Client::new(&sdk),
+            &env.table,
+        )
+        .await
+        .unwrap();
+        poller.poll().await.unwrap()
+    };
+    let app = events::EventsApp {
+        publisher: adapters::events::EventBridgeBus::new(
+            adapters::aws::LazyClient::ready(bridge),
+            &bus,
+        ),
+    };
+
+    // Two entries refused once: retried, everything delivered once.
+    integration_tests::fail_events(2, None);
+    let response = platform::EventFunction::handle(&app, read().await).await;
+    integration_tests::fail_events(0, None);
+    assert!(response.batch_item_failures.is_empty());
+    let delivered = checked_values(drain(&sqs, &queue_url).await);
+    let mut types: Vec<&str> = delivered
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "profile.created",
+            "profile.created",
+            "profile.created",
+            "profile.updated"
+        ]
+    );
+
+    // Bob's update always refused: his record is the one reported.
+    integration_tests::fail_events(1000, Some("profile.updated"));
+    let batch = read().await;
+    let poison = batch
+        .records
+        .iter()
+        .find(|r| r.event_name == "MODIFY" && r.change.old_image.clone().into_inner().len() > 2)
+        .and_then(|r| r.change.sequence_number.clone());
+    let response = platform::EventFunction::handle(&app, batch).await;
+    integration_tests::fail_events(0, None);
+    let reported: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(reported, [poison]);
+    let redelivered = drain(&sqs, &queue_url).await;
+    assert!(
+        redelivered.iter().all(|e| e["type"] == "profile.created"),
+        "the others went out (again, with the same ids): {redelivered:?}"
+    );
+}

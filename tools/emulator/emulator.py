@@ -57,6 +57,8 @@ class Emulator:
     SES accepted. `POST /_emulator/fail-sms?phone=`
     makes SNS Publish to that number fail with a 500 (`DELETE` heals it), so a test can
     see how the service handles an SMS that never left without disturbing other tests.
+    `POST /_emulator/fail-events?count=N[&type=T]` refuses the next N PutEvents entries (of
+    detail-type T); `DELETE` heals.
     `POST /_emulator/latency?table=&ms=` delays every request naming that table by `ms`
     (outside the one-at-a-time lock, so concurrent calls overlap as they do in AWS).
     """
@@ -68,6 +70,8 @@ class Emulator:
         self.latency_ms = {}
         # (phone, {attribute name: string value}) of every SMS Publish, in order.
         self.sms_attributes = []
+        # PutEvents entries to refuse: how many more, and of which detail-type (None: any).
+        self.failing_events = {"count": 0, "type": None}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -84,6 +88,16 @@ class Emulator:
         if path == "/_emulator/fail-sms":
             phone = parse_qs(environ.get("QUERY_STRING", "")).get("phone", [""])[0]
             (self.failing_numbers.discard if method == "DELETE" else self.failing_numbers.add)(phone)
+            return respond(start_response, "204 No Content", "text/plain", "")
+        if path == "/_emulator/fail-events":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            if method == "DELETE":
+                self.failing_events = {"count": 0, "type": None}
+            else:
+                self.failing_events = {
+                    "count": int(query.get("count", ["1"])[0]),
+                    "type": query.get("type", [None])[0],
+                }
             return respond(start_response, "204 No Content", "text/plain", "")
         if path == "/_emulator/latency":
             query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -117,8 +131,47 @@ class Emulator:
                     "<RequestId>emulator-fault</RequestId></ErrorResponse>"
                 )
                 return respond(start_response, "500 Internal Server Error", "text/xml", error)
+        if (
+            method == "POST"
+            and self.failing_events["count"] > 0
+            and environ.get("HTTP_X_AMZ_TARGET", "").endswith(".PutEvents")
+        ):
+            return self.put_events_with_faults(environ, start_response)
         with self.lock:
             return list(self.app(environ, start_response))
+
+    def put_events_with_faults(self, environ, start_response):
+        """PutEvents where the next `count` entries (of `type`, if given) are refused as
+        EventBridge refuses them, with an ErrorCode per entry; the rest go to moto."""
+        raw = environ["wsgi.input"].read()
+        request = json.loads(raw or b"{}")
+        entries = request.get("Entries", [])
+        refused = []
+        for i, entry in enumerate(entries):
+            wanted = self.failing_events["type"] in (None, entry.get("DetailType"))
+            if wanted and self.failing_events["count"] > 0:
+                self.failing_events["count"] -= 1
+                refused.append(i)
+        passed = [e for i, e in enumerate(entries) if i not in refused]
+        results = iter([])
+        if passed:
+            body = json.dumps(dict(request, Entries=passed)).encode()
+            inner = dict(environ, CONTENT_LENGTH=str(len(body)))
+            inner["wsgi.input"] = io.BytesIO(body)
+            captured = {}
+            def capture(status, headers, exc_info=None):
+                captured["status"] = status
+            with self.lock:
+                answer = b"".join(self.app(inner, capture))
+            results = iter(json.loads(answer or b"{}").get("Entries", []))
+        out = []
+        for i in range(len(entries)):
+            if i in refused:
+                out.append({"ErrorCode": "InternalFailure", "ErrorMessage": "injected PutEvents failure"})
+            else:
+                out.append(next(results, {}))
+        body = json.dumps({"FailedEntryCount": len(refused), "Entries": out})
+        return respond(start_response, "200 OK", "application/x-amz-json-1.1", body)
 
 
 def respond(start_response, status, content_type, body):
