@@ -265,39 +265,15 @@ async fn bus_to_queue(
     String,
 ) {
     let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-    let (bridge, sqs) = (
+    let dev = local_api::events::ensure_bus(&sdk, &env.table)
+        .await
+        .unwrap();
+    (
         aws_sdk_eventbridge::Client::new(&sdk),
         aws_sdk_sqs::Client::new(&sdk),
-    );
-    let bus = format!("{}-events", env.table);
-    bridge.create_event_bus().name(&bus).send().await.unwrap();
-    let queue = sqs.create_queue().queue_name(&bus).send().await.unwrap();
-    let queue_url = queue.queue_url.unwrap();
-    let queue_arn = format!("arn:aws:sqs:us-east-1:123456789012:{bus}");
-    bridge
-        .put_rule()
-        .name("all")
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"source": ["user-profile"]}"#)
-        .send()
-        .await
-        .unwrap();
-    bridge
-        .put_targets()
-        .rule("all")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&queue_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-
-    (bridge, sqs, bus, queue_url)
+        dev.bus,
+        dev.queue_url,
+    )
 }
 
 /// Every event the queue holds (the rule's envelopes' `detail`), read until it is empty.

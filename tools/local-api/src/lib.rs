@@ -2,6 +2,7 @@
 
 pub mod dev_token;
 pub mod emulator;
+pub mod events;
 pub mod functions;
 pub mod gateway;
 pub mod server;

@@ -86,9 +86,16 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let settings = platform::Settings::from_env().map_err(|e| e.to_string())?;
     let settings = local_api::dev_settings(settings, table_name);
     let settings = local_api::dev_avatars(settings, table_name, &endpoint);
-    let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let platform = platform::Platform::new(sdk.clone(), settings, domain::Clock::system());
     let gateway = local_api::gateway(&template, &platform)?;
     local_api::provision(&platform, table_name, Some(&template.table)).await?;
+    let dev_bus = local_api::events::ensure_bus(&sdk, table_name).await?;
+    tokio::spawn(local_api::events::follow(
+        sdk.clone(),
+        platform.dynamodb(),
+        table_name.to_owned(),
+        dev_bus.bus.clone(),
+    ));
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -96,6 +103,10 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("local-api: DynamoDB at {endpoint}, table {table_name}");
     println!("local-api: serving on http://{addr}");
+    println!(
+        "local-api: change events on bus {}, copied to the queue {}",
+        dev_bus.bus, dev_bus.queue_url
+    );
     for route in gateway.routes() {
         let auth = if route.public { "public" } else { "authorizer" };
         println!(

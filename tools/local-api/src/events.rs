@@ -1,0 +1,137 @@
+//! Change events on the developer's machine: the stack's bus on the emulator with a rule
+//! forwarding every event to a queue anyone can read, and the table's stream followed as
+//! Lambda would, through the events function, each event printed as it goes out.
+
+use std::time::Duration;
+
+use domain::events::ChangeEvent;
+use domain::ports::{EventPublisher, NotPublished};
+
+/// The bus and the queue its rule fills.
+pub struct DevBus {
+    pub bus: String,
+    pub queue_url: String,
+}
+
+fn failed(what: &str, e: impl std::fmt::Debug) -> String {
+    format!("{what}: {e:?}")
+}
+
+/// `<table>-events` and its queue, created unless they exist.
+pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevBus, String> {
+    let (bridge, sqs) = (
+        aws_sdk_eventbridge::Client::new(sdk),
+        aws_sdk_sqs::Client::new(sdk),
+    );
+    let bus = format!("{table}-events");
+    if bridge.describe_event_bus().name(&bus).send().await.is_err() {
+        bridge
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .map_err(|e| failed("create the event bus", e))?;
+    }
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&bus)
+        .send()
+        .await
+        .map_err(|e| failed("create the events queue", e))?
+        .queue_url
+        .unwrap_or_default();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| failed("read the queue's ARN", e))?
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap_or_default();
+    bridge
+        .put_rule()
+        .name("all-change-events")
+        .event_bus_name(&bus)
+        .event_pattern(format!(r#"{{"source": ["{}"]}}"#, adapters::events::SOURCE))
+        .send()
+        .await
+        .map_err(|e| failed("create the rule", e))?;
+    bridge
+        .put_targets()
+        .rule("all-change-events")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(arn)
+                .build()
+                .map_err(|e| failed("the rule's target", e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| failed("point the rule at the queue", e))?;
+    Ok(DevBus { bus, queue_url })
+}
+
+/// A publisher that prints one line per event it publishes (type, user, id).
+pub struct Printing<P>(pub P);
+
+impl<P: EventPublisher> EventPublisher for Printing<P> {
+    async fn publish(&self, events: &[ChangeEvent]) -> Vec<Result<(), NotPublished>> {
+        let outcomes = self.0.publish(events).await;
+        for (event, outcome) in events.iter().zip(&outcomes) {
+            let state = if outcome.is_ok() {
+                ""
+            } else {
+                " (not published)"
+            };
+            println!(
+                "event {} user={} id={}{state}",
+                event.event_type.as_str(),
+                event.user_id,
+                event.id
+            );
+        }
+        outcomes
+    }
+}
+
+/// Follows `table`'s stream until the process ends, as Lambda's poller would.
+pub async fn follow(
+    sdk: aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+    bus: String,
+) {
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let mut poller = match crate::stream::StreamPoller::new(&dynamodb, streams, &table).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("local-api: no change events: {e}");
+            return;
+        }
+    };
+    let app = events::EventsApp {
+        publisher: Printing(adapters::events::EventBridgeBus::new(
+            adapters::aws::LazyClient::ready(aws_sdk_eventbridge::Client::new(&sdk)),
+            bus,
+        )),
+    };
+    loop {
+        match poller.poll().await {
+            Ok(batch) if !batch.records.is_empty() => {
+                let _ = platform::EventFunction::handle(&app, batch).await;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(e) => {
+                eprintln!("local-api: reading the stream: {e}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
