@@ -26,19 +26,8 @@ fn expectation(path: &Path) -> String {
         .to_owned()
 }
 
-/// `events/profile` → `ProfileFunction`, `events/local-info` → `LocalInfoFunction`.
 fn logical_id(dir_name: &str) -> String {
-    let camel: String = dir_name
-        .split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
-    format!("{camel}Function")
+    local_api::template::function_logical_id(dir_name)
 }
 
 #[tokio::test]

@@ -51,18 +51,7 @@ impl Payload {
 
     /// The `template.yaml` logical id: `local-info` → `LocalInfoFunction`.
     pub fn logical_id(&self) -> String {
-        let camel: String = self
-            .function
-            .split('-')
-            .map(|part| {
-                let mut chars = part.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                    .unwrap_or_default()
-            })
-            .collect();
-        format!("{camel}Function")
+        local_api::template::function_logical_id(&self.function)
     }
 }
 

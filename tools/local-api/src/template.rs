@@ -157,6 +157,22 @@ impl Template {
     }
 }
 
+/// The logical id of the function in `functions/<dir>` and `events/<dir>`:
+/// `local-info` → `LocalInfoFunction`.
+pub fn function_logical_id(dir: &str) -> String {
+    let camel: String = dir
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{camel}Function")
+}
+
 /// A scalar as text: YAML reads `Default: 5` as a number.
 fn scalar(v: &Value) -> Option<String> {
     match v {
