@@ -441,10 +441,13 @@ pub fn fail_sms_to(phone: &str, fail: bool) {
     result.expect("the emulator takes SMS faults");
 }
 
-/// Makes the emulator refuse the next `count` PutEvents entries (of detail-type `only`,
-/// if given); 0 heals.
-pub fn fail_events(count: u32, only: Option<&str>) {
-    let mut url = format!("{}/_emulator/fail-events?count={count}", emulator().url);
+/// Makes the emulator refuse the next `count` PutEvents entries to `bus` (of detail-type
+/// `only`, if given); 0 heals.
+pub fn fail_events(bus: &str, count: u32, only: Option<&str>) {
+    let mut url = format!(
+        "{}/_emulator/fail-events?count={count}&bus={bus}",
+        emulator().url
+    );
     if let Some(t) = only {
         url.push_str(&format!("&type={t}"));
     }

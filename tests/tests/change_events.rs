@@ -1,11 +1,14 @@
-//! What committed writes mean as change events (issue 14, started): real writes through
-//! the routes, their items read back as a stream record's images would carry them, mapped
-//! by `store::stream`. The stream consumer that will deliver them is not built yet.
+//! Change events (issue 14): real writes through the routes, the table's real stream
+//! read through the template's event source mapping (`local_api::stream`), the events
+//! function publishing to a bus on the emulator, and a rule copying every event to a
+//! queue the tests read. Every event read is checked against its schema and for secrets.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use integration_tests::{TestEnv, api_token, emails_to, user_token_with};
+use integration_tests::{
+    TestEnv, api_token, emails_to, fresh_phone, last_code_to, user_token_with,
+};
 use serde_json::{Value, json};
 use store::stream::{RecordKind, StreamRecord, events_of};
 
@@ -174,9 +177,8 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
 /// emulator forwards them to an SQS queue the test reads.
 #[tokio::test]
 async fn the_consumer_publishes_a_batch_to_the_bus() {
-    use adapters::aws::LazyClient;
     let env = TestEnv::new().await;
-    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
+    let bus = Bus::new(&env).await;
     // A profile created and then changed: two stream records.
     env.request("PATCH", "/users/profile")
         .bearer(&user_token_with("ada", &[]))
@@ -203,26 +205,11 @@ async fn the_consumer_publishes_a_batch_to_the_bus() {
         ]
     }))
     .unwrap();
-    let app = events::EventsApp {
-        publisher: adapters::events::EventBridgeBus::new(LazyClient::ready(bridge), &bus),
-    };
+    let app = bus.app();
     let response = platform::EventFunction::handle(&app, stream_event).await;
     assert!(response.batch_item_failures.is_empty());
 
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let mut events: Vec<Value> = received
-        .messages
-        .unwrap_or_default()
-        .iter()
-        .map(|m| serde_json::from_str::<Value>(m.body.as_deref().unwrap()).unwrap())
-        .map(|envelope| envelope["detail"].clone())
-        .collect();
+    let mut events = bus.drain().await;
     events.sort_by_key(|e| e["version"].as_u64());
     let summary: Vec<(String, String, u64)> = events
         .iter()
@@ -244,55 +231,6 @@ async fn the_consumer_publishes_a_batch_to_the_bus() {
     assert_eq!(events[1]["data"]["changed"], json!(["last_name"]));
 }
 
-/// The stack's bus on the emulator, with a rule forwarding every event to a queue.
-async fn bus_to_queue(
-    env: &TestEnv,
-) -> (
-    aws_sdk_eventbridge::Client,
-    aws_sdk_sqs::Client,
-    String,
-    String,
-) {
-    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-    let dev = local_api::events::ensure_bus(&sdk, &env.table)
-        .await
-        .unwrap();
-    (
-        aws_sdk_eventbridge::Client::new(&sdk),
-        aws_sdk_sqs::Client::new(&sdk),
-        dev.bus,
-        dev.queue_url,
-    )
-}
-
-/// Every event the queue holds (the rule's envelopes' `detail`), read until it is empty.
-async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            let envelope: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
-            out.push(envelope["detail"].clone());
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
 /// The bus, and a record of what was handed to it, in order.
 struct Recording {
     bus: adapters::events::EventBridgeBus,
@@ -309,75 +247,169 @@ impl domain::ports::EventPublisher for Recording {
     }
 }
 
-/// A hundred quick changes to one user, read from the table's real stream as Lambda's
-/// poller would: a hundred events, in version order, each once.
-#[tokio::test]
-async fn a_hundred_changes_are_a_hundred_events_in_order() {
-    let env = TestEnv::new().await;
-    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
-    for i in 0..100 {
-        let r = env
-            .request("PATCH", "/users/profile")
-            .bearer(&user_token_with("ada", &[]))
-            .json(json!({"first_name": format!("Ada {i}")}))
-            .send()
-            .await;
-        assert_eq!(r.status, 200);
-    }
-    let app = consume_stream(&env, bridge, &bus).await;
-    let handed: Vec<u64> = app
-        .publisher
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|e| e.version.unwrap())
-        .collect();
-    assert_eq!(
-        handed,
-        (1..=100).collect::<Vec<_>>(),
-        "published in version order"
-    );
-    let delivered = checked_values(drain(&sqs, &queue_url).await);
-    let ids: std::collections::BTreeSet<&str> = delivered
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(delivered.len(), 100);
-    assert_eq!(ids.len(), 100, "none doubled");
+/// The stack's bus on the emulator, a rule copying every event to a queue, and the
+/// events function's dead-letter queue.
+struct Bus {
+    sdk: aws_config::SdkConfig,
+    sqs: aws_sdk_sqs::Client,
+    dev: local_api::events::DevBus,
 }
 
-/// Everything the table's stream holds, read as Lambda's poller would and handed to the
-/// events function batch by batch; no batch may fail.
-async fn consume_stream(
-    env: &TestEnv,
-    bridge: aws_sdk_eventbridge::Client,
-    bus: &str,
-) -> events::EventsApp<Recording> {
-    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-    let mut poller = local_api::stream::StreamPoller::new(
-        &env.dynamodb,
-        aws_sdk_dynamodbstreams::Client::new(&sdk),
-        &env.table,
-    )
-    .await
-    .unwrap();
-    let app = events::EventsApp {
-        publisher: Recording {
-            bus: adapters::events::EventBridgeBus::new(
-                adapters::aws::LazyClient::ready(bridge),
-                bus,
-            ),
-            seen: Default::default(),
-        },
-    };
-    loop {
-        let batch = poller.poll().await.unwrap();
-        if batch.records.is_empty() {
-            return app;
+impl Bus {
+    async fn new(env: &TestEnv) -> Self {
+        let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+        let dev = local_api::events::ensure_bus(&sdk, &env.table)
+            .await
+            .unwrap();
+        Self {
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sdk,
+            dev,
         }
-        let response = platform::EventFunction::handle(&app, batch).await;
-        assert!(response.batch_item_failures.is_empty());
+    }
+
+    /// The events function as `main` builds it, publishing to this bus and recording
+    /// what it hands over.
+    fn app(&self) -> events::EventsApp<Recording> {
+        let bridge = aws_sdk_eventbridge::Client::new(&self.sdk);
+        events::EventsApp {
+            publisher: Recording {
+                bus: adapters::events::EventBridgeBus::new(
+                    adapters::aws::LazyClient::ready(bridge),
+                    &self.dev.bus,
+                ),
+                seen: Default::default(),
+            },
+        }
+    }
+
+    /// The template's event source mapping of the events function on `env`'s table,
+    /// retrying without waiting.
+    async fn mapping(&self, env: &TestEnv) -> local_api::stream::EventSourceMapping {
+        self.mapping_from(env, stream_source()).await
+    }
+
+    async fn mapping_from(
+        &self,
+        env: &TestEnv,
+        source: local_api::template::StreamSource,
+    ) -> local_api::stream::EventSourceMapping {
+        let poller = local_api::stream::StreamPoller::new(
+            &env.dynamodb,
+            aws_sdk_dynamodbstreams::Client::new(&self.sdk),
+            &env.table,
+        )
+        .await
+        .unwrap();
+        local_api::stream::EventSourceMapping::new(
+            poller,
+            source,
+            "EventsFunction",
+            self.sqs.clone(),
+            &self.dev.dead_letter_url,
+        )
+        .with_backoff(std::time::Duration::ZERO)
+    }
+
+    /// The events function behind the template's mapping, nothing read yet.
+    async fn consumer(&self, env: &TestEnv) -> Consumer {
+        Consumer {
+            app: self.app(),
+            mapping: self.mapping(env).await,
+        }
+    }
+
+    /// Everything the table's stream holds, through the mapping to the events function.
+    async fn consume(&self, env: &TestEnv) -> (Consumer, Delivered) {
+        let mut consumer = self.consumer(env).await;
+        let delivered = consumer.run().await;
+        (consumer, delivered)
+    }
+
+    /// Every event the rule copied (the envelopes' `detail`), checked, the queue emptied.
+    async fn drain(&self) -> Vec<Value> {
+        checked_values(
+            receive_all(&self.sqs, &self.dev.queue_url)
+                .await
+                .into_iter()
+                .map(|envelope| envelope["detail"].clone())
+                .collect(),
+        )
+    }
+
+    async fn dead_letters(&self) -> Vec<Value> {
+        receive_all(&self.sqs, &self.dev.dead_letter_url).await
+    }
+
+    /// PutEvents refuses the next `count` entries to this bus (of `only`); 0 heals.
+    fn fail(&self, count: u32, only: Option<&str>) {
+        integration_tests::fail_events(&self.dev.bus, count, only);
+    }
+}
+
+type Delivered = local_api::stream::Delivery;
+
+/// The events function's `DynamoDB` event source as template.yaml declares it.
+fn stream_source() -> local_api::template::StreamSource {
+    local_api::Template::load(&integration_tests::workspace_root().join("template.yaml"))
+        .unwrap()
+        .functions["EventsFunction"]
+        .stream
+        .clone()
+        .expect("EventsFunction reads the table's stream")
+}
+
+struct Consumer {
+    app: events::EventsApp<Recording>,
+    mapping: local_api::stream::EventSourceMapping,
+}
+
+impl Consumer {
+    /// Polls until the stream is read to its end: what the mapping did in all.
+    async fn run(&mut self) -> Delivered {
+        let mut total = Delivered::default();
+        loop {
+            let delivery = self.mapping.pump(&self.app).await.unwrap();
+            if delivery.read == 0 {
+                return total;
+            }
+            total.read += delivery.read;
+            total.filtered_out += delivery.filtered_out;
+            total.invocations += delivery.invocations;
+            total.dead_lettered.extend(delivery.dead_lettered);
+        }
+    }
+
+    /// Every event handed to the bus so far, in order.
+    fn seen(&self) -> Vec<domain::events::ChangeEvent> {
+        self.app.publisher.seen.lock().unwrap().clone()
+    }
+}
+
+/// Every message a queue holds, as JSON, read until it is empty and deleted.
+async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            out.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
     }
 }
 
@@ -406,13 +438,45 @@ fn checked_values(events: Vec<Value>) -> Vec<Value> {
     events
 }
 
+/// A hundred quick changes to one user, read from the table's real stream as Lambda's
+/// poller would: a hundred events, in version order, each once.
+#[tokio::test]
+async fn a_hundred_changes_are_a_hundred_events_in_order() {
+    let env = TestEnv::new().await;
+    let bus = Bus::new(&env).await;
+    for i in 0..100 {
+        let r = env
+            .request("PATCH", "/users/profile")
+            .bearer(&user_token_with("ada", &[]))
+            .json(json!({"first_name": format!("Ada {i}")}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let (consumer, delivered) = bus.consume(&env).await;
+    assert!(delivered.dead_lettered.is_empty());
+    let handed: Vec<u64> = consumer.seen().iter().map(|e| e.version.unwrap()).collect();
+    assert_eq!(
+        handed,
+        (1..=100).collect::<Vec<_>>(),
+        "published in version order"
+    );
+    let delivered = bus.drain().await;
+    let ids: std::collections::BTreeSet<&str> = delivered
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(delivered.len(), 100);
+    assert_eq!(ids.len(), 100, "none doubled");
+}
+
 /// Entries EventBridge refuses are retried and the rest are not sent twice; a record
 /// whose event is always refused is reported as the batch's first failure (Lambda retries
 /// from it, then hands it to the dead-letter queue), and the records before it stay done.
 #[tokio::test]
 async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
     let env = TestEnv::new().await;
-    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
+    let bus = Bus::new(&env).await;
     for user in ["ann", "bob", "cem"] {
         env.request("PATCH", "/users/profile")
             .bearer(&user_token_with(user, &[]))
@@ -425,30 +489,24 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
         .json(json!({"last_name": "B"}))
         .send()
         .await;
-    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
     let read = || async {
         let mut poller = local_api::stream::StreamPoller::new(
             &env.dynamodb,
-            aws_sdk_dynamodbstreams::Client::new(&sdk),
+            aws_sdk_dynamodbstreams::Client::new(&bus.sdk),
             &env.table,
         )
         .await
         .unwrap();
         poller.poll().await.unwrap()
     };
-    let app = events::EventsApp {
-        publisher: adapters::events::EventBridgeBus::new(
-            adapters::aws::LazyClient::ready(bridge),
-            &bus,
-        ),
-    };
+    let app = bus.app();
 
     // Two entries refused once: retried, everything delivered once.
-    integration_tests::fail_events(2, None);
+    bus.fail(2, None);
     let response = platform::EventFunction::handle(&app, read().await).await;
-    integration_tests::fail_events(0, None);
+    bus.fail(0, None);
     assert!(response.batch_item_failures.is_empty());
-    let delivered = checked_values(drain(&sqs, &queue_url).await);
+    let delivered = bus.drain().await;
     let mut types: Vec<&str> = delivered
         .iter()
         .map(|e| e["type"].as_str().unwrap())
@@ -465,7 +523,7 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
     );
 
     // Bob's update always refused: his record is the one reported.
-    integration_tests::fail_events(1000, Some("profile.updated"));
+    bus.fail(1000, Some("profile.updated"));
     let batch = read().await;
     let poison = batch
         .records
@@ -473,18 +531,109 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
         .find(|r| r.event_name == "MODIFY" && r.change.old_image.clone().into_inner().len() > 2)
         .and_then(|r| r.change.sequence_number.clone());
     let response = platform::EventFunction::handle(&app, batch).await;
-    integration_tests::fail_events(0, None);
+    bus.fail(0, None);
     let reported: Vec<_> = response
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone())
         .collect();
     assert_eq!(reported, [poison]);
-    let redelivered = drain(&sqs, &queue_url).await;
+    let redelivered = bus.drain().await;
     assert!(
         redelivered.iter().all(|e| e["type"] == "profile.created"),
         "the others went out (again, with the same ids): {redelivered:?}"
     );
+}
+
+/// Through the template's mapping: a record whose event is always refused is retried
+/// `MaximumRetryAttempts` times, then its on-failure record goes to the dead-letter queue
+/// with the reason, and the records behind it are delivered.
+#[tokio::test]
+async fn a_poison_record_ends_in_the_dead_letter_queue_and_the_shard_flows_on() {
+    let env = TestEnv::new().await;
+    let bus = Bus::new(&env).await;
+    let write = |user: &'static str, body: Value| {
+        let env = &env;
+        async move {
+            let r = env
+                .request("PATCH", "/users/profile")
+                .bearer(&user_token_with(user, &[]))
+                .json(body)
+                .send()
+                .await;
+            assert_eq!(r.status, 200);
+        }
+    };
+    write("ann", json!({"first_name": "Ann"})).await;
+    write("ann", json!({"last_name": "Poison"})).await;
+    write("bob", json!({"first_name": "Bob"})).await;
+    write("cem", json!({"first_name": "Cem"})).await;
+
+    bus.fail(1000, Some("profile.updated"));
+    let (mut consumer, delivered) = bus.consume(&env).await;
+    bus.fail(0, None);
+
+    let retries = stream_source().maximum_retry_attempts;
+    let tries = consumer
+        .seen()
+        .iter()
+        .filter(|e| e.event_type.as_str() == "profile.updated")
+        .count();
+    assert_eq!(
+        tries as u32,
+        retries + 1,
+        "tried once, then retried {retries} times"
+    );
+    assert_eq!(delivered.dead_lettered.len(), 1);
+
+    let dead = bus.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let info = &dead[0]["DDBStreamBatchInfo"];
+    assert_eq!(
+        dead[0]["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(
+        dead[0]["requestContext"]["approximateInvokeCount"],
+        retries + 1
+    );
+    assert_eq!(
+        info["startSequenceNumber"],
+        delivered.dead_lettered[0].as_str()
+    );
+    assert_eq!(info["batchSize"], 1);
+    assert!(info["shardId"].is_string() && info["streamArn"].is_string());
+
+    let mut out: Vec<(String, String)> = bus
+        .drain()
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().into(),
+                e["user_id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    assert_eq!(
+        out,
+        [
+            ("profile.created".to_owned(), "ann".to_owned()),
+            ("profile.created".to_owned(), "bob".to_owned()),
+            ("profile.created".to_owned(), "cem".to_owned()),
+        ],
+        "the records behind the poison one went out"
+    );
+
+    // Healed, the next change of the same user flows.
+    write("ann", json!({"last_name": "Healed"})).await;
+    let delivered = consumer.run().await;
+    assert!(delivered.dead_lettered.is_empty());
+    let out = bus.drain().await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["data"]["changed"], json!(["last_name"]));
 }
 
 /// A hundred changes over twenty users, written concurrently: a hundred events, none
@@ -492,7 +641,7 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
 #[tokio::test]
 async fn a_hundred_changes_over_twenty_users_are_each_delivered_once() {
     let env = TestEnv::new().await;
-    let (bridge, sqs, bus, queue_url) = bus_to_queue(&env).await;
+    let bus = Bus::new(&env).await;
     let write = |i: usize| {
         let env = &env;
         async move {
@@ -510,9 +659,9 @@ async fn a_hundred_changes_over_twenty_users_are_each_delivered_once() {
     for round in 0..5 {
         futures_util::future::join_all((0..20).map(|u| write(round * 20 + u))).await;
     }
-    let app = consume_stream(&env, bridge, &bus).await;
+    let (consumer, _) = bus.consume(&env).await;
     let mut per_user: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
-    for e in app.publisher.seen.lock().unwrap().iter() {
+    for e in consumer.seen().iter() {
         per_user
             .entry(e.user_id.clone())
             .or_default()
@@ -522,10 +671,181 @@ async fn a_hundred_changes_over_twenty_users_are_each_delivered_once() {
     for (user, versions) in &per_user {
         assert_eq!(versions, &(1..=5).collect::<Vec<_>>(), "{user}");
     }
-    let delivered = checked_values(drain(&sqs, &queue_url).await);
+    let delivered = bus.drain().await;
     let ids: std::collections::BTreeSet<&str> = delivered
         .iter()
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!((delivered.len(), ids.len()), (100, 100));
+}
+
+/// Seed 000's sign-up by SMS code, then a phone change verified by code, end to end
+/// through the stream: `account.registered`, `profile.created`, `phone.verified`; the
+/// codes, the password and its hash nowhere; the codes, counters and sessions written
+/// on the way never reach the function.
+#[tokio::test]
+async fn a_seed_000_sign_up_and_a_verified_phone_change_are_announced_without_secrets() {
+    let env = TestEnv::new().await;
+    let bus = Bus::new(&env).await;
+    let (email, phone) = (
+        format!("ev-{:08x}@example.com", rand::random::<u32>()),
+        fresh_phone(),
+    );
+    let body = json!({
+        "first_name": "Ada", "last_name": "Lovelace", "email": email,
+        "password": "correct horse battery", "phone": phone, "date_of_birth": "1990-12-10",
+        "sms_allowed": true, "email_allowed": false
+    });
+    let r = env
+        .request("POST", "/users/register")
+        .json(body.clone())
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let sign_up_code = last_code_to(&phone);
+    let mut with_code = body.clone();
+    with_code["code"] = json!(sign_up_code);
+    let r = env
+        .request("POST", "/users/register")
+        .json(with_code)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let user = r.json()["profile"]["user_id"].as_str().unwrap().to_owned();
+
+    let new_phone = fresh_phone();
+    let patch = |body: Value| {
+        let (env, user) = (&env, &user);
+        async move {
+            env.request("PATCH", "/users/profile")
+                .bearer(&user_token_with(user, &[]))
+                .json(body)
+                .send()
+                .await
+        }
+    };
+    assert_eq!(patch(json!({"phone": new_phone})).await.status, 202);
+    let change_code = last_code_to(&new_phone);
+    let r = patch(json!({"phone": new_phone, "code": change_code})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    let (_, delivered) = bus.consume(&env).await;
+    assert!(
+        delivered.filtered_out > 0,
+        "codes, counters and sessions are filtered out before the function: {delivered:?}"
+    );
+    let events = bus.drain().await;
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in [sign_up_code.as_str(), &change_code, "correct horse battery"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let of = |t: &str| -> Vec<&Value> { events.iter().filter(|e| e["type"] == t).collect() };
+    let registered = of("account.registered");
+    assert_eq!(registered.len(), 1, "{text}");
+    assert_eq!(registered[0]["user_id"], user.as_str());
+    assert_eq!(registered[0]["data"]["email"], email.as_str());
+    assert_eq!(registered[0]["data"]["phone_verified"], true);
+    assert_eq!(of("profile.created").len(), 1, "{text}");
+    let verified: Vec<&str> = of("phone.verified")
+        .iter()
+        .map(|e| e["data"]["phone"].as_str().unwrap())
+        .collect();
+    assert_eq!(verified.last(), Some(&new_phone.as_str()), "{text}");
+    assert!(events.iter().all(|e| e["user_id"] == user.as_str()));
+}
+
+/// The template's `FilterCriteria` keeps the function from codes, counters, sessions and
+/// tokens, and drops no record that means an event: a write of every kind, read once
+/// through the filter and once without it, gives the same events.
+#[tokio::test]
+async fn the_stream_filter_drops_only_records_that_mean_no_event() {
+    let env = TestEnv::new().await;
+    let bus = Bus::new(&env).await;
+    let as_ann = |method: &'static str, path: &'static str, body: Value| {
+        let env = &env;
+        async move {
+            let r = env
+                .request(method, path)
+                .bearer(&user_token_with("ann", &[]))
+                .json(body)
+                .send()
+                .await;
+            assert!(r.status.is_success(), "{method} {path}: {}", r.json());
+        }
+    };
+    as_ann("PATCH", "/users/profile", json!({"first_name": "Ann"})).await;
+    as_ann("PATCH", "/users/consents", json!({"mkt_sms": "subscribed"})).await;
+    let partner = api_token(&env, &["segments:write", "ci:write"]).await;
+    let as_partner = |method: &'static str, path: &'static str, body: Value| {
+        let (env, partner) = (&env, &partner);
+        async move {
+            let r = env
+                .request(method, path)
+                .bearer(partner)
+                .json(body)
+                .send()
+                .await;
+            assert!(r.status.is_success(), "{method} {path}: {}", r.json());
+        }
+    };
+    as_partner(
+        "PUT",
+        "/api/v1/segments/7",
+        json!({"name": "Gold", "priority": 1, "self_assignable": true}),
+    )
+    .await;
+    as_ann("POST", "/users/segments/7/set", json!({})).await;
+    as_partner(
+        "POST",
+        "/api/v1/users/ci/update",
+        json!({"user_ci_properties": [{"user_id": "ann", "properties": {"kakao_id": "0123456789"}}]}),
+    )
+    .await;
+    as_partner(
+        "POST",
+        "/api/v1/users/ci/delete",
+        json!({"user_id": ["ann"], "user_ci_property_names": ["kakao_id"]}),
+    )
+    .await;
+
+    let (filtered, through_filter) = bus.consume(&env).await;
+    let mut unfiltered = Consumer {
+        app: bus.app(),
+        mapping: bus
+            .mapping_from(
+                &env,
+                local_api::template::StreamSource {
+                    filters: Vec::new(),
+                    ..stream_source()
+                },
+            )
+            .await,
+    };
+    let everything = unfiltered.run().await;
+    assert_eq!(everything.filtered_out, 0);
+    assert!(
+        through_filter.filtered_out > 0,
+        "the API token and the segment catalog never reach the function: {through_filter:?}"
+    );
+    let ids = |c: &Consumer| -> Vec<(String, String)> {
+        c.seen()
+            .iter()
+            .map(|e| (e.id.clone(), e.event_type.as_str().to_owned()))
+            .collect()
+    };
+    assert_eq!(ids(&filtered), ids(&unfiltered));
+    let mut types: Vec<String> = ids(&filtered).into_iter().map(|(_, t)| t).collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(
+        types,
+        [
+            "ci.deleted",
+            "ci.updated",
+            "consent.changed",
+            "profile.created",
+            "segment.assigned"
+        ]
+    );
+    bus.drain().await;
 }

@@ -57,8 +57,8 @@ class Emulator:
     SES accepted. `POST /_emulator/fail-sms?phone=`
     makes SNS Publish to that number fail with a 500 (`DELETE` heals it), so a test can
     see how the service handles an SMS that never left without disturbing other tests.
-    `POST /_emulator/fail-events?count=N[&type=T]` refuses the next N PutEvents entries (of
-    detail-type T); `DELETE` heals.
+    `POST /_emulator/fail-events?count=N[&type=T][&bus=B]` refuses the next N PutEvents
+    entries (of detail-type T, to bus B); `DELETE` heals.
     `POST /_emulator/latency?table=&ms=` delays every request naming that table by `ms`
     (outside the one-at-a-time lock, so concurrent calls overlap as they do in AWS).
     """
@@ -70,8 +70,9 @@ class Emulator:
         self.latency_ms = {}
         # (phone, {attribute name: string value}) of every SMS Publish, in order.
         self.sms_attributes = []
-        # PutEvents entries to refuse: how many more, and of which detail-type (None: any).
-        self.failing_events = {"count": 0, "type": None}
+        # PutEvents entries to refuse, by bus (None: any bus): how many more, of which
+        # detail-type (None: any). Per bus, so tests on their own buses do not meet.
+        self.failing_events = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -91,10 +92,11 @@ class Emulator:
             return respond(start_response, "204 No Content", "text/plain", "")
         if path == "/_emulator/fail-events":
             query = parse_qs(environ.get("QUERY_STRING", ""))
+            bus = query.get("bus", [None])[0]
             if method == "DELETE":
-                self.failing_events = {"count": 0, "type": None}
+                self.failing_events.pop(bus, None)
             else:
-                self.failing_events = {
+                self.failing_events[bus] = {
                     "count": int(query.get("count", ["1"])[0]),
                     "type": query.get("type", [None])[0],
                 }
@@ -133,7 +135,7 @@ class Emulator:
                 return respond(start_response, "500 Internal Server Error", "text/xml", error)
         if (
             method == "POST"
-            and self.failing_events["count"] > 0
+            and any(f["count"] > 0 for f in self.failing_events.values())
             and environ.get("HTTP_X_AMZ_TARGET", "").endswith(".PutEvents")
         ):
             return self.put_events_with_faults(environ, start_response)
@@ -148,9 +150,9 @@ class Emulator:
         entries = request.get("Entries", [])
         refused = []
         for i, entry in enumerate(entries):
-            wanted = self.failing_events["type"] in (None, entry.get("DetailType"))
-            if wanted and self.failing_events["count"] > 0:
-                self.failing_events["count"] -= 1
+            fault = self.failing_events.get(entry.get("EventBusName")) or self.failing_events.get(None)
+            if fault and fault["count"] > 0 and fault["type"] in (None, entry.get("DetailType")):
+                fault["count"] -= 1
                 refused.append(i)
         passed = [e for i, e in enumerate(entries) if i not in refused]
         results = iter([])

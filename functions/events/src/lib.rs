@@ -92,10 +92,18 @@ impl<P: EventPublisher> EventsApp<P> {
         let outcomes = self.publisher.publish(&all).await;
         let mut at = 0;
         for (record, events) in &per_record {
-            let failed = outcomes[at..at + events.len()].iter().any(Result::is_err);
+            let refused = outcomes[at..at + events.len()]
+                .iter()
+                .find_map(|o| o.as_ref().err());
             at += events.len();
-            if failed {
-                tracing::warn!(record = %record.event_id, "events not published; the record is retried");
+            if let Some(reason) = refused {
+                // The sequence number is what the dead-letter queue's record names.
+                tracing::warn!(
+                    record = %record.event_id,
+                    sequence_number = record.change.sequence_number.as_deref().unwrap_or_default(),
+                    %reason,
+                    "events not published; the record is retried"
+                );
                 return failure(record);
             }
         }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use domain::events::ChangeEvent;
 use domain::ports::{EventPublisher, NotPublished};
 
-/// The bus and the queue its rule fills.
+/// The bus, the queue its rule fills, and the stream consumer's dead-letter queue.
 pub struct DevBus {
     pub bus: String,
     pub queue_url: String,
+    pub dead_letter_url: String,
 }
 
 fn failed(what: &str, e: impl std::fmt::Debug) -> String {
@@ -32,14 +33,19 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
             .await
             .map_err(|e| failed("create the event bus", e))?;
     }
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&bus)
-        .send()
-        .await
-        .map_err(|e| failed("create the events queue", e))?
-        .queue_url
-        .unwrap_or_default();
+    let create_queue = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.create_queue()
+                .queue_name(&name)
+                .send()
+                .await
+                .map_err(|e| failed(&format!("create the queue {name}"), e))
+                .map(|q| q.queue_url.unwrap_or_default())
+        }
+    };
+    let queue_url = create_queue(bus.clone()).await?;
+    let dead_letter_url = create_queue(format!("{bus}-dead-letters")).await?;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)
@@ -75,7 +81,11 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
         .send()
         .await
         .map_err(|e| failed("point the rule at the queue", e))?;
-    Ok(DevBus { bus, queue_url })
+    Ok(DevBus {
+        bus,
+        queue_url,
+        dead_letter_url,
+    })
 }
 
 /// A publisher that prints one line per event it publishes (type, user, id).
@@ -101,33 +111,49 @@ impl<P: EventPublisher> EventPublisher for Printing<P> {
     }
 }
 
-/// Follows `table`'s stream until the process ends, as Lambda's poller would.
+/// Follows `table`'s stream until the process ends, as the template's event source
+/// mapping of the events function would.
 pub async fn follow(
     sdk: aws_config::SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
-    bus: String,
+    dev_bus: DevBus,
+    source: crate::template::StreamSource,
 ) {
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
-    let mut poller = match crate::stream::StreamPoller::new(&dynamodb, streams, &table).await {
+    let poller = match crate::stream::StreamPoller::new(&dynamodb, streams, &table).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("local-api: no change events: {e}");
             return;
         }
     };
+    let mut mapping = crate::stream::EventSourceMapping::new(
+        poller,
+        source,
+        "EventsFunction",
+        aws_sdk_sqs::Client::new(&sdk),
+        &dev_bus.dead_letter_url,
+    );
     let app = events::EventsApp {
         publisher: Printing(adapters::events::EventBridgeBus::new(
             adapters::aws::LazyClient::ready(aws_sdk_eventbridge::Client::new(&sdk)),
-            bus,
+            dev_bus.bus,
         )),
     };
     loop {
-        match poller.poll().await {
-            Ok(batch) if !batch.records.is_empty() => {
-                let _ = platform::EventFunction::handle(&app, batch).await;
+        match mapping.pump(&app).await {
+            Ok(delivery) => {
+                for sequence in &delivery.dead_lettered {
+                    println!(
+                        "event record {sequence} given up after its retries: in {}",
+                        dev_bus.dead_letter_url
+                    );
+                }
+                if delivery.read == 0 {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
-            Ok(_) => tokio::time::sleep(Duration::from_millis(500)).await,
             Err(e) => {
                 eprintln!("local-api: reading the stream: {e}");
                 tokio::time::sleep(Duration::from_secs(2)).await;

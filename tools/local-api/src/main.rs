@@ -90,11 +90,22 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let gateway = local_api::gateway(&template, &platform)?;
     local_api::provision(&platform, table_name, Some(&template.table)).await?;
     let dev_bus = local_api::events::ensure_bus(&sdk, table_name).await?;
+    let stream_source = template
+        .functions
+        .get("EventsFunction")
+        .and_then(|f| f.stream.clone())
+        .ok_or("template.yaml: EventsFunction has no DynamoDB event source")?;
+    let (bus, queue_url, dead_letter_url) = (
+        dev_bus.bus.clone(),
+        dev_bus.queue_url.clone(),
+        dev_bus.dead_letter_url.clone(),
+    );
     tokio::spawn(local_api::events::follow(
         sdk.clone(),
         platform.dynamodb(),
         table_name.to_owned(),
-        dev_bus.bus.clone(),
+        dev_bus,
+        stream_source,
     ));
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -103,10 +114,8 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("local-api: DynamoDB at {endpoint}, table {table_name}");
     println!("local-api: serving on http://{addr}");
-    println!(
-        "local-api: change events on bus {}, copied to the queue {}",
-        dev_bus.bus, dev_bus.queue_url
-    );
+    println!("local-api: change events on bus {bus}, copied to the queue {queue_url}");
+    println!("local-api: stream records given up on go to {dead_letter_url}");
     for route in gateway.routes() {
         let auth = if route.public { "public" } else { "authorizer" };
         println!(

@@ -75,6 +75,18 @@ pub struct FunctionDef {
     pub timeout_secs: u32,
     /// `Globals.Function.Environment` and the function's own, the latter winning.
     pub environment: BTreeMap<String, EnvValue>,
+    /// Its `DynamoDB` event source (the table's stream), if it has one.
+    pub stream: Option<StreamSource>,
+}
+
+/// A `Type: DynamoDB` event: how Lambda's poller hands the stream to the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    pub batch_size: usize,
+    pub maximum_retry_attempts: u32,
+    /// `FilterCriteria.Filters[].Pattern`, parsed: a record goes to the function when
+    /// any matches (none: every record does).
+    pub filters: Vec<serde_json::Value>,
 }
 
 /// A value in an `Environment.Variables` map.
@@ -230,7 +242,47 @@ fn function_def(
         memory_mb: number("MemorySize", 128),
         timeout_secs: number("Timeout", 3),
         environment,
+        stream: stream_source(id, resource)?,
     })
+}
+
+fn stream_source(id: &str, resource: &Value) -> Result<Option<StreamSource>, TemplateError> {
+    let events = at(resource, &["Properties", "Events"]).and_then(Value::as_mapping);
+    let Some(event) = events
+        .into_iter()
+        .flatten()
+        .map(|(_, e)| e)
+        .find(|e| str_at(e, &["Type"]) == Some("DynamoDB"))
+    else {
+        return Ok(None);
+    };
+    let properties = event.get("Properties");
+    let number = |key: &str, default: u64| {
+        properties
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_u64)
+            .unwrap_or(default)
+    };
+    let filters = properties
+        .and_then(|p| at(p, &["FilterCriteria", "Filters"]))
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let pattern = str_at(f, &["Pattern"]).ok_or_else(|| {
+                TemplateError::Shape(format!("{id}: a stream filter without a Pattern"))
+            })?;
+            serde_json::from_str(pattern).map_err(|e| {
+                TemplateError::Shape(format!("{id}: a stream filter is not JSON: {e}"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(StreamSource {
+        // Lambda's defaults for a DynamoDB stream: 100 records, retried until they expire.
+        batch_size: number("BatchSize", 100) as usize,
+        maximum_retry_attempts: number("MaximumRetryAttempts", 10_000) as u32,
+        filters,
+    }))
 }
 
 fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
