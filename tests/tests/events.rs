@@ -71,8 +71,9 @@ async fn function_events_answer_the_status_in_their_name() {
     for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
         let dir = dir.unwrap().path();
         let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
-        // `schemas/` holds the change events' JSON Schemas, not payloads.
-        if !dir.is_dir() || name == "authorizer" || name == "schemas" {
+        // `schemas/` holds the change events' JSON Schemas, not payloads; the authorizer
+        // and the stream consumer take other events than HTTP ones.
+        if !dir.is_dir() || ["authorizer", "events", "schemas"].contains(&name.as_str()) {
             continue;
         }
         let handler = handlers
@@ -108,4 +109,28 @@ async fn function_events_answer_the_status_in_their_name() {
         outside_policy.is_empty(),
         "partitions outside the function's dynamodb:LeadingKeys: {outside_policy:#?}"
     );
+}
+
+/// Stream batches as Lambda hands them over: `delivered` when no record is reported,
+/// `reported` when one is (Lambda then retries from it).
+#[tokio::test]
+async fn stream_events_are_delivered_or_reported_as_named() {
+    let env = TestEnv::new().await;
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    local_api::events::ensure_bus(&sdk, &env.table).await.unwrap();
+    let app = events::EventsApp::new(&env.platform).unwrap();
+    let paths = files(&workspace_root().join("events/events"));
+    assert!(paths.len() >= 2);
+    for path in paths {
+        let batch: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let response = platform::EventFunction::handle(&app, batch).await;
+        let outcome = if response.batch_item_failures.is_empty() {
+            "delivered"
+        } else {
+            "reported"
+        };
+        assert_eq!(outcome, expectation(&path), "{}", path.display());
+    }
 }

@@ -117,8 +117,9 @@ async fn prepare(
     let sdk = local_api::emulator::sdk_config(&url).await;
     let settings = local_api::dev_settings(platform::Settings::local(&table, ""), &table);
     let settings = local_api::dev_avatars(settings, &table, &url);
-    let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let platform = platform::Platform::new(sdk.clone(), settings, domain::Clock::system());
     local_api::provision(&platform, &table, Some(&template.table)).await?;
+    local_api::events::ensure_bus(&sdk, &table).await?;
     seed(template, &platform).await?;
     Ok(started)
 }
@@ -240,10 +241,14 @@ impl Run<'_> {
     }
 }
 
-/// `200` for an HTTP answer, `allow`/`deny` for an authorizer's.
+/// `200` for an HTTP answer, `allow`/`deny` for an authorizer's, `delivered`/`reported`
+/// for a stream consumer's (no batch item failures, or some).
 fn outcome(response: &serde_json::Value) -> String {
     if let Some(status) = response["statusCode"].as_u64() {
         return status.to_string();
+    }
+    if let Some(failures) = response["batchItemFailures"].as_array() {
+        return if failures.is_empty() { "delivered" } else { "reported" }.into();
     }
     match response["isAuthorized"].as_bool() {
         Some(true) => "allow".into(),

@@ -29,7 +29,8 @@ impl Payload {
             .rsplit_once('.')
             .map(|(_, outcome)| outcome.to_owned())
             .filter(|o| {
-                o.len() == 3 && o.bytes().all(|b| b.is_ascii_digit()) || o == "allow" || o == "deny"
+                o.len() == 3 && o.bytes().all(|b| b.is_ascii_digit())
+                    || ["allow", "deny", "delivered", "reported"].contains(&o.as_str())
             });
         Ok(Self {
             path: path.to_owned(),

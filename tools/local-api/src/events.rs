@@ -24,7 +24,7 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
         aws_sdk_eventbridge::Client::new(sdk),
         aws_sdk_sqs::Client::new(sdk),
     );
-    let bus = format!("{table}-events");
+    let bus = crate::event_bus_name(table);
     if bridge.describe_event_bus().name(&bus).send().await.is_err() {
         bridge
             .create_event_bus()

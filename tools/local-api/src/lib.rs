@@ -22,7 +22,14 @@ pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::
     settings.signing_key_secret_id = Some(signing_key_secret_name(table));
     settings.email_sender = Some(DEV_EMAIL_SENDER.to_owned());
     settings.token = Some(dev_token::dev_token_config());
+    settings.event_bus = Some(event_bus_name(table));
     settings
+}
+
+/// The change-event bus of the stack whose table is `table` (the template's
+/// `${AWS::StackName}-events` when the table is named after the stack).
+pub fn event_bus_name(table: &str) -> String {
+    format!("{table}-events")
 }
 
 /// Profile images in a bucket named after the table, fetched straight from the
