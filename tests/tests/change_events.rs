@@ -231,10 +231,13 @@ async fn the_consumer_publishes_a_batch_to_the_bus() {
     assert_eq!(events[1]["data"]["changed"], json!(["last_name"]));
 }
 
-/// The bus, and a record of what was handed to it, in order.
+/// The bus, and a record of what was handed to it, in order. Each publish moves the
+/// function's clock on by `step`, as Lambda's retries spread over time.
 struct Recording {
     bus: adapters::events::EventBridgeBus,
     seen: std::sync::Mutex<Vec<domain::events::ChangeEvent>>,
+    clock: domain::Clock,
+    step: chrono::Duration,
 }
 
 impl domain::ports::EventPublisher for Recording {
@@ -243,9 +246,18 @@ impl domain::ports::EventPublisher for Recording {
         events: &[domain::events::ChangeEvent],
     ) -> Vec<Result<(), domain::ports::NotPublished>> {
         self.seen.lock().unwrap().extend(events.iter().cloned());
-        self.bus.publish(events).await
+        let outcomes = self.bus.publish(events).await;
+        self.clock.advance(self.step);
+        outcomes
     }
 }
+
+type App = events::EventsApp<Recording, adapters::dead_letters::SqsDeadLetters>;
+
+/// How long the function retries a record before setting it aside, and how far its
+/// clock moves per publish in these tests.
+const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+const RETRY_STEP_SECS: i64 = 60;
 
 /// The stack's bus on the emulator, a rule copying every event to a queue, and the
 /// events function's dead-letter queue.
@@ -270,8 +282,9 @@ impl Bus {
 
     /// The events function as `main` builds it, publishing to this bus and recording
     /// what it hands over.
-    fn app(&self) -> events::EventsApp<Recording> {
+    fn app(&self) -> App {
         let bridge = aws_sdk_eventbridge::Client::new(&self.sdk);
+        let clock = domain::Clock::adjustable();
         events::EventsApp {
             publisher: Recording {
                 bus: adapters::events::EventBridgeBus::new(
@@ -279,7 +292,15 @@ impl Bus {
                     &self.dev.bus,
                 ),
                 seen: Default::default(),
+                clock: clock.clone(),
+                step: chrono::Duration::seconds(RETRY_STEP_SECS),
             },
+            dead_letters: adapters::dead_letters::SqsDeadLetters::new(
+                adapters::aws::LazyClient::ready(self.sqs.clone()),
+                &self.dev.dead_letter_url,
+            ),
+            give_up_after: GIVE_UP_AFTER,
+            clock,
         }
     }
 
@@ -337,8 +358,8 @@ impl Bus {
         )
     }
 
-    async fn dead_letters(&self) -> Vec<Value> {
-        receive_all(&self.sqs, &self.dev.dead_letter_url).await
+    async fn dead_letters(&self) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
+        receive_with_attributes(&self.sqs, &self.dev.dead_letter_url).await
     }
 
     /// PutEvents refuses the next `count` entries to this bus (of `only`); 0 heals.
@@ -360,7 +381,7 @@ fn stream_source() -> local_api::template::StreamSource {
 }
 
 struct Consumer {
-    app: events::EventsApp<Recording>,
+    app: App,
     mapping: local_api::stream::EventSourceMapping,
 }
 
@@ -388,12 +409,25 @@ impl Consumer {
 
 /// Every message a queue holds, as JSON, read until it is empty and deleted.
 async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
+    receive_with_attributes(sqs, queue_url)
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect()
+}
+
+/// Every message a queue holds with its string message attributes.
+async fn receive_with_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
     let mut out = Vec::new();
     loop {
         let received = sqs
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(10)
+            .message_attribute_names("All")
             .send()
             .await
             .unwrap();
@@ -402,7 +436,16 @@ async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
             return out;
         }
         for m in messages {
-            out.push(serde_json::from_str(m.body.as_deref().unwrap()).unwrap());
+            let attributes = m
+                .message_attributes
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.string_value?)))
+                .collect();
+            out.push((
+                serde_json::from_str(m.body.as_deref().unwrap()).unwrap(),
+                attributes,
+            ));
             sqs.delete_message()
                 .queue_url(queue_url)
                 .receipt_handle(m.receipt_handle.unwrap())
@@ -546,8 +589,8 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
 }
 
 /// Through the template's mapping: a record whose event is always refused is retried
-/// `MaximumRetryAttempts` times, then its on-failure record goes to the dead-letter queue
-/// with the reason, and the records behind it are delivered.
+/// until it is `EventsGiveUpAfterSeconds` old, then set aside in the dead-letter queue
+/// with its reason, user and version, and the records behind it are delivered.
 #[tokio::test]
 async fn a_poison_record_ends_in_the_dead_letter_queue_and_the_shard_flows_on() {
     let env = TestEnv::new().await;
@@ -573,36 +616,36 @@ async fn a_poison_record_ends_in_the_dead_letter_queue_and_the_shard_flows_on() 
     let (mut consumer, delivered) = bus.consume(&env).await;
     bus.fail(0, None);
 
-    let retries = stream_source().maximum_retry_attempts;
     let tries = consumer
         .seen()
         .iter()
         .filter(|e| e.event_type.as_str() == "profile.updated")
-        .count();
+        .count() as u64;
     assert_eq!(
-        tries as u32,
-        retries + 1,
-        "tried once, then retried {retries} times"
+        tries,
+        GIVE_UP_AFTER.as_secs() / RETRY_STEP_SECS as u64,
+        "retried until it was {GIVE_UP_AFTER:?} old, then set aside"
     );
-    assert_eq!(delivered.dead_lettered.len(), 1);
+    assert!(
+        delivered.dead_lettered.is_empty(),
+        "Lambda gave up on nothing"
+    );
 
     let dead = bus.dead_letters().await;
     assert_eq!(dead.len(), 1, "{dead:?}");
-    let info = &dead[0]["DDBStreamBatchInfo"];
-    assert_eq!(
-        dead[0]["requestContext"]["condition"],
-        "RetryAttemptsExhausted"
+    let (record, attributes) = &dead[0];
+    assert_eq!(record["eventName"], "MODIFY");
+    assert_eq!(record["dynamodb"]["NewImage"]["last_name"]["S"], "Poison");
+    assert_eq!(attributes["user_id"], "ann");
+    assert_eq!(attributes["version"], "2");
+    assert!(
+        attributes["reason"].contains("InternalFailure"),
+        "EventBridge's error code is the reason: {attributes:?}"
     );
     assert_eq!(
-        dead[0]["requestContext"]["approximateInvokeCount"],
-        retries + 1
+        attributes["sequence_number"],
+        record["dynamodb"]["SequenceNumber"].as_str().unwrap()
     );
-    assert_eq!(
-        info["startSequenceNumber"],
-        delivered.dead_lettered[0].as_str()
-    );
-    assert_eq!(info["batchSize"], 1);
-    assert!(info["shardId"].is_string() && info["streamArn"].is_string());
 
     let mut out: Vec<(String, String)> = bus
         .drain()
@@ -634,6 +677,51 @@ async fn a_poison_record_ends_in_the_dead_letter_queue_and_the_shard_flows_on() 
     let out = bus.drain().await;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0]["data"]["changed"], json!(["last_name"]));
+}
+
+/// What the function cannot set aside itself (here: it gives up later than the mapping
+/// does) Lambda's mapping hands to the same queue after `MaximumRetryAttempts`: its
+/// on-failure record names the shard and the sequence numbers.
+#[tokio::test]
+async fn the_mappings_own_on_failure_record_is_the_last_resort() {
+    let env = TestEnv::new().await;
+    let bus = Bus::new(&env).await;
+    env.request("PATCH", "/users/profile")
+        .bearer(&user_token_with("ann", &[]))
+        .json(json!({"first_name": "Ann"}))
+        .send()
+        .await;
+    let mut consumer = Consumer {
+        app: bus.app(),
+        mapping: bus
+            .mapping_from(
+                &env,
+                local_api::template::StreamSource {
+                    maximum_retry_attempts: 1,
+                    ..stream_source()
+                },
+            )
+            .await,
+    };
+    bus.fail(1000, None);
+    let delivered = consumer.run().await;
+    bus.fail(0, None);
+    assert_eq!(delivered.invocations, 2, "tried, then retried once");
+    assert_eq!(delivered.dead_lettered.len(), 1);
+    let dead = bus.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let (record, _) = &dead[0];
+    assert_eq!(
+        record["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 2);
+    let info = &record["DDBStreamBatchInfo"];
+    assert_eq!(
+        info["startSequenceNumber"],
+        delivered.dead_lettered[0].as_str()
+    );
+    assert!(info["shardId"].is_string() && info["streamArn"].is_string());
 }
 
 /// A hundred changes over twenty users, written concurrently: a hundred events, none

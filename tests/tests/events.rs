@@ -111,16 +111,26 @@ async fn function_events_answer_the_status_in_their_name() {
     );
 }
 
-/// Stream batches as Lambda hands them over: `delivered` when no record is reported,
-/// `reported` when one is (Lambda then retries from it).
+/// Stream batches as Lambda hands them over: `delivered` when no record is reported
+/// (published, or set aside in the dead-letter queue), `reported` when one is (Lambda
+/// then retries from it).
 #[tokio::test]
 async fn stream_events_are_delivered_or_reported_as_named() {
     let env = TestEnv::new().await;
     let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-    local_api::events::ensure_bus(&sdk, &env.table).await.unwrap();
-    let app = events::EventsApp::new(&env.platform).unwrap();
+    let bus = local_api::events::ensure_bus(&sdk, &env.table)
+        .await
+        .unwrap();
+    let mut settings = env.platform.settings.clone();
+    settings.dead_letter_queue = Some(bus.dead_letter_url);
+    let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let app = events::EventsApp::new(&platform).unwrap();
     let paths = files(&workspace_root().join("events/events"));
     assert!(paths.len() >= 2);
+    let set_aside = paths
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("set-aside"))
+        .count();
     for path in paths {
         let batch: aws_lambda_events::event::dynamodb::Event =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
@@ -133,4 +143,20 @@ async fn stream_events_are_delivered_or_reported_as_named() {
         };
         assert_eq!(outcome, expectation(&path), "{}", path.display());
     }
+    let waiting = aws_sdk_sqs::Client::new(
+        &integration_tests::sdk_config(&integration_tests::emulator_url()).await,
+    )
+    .receive_message()
+    .queue_url(platform.settings.dead_letter_queue.as_deref().unwrap())
+    .max_number_of_messages(10)
+    .send()
+    .await
+    .unwrap()
+    .messages
+    .unwrap_or_default()
+    .len();
+    assert_eq!(
+        waiting, set_aside,
+        "each *-set-aside payload's record is in the dead-letter queue"
+    );
 }

@@ -1,24 +1,34 @@
 //! The table's stream consumer (issue 14): each record's images become change events
-//! (`store::stream`), published to the bus. Records are handled in order; the first
+//! (`store::stream`), published to the bus. Records are handled in order. The first
 //! record with an event that did not go out is reported as a batch item failure, so
-//! Lambda retries from it (and, after its retries, hands it to the DLQ) while the records
-//! before it stay done. Redelivered records carry the same event ids.
+//! Lambda retries from it while the records before it stay done; redelivered records
+//! carry the same event ids. A record that cannot succeed (its images do not read, an
+//! event too large for the bus), or still fails `give_up_after` past its commit, is
+//! poison: it is set aside in the dead-letter queue with the reason, its user and its
+//! version, and the shard flows on.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use domain::Clock;
 use domain::events::ChangeEvent;
-use domain::ports::EventPublisher;
+use domain::ports::{DeadLetter, DeadLetters, EventPublisher};
 use platform::{ConfigError, EventFunction, Platform};
 use store::stream::{RecordKind, StreamRecord, events_of};
 
-pub struct EventsApp<P> {
+pub struct EventsApp<P, D> {
     pub publisher: P,
+    pub dead_letters: D,
+    pub give_up_after: std::time::Duration,
+    pub clock: Clock,
 }
 
-impl EventsApp<adapters::events::EventBridgeBus> {
+impl EventsApp<adapters::events::EventBridgeBus, adapters::dead_letters::SqsDeadLetters> {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
             publisher: p.event_bus()?,
+            dead_letters: p.dead_letters()?,
+            give_up_after: p.settings.events_give_up_after,
+            clock: p.clock.clone(),
         })
     }
 }
@@ -55,64 +65,125 @@ fn failure(record: &EventRecord) -> DynamoDbEventResponse {
     response
 }
 
-impl<P: EventPublisher + 'static> EventFunction for EventsApp<P> {
+/// A record and what became of it.
+struct Handled<'a> {
+    record: &'a EventRecord,
+    events: Vec<ChangeEvent>,
+    /// Why its images did not read, if they did not.
+    unreadable: Option<String>,
+}
+
+impl<P: EventPublisher + 'static, D: DeadLetters + 'static> EventFunction for EventsApp<P, D> {
     type Event = Event;
     type Output = DynamoDbEventResponse;
 
     async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        // Each record's events, in stream order; a record whose images do not read is
-        // reported rather than skipped.
-        let mut per_record: Vec<(&EventRecord, Vec<ChangeEvent>)> = Vec::new();
-        for record in &event.records {
-            let Some(stream) = stream_record(record) else {
-                continue;
-            };
-            match events_of(&stream) {
-                Ok(events) => per_record.push((record, events)),
-                Err(e) => {
-                    tracing::error!(error = %e, record = %record.event_id, "a stream record did not read");
-                    per_record.push((record, Vec::new()));
-                    return self.publish_until_failure(per_record, Some(record)).await;
-                }
-            }
-        }
-        self.publish_until_failure(per_record, None).await
-    }
-}
-
-impl<P: EventPublisher> EventsApp<P> {
-    /// Publishes every event; answers with the first record (in stream order) one of
-    /// whose events did not go out, or `unreadable` if none did and it is set.
-    async fn publish_until_failure(
-        &self,
-        per_record: Vec<(&EventRecord, Vec<ChangeEvent>)>,
-        unreadable: Option<&EventRecord>,
-    ) -> DynamoDbEventResponse {
-        let all: Vec<ChangeEvent> = per_record.iter().flat_map(|(_, e)| e.clone()).collect();
+        let handled: Vec<Handled> = event
+            .records
+            .iter()
+            .filter_map(|record| {
+                let stream = stream_record(record)?;
+                Some(match events_of(&stream) {
+                    Ok(events) => Handled {
+                        record,
+                        events,
+                        unreadable: None,
+                    },
+                    Err(e) => Handled {
+                        record,
+                        events: Vec::new(),
+                        unreadable: Some(format!("the record's images do not read: {e}")),
+                    },
+                })
+            })
+            .collect();
+        let all: Vec<ChangeEvent> = handled.iter().flat_map(|h| h.events.clone()).collect();
         let outcomes = self.publisher.publish(&all).await;
         let mut at = 0;
-        for (record, events) in &per_record {
-            let refused = outcomes[at..at + events.len()]
+        let mut published = 0;
+        for h in &handled {
+            let refused = outcomes[at..at + h.events.len()]
                 .iter()
                 .find_map(|o| o.as_ref().err());
-            at += events.len();
-            if let Some(reason) = refused {
-                // The sequence number is what the dead-letter queue's record names.
+            at += h.events.len();
+            let (reason, permanent) = match (&h.unreadable, refused) {
+                (Some(reason), _) => (reason.clone(), true),
+                (None, Some(e)) => (e.reason.clone(), e.permanent),
+                (None, None) => {
+                    published += h.events.len();
+                    continue;
+                }
+            };
+            if !self.set_aside_if_poison(h, &reason, permanent).await {
+                // The sequence number is what Lambda's on-failure record names.
                 tracing::warn!(
-                    record = %record.event_id,
-                    sequence_number = record.change.sequence_number.as_deref().unwrap_or_default(),
+                    record = %h.record.event_id,
+                    sequence_number = h.record.change.sequence_number.as_deref().unwrap_or_default(),
                     %reason,
                     "events not published; the record is retried"
                 );
-                return failure(record);
+                return failure(h.record);
             }
         }
-        let published = outcomes.len();
         tracing::info!(
-            records = per_record.len(),
+            records = handled.len(),
             events = published,
             "stream batch published"
         );
-        unreadable.map_or_else(DynamoDbEventResponse::default, failure)
+        DynamoDbEventResponse::default()
+    }
+}
+
+impl<P, D: DeadLetters> EventsApp<P, D> {
+    /// Sets the record aside when retrying cannot help, or has not helped for
+    /// `give_up_after` since its commit; whether it did.
+    async fn set_aside_if_poison(
+        &self,
+        handled: &Handled<'_>,
+        reason: &str,
+        permanent: bool,
+    ) -> bool {
+        let record = handled.record;
+        let age = self.clock.now() - record.change.approximate_creation_date_time;
+        if !permanent && age.to_std().unwrap_or_default() < self.give_up_after {
+            return false;
+        }
+        let Ok(body) = serde_json::to_string(record) else {
+            return false;
+        };
+        let first = handled.events.first();
+        let mut attributes = vec![
+            (
+                "sequence_number",
+                record.change.sequence_number.clone().unwrap_or_default(),
+            ),
+            ("event_id", record.event_id.clone()),
+        ];
+        if let Some(event) = first {
+            attributes.push(("user_id", event.user_id.clone()));
+            if let Some(version) = event.version {
+                attributes.push(("version", version.to_string()));
+            }
+        }
+        let letter = DeadLetter {
+            body,
+            reason: reason.to_owned(),
+            attributes,
+        };
+        match self.dead_letters.set_aside(letter).await {
+            Ok(()) => {
+                tracing::error!(
+                    record = %record.event_id,
+                    sequence_number = record.change.sequence_number.as_deref().unwrap_or_default(),
+                    %reason,
+                    "stream record given up on: in the dead-letter queue"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the dead-letter queue refused the record");
+                false
+            }
+        }
     }
 }

@@ -37,13 +37,13 @@ impl EventBridgeBus {
     }
 
     fn entry(&self, event: &ChangeEvent) -> Result<(PutEventsRequestEntry, usize), NotPublished> {
-        let detail =
-            serde_json::to_string(event).map_err(|e| NotPublished(format!("serialize: {e}")))?;
+        let detail = serde_json::to_string(event)
+            .map_err(|e| NotPublished::permanent(format!("serialize: {e}")))?;
         let detail_type = event.event_type.as_str();
         // EventBridge's size of an entry: its strings in UTF-8, 14 bytes for a time.
         let size = detail.len() + detail_type.len() + SOURCE.len() + self.bus.len() + 14;
         if size > MAX_BATCH_BYTES {
-            return Err(NotPublished(format!(
+            return Err(NotPublished::permanent(format!(
                 "{size} bytes, over EventBridge's limit"
             )));
         }
@@ -81,7 +81,7 @@ impl EventBridgeBus {
                         aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
                     tracing::warn!(%reason, attempt, "PutEvents failed");
                     for (i, _) in &pending {
-                        outcomes[*i] = Err(NotPublished(reason.clone()));
+                        outcomes[*i] = Err(NotPublished::transient(reason.clone()));
                     }
                     continue;
                 }
@@ -94,7 +94,7 @@ impl EventBridgeBus {
                 match result.and_then(|r| r.error_code) {
                     None => outcomes[i] = Ok(()),
                     Some(code) => {
-                        outcomes[i] = Err(NotPublished(code));
+                        outcomes[i] = Err(NotPublished::transient(code));
                         retry.push((i, entry));
                     }
                 }
@@ -115,7 +115,7 @@ impl EventBridgeBus {
 impl EventPublisher for EventBridgeBus {
     async fn publish(&self, events: &[ChangeEvent]) -> Vec<Result<(), NotPublished>> {
         let mut outcomes: Vec<Result<(), NotPublished>> =
-            vec![Err(NotPublished("not sent".into())); events.len()];
+            vec![Err(NotPublished::transient("not sent")); events.len()];
         let mut batch: Vec<(usize, PutEventsRequestEntry)> = Vec::new();
         let mut bytes = 0;
         for (i, event) in events.iter().enumerate() {

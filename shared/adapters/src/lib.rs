@@ -4,6 +4,7 @@
 
 pub mod access_tokens;
 pub mod aws;
+pub mod dead_letters;
 pub mod email;
 pub mod events;
 pub mod images;

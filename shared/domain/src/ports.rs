@@ -85,8 +85,28 @@ pub trait ImageStore: Send + Sync {
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the event was not published: {0}")]
-pub struct NotPublished(pub String);
+#[error("the event was not published: {reason}")]
+pub struct NotPublished {
+    pub reason: String,
+    /// Trying again cannot help (the event is too large for the bus).
+    pub permanent: bool,
+}
+
+impl NotPublished {
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            permanent: false,
+        }
+    }
+
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            permanent: true,
+        }
+    }
+}
 
 /// Where change events go (an EventBridge bus in AWS).
 pub trait EventPublisher: Send + Sync {
@@ -95,4 +115,24 @@ pub trait EventPublisher: Send + Sync {
         &self,
         events: &[crate::events::ChangeEvent],
     ) -> impl Future<Output = Vec<Result<(), NotPublished>>> + Send;
+}
+
+/// Something given up on, set aside for an operator: the message itself, why, and what
+/// finds it (a user id, a version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub body: String,
+    pub reason: String,
+    /// Named values an operator filters on, beside the reason.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the message was not set aside: {0}")]
+pub struct NotSetAside(pub String);
+
+/// Where messages that cannot be processed wait for an operator (an SQS queue in AWS).
+pub trait DeadLetters: Send + Sync {
+    fn set_aside(&self, letter: DeadLetter)
+    -> impl Future<Output = Result<(), NotSetAside>> + Send;
 }

@@ -57,6 +57,7 @@ pub struct TokenConfig {
 /// The default for `TOKEN_MAX_LIFETIME_SECONDS`: our tokens live 15 minutes, most
 /// identity providers' access tokens an hour.
 pub const DEFAULT_TOKEN_MAX_LIFETIME_SECS: i64 = 3600;
+pub const DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS: u64 = 300;
 
 /// Every setting of every function. A function asks for the ones it needs through the
 /// `require_*` methods, so a missing variable stops only the functions that use it.
@@ -88,6 +89,11 @@ pub struct Settings {
     pub app_keys: Option<Vec<String>>,
     /// `EVENT_BUS_NAME`: the EventBridge bus change events go to.
     pub event_bus: Option<String>,
+    /// `DEAD_LETTER_QUEUE_URL`: where a consumer sets aside what it gives up on.
+    pub dead_letter_queue: Option<String>,
+    /// `EVENTS_GIVE_UP_AFTER_SECONDS`: how old a stream record whose events still cannot
+    /// be published is before it is set aside (default 300).
+    pub events_give_up_after: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +129,11 @@ impl Settings {
             upload_policy: upload_policy()?,
             app_keys: list("APP_KEYS"),
             event_bus: optional("EVENT_BUS_NAME"),
+            dead_letter_queue: optional("DEAD_LETTER_QUEUE_URL"),
+            events_give_up_after: std::time::Duration::from_secs(number(
+                "EVENTS_GIVE_UP_AFTER_SECONDS",
+                DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS,
+            )?),
         })
     }
 
@@ -142,6 +153,10 @@ impl Settings {
             upload_policy: UploadPolicy::default(),
             app_keys: None,
             event_bus: None,
+            dead_letter_queue: None,
+            events_give_up_after: std::time::Duration::from_secs(
+                DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS,
+            ),
         }
     }
 
@@ -192,6 +207,12 @@ impl Settings {
         self.event_bus
             .as_deref()
             .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
+    }
+
+    pub fn require_dead_letter_queue(&self) -> Result<&str, ConfigError> {
+        self.dead_letter_queue
+            .as_deref()
+            .ok_or(ConfigError::Missing("DEAD_LETTER_QUEUE_URL"))
     }
 
     pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {

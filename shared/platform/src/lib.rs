@@ -114,6 +114,14 @@ impl Platform {
         ))
     }
 
+    /// Dead letters to `DEAD_LETTER_QUEUE_URL`; the SQS client is built on the first.
+    pub fn dead_letters(&self) -> Result<adapters::dead_letters::SqsDeadLetters, ConfigError> {
+        Ok(adapters::dead_letters::SqsDeadLetters::new(
+            LazyClient::new(self.sdk.clone(), adapters::dead_letters::sqs_client),
+            self.settings.require_dead_letter_queue()?,
+        ))
+    }
+
     /// SES, built on the first email.
     pub fn ses(&self) -> LazyClient<aws_sdk_sesv2::Client> {
         self.ses.clone()

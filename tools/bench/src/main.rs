@@ -38,7 +38,12 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("ci", "ci"),
     ("accounts", "accounts"),
     ("media", "media"),
+    ("events", "events"),
 ];
+
+/// Records in the stream batch of the events function's throughput run (its template
+/// `BatchSize`).
+const STREAM_BATCH: usize = 100;
 
 struct RuntimeApi {
     events: Mutex<VecDeque<String>>,
@@ -147,6 +152,7 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
         ("TOKEN_ISSUER", local_api::dev_token::DEV_ISSUER.into()),
         ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
         ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),
+        ("EVENT_BUS_NAME", local_api::event_bus_name(table)),
         ("RUST_LOG", "warn".into()),
     ];
     // Where the TLS client finds root certificates: one bundle file instead of a directory scan.
@@ -258,6 +264,43 @@ async fn load(bin: &Path, events: &[String], env: &[(&'static str, String)]) -> 
     (served, rss, served as f64 / elapsed)
 }
 
+/// A stream batch as Lambda hands it over: `STREAM_BATCH` profile writes over twenty
+/// users, each user's creation then updates, in version order.
+fn stream_batch() -> String {
+    let records: Vec<serde_json::Value> = (0..STREAM_BATCH)
+        .map(|i| {
+            let (user, version) = (format!("bench-{}", i % 20), i / 20 + 1);
+            let image = |version: usize| {
+                serde_json::json!({
+                    "pk": {"S": format!("USER#{user}")}, "sk": {"S": "PROFILE"},
+                    "user_id": {"S": user}, "first_name": {"S": format!("Name {version}")},
+                    "attributes": {"M": {}}, "version": {"N": version.to_string()},
+                    "created_at": {"S": "2026-11-24T00:00:00.000Z"},
+                    "updated_at": {"S": "2026-11-24T00:00:00.000Z"}
+                })
+            };
+            let mut change = serde_json::json!({
+                "ApproximateCreationDateTime": 1795650456 + i,
+                "Keys": {"pk": {"S": format!("USER#{user}")}, "sk": {"S": "PROFILE"}},
+                "NewImage": image(version),
+                "SequenceNumber": format!("{:021}", i + 1),
+                "SizeBytes": 300,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            });
+            if version > 1 {
+                change["OldImage"] = image(version - 1);
+            }
+            serde_json::json!({
+                "eventID": format!("bench-{i}"),
+                "eventName": if version > 1 { "MODIFY" } else { "INSERT" },
+                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "dynamodb": change
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let root = integration_tests::workspace_root();
@@ -307,6 +350,11 @@ async fn main() {
 
     let env = integration_tests::TestEnv::new().await;
     let online = env_for(&integration_tests::emulator_url(), &env.table);
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    // The bus alone: a rule copying to a queue would time the emulator's SQS, not us.
+    local_api::events::create_bus(&aws_sdk_eventbridge::Client::new(&sdk), &env.table)
+        .await
+        .expect("the change-event bus on the emulator");
     let seeded = env
         .request("PATCH", "/users/profile")
         .user("evt-user")
@@ -328,4 +376,13 @@ async fn main() {
             per_sec
         );
     }
+
+    let batch = stream_batch();
+    let (served, rss_kb, per_sec) = load(&binary(&bins, "events"), &[batch], &online).await;
+    println!(
+        "\nevents function, {STREAM_BATCH}-record stream batches published to the emulator's bus: \
+         {served} batches, {:.0} records/s, {:.1} MB peak RSS",
+        per_sec * STREAM_BATCH as f64,
+        rss_kb as f64 / 1024.0
+    );
 }

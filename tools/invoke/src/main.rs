@@ -110,8 +110,10 @@ async fn prepare(
     };
     if url != configured {
         env_vars.set(adapters::aws::LOCAL_EMULATOR_URL, url.clone());
-        if let Some(base) = env_vars.get("", "AVATAR_BASE_URL").map(str::to_owned) {
-            env_vars.set("AVATAR_BASE_URL", base.replacen(&configured, &url, 1));
+        for name in ["AVATAR_BASE_URL", "DEAD_LETTER_QUEUE_URL"] {
+            if let Some(value) = env_vars.get("", name).map(str::to_owned) {
+                env_vars.set(name, value.replacen(&configured, &url, 1));
+            }
         }
     }
     let sdk = local_api::emulator::sdk_config(&url).await;
@@ -248,7 +250,12 @@ fn outcome(response: &serde_json::Value) -> String {
         return status.to_string();
     }
     if let Some(failures) = response["batchItemFailures"].as_array() {
-        return if failures.is_empty() { "delivered" } else { "reported" }.into();
+        return if failures.is_empty() {
+            "delivered"
+        } else {
+            "reported"
+        }
+        .into();
     }
     match response["isAuthorized"].as_bool() {
         Some(true) => "allow".into(),

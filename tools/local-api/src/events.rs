@@ -18,12 +18,11 @@ fn failed(what: &str, e: impl std::fmt::Debug) -> String {
     format!("{what}: {e:?}")
 }
 
-/// `<table>-events` and its queue, created unless they exist.
-pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevBus, String> {
-    let (bridge, sqs) = (
-        aws_sdk_eventbridge::Client::new(sdk),
-        aws_sdk_sqs::Client::new(sdk),
-    );
+/// The stack's bus alone, created unless it exists: its name.
+pub async fn create_bus(
+    bridge: &aws_sdk_eventbridge::Client,
+    table: &str,
+) -> Result<String, String> {
     let bus = crate::event_bus_name(table);
     if bridge.describe_event_bus().name(&bus).send().await.is_err() {
         bridge
@@ -33,6 +32,16 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
             .await
             .map_err(|e| failed("create the event bus", e))?;
     }
+    Ok(bus)
+}
+
+/// `<table>-events` and its queue, created unless they exist.
+pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevBus, String> {
+    let (bridge, sqs) = (
+        aws_sdk_eventbridge::Client::new(sdk),
+        aws_sdk_sqs::Client::new(sdk),
+    );
+    let bus = create_bus(&bridge, table).await?;
     let create_queue = |name: String| {
         let sqs = sqs.clone();
         async move {
@@ -100,8 +109,9 @@ impl<P: EventPublisher> EventPublisher for Printing<P> {
             } else {
                 " (not published)"
             };
+            let version = event.version.map_or("-".to_owned(), |v| v.to_string());
             println!(
-                "event {} user={} id={}{state}",
+                "event {} user={} v={version} id={}{state}",
                 event.event_type.as_str(),
                 event.user_id,
                 event.id
@@ -119,6 +129,7 @@ pub async fn follow(
     table: String,
     dev_bus: DevBus,
     source: crate::template::StreamSource,
+    give_up_after: std::time::Duration,
 ) {
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poller = match crate::stream::StreamPoller::new(&dynamodb, streams, &table).await {
@@ -140,6 +151,12 @@ pub async fn follow(
             adapters::aws::LazyClient::ready(aws_sdk_eventbridge::Client::new(&sdk)),
             dev_bus.bus,
         )),
+        dead_letters: adapters::dead_letters::SqsDeadLetters::new(
+            adapters::aws::LazyClient::ready(aws_sdk_sqs::Client::new(&sdk)),
+            &dev_bus.dead_letter_url,
+        ),
+        give_up_after,
+        clock: domain::Clock::system(),
     };
     loop {
         match mapping.pump(&app).await {

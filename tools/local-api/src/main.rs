@@ -106,6 +106,7 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         table_name.to_owned(),
         dev_bus,
         stream_source,
+        platform.settings.events_give_up_after,
     ));
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

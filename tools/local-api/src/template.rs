@@ -280,7 +280,11 @@ fn stream_source(id: &str, resource: &Value) -> Result<Option<StreamSource>, Tem
     Ok(Some(StreamSource {
         // Lambda's defaults for a DynamoDB stream: 100 records, retried until they expire.
         batch_size: number("BatchSize", 100) as usize,
-        maximum_retry_attempts: number("MaximumRetryAttempts", 10_000) as u32,
+        // -1: until the record expires.
+        maximum_retry_attempts: properties
+            .and_then(|p| p.get("MaximumRetryAttempts"))
+            .and_then(Value::as_i64)
+            .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         filters,
     }))
 }
