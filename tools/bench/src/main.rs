@@ -128,7 +128,11 @@ fn binary(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
+fn env_for(
+    aws_endpoint: &str,
+    table: &str,
+    dead_letter_queue: &str,
+) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("AWS_ENDPOINT_URL", aws_endpoint.to_owned()),
         ("AWS_REGION", "us-east-1".into()),
@@ -153,6 +157,7 @@ fn env_for(aws_endpoint: &str, table: &str) -> Vec<(&'static str, String)> {
         ("TOKEN_AUDIENCE", local_api::dev_token::DEV_AUDIENCE.into()),
         ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),
         ("EVENT_BUS_NAME", local_api::event_bus_name(table)),
+        ("DEAD_LETTER_QUEUE_URL", dead_letter_queue.into()),
         ("RUST_LOG", "warn".into()),
     ];
     // Where the TLS client finds root certificates: one bundle file instead of a directory scan.
@@ -313,7 +318,11 @@ async fn main() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let offline = env_for(&format!("http://{closed}"), "bench");
+    let offline = env_for(
+        &format!("http://{closed}"),
+        "bench",
+        &format!("http://{closed}/123456789012/bench-events-dead-letters"),
+    );
 
     println!(
         "init: process start -> first Runtime API poll, median of {INIT_RUNS} interleaved rounds (AWS endpoints unreachable)"
@@ -349,12 +358,20 @@ async fn main() {
     );
 
     let env = integration_tests::TestEnv::new().await;
-    let online = env_for(&integration_tests::emulator_url(), &env.table);
     let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
     // The bus alone: a rule copying to a queue would time the emulator's SQS, not us.
     local_api::events::create_bus(&aws_sdk_eventbridge::Client::new(&sdk), &env.table)
         .await
         .expect("the change-event bus on the emulator");
+    let dead_letters =
+        local_api::events::create_dead_letter_queue(&aws_sdk_sqs::Client::new(&sdk), &env.table)
+            .await
+            .expect("the dead-letter queue on the emulator");
+    let online = env_for(
+        &integration_tests::emulator_url(),
+        &env.table,
+        &dead_letters,
+    );
     let seeded = env
         .request("PATCH", "/users/profile")
         .user("evt-user")

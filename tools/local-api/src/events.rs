@@ -35,6 +35,27 @@ pub async fn create_bus(
     Ok(bus)
 }
 
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, String> {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .map_err(|e| failed(&format!("create the queue {name}"), e))
+        .map(|q| q.queue_url.unwrap_or_default())
+}
+
+/// The events function's dead-letter queue (created unless it exists): its URL.
+pub async fn create_dead_letter_queue(
+    sqs: &aws_sdk_sqs::Client,
+    table: &str,
+) -> Result<String, String> {
+    create_queue(
+        sqs,
+        &format!("{}-dead-letters", crate::event_bus_name(table)),
+    )
+    .await
+}
+
 /// `<table>-events` and its queue, created unless they exist.
 pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevBus, String> {
     let (bridge, sqs) = (
@@ -42,19 +63,8 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
         aws_sdk_sqs::Client::new(sdk),
     );
     let bus = create_bus(&bridge, table).await?;
-    let create_queue = |name: String| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.create_queue()
-                .queue_name(&name)
-                .send()
-                .await
-                .map_err(|e| failed(&format!("create the queue {name}"), e))
-                .map(|q| q.queue_url.unwrap_or_default())
-        }
-    };
-    let queue_url = create_queue(bus.clone()).await?;
-    let dead_letter_url = create_queue(format!("{bus}-dead-letters")).await?;
+    let queue_url = create_queue(&sqs, &bus).await?;
+    let dead_letter_url = create_dead_letter_queue(&sqs, table).await?;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)
