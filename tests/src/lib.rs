@@ -220,6 +220,8 @@ pub struct TestEnv {
     pub gateway: Gateway,
     pub clock: Clock,
     pub platform: Platform,
+    /// The stand-in loyalty platform's URL (`/_standin/...`), unless built without one.
+    pub loyalty: Option<String>,
 }
 
 pub struct TestEnvBuilder {
@@ -230,9 +232,16 @@ pub struct TestEnvBuilder {
     sns_endpoint: Option<String>,
     app_keys: Option<Vec<String>>,
     sms: Option<adapters::sms::SmsConfig>,
+    loyalty: bool,
 }
 
 impl TestEnvBuilder {
+    /// `LoyaltyProvider: none`: no loyalty platform.
+    pub fn without_loyalty(mut self) -> Self {
+        self.loyalty = false;
+        self
+    }
+
     /// `APP_KEYS`: the apikey values seed 002's routes accept.
     pub fn app_keys(mut self, keys: &[&str]) -> Self {
         self.app_keys = Some(keys.iter().map(|k| k.to_string()).collect());
@@ -284,6 +293,21 @@ impl TestEnvBuilder {
         let template = template();
         let settings = local_api::dev_settings(Settings::local(&table, ""), &table);
         let mut settings = local_api::dev_avatars(settings, &table, emulator);
+        // A stand-in loyalty platform of the test's own, on loopback.
+        let loyalty = if self.loyalty {
+            let standin = loyalty_standin::StandIn::new(
+                local_api::DEV_LOYALTY_STORE_CODE,
+                local_api::DEV_LOYALTY_API_KEY,
+            );
+            let addr = standin
+                .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+                .expect("the stand-in loyalty platform listens");
+            let url = format!("http://{addr}");
+            settings = local_api::dev_loyalty(settings, &table, &url);
+            Some(url)
+        } else {
+            None
+        };
         settings.otp_policy = self.policy;
         settings.supported_languages = self.languages;
         settings.supported_currencies = self.currencies;
@@ -309,6 +333,7 @@ impl TestEnvBuilder {
             gateway,
             clock: platform.clock.clone(),
             platform,
+            loyalty,
         }
     }
 }
@@ -323,6 +348,7 @@ impl TestEnv {
             sns_endpoint: None,
             app_keys: None,
             sms: None,
+            loyalty: true,
         }
     }
 
@@ -632,4 +658,24 @@ pub async fn store_account(
 pub fn user_token_with(sub: &str, scopes: &[&str]) -> String {
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     dev_token::mint(sub, &scopes, 3600, chrono::Utc::now().timestamp())
+}
+
+impl TestEnv {
+    /// The stand-in loyalty platform's control route `path` (`members`, `fault?...`).
+    pub fn standin(&self, method: &str, path: &str) -> Value {
+        let url = format!(
+            "{}/_standin/{path}",
+            self.loyalty
+                .as_deref()
+                .expect("the test has a stand-in loyalty platform")
+        );
+        let mut response = match method {
+            "GET" => ureq::get(&url).call(),
+            "POST" => ureq::post(&url).send_empty(),
+            "DELETE" => ureq::delete(&url).call(),
+            other => panic!("{other}"),
+        }
+        .expect("the stand-in answers its control routes");
+        response.body_mut().read_json().unwrap_or(Value::Null)
+    }
 }

@@ -14,6 +14,7 @@ mod signup;
 
 use adapters::access_tokens::JwtIssuer;
 use adapters::email::SesEmail;
+use adapters::loyalty::OpenLoyalty;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
 use api::ApiError;
@@ -28,7 +29,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use store::{AccountStore, ProfileStore, SessionStore};
+use store::{AccountStore, LoyaltyStore, ProfileStore, SessionStore};
 use usecases::auth::{Auth, Refusal, Tokens};
 use usecases::registration::Registration;
 
@@ -40,6 +41,7 @@ api::routes! {
         Refresh = "POST /auth/refresh",
         Logout = "POST /auth/logout",
         Register = "POST /users/register",
+        RegisterWithLoyalty = "POST /users/register-with-loyalty",
         CreateUser = "POST /api/v1/accounts/users",
         Verify = "POST /users/verify",
         GetAccount = "GET /api/v1/accounts/users/{user_id}",
@@ -63,6 +65,9 @@ pub struct AccountsApp {
     otp_policy: OtpPolicy,
     clock: Clock,
     locales: LocaleCatalog,
+    /// `None` with `LoyaltyProvider: none`: the loyalty route answers 501.
+    loyalty: Option<OpenLoyalty>,
+    cards: LoyaltyStore,
 }
 
 /// RFC 7517 key set of RFC 8037 Ed25519 keys.
@@ -128,6 +133,8 @@ impl AccountsApp {
             otp_policy: p.settings.otp_policy.clone(),
             clock: p.clock.clone(),
             locales: p.settings.locales()?,
+            loyalty: p.loyalty(),
+            cards: p.loyalty_store()?,
         })
     }
 }
@@ -152,6 +159,9 @@ impl HttpApp for AccountsApp {
         };
         let body = match route {
             Route::Register => return register::register(self, &req).await,
+            Route::RegisterWithLoyalty => {
+                return register::register_with_loyalty(self, &req).await;
+            }
             Route::GetAccount => return by_id::get(self, &req).await,
             Route::PatchAccount => return by_id::patch(self, &req).await,
             Route::CreateUser => return signup::create(&registration, &req).await,

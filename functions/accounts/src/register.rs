@@ -1,11 +1,15 @@
-//! Seed 000's `POST /users/register`: the body of seed 000's registration (without the
-//! loyalty card), a code by SMS first (202), then with the code the account and its
-//! tokens (201). Errors are problem details, as on every self-service route.
+//! Seed 000's `POST /users/register` and `POST /users/register-with-loyalty/`: a code by
+//! SMS first (202, or 200 when `resend` re-sent it), then with the code the account and
+//! its tokens (201). With loyalty, `add_loyalty: true` asks for a card too: stored
+//! `pending` with the account, its member created at the platform before the answer when
+//! the platform answers in time, otherwise by the sync consumer later. Errors are problem
+//! details, as on every self-service route.
 
 use api::ApiError;
 use api::error::RETRY_AFTER_SECS;
 use api::http::{json, json_object, request_id, request_source};
-use api::otp::code_sent;
+use api::loyalty::CardBody;
+use api::otp::{code_resent, code_sent};
 use api::profile_body::ProfileBody;
 use domain::password::Password;
 use domain::source::RequestSource;
@@ -27,6 +31,14 @@ fn parse(
     source: RequestSource,
 ) -> Result<SignUp, ApiError> {
     let mut errors = FieldErrors::default();
+    let with_loyalty_card = match body.remove("add_loyalty") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            errors.add("add_loyalty", "must be true or false");
+            false
+        }
+    };
     let mut text = |name: &str, errors: &mut FieldErrors| match body.remove(name) {
         Some(Value::String(s)) => Some(s),
         None | Some(Value::Null) => {
@@ -89,19 +101,53 @@ fn parse(
         resend,
         request_id,
         source,
+        with_loyalty_card,
     })
 }
 
-/// 201: the account as `GET /users/profile` shows it, and the login's tokens.
+/// 201: the account as `GET /users/profile` shows it, and the login's tokens (and on
+/// the loyalty route, the card).
 #[derive(Serialize)]
 struct Registered<'a> {
     profile: ProfileBody<'a>,
     #[serde(flatten)]
     tokens: TokenResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loyalty_card: Option<Option<CardBody<'a>>>,
 }
 
+/// `POST /users/register`: no card, whatever the body says.
 pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let request = parse(json_object(req)?, request_id(req), request_source(req))?;
+    let mut body = json_object(req)?;
+    if body.contains_key("add_loyalty") {
+        return Err(ApiError::field(
+            "add_loyalty",
+            "is taken by POST /users/register-with-loyalty/ only",
+        ));
+    }
+    body.remove("add_loyalty");
+    sign_up(app, body, req, false).await
+}
+
+/// `POST /users/register-with-loyalty/`.
+pub(crate) async fn register_with_loyalty(
+    app: &AccountsApp,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    if app.loyalty.is_none() {
+        return Err(ApiError::loyalty_not_configured());
+    }
+    sign_up(app, json_object(req)?, req, true).await
+}
+
+async fn sign_up(
+    app: &AccountsApp,
+    body: Map<String, Value>,
+    req: &Request,
+    loyalty_route: bool,
+) -> Result<Response<Body>, ApiError> {
+    let request = parse(body, request_id(req), request_source(req))?;
+    let resend = request.resend;
     let use_case = PhoneSignUp {
         accounts: &app.accounts,
         sms: &app.sms,
@@ -111,14 +157,32 @@ pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Respons
         clock: &app.clock,
     };
     match use_case.run(request).await.map_err(refused)? {
+        Outcome::CodeSent(sent) if resend => Ok(code_resent(&sent)),
         Outcome::CodeSent(sent) => Ok(code_sent(&sent)),
-        Outcome::Registered { profile, tokens } => Ok(no_store(json(
-            StatusCode::CREATED,
-            &Registered {
-                profile: ProfileBody(&profile),
-                tokens: tokens.into(),
-            },
-        ))),
+        Outcome::Registered {
+            profile,
+            tokens,
+            mut card,
+        } => {
+            if let (Some(card), Some(platform)) = (card.as_mut(), app.loyalty.as_ref()) {
+                // The account stands either way: a card the platform did not confirm in
+                // time stays pending and the sync consumer finishes it.
+                if let Err(e) =
+                    usecases::loyalty::activate(platform, &app.cards, &profile, card).await
+                {
+                    tracing::warn!(error = %e, "loyalty member not created yet; the card stays pending");
+                }
+            }
+            Ok(no_store(json(
+                StatusCode::CREATED,
+                &Registered {
+                    profile: ProfileBody(&profile),
+                    tokens: tokens.into(),
+                    loyalty_card: loyalty_route
+                        .then(|| card.as_ref().map(|c| CardBody::of(c, None))),
+                },
+            )))
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! tests and the local gateway run them in-process exactly as Lambda does.
 
 mod email;
+mod loyalty;
 mod phone;
 mod seed002;
 
@@ -27,6 +28,8 @@ api::routes! {
         GetProfile = "GET /users/profile",
         PatchProfile = "PATCH /users/profile",
         GetUser = "GET /users/user",
+        GetProfileWithLoyalty = "GET /users/profile-with-loyalty",
+        PatchProfileWithLoyalty = "PATCH /users/profile-with-loyalty",
         Seed002GetProfile = "GET /user/get/profile",
         Seed002UpdateProfile = "POST /user/update/profile",
     }
@@ -44,6 +47,9 @@ pub struct ProfileApp {
     pub locales: LocaleCatalog,
     /// The `apikey` values seed 002's routes accept.
     pub app_keys: AppKeys,
+    /// `None` with `LoyaltyProvider: none`: the loyalty routes answer 501.
+    pub loyalty: Option<adapters::loyalty::OpenLoyalty>,
+    pub cards: store::LoyaltyStore,
 }
 
 impl ProfileApp {
@@ -60,6 +66,8 @@ impl ProfileApp {
             clock: p.clock.clone(),
             locales: settings.locales()?,
             app_keys: AppKeys::new(settings.app_keys.clone()),
+            loyalty: p.loyalty(),
+            cards: p.loyalty_store()?,
         })
     }
 }
@@ -72,13 +80,21 @@ impl HttpApp for ProfileApp {
         let seed002_update = match route {
             Route::Seed002GetProfile => false,
             Route::Seed002UpdateProfile => true,
-            Route::GetProfile | Route::PatchProfile | Route::GetUser => {
+            Route::GetProfile
+            | Route::PatchProfile
+            | Route::GetUser
+            | Route::GetProfileWithLoyalty
+            | Route::PatchProfileWithLoyalty => {
                 let identity = Identity::from_request(&req)?;
                 let user = identity.require_user()?;
                 return match route {
                     Route::PatchProfile => {
                         patch_profile(self, user, identity.actor(&req, "self"), &req).await
                     }
+                    Route::PatchProfileWithLoyalty => {
+                        loyalty::patch(self, user, identity.actor(&req, "self"), &req).await
+                    }
+                    Route::GetProfileWithLoyalty => loyalty::get(self, user).await,
                     Route::GetUser => get_user(self, user).await,
                     _ => get_profile(self, user).await,
                 };
@@ -227,7 +243,7 @@ async fn get_user(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, Api
 }
 
 /// `If-Match` as a write precondition: absent, `*`, or one strong tag `"<version>"`.
-fn if_match(headers: &HeaderMap) -> Result<ExpectedVersion, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<ExpectedVersion, ApiError> {
     let Some(raw) = headers.get(header::IF_MATCH) else {
         return Ok(ExpectedVersion::Any);
     };

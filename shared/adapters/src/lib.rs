@@ -8,5 +8,6 @@ pub mod dead_letters;
 pub mod email;
 pub mod events;
 pub mod images;
+pub mod loyalty;
 pub mod secrets;
 pub mod sms;

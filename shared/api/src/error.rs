@@ -79,6 +79,23 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
+    /// The loyalty routes with `LoyaltyProvider: none`: nothing is created.
+    pub fn loyalty_not_configured() -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "loyalty_not_configured",
+            "no loyalty platform is configured for this service",
+        )
+    }
+
+    pub fn loyalty_card_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "loyalty_card_not_found",
+            "the user has no loyalty card; PATCH with add_loyalty: true links one",
+        )
+    }
+
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
     }

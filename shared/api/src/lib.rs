@@ -5,6 +5,7 @@
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod loyalty;
 pub mod multipart;
 pub mod otp;
 pub mod partner;

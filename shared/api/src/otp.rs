@@ -26,6 +26,13 @@ pub fn code_sent(sent: &CodeSent) -> Response<Body> {
     code_sent_body(sent, None)
 }
 
+/// Seed 000's answer when `resend: true` sent a new code: 200, the same body.
+pub fn code_resent(sent: &CodeSent) -> Response<Body> {
+    let mut response = code_sent_body(sent, None);
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
 /// 202: an email change's token went out; `checksum` binds the request.
 pub fn token_sent(sent: &CodeSent, checksum: &str) -> Response<Body> {
     code_sent_body(sent, Some(checksum))

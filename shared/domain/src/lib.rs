@@ -12,6 +12,7 @@ pub mod consent;
 pub mod events;
 mod field_errors;
 mod locale;
+pub mod loyalty;
 pub mod opaque;
 pub mod otp;
 pub mod password;

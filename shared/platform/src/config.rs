@@ -94,6 +94,19 @@ pub struct Settings {
     /// `EVENTS_GIVE_UP_AFTER_SECONDS`: how old a stream record whose events still cannot
     /// be published is before it is set aside (default 300).
     pub events_give_up_after: std::time::Duration,
+    /// `LOYALTY_PROVIDER` (`none` or `openloyalty`) and where that platform is.
+    pub loyalty: Option<LoyaltyConfig>,
+}
+
+/// The loyalty platform (`LOYALTY_PROVIDER=openloyalty`): `LOYALTY_BASE_URL`,
+/// `LOYALTY_STORE_CODE`, `LOYALTY_API_KEY_SECRET` (a Secrets Manager id), and
+/// `LOYALTY_TIMEOUT_MS`, the budget of one call (default 2000).
+#[derive(Debug, Clone)]
+pub struct LoyaltyConfig {
+    pub base_url: String,
+    pub store_code: String,
+    pub api_key_secret: String,
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +147,7 @@ impl Settings {
                 "EVENTS_GIVE_UP_AFTER_SECONDS",
                 DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS,
             )?),
+            loyalty: loyalty()?,
         })
     }
 
@@ -157,6 +171,7 @@ impl Settings {
             events_give_up_after: std::time::Duration::from_secs(
                 DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS,
             ),
+            loyalty: None,
         }
     }
 
@@ -225,6 +240,32 @@ impl Settings {
 /// `OTP_TTL_SECONDS`, `OTP_MAX_ATTEMPTS`, `OTP_RESEND_COOLDOWN_SECONDS`,
 /// `OTP_MAX_SENDS_PER_USER_PER_HOUR`, `OTP_MAX_SENDS_PER_NUMBER_PER_HOUR`,
 /// `SIGNUPS_PER_SOURCE_PER_HOUR`, `SMS_COUNTRIES`, `SMS_MAX_PER_HOUR`.
+fn loyalty() -> Result<Option<LoyaltyConfig>, ConfigError> {
+    match optional("LOYALTY_PROVIDER").as_deref() {
+        None | Some("none") => Ok(None),
+        Some("openloyalty") => {
+            let required = |name: &'static str| optional(name).ok_or(ConfigError::Missing(name));
+            let base_url = required("LOYALTY_BASE_URL")?;
+            if !(base_url.starts_with("https://") || base_url.starts_with("http://127.0.0.1")) {
+                return Err(ConfigError::Invalid {
+                    name: "LOYALTY_BASE_URL",
+                    reason: "must be https:// (http only on loopback, for the stand-in)".into(),
+                });
+            }
+            Ok(Some(LoyaltyConfig {
+                base_url,
+                store_code: required("LOYALTY_STORE_CODE")?,
+                api_key_secret: required("LOYALTY_API_KEY_SECRET")?,
+                timeout: std::time::Duration::from_millis(number("LOYALTY_TIMEOUT_MS", 2000)?),
+            }))
+        }
+        Some(_) => Err(ConfigError::Invalid {
+            name: "LOYALTY_PROVIDER",
+            reason: "must be none or openloyalty".into(),
+        }),
+    }
+}
+
 fn otp_policy() -> Result<OtpPolicy, ConfigError> {
     let d = OtpPolicy::default();
     let countries = SmsPolicy::parse_countries(&optional("SMS_COUNTRIES").unwrap_or_default())

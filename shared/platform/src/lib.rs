@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use store::{AccountStore, ApiTokenStore, CiStore, ProfileStore, SegmentStore, SessionStore};
 
-pub use config::{AvatarConfig, ConfigError, Settings, TokenConfig};
+pub use config::{AvatarConfig, ConfigError, LoyaltyConfig, Settings, TokenConfig};
 
 /// What every function is built from. An AWS client is built the first time an app
 /// asks for it, so a function pays only for the clients it uses.
@@ -119,6 +119,33 @@ impl Platform {
         Ok(adapters::dead_letters::SqsDeadLetters::new(
             LazyClient::new(self.sdk.clone(), adapters::dead_letters::sqs_client),
             self.settings.require_dead_letter_queue()?,
+        ))
+    }
+
+    /// The loyalty platform when one is configured (`None`: `LOYALTY_PROVIDER=none`); its
+    /// HTTP client and API key come on the first call.
+    pub fn loyalty(&self) -> Option<adapters::loyalty::OpenLoyalty> {
+        let config = self.settings.loyalty.as_ref()?;
+        Some(adapters::loyalty::OpenLoyalty::new(
+            adapters::loyalty::OpenLoyaltyConfig {
+                base_url: config.base_url.clone(),
+                store_code: config.store_code.clone(),
+                connect_timeout: config.timeout.min(std::time::Duration::from_secs(1)),
+                timeout: config.timeout,
+            },
+            adapters::secrets::LazySecret::new(
+                self.secrets(),
+                &config.api_key_secret,
+                adapters::loyalty::parse_api_key,
+            ),
+        ))
+    }
+
+    /// Loyalty cards in the table.
+    pub fn loyalty_store(&self) -> Result<store::LoyaltyStore, ConfigError> {
+        Ok(store::LoyaltyStore::new(
+            self.dynamodb(),
+            self.settings.require_table()?,
         ))
     }
 

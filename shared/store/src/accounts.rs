@@ -161,12 +161,14 @@ impl AccountStore {
     /// Seed 000's sign-up with a number the code proved: the profile (phone verified),
     /// the credential, the number's marker, the code spent and the first login session,
     /// all in one transaction, so a failure leaves no account and an unspent code.
+    /// With `card`, the user's loyalty card is written `pending` in the same transaction.
     pub async fn register_with_phone(
         &self,
         account: &AccountRecord<'_>,
         phone: &PhoneNumber,
         code: &SpentCode<'_>,
         session: &NewSession<'_>,
+        card: Option<&domain::loyalty::LoyaltyCard>,
     ) -> Result<Profile, RegisterError> {
         let draft = self.new_account(account, Some(phone), true)?;
         let [profile, credential] = draft.items;
@@ -184,6 +186,9 @@ impl AccountStore {
         ];
         items.extend(open_items(&self.table, session)?);
         items.extend(draft.audits);
+        if let Some(card) = card {
+            items.push(crate::loyalty::card_put(&self.table, account.user, card)?);
+        }
         self.create(items, |position| match position {
             1 => RegisterError::EmailTaken,
             2 => RegisterError::PhoneTaken,

@@ -9,6 +9,7 @@
 //! | image uploads of a day      | `USER#<user_id>` | `UPLOADS#<yyyy-mm-dd>`                    |
 //! | segment membership          | `USER#<user_id>` | `SEGMENT#<id, 10 digits>`                 |
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
+//! | loyalty card                | `USER#<user_id>` | `LOYALTY`                                 |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
 //! | credential (email marker)   | `EMAIL#<email, lower case>` | `CREDENTIAL`                   |
 //! | email verification code     | `EMAIL#<email, lower case>` | `OTP#verify_email`             |
@@ -54,6 +55,7 @@ pub const SESSION_PREFIX: &str = "SESSION#";
 const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
 const CI_SK: &str = "CI";
+pub const LOYALTY_SK: &str = "LOYALTY";
 const API_TOKENS_PK: &str = "APITOKENS";
 pub const SMS_QUOTA_PK: &str = "SMS_QUOTA";
 const SOURCE_PREFIX: &str = "SOURCE#";
@@ -221,6 +223,14 @@ impl ItemKey {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk: CI_SK.to_owned(),
+        }
+    }
+
+    /// The user's loyalty card: beside the profile, so one batch read fetches both.
+    pub fn loyalty_card(user: &UserId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: LOYALTY_SK.to_owned(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod avatar_upload;
 mod codes;
 pub use codes::SMS_CAP_ALARM;
 pub mod email_change;
+pub mod loyalty;
 pub mod phone_change;
 pub mod phone_signup;
 pub mod registration;

@@ -7,6 +7,7 @@
 //! No account exists while the code is out, so the code is bound to the email being
 //! registered (its digest's subject): a code sent for one sign-up cannot finish another.
 
+use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
@@ -42,6 +43,8 @@ pub struct Request {
     pub request_id: String,
     /// Where the request came from: sign-ups are counted per source.
     pub source: RequestSource,
+    /// Ask for a loyalty card too: it is stored `pending` with the account.
+    pub with_loyalty_card: bool,
 }
 
 #[derive(Debug)]
@@ -52,6 +55,8 @@ pub enum Outcome {
     Registered {
         profile: Box<Profile>,
         tokens: Tokens,
+        /// The card asked for, `pending` until the platform holds its member.
+        card: Option<LoyaltyCard>,
     },
 }
 
@@ -183,9 +188,16 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             digest: &digest,
             max_attempts: policy.max_attempts,
         };
+        let card = request.with_loyalty_card.then(|| LoyaltyCard {
+            number: CardNumber::generate(),
+            status: CardStatus::Pending,
+            member_id: None,
+            linked_at: domain::timestamp(now),
+            pushed_version: 0,
+        });
         let profile = self
             .accounts
-            .register_with_phone(&record, phone, &spent, &first.session())
+            .register_with_phone(&record, phone, &spent, &first.session(), card.as_ref())
             .await
             .map_err(|e| match e {
                 RegisterError::EmailTaken => Refusal::EmailTaken,
@@ -200,6 +212,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         Ok(Outcome::Registered {
             profile: Box::new(profile),
             tokens,
+            card,
         })
     }
 }

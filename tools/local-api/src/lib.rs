@@ -48,8 +48,8 @@ pub fn dev_avatars(
 }
 
 /// What the functions expect to find in the emulator for `table`: the table itself (when
-/// `table_def` is given), the OTP secret, the verified sender, the avatar bucket and the
-/// signing key. `make dev`, `make invoke` and the tests provision alike.
+/// `table_def` is given), the OTP secret, the verified sender, the avatar bucket, the
+/// signing key and the stand-in loyalty platform's API key. `make dev`, `make invoke` and the tests provision alike.
 pub async fn provision(
     platform: &platform::Platform,
     table: &str,
@@ -61,7 +61,34 @@ pub async fn provision(
     table::ensure_otp_secret(platform.secrets().get(), &otp_secret_name(table)).await?;
     table::ensure_email_identity(platform.ses().get(), DEV_EMAIL_SENDER).await?;
     table::ensure_bucket(platform.s3().get(), &avatar_bucket_name(table)).await?;
+    table::ensure_loyalty_secret(platform.secrets().get(), &loyalty_secret_name(table)).await?;
     table::ensure_signing_secret(platform.secrets().get(), &signing_key_secret_name(table)).await
+}
+
+/// The stand-in loyalty platform's API key and store code in development and tests.
+pub const DEV_LOYALTY_API_KEY: &str = "dev-loyalty-key";
+pub const DEV_LOYALTY_STORE_CODE: &str = "default";
+/// Where `make dev` runs the stand-in loyalty platform.
+pub const DEV_LOYALTY_ADDR: &str = "127.0.0.1:4580";
+
+pub fn loyalty_secret_name(table: &str) -> String {
+    format!("{table}-loyalty-api-key")
+}
+
+/// `settings` with the loyalty platform at `base_url` (the stand-in), its API key in
+/// the secret `provision` creates.
+pub fn dev_loyalty(
+    mut settings: platform::Settings,
+    table: &str,
+    base_url: &str,
+) -> platform::Settings {
+    settings.loyalty = Some(platform::LoyaltyConfig {
+        base_url: base_url.to_owned(),
+        store_code: DEV_LOYALTY_STORE_CODE.to_owned(),
+        api_key_secret: loyalty_secret_name(table),
+        timeout: std::time::Duration::from_millis(2000),
+    });
+    settings
 }
 
 pub fn avatar_bucket_name(table: &str) -> String {

@@ -96,6 +96,14 @@ pub async fn ensure_signing_secret(
     ensure_secret(client, name, crate::dev_token::dev_signing_secret()).await
 }
 
+/// The stand-in loyalty platform's API key.
+pub async fn ensure_loyalty_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<(), String> {
+    ensure_secret(client, name, crate::DEV_LOYALTY_API_KEY.to_owned()).await
+}
+
 /// Creates the secret `name` with `value` unless it exists.
 async fn ensure_secret(
     client: &aws_sdk_secretsmanager::Client,

@@ -1,0 +1,149 @@
+//! Loyalty card items (`USER#<id>` / `LOYALTY`): written `pending` with the number we
+//! chose, in the same transaction as whatever asked for the card, before the platform
+//! is called; made `active` with the platform's member id by a conditional update, so
+//! a late or repeated answer cannot move a card backwards.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::loyalty::{CardStatus, LoyaltyCard};
+use domain::{Profile, UserId};
+
+use crate::StoreError;
+use crate::batch::batch_get;
+use crate::expr::Expression;
+use crate::item::Item;
+use crate::keys::{ItemKey, PK};
+use crate::profile_item::profile_from_item;
+use crate::txn::{put, unless_condition_failed, update_item};
+
+const STATUS: &str = "status";
+const MEMBER_ID: &str = "member_id";
+const PUSHED_VERSION: &str = "pushed_version";
+
+/// The put of a new card: refused if the user has one.
+pub(crate) fn card_put(
+    table: &str,
+    user: &UserId,
+    card: &LoyaltyCard,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(card)?;
+    item.extend(ItemKey::loyalty_card(user).to_item());
+    let mut e = Expression::default();
+    let pk = e.name(PK);
+    e.condition(format!("attribute_not_exists({pk})"));
+    put(table, item, e)
+}
+
+pub(crate) fn card_from_item(item: Item) -> Result<LoyaltyCard, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+#[derive(Clone, Debug)]
+pub struct LoyaltyStore {
+    client: Client,
+    table: String,
+}
+
+impl LoyaltyStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The profile and the card, in one BatchGetItem.
+    pub async fn profile_with_card(
+        &self,
+        user: &UserId,
+    ) -> Result<(Option<Profile>, Option<LoyaltyCard>), StoreError> {
+        let (profile_key, card_key) = (ItemKey::profile(user), ItemKey::loyalty_card(user));
+        let mut found = batch_get(
+            &self.client,
+            &self.table,
+            vec![profile_key.clone(), card_key.clone()],
+        )
+        .await?;
+        let profile = found
+            .remove(&profile_key)
+            .map(profile_from_item)
+            .transpose()?;
+        let card = found.remove(&card_key).map(card_from_item).transpose()?;
+        Ok((profile, card))
+    }
+
+    /// The card, strongly consistent.
+    pub async fn card(&self, user: &UserId) -> Result<Option<LoyaltyCard>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::loyalty_card(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(card_from_item).transpose()
+    }
+
+    /// Links `card` to a user who has none; nothing if one was linked meanwhile.
+    pub async fn link(&self, user: &UserId, card: &LoyaltyCard) -> Result<(), StoreError> {
+        let mut item: Item = serde_dynamo::to_item(card)?;
+        item.extend(ItemKey::loyalty_card(user).to_item());
+        let mut e = Expression::default();
+        let pk = e.name(PK);
+        e.condition(format!("attribute_not_exists({pk})"));
+        let built = e.build();
+        unless_condition_failed(
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .set_condition_expression(built.condition)
+                .set_expression_attribute_names(Some(built.names))
+                .send()
+                .await,
+        )
+    }
+
+    /// Records the platform's member of a pending card; nothing if it is active already.
+    pub async fn activate(
+        &self,
+        user: &UserId,
+        member_id: &str,
+        pushed_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut e = Expression::default();
+        let status = e.name(STATUS);
+        let pending = e.value(AttributeValue::S(CardStatus::Pending.as_str().to_owned()));
+        e.condition(format!("{status} = {pending}"));
+        e.set(
+            STATUS,
+            AttributeValue::S(CardStatus::Active.as_str().to_owned()),
+        );
+        e.set(MEMBER_ID, AttributeValue::S(member_id.to_owned()));
+        e.set(
+            PUSHED_VERSION,
+            AttributeValue::N(pushed_version.to_string()),
+        );
+        unless_condition_failed(
+            update_item(&self.client, &self.table, &ItemKey::loyalty_card(user), e)
+                .send()
+                .await,
+        )
+    }
+
+    /// Records that the member carries the profile of `version`; nothing if a later
+    /// one was pushed already.
+    pub async fn record_pushed(&self, user: &UserId, version: u64) -> Result<(), StoreError> {
+        let mut e = Expression::default();
+        let pushed = e.name(PUSHED_VERSION);
+        let v = e.value(AttributeValue::N(version.to_string()));
+        e.condition(format!("{pushed} < {v}"));
+        e.set(PUSHED_VERSION, AttributeValue::N(version.to_string()));
+        unless_condition_failed(
+            update_item(&self.client, &self.table, &ItemKey::loyalty_card(user), e)
+                .send()
+                .await,
+        )
+    }
+}

@@ -1,0 +1,55 @@
+//! Loyalty cards at the platform: a pending card's member created (keyed by the card
+//! number we chose, so asking twice finds the first), and a card's standing read within
+//! the platform's time budget. Used by the routes right after a card is asked for and by
+//! the sync consumer for what they could not finish.
+
+use domain::loyalty::{
+    CardStatus, LoyaltyCard, LoyaltyCardService, LoyaltyFailure, MemberDetails, Standing,
+};
+use domain::{Profile, UserId};
+use store::{LoyaltyStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkFailure {
+    #[error(transparent)]
+    Platform(#[from] LoyaltyFailure),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Makes `card` active: its member created at the platform (or found, if an earlier
+/// call created it) and recorded. An active card is left as it is.
+pub async fn activate<L: LoyaltyCardService>(
+    platform: &L,
+    cards: &LoyaltyStore,
+    profile: &Profile,
+    card: &mut LoyaltyCard,
+) -> Result<(), LinkFailure> {
+    if card.status == CardStatus::Active {
+        return Ok(());
+    }
+    let member = platform
+        .create_member(&card.number, &MemberDetails::of(profile))
+        .await?;
+    let user = UserId::parse(&profile.user_id)
+        .map_err(|e| StoreError::Failed(format!("a stored user id does not parse: {e}")))?;
+    cards.activate(&user, &member, profile.version).await?;
+    card.status = CardStatus::Active;
+    card.member_id = Some(member);
+    card.pushed_version = profile.version;
+    tracing::info!(user = %profile.user_id, card = %card.number.masked(), "loyalty member created");
+    Ok(())
+}
+
+/// The member's points and tier, or `None` when the card has no member yet or the
+/// platform does not answer in time: the card as stored is shown then.
+pub async fn standing<L: LoyaltyCardService>(platform: &L, card: &LoyaltyCard) -> Option<Standing> {
+    let member = card.member_id.as_deref()?;
+    match platform.standing(member).await {
+        Ok(standing) => Some(standing),
+        Err(e) => {
+            tracing::warn!(error = %e, "loyalty standing unavailable; the stored card is shown");
+            None
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Seed 000's loyalty routes (issue 15) against a stand-in of Open Loyalty's member API
+//! (`tools/loyalty-standin`, on loopback, one per test) reached over HTTP by the real
+//! adapter: sign-up with a card, the profile with points, the card's member following
+//! the profile, and what happens when the platform is down, slow or refusing.
+
+use integration_tests::{TestEnv, fresh_phone, last_code_to, user_token_with};
+use local_api::GatewayResponse;
+use serde_json::{Value, json};
+
+fn unique_email() -> String {
+    format!("card-{:08x}@example.com", rand::random::<u32>())
+}
+
+fn sign_up_body(email: &str, phone: &str) -> Value {
+    json!({
+        "first_name": "Ada", "last_name": "Lovelace", "email": email,
+        "password": "correct horse battery", "phone": phone, "date_of_birth": "1990-12-10",
+        "gender": "female", "sms_allowed": true, "email_allowed": false, "call_allowed": true,
+        "add_loyalty": true
+    })
+}
+
+async fn post(env: &TestEnv, body: &Value) -> GatewayResponse {
+    env.request("POST", "/users/register-with-loyalty/")
+        .json(body.clone())
+        .send()
+        .await
+}
+
+/// A registered user with a card: their id and access token, and the 201's body.
+async fn registered(env: &TestEnv) -> (String, String, Value) {
+    let (email, phone) = (unique_email(), fresh_phone());
+    let body = sign_up_body(&email, &phone);
+    assert_eq!(post(env, &body).await.status, 202);
+    let mut with_code = body.clone();
+    with_code["code"] = json!(last_code_to(&phone));
+    let r = post(env, &with_code).await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let created = r.json();
+    (
+        created["profile"]["user_id"].as_str().unwrap().to_owned(),
+        created["access_token"].as_str().unwrap().to_owned(),
+        created,
+    )
+}
+
+fn members(env: &TestEnv) -> Vec<Value> {
+    env.standin("GET", "members").as_array().unwrap().clone()
+}
+
+fn member_of(env: &TestEnv, user: &str) -> Vec<Value> {
+    members(env)
+        .into_iter()
+        .filter(|m| m["externalId"] == user)
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_up_with_a_card_code_then_resend_then_account_card_and_member() {
+    let env = TestEnv::new().await;
+    let (email, phone) = (unique_email(), fresh_phone());
+    let body = sign_up_body(&email, &phone);
+    let r = post(&env, &body).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert!(members(&env).is_empty(), "no member before the account");
+
+    let mut resend = body.clone();
+    resend["resend"] = json!(true);
+    assert_eq!(post(&env, &resend).await.status, 429, "inside the cooldown");
+    env.clock.advance(chrono::Duration::seconds(61));
+    let r = post(&env, &resend).await;
+    assert_eq!(r.status, 200, "resend re-sent: {}", r.json());
+    assert_eq!(r.json()["expires_in"], 180);
+
+    let mut with_code = body.clone();
+    with_code["code"] = json!(last_code_to(&phone));
+    let r = post(&env, &with_code).await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let created = r.json();
+    let user = created["profile"]["user_id"].as_str().unwrap();
+    let card = &created["loyalty_card"];
+    assert_eq!(card["status"], "active");
+    let number = card["number"].as_str().unwrap();
+    assert_eq!(number.len(), 16);
+    assert!(created["access_token"].is_string());
+
+    let held = member_of(&env, user);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let m = &held[0];
+    assert_eq!(m["loyaltyCardNumber"], number);
+    assert_eq!(
+        (&m["firstName"], &m["lastName"]),
+        (&json!("Ada"), &json!("Lovelace"))
+    );
+    assert_eq!(m["phone"], phone.as_str());
+    assert_eq!(m["birthDate"], "1990-12-10");
+    assert_eq!(m["email"], email.as_str());
+    assert_eq!(
+        (&m["agreement1"], &m["agreement2"], &m["agreement3"]),
+        (&json!(false), &json!(true), &json!(true)),
+        "email, SMS, call consents as the platform's agreements"
+    );
+}
+
+#[tokio::test]
+async fn the_profile_with_its_card_and_points_and_the_stored_card_when_the_platform_is_down() {
+    let env = TestEnv::new().await;
+    let (_, token, created) = registered(&env).await;
+    let get = || async {
+        env.request("GET", "/users/profile-with-loyalty/")
+            .bearer(&token)
+            .send()
+            .await
+    };
+    let r = get().await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let body = r.json();
+    assert_eq!(body["first_name"], "Ada");
+    assert_eq!(
+        body["loyalty_card"]["number"],
+        created["loyalty_card"]["number"]
+    );
+    assert_eq!(body["loyalty_card"]["points"], 0.0);
+    assert_eq!(body["loyalty_card"]["tier"], "Bronze");
+
+    for mode in ["down", "slow", "error"] {
+        env.standin("POST", &format!("fault?mode={mode}"));
+        let r = get().await;
+        env.standin("DELETE", "fault");
+        assert_eq!(r.status, 200, "{mode}: {}", r.json());
+        let card = &r.json()["loyalty_card"];
+        assert_eq!(card["number"], created["loyalty_card"]["number"], "{mode}");
+        assert_eq!(card["status"], "active", "{mode}");
+        assert_eq!(
+            (&card["points"], &card["tier"]),
+            (&Value::Null, &Value::Null),
+            "{mode}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn platform_down_at_sign_up_gives_a_pending_card_finished_once_when_it_is_back() {
+    let env = TestEnv::new().await;
+    env.standin("POST", "fault?mode=down");
+    let (user, token, created) = registered(&env).await;
+    assert_eq!(created["loyalty_card"]["status"], "pending");
+    assert!(members(&env).is_empty());
+    let r = env
+        .request("GET", "/users/profile-with-loyalty")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.json()["loyalty_card"]["status"], "pending", "still down");
+    env.standin("DELETE", "fault");
+
+    for _ in 0..2 {
+        let r = env
+            .request("GET", "/users/profile-with-loyalty")
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["loyalty_card"]["status"], "active");
+        assert_eq!(
+            r.json()["loyalty_card"]["number"],
+            created["loyalty_card"]["number"]
+        );
+    }
+    assert_eq!(
+        member_of(&env, &user).len(),
+        1,
+        "one member, however often asked"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_platform_at_sign_up_still_answers_201_and_never_makes_two_members() {
+    let env = TestEnv::new().await;
+    env.standin("POST", "fault?mode=slow");
+    let (user, token, created) = registered(&env).await;
+    env.standin("DELETE", "fault");
+    assert_eq!(created["loyalty_card"]["status"], "pending");
+    // The slow call may still have created the member after we stopped waiting: the
+    // card number finds it instead of making a second.
+    let r = env
+        .request("GET", "/users/profile-with-loyalty")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.json()["loyalty_card"]["status"], "active");
+    tokio::time::sleep(std::time::Duration::from_secs(9)).await;
+    assert_eq!(member_of(&env, &user).len(), 1);
+}
+
+#[tokio::test]
+async fn the_card_follows_a_profile_patch_and_date_of_birth_is_required() {
+    let env = TestEnv::new().await;
+    let (user, token, _) = registered(&env).await;
+    let patch = |body: Value| {
+        let (env, token) = (&env, &token);
+        async move {
+            env.request("PATCH", "/users/profile-with-loyalty/")
+                .bearer(token)
+                .json(body)
+                .send()
+                .await
+        }
+    };
+    let r = patch(json!({"first_name": "Augusta"})).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["errors"].to_string().contains("date_of_birth"),
+        "{}",
+        r.json()
+    );
+
+    let r = patch(json!({"first_name": "Augusta", "date_of_birth": "1990-12-10"})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["first_name"], "Augusta");
+    assert_eq!(member_of(&env, &user)[0]["firstName"], "Augusta");
+
+    // A new number goes through the code first; the member learns it once verified.
+    let new_phone = fresh_phone();
+    let r = patch(json!({"phone": new_phone, "date_of_birth": "1990-12-10"})).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_ne!(member_of(&env, &user)[0]["phone"], new_phone.as_str());
+    let r = patch(json!({"phone": new_phone, "code": last_code_to(&new_phone),
+                         "date_of_birth": "1990-12-10"}))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(member_of(&env, &user)[0]["phone"], new_phone.as_str());
+}
+
+#[tokio::test]
+async fn without_a_card_the_loyalty_routes_say_so_and_add_loyalty_links_one() {
+    let env = TestEnv::new().await;
+    let token = user_token_with("no-card", &[]);
+    env.request("PATCH", "/users/profile")
+        .bearer(&token)
+        .json(json!({"first_name": "Bo"}))
+        .send()
+        .await;
+    let r = env
+        .request("GET", "/users/profile-with-loyalty/")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "loyalty_card_not_found");
+    let body = json!({"last_name": "Diddley", "date_of_birth": "1980-01-01"});
+    let r = env
+        .request("PATCH", "/users/profile-with-loyalty/")
+        .bearer(&token)
+        .json(body.clone())
+        .send()
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "loyalty_card_not_found");
+
+    let mut linking = body.clone();
+    linking["add_loyalty"] = json!(true);
+    let r = env
+        .request("PATCH", "/users/profile-with-loyalty/")
+        .bearer(&token)
+        .json(linking)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["loyalty_card"]["status"], "active");
+    assert_eq!(r.json()["last_name"], "Diddley");
+    let held = member_of(&env, "no-card");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["lastName"], "Diddley");
+}
+
+#[tokio::test]
+async fn with_no_platform_configured_the_loyalty_routes_answer_501_and_create_nothing() {
+    let env = TestEnv::builder().without_loyalty().build().await;
+    let (email, phone) = (unique_email(), fresh_phone());
+    let r = post(&env, &sign_up_body(&email, &phone)).await;
+    assert_eq!(r.status, 501);
+    assert_eq!(r.json()["code"], "loyalty_not_configured");
+    let token = user_token_with("ada", &[]);
+    for (method, body) in [
+        ("GET", None),
+        ("PATCH", Some(json!({"date_of_birth": "1990-01-01"}))),
+    ] {
+        let mut request = env
+            .request(method, "/users/profile-with-loyalty/")
+            .bearer(&token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let r = request.send().await;
+        assert_eq!(r.status, 501, "{method}");
+        assert_eq!(r.json()["code"], "loyalty_not_configured");
+    }
+    assert!(
+        env.scan_all()
+            .await
+            .iter()
+            .all(|i| !i["pk"].as_s().unwrap().starts_with("USER#")),
+        "nothing stored for anyone"
+    );
+}
