@@ -889,6 +889,12 @@ async fn the_stream_filter_drops_only_records_that_mean_no_event() {
         json!({"user_ci_properties": [{"user_id": "ann", "properties": {"kakao_id": "0123456789"}}]}),
     )
     .await;
+    as_ann(
+        "PATCH",
+        "/users/profile-with-loyalty/",
+        json!({"date_of_birth": "1990-01-01", "add_loyalty": true}),
+    )
+    .await;
     as_partner(
         "POST",
         "/api/v1/users/ci/delete",
@@ -931,7 +937,9 @@ async fn the_stream_filter_drops_only_records_that_mean_no_event() {
             "ci.deleted",
             "ci.updated",
             "consent.changed",
+            "loyalty_card.linked",
             "profile.created",
+            "profile.updated",
             "segment.assigned"
         ]
     );

@@ -28,6 +28,9 @@ const SEED_SLASH_ROUTES: &[&str] = &[
     "POST /user/update/profile",
     "POST /user/profile-image",
     "GET /get/local-info",
+    "POST /users/register-with-loyalty",
+    "GET /users/profile-with-loyalty",
+    "PATCH /users/profile-with-loyalty",
 ];
 
 #[test]

@@ -104,7 +104,8 @@ pub(crate) async fn patch(
     let now = app.clock.now();
     let patch =
         ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
-    let (_, card) = profile_and_card(app, user).await?;
+    // A user with no profile yet may link a card: the PATCH creates the profile.
+    let (_, card) = app.cards.profile_with_card(user).await?;
     if card.is_none() && !add_loyalty {
         return Err(ApiError::loyalty_card_not_found());
     }

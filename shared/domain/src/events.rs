@@ -38,10 +38,12 @@ pub enum EventType {
     AccountRegistered,
     #[serde(rename = "account.verified")]
     AccountVerified,
+    #[serde(rename = "loyalty_card.linked")]
+    LoyaltyCardLinked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         Self::ProfileCreated,
         Self::ProfileUpdated,
         Self::PhoneVerified,
@@ -53,6 +55,7 @@ impl EventType {
         Self::CiDeleted,
         Self::AccountRegistered,
         Self::AccountVerified,
+        Self::LoyaltyCardLinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl EventType {
             Self::CiDeleted => "ci.deleted",
             Self::AccountRegistered => "account.registered",
             Self::AccountVerified => "account.verified",
+            Self::LoyaltyCardLinked => "loyalty_card.linked",
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::StoreError;
 use crate::consent_item::AuditEntry;
 use crate::item::Item;
-use crate::keys::{CONSENT_LOG_PREFIX, PK, SEGMENT_PREFIX, SK};
+use crate::keys::{CONSENT_LOG_PREFIX, LOYALTY_SK, PK, SEGMENT_PREFIX, SK};
 use crate::profile_item::profile_from_item;
 
 /// What happened to the item.
@@ -136,6 +136,15 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     }
     if sk == CI_SK {
         return Ok(ci_changes(old, new));
+    }
+    // A card asked for: the loyalty sync creates its member. The number stays out of
+    // the event, as out of logs.
+    if sk == LOYALTY_SK && record.kind == RecordKind::Insert {
+        let status = new.and_then(|i| text(i, "status")).unwrap_or_default();
+        return Ok(vec![Change {
+            event_type: EventType::LoyaltyCardLinked,
+            data: json!({ "status": status }),
+        }]);
     }
     // Audit entries of an administrator's change (`AUDIT#`) say nothing the profile's
     // event does not.

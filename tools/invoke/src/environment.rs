@@ -129,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn the_docker_desktop_file_differs_only_in_where_the_emulator_is() {
+    fn the_docker_desktop_file_differs_only_in_where_the_emulator_and_the_standin_are() {
         let read = |name: &str| {
             crate::payloads::read_json(&workspace().join("events").join(name)).unwrap()
         };
@@ -138,11 +138,14 @@ mod tests {
             desktop["Parameters"][adapters::aws::LOCAL_EMULATOR_URL],
             "http://host.docker.internal:4566"
         );
+        assert_eq!(
+            desktop["Parameters"]["LOYALTY_BASE_URL"],
+            "http://host.docker.internal:4580"
+        );
         for doc in [&mut linux, &mut desktop] {
-            doc["Parameters"]
-                .as_object_mut()
-                .unwrap()
-                .remove(adapters::aws::LOCAL_EMULATOR_URL);
+            let parameters = doc["Parameters"].as_object_mut().unwrap();
+            parameters.remove(adapters::aws::LOCAL_EMULATOR_URL);
+            parameters.remove("LOYALTY_BASE_URL");
         }
         assert_eq!(linux, desktop);
     }

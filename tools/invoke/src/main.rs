@@ -106,6 +106,14 @@ async fn prepare(
     } else {
         let emulator = Emulator::start(workspace, false)?;
         eprintln!("invoke: started an emulator at {}", emulator.url);
+        // And a stand-in loyalty platform of its own, living as long as this process.
+        let standin = loyalty_standin::StandIn::new(
+            local_api::DEV_LOYALTY_STORE_CODE,
+            local_api::DEV_LOYALTY_API_KEY,
+        )
+        .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| format!("the stand-in loyalty platform: {e}"))?;
+        env_vars.set("LOYALTY_BASE_URL", format!("http://{standin}"));
         (emulator.url.clone(), Some(emulator))
     };
     if url != configured {

@@ -86,6 +86,33 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
     let settings = platform::Settings::from_env().map_err(|e| e.to_string())?;
     let settings = local_api::dev_settings(settings, table_name);
     let settings = local_api::dev_avatars(settings, table_name, &endpoint);
+    // The stand-in loyalty platform, unless the environment names a platform itself.
+    let settings = if settings.loyalty.is_some() {
+        settings
+    } else {
+        let standin = loyalty_standin::StandIn::new(
+            local_api::DEV_LOYALTY_STORE_CODE,
+            local_api::DEV_LOYALTY_API_KEY,
+        );
+        let addr = standin
+            .spawn(
+                local_api::DEV_LOYALTY_ADDR
+                    .parse()
+                    .map_err(|e| format!("{e}"))?,
+            )
+            .map_err(|e| {
+                format!(
+                    "the stand-in loyalty platform cannot listen on {}: {e}",
+                    local_api::DEV_LOYALTY_ADDR
+                )
+            })?;
+        println!(
+            "local-api: stand-in loyalty platform (Open Loyalty member API, store {}) on http://{addr}; \
+             its members at http://{addr}/_standin/members",
+            local_api::DEV_LOYALTY_STORE_CODE
+        );
+        local_api::dev_loyalty(settings, table_name, &format!("http://{addr}"))
+    };
     let platform = platform::Platform::new(sdk.clone(), settings, domain::Clock::system());
     let gateway = local_api::gateway(&template, &platform)?;
     local_api::provision(&platform, table_name, Some(&template.table)).await?;
