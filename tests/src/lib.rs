@@ -6,6 +6,8 @@
 //! starts `tools/emulator/emulator.py` from the project's `.venv` on a free port. With
 //! neither, tests fail loudly: nothing here is skipped.
 
+pub mod change_feed;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

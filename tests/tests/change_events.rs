@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use integration_tests::change_feed::{
+    Bus, Consumer, GIVE_UP_AFTER, RETRY_STEP_SECS, stream_source,
+};
 use integration_tests::{
     TestEnv, api_token, emails_to, fresh_phone, last_code_to, user_token_with,
 };
@@ -209,7 +212,7 @@ async fn the_consumer_publishes_a_batch_to_the_bus() {
     let response = platform::EventFunction::handle(&app, stream_event).await;
     assert!(response.batch_item_failures.is_empty());
 
-    let mut events = bus.drain().await;
+    let mut events = drain(&bus).await;
     events.sort_by_key(|e| e["version"].as_u64());
     let summary: Vec<(String, String, u64)> = events
         .iter()
@@ -231,229 +234,15 @@ async fn the_consumer_publishes_a_batch_to_the_bus() {
     assert_eq!(events[1]["data"]["changed"], json!(["last_name"]));
 }
 
-/// The bus, and a record of what was handed to it, in order. Each publish moves the
-/// function's clock on by `step`, as Lambda's retries spread over time.
-struct Recording {
-    bus: adapters::events::EventBridgeBus,
-    seen: std::sync::Mutex<Vec<domain::events::ChangeEvent>>,
-    clock: domain::Clock,
-    step: chrono::Duration,
-}
-
-impl domain::ports::EventPublisher for Recording {
-    async fn publish(
-        &self,
-        events: &[domain::events::ChangeEvent],
-    ) -> Vec<Result<(), domain::ports::NotPublished>> {
-        self.seen.lock().unwrap().extend(events.iter().cloned());
-        let outcomes = self.bus.publish(events).await;
-        self.clock.advance(self.step);
-        outcomes
-    }
-}
-
-type App = events::EventsApp<Recording, adapters::dead_letters::SqsDeadLetters>;
-
-/// How long the function retries a record before setting it aside, and how far its
-/// clock moves per publish in these tests.
-const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
-const RETRY_STEP_SECS: i64 = 60;
-
-/// The stack's bus on the emulator, a rule copying every event to a queue, and the
-/// events function's dead-letter queue.
-struct Bus {
-    sdk: aws_config::SdkConfig,
-    sqs: aws_sdk_sqs::Client,
-    dev: local_api::events::DevBus,
-}
-
-impl Bus {
-    async fn new(env: &TestEnv) -> Self {
-        let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-        let dev = local_api::events::ensure_bus(&sdk, &env.table)
+/// The queue's events (the envelopes' `detail`), checked, the queue emptied.
+async fn drain(bus: &Bus) -> Vec<Value> {
+    checked_values(
+        bus.drain_envelopes()
             .await
-            .unwrap();
-        Self {
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            sdk,
-            dev,
-        }
-    }
-
-    /// The events function as `main` builds it, publishing to this bus and recording
-    /// what it hands over.
-    fn app(&self) -> App {
-        let bridge = aws_sdk_eventbridge::Client::new(&self.sdk);
-        let clock = domain::Clock::adjustable();
-        events::EventsApp {
-            publisher: Recording {
-                bus: adapters::events::EventBridgeBus::new(
-                    adapters::aws::LazyClient::ready(bridge),
-                    &self.dev.bus,
-                ),
-                seen: Default::default(),
-                clock: clock.clone(),
-                step: chrono::Duration::seconds(RETRY_STEP_SECS),
-            },
-            dead_letters: adapters::dead_letters::SqsDeadLetters::new(
-                adapters::aws::LazyClient::ready(self.sqs.clone()),
-                &self.dev.dead_letter_url,
-            ),
-            give_up_after: GIVE_UP_AFTER,
-            clock,
-        }
-    }
-
-    /// The template's event source mapping of the events function on `env`'s table,
-    /// retrying without waiting.
-    async fn mapping(&self, env: &TestEnv) -> local_api::stream::EventSourceMapping {
-        self.mapping_from(env, stream_source()).await
-    }
-
-    async fn mapping_from(
-        &self,
-        env: &TestEnv,
-        source: local_api::template::StreamSource,
-    ) -> local_api::stream::EventSourceMapping {
-        let poller = local_api::stream::StreamPoller::new(
-            &env.dynamodb,
-            aws_sdk_dynamodbstreams::Client::new(&self.sdk),
-            &env.table,
-        )
-        .await
-        .unwrap();
-        local_api::stream::EventSourceMapping::new(
-            poller,
-            source,
-            "EventsFunction",
-            self.sqs.clone(),
-            &self.dev.dead_letter_url,
-        )
-        .with_backoff(std::time::Duration::ZERO)
-    }
-
-    /// The events function behind the template's mapping, nothing read yet.
-    async fn consumer(&self, env: &TestEnv) -> Consumer {
-        Consumer {
-            app: self.app(),
-            mapping: self.mapping(env).await,
-        }
-    }
-
-    /// Everything the table's stream holds, through the mapping to the events function.
-    async fn consume(&self, env: &TestEnv) -> (Consumer, Delivered) {
-        let mut consumer = self.consumer(env).await;
-        let delivered = consumer.run().await;
-        (consumer, delivered)
-    }
-
-    /// Every event the rule copied (the envelopes' `detail`), checked, the queue emptied.
-    async fn drain(&self) -> Vec<Value> {
-        checked_values(
-            receive_all(&self.sqs, &self.dev.queue_url)
-                .await
-                .into_iter()
-                .map(|envelope| envelope["detail"].clone())
-                .collect(),
-        )
-    }
-
-    async fn dead_letters(&self) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
-        receive_with_attributes(&self.sqs, &self.dev.dead_letter_url).await
-    }
-
-    /// PutEvents refuses the next `count` entries to this bus (of `only`); 0 heals.
-    fn fail(&self, count: u32, only: Option<&str>) {
-        integration_tests::fail_events(&self.dev.bus, count, only);
-    }
-}
-
-type Delivered = local_api::stream::Delivery;
-
-/// The events function's `DynamoDB` event source as template.yaml declares it.
-fn stream_source() -> local_api::template::StreamSource {
-    local_api::Template::load(&integration_tests::workspace_root().join("template.yaml"))
-        .unwrap()
-        .functions["EventsFunction"]
-        .stream
-        .clone()
-        .expect("EventsFunction reads the table's stream")
-}
-
-struct Consumer {
-    app: App,
-    mapping: local_api::stream::EventSourceMapping,
-}
-
-impl Consumer {
-    /// Polls until the stream is read to its end: what the mapping did in all.
-    async fn run(&mut self) -> Delivered {
-        let mut total = Delivered::default();
-        loop {
-            let delivery = self.mapping.pump(&self.app).await.unwrap();
-            if delivery.read == 0 {
-                return total;
-            }
-            total.read += delivery.read;
-            total.filtered_out += delivery.filtered_out;
-            total.invocations += delivery.invocations;
-            total.dead_lettered.extend(delivery.dead_lettered);
-        }
-    }
-
-    /// Every event handed to the bus so far, in order.
-    fn seen(&self) -> Vec<domain::events::ChangeEvent> {
-        self.app.publisher.seen.lock().unwrap().clone()
-    }
-}
-
-/// Every message a queue holds, as JSON, read until it is empty and deleted.
-async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
-    receive_with_attributes(sqs, queue_url)
-        .await
-        .into_iter()
-        .map(|(body, _)| body)
-        .collect()
-}
-
-/// Every message a queue holds with its string message attributes.
-async fn receive_with_attributes(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
-    let mut out = Vec::new();
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            let attributes = m
-                .message_attributes
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v.string_value?)))
-                .collect();
-            out.push((
-                serde_json::from_str(m.body.as_deref().unwrap()).unwrap(),
-                attributes,
-            ));
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+            .into_iter()
+            .map(|envelope| envelope["detail"].clone())
+            .collect(),
+    )
 }
 
 /// The queue's events, each against its schema, and none carrying a secret.
@@ -504,7 +293,7 @@ async fn a_hundred_changes_are_a_hundred_events_in_order() {
         (1..=100).collect::<Vec<_>>(),
         "published in version order"
     );
-    let delivered = bus.drain().await;
+    let delivered = drain(&bus).await;
     let ids: std::collections::BTreeSet<&str> = delivered
         .iter()
         .map(|e| e["id"].as_str().unwrap())
@@ -549,7 +338,7 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
     let response = platform::EventFunction::handle(&app, read().await).await;
     bus.fail(0, None);
     assert!(response.batch_item_failures.is_empty());
-    let delivered = bus.drain().await;
+    let delivered = drain(&bus).await;
     let mut types: Vec<&str> = delivered
         .iter()
         .map(|e| e["type"].as_str().unwrap())
@@ -581,7 +370,7 @@ async fn refused_entries_are_retried_and_a_poison_record_is_reported() {
         .map(|f| f.item_identifier.clone())
         .collect();
     assert_eq!(reported, [poison]);
-    let redelivered = bus.drain().await;
+    let redelivered = drain(&bus).await;
     assert!(
         redelivered.iter().all(|e| e["type"] == "profile.created"),
         "the others went out (again, with the same ids): {redelivered:?}"
@@ -647,8 +436,7 @@ async fn a_poison_record_ends_in_the_dead_letter_queue_and_the_shard_flows_on() 
         record["dynamodb"]["SequenceNumber"].as_str().unwrap()
     );
 
-    let mut out: Vec<(String, String)> = bus
-        .drain()
+    let mut out: Vec<(String, String)> = drain(&bus)
         .await
         .iter()
         .map(|e| {
@@ -674,7 +462,7 @@ async fn a_poison_record_ends_in_the_dead_letter_queue_and_the_shard_flows_on() 
     write("ann", json!({"last_name": "Healed"})).await;
     let delivered = consumer.run().await;
     assert!(delivered.dead_lettered.is_empty());
-    let out = bus.drain().await;
+    let out = drain(&bus).await;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0]["data"]["changed"], json!(["last_name"]));
 }
@@ -759,7 +547,7 @@ async fn a_hundred_changes_over_twenty_users_are_each_delivered_once() {
     for (user, versions) in &per_user {
         assert_eq!(versions, &(1..=5).collect::<Vec<_>>(), "{user}");
     }
-    let delivered = bus.drain().await;
+    let delivered = drain(&bus).await;
     let ids: std::collections::BTreeSet<&str> = delivered
         .iter()
         .map(|e| e["id"].as_str().unwrap())
@@ -822,7 +610,7 @@ async fn a_seed_000_sign_up_and_a_verified_phone_change_are_announced_without_se
         delivered.filtered_out > 0,
         "codes, counters and sessions are filtered out before the function: {delivered:?}"
     );
-    let events = bus.drain().await;
+    let events = drain(&bus).await;
     let text = serde_json::to_string(&events).unwrap();
     for secret in [sign_up_code.as_str(), &change_code, "correct horse battery"] {
         assert!(!text.contains(secret), "{secret} in {text}");
@@ -943,5 +731,5 @@ async fn the_stream_filter_drops_only_records_that_mean_no_event() {
             "segment.assigned"
         ]
     );
-    bus.drain().await;
+    drain(&bus).await;
 }

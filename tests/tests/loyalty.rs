@@ -304,3 +304,231 @@ async fn with_no_platform_configured_the_loyalty_routes_answer_501_and_create_no
         "nothing stored for anyone"
     );
 }
+
+mod sync {
+    //! The loyalty sync behind the template's rule: writes through the routes, the
+    //! table's stream through the events function to the bus, the rule's pattern, and
+    //! the sync function pushing to the stand-in platform.
+
+    use super::*;
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    use integration_tests::change_feed::{Bus, Consumer};
+    use loyalty_sync::{LoyaltySync, Synced};
+    use platform::EventFunction;
+
+    type Sync = LoyaltySync<adapters::loyalty::OpenLoyalty, adapters::dead_letters::SqsDeadLetters>;
+
+    struct Pipeline {
+        bus: Bus,
+        feed: Consumer,
+        sync: Sync,
+        rule: Value,
+        dead_letters: String,
+    }
+
+    impl Pipeline {
+        async fn new(env: &TestEnv) -> Self {
+            let bus = Bus::new(env).await;
+            let feed = bus.consumer(env).await;
+            let dead_letters = bus
+                .sqs
+                .create_queue()
+                .queue_name(format!("{}-loyalty-sync-dead-letters", env.table))
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap();
+            let template = integration_tests::template();
+            let rule = template.functions["LoyaltySyncFunction"]
+                .event_rule
+                .clone()
+                .expect("the loyalty sync has an EventBridge rule");
+            let sync = LoyaltySync {
+                platform: env.platform.loyalty(),
+                cards: env.platform.loyalty_store().unwrap(),
+                profiles: env.platform.profile_store().unwrap(),
+                dead_letters: adapters::dead_letters::SqsDeadLetters::new(
+                    adapters::aws::LazyClient::ready(bus.sqs.clone()),
+                    &dead_letters,
+                ),
+            };
+            Self {
+                bus,
+                feed,
+                sync,
+                rule,
+                dead_letters,
+            }
+        }
+
+        /// What the stream holds since the last run, through the events function to the
+        /// bus; the events the rule matches, each to the sync: (type, outcome) in order.
+        async fn run(&mut self) -> Vec<(String, Synced, EventBridgeEvent<Value>)> {
+            self.feed.run().await;
+            let mut out = Vec::new();
+            for envelope in self.bus.drain_envelopes().await {
+                if !local_api::stream::matches(&self.rule, Some(&envelope)).unwrap() {
+                    continue;
+                }
+                let event: EventBridgeEvent<Value> = serde_json::from_value(envelope).unwrap();
+                let outcome = self.sync.handle(event.clone()).await;
+                out.push((event.detail_type.clone(), outcome, event));
+            }
+            out
+        }
+
+        async fn dead_letters(&self) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
+            integration_tests::change_feed::receive_with_attributes(
+                &self.bus.sqs,
+                &self.dead_letters,
+            )
+            .await
+        }
+    }
+
+    async fn patch_profile(env: &TestEnv, token: &str, body: Value) {
+        let r = env
+            .request("PATCH", "/users/profile")
+            .bearer(token)
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json());
+    }
+
+    #[tokio::test]
+    async fn a_card_pending_since_sign_up_is_created_by_the_sync_once() {
+        let env = TestEnv::new().await;
+        let mut pipeline = Pipeline::new(&env).await;
+        env.standin("POST", "fault?mode=down");
+        let (user, _, created) = registered(&env).await;
+        assert_eq!(created["loyalty_card"]["status"], "pending");
+
+        // Still down: the events are retried by Lambda.
+        let outcomes = pipeline.run().await;
+        assert!(!outcomes.is_empty());
+        assert!(
+            outcomes
+                .iter()
+                .all(|(_, o, _)| matches!(o, Synced::Retry { .. })),
+            "{outcomes:?}"
+        );
+        assert!(
+            Sync::failure(&outcomes[0].1).is_some(),
+            "the invocation fails"
+        );
+        env.standin("DELETE", "fault");
+
+        // Lambda's retries come: the first creates the member, the rest find it done.
+        let mut results: Vec<Synced> = Vec::new();
+        for (_, _, event) in &outcomes {
+            results.push(pipeline.sync.handle(event.clone()).await);
+        }
+        assert_eq!(results[0], Synced::Created, "{results:?}");
+        assert!(
+            results[1..].iter().all(|o| matches!(o, Synced::Skipped(_))),
+            "{results:?}"
+        );
+        assert_eq!(member_of(&env, &user).len(), 1);
+        assert_eq!(member_of(&env, &user)[0]["firstName"], "Ada");
+    }
+
+    #[tokio::test]
+    async fn profile_changes_reach_the_member_and_stale_events_are_skipped() {
+        let env = TestEnv::new().await;
+        let mut pipeline = Pipeline::new(&env).await;
+        let (user, token, _) = registered(&env).await;
+        pipeline.run().await;
+        patch_profile(&env, &token, json!({"first_name": "Augusta"})).await;
+        patch_profile(&env, &token, json!({"last_name": "King"})).await;
+        let outcomes = pipeline.run().await;
+        let kinds: Vec<&Synced> = outcomes.iter().map(|(_, o, _)| o).collect();
+        assert!(
+            kinds.iter().any(|o| matches!(o, Synced::Pushed { .. })),
+            "{outcomes:?}"
+        );
+        let m = &member_of(&env, &user)[0];
+        assert_eq!(
+            (&m["firstName"], &m["lastName"]),
+            (&json!("Augusta"), &json!("King"))
+        );
+        // The same events again (a redelivery): nothing pushed twice.
+        for (_, _, event) in &outcomes {
+            assert!(matches!(
+                pipeline.sync.handle(event.clone()).await,
+                Synced::Skipped(_)
+            ));
+        }
+
+        // A consent change moves the platform's agreement flag.
+        let r = env
+            .request("PATCH", "/users/profile")
+            .bearer(&token)
+            .json(json!({"email_allowed": true}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+        let outcomes = pipeline.run().await;
+        assert!(
+            outcomes
+                .iter()
+                .any(|(_, o, _)| matches!(o, Synced::Pushed { .. })),
+            "{outcomes:?}"
+        );
+        assert_eq!(member_of(&env, &user)[0]["agreement1"], true);
+    }
+
+    #[tokio::test]
+    async fn a_refused_update_is_set_aside_with_its_reason_and_later_ones_flow() {
+        let env = TestEnv::new().await;
+        let mut pipeline = Pipeline::new(&env).await;
+        let (user, token, _) = registered(&env).await;
+        pipeline.run().await;
+
+        env.standin("POST", &format!("fault?mode=reject&member={user}"));
+        patch_profile(&env, &token, json!({"first_name": "Refused"})).await;
+        let outcomes = pipeline.run().await;
+        env.standin("DELETE", "fault");
+        assert!(
+            outcomes
+                .iter()
+                .any(|(_, o, _)| matches!(o, Synced::SetAside { .. })),
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.iter().all(|(_, o, _)| Sync::failure(o).is_none()),
+            "never retried"
+        );
+        let dead = pipeline.dead_letters().await;
+        assert_eq!(dead.len(), 1, "{dead:?}");
+        let (body, attributes) = &dead[0];
+        assert_eq!(attributes["user_id"], user.as_str());
+        assert!(attributes["reason"].contains("firstName"), "{attributes:?}");
+        assert_eq!(body["detail"]["user_id"], user.as_str());
+        assert_ne!(member_of(&env, &user)[0]["firstName"], "Refused");
+
+        patch_profile(&env, &token, json!({"first_name": "Accepted"})).await;
+        let outcomes = pipeline.run().await;
+        assert!(
+            outcomes
+                .iter()
+                .any(|(_, o, _)| matches!(o, Synced::Pushed { .. })),
+            "{outcomes:?}"
+        );
+        assert_eq!(member_of(&env, &user)[0]["firstName"], "Accepted");
+    }
+
+    #[tokio::test]
+    async fn users_without_a_card_are_skipped_and_the_rule_ignores_other_events() {
+        let env = TestEnv::new().await;
+        let mut pipeline = Pipeline::new(&env).await;
+        let token = user_token_with("plain", &[]);
+        patch_profile(&env, &token, json!({"first_name": "Plain"})).await;
+        let outcomes = pipeline.run().await;
+        assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+        assert_eq!(outcomes[0].0, "profile.created");
+        assert_eq!(outcomes[0].1, Synced::Skipped("no loyalty card"));
+        assert!(members(&env).is_empty());
+    }
+}

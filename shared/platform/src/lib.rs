@@ -214,6 +214,12 @@ pub trait EventFunction: Send + Sync + 'static {
     type Output: Serialize + Send;
 
     fn handle(&self, event: Self::Event) -> impl Future<Output = Self::Output> + Send;
+
+    /// Why the invocation failed, for an output that asks Lambda to retry the event (an
+    /// asynchronous invocation is retried, then sent to its on-failure destination).
+    fn failure(_output: &Self::Output) -> Option<String> {
+        None
+    }
 }
 
 /// A constructor of a function app.
@@ -253,7 +259,11 @@ pub async fn run_events<A: EventFunction>(build: Build<A>) -> Result<(), lambda_
     let app = &app;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<A::Event>| async move {
-            Ok::<_, Infallible>(app.handle(event.payload).await)
+            let output = app.handle(event.payload).await;
+            match A::failure(&output) {
+                Some(reason) => Err(lambda_runtime::Error::from(reason)),
+                None => Ok(output),
+            }
         },
     ))
     .await

@@ -77,6 +77,8 @@ pub struct FunctionDef {
     pub environment: BTreeMap<String, EnvValue>,
     /// Its `DynamoDB` event source (the table's stream), if it has one.
     pub stream: Option<StreamSource>,
+    /// The pattern of its `EventBridgeRule` event, as JSON, if it has one.
+    pub event_rule: Option<serde_json::Value>,
 }
 
 /// A `Type: DynamoDB` event: how Lambda's poller hands the stream to the function.
@@ -243,7 +245,24 @@ fn function_def(
         timeout_secs: number("Timeout", 3),
         environment,
         stream: stream_source(id, resource)?,
+        event_rule: event_rule(id, resource)?,
     })
+}
+
+fn event_rule(id: &str, resource: &Value) -> Result<Option<serde_json::Value>, TemplateError> {
+    let events = at(resource, &["Properties", "Events"]).and_then(Value::as_mapping);
+    let Some(pattern) = events
+        .into_iter()
+        .flatten()
+        .map(|(_, e)| e)
+        .find(|e| str_at(e, &["Type"]) == Some("EventBridgeRule"))
+        .and_then(|e| at(e, &["Properties", "Pattern"]))
+    else {
+        return Ok(None);
+    };
+    serde_json::to_value(pattern)
+        .map(Some)
+        .map_err(|e| TemplateError::Shape(format!("{id}: an EventBridgeRule pattern: {e}")))
 }
 
 fn stream_source(id: &str, resource: &Value) -> Result<Option<StreamSource>, TemplateError> {
