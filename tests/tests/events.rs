@@ -73,7 +73,9 @@ async fn function_events_answer_the_status_in_their_name() {
         let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
         // `schemas/` holds the change events' JSON Schemas, not payloads; the authorizer
         // and the stream consumer take other events than HTTP ones.
-        if !dir.is_dir() || ["authorizer", "events", "schemas"].contains(&name.as_str()) {
+        if !dir.is_dir()
+            || ["authorizer", "events", "loyalty-sync", "schemas"].contains(&name.as_str())
+        {
             continue;
         }
         let handler = handlers
@@ -159,4 +161,28 @@ async fn stream_events_are_delivered_or_reported_as_named() {
         waiting, set_aside,
         "each *-set-aside payload's record is in the dead-letter queue"
     );
+}
+
+/// Change events as the rule hands them to the loyalty sync: the outcome named.
+#[tokio::test]
+async fn loyalty_sync_events_come_to_the_outcome_named() {
+    let env = TestEnv::new().await;
+    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
+    let bus = local_api::events::ensure_bus(&sdk, &env.table)
+        .await
+        .unwrap();
+    let mut settings = env.platform.settings.clone();
+    settings.dead_letter_queue = Some(bus.dead_letter_url);
+    let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let sync = loyalty_sync::LoyaltySync::new(&platform).unwrap();
+    let paths = files(&workspace_root().join("events/loyalty-sync"));
+    assert!(!paths.is_empty());
+    for path in paths {
+        let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let outcome =
+            serde_json::to_value(platform::EventFunction::handle(&sync, event).await).unwrap();
+        assert_eq!(outcome["outcome"], expectation(&path), "{}", path.display());
+    }
 }

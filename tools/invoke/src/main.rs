@@ -252,10 +252,14 @@ impl Run<'_> {
 }
 
 /// `200` for an HTTP answer, `allow`/`deny` for an authorizer's, `delivered`/`reported`
-/// for a stream consumer's (no batch item failures, or some).
+/// for a stream consumer's (no batch item failures, or some), the loyalty sync's
+/// `outcome` (`skipped`, `created`, `pushed`, `set_aside`).
 fn outcome(response: &serde_json::Value) -> String {
     if let Some(status) = response["statusCode"].as_u64() {
         return status.to_string();
+    }
+    if let Some(outcome) = response["outcome"].as_str() {
+        return outcome.into();
     }
     if let Some(failures) = response["batchItemFailures"].as_array() {
         return if failures.is_empty() {

@@ -30,7 +30,17 @@ impl Payload {
             .map(|(_, outcome)| outcome.to_owned())
             .filter(|o| {
                 o.len() == 3 && o.bytes().all(|b| b.is_ascii_digit())
-                    || ["allow", "deny", "delivered", "reported"].contains(&o.as_str())
+                    || [
+                        "allow",
+                        "deny",
+                        "delivered",
+                        "reported",
+                        "skipped",
+                        "created",
+                        "pushed",
+                        "set_aside",
+                    ]
+                    .contains(&o.as_str())
             });
         Ok(Self {
             path: path.to_owned(),
