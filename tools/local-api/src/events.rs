@@ -63,8 +63,27 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
         aws_sdk_sqs::Client::new(sdk),
     );
     let bus = create_bus(&bridge, table).await?;
-    let queue_url = create_queue(&sqs, &bus).await?;
+    let pattern = format!(r#"{{"source": ["{}"]}}"#, adapters::events::SOURCE);
+    let queue_url = rule_to_queue(&bridge, &sqs, &bus, "all-change-events", &pattern, &bus).await?;
     let dead_letter_url = create_dead_letter_queue(&sqs, table).await?;
+    Ok(DevBus {
+        bus,
+        queue_url,
+        dead_letter_url,
+    })
+}
+
+/// A rule on `bus` matching `pattern`, its target a queue named `queue` (created unless
+/// it exists): the queue's URL.
+async fn rule_to_queue(
+    bridge: &aws_sdk_eventbridge::Client,
+    sqs: &aws_sdk_sqs::Client,
+    bus: &str,
+    rule: &str,
+    pattern: &str,
+    queue: &str,
+) -> Result<String, String> {
+    let queue_url = create_queue(sqs, queue).await?;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)
@@ -80,16 +99,16 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
         .unwrap_or_default();
     bridge
         .put_rule()
-        .name("all-change-events")
-        .event_bus_name(&bus)
-        .event_pattern(format!(r#"{{"source": ["{}"]}}"#, adapters::events::SOURCE))
+        .name(rule)
+        .event_bus_name(bus)
+        .event_pattern(pattern)
         .send()
         .await
         .map_err(|e| failed("create the rule", e))?;
     bridge
         .put_targets()
-        .rule("all-change-events")
-        .event_bus_name(&bus)
+        .rule(rule)
+        .event_bus_name(bus)
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
                 .id("queue")
@@ -100,11 +119,124 @@ pub async fn ensure_bus(sdk: &aws_config::SdkConfig, table: &str) -> Result<DevB
         .send()
         .await
         .map_err(|e| failed("point the rule at the queue", e))?;
-    Ok(DevBus {
-        bus,
-        queue_url,
-        dead_letter_url,
-    })
+    Ok(queue_url)
+}
+
+/// How often `make dev` hands an event the loyalty sync failed on back to it (Lambda's
+/// asynchronous invocations: the first try and two retries) before setting it aside.
+const LOYALTY_SYNC_TRIES: u32 = 3;
+
+/// The loyalty sync as the template wires it: its rule's pattern feeding a queue that
+/// is read here and handed to the function in process; an event it fails on is tried
+/// again after a pause, three times in all, then goes to its dead-letter queue.
+pub async fn follow_loyalty_sync(
+    sdk: aws_config::SdkConfig,
+    table: String,
+    pattern: serde_json::Value,
+    sync: loyalty_sync::LoyaltySync<
+        adapters::loyalty::OpenLoyalty,
+        adapters::dead_letters::SqsDeadLetters,
+    >,
+) {
+    use platform::EventFunction;
+    let (bridge, sqs) = (
+        aws_sdk_eventbridge::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+    );
+    let bus = crate::event_bus_name(&table);
+    let queue = format!("{bus}-loyalty-sync");
+    let queues = async {
+        let url = rule_to_queue(
+            &bridge,
+            &sqs,
+            &bus,
+            "loyalty-sync",
+            &pattern.to_string(),
+            &queue,
+        )
+        .await?;
+        let dead = create_queue(&sqs, &format!("{queue}-dead-letters")).await?;
+        Ok::<_, String>((url, dead))
+    };
+    let (url, dead) = match queues.await {
+        Ok(urls) => urls,
+        Err(e) => {
+            eprintln!("local-api: no loyalty sync: {e}");
+            return;
+        }
+    };
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(2)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("local-api: reading the loyalty sync queue: {e:?}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        for message in messages {
+            let body = message.body.clone().unwrap_or_default();
+            let tries: u32 = message
+                .attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            let Ok(event) = serde_json::from_str(&body) else {
+                continue;
+            };
+            let outcome = sync.handle(event).await;
+            let failed = loyalty_sync::LoyaltySync::<
+                adapters::loyalty::OpenLoyalty,
+                adapters::dead_letters::SqsDeadLetters,
+            >::failure(&outcome);
+            println!(
+                "loyalty-sync {}",
+                serde_json::to_string(&outcome).unwrap_or_default()
+            );
+            if failed.is_some() && tries < LOYALTY_SYNC_TRIES {
+                continue; // visible again after the pause: the retry
+            }
+            if let Some(reason) = failed {
+                let _ = sqs
+                    .send_message()
+                    .queue_url(&dead)
+                    .message_body(&body)
+                    .message_attributes(
+                        "reason",
+                        aws_sdk_sqs::types::MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(reason)
+                            .build()
+                            .expect("a string attribute"),
+                    )
+                    .send()
+                    .await;
+                println!("loyalty-sync: given up after {tries} tries: in {dead}");
+            }
+            if let Some(receipt) = message.receipt_handle {
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await;
+            }
+        }
+    }
 }
 
 /// A publisher that prints one line per event it publishes (type, user, id).

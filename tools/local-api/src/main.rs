@@ -135,6 +135,26 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
         stream_source,
         platform.settings.events_give_up_after,
     ));
+    let loyalty_rule = template
+        .functions
+        .get("LoyaltySyncFunction")
+        .and_then(|f| f.event_rule.clone())
+        .ok_or("template.yaml: LoyaltySyncFunction has no EventBridge rule")?;
+    let mut sync_settings = platform.settings.clone();
+    // Its dead-letter queue, as the template gives it its own.
+    sync_settings.dead_letter_queue = Some(format!(
+        "{endpoint}/123456789012/{}-loyalty-sync-dead-letters",
+        local_api::event_bus_name(table_name)
+    ));
+    let sync_platform =
+        platform::Platform::new(sdk.clone(), sync_settings, domain::Clock::system());
+    let sync = loyalty_sync::LoyaltySync::new(&sync_platform).map_err(|e| e.to_string())?;
+    tokio::spawn(local_api::events::follow_loyalty_sync(
+        sdk.clone(),
+        table_name.to_owned(),
+        loyalty_rule,
+        sync,
+    ));
 
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)
