@@ -232,6 +232,32 @@ async fn the_card_follows_a_profile_patch_and_date_of_birth_is_required() {
     assert_eq!(member_of(&env, &user)[0]["phone"], new_phone.as_str());
 }
 
+/// The port's erasure call, ready for issue 16: the member keeps its card, loses the rest.
+#[tokio::test]
+async fn the_adapter_anonymizes_a_member() {
+    use domain::loyalty::LoyaltyCardService;
+    let env = TestEnv::new().await;
+    let (user, _, _) = registered(&env).await;
+    let member = member_of(&env, &user)[0]["customerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.platform
+        .loyalty()
+        .unwrap()
+        .anonymize_member(&member)
+        .await
+        .unwrap();
+    let held: Vec<Value> = members(&env)
+        .into_iter()
+        .filter(|m| m["customerId"] == member.as_str())
+        .collect();
+    assert_eq!(held[0]["anonymized"], true);
+    assert_eq!(held[0]["firstName"], Value::Null);
+    assert_eq!(held[0]["phone"], Value::Null);
+    assert_eq!(held[0]["externalId"], Value::Null);
+}
+
 #[tokio::test]
 async fn without_a_card_the_loyalty_routes_say_so_and_add_loyalty_links_one() {
     let env = TestEnv::new().await;

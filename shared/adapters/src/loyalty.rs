@@ -2,7 +2,8 @@
 //! (https://help.openloyalty.io/api-reference/member): `POST /api/{storeCode}/member` to
 //! create, `GET /api/{storeCode}/member?loyaltyCardNumber=` to find the member of a card,
 //! `PUT /api/{storeCode}/member/{customerId}` to update, and
-//! `GET /api/{storeCode}/member/{customerId}/status` for points and tier. Requests carry
+//! `GET /api/{storeCode}/member/{customerId}/status` for points and tier, and
+//! `POST /api/{storeCode}/member/{customerId}/anonymize` for erasure. Requests carry
 //! an admin API key in `X-AUTH-TOKEN`, read from Secrets Manager on first use.
 //!
 //! The HTTP client (reqwest, rustls with the aws-lc-rs provider the SDK uses, the
@@ -256,5 +257,15 @@ impl LoyaltyCardService for OpenLoyalty {
                 .or_else(|| status["points"].as_f64()),
             tier: status["levelName"].as_str().map(str::to_owned),
         })
+    }
+
+    async fn anonymize_member(&self, member_id: &str) -> Result<(), LoyaltyFailure> {
+        self.send(
+            reqwest::Method::POST,
+            self.url(&format!("/{member_id}/anonymize")),
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 }

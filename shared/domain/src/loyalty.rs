@@ -159,6 +159,12 @@ pub trait LoyaltyCardService: Send + Sync {
         &self,
         member_id: &str,
     ) -> impl Future<Output = Result<Standing, LoyaltyFailure>> + Send;
+
+    /// Removes the member's personal data at the platform (erasure, issue 16).
+    fn anonymize_member(
+        &self,
+        member_id: &str,
+    ) -> impl Future<Output = Result<(), LoyaltyFailure>> + Send;
 }
 
 #[cfg(test)]

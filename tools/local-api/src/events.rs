@@ -195,9 +195,18 @@ pub async fn follow_loyalty_sync(
                 })
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
-            let Ok(event) = serde_json::from_str(&body) else {
+            let Ok(event) = serde_json::from_str::<
+                aws_lambda_events::event::eventbridge::EventBridgeEvent,
+            >(&body) else {
                 continue;
             };
+            let (kind, user) = (
+                event.detail_type.clone(),
+                event.detail["user_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
             let outcome = sync.handle(event).await;
             let failed = loyalty_sync::LoyaltySync::<
                 adapters::loyalty::OpenLoyalty,

@@ -6,6 +6,7 @@
 //! - `GET /api/{storeCode}/member?loyaltyCardNumber=N` → `{"items": [...], "total"}`
 //! - `GET` / `PUT /api/{storeCode}/member/{customerId}`
 //! - `GET /api/{storeCode}/member/{customerId}/status` → points and tier
+//! - `POST /api/{storeCode}/member/{customerId}/anonymize` → personal data blanked
 //!
 //! every one behind the `X-AUTH-TOKEN` header (an API key, as the platform's admin API
 //! keys are used). Beside them, always answering whatever fault is set:
@@ -151,6 +152,7 @@ impl StandIn {
             (&Method::GET, []) => self.find(&query),
             (&Method::GET, [id]) => self.member(id, |m| Value::Object(m.clone())),
             (&Method::PUT, [id]) => self.update(id, &body),
+            (&Method::POST, [id, "anonymize"]) => self.anonymize(id),
             (&Method::GET, [id, "status"]) => self.member(id, |m| {
                 json!({
                     "customerId": m["customerId"], "firstName": m["firstName"],
@@ -207,6 +209,7 @@ impl StandIn {
                             "birthDate": m["birthDate"], "email": m["email"], "gender": m["gender"],
                             "agreement1": m["agreement1"], "agreement2": m["agreement2"],
                             "agreement3": m["agreement3"], "externalId": external_id(&m),
+                            "anonymized": m.get("anonymized").cloned().unwrap_or(json!(false)),
                         })
                     })
                     .collect();
@@ -304,6 +307,27 @@ impl StandIn {
             Some(m) => respond(StatusCode::OK, &view(m)),
             None => problem(StatusCode::NOT_FOUND, "Member not found"),
         }
+    }
+
+    /// Personal data blanked, as the platform's anonymization does; the card stays.
+    fn anonymize(&self, id: &str) -> Response<Full<Bytes>> {
+        let mut state = self.state.lock().unwrap();
+        let Some(member) = state.members.get_mut(id) else {
+            return problem(StatusCode::NOT_FOUND, "Member not found");
+        };
+        for field in [
+            "firstName",
+            "lastName",
+            "email",
+            "phone",
+            "birthDate",
+            "gender",
+            "labels",
+        ] {
+            member.insert(field.into(), Value::Null);
+        }
+        member.insert("anonymized".into(), json!(true));
+        empty(StatusCode::NO_CONTENT)
     }
 
     fn update(&self, id: &str, body: &Value) -> Response<Full<Bytes>> {
