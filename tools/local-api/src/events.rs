@@ -213,7 +213,7 @@ pub async fn follow_loyalty_sync(
                 adapters::dead_letters::SqsDeadLetters,
             >::failure(&outcome);
             println!(
-                "loyalty-sync {}",
+                "loyalty-sync {kind} user={user} {}",
                 serde_json::to_string(&outcome).unwrap_or_default()
             );
             if failed.is_some() && tries < LOYALTY_SYNC_TRIES {
