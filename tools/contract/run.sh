@@ -25,7 +25,7 @@ log=$(mktemp -d)
 emulator=$!
 trap 'kill $emulator ${api:-} 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 150); do port_open "$EMULATOR_PORT" && break; sleep 0.1; done
-target/debug/local-api serve --port "$API_PORT" --table "$TABLE_NAME" >"$log/api.log" 2>&1 &
+target/debug/local-api serve --port "$API_PORT" --table "$TABLE_NAME" --loyalty-standin 127.0.0.1:0 >"$log/api.log" 2>&1 &
 api=$!
 for _ in $(seq 1 150); do port_open "$API_PORT" && break; sleep 0.1; done
 port_open "$API_PORT" || { cat "$log/api.log" >&2; echo "contract: local-api did not start" >&2; exit 1; }

@@ -39,6 +39,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("accounts", "accounts"),
     ("media", "media"),
     ("events", "events"),
+    ("loyalty-sync", "loyalty-sync"),
 ];
 
 /// Records in the stream batch of the events function's throughput run (its template
@@ -132,6 +133,7 @@ fn env_for(
     aws_endpoint: &str,
     table: &str,
     dead_letter_queue: &str,
+    loyalty_url: &str,
 ) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("AWS_ENDPOINT_URL", aws_endpoint.to_owned()),
@@ -158,6 +160,16 @@ fn env_for(
         ("TOKEN_PUBLIC_KEYS", local_api::dev_token::dev_public_keys()),
         ("EVENT_BUS_NAME", local_api::event_bus_name(table)),
         ("DEAD_LETTER_QUEUE_URL", dead_letter_queue.into()),
+        ("LOYALTY_PROVIDER", "openloyalty".into()),
+        ("LOYALTY_BASE_URL", loyalty_url.into()),
+        (
+            "LOYALTY_STORE_CODE",
+            local_api::DEV_LOYALTY_STORE_CODE.into(),
+        ),
+        (
+            "LOYALTY_API_KEY_SECRET",
+            local_api::loyalty_secret_name(table),
+        ),
         ("RUST_LOG", "warn".into()),
     ];
     // Where the TLS client finds root certificates: one bundle file instead of a directory scan.
@@ -322,6 +334,7 @@ async fn main() {
         &format!("http://{closed}"),
         "bench",
         &format!("http://{closed}/123456789012/bench-events-dead-letters"),
+        &format!("http://{closed}"),
     );
 
     println!(
@@ -371,6 +384,9 @@ async fn main() {
         &integration_tests::emulator_url(),
         &env.table,
         &dead_letters,
+        env.loyalty
+            .as_deref()
+            .expect("the bench's stand-in loyalty platform"),
     );
     let seeded = env
         .request("PATCH", "/users/profile")

@@ -29,6 +29,9 @@ enum Command {
         /// The table on the emulator; created from template.yaml when missing.
         #[arg(long, env = "TABLE_NAME", default_value = "user-profile-dev")]
         table: String,
+        /// Where the stand-in loyalty platform listens (port 0: any free one).
+        #[arg(long, default_value = local_api::DEV_LOYALTY_ADDR)]
+        loyalty_standin: SocketAddr,
     },
     /// Print a development user token (dev key: never accepted by a deployed stack).
     Token {
@@ -61,8 +64,9 @@ async fn main() {
             port,
             template,
             table,
+            loyalty_standin,
         } => {
-            if let Err(message) = serve(port, &template, &table).await {
+            if let Err(message) = serve(port, &template, &table, loyalty_standin).await {
                 eprintln!("local-api: {message}");
                 std::process::exit(1);
             }
@@ -70,7 +74,12 @@ async fn main() {
     }
 }
 
-async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), String> {
+async fn serve(
+    port: u16,
+    template_path: &Path,
+    table_name: &str,
+    standin_addr: SocketAddr,
+) -> Result<(), String> {
     tracing_subscriber_init();
     let template = Template::load(template_path).map_err(|e| e.to_string())?;
     let sdk = adapters::aws::sdk_config().await;
@@ -94,18 +103,9 @@ async fn serve(port: u16, template_path: &Path, table_name: &str) -> Result<(), 
             local_api::DEV_LOYALTY_STORE_CODE,
             local_api::DEV_LOYALTY_API_KEY,
         );
-        let addr = standin
-            .spawn(
-                local_api::DEV_LOYALTY_ADDR
-                    .parse()
-                    .map_err(|e| format!("{e}"))?,
-            )
-            .map_err(|e| {
-                format!(
-                    "the stand-in loyalty platform cannot listen on {}: {e}",
-                    local_api::DEV_LOYALTY_ADDR
-                )
-            })?;
+        let addr = standin.spawn(standin_addr).map_err(|e| {
+            format!("the stand-in loyalty platform cannot listen on {standin_addr}: {e}")
+        })?;
         println!(
             "local-api: stand-in loyalty platform (Open Loyalty member API, store {}) on http://{addr}; \
              its members at http://{addr}/_standin/members",
