@@ -193,6 +193,38 @@ async fn a_slow_platform_at_sign_up_still_answers_201_and_never_makes_two_member
     assert_eq!(member_of(&env, &user).len(), 1);
 }
 
+/// A client that did not see the 201 (a timeout) sends the registration again: no second
+/// account, no second member.
+#[tokio::test]
+async fn a_retried_registration_makes_no_second_account_or_member() {
+    let env = TestEnv::new().await;
+    let (email, phone) = (unique_email(), fresh_phone());
+    let body = sign_up_body(&email, &phone);
+    assert_eq!(post(&env, &body).await.status, 202);
+    let mut with_code = body.clone();
+    with_code["code"] = json!(last_code_to(&phone));
+    let first = post(&env, &with_code).await;
+    assert_eq!(first.status, 201);
+    let user = first.json()["profile"]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for retry in [&with_code, &body] {
+        let r = post(&env, retry).await;
+        assert_ne!(r.status, 201, "{}", r.json());
+        assert!(r.status.is_client_error(), "{}", r.json());
+    }
+    assert_eq!(members(&env).len(), 1);
+    assert_eq!(member_of(&env, &user).len(), 1);
+    let cards = env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|i| i["sk"].as_s().is_ok_and(|sk| sk == "LOYALTY"))
+        .count();
+    assert_eq!(cards, 1);
+}
+
 #[tokio::test]
 async fn the_card_follows_a_profile_patch_and_date_of_birth_is_required() {
     let env = TestEnv::new().await;
