@@ -85,7 +85,11 @@ def map_body(ctx, body):
                 del body["token_field"], body["token_checksum_field"]
         # A sign-up's email is new each time: a taken one is the data's state, not the
         # request's shape.
-        if ctx.operation.path in ("/api/v1/accounts/users", "/users/register"):
+        if ctx.operation.path in (
+            "/api/v1/accounts/users",
+            "/users/register",
+            "/users/register-with-loyalty",
+        ):
             email = body.get("email")
             if isinstance(email, str) and email.count("@") == 1:
                 local, domain = email.split("@")

@@ -170,7 +170,9 @@ pub async fn follow_loyalty_sync(
             .receive_message()
             .queue_url(&url)
             .max_number_of_messages(10)
-            .wait_time_seconds(1)
+            // No long polling: the emulator serves one request at a time, and a long
+            // poll would hold every other request behind it.
+            .wait_time_seconds(0)
             .visibility_timeout(2)
             .message_system_attribute_names(
                 aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
@@ -178,6 +180,10 @@ pub async fn follow_loyalty_sync(
             .send()
             .await;
         let messages = match received {
+            Ok(out) if out.messages.as_ref().is_none_or(Vec::is_empty) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
                 eprintln!("local-api: reading the loyalty sync queue: {e:?}");
