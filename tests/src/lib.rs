@@ -487,6 +487,26 @@ pub fn fail_events(bus: &str, count: u32, only: Option<&str>) {
     result.expect("the emulator takes PutEvents faults");
 }
 
+/// Lets the next `after` DynamoDB calls of `op` on `table` through, then fails every one
+/// with a 500 until `heal_dynamodb`.
+pub fn fail_dynamodb(table: &str, op: &str, after: u32) {
+    let url = format!(
+        "{}/_emulator/fail-dynamodb?op={op}&after={after}&table={table}",
+        emulator().url
+    );
+    ureq::post(&url)
+        .send_empty()
+        .expect("the emulator takes DynamoDB faults");
+}
+
+/// Heals every DynamoDB fault on `table`.
+pub fn heal_dynamodb(table: &str) {
+    let url = format!("{}/_emulator/fail-dynamodb?table={table}", emulator().url);
+    ureq::delete(&url)
+        .call()
+        .expect("the emulator heals DynamoDB faults");
+}
+
 /// Delays every emulator request naming `table` by `ms` (0 removes the delay).
 pub fn inject_latency(table: &str, ms: u64) {
     let url = format!("{}/_emulator/latency?table={table}&ms={ms}", emulator().url);

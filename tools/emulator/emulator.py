@@ -59,6 +59,9 @@ class Emulator:
     see how the service handles an SMS that never left without disturbing other tests.
     `POST /_emulator/fail-events?count=N[&type=T][&bus=B]` refuses the next N PutEvents
     entries (of detail-type T, to bus B); `DELETE` heals.
+    `POST /_emulator/fail-dynamodb?op=<Operation>&after=N[&table=T]` lets the next N
+    DynamoDB calls of that operation (naming table T) through, then fails every one with
+    a 500 until `DELETE /_emulator/fail-dynamodb[?table=T]` heals it.
     `POST /_emulator/latency?table=&ms=` delays every request naming that table by `ms`
     (outside the one-at-a-time lock, so concurrent calls overlap as they do in AWS).
     """
@@ -73,6 +76,8 @@ class Emulator:
         # PutEvents entries to refuse, by bus (None: any bus): how many more, of which
         # detail-type (None: any). Per bus, so tests on their own buses do not meet.
         self.failing_events = {}
+        # DynamoDB operations to fail, by (operation, table or None): calls still let through.
+        self.failing_dynamodb = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -101,6 +106,15 @@ class Emulator:
                     "type": query.get("type", [None])[0],
                 }
             return respond(start_response, "204 No Content", "text/plain", "")
+        if path == "/_emulator/fail-dynamodb":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            table = query.get("table", [None])[0]
+            if method == "DELETE":
+                self.failing_dynamodb = {k: v for k, v in self.failing_dynamodb.items() if k[1] != table}
+            else:
+                op = query.get("op", [""])[0]
+                self.failing_dynamodb[(op, table)] = {"after": int(query.get("after", ["0"])[0])}
+            return respond(start_response, "204 No Content", "text/plain", "")
         if path == "/_emulator/latency":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             table = query.get("table", [""])[0]
@@ -126,6 +140,20 @@ class Emulator:
                         value = form.get(prefix + ".Value.StringValue", [""])[0]
                         attributes[values[0]] = value
                 self.sms_attributes.append((form["PhoneNumber"][0], attributes))
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            if target.startswith("DynamoDB_") and self.failing_dynamodb:
+                op = target.split(".", 1)[-1]
+                for (failing_op, table), fault in self.failing_dynamodb.items():
+                    if failing_op != op or (table is not None and f'"{table}"' not in text):
+                        continue
+                    if fault["after"] > 0:
+                        fault["after"] -= 1
+                        break
+                    error = json.dumps({
+                        "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                        "message": "injected DynamoDB failure",
+                    })
+                    return respond(start_response, "500 Internal Server Error", "application/x-amz-json-1.0", error)
             if form.get("Action") == ["Publish"] and form.get("PhoneNumber", [""])[0] in self.failing_numbers:
                 error = (
                     "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"
