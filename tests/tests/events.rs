@@ -113,19 +113,25 @@ async fn function_events_answer_the_status_in_their_name() {
     );
 }
 
-/// Stream batches as Lambda hands them over: `delivered` when no record is reported
-/// (published, or set aside in the dead-letter queue), `reported` when one is (Lambda
-/// then retries from it).
-#[tokio::test]
-async fn stream_events_are_delivered_or_reported_as_named() {
-    let env = TestEnv::new().await;
+/// The test's platform with the stack's bus and its dead-letter queue on the emulator, as
+/// the event functions are configured in AWS.
+async fn with_bus(env: &TestEnv) -> platform::Platform {
     let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
     let bus = local_api::events::ensure_bus(&sdk, &env.table)
         .await
         .unwrap();
     let mut settings = env.platform.settings.clone();
     settings.dead_letter_queue = Some(bus.dead_letter_url);
-    let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
+    platform::Platform::new(sdk, settings, domain::Clock::system())
+}
+
+/// Stream batches as Lambda hands them over: `delivered` when no record is reported
+/// (published, or set aside in the dead-letter queue), `reported` when one is (Lambda
+/// then retries from it).
+#[tokio::test]
+async fn stream_events_are_delivered_or_reported_as_named() {
+    let env = TestEnv::new().await;
+    let platform = with_bus(&env).await;
     let app = events::EventsApp::new(&platform).unwrap();
     let paths = files(&workspace_root().join("events/events"));
     assert!(paths.len() >= 2);
@@ -167,13 +173,7 @@ async fn stream_events_are_delivered_or_reported_as_named() {
 #[tokio::test]
 async fn loyalty_sync_events_come_to_the_outcome_named() {
     let env = TestEnv::new().await;
-    let sdk = integration_tests::sdk_config(&integration_tests::emulator_url()).await;
-    let bus = local_api::events::ensure_bus(&sdk, &env.table)
-        .await
-        .unwrap();
-    let mut settings = env.platform.settings.clone();
-    settings.dead_letter_queue = Some(bus.dead_letter_url);
-    let platform = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let platform = with_bus(&env).await;
     let sync = loyalty_sync::LoyaltySync::new(&platform).unwrap();
     let paths = files(&workspace_root().join("events/loyalty-sync"));
     assert!(!paths.is_empty());

@@ -405,7 +405,6 @@ mod sync {
             let sync = LoyaltySync {
                 platform: env.platform.loyalty(),
                 cards: env.platform.loyalty_store().unwrap(),
-                profiles: env.platform.profile_store().unwrap(),
                 dead_letters: adapters::dead_letters::SqsDeadLetters::new(
                     adapters::aws::LazyClient::ready(bus.sqs.clone()),
                     &dead_letters,

@@ -8,7 +8,7 @@
 use api::ApiError;
 use api::error::RETRY_AFTER_SECS;
 use api::http::{json, json_object, request_id, request_source};
-use api::loyalty::CardBody;
+use api::loyalty::{CardBody, take_add_loyalty};
 use api::otp::{code_resent, code_sent};
 use api::profile_body::ProfileBody;
 use domain::password::Password;
@@ -31,14 +31,9 @@ fn parse(
     source: RequestSource,
 ) -> Result<SignUp, ApiError> {
     let mut errors = FieldErrors::default();
-    let with_loyalty_card = match body.remove("add_loyalty") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(_) => {
-            errors.add("add_loyalty", "must be true or false");
-            false
-        }
-    };
+    let with_loyalty_card = take_add_loyalty(&mut body)
+        .map_err(|m| errors.add("add_loyalty", m))
+        .unwrap_or_default();
     let mut text = |name: &str, errors: &mut FieldErrors| match body.remove(name) {
         Some(Value::String(s)) => Some(s),
         None | Some(Value::Null) => {
@@ -118,14 +113,13 @@ struct Registered<'a> {
 
 /// `POST /users/register`: no card, whatever the body says.
 pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let mut body = json_object(req)?;
+    let body = json_object(req)?;
     if body.contains_key("add_loyalty") {
         return Err(ApiError::field(
             "add_loyalty",
             "is taken by POST /users/register-with-loyalty/ only",
         ));
     }
-    body.remove("add_loyalty");
     sign_up(app, body, req, false).await
 }
 

@@ -18,14 +18,13 @@ use domain::ports::{DeadLetter, DeadLetters};
 use platform::{ConfigError, EventFunction, Platform};
 use serde::Serialize;
 use serde_json::Value;
-use store::{LoyaltyStore, ProfileStore};
+use store::LoyaltyStore;
 use usecases::loyalty::LinkFailure;
 
 pub struct LoyaltySync<L, D> {
     /// `None` with `LoyaltyProvider: none` (the rule is disabled then too).
     pub platform: Option<L>,
     pub cards: LoyaltyStore,
-    pub profiles: ProfileStore,
     pub dead_letters: D,
 }
 
@@ -34,7 +33,6 @@ impl LoyaltySync<adapters::loyalty::OpenLoyalty, adapters::dead_letters::SqsDead
         Ok(Self {
             platform: p.loyalty(),
             cards: p.loyalty_store()?,
-            profiles: p.profile_store()?,
             dead_letters: p.dead_letters()?,
         })
     }
@@ -99,10 +97,12 @@ impl<L: LoyaltyCardService, D: DeadLetters> LoyaltySync<L, D> {
         let Some(platform) = self.platform.as_ref() else {
             return Ok(Synced::Skipped("no loyalty platform is configured"));
         };
-        let Some(mut card) = self.cards.card(user).await? else {
+        // One strongly consistent batch read: the profile pushed is the one committed.
+        let (profile, card) = self.cards.profile_with_card(user).await?;
+        let Some(mut card) = card else {
             return Ok(Synced::Skipped("no loyalty card"));
         };
-        let Some(profile) = self.profiles.get(user).await? else {
+        let Some(profile) = profile else {
             return Ok(Synced::Skipped("no profile"));
         };
         if card.status == CardStatus::Pending {

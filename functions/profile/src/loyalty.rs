@@ -8,7 +8,7 @@
 use adapters::loyalty::OpenLoyalty;
 use api::ApiError;
 use api::http::{json, json_object};
-use api::loyalty::CardBody;
+use api::loyalty::{CardBody, take_add_loyalty};
 use api::profile_body::ProfileBody;
 use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard, LoyaltyCardService, MemberDetails};
 use domain::{ConsentActor, Profile, ProfilePatch, UserId};
@@ -93,11 +93,7 @@ pub(crate) async fn patch(
     let platform = platform(app)?;
     let expected = if_match(req.headers())?;
     let mut body = json_object(req)?;
-    let add_loyalty = match body.remove("add_loyalty") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(_) => return Err(ApiError::field("add_loyalty", "must be true or false")),
-    };
+    let add_loyalty = take_add_loyalty(&mut body).map_err(|m| ApiError::field("add_loyalty", m))?;
     if matches!(body.get("date_of_birth"), None | Some(Value::Null)) {
         return Err(ApiError::field("date_of_birth", "is required"));
     }
@@ -105,7 +101,7 @@ pub(crate) async fn patch(
     let patch =
         ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
     // A user with no profile yet may link a card: the PATCH creates the profile.
-    let (_, card) = app.cards.profile_with_card(user).await?;
+    let card = app.cards.card(user).await?;
     if card.is_none() && !add_loyalty {
         return Err(ApiError::loyalty_card_not_found());
     }

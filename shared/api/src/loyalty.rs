@@ -3,6 +3,16 @@
 
 use domain::loyalty::{LoyaltyCard, Standing};
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Takes seed 000's `add_loyalty` out of a body: absent or null is `false`.
+pub fn take_add_loyalty(body: &mut Map<String, Value>) -> Result<bool, &'static str> {
+    match body.remove("add_loyalty") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => Ok(true),
+        Some(_) => Err("must be true or false"),
+    }
+}
 
 #[derive(Serialize)]
 pub struct CardBody<'a> {

@@ -20,17 +20,23 @@ const STATUS: &str = "status";
 const MEMBER_ID: &str = "member_id";
 const PUSHED_VERSION: &str = "pushed_version";
 
-/// The put of a new card: refused if the user has one.
-pub(crate) fn card_put(
-    table: &str,
-    user: &UserId,
-    card: &LoyaltyCard,
-) -> Result<TransactWriteItem, StoreError> {
+/// A new card's item, and the condition that the user has none.
+fn new_card(user: &UserId, card: &LoyaltyCard) -> Result<(Item, Expression), StoreError> {
     let mut item: Item = serde_dynamo::to_item(card)?;
     item.extend(ItemKey::loyalty_card(user).to_item());
     let mut e = Expression::default();
     let pk = e.name(PK);
     e.condition(format!("attribute_not_exists({pk})"));
+    Ok((item, e))
+}
+
+/// The put of a new card in a transaction: refused if the user has one.
+pub(crate) fn card_put(
+    table: &str,
+    user: &UserId,
+    card: &LoyaltyCard,
+) -> Result<TransactWriteItem, StoreError> {
+    let (item, e) = new_card(user, card)?;
     put(table, item, e)
 }
 
@@ -87,11 +93,7 @@ impl LoyaltyStore {
 
     /// Links `card` to a user who has none; nothing if one was linked meanwhile.
     pub async fn link(&self, user: &UserId, card: &LoyaltyCard) -> Result<(), StoreError> {
-        let mut item: Item = serde_dynamo::to_item(card)?;
-        item.extend(ItemKey::loyalty_card(user).to_item());
-        let mut e = Expression::default();
-        let pk = e.name(PK);
-        e.condition(format!("attribute_not_exists({pk})"));
+        let (item, e) = new_card(user, card)?;
         let built = e.build();
         unless_condition_failed(
             self.client

@@ -138,6 +138,7 @@ pub async fn follow_loyalty_sync(
         adapters::dead_letters::SqsDeadLetters,
     >,
 ) {
+    use domain::ports::DeadLetters;
     use platform::EventFunction;
     let (bridge, sqs) = (
         aws_sdk_eventbridge::Client::new(&sdk),
@@ -165,6 +166,10 @@ pub async fn follow_loyalty_sync(
             return;
         }
     };
+    let dead_letters = adapters::dead_letters::SqsDeadLetters::new(
+        adapters::aws::LazyClient::ready(sqs.clone()),
+        &dead,
+    );
     loop {
         let received = sqs
             .receive_message()
@@ -226,20 +231,12 @@ pub async fn follow_loyalty_sync(
                 continue; // visible again after the pause: the retry
             }
             if let Some(reason) = failed {
-                let _ = sqs
-                    .send_message()
-                    .queue_url(&dead)
-                    .message_body(&body)
-                    .message_attributes(
-                        "reason",
-                        aws_sdk_sqs::types::MessageAttributeValue::builder()
-                            .data_type("String")
-                            .string_value(reason)
-                            .build()
-                            .expect("a string attribute"),
-                    )
-                    .send()
-                    .await;
+                let letter = domain::ports::DeadLetter {
+                    body: body.clone(),
+                    reason,
+                    attributes: vec![("event_type", kind), ("user_id", user)],
+                };
+                let _ = dead_letters.set_aside(letter).await;
                 println!("loyalty-sync: given up after {tries} tries: in {dead}");
             }
             if let Some(receipt) = message.receipt_handle {
