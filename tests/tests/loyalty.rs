@@ -246,6 +246,14 @@ async fn the_card_follows_a_profile_patch_and_date_of_birth_is_required() {
         "{}",
         r.json()
     );
+    // Every refused field in one answer, nothing stored.
+    let r = patch(json!({"first_name": 5, "add_loyalty": "yes"})).await;
+    assert_eq!(r.status, 400);
+    let errors = &r.json()["errors"];
+    for field in ["first_name", "add_loyalty", "date_of_birth"] {
+        assert!(errors.get(field).is_some(), "{field} in {errors}");
+    }
+    assert_eq!(member_of(&env, &user)[0]["firstName"], "Ada");
 
     let r = patch(json!({"first_name": "Augusta", "date_of_birth": "1990-12-10"})).await;
     assert_eq!(r.status, 200, "{}", r.json());

@@ -11,7 +11,7 @@ use api::http::{json, json_object};
 use api::loyalty::{CardBody, take_add_loyalty};
 use api::profile_body::ProfileBody;
 use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard, LoyaltyCardService, MemberDetails};
-use domain::{ConsentActor, Profile, ProfilePatch, UserId};
+use domain::{ConsentActor, FieldErrors, Profile, ProfilePatch, UserId};
 use http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -93,13 +93,20 @@ pub(crate) async fn patch(
     let platform = platform(app)?;
     let expected = if_match(req.headers())?;
     let mut body = json_object(req)?;
-    let add_loyalty = take_add_loyalty(&mut body).map_err(|m| ApiError::field("add_loyalty", m))?;
+    // Every refused field in one answer.
+    let mut errors = FieldErrors::default();
+    let add_loyalty = take_add_loyalty(&mut body)
+        .map_err(|m| errors.add("add_loyalty", m))
+        .unwrap_or_default();
     if matches!(body.get("date_of_birth"), None | Some(Value::Null)) {
-        return Err(ApiError::field("date_of_birth", "is required"));
+        errors.add("date_of_birth", "is required");
     }
     let now = app.clock.now();
-    let patch =
-        ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
+    let patch = ProfilePatch::parse(&body, now.date_naive(), &app.locales)
+        .map_err(|e| errors.merge(e))
+        .ok();
+    errors.into_result().map_err(ApiError::validation)?;
+    let patch = patch.expect("no errors means a patch");
     // A user with no profile yet may link a card: the PATCH creates the profile.
     let card = app.cards.card(user).await?;
     if card.is_none() && !add_loyalty {
