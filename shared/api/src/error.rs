@@ -96,6 +96,16 @@ impl ApiError {
         )
     }
 
+    /// A write for an account that is erased (or being erased): a token issued before
+    /// the erasure brings nothing back.
+    pub fn account_erased() -> Self {
+        Self::new(
+            StatusCode::GONE,
+            "account_erased",
+            "This account has been erased.",
+        )
+    }
+
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
     }
@@ -241,6 +251,7 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%reason, "store failure");
                 ApiError::internal()
             }
+            StoreError::Erased => ApiError::account_erased(),
         }
     }
 }

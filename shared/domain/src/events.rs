@@ -40,10 +40,12 @@ pub enum EventType {
     AccountVerified,
     #[serde(rename = "loyalty_card.linked")]
     LoyaltyCardLinked,
+    #[serde(rename = "account.deleted")]
+    AccountDeleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         Self::ProfileCreated,
         Self::ProfileUpdated,
         Self::PhoneVerified,
@@ -56,6 +58,7 @@ impl EventType {
         Self::AccountRegistered,
         Self::AccountVerified,
         Self::LoyaltyCardLinked,
+        Self::AccountDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl EventType {
             Self::AccountRegistered => "account.registered",
             Self::AccountVerified => "account.verified",
             Self::LoyaltyCardLinked => "loyalty_card.linked",
+            Self::AccountDeleted => "account.deleted",
         }
     }
 }

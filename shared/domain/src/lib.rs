@@ -19,6 +19,7 @@ pub mod password;
 mod person;
 mod phone;
 pub mod ports;
+pub mod privacy;
 pub mod profile;
 pub mod segment;
 pub mod session;

@@ -27,6 +27,9 @@ pub enum Purpose {
     /// Proving a new address for an account's email change; the subject binds the
     /// request's checksum, so the emailed token alone cannot apply it.
     ChangeEmail,
+    /// Proving, to the verified phone or email, that the account's holder asks for its
+    /// erasure.
+    EraseAccount,
 }
 
 impl Purpose {
@@ -36,6 +39,7 @@ impl Purpose {
             Self::VerifyEmail => "verify_email",
             Self::RegisterPhone => "register_phone",
             Self::ChangeEmail => "change_email",
+            Self::EraseAccount => "erase_account",
         }
     }
 }
@@ -193,6 +197,23 @@ impl OtpKey {
                 .finalize()
                 .into_bytes(),
         )
+    }
+
+    /// A keyed hash of an identifier (an erased account's email or phone, `kind` saying
+    /// which): it can tell whether a value was erased to whoever holds the key, and
+    /// nothing to whoever reads the table. Hex of HMAC-SHA256 under a separate label,
+    /// so it never equals a code's digest.
+    pub fn identifier_hash(&self, kind: &str, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for field in ["erased-identifier", kind, value] {
+            mac.update(&(field.len() as u32).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Constant-time check of `code` against a stored digest.

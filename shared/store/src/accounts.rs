@@ -27,7 +27,7 @@ use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
 use crate::markers::{claim_phone, holder};
-use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::profile_item::{Guard, update_expression, writable_profile};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Outcome, none_if_condition_failed, put, transact, update, update_item};
 
@@ -599,7 +599,10 @@ impl AccountStore {
         .await?;
         let mut take = |key: &ItemKey| items.remove(key);
         Ok(EmailChangeState {
-            profile: take(&profile_key).map(profile_from_item).transpose()?,
+            profile: take(&profile_key)
+                .map(writable_profile)
+                .transpose()?
+                .flatten(),
             new_owner: holder(take(&credential_key)),
             challenge: take(&slot.challenge)
                 .map(serde_dynamo::from_item)

@@ -10,7 +10,7 @@ use crate::counter;
 use crate::keys::ItemKey;
 use crate::profile_item::{Guard, update_expression};
 use crate::profiles::ProfileStore;
-use crate::txn::update_item;
+use crate::txn::{none_if_condition_failed, update_item};
 
 const AVATAR_URL: &str = "avatar_url";
 const AVATAR_KEYS: &str = "avatar_keys";
@@ -59,10 +59,12 @@ impl ProfileStore {
         let mut e = update_expression(user, &ProfilePatch::default(), now, Guard::Optimistic);
         e.set(AVATAR_URL, AttributeValue::S(url.to_owned()));
         e.set(AVATAR_KEYS, AttributeValue::Ss(keys.to_vec()));
-        let out = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
+        let sent = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
             .return_values(ReturnValue::AllOld)
             .send()
-            .await?;
+            .await;
+        // The only condition of an optimistic write that sets no attribute: not erased.
+        let out = none_if_condition_failed(sent)?.ok_or(StoreError::Erased)?;
         Ok(
             match out.attributes.as_ref().and_then(|a| a.get(AVATAR_KEYS)) {
                 Some(AttributeValue::Ss(old)) => old.clone(),

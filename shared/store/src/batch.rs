@@ -117,3 +117,57 @@ pub(crate) fn user_prefix_query(
         .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
         .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
 }
+
+/// DynamoDB's limit of requests per BatchWriteItem.
+pub const MAX_WRITES: usize = 25;
+
+/// Deletes up to 25 items in one BatchWriteItem (plus retries of unprocessed ones).
+/// Deleting an item that is gone is no error, so a repeated call is harmless.
+pub(crate) async fn batch_delete(
+    client: &Client,
+    table: &str,
+    keys: &[ItemKey],
+) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+    assert!(
+        keys.len() <= MAX_WRITES,
+        "BatchWriteItem takes at most {MAX_WRITES} requests"
+    );
+    let mut pending = keys
+        .iter()
+        .map(|key| {
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key.to_item()))
+                .build()
+                .map_err(|e| StoreError::Failed(e.to_string()))?;
+            Ok(WriteRequest::builder().delete_request(delete).build())
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    for round in 0..MAX_ROUNDS {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if round > 0 {
+            let jitter_ms = rand::rng().random_range(0..=BASE_BACKOFF_MS << round);
+            tokio::time::sleep(Duration::from_millis(jitter_ms)).await;
+        }
+        let output = client
+            .batch_write_item()
+            .request_items(table, std::mem::take(&mut pending))
+            .send()
+            .await?;
+        pending = output
+            .unprocessed_items
+            .unwrap_or_default()
+            .remove(table)
+            .unwrap_or_default();
+    }
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "{} deletes stayed unprocessed",
+            pending.len()
+        )))
+    }
+}

@@ -11,6 +11,7 @@ use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::keys::{ItemKey, PK};
+use crate::profile_item::{ERASURE, is_erased};
 use crate::txn::{
     Outcome, condition_check, transact, unless_condition_failed, update, update_item,
 };
@@ -53,8 +54,10 @@ impl CiStore {
         now: DateTime<Utc>,
     ) -> Result<(), CiError> {
         let mut check = Expression::default();
-        let version = check.name("version");
-        check.condition(format!("attribute_exists({version})"));
+        let (version, erasure) = (check.name("version"), check.name(ERASURE));
+        check.condition(format!(
+            "attribute_exists({version}) AND attribute_not_exists({erasure})"
+        ));
         let mut set = Expression::default();
         for (property, value) in values {
             set.set(property.as_str(), AttributeValue::S(value.clone()));
@@ -85,7 +88,9 @@ impl CiStore {
         let mut found = batch_get(&self.client, &self.table, keys).await?;
         let mut out = HashMap::new();
         for user in users {
-            let has_profile = found.remove(&ItemKey::profile(user)).is_some();
+            let has_profile = found
+                .remove(&ItemKey::profile(user))
+                .is_some_and(|item| !is_erased(&item));
             let values = found
                 .remove(&ItemKey::ci(user))
                 .map(serde_dynamo::from_item)

@@ -19,7 +19,7 @@ use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK};
 use crate::markers::{claim_phone, release_phone};
-use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::profile_item::{Guard, live_profile, update_expression};
 use crate::txn::{Outcome, delete, put, transact, update};
 
 const ATTEMPTS: usize = 4;
@@ -100,8 +100,9 @@ impl AccountStore {
                 None => self
                     .get_raw(&ItemKey::profile(change.user))
                     .await?
-                    .map(profile_from_item)
+                    .map(live_profile)
                     .transpose()?
+                    .flatten()
                     .ok_or(ContactError::NotFound)?,
             };
             let (items, guarded, next) = self.contact_items(change, &profile, now).await?;

@@ -21,6 +21,7 @@ mod consent_item;
 mod consents;
 mod contact_change;
 mod counter;
+mod erasure;
 mod expr;
 mod item;
 pub mod keys;
@@ -51,6 +52,10 @@ pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use contact_change::{ContactChange, ContactError};
 pub use counter::SmsQuota;
+pub use erasure::{
+    Erasure, ErasureRequest, ErasureStore, ProofDestination, ProofState,
+    Standing as ErasureStanding,
+};
 pub use item::Item;
 pub use loyalty::LoyaltyStore;
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
@@ -68,6 +73,10 @@ pub enum StoreError {
     /// A request DynamoDB refused as malformed, or an item we cannot read: a bug here.
     #[error("DynamoDB request failed: {0}")]
     Failed(String),
+    /// The account is erased, or being erased (issue 16): a write for it may not
+    /// bring any of it back.
+    #[error("the account is erased")]
+    Erased,
 }
 
 const RETRYABLE_CODES: &[&str] = &[

@@ -13,7 +13,7 @@ use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK};
-use crate::profile_item::profile_from_item;
+use crate::profile_item::live_profile;
 use crate::txn::{put, unless_condition_failed, update_item};
 
 const STATUS: &str = "status";
@@ -72,8 +72,9 @@ impl LoyaltyStore {
         .await?;
         let profile = found
             .remove(&profile_key)
-            .map(profile_from_item)
-            .transpose()?;
+            .map(live_profile)
+            .transpose()?
+            .flatten();
         let card = found.remove(&card_key).map(card_from_item).transpose()?;
         Ok((profile, card))
     }

@@ -14,7 +14,7 @@ use crate::codes::{self, CodeSlot, CodeState};
 use crate::consent_item::{audit_puts, set_consents};
 use crate::keys::ItemKey;
 use crate::markers::{claim_phone, holder, release_phone};
-use crate::profile_item::{Guard, profile_from_item, update_expression};
+use crate::profile_item::{Guard, update_expression, writable_profile};
 use crate::profiles::ProfileStore;
 use crate::txn::{Outcome, transact, update};
 
@@ -92,7 +92,10 @@ impl ProfileStore {
         .await?;
         let mut take = |key: &ItemKey| items.remove(key);
         Ok(PhoneChangeState {
-            profile: take(&profile_key).map(profile_from_item).transpose()?,
+            profile: take(&profile_key)
+                .map(writable_profile)
+                .transpose()?
+                .flatten(),
             challenge: take(&challenge_key)
                 .map(serde_dynamo::from_item)
                 .transpose()?,

@@ -15,6 +15,35 @@ use crate::item::Item;
 
 pub(crate) const ATTRIBUTES: &str = "attributes";
 pub(crate) const VERSION: &str = "version";
+/// Present on a profile item once its account is being erased (`erasing`) and on the
+/// tombstone that remains (`erased`): such an item is no profile, and no write may
+/// touch it but the erasure's.
+pub(crate) const ERASURE: &str = "erasure";
+/// `erasure` while the account's items are deleted.
+pub(crate) const ERASING: &str = "erasing";
+/// `erasure` once nothing but the tombstone remains.
+pub(crate) const ERASED: &str = "erased";
+
+pub(crate) fn is_erased(item: &Item) -> bool {
+    item.contains_key(ERASURE)
+}
+
+/// The profile a read shows: none for an account that is erased or being erased, as
+/// for a missing user.
+pub(crate) fn live_profile(item: Item) -> Result<Option<Profile>, StoreError> {
+    if is_erased(&item) {
+        return Ok(None);
+    }
+    profile_from_item(item).map(Some)
+}
+
+/// The profile a write starts from: an erased account refuses the write.
+pub(crate) fn writable_profile(item: Item) -> Result<Option<Profile>, StoreError> {
+    if is_erased(&item) {
+        return Err(StoreError::Erased);
+    }
+    profile_from_item(item).map(Some)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PatchError {
@@ -156,6 +185,9 @@ pub(crate) fn update_expression(
         }
     }
 
+    // Never onto an erased account's tombstone, whatever else the write assumes.
+    let erasure = e.name(ERASURE);
+    e.condition(format!("attribute_not_exists({erasure})"));
     match guard {
         Guard::Optimistic if patch.touches_attributes() => {
             e.condition(format!("attribute_exists({attrs})"));
@@ -197,6 +229,9 @@ pub(crate) fn next_guard(
     expected: ExpectedVersion,
     old: Option<&Item>,
 ) -> Result<Guard, PatchError> {
+    if old.is_some_and(is_erased) {
+        return Err(StoreError::Erased.into());
+    }
     let old_version = old.and_then(|item| match item.get(VERSION) {
         Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
         _ => None,

@@ -21,8 +21,8 @@ use crate::consent_item::{audit_puts, consents_from_item, expect_from, set_conse
 use crate::item::Item;
 use crate::keys::ItemKey;
 use crate::profile_item::{
-    Existence, Guard, PatchError, VERSION, add_expectation, next_guard, profile_from_item,
-    update_expression,
+    Existence, Guard, PatchError, VERSION, add_expectation, live_profile, next_guard,
+    profile_from_item, update_expression, writable_profile,
 };
 use crate::txn::{Outcome, transact, update, update_item};
 
@@ -49,10 +49,12 @@ impl ProfileStore {
     }
 
     pub async fn get(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
-        self.get_item(user)
+        Ok(self
+            .get_item(user)
             .await?
-            .map(profile_from_item)
-            .transpose()
+            .map(live_profile)
+            .transpose()?
+            .flatten())
     }
 
     /// Up to 100 profiles in one BatchGetItem (plus retries of unprocessed keys).
@@ -61,8 +63,13 @@ impl ProfileStore {
         let mut found = batch_get(&self.client, &self.table, keys).await?;
         let mut out = HashMap::new();
         for user in users {
-            if let Some(item) = found.remove(&ItemKey::profile(user)) {
-                out.insert(user.clone(), profile_from_item(item)?);
+            if let Some(profile) = found
+                .remove(&ItemKey::profile(user))
+                .map(live_profile)
+                .transpose()?
+                .flatten()
+            {
+                out.insert(user.clone(), profile);
             }
         }
         Ok(out)
@@ -239,7 +246,12 @@ impl ProfileStore {
     ) -> Result<Profile, PatchError> {
         for _ in 0..MAX_ATTEMPTS {
             let now = clock.now();
-            let old = self.get(user).await?;
+            let old = self
+                .get_item(user)
+                .await?
+                .map(writable_profile)
+                .transpose()?
+                .flatten();
             if !expected.holds_for(old.as_ref()) {
                 return Err(PatchError::VersionConflict);
             }

@@ -11,6 +11,7 @@ use crate::batch::{MAX_KEYS, batch_get, query_partition, user_prefix_query};
 use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK, SEGMENT_PREFIX};
+use crate::profile_item::ERASURE;
 use crate::txn::{Outcome, condition_check, transact, update};
 use domain::{Segment, SegmentId, UserId, sort_segments, timestamp};
 
@@ -116,15 +117,21 @@ impl SegmentStore {
             format!("if_not_exists({assigned}, {now_v})"),
         );
 
+        // An erased account gets nothing back, even from a token still valid.
+        let mut alive = Expression::default();
+        let erasure = alive.name(ERASURE);
+        alive.condition(format!("attribute_not_exists({erasure})"));
         let items = vec![
             condition_check(&self.table, &ItemKey::segment(id), check)?,
             update(&self.table, &ItemKey::membership(user, id), membership)?,
+            condition_check(&self.table, &ItemKey::profile(user), alive)?,
         ];
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),
             // DynamoDB returns the old item only when there is one.
             Outcome::FirstFailed(Some(_)) => Err(AssignError::NotSelfAssignable),
             Outcome::FirstFailed(None) => Err(AssignError::Unknown),
+            Outcome::Failed(2) => Err(StoreError::Erased.into()),
             Outcome::Failed(_) | Outcome::Conflict => {
                 Err(StoreError::Unavailable("segment assignment raced".into()).into())
             }

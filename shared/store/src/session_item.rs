@@ -28,10 +28,12 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
-/// A refresh token's item; it must not exist yet.
+/// A refresh token's item; it must not exist yet. `parent`: the token it was rotated
+/// from, which its own rotation deletes.
 pub(crate) fn token_put(
     table: &str,
     session: &NewSession<'_>,
+    parent: Option<&str>,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut item = Item::from([
         ("user_id".to_owned(), s(session.user.as_str())),
@@ -43,6 +45,9 @@ pub(crate) fn token_put(
             n(session.now + REFRESH_TOKEN_LIFETIME_SECS),
         ),
     ]);
+    if let Some(parent) = parent {
+        item.insert("parent".to_owned(), s(parent));
+    }
     item.extend(ItemKey::refresh_token(session.token_hash).to_item());
     let mut e = Expression::default();
     let pk = e.name(PK);
@@ -61,6 +66,6 @@ pub(crate) fn open_items(
     e.set(TTL_ATTRIBUTE, n(session.now + REFRESH_TOKEN_LIFETIME_SECS));
     Ok(vec![
         update(table, &ItemKey::session(session.user, session.family), e)?,
-        token_put(table, session)?,
+        token_put(table, session, None)?,
     ])
 }

@@ -4,6 +4,10 @@
 //! user and family, and once rotated, when and into which token. Every change is one
 //! transaction conditioned on the session's `current`, so two refreshes racing with one
 //! token cannot both win. Both items carry the TTL attribute.
+//!
+//! A family keeps two token items: the live one (`current`) and the one it was rotated
+//! from (`previous`), whose reuse after the grace revokes the family. A rotation deletes
+//! the token before that, so an erasure finds every token of a user from their sessions.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -18,7 +22,7 @@ use crate::expr::Expression;
 use crate::item::n;
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
 use crate::session_item::{NewSession, open_items, token_put};
-use crate::txn::{Outcome, transact, unless_condition_failed, update, update_item};
+use crate::txn::{Outcome, delete, transact, unless_condition_failed, update, update_item};
 
 #[derive(Clone, Debug)]
 pub struct SessionStore {
@@ -47,6 +51,9 @@ struct StoredToken {
     rotated_at: Option<i64>,
     #[serde(default)]
     rotated_to: Option<String>,
+    /// The token this one was rotated from.
+    #[serde(default)]
+    parent: Option<String>,
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -111,11 +118,12 @@ impl SessionStore {
                 "{current} = {expected_v} AND (attribute_not_exists({revoked}) OR {revoked} <> {yes})"
             ));
             session.set("current", s(next));
+            session.set("previous", s(presented));
             session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
             let mut spent = Expression::default();
             spent.set("rotated_at", n(now));
             spent.set("rotated_to", s(next));
-            let items = vec![
+            let mut items = vec![
                 update(
                     &self.table,
                     &ItemKey::session(&user, &token.family),
@@ -131,8 +139,24 @@ impl SessionStore {
                         scope: &token.scope,
                         now,
                     },
+                    Some(presented),
                 )?,
             ];
+            // Spent for good: the presented token's parent, and in a retry within the
+            // grace the child `next` replaces as the live token.
+            let superseded = token.parent.iter().chain(
+                token
+                    .rotated_to
+                    .as_ref()
+                    .filter(|_| token.rotated_at.is_some()),
+            );
+            for gone in superseded {
+                items.push(delete(
+                    &self.table,
+                    &ItemKey::refresh_token(gone),
+                    Expression::default(),
+                )?);
+            }
             match transact(&self.client, items).await? {
                 Outcome::Done => {
                     return Ok(Rotation::Rotated {

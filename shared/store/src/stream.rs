@@ -12,7 +12,7 @@ use crate::StoreError;
 use crate::consent_item::AuditEntry;
 use crate::item::Item;
 use crate::keys::{CONSENT_LOG_PREFIX, LOYALTY_SK, PK, SEGMENT_PREFIX, SK};
-use crate::profile_item::profile_from_item;
+use crate::profile_item::{ERASED, ERASURE, is_erased, profile_from_item};
 
 /// What happened to the item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,9 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
         let Some(new) = new.filter(|i| !keys_only(i)) else {
             return Ok(Vec::new());
         };
+        if is_erased(new) {
+            return Ok(erasure_changes(old, new));
+        }
         let old = old
             .filter(|i| !keys_only(i))
             .map(|o| profile_from_item(o.clone()))
@@ -149,6 +152,19 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     // Audit entries of an administrator's change (`AUDIT#`) say nothing the profile's
     // event does not.
     Ok(Vec::new())
+}
+
+/// `account.deleted` once, when the erasure completes; nothing while it runs. The
+/// event says who and when only: the account's data is gone.
+fn erasure_changes(old: Option<&Item>, new: &Item) -> Vec<Change> {
+    let finished = |i: Option<&Item>| i.and_then(|i| text(i, ERASURE)) == Some(ERASED);
+    if !finished(Some(new)) || finished(old) {
+        return Vec::new();
+    }
+    vec![Change {
+        event_type: EventType::AccountDeleted,
+        data: json!({ "erased_at": text(new, "erased_at") }),
+    }]
 }
 
 fn keys_only(item: &Item) -> bool {

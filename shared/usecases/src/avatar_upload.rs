@@ -73,13 +73,17 @@ impl<I: ImageStore> AvatarUpload<'_, I> {
             }
         }
         let id = upload_id();
+        // Under the owner's folder, so an erasure finds every object of theirs.
+        let folder = domain::privacy::owner_folder(user);
         let mut parts = vec![("image", &upload.image)];
         if let Some(cropped) = &upload.cropped {
             parts.push(("cropped", cropped));
         }
         let keys: Vec<String> = parts
             .iter()
-            .map(|(name, image)| format!("avatars/{id}/{name}.{}", image.kind().extension()))
+            .map(|(name, image)| {
+                format!("avatars/{folder}/{id}/{name}.{}", image.kind().extension())
+            })
             .collect();
         let stored = join_all(
             parts

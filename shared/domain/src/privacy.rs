@@ -1,0 +1,115 @@
+//! Data-subject rights (issue 16, GDPR art. 15, 17 and 20, KVKK art. 11): who may erase
+//! an account, how an erasure is proved, and how often a user may take an export.
+
+use sha2::{Digest, Sha256};
+
+use crate::UserId;
+
+/// How long the link to an export stays valid.
+pub const EXPORT_URL_LIFETIME_SECS: u64 = 15 * 60;
+
+/// Who asked for an erasure: the tombstone keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErasedBy {
+    /// The account's holder, with a fresh proof.
+    User,
+    /// A partner system, by its API token's id (`POST /api/v1/users/delete`).
+    ApiToken(String),
+    /// Support staff with `profilectl`, by the name they gave.
+    Operator(String),
+}
+
+impl ErasedBy {
+    /// `self`, `api_token:<id>` or `operator:<name>`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::User => "self".to_owned(),
+            Self::ApiToken(id) => format!("api_token:{id}"),
+            Self::Operator(name) => format!("operator:{name}"),
+        }
+    }
+}
+
+/// The folder of a user's objects in the bucket (images, exports): a hash of the user
+/// id, so an image's public address does not name the user, and an erasure finds every
+/// object of theirs with one listing.
+pub fn owner_folder(user: &UserId) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"object-owner:")
+        .chain_update(user.as_str().as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// At most `max` exports per user in any rolling `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportQuota {
+    pub max: usize,
+    pub window_secs: i64,
+}
+
+impl Default for ExportQuota {
+    fn default() -> Self {
+        Self {
+            max: 3,
+            window_secs: 24 * 3600,
+        }
+    }
+}
+
+impl ExportQuota {
+    /// The export times to store if one more is taken at `now`, or the seconds until
+    /// the oldest within the window leaves it.
+    pub fn take(&self, taken: &[i64], now: i64) -> Result<Vec<i64>, u64> {
+        let mut recent: Vec<i64> = taken
+            .iter()
+            .copied()
+            .filter(|&at| at > now - self.window_secs && at <= now)
+            .collect();
+        recent.sort_unstable();
+        if recent.len() >= self.max {
+            let frees_at = recent[recent.len() - self.max] + self.window_secs;
+            return Err((frees_at - now).max(1) as u64);
+        }
+        recent.push(now);
+        Ok(recent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_exports_a_day_then_the_oldest_must_leave_the_window() {
+        let quota = ExportQuota::default();
+        let day = 24 * 3600;
+        let taken = quota.take(&[], 1_000).unwrap();
+        let taken = quota.take(&taken, 2_000).unwrap();
+        let taken = quota.take(&taken, 3_000).unwrap();
+        assert_eq!(taken, vec![1_000, 2_000, 3_000]);
+        assert_eq!(quota.take(&taken, 4_000), Err((1_000 + day - 4_000) as u64));
+        // Once the first has left the window, one more fits, and the stale one is dropped.
+        assert_eq!(
+            quota.take(&taken, 1_000 + day).unwrap(),
+            vec![2_000, 3_000, 1_000 + day]
+        );
+    }
+
+    #[test]
+    fn the_owner_folder_is_stable_and_does_not_show_the_id() {
+        let user = UserId::parse("user-1").unwrap();
+        let folder = owner_folder(&user);
+        assert_eq!(folder, owner_folder(&user));
+        assert_eq!(folder.len(), 32);
+        assert!(!folder.contains("user"));
+        assert_ne!(folder, owner_folder(&UserId::parse("user-2").unwrap()));
+    }
+
+    #[test]
+    fn the_tombstone_names_who_erased() {
+        assert_eq!(ErasedBy::User.label(), "self");
+        assert_eq!(ErasedBy::ApiToken("t1".into()).label(), "api_token:t1");
+        assert_eq!(ErasedBy::Operator("ana".into()).label(), "operator:ana");
+    }
+}

@@ -1,0 +1,529 @@
+//! An account's erasure in the table (issue 16). The profile item is marked `erasing`
+//! first: from then on every read shows no profile and every write refuses
+//! (`profile_item::ERASURE`). Then the account's items go, outside its partition first
+//! (the credential and the phone marker, which name the account, the codes and send
+//! logs of its addresses), then its sessions with their tokens, then the rest of its
+//! partition in batches, and last the profile item becomes the tombstone. Every step
+//! can be repeated: a retry after a crash starts again from the mark and deletes what is
+//! left, and a uniqueness claim is deleted only while it still names this account.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use domain::otp::{Challenge, Purpose, SendLog};
+use domain::{Email, PhoneNumber, UserId};
+
+use crate::StoreError;
+use crate::accounts::Credential;
+use crate::batch::{MAX_WRITES, batch_delete, batch_get};
+use crate::codes::{self, CodeSlot, CodeState};
+use crate::expr::Expression;
+use crate::item::{Item, key_of};
+use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK};
+use crate::profile_item::{ERASED, ERASING, ERASURE, VERSION};
+use crate::txn::{Outcome, delete, transact, update_item};
+
+/// Attributes of a profile item being erased: who asked, when, and what the erasure
+/// still needs (the addresses whose items it deletes, the loyalty member it hands on).
+const ERASED_AT: &str = "erased_at";
+const ERASED_BY: &str = "erased_by";
+const ERASE_REQUEST: &str = "erase_request_id";
+const EMAIL_HASH: &str = "email_hash";
+const PHONE_HASH: &str = "phone_hash";
+/// The loyalty platform's member of the account, kept on the tombstone until the
+/// loyalty sync has anonymized it.
+pub(crate) const LOYALTY_MEMBER: &str = "loyalty_member";
+
+#[derive(Clone, Debug)]
+pub struct ErasureStore {
+    client: Client,
+    table: String,
+}
+
+/// Who, when and why, as the tombstone keeps it.
+#[derive(Debug, Clone)]
+pub struct ErasureRequest<'a> {
+    pub by: &'a str,
+    pub request_id: &'a str,
+    pub at: &'a str,
+    /// Keyed hashes of the account's email and phone.
+    pub email_hash: Option<String>,
+    pub phone_hash: Option<String>,
+}
+
+/// An erasure under way: what its steps need, read from the marked profile item.
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    pub user: UserId,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneNumber>,
+    /// The objects the profile points at (older images live under the owner's folder).
+    pub avatar_keys: Vec<String>,
+}
+
+/// Where an account stands.
+#[derive(Debug, Clone)]
+pub enum Standing {
+    /// No profile item: an unknown user.
+    Missing,
+    /// A live account.
+    Live,
+    /// Marked; its items are being deleted.
+    Erasing(Erasure),
+    /// Nothing but the tombstone remains.
+    Erased,
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn standing_of(user: &UserId, item: Option<Item>) -> Standing {
+    let Some(item) = item else {
+        return Standing::Missing;
+    };
+    match text(&item, ERASURE).as_deref() {
+        None => Standing::Live,
+        Some(ERASING) => Standing::Erasing(Erasure {
+            user: user.clone(),
+            email: text(&item, "email").and_then(|e| Email::parse(&e).ok()),
+            phone: text(&item, "phone").and_then(|p| PhoneNumber::parse(&p).ok()),
+            avatar_keys: match item.get("avatar_keys") {
+                Some(AttributeValue::Ss(keys)) => keys.clone(),
+                _ => Vec::new(),
+            },
+        }),
+        Some(_) => Standing::Erased,
+    }
+}
+
+impl ErasureStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Where `user`'s account stands, strongly consistent.
+    pub async fn standing(&self, user: &UserId) -> Result<Standing, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(standing_of(user, out.item))
+    }
+
+    /// Marks a live account `erasing` (one conditional UpdateItem); an account marked
+    /// already is handed back as it stands, so a retry continues the erasure.
+    pub async fn mark(
+        &self,
+        user: &UserId,
+        request: &ErasureRequest<'_>,
+        loyalty_member: Option<&str>,
+    ) -> Result<Standing, StoreError> {
+        let mut e = Expression::default();
+        e.set(ERASURE, AttributeValue::S(ERASING.to_owned()));
+        e.set(ERASED_AT, AttributeValue::S(request.at.to_owned()));
+        e.set(ERASED_BY, AttributeValue::S(request.by.to_owned()));
+        e.set(
+            ERASE_REQUEST,
+            AttributeValue::S(request.request_id.to_owned()),
+        );
+        for (name, value) in [
+            (EMAIL_HASH, &request.email_hash),
+            (PHONE_HASH, &request.phone_hash),
+        ] {
+            if let Some(value) = value {
+                e.set(name, AttributeValue::S(value.clone()));
+            }
+        }
+        if let Some(member) = loyalty_member {
+            e.set(LOYALTY_MEMBER, AttributeValue::S(member.to_owned()));
+        }
+        let (version, erasure) = (e.name(VERSION), e.name(ERASURE));
+        e.condition(format!(
+            "attribute_exists({version}) AND attribute_not_exists({erasure})"
+        ));
+        let result = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(standing_of(user, out.attributes)),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(match standing_of(user, failed.item.clone()) {
+                        // A profile item without a version: nothing to erase.
+                        Standing::Live => Standing::Missing,
+                        other => other,
+                    })
+                }
+                _ => Err(err.into()),
+            },
+        }
+    }
+
+    /// Deletes the items outside the account's partition: the credential and the
+    /// phone marker while they name the account, and the codes and send logs of its
+    /// addresses and of the addresses its pending codes went to.
+    pub async fn erase_outside(&self, erasure: &Erasure) -> Result<(), StoreError> {
+        let user = &erasure.user;
+        let mut keys = Vec::new();
+        let mut emails: Vec<Email> = erasure.email.iter().cloned().collect();
+        let mut phones: Vec<PhoneNumber> = erasure.phone.iter().cloned().collect();
+        for item in self.partition(user, "OTP#").await? {
+            if let Some(target) = text(&item, "target") {
+                if let Ok(phone) = PhoneNumber::parse(&target) {
+                    phones.push(phone);
+                } else if let Ok(email) = Email::parse(&target) {
+                    emails.push(email);
+                }
+            }
+        }
+        for email in &emails {
+            self.delete_claim(&ItemKey::credential(email), user).await?;
+            keys.push(ItemKey::email_challenge(email, Purpose::VerifyEmail));
+            keys.push(ItemKey::email_sends(email));
+        }
+        for phone in &phones {
+            self.delete_claim(&ItemKey::phone_owner(phone), user)
+                .await?;
+            keys.push(ItemKey::phone_challenge(phone, Purpose::RegisterPhone));
+            keys.push(ItemKey::phone_sends(phone));
+        }
+        keys.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
+        keys.dedup();
+        for chunk in keys.chunks(MAX_WRITES) {
+            batch_delete(&self.client, &self.table, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends and deletes every session with its two token items. Each session goes in
+    /// one transaction conditioned on the token it names, so a refresh racing the
+    /// erasure either lands before (and its token is deleted) or fails.
+    pub async fn erase_sessions(&self, user: &UserId) -> Result<usize, StoreError> {
+        let mut erased = 0;
+        for session in self.partition(user, SESSION_PREFIX).await? {
+            let Some(key) = key_of(&session) else {
+                continue;
+            };
+            let mut e = Expression::default();
+            let current_name = e.name("current");
+            let mut items = Vec::new();
+            match text(&session, "current") {
+                Some(current) => {
+                    let seen = e.value(AttributeValue::S(current.clone()));
+                    e.condition(format!("{current_name} = {seen}"));
+                    items.push(delete(
+                        &self.table,
+                        &ItemKey::refresh_token(&current),
+                        Expression::default(),
+                    )?);
+                }
+                None => e.condition(format!("attribute_not_exists({current_name})")),
+            }
+            if let Some(previous) = text(&session, "previous") {
+                items.push(delete(
+                    &self.table,
+                    &ItemKey::refresh_token(&previous),
+                    Expression::default(),
+                )?);
+            }
+            items.insert(0, delete(&self.table, &key, e)?);
+            match transact(&self.client, items).await? {
+                Outcome::Done => erased += 1,
+                // A refresh moved the session meanwhile: the next pass deletes it.
+                Outcome::FirstFailed(_) | Outcome::Failed(_) | Outcome::Conflict => {}
+            }
+        }
+        Ok(erased)
+    }
+
+    /// Deletes one batch (at most 25) of the partition's items other than the profile
+    /// item; `0` once nothing else is left. Sessions go through `erase_sessions`.
+    pub async fn erase_batch(&self, user: &UserId) -> Result<usize, StoreError> {
+        let profile = ItemKey::profile(user);
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(profile.pk.clone()))
+            .projection_expression("#pk, #sk")
+            .consistent_read(true)
+            .limit(MAX_WRITES as i32 + 1)
+            .send()
+            .await?;
+        let keys: Vec<ItemKey> = page
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(key_of)
+            .filter(|key| *key != profile)
+            .take(MAX_WRITES)
+            .collect();
+        if keys.iter().any(|k| k.sk.starts_with(SESSION_PREFIX)) {
+            self.erase_sessions(user).await?;
+        }
+        let others: Vec<ItemKey> = keys
+            .iter()
+            .filter(|k| !k.sk.starts_with(SESSION_PREFIX))
+            .cloned()
+            .collect();
+        if !others.is_empty() {
+            batch_delete(&self.client, &self.table, &others).await?;
+        }
+        Ok(keys.len())
+    }
+
+    /// The profile item becomes the tombstone: the user id, when, by whom, the request,
+    /// the keyed hashes, and the loyalty member until the sync has anonymized it.
+    pub async fn finish(&self, user: &UserId) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(marked) = out.item else {
+            return Ok(());
+        };
+        let keep = [
+            PK,
+            SK,
+            "user_id",
+            ERASED_AT,
+            ERASED_BY,
+            ERASE_REQUEST,
+            EMAIL_HASH,
+            PHONE_HASH,
+            LOYALTY_MEMBER,
+        ];
+        let mut tombstone: Item = marked
+            .into_iter()
+            .filter(|(name, _)| keep.contains(&name.as_str()))
+            .collect();
+        tombstone.insert(ERASURE.to_owned(), AttributeValue::S(ERASED.to_owned()));
+        tombstone.insert(
+            "user_id".to_owned(),
+            AttributeValue::S(user.as_str().to_owned()),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(tombstone))
+            .condition_expression("#erasure = :erasing")
+            .expression_attribute_names("#erasure", ERASURE)
+            .expression_attribute_values(":erasing", AttributeValue::S(ERASING.to_owned()))
+            .send()
+            .await;
+        // Already the tombstone: a repeated finish.
+        crate::txn::unless_condition_failed(result)
+    }
+
+    /// The loyalty member an erased account's tombstone still names.
+    pub async fn erased_member(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out
+            .item
+            .filter(|item| text(item, ERASURE).as_deref() == Some(ERASED))
+            .and_then(|item| text(&item, LOYALTY_MEMBER)))
+    }
+
+    /// Forgets the member once the platform anonymized it.
+    pub async fn forget_member(&self, user: &UserId) -> Result<(), StoreError> {
+        let mut e = Expression::default();
+        let member = e.name(LOYALTY_MEMBER);
+        e.remove(member.clone());
+        e.condition(format!("attribute_exists({member})"));
+        let result = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
+            .send()
+            .await;
+        crate::txn::unless_condition_failed(result)
+    }
+
+    /// A uniqueness claim deleted only while it names `user`.
+    async fn delete_claim(&self, key: &ItemKey, user: &UserId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .condition_expression("#owner = :user")
+            .expression_attribute_names("#owner", "user_id")
+            .expression_attribute_values(":user", AttributeValue::S(user.as_str().to_owned()))
+            .send()
+            .await;
+        crate::txn::unless_condition_failed(result)
+    }
+
+    /// The user's items whose sort key starts with `prefix`, strongly consistent.
+    async fn partition(&self, user: &UserId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+/// Where the code that proves an erasure goes: the verified phone, else the verified
+/// email.
+#[derive(Debug, Clone, Copy)]
+pub enum ProofDestination<'a> {
+    Phone(&'a PhoneNumber),
+    Email(&'a Email),
+}
+
+/// What the proof of an erasure is judged against, as read.
+#[derive(Debug, Clone, Default)]
+pub struct ProofState {
+    /// The account's credential (its password, whether its email is verified).
+    pub credential: Option<Credential>,
+    pub challenge: Option<Challenge>,
+    /// Codes sent to the destination in the last hour.
+    pub sends: Option<SendLog>,
+}
+
+impl ProofState {
+    fn code_state(&self) -> CodeState<'_> {
+        CodeState {
+            challenge: self.challenge.as_ref(),
+            sends: self.sends.as_ref(),
+        }
+    }
+}
+
+fn proof_slot(user: &UserId, destination: ProofDestination<'_>) -> CodeSlot {
+    CodeSlot {
+        challenge: ItemKey::challenge(user, Purpose::EraseAccount),
+        sends: match destination {
+            ProofDestination::Phone(phone) => ItemKey::phone_sends(phone),
+            ProofDestination::Email(email) => ItemKey::email_sends(email),
+        },
+    }
+}
+
+impl ErasureStore {
+    /// The credential of `email` and the erasure code's items: one consistent
+    /// BatchGetItem. The credential counts only if it is `user`'s.
+    pub async fn load_proof(
+        &self,
+        user: &UserId,
+        email: Option<&Email>,
+        destination: Option<ProofDestination<'_>>,
+    ) -> Result<ProofState, StoreError> {
+        let challenge_key = ItemKey::challenge(user, Purpose::EraseAccount);
+        let credential_key = email.map(ItemKey::credential);
+        let sends_key = destination.map(|d| proof_slot(user, d).sends);
+        let keys = [
+            Some(challenge_key.clone()),
+            credential_key.clone(),
+            sends_key.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut found = batch_get(&self.client, &self.table, keys).await?;
+        let mut take = |key: Option<&ItemKey>| key.and_then(|k| found.remove(k));
+        let credential: Option<Credential> = take(credential_key.as_ref())
+            .map(serde_dynamo::from_item)
+            .transpose()?;
+        Ok(ProofState {
+            credential: credential.filter(|c| c.user_id == user.as_str()),
+            challenge: take(Some(&challenge_key))
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            sends: take(sends_key.as_ref())
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+        })
+    }
+
+    /// Stores a new erasure code if nobody sent one since `before` was read.
+    pub async fn reserve_code(
+        &self,
+        user: &UserId,
+        destination: ProofDestination<'_>,
+        before: &ProofState,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        codes::reserve(
+            &self.client,
+            &self.table,
+            &proof_slot(user, destination),
+            &before.code_state(),
+            challenge,
+            log,
+            now,
+        )
+        .await
+    }
+
+    /// Undoes `reserve_code` after the code could not be delivered.
+    pub async fn release_code(
+        &self,
+        user: &UserId,
+        destination: ProofDestination<'_>,
+        before: &ProofState,
+        challenge: &Challenge,
+        log: &SendLog,
+    ) -> Result<(), StoreError> {
+        codes::release(
+            &self.client,
+            &self.table,
+            &proof_slot(user, destination),
+            &before.code_state(),
+            challenge,
+            log,
+        )
+        .await
+    }
+
+    pub async fn record_wrong_code(
+        &self,
+        user: &UserId,
+        digest: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        codes::record_wrong(
+            &self.client,
+            &self.table,
+            &ItemKey::challenge(user, Purpose::EraseAccount),
+            digest,
+        )
+        .await
+    }
+}
