@@ -7,7 +7,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Tag, Tagging};
 use domain::avatar::ValidImage;
-use domain::ports::{ImageStore, ImageStoreFailed};
+use domain::ports::{ImageStore, ImageStoreFailed, StoredObject, UserObjects};
 
 use crate::aws::LazyClient;
 
@@ -100,5 +100,77 @@ impl ImageStore for S3Images {
 
     fn url(&self, key: &str) -> String {
         format!("{}/{key}", self.base_url)
+    }
+}
+
+impl UserObjects for S3Images {
+    async fn list(&self, prefix: &str) -> Result<Vec<StoredObject>, ImageStoreFailed> {
+        let mut objects = Vec::new();
+        let mut pages = self
+            .client
+            .get()
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.map_err(failed)?.contents.unwrap_or_default() {
+                let Some(key) = object.key else { continue };
+                objects.push(StoredObject {
+                    key,
+                    size: object.size.unwrap_or_default(),
+                    last_modified: object
+                        .last_modified
+                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+                });
+            }
+        }
+        Ok(objects)
+    }
+
+    async fn delete_all(&self, keys: &[String]) -> Result<(), ImageStoreFailed> {
+        // One DeleteObject per key, concurrently: a user holds a handful of objects,
+        // and S3 answers a missing key with success.
+        let deletes = keys.iter().map(|key| ImageStore::delete(self, key));
+        futures_util::future::try_join_all(deletes)
+            .await
+            .map(|_| ())
+    }
+
+    async fn put_json(&self, key: &str, body: Vec<u8>) -> Result<(), ImageStoreFailed> {
+        self.client
+            .get()
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .cache_control("private, no-store")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    async fn download_url(
+        &self,
+        key: &str,
+        lifetime_secs: u64,
+    ) -> Result<String, ImageStoreFailed> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(
+            std::time::Duration::from_secs(lifetime_secs),
+        )
+        .map_err(failed)?;
+        let request = self
+            .client
+            .get()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(failed)?;
+        Ok(request.uri().to_owned())
     }
 }

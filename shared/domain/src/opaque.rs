@@ -62,3 +62,14 @@ impl<K: Kind> fmt::Debug for OpaqueSecret<K> {
         write!(f, "OpaqueSecret({}…)", K::PREFIX)
     }
 }
+
+/// 16 random bytes from the OS CSPRNG, hex: ids no one can guess (session families,
+/// uploads, exports).
+pub fn random_id() -> String {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the OS random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -84,6 +84,44 @@ pub trait ImageStore: Send + Sync {
     fn url(&self, key: &str) -> String;
 }
 
+/// An object under a user's folder in the private bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub size: i64,
+    /// RFC 3339.
+    pub last_modified: Option<String>,
+}
+
+/// Every object kept for a user (images, exports), found by the folder it lives under
+/// (`privacy::owner_folder`): what an export lists and an erasure deletes.
+pub trait UserObjects: Send + Sync {
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<StoredObject>, ImageStoreFailed>> + Send;
+
+    /// Deletes `keys`; a key already gone is no error.
+    fn delete_all(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), ImageStoreFailed>> + Send;
+
+    /// Stores a private JSON document.
+    fn put_json(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), ImageStoreFailed>> + Send;
+
+    /// A presigned GET of `key`, valid `lifetime_secs`.
+    fn download_url(
+        &self,
+        key: &str,
+        lifetime_secs: u64,
+    ) -> impl Future<Output = Result<String, ImageStoreFailed>> + Send;
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the event was not published: {reason}")]
 pub struct NotPublished {

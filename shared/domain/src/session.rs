@@ -22,10 +22,5 @@ pub const REUSE_GRACE_SECS: i64 = 10;
 
 /// A session family's id: 16 random bytes, hex.
 pub fn new_family_id() -> String {
-    use rand::TryRngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .expect("the OS random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::opaque::random_id()
 }

@@ -10,6 +10,7 @@
 //! | segment membership          | `USER#<user_id>` | `SEGMENT#<id, 10 digits>`                 |
 //! | partner identifiers (CI)    | `USER#<user_id>` | `CI`                                      |
 //! | loyalty card                | `USER#<user_id>` | `LOYALTY`                                 |
+//! | exports taken (last 24 h)   | `USER#<user_id>` | `EXPORTS`                                 |
 //! | phone uniqueness marker     | `PHONE#<e164>`   | `OWNER`                                   |
 //! | credential (email marker)   | `EMAIL#<email, lower case>` | `CREDENTIAL`                   |
 //! | email verification code     | `EMAIL#<email, lower case>` | `OTP#verify_email`             |
@@ -56,6 +57,7 @@ const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
 const CI_SK: &str = "CI";
 pub const LOYALTY_SK: &str = "LOYALTY";
+pub const EXPORTS_SK: &str = "EXPORTS";
 const API_TOKENS_PK: &str = "APITOKENS";
 pub const SMS_QUOTA_PK: &str = "SMS_QUOTA";
 const SOURCE_PREFIX: &str = "SOURCE#";
@@ -231,6 +233,14 @@ impl ItemKey {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
             sk: LOYALTY_SK.to_owned(),
+        }
+    }
+
+    /// When the user took their recent exports.
+    pub fn exports(user: &UserId) -> Self {
+        Self {
+            pk: format!("{USER_PREFIX}{}", user.as_str()),
+            sk: EXPORTS_SK.to_owned(),
         }
     }
 

@@ -21,13 +21,14 @@ mod consent_item;
 mod consents;
 mod contact_change;
 mod counter;
-mod erasure;
+mod export;
 mod expr;
 mod item;
 pub mod keys;
 mod loyalty;
 mod markers;
 mod phone;
+mod privacy;
 mod profile_item;
 mod profiles;
 mod segments;
@@ -52,13 +53,14 @@ pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use contact_change::{ContactChange, ContactError};
 pub use counter::SmsQuota;
-pub use erasure::{
-    Erasure, ErasureRequest, ErasureStore, ProofDestination, ProofState,
-    Standing as ErasureStanding,
-};
+pub use export::UserRecords;
 pub use item::Item;
 pub use loyalty::LoyaltyStore;
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
+pub use privacy::{
+    Erasure, ErasureRequest, PrivacyStore, ProofDestination, ProofState,
+    Standing as ErasureStanding,
+};
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;
 pub use segments::{AssignError, SegmentStore};

@@ -51,7 +51,7 @@ impl From<KeyUnavailable> for Refusal {
 }
 
 /// Argon2id on the blocking pool, so the executor keeps serving while it runs.
-async fn password_matches(password: &Password, stored: Option<String>) -> bool {
+pub(crate) async fn password_matches(password: &Password, stored: Option<String>) -> bool {
     let password = password.clone();
     tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
         .await

@@ -9,7 +9,6 @@ use domain::avatar::{UploadPolicy, ValidImage, upload_day};
 use domain::ports::ImageStore;
 use domain::{Clock, UserId};
 use futures_util::future::join_all;
-use rand::TryRngCore;
 use store::{ProfileStore, StoreError, UploadSlot};
 
 pub struct AvatarUpload<'a, I> {
@@ -45,13 +44,6 @@ pub enum Refusal {
 }
 
 /// 128 random bits, hex: object keys nobody can guess from a user id.
-fn upload_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .expect("the OS random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 impl<I: ImageStore> AvatarUpload<'_, I> {
     pub async fn run(&self, user: &UserId, upload: &Upload) -> Result<Uploaded, Refusal> {
@@ -72,7 +64,7 @@ impl<I: ImageStore> AvatarUpload<'_, I> {
                 });
             }
         }
-        let id = upload_id();
+        let id = domain::opaque::random_id();
         // Under the owner's folder, so an erasure finds every object of theirs.
         let folder = domain::privacy::owner_folder(user);
         let mut parts = vec![("image", &upload.image)];

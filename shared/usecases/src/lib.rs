@@ -7,6 +7,8 @@ pub mod avatar_upload;
 mod codes;
 pub use codes::SMS_CAP_ALARM;
 pub mod email_change;
+pub mod erasure;
+pub mod export;
 pub mod loyalty;
 pub mod phone_change;
 pub mod phone_signup;

@@ -35,9 +35,9 @@ const PHONE_HASH: &str = "phone_hash";
 pub(crate) const LOYALTY_MEMBER: &str = "loyalty_member";
 
 #[derive(Clone, Debug)]
-pub struct ErasureStore {
-    client: Client,
-    table: String,
+pub struct PrivacyStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 /// Who, when and why, as the tombstone keeps it.
@@ -100,7 +100,7 @@ fn standing_of(user: &UserId, item: Option<Item>) -> Standing {
     }
 }
 
-impl ErasureStore {
+impl PrivacyStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -379,12 +379,31 @@ impl ErasureStore {
         crate::txn::unless_condition_failed(result)
     }
 
-    /// The user's items whose sort key starts with `prefix`, strongly consistent.
-    async fn partition(&self, user: &UserId, prefix: &str) -> Result<Vec<Item>, StoreError> {
+    /// The user's items whose sort key starts with `prefix` (all of them for `""`),
+    /// strongly consistent, every page.
+    pub(crate) async fn partition(
+        &self,
+        user: &UserId,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let page = crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
+            // DynamoDB refuses an empty string in a key condition.
+            let query = if prefix.is_empty() {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(
+                        ":pk",
+                        AttributeValue::S(ItemKey::user_partition(user)),
+                    )
+            } else {
+                crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
+            };
+            let page = query
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -435,7 +454,7 @@ fn proof_slot(user: &UserId, destination: ProofDestination<'_>) -> CodeSlot {
     }
 }
 
-impl ErasureStore {
+impl PrivacyStore {
     /// The credential of `email` and the erasure code's items: one consistent
     /// BatchGetItem. The credential counts only if it is `user`'s.
     pub async fn load_proof(

@@ -1,0 +1,412 @@
+//! Erasing an account (issue 16, GDPR art. 17): the holder proves it is them with their
+//! password or a code sent to their verified phone (else email); a partner or an
+//! operator erases without one. The account is marked first, so every route answers as
+//! for a missing user from then on; then everything of it goes, in steps a retry can
+//! repeat (`store::PrivacyStore`); a retry of an erasure under way needs no new proof.
+
+use domain::loyalty::LoyaltyCard;
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
+use domain::password::Password;
+use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
+use domain::privacy::{ErasedBy, owner_folder};
+use domain::{Clock, Email, PhoneNumber, Profile, UserId, timestamp};
+use store::{
+    AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, LoyaltyStore,
+    PrivacyStore, ProfileStore, ProofDestination, ProofState, StoreError,
+};
+
+use crate::codes::{self, CodeFor, CodeItems};
+
+/// What erases: the stores, the bucket, and for the holder's proof the OTP module.
+pub struct Erasure<'a, S, E, K, O> {
+    pub privacy: &'a PrivacyStore,
+    pub profiles: &'a ProfileStore,
+    pub accounts: &'a AccountStore,
+    pub cards: &'a LoyaltyStore,
+    pub objects: &'a O,
+    pub sms: &'a S,
+    pub email: &'a E,
+    pub keys: &'a K,
+    pub policy: &'a OtpPolicy,
+    pub clock: &'a Clock,
+}
+
+/// What the holder sent to prove the request is theirs.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    None,
+    Password(Password),
+    Code(OtpCode),
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// No proof came: a code went to the verified phone or email.
+    CodeSent(CodeSent),
+    /// Nothing of the account is left but its tombstone.
+    Erased,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("no such user")]
+    NotFound,
+    #[error("the account is erased already")]
+    AlreadyErased,
+    #[error("the password is wrong")]
+    WrongPassword,
+    #[error("too many wrong passwords")]
+    PasswordLimited { retry_after_secs: i64 },
+    /// No verified phone or email to send a code to, and no password.
+    #[error("the account has no way to prove its holder")]
+    NoProofPossible,
+    #[error(transparent)]
+    Code(#[from] CodeRefusal),
+    #[error("a dependency is unavailable: {0}")]
+    DependencyUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+codes::refusal_from_failure!(Refusal);
+
+/// Where a code for the holder goes, as an address.
+enum Destination {
+    Phone(PhoneNumber),
+    Email(Email),
+}
+
+impl Destination {
+    fn as_proof(&self) -> ProofDestination<'_> {
+        match self {
+            Self::Phone(p) => ProofDestination::Phone(p),
+            Self::Email(e) => ProofDestination::Email(e),
+        }
+    }
+
+    fn target(&self) -> String {
+        match self {
+            Self::Phone(p) => p.e164().to_owned(),
+            Self::Email(e) => e.normalized(),
+        }
+    }
+}
+
+impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E, K, O> {
+    /// `DELETE /users/me`: the holder's own erasure.
+    pub async fn by_holder(
+        &self,
+        user: &UserId,
+        proof: Proof,
+        request_id: &str,
+    ) -> Result<Outcome, Refusal> {
+        match self.privacy.standing(user).await? {
+            ErasureStanding::Missing => return Err(Refusal::NotFound),
+            ErasureStanding::Erased => return Err(Refusal::AlreadyErased),
+            ErasureStanding::Erasing(marked) => {
+                self.complete(&marked).await?;
+                return Ok(Outcome::Erased);
+            }
+            ErasureStanding::Live => {}
+        }
+        let (Some(profile), card) = self.cards.profile_with_card(user).await? else {
+            return Err(Refusal::NotFound);
+        };
+        let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let phone = profile
+            .phone
+            .as_deref()
+            .filter(|_| profile.phone_verified)
+            .and_then(|p| PhoneNumber::parse(p).ok());
+        // The verified phone if any: the state read names its send log.
+        let guess = phone.clone().map(Destination::Phone);
+        let state = self
+            .privacy
+            .load_proof(
+                user,
+                email.as_ref(),
+                guess.as_ref().map(Destination::as_proof),
+            )
+            .await?;
+        let destination = guess.or_else(|| {
+            email
+                .clone()
+                .filter(|_| state.credential.as_ref().is_some_and(|c| c.email_verified))
+                .map(Destination::Email)
+        });
+        // With the email as destination, its send log was not read yet.
+        let state = match (&destination, &phone) {
+            (Some(Destination::Email(e)), None) => {
+                self.privacy
+                    .load_proof(user, Some(e), Some(ProofDestination::Email(e)))
+                    .await?
+            }
+            _ => state,
+        };
+        match proof {
+            Proof::Password(password) => {
+                self.check_password(user, email.as_ref(), &state, &password)
+                    .await?
+            }
+            Proof::Code(code) => {
+                let destination = destination.ok_or(Refusal::NoProofPossible)?;
+                let items = ProofCodeItems {
+                    store: self.privacy,
+                    user,
+                    destination: destination.as_proof(),
+                    read: &state,
+                };
+                codes::check(
+                    self.policy,
+                    self.keys,
+                    &items,
+                    code_for(user, &destination.target()),
+                    &code,
+                    self.clock.now().timestamp(),
+                )
+                .await?;
+            }
+            Proof::None => {
+                let destination = destination.ok_or(Refusal::NoProofPossible)?;
+                return self.send_code(user, &destination, &state).await;
+            }
+        }
+        self.erase(user, &profile, card.as_ref(), &ErasedBy::User, request_id)
+            .await
+    }
+
+    /// A partner's (`users:delete`) or an operator's erasure: no proof, the actor is
+    /// recorded. An account already being erased is finished.
+    pub async fn by_authority(
+        &self,
+        user: &UserId,
+        by: &ErasedBy,
+        request_id: &str,
+    ) -> Result<Outcome, Refusal> {
+        match self.privacy.standing(user).await? {
+            ErasureStanding::Missing => Err(Refusal::NotFound),
+            ErasureStanding::Erased => Err(Refusal::AlreadyErased),
+            ErasureStanding::Erasing(marked) => {
+                self.complete(&marked).await?;
+                Ok(Outcome::Erased)
+            }
+            ErasureStanding::Live => {
+                let (Some(profile), card) = self.cards.profile_with_card(user).await? else {
+                    return Err(Refusal::NotFound);
+                };
+                self.erase(user, &profile, card.as_ref(), by, request_id)
+                    .await
+            }
+        }
+    }
+
+    async fn erase(
+        &self,
+        user: &UserId,
+        profile: &Profile,
+        card: Option<&LoyaltyCard>,
+        by: &ErasedBy,
+        request_id: &str,
+    ) -> Result<Outcome, Refusal> {
+        let key = self.keys.key().await.map_err(codes::unavailable)?;
+        let email_hash = profile
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e).ok())
+            .map(|e| key.identifier_hash("email", &e.normalized()));
+        let phone_hash = profile
+            .phone
+            .as_deref()
+            .and_then(|p| PhoneNumber::parse(p).ok())
+            .map(|p| key.identifier_hash("phone", p.e164()));
+        let at = timestamp(self.clock.now());
+        let by = by.label();
+        let request = ErasureRequest {
+            by: &by,
+            request_id,
+            at: &at,
+            email_hash,
+            phone_hash,
+        };
+        let member = card.and_then(|c| c.member_id.as_deref());
+        match self.privacy.mark(user, &request, member).await? {
+            ErasureStanding::Erasing(marked) => {
+                self.complete(&marked).await?;
+                Ok(Outcome::Erased)
+            }
+            ErasureStanding::Erased => Err(Refusal::AlreadyErased),
+            ErasureStanding::Missing | ErasureStanding::Live => Err(Refusal::NotFound),
+        }
+    }
+
+    /// Every step of an erasure, each safe to repeat: the items outside the
+    /// partition, the sessions, the objects, the partition in batches, the tombstone.
+    async fn complete(&self, marked: &Marked) -> Result<(), Refusal> {
+        let user = &marked.user;
+        self.privacy.erase_outside(marked).await?;
+        self.privacy.erase_sessions(user).await?;
+        let folder = owner_folder(user);
+        let mut objects = marked.avatar_keys.clone();
+        for prefix in [format!("avatars/{folder}/"), format!("exports/{folder}/")] {
+            let listed = self
+                .objects
+                .list(&prefix)
+                .await
+                .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+            objects.extend(listed.into_iter().map(|o| o.key));
+        }
+        self.objects
+            .delete_all(&objects)
+            .await
+            .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+        let mut deleted = 0;
+        loop {
+            let batch = self.privacy.erase_batch(user).await?;
+            if batch == 0 {
+                break;
+            }
+            deleted += batch;
+        }
+        self.privacy.finish(user).await?;
+        tracing::info!(user = %user, items = deleted, objects = objects.len(), "account erased");
+        Ok(())
+    }
+
+    async fn check_password(
+        &self,
+        user: &UserId,
+        email: Option<&Email>,
+        state: &ProofState,
+        password: &Password,
+    ) -> Result<(), Refusal> {
+        let (Some(email), Some(_)) = (email, state.credential.as_ref()) else {
+            // As long as a wrong password takes, and the same answer.
+            crate::auth::password_matches(password, None).await;
+            return Err(Refusal::WrongPassword);
+        };
+        let now = self.clock.now().timestamp();
+        // Counted as a login attempt: a stolen access token does not buy unlimited guesses.
+        let credential = match self.accounts.begin_login(email, now).await? {
+            Attempt::Limited { retry_after_secs } => {
+                return Err(Refusal::PasswordLimited { retry_after_secs });
+            }
+            Attempt::Unknown => return Err(Refusal::WrongPassword),
+            Attempt::Allowed(credential) => credential,
+        };
+        if credential.user_id != user.as_str()
+            || !crate::auth::password_matches(password, Some(credential.password_hash)).await
+        {
+            return Err(Refusal::WrongPassword);
+        }
+        Ok(())
+    }
+
+    async fn send_code(
+        &self,
+        user: &UserId,
+        destination: &Destination,
+        state: &ProofState,
+    ) -> Result<Outcome, Refusal> {
+        let items = ProofCodeItems {
+            store: self.privacy,
+            user,
+            destination: destination.as_proof(),
+            read: state,
+        };
+        let now = self.clock.now().timestamp();
+        let target = destination.target();
+        let code = code_for(user, &target);
+        let sent = match destination {
+            Destination::Phone(phone) => {
+                codes::send_by_sms(
+                    self.policy,
+                    self.keys,
+                    codes::Texting {
+                        sms: self.sms,
+                        quota: &self.profiles.sms_quota(),
+                    },
+                    &items,
+                    code,
+                    phone,
+                    now,
+                )
+                .await?
+            }
+            Destination::Email(email) => {
+                let policy = self.policy;
+                codes::send(policy, self.keys, &items, code, now, |otp| async move {
+                    let minutes = (policy.lifetime_secs + 59) / 60;
+                    let text = format!(
+                        "Your code to erase your account is {}. It expires in {minutes} minutes. \
+                         If you did not ask to erase your account, change your password.",
+                        otp.expose()
+                    );
+                    self.email
+                        .send(email, "Confirm the erasure of your account", &text)
+                        .await
+                        .map_err(codes::unavailable)
+                })
+                .await?;
+                CodeSent {
+                    masked_destination: email.masked(),
+                    expires_in: policy.lifetime_secs,
+                    resend_after: policy.resend_cooldown_secs,
+                }
+            }
+        };
+        Ok(Outcome::CodeSent(sent))
+    }
+}
+
+/// An erasure's code proves the request for the user, to where it went (`target`:
+/// the destination's canonical form).
+fn code_for<'a>(user: &'a UserId, target: &'a str) -> CodeFor<'a> {
+    CodeFor {
+        purpose: Purpose::EraseAccount,
+        subject: user.as_str(),
+        target,
+    }
+}
+
+/// The erasure code's items, as read.
+struct ProofCodeItems<'a> {
+    store: &'a PrivacyStore,
+    user: &'a UserId,
+    destination: ProofDestination<'a>,
+    read: &'a ProofState,
+}
+
+impl CodeItems for ProofCodeItems<'_> {
+    fn challenge(&self) -> Option<&domain::otp::Challenge> {
+        self.read.challenge.as_ref()
+    }
+
+    fn sends(&self) -> Option<&domain::otp::SendLog> {
+        self.read.sends.as_ref()
+    }
+
+    async fn reserve(
+        &self,
+        challenge: &domain::otp::Challenge,
+        log: &domain::otp::SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .reserve_code(self.user, self.destination, self.read, challenge, log, now)
+            .await
+    }
+
+    async fn release(
+        &self,
+        challenge: &domain::otp::Challenge,
+        log: &domain::otp::SendLog,
+    ) -> Result<(), StoreError> {
+        self.store
+            .release_code(self.user, self.destination, self.read, challenge, log)
+            .await
+    }
+
+    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
+        self.store.record_wrong_code(self.user, digest).await
+    }
+}

@@ -1,0 +1,125 @@
+//! A user's export (issue 16, GDPR art. 15 and 20, KVKK art. 11): one JSON document
+//! with every record the service holds about them (`store::UserRecords`) and the objects
+//! under their folder, written to the private bucket and handed out as a link valid 15
+//! minutes; at most 3 a day. The bucket's lifecycle deletes exports after a day, and an
+//! erasure deletes them at once.
+
+use domain::ports::UserObjects;
+use domain::privacy::{EXPORT_URL_LIFETIME_SECS, ExportQuota, owner_folder};
+use domain::{Clock, UserId, timestamp};
+use serde_json::{Value, json};
+use store::{PrivacyStore, StoreError};
+
+/// The document's `schema_version` (`events/schemas/export.schema.json`).
+pub const EXPORT_SCHEMA_VERSION: u32 = 1;
+
+pub struct Export<'a, O> {
+    pub privacy: &'a PrivacyStore,
+    pub objects: &'a O,
+    pub quota: ExportQuota,
+    pub clock: &'a Clock,
+}
+
+/// Where the document waits, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportLink {
+    pub url: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("no such user")]
+    NotFound,
+    #[error("the day's exports are taken")]
+    Limited { retry_after_secs: u64 },
+    #[error("a dependency is unavailable: {0}")]
+    DependencyUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Refusal {
+    tracing::warn!(error = %e, "the bucket failed an export");
+    Refusal::DependencyUnavailable(e.to_string())
+}
+
+impl<O: UserObjects> Export<'_, O> {
+    /// Every record of `user` as the export document.
+    pub async fn document(&self, user: &UserId) -> Result<Value, Refusal> {
+        let records = self.privacy.records(user).await?.ok_or(Refusal::NotFound)?;
+        let folder = owner_folder(user);
+        let mut objects = Vec::new();
+        for prefix in [format!("avatars/{folder}/"), format!("exports/{folder}/")] {
+            for object in self.objects.list(&prefix).await.map_err(unavailable)? {
+                objects.push(json!({
+                    "key": object.key,
+                    "size": object.size,
+                    "last_modified": object.last_modified,
+                }));
+            }
+        }
+        Ok(json!({
+            "schema_version": EXPORT_SCHEMA_VERSION,
+            "generated_at": timestamp(self.clock.now()),
+            "user_id": user.as_str(),
+            "profile": records.profile,
+            "account": records.account,
+            "phone_claim": records.phone_claim,
+            "consent_history": records.consent_history,
+            "administrative_changes": records.administrative_changes,
+            "segments": records.segments,
+            "ci": records.ci,
+            "loyalty_card": records.loyalty_card,
+            "sessions": records.sessions,
+            "pending_codes": records.pending_codes,
+            "counters": records.counters,
+            "objects": objects,
+            "other": records.other,
+        }))
+    }
+
+    /// `POST /users/me/export`: the document in the bucket and a link to it. The
+    /// export is counted first and given back if it could not be written.
+    pub async fn to_bucket(&self, user: &UserId) -> Result<ExportLink, Refusal> {
+        let now = self.clock.now();
+        // The document first: an unknown or erased user spends nothing.
+        let document = self.document(user).await?;
+        if let Err(retry_after_secs) = self
+            .privacy
+            .take_export(user, &self.quota, now.timestamp())
+            .await?
+        {
+            return Err(Refusal::Limited { retry_after_secs });
+        }
+        let key = format!(
+            "exports/{}/{}-{}.json",
+            owner_folder(user),
+            now.format("%Y%m%dT%H%M%SZ"),
+            domain::opaque::random_id()
+        );
+        let body = serde_json::to_vec(&document).expect("a JSON value always serializes");
+        let stored = match self.objects.put_json(&key, body).await {
+            Ok(()) => {
+                self.objects
+                    .download_url(&key, EXPORT_URL_LIFETIME_SECS)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(url) => Ok(ExportLink {
+                url,
+                expires_at: timestamp(
+                    now + chrono::Duration::seconds(EXPORT_URL_LIFETIME_SECS as i64),
+                ),
+            }),
+            Err(e) => {
+                if let Err(give_back) = self.privacy.give_back_export(user, now.timestamp()).await {
+                    tracing::warn!(error = %give_back, "could not give back an unwritten export");
+                }
+                Err(unavailable(e))
+            }
+        }
+    }
+}
