@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 EMULATOR_PORT ?= 4566
 API_PORT ?= 3000
-FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media events loyalty-sync
+FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help setup dev test invoke invoke-all contract lint fmt build sizes bench clean

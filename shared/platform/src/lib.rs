@@ -172,6 +172,14 @@ impl Platform {
         ))
     }
 
+    /// Exports and erasures (issue 16).
+    pub fn privacy_store(&self) -> Result<store::PrivacyStore, ConfigError> {
+        Ok(store::PrivacyStore::new(
+            self.dynamodb(),
+            self.settings.require_table()?,
+        ))
+    }
+
     pub fn segment_store(&self) -> Result<SegmentStore, ConfigError> {
         Ok(SegmentStore::new(
             self.dynamodb(),

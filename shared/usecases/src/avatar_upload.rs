@@ -43,8 +43,6 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-/// 128 random bits, hex: object keys nobody can guess from a user id.
-
 impl<I: ImageStore> AvatarUpload<'_, I> {
     pub async fn run(&self, user: &UserId, upload: &Upload) -> Result<Uploaded, Refusal> {
         let now = self.clock.now();

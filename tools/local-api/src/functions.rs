@@ -12,6 +12,7 @@ use consents::ConsentsApp;
 use local_info::LocalInfoApp;
 use media::MediaApp;
 use platform::{Build, ConfigError, Platform};
+use privacy::PrivacyApp;
 use profile::ProfileApp;
 use profiles_api::ProfilesApiApp;
 use segments::SegmentsApp;
@@ -53,6 +54,7 @@ pub fn functions() -> Vec<Function> {
         function("LocalInfoFunction", LocalInfoApp::new),
         function("AccountsFunction", AccountsApp::new),
         function("MediaFunction", MediaApp::new),
+        function("PrivacyFunction", PrivacyApp::new),
     ]
 }
 

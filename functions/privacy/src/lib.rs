@@ -1,0 +1,243 @@
+//! Data-subject rights (issue 16; GDPR art. 15, 17 and 20, KVKK art. 11):
+//! - `POST /users/me/export`: every stored fact about the caller, as one JSON document
+//!   behind a link valid 15 minutes; 3 a day.
+//! - `DELETE /users/me`: the caller's erasure, with a fresh proof (password, or a code
+//!   sent to the verified phone, else the verified email); without one a code is sent.
+//! - `POST /api/v1/users/delete`: a partner's erasure of up to 20 users, in seed 003's
+//!   envelope, for API tokens with `users:delete` only.
+
+use adapters::email::SesEmail;
+use adapters::images::S3Images;
+use adapters::secrets::{OtpKeySource, otp_key_source};
+use adapters::sms::SnsSms;
+use api::http::{HttpApp, json, request_id};
+use api::partner::{self, PartnerError, UpdateResult, UserFailure};
+use api::{ApiError, Identity, otp};
+use domain::otp::{OtpCode, OtpPolicy};
+use domain::password::Password;
+use domain::privacy::{ErasedBy, ExportQuota};
+use domain::{Clock, FieldErrors};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use platform::{ConfigError, Platform};
+use serde_json::{Map, Value, json as json_value};
+use store::{AccountStore, LoyaltyStore, PrivacyStore, ProfileStore};
+use usecases::erasure::{self, Erasure, Outcome, Proof};
+use usecases::export::{self, Export};
+
+api::routes! {
+    pub enum Route {
+        Export = "POST /users/me/export",
+        Erase = "DELETE /users/me",
+        PartnerDelete = "POST /api/v1/users/delete",
+    }
+}
+
+/// The scope of `POST /api/v1/users/delete`.
+pub const DELETE_SCOPE: &str = "users:delete";
+
+pub struct PrivacyApp {
+    pub privacy: PrivacyStore,
+    pub profiles: ProfileStore,
+    pub accounts: AccountStore,
+    pub cards: LoyaltyStore,
+    pub objects: S3Images,
+    pub sms: SnsSms,
+    pub email: SesEmail,
+    pub otp_keys: OtpKeySource,
+    pub otp_policy: OtpPolicy,
+    pub export_quota: ExportQuota,
+    pub clock: Clock,
+}
+
+impl PrivacyApp {
+    pub fn new(p: &Platform) -> Result<Self, ConfigError> {
+        let settings = &p.settings;
+        Ok(Self {
+            privacy: p.privacy_store()?,
+            profiles: p.profile_store()?,
+            accounts: p.account_store()?,
+            cards: p.loyalty_store()?,
+            objects: p.image_store()?,
+            sms: SnsSms::new(p.sns(), settings.sms.clone()),
+            email: p.email_sender()?,
+            // Fetched on the first code or erasure, not during init.
+            otp_keys: otp_key_source(p.secrets(), settings.require_otp_secret()?),
+            otp_policy: settings.otp_policy.clone(),
+            export_quota: ExportQuota::default(),
+            clock: p.clock.clone(),
+        })
+    }
+
+    pub fn erasure(&self) -> Erasure<'_, SnsSms, SesEmail, OtpKeySource, S3Images> {
+        Erasure {
+            privacy: &self.privacy,
+            profiles: &self.profiles,
+            accounts: &self.accounts,
+            cards: &self.cards,
+            objects: &self.objects,
+            sms: &self.sms,
+            email: &self.email,
+            keys: &self.otp_keys,
+            policy: &self.otp_policy,
+            clock: &self.clock,
+        }
+    }
+
+    pub fn export(&self) -> Export<'_, S3Images> {
+        Export {
+            privacy: &self.privacy,
+            objects: &self.objects,
+            quota: self.export_quota,
+            clock: &self.clock,
+        }
+    }
+}
+
+impl HttpApp for PrivacyApp {
+    type Route = Route;
+    type Error = ApiError;
+
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
+        match route {
+            Route::Export => export_self(self, &req).await,
+            Route::Erase => erase_self(self, &req).await,
+            // Seed 003's envelope for every answer of the partner route.
+            Route::PartnerDelete => Ok(partner_delete(self, &req)
+                .await
+                .unwrap_or_else(PartnerError::into_response)),
+        }
+    }
+}
+
+/// The body of a route that takes none: empty, or `{}`.
+fn no_fields(req: &Request) -> Result<(), ApiError> {
+    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let body = api::http::json_object(req)?;
+    let mut errors = FieldErrors::default();
+    for name in body.keys() {
+        errors.add(name.as_str(), "is not a field of this request");
+    }
+    errors.into_result().map_err(ApiError::validation)
+}
+
+async fn export_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    no_fields(req)?;
+    match app.export().to_bucket(user).await {
+        Ok(link) => Ok(json(
+            StatusCode::OK,
+            &json_value!({"url": link.url, "expires_at": link.expires_at}),
+        )),
+        Err(export::Refusal::NotFound) => Err(ApiError::not_found("no profile to export")),
+        Err(export::Refusal::Limited { retry_after_secs }) => Err(ApiError::rate_limited(
+            retry_after_secs,
+            "at most 3 exports a day; the next one is possible after Retry-After seconds",
+        )),
+        Err(export::Refusal::DependencyUnavailable(_)) => {
+            Err(ApiError::unavailable(api::error::RETRY_AFTER_SECS))
+        }
+        Err(export::Refusal::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `{"password"}` or `{"code"}` (or neither: a code is sent); anything else is refused.
+fn parse_proof(req: &Request) -> Result<Proof, ApiError> {
+    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        return Ok(Proof::None);
+    }
+    let body: Map<String, Value> = api::http::json_object(req)?;
+    let mut errors = FieldErrors::default();
+    let mut proof = Proof::None;
+    for (name, value) in &body {
+        match (name.as_str(), value) {
+            ("password", Value::String(raw)) => match Password::presented(raw) {
+                Ok(p) => proof = Proof::Password(p),
+                Err(e) => errors.add("password", e),
+            },
+            ("code", Value::String(raw)) => match OtpCode::parse(raw) {
+                Ok(c) => proof = Proof::Code(c),
+                Err(e) => errors.add("code", e),
+            },
+            ("password" | "code", _) => errors.add(name.as_str(), "must be a string"),
+            _ => errors.add(name.as_str(), "is not a field of this request"),
+        }
+    }
+    if body.contains_key("password") && body.contains_key("code") {
+        errors.add("code", "send a password or a code, not both");
+    }
+    errors.into_result().map_err(ApiError::validation)?;
+    Ok(proof)
+}
+
+async fn erase_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let proof = parse_proof(req)?;
+    match app.erasure().by_holder(user, proof, &request_id(req)).await {
+        Ok(Outcome::CodeSent(sent)) => Ok(otp::code_sent(&sent)),
+        Ok(Outcome::Erased) => Ok(json(StatusCode::OK, &json_value!({"status": "erased"}))),
+        Err(refusal) => Err(refused(refusal)),
+    }
+}
+
+fn refused(refusal: erasure::Refusal) -> ApiError {
+    use erasure::Refusal;
+    match refusal {
+        Refusal::NotFound => ApiError::not_found("no such user"),
+        Refusal::AlreadyErased => ApiError::account_erased(),
+        Refusal::WrongPassword => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the password is wrong",
+        ),
+        Refusal::PasswordLimited { retry_after_secs } => ApiError::rate_limited(
+            retry_after_secs.max(1) as u64,
+            "too many wrong passwords; wait before trying again",
+        ),
+        Refusal::NoProofPossible => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "erasure_proof_unavailable",
+            "the account has no verified phone or email to send a code to and no password; \
+             ask support to erase it",
+        ),
+        Refusal::Code(refusal) => otp::refused(refusal, "destination"),
+        Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
+        Refusal::Store(e) => e.into(),
+    }
+}
+
+async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+    let identity = partner::authorize(req, DELETE_SCOPE)?;
+    let body = partner::body(req)?;
+    if let Some(name) = body.keys().find(|k| k.as_str() != "user_ids") {
+        return Err(PartnerError::invalid(format!("Unknown parameter: {name}.")));
+    }
+    let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
+    let by = match identity.principal {
+        api::Principal::ApiToken { token_id } => ErasedBy::ApiToken(token_id),
+        api::Principal::User(_) => unreachable!("partner::authorize admits API tokens only"),
+    };
+    let request_id = request_id(req);
+    let entries = users.into_iter().map(|user| (user, ())).collect();
+    let outcomes = partner::for_each_user(entries, |user, ()| {
+        let (by, request_id) = (&by, &request_id);
+        async move {
+            match app.erasure().by_authority(&user, by, request_id).await {
+                Ok(_) => Ok(()),
+                Err(erasure::Refusal::NotFound | erasure::Refusal::AlreadyErased) => {
+                    Err(UserFailure::not_found())
+                }
+                Err(erasure::Refusal::Store(e)) => Err(UserFailure::from(e)),
+                Err(e) => Err(UserFailure::from(store::StoreError::Unavailable(
+                    e.to_string(),
+                ))),
+            }
+        }
+    })
+    .await;
+    Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
+}
