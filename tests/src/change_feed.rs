@@ -3,6 +3,9 @@
 //! to the stack's bus on the emulator, and a rule copying every event to a queue the
 //! tests read (`make dev` wires the same parts).
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use loyalty_sync::{LoyaltySync, Synced};
+use platform::EventFunction;
 use serde_json::Value;
 
 use crate::{TestEnv, emulator_url, fail_events, sdk_config, workspace_root};
@@ -224,5 +227,75 @@ pub async fn receive_with_attributes(
                 .await
                 .unwrap();
         }
+    }
+}
+
+pub type Sync = LoyaltySync<adapters::loyalty::OpenLoyalty, adapters::dead_letters::SqsDeadLetters>;
+
+/// The loyalty sync behind the template's rule: the table's stream through the events
+/// function to the bus, the rule's pattern, and the sync function in process.
+pub struct LoyaltyPipeline {
+    pub bus: Bus,
+    pub feed: Consumer,
+    pub sync: Sync,
+    pub rule: Value,
+    pub dead_letters: String,
+}
+
+impl LoyaltyPipeline {
+    pub async fn new(env: &TestEnv) -> Self {
+        let bus = Bus::new(env).await;
+        let feed = bus.consumer(env).await;
+        let dead_letters = bus
+            .sqs
+            .create_queue()
+            .queue_name(format!("{}-loyalty-sync-dead-letters", env.table))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let template = crate::template();
+        let rule = template.functions["LoyaltySyncFunction"]
+            .event_rule
+            .clone()
+            .expect("the loyalty sync has an EventBridge rule");
+        let sync = LoyaltySync {
+            platform: env.platform.loyalty(),
+            cards: env.platform.loyalty_store().unwrap(),
+            erasures: env.platform.privacy_store().unwrap(),
+            dead_letters: adapters::dead_letters::SqsDeadLetters::new(
+                adapters::aws::LazyClient::ready(bus.sqs.clone()),
+                &dead_letters,
+            ),
+        };
+        Self {
+            bus,
+            feed,
+            sync,
+            rule,
+            dead_letters,
+        }
+    }
+
+    /// What the stream holds since the last run, through the events function to the
+    /// bus; the events the rule matches, each to the sync: (type, outcome) in order.
+    pub async fn run(&mut self) -> Vec<(String, Synced, EventBridgeEvent<Value>)> {
+        self.feed.run().await;
+        let mut out = Vec::new();
+        for envelope in self.bus.drain_envelopes().await {
+            if !local_api::stream::matches(&self.rule, Some(&envelope)).unwrap() {
+                continue;
+            }
+            let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<Value> =
+                serde_json::from_value(envelope).unwrap();
+            let outcome = self.sync.handle(event.clone()).await;
+            out.push((event.detail_type.clone(), outcome, event));
+        }
+        out
+    }
+
+    pub async fn dead_letters(&self) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
+        crate::change_feed::receive_with_attributes(&self.bus.sqs, &self.dead_letters).await
     }
 }

@@ -376,15 +376,24 @@ impl TestEnv {
 
     /// Every item in the table, for "nothing changed" and "no plaintext" checks.
     pub async fn scan_all(&self) -> Vec<HashMap<String, AttributeValue>> {
-        let out = self
-            .dynamodb
-            .scan()
-            .table_name(&self.table)
-            .send()
-            .await
-            .expect("scan");
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
         self.calls.reset();
-        let mut items = out.items.unwrap_or_default();
         items.sort_by_key(|i| format!("{:?}{:?}", i.get("pk"), i.get("sk")));
         items
     }

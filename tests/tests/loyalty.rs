@@ -377,80 +377,9 @@ mod sync {
     //! the sync function pushing to the stand-in platform.
 
     use super::*;
-    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-    use integration_tests::change_feed::{Bus, Consumer};
-    use loyalty_sync::{LoyaltySync, Synced};
+    use integration_tests::change_feed::{LoyaltyPipeline as Pipeline, Sync};
+    use loyalty_sync::Synced;
     use platform::EventFunction;
-
-    type Sync = LoyaltySync<adapters::loyalty::OpenLoyalty, adapters::dead_letters::SqsDeadLetters>;
-
-    struct Pipeline {
-        bus: Bus,
-        feed: Consumer,
-        sync: Sync,
-        rule: Value,
-        dead_letters: String,
-    }
-
-    impl Pipeline {
-        async fn new(env: &TestEnv) -> Self {
-            let bus = Bus::new(env).await;
-            let feed = bus.consumer(env).await;
-            let dead_letters = bus
-                .sqs
-                .create_queue()
-                .queue_name(format!("{}-loyalty-sync-dead-letters", env.table))
-                .send()
-                .await
-                .unwrap()
-                .queue_url
-                .unwrap();
-            let template = integration_tests::template();
-            let rule = template.functions["LoyaltySyncFunction"]
-                .event_rule
-                .clone()
-                .expect("the loyalty sync has an EventBridge rule");
-            let sync = LoyaltySync {
-                platform: env.platform.loyalty(),
-                cards: env.platform.loyalty_store().unwrap(),
-                dead_letters: adapters::dead_letters::SqsDeadLetters::new(
-                    adapters::aws::LazyClient::ready(bus.sqs.clone()),
-                    &dead_letters,
-                ),
-            };
-            Self {
-                bus,
-                feed,
-                sync,
-                rule,
-                dead_letters,
-            }
-        }
-
-        /// What the stream holds since the last run, through the events function to the
-        /// bus; the events the rule matches, each to the sync: (type, outcome) in order.
-        async fn run(&mut self) -> Vec<(String, Synced, EventBridgeEvent<Value>)> {
-            self.feed.run().await;
-            let mut out = Vec::new();
-            for envelope in self.bus.drain_envelopes().await {
-                if !local_api::stream::matches(&self.rule, Some(&envelope)).unwrap() {
-                    continue;
-                }
-                let event: EventBridgeEvent<Value> = serde_json::from_value(envelope).unwrap();
-                let outcome = self.sync.handle(event.clone()).await;
-                out.push((event.detail_type.clone(), outcome, event));
-            }
-            out
-        }
-
-        async fn dead_letters(&self) -> Vec<(Value, std::collections::BTreeMap<String, String>)> {
-            integration_tests::change_feed::receive_with_attributes(
-                &self.bus.sqs,
-                &self.dead_letters,
-            )
-            .await
-        }
-    }
 
     async fn patch_profile(env: &TestEnv, token: &str, body: Value) {
         let r = env

@@ -4,7 +4,9 @@
 //! - creates the member of a card still `pending` (keyed by the card number: never two);
 //! - pushes the profile as it is now to the member, unless the card's member already
 //!   carries this version or a later one (older and repeated events are skipped, so the
-//!   order events arrive in does not matter).
+//!   order events arrive in does not matter);
+//! - anonymizes the member of an erased account (`account.deleted`): the tombstone names
+//!   it until the platform has done so (issue 16).
 //!
 //! What the platform cannot do now (down, slow, 5xx) fails the invocation: Lambda
 //! retries it with backoff, then sends it to the on-failure destination. What it refuses
@@ -18,13 +20,15 @@ use domain::ports::{DeadLetter, DeadLetters};
 use platform::{ConfigError, EventFunction, Platform};
 use serde::Serialize;
 use serde_json::Value;
-use store::LoyaltyStore;
+use store::{LoyaltyStore, PrivacyStore};
 use usecases::loyalty::LinkFailure;
 
 pub struct LoyaltySync<L, D> {
     /// `None` with `LoyaltyProvider: none` (the rule is disabled then too).
     pub platform: Option<L>,
     pub cards: LoyaltyStore,
+    /// Erased accounts' tombstones, which name their member until it is anonymized.
+    pub erasures: PrivacyStore,
     pub dead_letters: D,
 }
 
@@ -33,6 +37,7 @@ impl LoyaltySync<adapters::loyalty::OpenLoyalty, adapters::dead_letters::SqsDead
         Ok(Self {
             platform: p.loyalty(),
             cards: p.loyalty_store()?,
+            erasures: p.privacy_store()?,
             dead_letters: p.dead_letters()?,
         })
     }
@@ -48,6 +53,8 @@ pub enum Synced {
     Created,
     /// The profile went to the member.
     Pushed { version: u64 },
+    /// An erased account's member was anonymized.
+    Anonymized,
     /// Refused for good: in the dead-letter queue.
     SetAside { reason: String },
     /// Not now: Lambda retries the event.
@@ -65,7 +72,12 @@ impl<L: LoyaltyCardService + 'static, D: DeadLetters + 'static> EventFunction
         let Ok(user) = UserId::parse(user) else {
             return Synced::Skipped("the event names no user");
         };
-        let outcome = match self.sync(&user).await {
+        let synced = if event.detail_type == ACCOUNT_DELETED {
+            self.anonymize(&user).await
+        } else {
+            self.sync(&user).await
+        };
+        let outcome = match synced {
             Ok(synced) => synced,
             Err(LinkFailure::Platform(LoyaltyFailure::Refused(reason))) => {
                 self.set_aside(&event, &user, reason).await
@@ -92,7 +104,24 @@ impl<L: LoyaltyCardService + 'static, D: DeadLetters + 'static> EventFunction
     }
 }
 
+/// The event type of an erasure's end.
+const ACCOUNT_DELETED: &str = "account.deleted";
+
 impl<L: LoyaltyCardService, D: DeadLetters> LoyaltySync<L, D> {
+    /// The erased account's member anonymized at the platform, then forgotten by the
+    /// tombstone; a repeated event finds nothing left to do.
+    async fn anonymize(&self, user: &UserId) -> Result<Synced, LinkFailure> {
+        let Some(platform) = self.platform.as_ref() else {
+            return Ok(Synced::Skipped("no loyalty platform is configured"));
+        };
+        let Some(member) = self.erasures.erased_member(user).await? else {
+            return Ok(Synced::Skipped("no member to anonymize"));
+        };
+        platform.anonymize_member(&member).await?;
+        self.erasures.forget_member(user).await?;
+        Ok(Synced::Anonymized)
+    }
+
     async fn sync(&self, user: &UserId) -> Result<Synced, LinkFailure> {
         let Some(platform) = self.platform.as_ref() else {
             return Ok(Synced::Skipped("no loyalty platform is configured"));
