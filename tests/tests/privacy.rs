@@ -776,7 +776,7 @@ async fn partners_erase_with_users_delete_on_api_tokens_only() {
     let post = |token: String, body: Value| async move {
         call(env, "POST", "/api/v1/users/delete", &token, body).await
     };
-    let no_scope = api_token(&env, &["profiles:write"]).await;
+    let no_scope = api_token(env, &["profiles:write"]).await;
     let r = post(no_scope, json!({"user_ids": [rich.id]})).await;
     assert_eq!(r.status, 403);
     let user_with_scope = integration_tests::user_token_with(&rich.id, &["users:delete"]);
@@ -785,7 +785,7 @@ async fn partners_erase_with_users_delete_on_api_tokens_only() {
         r.status, 403,
         "a user token never passes, whatever its scopes"
     );
-    let token = api_token(&env, &["users:delete"]).await;
+    let token = api_token(env, &["users:delete"]).await;
     let many: Vec<String> = (0..21).map(|i| format!("u{i}")).collect();
     let r = post(token.clone(), json!({"user_ids": many})).await;
     assert_eq!(r.status, 400);
@@ -812,7 +812,7 @@ async fn partners_erase_with_users_delete_on_api_tokens_only() {
         result["failure_details"][0]["user_ids"],
         json!(["never-was"])
     );
-    assert_erased(&env, &rich).await;
+    assert_erased(env, &rich).await;
     assert_eq!(belonging(&env.scan_all().await, &other), neighbours_items);
     let items = env.scan_all().await;
     let tombstone = holding(&items, &rich.id)[0];
@@ -824,4 +824,64 @@ async fn partners_erase_with_users_delete_on_api_tokens_only() {
         4004,
         "erased already"
     );
+}
+
+/// `profilectl` as support staff run it, against the test's stack on the emulator.
+fn profilectl(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    let bucket = &env.platform.settings.require_avatars().unwrap().bucket;
+    std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "-p", "profilectl", "--"])
+        .args(args)
+        .current_dir(integration_tests::workspace_root())
+        .env("AWS_ENDPOINT_URL", integration_tests::emulator_url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("TABLE_NAME", &env.table)
+        .env("AVATAR_BUCKET", bucket)
+        .env("OTP_SECRET_ARN", local_api::otp_secret_name(&env.table))
+        .output()
+        .expect("profilectl runs")
+}
+
+#[tokio::test]
+async fn support_staff_export_and_erase_with_profilectl() {
+    let env = TestEnv::new().await;
+    let rich = rich_user(&env, 24).await;
+    let other = rich_user(&env, 12).await;
+    let neighbours_items = belonging(&env.scan_all().await, &other);
+
+    let out = profilectl(&env, &["user", "export", &rich.id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let document: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(schema().iter_errors(&document).next().is_none());
+    assert_eq!(document["user_id"], rich.id.as_str());
+    assert_eq!(document["objects"].as_array().unwrap().len(), 1);
+    assert!(consent_entries(&env, &rich.id).await > 0);
+    assert_eq!(
+        document["consent_history"].as_array().unwrap().len(),
+        consent_entries(&env, &rich.id).await
+    );
+
+    let out = profilectl(&env, &["user", "erase", &rich.id]);
+    assert!(!out.status.success(), "--operator is required");
+    let out = profilectl(&env, &["user", "erase", &rich.id, "--operator", "ana"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_erased(&env, &rich).await;
+    let items = env.scan_all().await;
+    assert_eq!(
+        text(holding(&items, &rich.id)[0], "erased_by"),
+        "operator:ana"
+    );
+    assert_eq!(belonging(&items, &other), neighbours_items);
+    let out = profilectl(&env, &["user", "export", &rich.id]);
+    assert!(!out.status.success(), "nothing left to export");
 }

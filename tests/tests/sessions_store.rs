@@ -135,3 +135,74 @@ async fn logout_revokes_the_family_and_unknown_or_expired_tokens_are_refused() {
         "expired"
     );
 }
+
+/// The refresh-token items of the table.
+async fn token_items(w: &World) -> Vec<String> {
+    w.env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
+        .filter(|pk| pk.starts_with("REFRESH#"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_family_keeps_its_live_token_and_the_one_before_and_its_session_names_them() {
+    let first = token();
+    let w = world(&first).await;
+    let mut presented = first;
+    for step in 0..5 {
+        let next = token();
+        assert!(matches!(
+            w.sessions
+                .rotate(&presented, &next, w.now + step)
+                .await
+                .unwrap(),
+            Rotation::Rotated { .. }
+        ));
+        presented = next;
+    }
+    let live = token_items(&w).await;
+    assert_eq!(live.len(), 2, "the live token and the one before: {live:?}");
+    // A retry within the grace replaces a child that may have leaked: it is kept (its
+    // use would show a fork) and named by the session.
+    let (retry, lost) = (token(), token());
+    let before = presented.clone();
+    assert!(matches!(
+        w.sessions.rotate(&before, &lost, w.now + 10).await.unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    assert!(matches!(
+        w.sessions
+            .rotate(&before, &retry, w.now + 11)
+            .await
+            .unwrap(),
+        Rotation::Rotated { .. }
+    ));
+    let items = w.env.scan_all().await;
+    let session = items
+        .iter()
+        .find(|i| i.get("sk").and_then(|v| v.as_s().ok()) == Some(&"SESSION#fam1".to_owned()))
+        .unwrap();
+    let named: Vec<String> = ["current", "previous"]
+        .iter()
+        .filter_map(|a| session.get(*a).and_then(|v| v.as_s().ok()).cloned())
+        .chain(
+            session["superseded"]
+                .as_l()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_s().unwrap().clone()),
+        )
+        .map(|h| format!("REFRESH#{h}"))
+        .collect();
+    let mut live = token_items(&w).await;
+    let mut named_sorted = named.clone();
+    live.sort();
+    named_sorted.sort();
+    assert_eq!(
+        live, named_sorted,
+        "every token item is named by its session"
+    );
+}

@@ -49,7 +49,7 @@ print(post("/auth/login", {"email": email, "password": password})["access_token"
 PY
 )
 api_token=$(target/debug/profilectl token create --name contract \
-  --scope profiles:read,profiles:write,ci:read,ci:write,segments:write,users:read,users:write 2>/dev/null)
+  --scope profiles:read,profiles:write,ci:read,ci:write,segments:write,users:read,users:write,users:delete 2>/dev/null)
 
 # The trailing-slash twins (`<path>/{proxy+}`) are the same operations as their paths
 # (tests/tests/trailing_slash.rs); Schemathesis cannot send the empty segment they take.

@@ -22,7 +22,7 @@ use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde_json::{Map, Value, json as json_value};
 use store::{AccountStore, LoyaltyStore, PrivacyStore, ProfileStore};
-use usecases::erasure::{self, Erasure, Outcome, Proof};
+use usecases::erasure::{self, Eraser, HolderErasure, Outcome, Proof};
 use usecases::export::{self, Export};
 
 api::routes! {
@@ -69,18 +69,24 @@ impl PrivacyApp {
         })
     }
 
-    pub fn erasure(&self) -> Erasure<'_, SnsSms, SesEmail, OtpKeySource, S3Images> {
-        Erasure {
+    pub fn eraser(&self) -> Eraser<'_, OtpKeySource, S3Images> {
+        Eraser {
             privacy: &self.privacy,
-            profiles: &self.profiles,
-            accounts: &self.accounts,
             cards: &self.cards,
             objects: &self.objects,
+            keys: &self.otp_keys,
+            clock: &self.clock,
+        }
+    }
+
+    pub fn holder_erasure(&self) -> HolderErasure<'_, SnsSms, SesEmail, OtpKeySource, S3Images> {
+        HolderErasure {
+            eraser: self.eraser(),
+            profiles: &self.profiles,
+            accounts: &self.accounts,
             sms: &self.sms,
             email: &self.email,
-            keys: &self.otp_keys,
             policy: &self.otp_policy,
-            clock: &self.clock,
         }
     }
 
@@ -177,7 +183,11 @@ async fn erase_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, A
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
     let proof = parse_proof(req)?;
-    match app.erasure().by_holder(user, proof, &request_id(req)).await {
+    match app
+        .holder_erasure()
+        .by_holder(user, proof, &request_id(req))
+        .await
+    {
         Ok(Outcome::CodeSent(sent)) => Ok(otp::code_sent(&sent)),
         Ok(Outcome::Erased) => Ok(json(StatusCode::OK, &json_value!({"status": "erased"}))),
         Err(refusal) => Err(refused(refusal)),
@@ -226,7 +236,7 @@ async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body
     let outcomes = partner::for_each_user(entries, |user, ()| {
         let (by, request_id) = (&by, &request_id);
         async move {
-            match app.erasure().by_authority(&user, by, request_id).await {
+            match app.eraser().by_authority(&user, by, request_id).await {
                 Ok(_) => Ok(()),
                 Err(erasure::Refusal::NotFound | erasure::Refusal::AlreadyErased) => {
                     Err(UserFailure::not_found())

@@ -49,6 +49,7 @@ pub const SCOPES: &[&str] = &[
     "segments:write",
     "users:read",
     "users:write",
+    "users:delete",
 ];
 
 /// The grant that lets a user token read and change any account by id; an operator

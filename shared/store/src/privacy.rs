@@ -232,10 +232,16 @@ impl PrivacyStore {
                 }
                 None => e.condition(format!("attribute_not_exists({current_name})")),
             }
-            if let Some(previous) = text(&session, "previous") {
+            let superseded = match session.get("superseded") {
+                Some(AttributeValue::L(list)) => {
+                    list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+                }
+                _ => Vec::new(),
+            };
+            for spent in text(&session, "previous").into_iter().chain(superseded) {
                 items.push(delete(
                     &self.table,
-                    &ItemKey::refresh_token(&previous),
+                    &ItemKey::refresh_token(&spent),
                     Expression::default(),
                 )?);
             }

@@ -5,9 +5,10 @@
 //! transaction conditioned on the session's `current`, so two refreshes racing with one
 //! token cannot both win. Both items carry the TTL attribute.
 //!
-//! A family keeps two token items: the live one (`current`) and the one it was rotated
-//! from (`previous`), whose reuse after the grace revokes the family. A rotation deletes
-//! the token before that, so an erasure finds every token of a user from their sessions.
+//! A family keeps the live token (`current`), the one it was rotated from (`previous`),
+//! whose reuse after the grace revokes the family, and the children a retry within the
+//! grace replaced (`superseded`, rare). A rotation deletes the token before `previous`,
+//! so an erasure finds every token of a user from their sessions.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -119,6 +120,19 @@ impl SessionStore {
             ));
             session.set("current", s(next));
             session.set("previous", s(presented));
+            if token.rotated_at.is_some() {
+                // A retry within the grace: the child it replaces stays, so its use
+                // later still shows a fork, and the session names it for an erasure.
+                let superseded = session.name("superseded");
+                let (empty, child) = (
+                    session.value(AttributeValue::L(Vec::new())),
+                    session.value(AttributeValue::L(vec![s(&expected)])),
+                );
+                session.set_raw(
+                    superseded.clone(),
+                    format!("list_append(if_not_exists({superseded}, {empty}), {child})"),
+                );
+            }
             session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
             let mut spent = Expression::default();
             spent.set("rotated_at", n(now));
@@ -142,18 +156,12 @@ impl SessionStore {
                     Some(presented),
                 )?,
             ];
-            // Spent for good: the presented token's parent, and in a retry within the
-            // grace the child `next` replaces as the live token.
-            let superseded = token.parent.iter().chain(
-                token
-                    .rotated_to
-                    .as_ref()
-                    .filter(|_| token.rotated_at.is_some()),
-            );
-            for gone in superseded {
+            // Spent for good: the presented token's parent (its reuse can no longer be
+            // told from a stale client's).
+            if let Some(parent) = &token.parent {
                 items.push(delete(
                     &self.table,
-                    &ItemKey::refresh_token(gone),
+                    &ItemKey::refresh_token(parent),
                     Expression::default(),
                 )?);
             }

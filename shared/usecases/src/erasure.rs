@@ -17,18 +17,25 @@ use store::{
 
 use crate::codes::{self, CodeFor, CodeItems};
 
-/// What erases: the stores, the bucket, and for the holder's proof the OTP module.
-pub struct Erasure<'a, S, E, K, O> {
+/// What erases an account: the stores, the bucket, and the key of the tombstone's
+/// hashes. A partner or an operator erases with it directly (`by_authority`).
+pub struct Eraser<'a, K, O> {
     pub privacy: &'a PrivacyStore,
-    pub profiles: &'a ProfileStore,
-    pub accounts: &'a AccountStore,
     pub cards: &'a LoyaltyStore,
     pub objects: &'a O,
+    pub keys: &'a K,
+    pub clock: &'a Clock,
+}
+
+/// The holder's own erasure: the eraser, and what judges their proof (the password,
+/// or a code by the OTP module).
+pub struct HolderErasure<'a, S, E, K, O> {
+    pub eraser: Eraser<'a, K, O>,
+    pub profiles: &'a ProfileStore,
+    pub accounts: &'a AccountStore,
     pub sms: &'a S,
     pub email: &'a E,
-    pub keys: &'a K,
     pub policy: &'a OtpPolicy,
-    pub clock: &'a Clock,
 }
 
 /// What the holder sent to prove the request is theirs.
@@ -92,89 +99,7 @@ impl Destination {
     }
 }
 
-impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E, K, O> {
-    /// `DELETE /users/me`: the holder's own erasure.
-    pub async fn by_holder(
-        &self,
-        user: &UserId,
-        proof: Proof,
-        request_id: &str,
-    ) -> Result<Outcome, Refusal> {
-        match self.privacy.standing(user).await? {
-            ErasureStanding::Missing => return Err(Refusal::NotFound),
-            ErasureStanding::Erased => return Err(Refusal::AlreadyErased),
-            ErasureStanding::Erasing(marked) => {
-                self.complete(&marked).await?;
-                return Ok(Outcome::Erased);
-            }
-            ErasureStanding::Live => {}
-        }
-        let (Some(profile), card) = self.cards.profile_with_card(user).await? else {
-            return Err(Refusal::NotFound);
-        };
-        let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let phone = profile
-            .phone
-            .as_deref()
-            .filter(|_| profile.phone_verified)
-            .and_then(|p| PhoneNumber::parse(p).ok());
-        // The verified phone if any: the state read names its send log.
-        let guess = phone.clone().map(Destination::Phone);
-        let state = self
-            .privacy
-            .load_proof(
-                user,
-                email.as_ref(),
-                guess.as_ref().map(Destination::as_proof),
-            )
-            .await?;
-        let destination = guess.or_else(|| {
-            email
-                .clone()
-                .filter(|_| state.credential.as_ref().is_some_and(|c| c.email_verified))
-                .map(Destination::Email)
-        });
-        // With the email as destination, its send log was not read yet.
-        let state = match (&destination, &phone) {
-            (Some(Destination::Email(e)), None) => {
-                self.privacy
-                    .load_proof(user, Some(e), Some(ProofDestination::Email(e)))
-                    .await?
-            }
-            _ => state,
-        };
-        match proof {
-            Proof::Password(password) => {
-                self.check_password(user, email.as_ref(), &state, &password)
-                    .await?
-            }
-            Proof::Code(code) => {
-                let destination = destination.ok_or(Refusal::NoProofPossible)?;
-                let items = ProofCodeItems {
-                    store: self.privacy,
-                    user,
-                    destination: destination.as_proof(),
-                    read: &state,
-                };
-                codes::check(
-                    self.policy,
-                    self.keys,
-                    &items,
-                    code_for(user, &destination.target()),
-                    &code,
-                    self.clock.now().timestamp(),
-                )
-                .await?;
-            }
-            Proof::None => {
-                let destination = destination.ok_or(Refusal::NoProofPossible)?;
-                return self.send_code(user, &destination, &state).await;
-            }
-        }
-        self.erase(user, &profile, card.as_ref(), &ErasedBy::User, request_id)
-            .await
-    }
-
+impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
     /// A partner's (`users:delete`) or an operator's erasure: no proof, the actor is
     /// recorded. An account already being erased is finished.
     pub async fn by_authority(
@@ -200,7 +125,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E,
         }
     }
 
-    async fn erase(
+    pub(crate) async fn erase(
         &self,
         user: &UserId,
         profile: &Profile,
@@ -271,6 +196,93 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E,
         tracing::info!(user = %user, items = deleted, objects = objects.len(), "account erased");
         Ok(())
     }
+}
+
+impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_, S, E, K, O> {
+    /// `DELETE /users/me`: the holder's own erasure.
+    pub async fn by_holder(
+        &self,
+        user: &UserId,
+        proof: Proof,
+        request_id: &str,
+    ) -> Result<Outcome, Refusal> {
+        match self.eraser.privacy.standing(user).await? {
+            ErasureStanding::Missing => return Err(Refusal::NotFound),
+            ErasureStanding::Erased => return Err(Refusal::AlreadyErased),
+            ErasureStanding::Erasing(marked) => {
+                self.eraser.complete(&marked).await?;
+                return Ok(Outcome::Erased);
+            }
+            ErasureStanding::Live => {}
+        }
+        let (Some(profile), card) = self.eraser.cards.profile_with_card(user).await? else {
+            return Err(Refusal::NotFound);
+        };
+        let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let phone = profile
+            .phone
+            .as_deref()
+            .filter(|_| profile.phone_verified)
+            .and_then(|p| PhoneNumber::parse(p).ok());
+        // The verified phone if any: the state read names its send log.
+        let guess = phone.clone().map(Destination::Phone);
+        let state = self
+            .eraser
+            .privacy
+            .load_proof(
+                user,
+                email.as_ref(),
+                guess.as_ref().map(Destination::as_proof),
+            )
+            .await?;
+        let destination = guess.or_else(|| {
+            email
+                .clone()
+                .filter(|_| state.credential.as_ref().is_some_and(|c| c.email_verified))
+                .map(Destination::Email)
+        });
+        // With the email as destination, its send log was not read yet.
+        let state = match (&destination, &phone) {
+            (Some(Destination::Email(e)), None) => {
+                self.eraser
+                    .privacy
+                    .load_proof(user, Some(e), Some(ProofDestination::Email(e)))
+                    .await?
+            }
+            _ => state,
+        };
+        match proof {
+            Proof::Password(password) => {
+                self.check_password(user, email.as_ref(), &state, &password)
+                    .await?
+            }
+            Proof::Code(code) => {
+                let destination = destination.ok_or(Refusal::NoProofPossible)?;
+                let items = ProofCodeItems {
+                    store: self.eraser.privacy,
+                    user,
+                    destination: destination.as_proof(),
+                    read: &state,
+                };
+                codes::check(
+                    self.policy,
+                    self.eraser.keys,
+                    &items,
+                    code_for(user, &destination.target()),
+                    &code,
+                    self.eraser.clock.now().timestamp(),
+                )
+                .await?;
+            }
+            Proof::None => {
+                let destination = destination.ok_or(Refusal::NoProofPossible)?;
+                return self.send_code(user, &destination, &state).await;
+            }
+        }
+        self.eraser
+            .erase(user, &profile, card.as_ref(), &ErasedBy::User, request_id)
+            .await
+    }
 
     async fn check_password(
         &self,
@@ -284,7 +296,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E,
             crate::auth::password_matches(password, None).await;
             return Err(Refusal::WrongPassword);
         };
-        let now = self.clock.now().timestamp();
+        let now = self.eraser.clock.now().timestamp();
         // Counted as a login attempt: a stolen access token does not buy unlimited guesses.
         let credential = match self.accounts.begin_login(email, now).await? {
             Attempt::Limited { retry_after_secs } => {
@@ -308,19 +320,19 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E,
         state: &ProofState,
     ) -> Result<Outcome, Refusal> {
         let items = ProofCodeItems {
-            store: self.privacy,
+            store: self.eraser.privacy,
             user,
             destination: destination.as_proof(),
             read: state,
         };
-        let now = self.clock.now().timestamp();
+        let now = self.eraser.clock.now().timestamp();
         let target = destination.target();
         let code = code_for(user, &target);
         let sent = match destination {
             Destination::Phone(phone) => {
                 codes::send_by_sms(
                     self.policy,
-                    self.keys,
+                    self.eraser.keys,
                     codes::Texting {
                         sms: self.sms,
                         quota: &self.profiles.sms_quota(),
@@ -334,7 +346,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> Erasure<'_, S, E,
             }
             Destination::Email(email) => {
                 let policy = self.policy;
-                codes::send(policy, self.keys, &items, code, now, |otp| async move {
+                codes::send(policy, self.eraser.keys, &items, code, now, |otp| async move {
                     let minutes = (policy.lifetime_secs + 59) / 60;
                     let text = format!(
                         "Your code to erase your account is {}. It expires in {minutes} minutes. \

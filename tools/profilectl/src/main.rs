@@ -1,6 +1,8 @@
 //! `profilectl token create|list|revoke`: server-to-server API tokens.
 //! `profilectl key create|rotate|show`: the key access tokens are signed with.
 //! `profilectl admin grant|revoke <email>`: an account's `users:admin` grant.
+//! `profilectl user export|erase <user id>`: a data subject's export (on stdout) and
+//! erasure, for support staff (issue 16).
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
@@ -39,6 +41,41 @@ enum Command {
     /// The users:admin grant of an account (seed 001's administrators).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// A data subject's rights: everything stored about them, or their erasure.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// Where the user's objects are, and the key of the tombstone's hashes: the stack's
+/// `AVATAR_BUCKET` and `OTP_SECRET_ARN` (under `make dev`: `<table>-avatars` and
+/// `<table>-otp-hmac`).
+#[derive(clap::Args)]
+struct UserStack {
+    /// The stack's bucket (its images and exports).
+    #[arg(long, env = "AVATAR_BUCKET")]
+    bucket: String,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Print the export document of USER_ID (as POST /users/me/export writes it).
+    Export {
+        user_id: String,
+        #[command(flatten)]
+        stack: UserStack,
+    },
+    /// Erase USER_ID: every item and object of theirs; the tombstone names OPERATOR.
+    Erase {
+        user_id: String,
+        /// Who erases (recorded on the tombstone as `operator:<name>`).
+        #[arg(long)]
+        operator: String,
+        #[command(flatten)]
+        stack: UserStack,
+        /// The OTP key's secret, which keys the tombstone's hashes of email and phone.
+        #[arg(long, env = "OTP_SECRET_ARN")]
+        otp_secret: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +177,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Admin(command) => {
             let table = cli.table.ok_or("set --table or TABLE_NAME")?;
             return admin(aws_sdk_dynamodb::Client::new(&sdk), &table, command).await;
+        }
+        Command::User(command) => {
+            let table = cli.table.ok_or("set --table or TABLE_NAME")?;
+            return user(sdk, &table, command).await;
         }
     };
     let table = cli.table.ok_or("set --table or TABLE_NAME")?;
@@ -247,6 +288,70 @@ async fn admin(
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("{user} no longer has users:admin; {ended} session(s) ended");
+        }
+    }
+    Ok(())
+}
+
+async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> Result<(), String> {
+    let (raw, stack, otp_secret) = match &command {
+        UserCommand::Export { user_id, stack } => (user_id, stack, ""),
+        UserCommand::Erase {
+            user_id,
+            stack,
+            otp_secret,
+            ..
+        } => (user_id, stack, otp_secret.as_str()),
+    };
+    let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
+    let mut settings = platform::Settings::local(table, otp_secret);
+    settings.avatars = Some(platform::AvatarConfig {
+        bucket: stack.bucket.clone(),
+        base_url: String::new(),
+    });
+    let p = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let failed = |e: &dyn std::fmt::Display| e.to_string();
+    let privacy = p.privacy_store().map_err(|e| failed(&e))?;
+    let objects = p.image_store().map_err(|e| failed(&e))?;
+    match &command {
+        UserCommand::Export { .. } => {
+            let export = usecases::export::Export {
+                privacy: &privacy,
+                objects: &objects,
+                quota: domain::privacy::ExportQuota::default(),
+                clock: &p.clock,
+            };
+            let document = export.document(&user).await.map_err(|e| failed(&e))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).expect("JSON values serialize")
+            );
+        }
+        UserCommand::Erase { operator, .. } => {
+            let operator = operator.trim();
+            if operator.is_empty() || operator.len() > 100 {
+                return Err("--operator must be 1 to 100 characters".into());
+            }
+            let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
+            let eraser = usecases::erasure::Eraser {
+                privacy: &privacy,
+                cards: &p.loyalty_store().map_err(|e| failed(&e))?,
+                objects: &objects,
+                keys: &keys,
+                clock: &p.clock,
+            };
+            let request_id = format!("profilectl-{}", domain::opaque::random_id());
+            eraser
+                .by_authority(
+                    &user,
+                    &domain::privacy::ErasedBy::Operator(operator.to_owned()),
+                    &request_id,
+                )
+                .await
+                .map_err(|e| failed(&e))?;
+            eprintln!(
+                "{user} erased (request {request_id}); the tombstone names operator:{operator}"
+            );
         }
     }
     Ok(())
