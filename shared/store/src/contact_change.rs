@@ -16,7 +16,7 @@ use crate::StoreError;
 use crate::accounts::{AccountStore, SpentCode};
 use crate::codes;
 use crate::expr::Expression;
-use crate::item::Item;
+use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
 use crate::markers::{claim_phone, release_phone};
 use crate::profile_item::{Guard, live_profile, update_expression};
@@ -125,15 +125,7 @@ impl AccountStore {
     }
 
     async fn get_raw(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item)
+        get_consistent(&self.client, &self.table, key).await
     }
 
     async fn contact_items(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
-use crate::item::{Item, n};
+use crate::item::{Item, get_consistent, n};
 use crate::keys::{
     AUDIT_PREFIX, CONSENT_LOG_PREFIX, EXPORTS_SK, ItemKey, LOYALTY_SK, PK, SEGMENT_PREFIX,
     SESSION_PREFIX, SK, TTL_ATTRIBUTE,
@@ -90,15 +90,8 @@ impl PrivacyStore {
     ) -> Result<Result<(), u64>, StoreError> {
         let key = ItemKey::exports(user);
         for _ in 0..4 {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key.to_item()))
-                .consistent_read(true)
-                .send()
-                .await?;
-            let seen = out.item;
+            let out = get_consistent(&self.client, &self.table, &key).await?;
+            let seen = out;
             let taken: ExportsTaken = seen
                 .clone()
                 .map(serde_dynamo::from_item)
@@ -136,15 +129,8 @@ impl PrivacyStore {
     /// Gives back the export taken at `at` after it could not be written.
     pub async fn give_back_export(&self, user: &UserId, at: i64) -> Result<(), StoreError> {
         let key = ItemKey::exports(user);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let Some(item) = out.item else {
+        let out = get_consistent(&self.client, &self.table, &key).await?;
+        let Some(item) = out else {
             return Ok(());
         };
         let taken: ExportsTaken = serde_dynamo::from_item(item)?;

@@ -32,3 +32,19 @@ pub(crate) fn key_of(item: &Item) -> Option<ItemKey> {
         _ => None,
     }
 }
+
+/// One item by key, strongly consistent (`GetItem`).
+pub(crate) async fn get_consistent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &ItemKey,
+) -> Result<Option<Item>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key.to_item()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(out.item)
+}

@@ -11,7 +11,7 @@ use domain::{Profile, UserId};
 use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
-use crate::item::Item;
+use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
 use crate::profile_item::live_profile;
 use crate::txn::{put, unless_condition_failed, update_item};
@@ -81,15 +81,8 @@ impl LoyaltyStore {
 
     /// The card, strongly consistent.
     pub async fn card(&self, user: &UserId) -> Result<Option<LoyaltyCard>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::loyalty_card(user).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        out.item.map(card_from_item).transpose()
+        let out = get_consistent(&self.client, &self.table, &ItemKey::loyalty_card(user)).await?;
+        out.map(card_from_item).transpose()
     }
 
     /// Links `card` to a user who has none; nothing if one was linked meanwhile.

@@ -18,7 +18,7 @@ use crate::accounts::Credential;
 use crate::batch::{MAX_WRITES, batch_delete, batch_get};
 use crate::codes::{self, CodeSlot, CodeState};
 use crate::expr::Expression;
-use crate::item::{Item, key_of};
+use crate::item::{Item, get_consistent, key_of};
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK};
 use crate::profile_item::{ERASED, ERASING, ERASURE, VERSION};
 use crate::txn::{Outcome, delete, transact, update_item};
@@ -110,15 +110,8 @@ impl PrivacyStore {
 
     /// Where `user`'s account stands, strongly consistent.
     pub async fn standing(&self, user: &UserId) -> Result<Standing, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::profile(user).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(standing_of(user, out.item))
+        let out = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
+        Ok(standing_of(user, out))
     }
 
     /// Marks a live account `erasing` (one conditional UpdateItem); an account marked
@@ -297,15 +290,8 @@ impl PrivacyStore {
     /// The profile item becomes the tombstone: the user id, when, by whom, the request,
     /// the keyed hashes, and the loyalty member until the sync has anonymized it.
     pub async fn finish(&self, user: &UserId) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::profile(user).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let Some(marked) = out.item else {
+        let out = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
+        let Some(marked) = out else {
             return Ok(());
         };
         let keep = [
@@ -344,16 +330,8 @@ impl PrivacyStore {
 
     /// The loyalty member an erased account's tombstone still names.
     pub async fn erased_member(&self, user: &UserId) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::profile(user).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
+        let out = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
         Ok(out
-            .item
             .filter(|item| text(item, ERASURE).as_deref() == Some(ERASED))
             .and_then(|item| text(&item, LOYALTY_MEMBER)))
     }

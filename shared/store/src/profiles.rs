@@ -18,7 +18,7 @@ use domain::{
 use crate::StoreError;
 use crate::batch::batch_get;
 use crate::consent_item::{audit_puts, consents_from_item, expect_from, set_consents};
-use crate::item::Item;
+use crate::item::{Item, get_consistent};
 use crate::keys::ItemKey;
 use crate::profile_item::{
     Existence, Guard, PatchError, VERSION, add_expectation, live_profile, next_guard,
@@ -223,15 +223,7 @@ impl ProfileStore {
     }
 
     async fn get_item(&self, user: &UserId) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::profile(user).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(output.item)
+        get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await
     }
 
     /// Read, then one transaction: the profile (if still the version read) and an audit

@@ -20,7 +20,7 @@ use crate::StoreError;
 use crate::accounts::clear_login_attempts;
 use crate::batch::user_prefix_query;
 use crate::expr::Expression;
-use crate::item::n;
+use crate::item::{get_consistent, n};
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{Outcome, delete, transact, unless_condition_failed, update, update_item};
@@ -251,14 +251,7 @@ impl SessionStore {
     }
 
     async fn token(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::refresh_token(hash).to_item()))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+        let out = get_consistent(&self.client, &self.table, &ItemKey::refresh_token(hash)).await?;
+        Ok(out.map(serde_dynamo::from_item).transpose()?)
     }
 }

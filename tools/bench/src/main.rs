@@ -38,6 +38,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("ci", "ci"),
     ("accounts", "accounts"),
     ("media", "media"),
+    ("privacy", "privacy"),
     ("events", "events"),
     ("loyalty-sync", "loyalty-sync"),
 ];
