@@ -733,3 +733,52 @@ async fn the_stream_filter_drops_only_records_that_mean_no_event() {
     );
     drain(&bus).await;
 }
+
+#[test]
+fn an_erasure_is_announced_once_when_it_completes_and_with_nothing_personal() {
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let live: Item = HashMap::from([
+        ("pk".to_owned(), s("USER#u-erased")),
+        ("sk".to_owned(), s("PROFILE")),
+        ("user_id".to_owned(), s("u-erased")),
+        ("email".to_owned(), s("gone@example.com")),
+        ("phone".to_owned(), s("+905321112233")),
+        ("first_name".to_owned(), s("Ada")),
+        ("created_at".to_owned(), s("2026-11-24T21:00:00.000Z")),
+        ("updated_at".to_owned(), s("2026-11-24T21:00:00.000Z")),
+        ("version".to_owned(), AttributeValue::N("3".into())),
+    ]);
+    let mut erasing = live.clone();
+    erasing.insert("erasure".into(), s("erasing"));
+    erasing.insert("erased_at".into(), s("2026-11-24T22:00:00.000Z"));
+    let erased: Item = HashMap::from([
+        ("pk".to_owned(), s("USER#u-erased")),
+        ("sk".to_owned(), s("PROFILE")),
+        ("user_id".to_owned(), s("u-erased")),
+        ("erasure".to_owned(), s("erased")),
+        ("erased_at".to_owned(), s("2026-11-24T22:00:00.000Z")),
+        ("email_hash".to_owned(), s("ab12")),
+        ("loyalty_member".to_owned(), s("m-1")),
+    ]);
+    let mut forgotten = erased.clone();
+    forgotten.remove("loyalty_member");
+    let marked = record(RecordKind::Modify, Some(live), Some(erasing.clone()));
+    assert!(types_and_data(&marked).is_empty(), "nothing while it runs");
+    let finished = record(RecordKind::Modify, Some(erasing), Some(erased.clone()));
+    assert_eq!(
+        types_and_data(&finished),
+        [(
+            "account.deleted".to_owned(),
+            json!({"erased_at": "2026-11-24T22:00:00.000Z"})
+        )]
+    );
+    let events = events_of(&finished).unwrap();
+    assert_eq!(events[0].user_id, "u-erased");
+    let raw = serde_json::to_string(&events).unwrap();
+    assert!(!raw.contains("gone@example.com") && !raw.contains("905321112233"));
+    let member_forgotten = record(RecordKind::Modify, Some(erased), Some(forgotten));
+    assert!(
+        types_and_data(&member_forgotten).is_empty(),
+        "announced once"
+    );
+}

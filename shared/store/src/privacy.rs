@@ -273,8 +273,9 @@ impl PrivacyStore {
             .filter(|key| *key != profile)
             .take(MAX_WRITES)
             .collect();
+        let mut deleted = 0;
         if keys.iter().any(|k| k.sk.starts_with(SESSION_PREFIX)) {
-            self.erase_sessions(user).await?;
+            deleted += self.erase_sessions(user).await?;
         }
         let others: Vec<ItemKey> = keys
             .iter()
@@ -283,6 +284,12 @@ impl PrivacyStore {
             .collect();
         if !others.is_empty() {
             batch_delete(&self.client, &self.table, &others).await?;
+            deleted += others.len();
+        }
+        if deleted == 0 && !keys.is_empty() {
+            // Only sessions left, and each moved under us: let the client retry later
+            // rather than spin.
+            return Err(StoreError::Unavailable("sessions kept changing".into()));
         }
         Ok(keys.len())
     }
