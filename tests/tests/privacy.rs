@@ -885,3 +885,61 @@ async fn support_staff_export_and_erase_with_profilectl() {
     let out = profilectl(&env, &["user", "export", &rich.id]);
     assert!(!out.status.success(), "nothing left to export");
 }
+
+fn six_digits(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn without_a_verified_phone_the_code_goes_to_the_verified_email() {
+    let env = TestEnv::new().await;
+    let email = format!("mail-{:08x}@example.com", rand::random::<u32>());
+    let password = "securepassword123";
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(json!({"email": email, "password": password,
+                     "confirm_password": password, "first_name": "John"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let code = six_digits(&integration_tests::emails_to(&email).last().unwrap().1);
+    let r = env
+        .request("POST", "/users/verify")
+        .json(json!({"email": email, "code": code}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let token = integration_tests::user_token_with(&id, &[]);
+
+    let r = env
+        .request("DELETE", "/users/me")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let (subject, body) = integration_tests::emails_to(&email).last().unwrap().clone();
+    assert_eq!(subject, "Confirm the erasure of your account");
+    let r = env
+        .request("DELETE", "/users/me")
+        .bearer(&token)
+        .json(json!({"code": six_digits(&body)}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let items = env.scan_all().await;
+    assert_eq!(holding(&items, &id).len(), 1, "the tombstone only");
+    assert!(holding(&items, &email).is_empty());
+    // The address is free again.
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(json!({"email": email, "password": password,
+                     "confirm_password": password, "first_name": "John"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    assert_ne!(r.json()["data"]["id"], id.as_str());
+}
