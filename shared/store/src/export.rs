@@ -19,8 +19,10 @@ use crate::keys::{
     SESSION_PREFIX, SK, TTL_ATTRIBUTE,
 };
 use crate::privacy::PrivacyStore;
-use crate::profile_item::is_erased;
-use crate::txn::{none_if_condition_failed, unless_condition_failed, update_item};
+use crate::profile_item::{ERASURE, VERSION, is_erased};
+use crate::txn::{
+    Outcome, condition_check, transact, unless_condition_failed, update, update_item,
+};
 
 /// Attributes that are secrets or the store's bookkeeping, never exported.
 const NEVER_EXPORTED: &[&str] = &[
@@ -78,16 +80,27 @@ struct ExportsTaken {
     rev: u64,
 }
 
+/// How a request for one more export went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportSlot {
+    Taken,
+    /// The quota is spent; free again in this many seconds.
+    Spent(u64),
+    /// No live profile: an unknown user, or one erased.
+    NoProfile,
+}
+
 impl PrivacyStore {
-    /// Counts one export at `now` under `quota`: a read and a write conditioned on it,
-    /// so concurrent requests cannot pass the quota. `Ok(Err(secs))`: spent, free again
-    /// in `secs`.
+    /// Counts one export at `now` under `quota`, before anything is read for it: a read
+    /// of the count, then one transaction that writes it if it is still as read and the
+    /// profile is live, so concurrent requests cannot pass the quota and an erased
+    /// account gets no new item.
     pub async fn take_export(
         &self,
         user: &UserId,
         quota: &ExportQuota,
         now: i64,
-    ) -> Result<Result<(), u64>, StoreError> {
+    ) -> Result<ExportSlot, StoreError> {
         let key = ItemKey::exports(user);
         for _ in 0..4 {
             let out = get_consistent(&self.client, &self.table, &key).await?;
@@ -99,7 +112,7 @@ impl PrivacyStore {
                 .unwrap_or_default();
             let times = match quota.take(&taken.times, now) {
                 Ok(times) => times,
-                Err(retry_after) => return Ok(Err(retry_after)),
+                Err(retry_after) => return Ok(ExportSlot::Spent(retry_after)),
             };
             let mut e = Expression::default();
             e.set(
@@ -118,9 +131,20 @@ impl PrivacyStore {
                     e.condition(format!("{rev} = {seen_rev}"));
                 }
             }
-            let result = update_item(&self.client, &self.table, &key, e).send().await;
-            if none_if_condition_failed(result)?.is_some() {
-                return Ok(Ok(()));
+            let mut live = Expression::default();
+            let (version, erasure) = (live.name(VERSION), live.name(ERASURE));
+            live.condition(format!(
+                "attribute_exists({version}) AND attribute_not_exists({erasure})"
+            ));
+            let items = vec![
+                condition_check(&self.table, &ItemKey::profile(user), live)?,
+                update(&self.table, &key, e)?,
+            ];
+            match transact(&self.client, items).await? {
+                Outcome::Done => return Ok(ExportSlot::Taken),
+                Outcome::FirstFailed(_) => return Ok(ExportSlot::NoProfile),
+                // Another export counted meanwhile: read the count again.
+                Outcome::Failed(_) | Outcome::Conflict => {}
             }
         }
         Err(StoreError::Unavailable("exports kept racing".into()))

@@ -53,7 +53,7 @@ pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use contact_change::{ContactChange, ContactError};
 pub use counter::SmsQuota;
-pub use export::UserRecords;
+pub use export::{ExportSlot, UserRecords};
 pub use item::Item;
 pub use loyalty::LoyaltyStore;
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};

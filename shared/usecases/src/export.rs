@@ -8,7 +8,7 @@ use domain::ports::UserObjects;
 use domain::privacy::{EXPORT_URL_LIFETIME_SECS, ExportQuota, owner_folder};
 use domain::{Clock, UserId, timestamp};
 use serde_json::{Value, json};
-use store::{PrivacyStore, StoreError};
+use store::{ExportSlot, PrivacyStore, StoreError};
 
 /// The document's `schema_version` (`events/schemas/export.schema.json`).
 pub const EXPORT_SCHEMA_VERSION: u32 = 1;
@@ -83,15 +83,25 @@ impl<O: UserObjects> Export<'_, O> {
     /// export is counted first and given back if it could not be written.
     pub async fn to_bucket(&self, user: &UserId) -> Result<ExportLink, Refusal> {
         let now = self.clock.now();
-        // The document first: an unknown or erased user spends nothing.
-        let document = self.document(user).await?;
-        if let Err(retry_after_secs) = self
+        // Counted before anything is read: a caller past the quota costs one read.
+        match self
             .privacy
             .take_export(user, &self.quota, now.timestamp())
             .await?
         {
-            return Err(Refusal::Limited { retry_after_secs });
+            ExportSlot::Taken => {}
+            ExportSlot::Spent(retry_after_secs) => {
+                return Err(Refusal::Limited { retry_after_secs });
+            }
+            ExportSlot::NoProfile => return Err(Refusal::NotFound),
         }
+        let document = match self.document(user).await {
+            Ok(document) => document,
+            Err(refusal) => {
+                self.give_back(user, now.timestamp()).await;
+                return Err(refusal);
+            }
+        };
         let key = format!(
             "exports/{}/{}-{}.json",
             owner_folder(user),
@@ -115,11 +125,16 @@ impl<O: UserObjects> Export<'_, O> {
                 ),
             }),
             Err(e) => {
-                if let Err(give_back) = self.privacy.give_back_export(user, now.timestamp()).await {
-                    tracing::warn!(error = %give_back, "could not give back an unwritten export");
-                }
+                self.give_back(user, now.timestamp()).await;
                 Err(unavailable(e))
             }
+        }
+    }
+
+    /// The export counted at `at` given back: it was never written.
+    async fn give_back(&self, user: &UserId, at: i64) {
+        if let Err(e) = self.privacy.give_back_export(user, at).await {
+            tracing::warn!(error = %e, "could not give back an unwritten export");
         }
     }
 }
