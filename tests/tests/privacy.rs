@@ -18,20 +18,6 @@ use serde_json::{Value, json};
 type Item = std::collections::HashMap<String, AttributeValue>;
 
 const PASSWORD: &str = "correct horse battery";
-const CHANNELS: [&str; 12] = [
-    "email",
-    "sms",
-    "call",
-    "info",
-    "mkt",
-    "mkt_push",
-    "mkt_sms",
-    "mkt_kakao",
-    "night",
-    "night_push",
-    "night_sms",
-    "night_kakao",
-];
 
 /// A user with something of every kind the service keeps.
 struct Rich {
@@ -145,10 +131,10 @@ async fn rich_user(env: &TestEnv, history: usize) -> Rich {
             } else {
                 "subscribed"
             };
-            let body: serde_json::Map<String, Value> = CHANNELS
+            let body: serde_json::Map<String, Value> = domain::Channel::ALL
                 .iter()
-                .filter(|c| **c != "info")
-                .map(|c| (c.to_string(), json!(to)))
+                .filter(|c| c.as_str() != "info")
+                .map(|c| (c.as_str().to_owned(), json!(to)))
                 .collect();
             let r = call(
                 env,

@@ -73,8 +73,8 @@ pub async fn batch_get(
     }
 }
 
-/// Every item of one partition (small, fixed partitions such as the segment catalog
-/// and API tokens): one Query, more only past 1 MB.
+/// Every item of one partition, strongly consistent: one Query, more only past 1 MB
+/// (the segment catalog, API tokens, a user's items for an export).
 pub async fn query_partition(
     client: &Client,
     table: &str,
@@ -89,6 +89,7 @@ pub async fn query_partition(
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()
             .await?;

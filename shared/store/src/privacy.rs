@@ -377,24 +377,15 @@ impl PrivacyStore {
         user: &UserId,
         prefix: &str,
     ) -> Result<Vec<Item>, StoreError> {
+        if prefix.is_empty() {
+            // DynamoDB refuses an empty string in a key condition.
+            let pk = ItemKey::user_partition(user);
+            return crate::batch::query_partition(&self.client, &self.table, &pk).await;
+        }
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            // DynamoDB refuses an empty string in a key condition.
-            let query = if prefix.is_empty() {
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_values(
-                        ":pk",
-                        AttributeValue::S(ItemKey::user_partition(user)),
-                    )
-            } else {
-                crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
-            };
-            let page = query
+            let page = crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
