@@ -283,8 +283,15 @@ fn schema() -> jsonschema::Validator {
 #[tokio::test]
 async fn the_export_lists_every_stored_fact_and_no_secret() {
     let env = TestEnv::new().await;
-    let rich = rich_user(&env, 500).await;
+    let mut rich = rich_user(&env, 500).await;
     let _neighbour = rich_user(&env, 12).await;
+    // An administrator's change of the number (seed 001), recorded in the account audit.
+    let new_phone = fresh_phone();
+    let admin = integration_tests::user_token_with("usr_admin", &["users:admin"]);
+    let path = format!("/api/v1/accounts/users/{}", rich.id);
+    let r = call(&env, "PATCH", &path, &admin, json!({"phone": new_phone})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    rich.phone = new_phone;
 
     let r = export(&env, &rich.access).await;
     assert_eq!(r.status, 200, "{}", r.json());
@@ -356,6 +363,9 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
     assert_eq!(len("counters"), count("UPLOADS#") + count("EXPORTS"));
     assert_eq!(count("EXPORTS"), 1);
     assert_eq!(len("other"), 0, "every record has its section");
+    assert_eq!(len("administrative_changes"), count("AUDIT#"));
+    assert_eq!(len("administrative_changes"), 1);
+    assert_eq!(document["administrative_changes"][0]["actor"], "usr_admin");
     assert_eq!(document["ci"]["kakao_id"], "0123456789");
     let card = mine.iter().find(|i| text(i, "sk") == "LOYALTY").unwrap();
     assert_eq!(
