@@ -32,6 +32,7 @@ const NEVER_EXPORTED: &[&str] = &[
     "password_hash",
     "current",
     "previous",
+    "superseded",
     "rev",
 ];
 
@@ -242,5 +243,37 @@ impl PrivacyStore {
             }
         }
         Ok(Some(records))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_secret_and_no_key_is_exported() {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let session = Item::from([
+            ("pk".to_owned(), s("USER#u1")),
+            ("sk".to_owned(), s("SESSION#f1")),
+            ("current".to_owned(), s("aa")),
+            ("previous".to_owned(), s("bb")),
+            ("superseded".to_owned(), AttributeValue::L(vec![s("cc")])),
+            ("digest".to_owned(), s("dd")),
+            ("password_hash".to_owned(), s("$argon2id$x")),
+            ("rev".to_owned(), AttributeValue::N("3".into())),
+            (
+                "created_at".to_owned(),
+                AttributeValue::N("1795574449".into()),
+            ),
+            (
+                TTL_ATTRIBUTE.to_owned(),
+                AttributeValue::N("1798166449".into()),
+            ),
+        ]);
+        assert_eq!(
+            to_json(session).unwrap(),
+            serde_json::json!({"created_at": 1795574449, "expires_at_epoch": 1798166449})
+        );
     }
 }
