@@ -13,10 +13,10 @@ use serde::Deserialize;
 use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
-use crate::item::{Item, get_consistent, n};
+use crate::item::{Item, get_consistent, n, text};
 use crate::keys::{
-    AUDIT_PREFIX, CONSENT_LOG_PREFIX, EXPORTS_SK, ItemKey, LOYALTY_SK, PK, SEGMENT_PREFIX,
-    SESSION_PREFIX, SK, TTL_ATTRIBUTE,
+    AUDIT_PREFIX, CI_SK, CONSENT_LOG_PREFIX, EXPORTS_SK, ItemKey, LOYALTY_SK, OTP_PREFIX, PK,
+    PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TTL_ATTRIBUTE, UPLOADS_PREFIX,
 };
 use crate::privacy::PrivacyStore;
 use crate::profile_item::{ERASURE, VERSION, is_erased};
@@ -66,13 +66,6 @@ fn to_json(item: Item) -> Result<Value, StoreError> {
     Ok(Value::Object(value))
 }
 
-fn text(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 #[derive(Deserialize, Default)]
 struct ExportsTaken {
     #[serde(default)]
@@ -104,8 +97,7 @@ impl PrivacyStore {
     ) -> Result<ExportSlot, StoreError> {
         let key = ItemKey::exports(user);
         for _ in 0..4 {
-            let out = get_consistent(&self.client, &self.table, &key).await?;
-            let seen = out;
+            let seen = get_consistent(&self.client, &self.table, &key).await?;
             let taken: ExportsTaken = seen
                 .clone()
                 .map(serde_dynamo::from_item)
@@ -154,8 +146,7 @@ impl PrivacyStore {
     /// Gives back the export taken at `at` after it could not be written.
     pub async fn give_back_export(&self, user: &UserId, at: i64) -> Result<(), StoreError> {
         let key = ItemKey::exports(user);
-        let out = get_consistent(&self.client, &self.table, &key).await?;
-        let Some(item) = out else {
+        let Some(item) = get_consistent(&self.client, &self.table, &key).await? else {
             return Ok(());
         };
         let taken: ExportsTaken = serde_dynamo::from_item(item)?;
@@ -182,13 +173,13 @@ impl PrivacyStore {
         let mut records = UserRecords::default();
         let (mut email, mut phone) = (None, None);
         for item in items {
-            let sk = text(&item, SK).unwrap_or_default();
-            if sk == "PROFILE" {
+            let sk = text(&item, SK).unwrap_or_default().to_owned();
+            if sk == PROFILE_SK {
                 if is_erased(&item) {
                     return Ok(None);
                 }
-                email = text(&item, "email").and_then(|e| Email::parse(&e).ok());
-                phone = text(&item, "phone").and_then(|p| PhoneNumber::parse(&p).ok());
+                email = text(&item, "email").and_then(|e| Email::parse(e).ok());
+                phone = text(&item, "phone").and_then(|p| PhoneNumber::parse(p).ok());
                 records.profile = Some(to_json(item)?);
             } else if sk.starts_with(CONSENT_LOG_PREFIX) {
                 records.consent_history.push(to_json(item)?);
@@ -196,17 +187,17 @@ impl PrivacyStore {
                 records.administrative_changes.push(to_json(item)?);
             } else if sk.starts_with(SEGMENT_PREFIX) {
                 records.segments.push(to_json(item)?);
-            } else if sk == "CI" {
+            } else if sk == CI_SK {
                 records.ci = Some(to_json(item)?);
             } else if sk == LOYALTY_SK {
                 records.loyalty_card = Some(to_json(item)?);
             } else if sk.starts_with(SESSION_PREFIX) {
                 records.sessions.push(to_json(item)?);
-            } else if let Some(purpose) = sk.strip_prefix("OTP#") {
+            } else if let Some(purpose) = sk.strip_prefix(OTP_PREFIX) {
                 let mut code = to_json(item)?;
                 code["purpose"] = Value::from(purpose);
                 records.pending_codes.push(code);
-            } else if sk.starts_with("UPLOADS#") || sk == EXPORTS_SK {
+            } else if sk.starts_with(UPLOADS_PREFIX) || sk == EXPORTS_SK {
                 let mut counter = to_json(item)?;
                 counter["kind"] = Value::from(sk);
                 records.counters.push(counter);
@@ -229,7 +220,7 @@ impl PrivacyStore {
             let mut found = batch_get(&self.client, &self.table, keys).await?;
             let mut owned = |key: Option<&ItemKey>| {
                 key.and_then(|k| found.remove(k))
-                    .filter(|item| text(item, "user_id").as_deref() == Some(user.as_str()))
+                    .filter(|item| text(item, "user_id") == Some(user.as_str()))
             };
             if let Some(credential) = owned(credential_key.as_ref()) {
                 let mut account = to_json(credential)?;

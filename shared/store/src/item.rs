@@ -33,6 +33,14 @@ pub(crate) fn key_of(item: &Item) -> Option<ItemKey> {
     }
 }
 
+/// A string attribute of an item.
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// One item by key, strongly consistent (`GetItem`).
 pub(crate) async fn get_consistent(
     client: &aws_sdk_dynamodb::Client,

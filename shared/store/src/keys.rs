@@ -43,21 +43,22 @@ pub const MAX_SORT_KEY_BYTES: usize = 1024;
 /// Epoch seconds after which DynamoDB TTL deletes an item.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
-const USER_PREFIX: &str = "USER#";
-const PROFILE_SK: &str = "PROFILE";
-const OTP_PREFIX: &str = "OTP#";
+pub const USER_PREFIX: &str = "USER#";
+pub const PROFILE_SK: &str = "PROFILE";
+pub const OTP_PREFIX: &str = "OTP#";
 const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
-const EMAIL_PREFIX: &str = "EMAIL#";
+pub const EMAIL_PREFIX: &str = "EMAIL#";
 const REFRESH_PREFIX: &str = "REFRESH#";
 const TOKEN_SK: &str = "TOKEN";
 pub const SESSION_PREFIX: &str = "SESSION#";
-const CREDENTIAL_SK: &str = "CREDENTIAL";
+pub const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
-const CI_SK: &str = "CI";
+pub const CI_SK: &str = "CI";
 pub const LOYALTY_SK: &str = "LOYALTY";
 pub const EXPORTS_SK: &str = "EXPORTS";
+pub const UPLOADS_PREFIX: &str = "UPLOADS#";
 const API_TOKENS_PK: &str = "APITOKENS";
 pub const SMS_QUOTA_PK: &str = "SMS_QUOTA";
 const SOURCE_PREFIX: &str = "SOURCE#";
@@ -190,7 +191,7 @@ impl ItemKey {
     pub fn uploads(user: &UserId, day: chrono::NaiveDate) -> Self {
         Self {
             pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!("UPLOADS#{day}"),
+            sk: format!("{UPLOADS_PREFIX}{day}"),
         }
     }
 

@@ -18,8 +18,8 @@ use crate::accounts::Credential;
 use crate::batch::{MAX_WRITES, batch_delete, batch_get};
 use crate::codes::{self, CodeSlot, CodeState};
 use crate::expr::Expression;
-use crate::item::{Item, get_consistent, key_of};
-use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK};
+use crate::item::{Item, get_consistent, key_of, text};
+use crate::keys::{ItemKey, OTP_PREFIX, PK, SESSION_PREFIX, SK};
 use crate::profile_item::{ERASED, ERASING, ERASURE, VERSION};
 use crate::txn::{Outcome, delete, transact, update_item};
 
@@ -74,23 +74,16 @@ pub enum Standing {
     Erased,
 }
 
-fn text(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 fn standing_of(user: &UserId, item: Option<Item>) -> Standing {
     let Some(item) = item else {
         return Standing::Missing;
     };
-    match text(&item, ERASURE).as_deref() {
+    match text(&item, ERASURE) {
         None => Standing::Live,
         Some(ERASING) => Standing::Erasing(Erasure {
             user: user.clone(),
-            email: text(&item, "email").and_then(|e| Email::parse(&e).ok()),
-            phone: text(&item, "phone").and_then(|p| PhoneNumber::parse(&p).ok()),
+            email: text(&item, "email").and_then(|e| Email::parse(e).ok()),
+            phone: text(&item, "phone").and_then(|p| PhoneNumber::parse(p).ok()),
             avatar_keys: match item.get("avatar_keys") {
                 Some(AttributeValue::Ss(keys)) => keys.clone(),
                 _ => Vec::new(),
@@ -173,11 +166,11 @@ impl PrivacyStore {
         let mut keys = Vec::new();
         let mut emails: Vec<Email> = erasure.email.iter().cloned().collect();
         let mut phones: Vec<PhoneNumber> = erasure.phone.iter().cloned().collect();
-        for item in self.partition(user, "OTP#").await? {
+        for item in self.partition(user, OTP_PREFIX).await? {
             if let Some(target) = text(&item, "target") {
-                if let Ok(phone) = PhoneNumber::parse(&target) {
+                if let Ok(phone) = PhoneNumber::parse(target) {
                     phones.push(phone);
-                } else if let Ok(email) = Email::parse(&target) {
+                } else if let Ok(email) = Email::parse(target) {
                     emails.push(email);
                 }
             }
@@ -213,7 +206,7 @@ impl PrivacyStore {
             let mut e = Expression::default();
             let current_name = e.name("current");
             let mut items = Vec::new();
-            match text(&session, "current") {
+            match text(&session, "current").map(str::to_owned) {
                 Some(current) => {
                     let seen = e.value(AttributeValue::S(current.clone()));
                     e.condition(format!("{current_name} = {seen}"));
@@ -231,7 +224,11 @@ impl PrivacyStore {
                 }
                 _ => Vec::new(),
             };
-            for spent in text(&session, "previous").into_iter().chain(superseded) {
+            for spent in text(&session, "previous")
+                .map(str::to_owned)
+                .into_iter()
+                .chain(superseded)
+            {
                 items.push(delete(
                     &self.table,
                     &ItemKey::refresh_token(&spent),
@@ -339,8 +336,8 @@ impl PrivacyStore {
     pub async fn erased_member(&self, user: &UserId) -> Result<Option<String>, StoreError> {
         let out = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
         Ok(out
-            .filter(|item| text(item, ERASURE).as_deref() == Some(ERASED))
-            .and_then(|item| text(&item, LOYALTY_MEMBER)))
+            .filter(|item| text(item, ERASURE) == Some(ERASED))
+            .and_then(|item| text(&item, LOYALTY_MEMBER).map(str::to_owned)))
     }
 
     /// Forgets the member once the platform anonymized it.

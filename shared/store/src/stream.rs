@@ -10,8 +10,11 @@ use serde_json::{Map, Value, json};
 
 use crate::StoreError;
 use crate::consent_item::AuditEntry;
-use crate::item::Item;
-use crate::keys::{CONSENT_LOG_PREFIX, LOYALTY_SK, PK, SEGMENT_PREFIX, SK};
+use crate::item::{Item, text};
+use crate::keys::{
+    CI_SK, CONSENT_LOG_PREFIX, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK,
+    SEGMENT_PREFIX, SK, USER_PREFIX,
+};
 use crate::profile_item::{ERASED, ERASURE, is_erased, profile_from_item};
 
 /// What happened to the item.
@@ -32,19 +35,6 @@ pub struct StreamRecord {
     pub time: String,
     pub old: Option<Item>,
     pub new: Option<Item>,
-}
-
-const USER_PREFIX: &str = "USER#";
-const EMAIL_PREFIX: &str = "EMAIL#";
-const PROFILE_SK: &str = "PROFILE";
-const CI_SK: &str = "CI";
-const CREDENTIAL_SK: &str = "CREDENTIAL";
-
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s),
-        _ => None,
-    }
 }
 
 fn flag(item: Option<&Item>, name: &str) -> bool {
