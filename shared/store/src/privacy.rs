@@ -379,20 +379,11 @@ impl PrivacyStore {
             let pk = ItemKey::user_partition(user);
             return crate::batch::query_partition(&self.client, &self.table, &pk).await;
         }
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        crate::batch::all_pages(
+            crate::batch::user_prefix_query(&self.client, &self.table, user, prefix)
+                .consistent_read(true),
+        )
+        .await
     }
 }
 

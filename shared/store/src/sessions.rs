@@ -18,9 +18,9 @@ use serde::Deserialize;
 
 use crate::StoreError;
 use crate::accounts::clear_login_attempts;
-use crate::batch::user_prefix_query;
+use crate::batch::{all_pages, user_prefix_query};
 use crate::expr::Expression;
-use crate::item::{get_consistent, n};
+use crate::item::{get_consistent, n, text};
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{Outcome, delete, transact, unless_condition_failed, update, update_item};
@@ -209,24 +209,16 @@ impl SessionStore {
     /// Ends every session of `user` (after their grants change); returns how many.
     /// Access tokens already issued live out their 15 minutes.
     pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
-        let mut start = None;
-        let mut families = Vec::new();
-        loop {
-            let page = user_prefix_query(&self.client, &self.table, user, SESSION_PREFIX)
-                .projection_expression("#sk")
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in page.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(sk)) = item.get(SK) {
-                    families.push(sk.trim_start_matches(SESSION_PREFIX).to_owned());
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let sessions = all_pages(
+            user_prefix_query(&self.client, &self.table, user, SESSION_PREFIX)
+                .projection_expression("#sk"),
+        )
+        .await?;
+        let families: Vec<String> = sessions
+            .iter()
+            .filter_map(|item| text(item, SK))
+            .map(|sk| sk.trim_start_matches(SESSION_PREFIX).to_owned())
+            .collect();
         for family in &families {
             self.revoke_family(user, family).await?;
         }
