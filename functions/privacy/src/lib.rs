@@ -21,7 +21,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde_json::{Map, Value, json as json_value};
-use store::{AccountStore, LoyaltyStore, PrivacyStore, ProfileStore};
+use store::{AccountStore, PrivacyStore, ProfileStore};
 use usecases::erasure::{self, Eraser, HolderErasure, Outcome, Proof};
 use usecases::export::{self, Export};
 
@@ -40,7 +40,6 @@ pub struct PrivacyApp {
     pub privacy: PrivacyStore,
     pub profiles: ProfileStore,
     pub accounts: AccountStore,
-    pub cards: LoyaltyStore,
     pub objects: S3Images,
     pub sms: SnsSms,
     pub email: SesEmail,
@@ -57,7 +56,6 @@ impl PrivacyApp {
             privacy: p.privacy_store()?,
             profiles: p.profile_store()?,
             accounts: p.account_store()?,
-            cards: p.loyalty_store()?,
             objects: p.image_store()?,
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
             email: p.email_sender()?,
@@ -72,7 +70,6 @@ impl PrivacyApp {
     pub fn eraser(&self) -> Eraser<'_, OtpKeySource, S3Images> {
         Eraser {
             privacy: &self.privacy,
-            cards: &self.cards,
             objects: &self.objects,
             keys: &self.otp_keys,
             clock: &self.clock,

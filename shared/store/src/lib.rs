@@ -58,7 +58,7 @@ pub use item::Item;
 pub use loyalty::LoyaltyStore;
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use privacy::{
-    Erasure, ErasureRequest, PrivacyStore, ProofDestination, ProofState,
+    Account, Erasure, ErasureRequest, PrivacyStore, ProofDestination, ProofState,
     Standing as ErasureStanding,
 };
 pub use profile_item::PatchError;

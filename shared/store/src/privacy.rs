@@ -10,8 +10,9 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use domain::loyalty::LoyaltyCard;
 use domain::otp::{Challenge, Purpose, SendLog};
-use domain::{Email, PhoneNumber, UserId};
+use domain::{Email, PhoneNumber, Profile, UserId};
 
 use crate::StoreError;
 use crate::accounts::Credential;
@@ -20,7 +21,8 @@ use crate::codes::{self, CodeSlot, CodeState};
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent, key_of, text};
 use crate::keys::{ItemKey, OTP_PREFIX, PK, SESSION_PREFIX, SK};
-use crate::profile_item::{ERASED, ERASING, ERASURE, VERSION};
+use crate::loyalty::card_from_item;
+use crate::profile_item::{ERASED, ERASING, ERASURE, VERSION, live_profile};
 use crate::txn::{Outcome, delete, transact, update_item};
 
 /// Attributes of a profile item being erased: who asked, when, and what the erasure
@@ -59,6 +61,15 @@ pub struct Erasure {
     pub phone: Option<PhoneNumber>,
     /// The objects the profile points at (older images live under the owner's folder).
     pub avatar_keys: Vec<String>,
+}
+
+/// An account as an erasure finds it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub standing: Standing,
+    /// While the account is live.
+    pub profile: Option<Profile>,
+    pub card: Option<LoyaltyCard>,
 }
 
 /// Where an account stands.
@@ -101,10 +112,23 @@ impl PrivacyStore {
         }
     }
 
-    /// Where `user`'s account stands, strongly consistent.
-    pub async fn standing(&self, user: &UserId) -> Result<Standing, StoreError> {
-        let out = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
-        Ok(standing_of(user, out))
+    /// Where `user`'s account stands, with its profile (while live) and loyalty card:
+    /// one strongly consistent BatchGetItem.
+    pub async fn account(&self, user: &UserId) -> Result<Account, StoreError> {
+        let (profile_key, card_key) = (ItemKey::profile(user), ItemKey::loyalty_card(user));
+        let mut found = batch_get(
+            &self.client,
+            &self.table,
+            vec![profile_key.clone(), card_key.clone()],
+        )
+        .await?;
+        let item = found.remove(&profile_key);
+        let profile = item.clone().map(live_profile).transpose()?.flatten();
+        Ok(Account {
+            standing: standing_of(user, item),
+            profile,
+            card: found.remove(&card_key).map(card_from_item).transpose()?,
+        })
     }
 
     /// Marks a live account `erasing` (one conditional UpdateItem); an account marked
@@ -401,15 +425,24 @@ pub struct ProofState {
     /// The account's credential (its password, whether its email is verified).
     pub credential: Option<Credential>,
     pub challenge: Option<Challenge>,
-    /// Codes sent to the destination in the last hour.
-    pub sends: Option<SendLog>,
+    /// Codes sent to the phone and to the email in the last hour.
+    pub phone_sends: Option<SendLog>,
+    pub email_sends: Option<SendLog>,
 }
 
 impl ProofState {
-    fn code_state(&self) -> CodeState<'_> {
+    /// The send log of `destination`.
+    pub fn sends(&self, destination: ProofDestination<'_>) -> Option<&SendLog> {
+        match destination {
+            ProofDestination::Phone(_) => self.phone_sends.as_ref(),
+            ProofDestination::Email(_) => self.email_sends.as_ref(),
+        }
+    }
+
+    fn code_state(&self, destination: ProofDestination<'_>) -> CodeState<'_> {
         CodeState {
             challenge: self.challenge.as_ref(),
-            sends: self.sends.as_ref(),
+            sends: self.sends(destination),
         }
     }
 }
@@ -425,21 +458,24 @@ fn proof_slot(user: &UserId, destination: ProofDestination<'_>) -> CodeSlot {
 }
 
 impl PrivacyStore {
-    /// The credential of `email` and the erasure code's items: one consistent
-    /// BatchGetItem. The credential counts only if it is `user`'s.
+    /// The credential of `email` and the erasure code's items (the challenge, the send
+    /// logs of the phone and the email it may go to): one consistent BatchGetItem. The
+    /// credential counts only if it is `user`'s.
     pub async fn load_proof(
         &self,
         user: &UserId,
         email: Option<&Email>,
-        destination: Option<ProofDestination<'_>>,
+        phone: Option<&PhoneNumber>,
     ) -> Result<ProofState, StoreError> {
         let challenge_key = ItemKey::challenge(user, Purpose::EraseAccount);
         let credential_key = email.map(ItemKey::credential);
-        let sends_key = destination.map(|d| proof_slot(user, d).sends);
+        let email_sends_key = email.map(ItemKey::email_sends);
+        let phone_sends_key = phone.map(ItemKey::phone_sends);
         let keys = [
             Some(challenge_key.clone()),
             credential_key.clone(),
-            sends_key.clone(),
+            email_sends_key.clone(),
+            phone_sends_key.clone(),
         ]
         .into_iter()
         .flatten()
@@ -454,7 +490,10 @@ impl PrivacyStore {
             challenge: take(Some(&challenge_key))
                 .map(serde_dynamo::from_item)
                 .transpose()?,
-            sends: take(sends_key.as_ref())
+            phone_sends: take(phone_sends_key.as_ref())
+                .map(serde_dynamo::from_item)
+                .transpose()?,
+            email_sends: take(email_sends_key.as_ref())
                 .map(serde_dynamo::from_item)
                 .transpose()?,
         })
@@ -474,7 +513,7 @@ impl PrivacyStore {
             &self.client,
             &self.table,
             &proof_slot(user, destination),
-            &before.code_state(),
+            &before.code_state(destination),
             challenge,
             log,
             now,
@@ -495,7 +534,7 @@ impl PrivacyStore {
             &self.client,
             &self.table,
             &proof_slot(user, destination),
-            &before.code_state(),
+            &before.code_state(destination),
             challenge,
             log,
         )

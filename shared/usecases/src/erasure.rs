@@ -11,8 +11,8 @@ use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
 use domain::privacy::{ErasedBy, owner_folder};
 use domain::{Clock, Email, PhoneNumber, Profile, UserId, timestamp};
 use store::{
-    AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, LoyaltyStore,
-    PrivacyStore, ProfileStore, ProofDestination, ProofState, StoreError,
+    AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, PrivacyStore,
+    ProfileStore, ProofDestination, ProofState, StoreError,
 };
 
 use crate::codes::{self, CodeFor, CodeItems};
@@ -21,7 +21,6 @@ use crate::codes::{self, CodeFor, CodeItems};
 /// hashes. A partner or an operator erases with it directly (`by_authority`).
 pub struct Eraser<'a, K, O> {
     pub privacy: &'a PrivacyStore,
-    pub cards: &'a LoyaltyStore,
     pub objects: &'a O,
     pub keys: &'a K,
     pub clock: &'a Clock,
@@ -108,7 +107,8 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
         by: &ErasedBy,
         request_id: &str,
     ) -> Result<Outcome, Refusal> {
-        match self.privacy.standing(user).await? {
+        let account = self.privacy.account(user).await?;
+        match account.standing {
             ErasureStanding::Missing => Err(Refusal::NotFound),
             ErasureStanding::Erased => Err(Refusal::AlreadyErased),
             ErasureStanding::Erasing(marked) => {
@@ -116,10 +116,8 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
                 Ok(Outcome::Erased)
             }
             ErasureStanding::Live => {
-                let (Some(profile), card) = self.cards.profile_with_card(user).await? else {
-                    return Err(Refusal::NotFound);
-                };
-                self.erase(user, &profile, card.as_ref(), by, request_id)
+                let profile = account.profile.ok_or(Refusal::NotFound)?;
+                self.erase(user, &profile, account.card.as_ref(), by, request_id)
                     .await
             }
         }
@@ -206,7 +204,8 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         proof: Proof,
         request_id: &str,
     ) -> Result<Outcome, Refusal> {
-        match self.eraser.privacy.standing(user).await? {
+        let account = self.eraser.privacy.account(user).await?;
+        match account.standing {
             ErasureStanding::Missing => return Err(Refusal::NotFound),
             ErasureStanding::Erased => return Err(Refusal::AlreadyErased),
             ErasureStanding::Erasing(marked) => {
@@ -215,7 +214,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             }
             ErasureStanding::Live => {}
         }
-        let (Some(profile), card) = self.eraser.cards.profile_with_card(user).await? else {
+        let (Some(profile), card) = (account.profile, account.card) else {
             return Err(Refusal::NotFound);
         };
         let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
@@ -224,33 +223,19 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             .as_deref()
             .filter(|_| profile.phone_verified)
             .and_then(|p| PhoneNumber::parse(p).ok());
-        // The verified phone if any: the state read names its send log.
-        let guess = phone.clone().map(Destination::Phone);
         let state = self
             .eraser
             .privacy
-            .load_proof(
-                user,
-                email.as_ref(),
-                guess.as_ref().map(Destination::as_proof),
-            )
+            .load_proof(user, email.as_ref(), phone.as_ref())
             .await?;
-        let destination = guess.or_else(|| {
+        // The verified phone, else the verified email.
+        let email_verified = state.credential.as_ref().is_some_and(|c| c.email_verified);
+        let destination = phone.map(Destination::Phone).or_else(|| {
             email
                 .clone()
-                .filter(|_| state.credential.as_ref().is_some_and(|c| c.email_verified))
+                .filter(|_| email_verified)
                 .map(Destination::Email)
         });
-        // With the email as destination, its send log was not read yet.
-        let state = match (&destination, &phone) {
-            (Some(Destination::Email(e)), None) => {
-                self.eraser
-                    .privacy
-                    .load_proof(user, Some(e), Some(ProofDestination::Email(e)))
-                    .await?
-            }
-            _ => state,
-        };
         match proof {
             Proof::Password(password) => {
                 self.check_password(user, email.as_ref(), &state, &password)
@@ -394,7 +379,7 @@ impl CodeItems for ProofCodeItems<'_> {
     }
 
     fn sends(&self) -> Option<&domain::otp::SendLog> {
-        self.read.sends.as_ref()
+        self.read.sends(self.destination)
     }
 
     async fn reserve(

@@ -335,7 +335,6 @@ async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> 
             let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
             let eraser = usecases::erasure::Eraser {
                 privacy: &privacy,
-                cards: &p.loyalty_store().map_err(|e| failed(&e))?,
                 objects: &objects,
                 keys: &keys,
                 clock: &p.clock,
