@@ -113,12 +113,19 @@ impl HttpApp for PrivacyApp {
     }
 }
 
+/// A body these routes may leave out: `None` when empty, else its JSON object.
+fn optional_body(req: &Request) -> Result<Option<Map<String, Value>>, ApiError> {
+    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    api::http::json_object(req).map(Some)
+}
+
 /// The body of a route that takes none: empty, or `{}`.
 fn no_fields(req: &Request) -> Result<(), ApiError> {
-    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+    let Some(body) = optional_body(req)? else {
         return Ok(());
-    }
-    let body = api::http::json_object(req)?;
+    };
     let mut errors = FieldErrors::default();
     for name in body.keys() {
         errors.add(name.as_str(), "is not a field of this request");
@@ -149,10 +156,9 @@ async fn export_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, 
 
 /// `{"password"}` or `{"code"}` (or neither: a code is sent); anything else is refused.
 fn parse_proof(req: &Request) -> Result<Proof, ApiError> {
-    if req.body().as_ref().iter().all(u8::is_ascii_whitespace) {
+    let Some(body) = optional_body(req)? else {
         return Ok(Proof::None);
-    }
-    let body: Map<String, Value> = api::http::json_object(req)?;
+    };
     let mut errors = FieldErrors::default();
     let mut proof = Proof::None;
     for (name, value) in &body {
@@ -224,11 +230,10 @@ async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body
         return Err(PartnerError::invalid(format!("Unknown parameter: {name}.")));
     }
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
-    let by = match identity.principal {
-        api::Principal::ApiToken { token_id } => ErasedBy::ApiToken(token_id),
-        api::Principal::User(_) => unreachable!("partner::authorize admits API tokens only"),
-    };
-    let request_id = request_id(req);
+    // `partner::authorize` admits API tokens only: the actor is the token's id.
+    let actor = identity.actor(req, "api");
+    let by = ErasedBy::ApiToken(actor.actor);
+    let request_id = actor.request_id;
     let entries = users.into_iter().map(|user| (user, ())).collect();
     let outcomes = partner::for_each_user(entries, |user, ()| {
         let (by, request_id) = (&by, &request_id);
