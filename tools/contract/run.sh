@@ -16,7 +16,7 @@ export TABLE_NAME=contract
 # One worker: CPython 3.11 can fail compiling in two threads at once ("AST constructor
 # recursion depth mismatch"), which Schemathesis reports as a runtime error.
 # Sign-ups are fuzzed by the thousand from one address: lift the per-source budget so they
-# reach their rules (its 429 is tested in tests/tests/hardening.rs).
+# reach their rules (its 429 is tested in tests/tests/integration/hardening.rs).
 export SIGNUPS_PER_SOURCE_PER_HOUR=1000000
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -52,7 +52,7 @@ api_token=$(target/debug/profilectl token create --name contract \
   --scope profiles:read,profiles:write,ci:read,ci:write,segments:write,users:read,users:write,users:delete 2>/dev/null)
 
 # The trailing-slash twins (`<path>/{proxy+}`) are the same operations as their paths
-# (tests/tests/trailing_slash.rs); Schemathesis cannot send the empty segment they take.
+# (tests/tests/integration/trailing_slash.rs); Schemathesis cannot send the empty segment they take.
 # Checks: all but `unsupported_method`, set in schemathesis.toml (per-operation settings
 # there would lose to a --checks flag).
 export CONTRACT_EMAIL=contract@example.com

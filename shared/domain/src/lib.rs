@@ -1,7 +1,7 @@
 //! The domain of the User Profile Service: types whose `parse` returns a value that
 //! cannot be invalid, the rules on profiles, consents, segments and one-time codes, and
 //! the use cases that combine them over ports. No AWS SDK, no HTTP: `cargo tree -p domain`
-//! shows it, and `tests/tests/layers.rs` checks it.
+//! shows it, and `tests/tests/integration/layers.rs` checks it.
 
 pub mod api_token;
 mod attributes;

@@ -1,0 +1,33 @@
+//! Every integration test in one binary: one link instead of one per file (each was
+//! ~160 MB of debug build, and CI machines can be short of disk), and one emulator
+//! shared by all of them, each test on its own table.
+
+mod accounts;
+mod accounts_by_id;
+mod accounts_store;
+mod authorizer;
+mod avatar;
+mod change_events;
+mod consents;
+mod email;
+mod email_change;
+mod events;
+mod faults;
+mod hardening;
+mod layers;
+mod local_info;
+mod loyalty;
+mod operations;
+mod partner;
+mod phone;
+mod phone_change_use_case;
+mod privacy;
+mod profile;
+mod register;
+mod routes;
+mod seed002;
+mod segments;
+mod sessions_store;
+mod signup;
+mod trailing_slash;
+mod unknown_routes;
