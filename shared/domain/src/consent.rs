@@ -190,6 +190,13 @@ pub struct ConsentActor {
     pub request_id: String,
 }
 
+impl ConsentActor {
+    /// Whether the account's holder acts; anyone else's change goes on the record.
+    pub fn is_holder(&self) -> bool {
+        self.source == "self"
+    }
+}
+
 /// `{"mkt_sms": "subscribed", ...}` from PATCH /users/consents.
 pub fn parse_consent_patch(
     body: &Map<String, Value>,

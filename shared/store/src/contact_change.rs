@@ -9,10 +9,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use domain::otp::Purpose;
 use domain::{ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
-use serde::Serialize;
-use std::collections::BTreeMap;
 
 use crate::StoreError;
+use crate::account_audit::{FieldChange, audit_put, patch_changes};
 use crate::accounts::{AccountStore, SpentCode};
 use crate::codes;
 use crate::expr::Expression;
@@ -59,21 +58,6 @@ pub enum ContactError {
     CodeGone,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-#[derive(Serialize)]
-struct Change {
-    from: Option<String>,
-    to: String,
-}
-
-#[derive(Serialize)]
-struct AuditEntry<'a> {
-    at: String,
-    source: &'a str,
-    actor: &'a str,
-    request_id: &'a str,
-    changes: BTreeMap<&'static str, Change>,
 }
 
 /// What each position of the transaction guards, to name a failed condition.
@@ -151,7 +135,7 @@ impl AccountStore {
         let mut next = before
             .patched(change.patch, now)
             .map_err(|_| ContactError::TooManyAttributes)?;
-        let mut changes = BTreeMap::new();
+        let mut changes = patch_changes(change.patch, Some(before));
         let mut p = update_expression(user, change.patch, now, Guard::SeenVersion(before.version));
         let mut items = Vec::new();
         let mut guarded = vec![Guarded::Profile];
@@ -188,10 +172,10 @@ impl AccountStore {
             rest.push((Guarded::NewCredential, put(&self.table, credential, c)?));
             p.set("email", AttributeValue::S(email.as_str().to_owned()));
             changes.insert(
-                "email",
-                Change {
-                    from: before.email.clone(),
-                    to: email.as_str().to_owned(),
+                "email".into(),
+                FieldChange {
+                    from: Some(before.email.clone().into()),
+                    to: email.as_str().into(),
                 },
             );
             next.email = Some(email.as_str().to_owned());
@@ -214,10 +198,10 @@ impl AccountStore {
             p.set("phone", AttributeValue::S(phone.e164().to_owned()));
             p.set("phone_verified", AttributeValue::Bool(true));
             changes.insert(
-                "phone",
-                Change {
-                    from: before.phone.clone(),
-                    to: phone.e164().to_owned(),
+                "phone".into(),
+                FieldChange {
+                    from: Some(before.phone.clone().into()),
+                    to: phone.e164().into(),
                 },
             );
             next.phone = Some(phone.e164().to_owned());
@@ -242,23 +226,8 @@ impl AccountStore {
             items.push(item);
         }
         if !changes.is_empty() {
-            let entry = AuditEntry {
-                at: timestamp(now),
-                source: change.actor.source,
-                actor: &change.actor.actor,
-                request_id: &change.actor.request_id,
-                changes,
-            };
-            let mut item: Item = serde_dynamo::to_item(&entry).map_err(StoreError::from)?;
-            item.extend(
-                ItemKey::account_audit(user, now.timestamp_millis(), &change.actor.request_id)
-                    .to_item(),
-            );
-            let mut e = Expression::default();
-            let pk = e.name(PK);
-            e.condition(format!("attribute_not_exists({pk})"));
             guarded.push(Guarded::Other);
-            items.push(put(&self.table, item, e)?);
+            items.push(audit_put(&self.table, user, change.actor, now, &changes)?);
         }
         Ok((items, guarded, next))
     }

@@ -11,6 +11,7 @@
 //! administrator's contact change extends `AccountStore`, and a login's session clears
 //! the attempts on the account's credential.
 
+mod account_audit;
 mod accounts;
 mod api_tokens;
 mod avatar;

@@ -1,14 +1,17 @@
 //! Profile items: one strongly consistent GetItem to read, one conditional UpdateItem
 //! to change. No read-before-write: the condition expression carries what the write
 //! assumed, and only when it fails does the store look at the item it got back.
-//! A PATCH that changes consents must also write audit entries, so it reads first and
-//! commits profile and audit entries in one transaction.
+//! A PATCH that changes consents, or that someone other than the holder makes, must
+//! also write audit entries, so it reads first and commits profile and audit entries in
+//! one transaction; a partner's batch update writes both without reading.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use chrono::{DateTime, Utc};
 use domain::{
     ChannelState, Clock, ConsentActor, ConsentChange, Consents, ExpectedVersion, Profile,
@@ -16,6 +19,7 @@ use domain::{
 };
 
 use crate::StoreError;
+use crate::account_audit::{audit_put, patch_changes};
 use crate::batch::batch_get;
 use crate::consent_item::{audit_puts, consents_from_item, expect_from, set_consents};
 use crate::item::{Item, get_consistent};
@@ -84,10 +88,10 @@ impl ProfileStore {
         actor: &ConsentActor,
         clock: &Clock,
     ) -> Result<Profile, PatchError> {
-        if patch.consents.is_empty() {
+        if patch.consents.is_empty() && actor.is_holder() {
             self.patch_fields(user, patch, expected, clock.now()).await
         } else {
-            self.patch_with_consents(user, patch, expected, actor, clock)
+            self.patch_recorded(user, patch, expected, actor, clock)
                 .await
         }
     }
@@ -125,7 +129,8 @@ impl ProfileStore {
         Err(StoreError::Unavailable("profile write kept losing races".into()).into())
     }
 
-    /// A partner's update of one user: only if the user has a profile.
+    /// A partner's update of one user: only if the user has a profile, and on the
+    /// record (one transaction, no read).
     pub async fn partner_update(
         &self,
         user: &UserId,
@@ -133,23 +138,13 @@ impl ProfileStore {
         actor: &ConsentActor,
         clock: &Clock,
     ) -> Result<(), PatchError> {
-        if patch.consents.is_empty() {
-            match self
-                .patch_fields(user, patch, ExpectedVersion::Exists, clock.now())
-                .await
-            {
-                Err(PatchError::VersionConflict) => Err(PatchError::NotFound),
-                other => other.map(|_| ()),
-            }
-        } else {
-            self.write_audited(user, patch, Existence::MustExist, actor, clock)
-                .await
-                .map(|_| ())
-        }
+        self.write_audited(user, patch, Existence::MustExist, actor, clock)
+            .await
+            .map(|_| ())
     }
 
-    /// `patch` and an audit entry per consent it changes, in one transaction, without
-    /// reading first: the first attempt guesses every named channel was never set (and,
+    /// `patch`, an audit entry per consent it changes and, when someone other than the
+    /// holder acts, one of the fields it sets, in one transaction, without reading first: the first attempt guesses every named channel was never set (and,
     /// for attributes, that there is room). A wrong guess fails the condition, DynamoDB
     /// returns the stored item with the cancellation, and the next attempt is exact.
     /// Returns the consent changes made and the consents after the write.
@@ -192,6 +187,7 @@ impl ProfileStore {
             }
             let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
             items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            items.extend(field_audit(&self.table, user, patch, None, actor, now)?);
             match transact(&self.client, items).await? {
                 Outcome::Done => {
                     let mut state = stored.unwrap_or_default();
@@ -226,9 +222,10 @@ impl ProfileStore {
         get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await
     }
 
-    /// Read, then one transaction: the profile (if still the version read) and an audit
-    /// entry per consent that really changes.
-    async fn patch_with_consents(
+    /// Read, then one transaction: the profile (if still the version read), an audit
+    /// entry per consent that really changes and, when someone other than the holder
+    /// acts, one of the fields that really change, with what they were.
+    async fn patch_recorded(
         &self,
         user: &UserId,
         patch: &ProfilePatch,
@@ -265,6 +262,14 @@ impl ProfileStore {
             set_consents(&mut e, &changes, now);
             let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
             items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
+            items.extend(field_audit(
+                &self.table,
+                user,
+                patch,
+                old.as_ref(),
+                actor,
+                now,
+            )?);
             match transact(&self.client, items).await? {
                 Outcome::Done => return Ok(next),
                 Outcome::FirstFailed(_) | Outcome::Conflict => continue,
@@ -277,4 +282,24 @@ impl ProfileStore {
         }
         Err(StoreError::Unavailable("profile write kept losing races".into()).into())
     }
+}
+
+/// The audit entry of a change to fields and attributes by anyone but the holder; none
+/// when the holder acts or nothing changes.
+fn field_audit(
+    table: &str,
+    user: &UserId,
+    patch: &ProfilePatch,
+    before: Option<&Profile>,
+    actor: &ConsentActor,
+    now: DateTime<Utc>,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    if actor.is_holder() {
+        return Ok(None);
+    }
+    let changes = patch_changes(patch, before);
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    audit_put(table, user, actor, now, &changes).map(Some)
 }

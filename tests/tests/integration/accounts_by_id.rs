@@ -186,6 +186,20 @@ async fn the_user_changes_fields_and_proves_a_new_number() {
     let r = patch(&env, &id, &server, json!({"last_name": "Roe"})).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["last_name"], "Roe");
+    let items = env.scan_all().await;
+    let audit: Vec<_> = items
+        .iter()
+        .filter(|i| i["sk"].as_s().unwrap().starts_with("AUDIT#"))
+        .collect();
+    assert_eq!(audit.len(), 1, "only the API token's change is on record");
+    assert_eq!(audit[0]["source"].as_s().unwrap(), "api");
+    assert!(audit[0]["actor"].as_s().unwrap().starts_with("tok_"));
+    let record: Value = serde_dynamo::from_item(audit[0].clone()).unwrap();
+    assert_eq!(
+        record["changes"],
+        json!({"last_name": {"from": "Doe", "to": "Roe"}}),
+        "what changed, from what it was"
+    );
     assert_eq!(
         patch(&env, "usr_nobody", &server, json!({"last_name": "Roe"}))
             .await
@@ -242,6 +256,10 @@ async fn an_admin_sets_email_and_phone_directly_with_an_audit_entry() {
     assert_eq!(entry["source"].as_s().unwrap(), "admin");
     let changes = entry["changes"].as_m().unwrap();
     assert!(changes.contains_key("email") && changes.contains_key("phone"));
+    assert!(
+        changes.contains_key("first_name"),
+        "the other fields of the same change too"
+    );
     assert!(
         items
             .iter()

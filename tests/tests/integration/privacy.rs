@@ -169,6 +169,18 @@ async fn rich_user(env: &TestEnv, history: usize) -> Rich {
         .await;
         assert_eq!(r.status, 200, "{}", r.json());
     }
+    // A partner's change to a field and an attribute goes on the account's record.
+    let r = call(
+        env,
+        "POST",
+        "/api/v1/users/profile/update",
+        &partner,
+        json!({
+            "user_properties": [{"user_id": id, "properties": {"address": "Alsancak, İzmir", "tier": "gold"}}]
+        }),
+    )
+    .await;
+    assert_eq!(r.json()["result_data"]["successful_user_ids"], json!([id]));
     let r = call(
         env,
         "POST",
@@ -364,8 +376,20 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
     assert_eq!(count("EXPORTS"), 1);
     assert_eq!(len("other"), 0, "every record has its section");
     assert_eq!(len("administrative_changes"), count("AUDIT#"));
-    assert_eq!(len("administrative_changes"), 1);
-    assert_eq!(document["administrative_changes"][0]["actor"], "usr_admin");
+    assert_eq!(len("administrative_changes"), 2);
+    let changes = document["administrative_changes"].as_array().unwrap();
+    let by = |source: &str| changes.iter().find(|c| c["source"] == source).unwrap();
+    assert_eq!(by("admin")["actor"], "usr_admin");
+    assert_eq!(by("admin")["changes"]["phone"]["to"], json!(rich.phone));
+    let partner = by("api");
+    assert!(
+        partner["actor"].as_str().unwrap().starts_with("tok_"),
+        "{partner}"
+    );
+    assert_eq!(
+        partner["changes"],
+        json!({"address": {"to": "Alsancak, İzmir"}, "attributes.tier": {"to": "gold"}})
+    );
     assert_eq!(document["ci"]["kakao_id"], "0123456789");
     let card = mine.iter().find(|i| text(i, "sk") == "LOYALTY").unwrap();
     assert_eq!(
