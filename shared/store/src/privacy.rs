@@ -72,6 +72,15 @@ pub struct Account {
     pub card: Option<LoyaltyCard>,
 }
 
+/// What a mark expects to find.
+#[derive(Debug, Clone, Copy)]
+enum Marking {
+    /// A live profile.
+    Account,
+    /// No profile, only other items of the id.
+    Orphan,
+}
+
 /// Where an account stands.
 #[derive(Debug, Clone)]
 pub enum Standing {
@@ -131,6 +140,26 @@ impl PrivacyStore {
         })
     }
 
+    /// Whether `user`'s partition holds any item at all: an id without a profile item
+    /// may still have data (an identity provider's user who joined segments and never
+    /// wrote a profile), which an erasure must reach. One strongly consistent Query of
+    /// one key.
+    pub async fn holds_items(&self, user: &UserId) -> Result<bool, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
+            .projection_expression("#pk")
+            .consistent_read(true)
+            .limit(1)
+            .send()
+            .await?;
+        Ok(page.count > 0)
+    }
+
     /// Marks a live account `erasing` (one conditional UpdateItem); an account marked
     /// already is handed back as it stands, so a retry continues the erasure.
     pub async fn mark(
@@ -139,7 +168,30 @@ impl PrivacyStore {
         request: &ErasureRequest<'_>,
         loyalty_member: Option<&str>,
     ) -> Result<Standing, StoreError> {
+        self.mark_if(user, request, loyalty_member, Marking::Account)
+            .await
+    }
+
+    /// Marks the items of an id that has no profile `erasing`: the mark creates the
+    /// profile item, only while there is none (a profile written meanwhile answers
+    /// `Live`, for the caller to start over from the account).
+    pub async fn mark_orphan(
+        &self,
+        user: &UserId,
+        request: &ErasureRequest<'_>,
+    ) -> Result<Standing, StoreError> {
+        self.mark_if(user, request, None, Marking::Orphan).await
+    }
+
+    async fn mark_if(
+        &self,
+        user: &UserId,
+        request: &ErasureRequest<'_>,
+        loyalty_member: Option<&str>,
+        marking: Marking,
+    ) -> Result<Standing, StoreError> {
         let mut e = Expression::default();
+        e.set("user_id", AttributeValue::S(user.as_str().to_owned()));
         e.set(ERASURE, AttributeValue::S(ERASING.to_owned()));
         e.set(ERASED_AT, AttributeValue::S(request.at.to_owned()));
         e.set(ERASED_BY, AttributeValue::S(request.by.to_owned()));
@@ -159,8 +211,12 @@ impl PrivacyStore {
             e.set(LOYALTY_MEMBER, AttributeValue::S(member.to_owned()));
         }
         let (version, erasure) = (e.name(VERSION), e.name(ERASURE));
+        let profile = match marking {
+            Marking::Account => "attribute_exists",
+            Marking::Orphan => "attribute_not_exists",
+        };
         e.condition(format!(
-            "attribute_exists({version}) AND attribute_not_exists({erasure})"
+            "{profile}({version}) AND attribute_not_exists({erasure})"
         ));
         let result = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
             .return_values(ReturnValue::AllNew)
@@ -171,10 +227,10 @@ impl PrivacyStore {
             Ok(out) => Ok(standing_of(user, out.attributes)),
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok(match standing_of(user, failed.item.clone()) {
+                    Ok(match (marking, standing_of(user, failed.item.clone())) {
                         // A profile item without a version: nothing to erase.
-                        Standing::Live => Standing::Missing,
-                        other => other,
+                        (Marking::Account, Standing::Live) => Standing::Missing,
+                        (_, other) => other,
                     })
                 }
                 _ => Err(err.into()),

@@ -100,27 +100,53 @@ impl Destination {
 
 impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
     /// A partner's (`users:delete`) or an operator's erasure: no proof, the actor is
-    /// recorded. An account already being erased is finished.
+    /// recorded. An account already being erased is finished. An id with items but no
+    /// profile is erased too: its mark creates the profile item the tombstone becomes.
     pub async fn by_authority(
         &self,
         user: &UserId,
         by: &ErasedBy,
         request_id: &str,
     ) -> Result<Outcome, Refusal> {
-        let account = self.privacy.account(user).await?;
-        match account.standing {
-            ErasureStanding::Missing => Err(Refusal::NotFound),
-            ErasureStanding::Erased => Err(Refusal::AlreadyErased),
-            ErasureStanding::Erasing(marked) => {
-                self.complete(&marked).await?;
-                Ok(Outcome::Erased)
-            }
-            ErasureStanding::Live => {
-                let profile = account.profile.ok_or(Refusal::NotFound)?;
-                self.erase(user, &profile, account.card.as_ref(), by, request_id)
-                    .await
+        // Twice at most: a profile written while an id without one was being marked
+        // sends the erasure back to the account.
+        for _ in 0..2 {
+            let account = self.privacy.account(user).await?;
+            let standing = match account.standing {
+                ErasureStanding::Missing => {
+                    if !self.privacy.holds_items(user).await? {
+                        return Err(Refusal::NotFound);
+                    }
+                    let at = timestamp(self.clock.now());
+                    let by = by.label();
+                    let request = ErasureRequest {
+                        by: &by,
+                        request_id,
+                        at: &at,
+                        email_hash: None,
+                        phone_hash: None,
+                    };
+                    self.privacy.mark_orphan(user, &request).await?
+                }
+                ErasureStanding::Live => {
+                    let profile = account.profile.ok_or(Refusal::NotFound)?;
+                    return self
+                        .erase(user, &profile, account.card.as_ref(), by, request_id)
+                        .await;
+                }
+                other => other,
+            };
+            match standing {
+                ErasureStanding::Erasing(marked) => {
+                    self.complete(&marked).await?;
+                    return Ok(Outcome::Erased);
+                }
+                ErasureStanding::Erased => return Err(Refusal::AlreadyErased),
+                ErasureStanding::Missing => return Err(Refusal::NotFound),
+                ErasureStanding::Live => {}
             }
         }
+        Err(StoreError::Unavailable("the account kept changing during its erasure".into()).into())
     }
 
     pub(crate) async fn erase(
@@ -206,7 +232,16 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
     ) -> Result<Outcome, Refusal> {
         let account = self.eraser.privacy.account(user).await?;
         match account.standing {
-            ErasureStanding::Missing => return Err(Refusal::NotFound),
+            // Items without a profile (segments joined with an identity provider's
+            // token) have no password or verified contact to prove their holder by:
+            // a partner or an operator erases them.
+            ErasureStanding::Missing => {
+                return Err(if self.eraser.privacy.holds_items(user).await? {
+                    Refusal::NoProofPossible
+                } else {
+                    Refusal::NotFound
+                });
+            }
             ErasureStanding::Erased => return Err(Refusal::AlreadyErased),
             ErasureStanding::Erasing(marked) => {
                 self.eraser.complete(&marked).await?;

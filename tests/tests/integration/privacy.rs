@@ -843,6 +843,88 @@ async fn partners_erase_with_users_delete_on_api_tokens_only() {
     );
 }
 
+/// An identity provider's user can join segments without ever writing a profile. Their
+/// items are no less theirs: a partner's erasure reaches them and leaves a tombstone.
+#[tokio::test]
+async fn an_id_without_a_profile_is_erased_too() {
+    let env = TestEnv::new().await;
+    let env = &env;
+    let id = format!("idp|orphan-{:08x}", rand::random::<u32>());
+    let access = integration_tests::user_token(&id);
+    let partner = api_token(env, &["segments:write", "users:delete"]).await;
+    for segment in [21, 22] {
+        let path = format!("/api/v1/segments/{segment}");
+        let body = json!({"name": format!("Segment {segment}"), "self_assignable": true});
+        assert!(
+            call(env, "PUT", &path, &partner, body)
+                .await
+                .status
+                .is_success()
+        );
+        let path = format!("/users/segments/{segment}/set");
+        let r = call(env, "POST", &path, &access, json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.json());
+    }
+    let before = env.scan_all().await;
+    assert_eq!(
+        holding(&before, &id).len(),
+        2,
+        "two memberships, no profile"
+    );
+
+    let r = env
+        .request("DELETE", "/users/me")
+        .bearer(&access)
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    assert_eq!(r.json()["code"], "erasure_proof_unavailable");
+    assert_eq!(holding(&env.scan_all().await, &id).len(), 2);
+
+    let r = call(
+        env,
+        "POST",
+        "/api/v1/users/delete",
+        &partner,
+        json!({"user_ids": [id, "never-was"]}),
+    )
+    .await;
+    let result = &r.json()["result_data"];
+    assert_eq!(result["successful_user_ids"], json!([id]), "{}", r.json());
+    assert_eq!(
+        result["failure_details"][0]["user_ids"],
+        json!(["never-was"])
+    );
+
+    let items = env.scan_all().await;
+    let left = holding(&items, &id);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(text(left[0], "sk"), "PROFILE");
+    assert_eq!(text(left[0], "erasure"), "erased");
+    assert!(text(left[0], "erased_by").starts_with("api_token:"));
+    assert!(
+        holding(&items, "never-was").is_empty(),
+        "an id with nothing gets no tombstone"
+    );
+
+    let r = call(
+        env,
+        "PATCH",
+        "/users/profile",
+        &access,
+        json!({"first_name": "Ada"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        410,
+        "a live token cannot recreate it: {}",
+        r.json()
+    );
+    let r = call(env, "POST", "/users/segments/21/set", &access, json!({})).await;
+    assert_eq!(r.status, 410, "{}", r.json());
+}
+
 /// `profilectl` as support staff run it, against the test's stack on the emulator.
 fn profilectl(env: &TestEnv, args: &[&str]) -> std::process::Output {
     let bucket = &env.platform.settings.require_avatars().unwrap().bucket;
