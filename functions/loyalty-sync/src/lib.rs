@@ -21,7 +21,7 @@ use platform::{ConfigError, EventFunction, Platform};
 use serde::Serialize;
 use serde_json::Value;
 use store::{LoyaltyStore, PrivacyStore};
-use usecases::loyalty::LinkFailure;
+use usecases::loyalty::{Activated, LinkFailure};
 
 pub struct LoyaltySync<L, D> {
     /// `None` with `LoyaltyProvider: none` (the rule is disabled then too).
@@ -53,7 +53,8 @@ pub enum Synced {
     Created,
     /// The profile went to the member.
     Pushed { version: u64 },
-    /// An erased account's member was anonymized.
+    /// An erased account's member was anonymized (or one created for an account being
+    /// erased).
     Anonymized,
     /// Refused for good: in the dead-letter queue.
     SetAside { reason: String },
@@ -135,8 +136,14 @@ impl<L: LoyaltyCardService, D: DeadLetters> LoyaltySync<L, D> {
             return Ok(Synced::Skipped("no profile"));
         };
         if card.status == CardStatus::Pending {
-            usecases::loyalty::activate(platform, &self.cards, &profile, &mut card).await?;
-            return Ok(Synced::Created);
+            return Ok(
+                match usecases::loyalty::activate(platform, &self.cards, &profile, &mut card)
+                    .await?
+                {
+                    Activated::Active => Synced::Created,
+                    Activated::Anonymized => Synced::Anonymized,
+                },
+            );
         }
         if profile.version <= card.pushed_version {
             return Ok(Synced::Skipped("the member carries this version already"));

@@ -56,7 +56,7 @@ pub use contact_change::{ContactChange, ContactError};
 pub use counter::SmsQuota;
 pub use export::{ExportSlot, UserRecords};
 pub use item::Item;
-pub use loyalty::LoyaltyStore;
+pub use loyalty::{Activation, LoyaltyStore};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use privacy::{
     Account, Erasure, ErasureRequest, PrivacyStore, ProofDestination, ProofState,

@@ -13,12 +13,26 @@ use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
-use crate::profile_item::live_profile;
-use crate::txn::{put, unless_condition_failed, update_item};
+use crate::profile_item::{ERASURE, live_profile};
+use crate::txn::{
+    Outcome, condition_check, put, transact, unless_condition_failed, update, update_item,
+};
 
 const STATUS: &str = "status";
 const MEMBER_ID: &str = "member_id";
 const PUSHED_VERSION: &str = "pushed_version";
+
+/// What became of a member the platform created for a pending card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The card now names the member.
+    Recorded,
+    /// The card was active already.
+    AlreadyActive,
+    /// No card or no account is left to hold the member: the account is being erased,
+    /// so the member must be anonymized at the platform.
+    Orphaned,
+}
 
 /// A new card's item, and the condition that the user has none.
 fn new_card(user: &UserId, card: &LoyaltyCard) -> Result<(Item, Expression), StoreError> {
@@ -101,13 +115,15 @@ impl LoyaltyStore {
         )
     }
 
-    /// Records the platform's member of a pending card; nothing if it is active already.
+    /// Records the platform's member of a pending card, in one transaction with the
+    /// check that the account is not being erased: an erasure reads the card after its
+    /// mark, so a member recorded here is one the erasure will see.
     pub async fn activate(
         &self,
         user: &UserId,
         member_id: &str,
         pushed_version: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Activation, StoreError> {
         let mut e = Expression::default();
         let status = e.name(STATUS);
         let pending = e.value(AttributeValue::S(CardStatus::Pending.as_str().to_owned()));
@@ -121,11 +137,25 @@ impl LoyaltyStore {
             PUSHED_VERSION,
             AttributeValue::N(pushed_version.to_string()),
         );
-        unless_condition_failed(
-            update_item(&self.client, &self.table, &ItemKey::loyalty_card(user), e)
-                .send()
-                .await,
-        )
+        let mut alive = Expression::default();
+        let erasure = alive.name(ERASURE);
+        alive.condition(format!("attribute_not_exists({erasure})"));
+        let items = vec![
+            update(&self.table, &ItemKey::loyalty_card(user), e)?,
+            condition_check(&self.table, &ItemKey::profile(user), alive)?,
+        ];
+        Ok(match transact(&self.client, items).await? {
+            Outcome::Done => Activation::Recorded,
+            // Activated by an earlier call: the same member, found by the card number.
+            Outcome::FirstFailed(Some(_)) => Activation::AlreadyActive,
+            // The card is gone, or the account is being erased.
+            Outcome::FirstFailed(None) | Outcome::Failed(_) => Activation::Orphaned,
+            Outcome::Conflict => {
+                return Err(StoreError::Unavailable(
+                    "the card changed while it was activated".into(),
+                ));
+            }
+        })
     }
 
     /// Records that the member carries the profile of `version`; nothing if a later

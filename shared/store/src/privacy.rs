@@ -10,7 +10,6 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use domain::loyalty::LoyaltyCard;
 use domain::otp::{Challenge, Purpose, SendLog};
 use domain::{Email, PhoneNumber, Profile, UserId};
 
@@ -23,7 +22,7 @@ use crate::item::{Item, get_consistent, key_of, text};
 use crate::keys::{ItemKey, OTP_PREFIX, PK, SESSION_PREFIX, SK};
 use crate::loyalty::card_from_item;
 use crate::profile_item::{ERASED, ERASING, ERASURE, VERSION, live_profile};
-use crate::txn::{Outcome, delete, transact, update_item};
+use crate::txn::{Outcome, delete, transact, unless_condition_failed, update_item};
 
 /// Attributes of a profile item being erased: who asked, when, and what the erasure
 /// still needs (the addresses whose items it deletes, the loyalty member it hands on).
@@ -69,7 +68,6 @@ pub struct Account {
     pub standing: Standing,
     /// While the account is live.
     pub profile: Option<Profile>,
-    pub card: Option<LoyaltyCard>,
 }
 
 /// What a mark expects to find.
@@ -121,23 +119,42 @@ impl PrivacyStore {
         }
     }
 
-    /// Where `user`'s account stands, with its profile (while live) and loyalty card:
-    /// one strongly consistent BatchGetItem.
+    /// Where `user`'s account stands, with its profile while live: one strongly
+    /// consistent GetItem.
     pub async fn account(&self, user: &UserId) -> Result<Account, StoreError> {
-        let (profile_key, card_key) = (ItemKey::profile(user), ItemKey::loyalty_card(user));
-        let mut found = batch_get(
-            &self.client,
-            &self.table,
-            vec![profile_key.clone(), card_key.clone()],
-        )
-        .await?;
-        let item = found.remove(&profile_key);
+        let item = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
         let profile = item.clone().map(live_profile).transpose()?.flatten();
         Ok(Account {
             standing: standing_of(user, item),
             profile,
-            card: found.remove(&card_key).map(card_from_item).transpose()?,
         })
+    }
+
+    /// Copies the loyalty card's member onto the marked profile item, so the tombstone
+    /// names it until the platform has anonymized it. Read after the mark: a card is
+    /// activated only while its account is not marked (`LoyaltyStore::activate`), so no
+    /// member can come after this read. A retry finds the member kept, or the card still
+    /// there: the card goes with the partition, after this step.
+    pub async fn keep_member(&self, user: &UserId) -> Result<(), StoreError> {
+        let card = get_consistent(&self.client, &self.table, &ItemKey::loyalty_card(user))
+            .await?
+            .map(card_from_item)
+            .transpose()?;
+        let Some(member) = card.and_then(|c| c.member_id) else {
+            return Ok(());
+        };
+        let mut e = Expression::default();
+        e.set(LOYALTY_MEMBER, AttributeValue::S(member));
+        let (erasure, erasing) = (
+            e.name(ERASURE),
+            e.value(AttributeValue::S(ERASING.to_owned())),
+        );
+        e.condition(format!("{erasure} = {erasing}"));
+        unless_condition_failed(
+            update_item(&self.client, &self.table, &ItemKey::profile(user), e)
+                .send()
+                .await,
+        )
     }
 
     /// Whether `user`'s partition holds any item at all: an id without a profile item
@@ -166,10 +183,8 @@ impl PrivacyStore {
         &self,
         user: &UserId,
         request: &ErasureRequest<'_>,
-        loyalty_member: Option<&str>,
     ) -> Result<Standing, StoreError> {
-        self.mark_if(user, request, loyalty_member, Marking::Account)
-            .await
+        self.mark_if(user, request, Marking::Account).await
     }
 
     /// Marks the items of an id that has no profile `erasing`: the mark creates the
@@ -180,14 +195,13 @@ impl PrivacyStore {
         user: &UserId,
         request: &ErasureRequest<'_>,
     ) -> Result<Standing, StoreError> {
-        self.mark_if(user, request, None, Marking::Orphan).await
+        self.mark_if(user, request, Marking::Orphan).await
     }
 
     async fn mark_if(
         &self,
         user: &UserId,
         request: &ErasureRequest<'_>,
-        loyalty_member: Option<&str>,
         marking: Marking,
     ) -> Result<Standing, StoreError> {
         let mut e = Expression::default();
@@ -206,9 +220,6 @@ impl PrivacyStore {
             if let Some(value) = value {
                 e.set(name, AttributeValue::S(value.clone()));
             }
-        }
-        if let Some(member) = loyalty_member {
-            e.set(LOYALTY_MEMBER, AttributeValue::S(member.to_owned()));
         }
         let (version, erasure) = (e.name(VERSION), e.name(ERASURE));
         let profile = match marking {

@@ -4,7 +4,6 @@
 //! for a missing user from then on; then everything of it goes, in steps a retry can
 //! repeat (`store::PrivacyStore`); a retry of an erasure under way needs no new proof.
 
-use domain::loyalty::LoyaltyCard;
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
@@ -130,9 +129,7 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
                 }
                 ErasureStanding::Live => {
                     let profile = account.profile.ok_or(Refusal::NotFound)?;
-                    return self
-                        .erase(user, &profile, account.card.as_ref(), by, request_id)
-                        .await;
+                    return self.erase(user, &profile, by, request_id).await;
                 }
                 other => other,
             };
@@ -153,7 +150,6 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
         &self,
         user: &UserId,
         profile: &Profile,
-        card: Option<&LoyaltyCard>,
         by: &ErasedBy,
         request_id: &str,
     ) -> Result<Outcome, Refusal> {
@@ -177,8 +173,7 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
             email_hash,
             phone_hash,
         };
-        let member = card.and_then(|c| c.member_id.as_deref());
-        match self.privacy.mark(user, &request, member).await? {
+        match self.privacy.mark(user, &request).await? {
             ErasureStanding::Erasing(marked) => {
                 self.complete(&marked).await?;
                 Ok(Outcome::Erased)
@@ -192,6 +187,7 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
     /// partition, the sessions, the objects, the partition in batches, the tombstone.
     async fn complete(&self, marked: &Marked) -> Result<(), Refusal> {
         let user = &marked.user;
+        self.privacy.keep_member(user).await?;
         self.privacy.erase_outside(marked).await?;
         self.privacy.erase_sessions(user).await?;
         let folder = owner_folder(user);
@@ -249,7 +245,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             }
             ErasureStanding::Live => {}
         }
-        let (Some(profile), card) = (account.profile, account.card) else {
+        let Some(profile) = account.profile else {
             return Err(Refusal::NotFound);
         };
         let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
@@ -300,7 +296,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             }
         }
         self.eraser
-            .erase(user, &profile, card.as_ref(), &ErasedBy::User, request_id)
+            .erase(user, &profile, &ErasedBy::User, request_id)
             .await
     }
 

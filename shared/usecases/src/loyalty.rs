@@ -7,7 +7,7 @@ use domain::loyalty::{
     CardStatus, LoyaltyCard, LoyaltyCardService, LoyaltyFailure, MemberDetails, Standing,
 };
 use domain::{Profile, UserId};
-use store::{LoyaltyStore, StoreError};
+use store::{Activation, LoyaltyStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkFailure {
@@ -17,28 +17,47 @@ pub enum LinkFailure {
     Store(#[from] StoreError),
 }
 
+/// What `activate` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activated {
+    /// The card is active with its member.
+    Active,
+    /// The account is being erased: the member the platform just created was
+    /// anonymized there, and the card stays as the erasure leaves it.
+    Anonymized,
+}
+
 /// Makes `card` active: its member created at the platform (or found, if an earlier
-/// call created it) and recorded. An active card is left as it is.
+/// call created it) and recorded. An active card is left as it is. A member created
+/// for an account that is being erased meanwhile is anonymized at once: nothing else
+/// would ever name it.
 pub async fn activate<L: LoyaltyCardService>(
     platform: &L,
     cards: &LoyaltyStore,
     profile: &Profile,
     card: &mut LoyaltyCard,
-) -> Result<(), LinkFailure> {
+) -> Result<Activated, LinkFailure> {
     if card.status == CardStatus::Active {
-        return Ok(());
+        return Ok(Activated::Active);
     }
     let member = platform
         .create_member(&card.number, &MemberDetails::of(profile))
         .await?;
     let user = UserId::parse(&profile.user_id)
         .map_err(|e| StoreError::Failed(format!("a stored user id does not parse: {e}")))?;
-    cards.activate(&user, &member, profile.version).await?;
+    match cards.activate(&user, &member, profile.version).await? {
+        Activation::Recorded | Activation::AlreadyActive => {}
+        Activation::Orphaned => {
+            platform.anonymize_member(&member).await?;
+            tracing::info!(user = %profile.user_id, "loyalty member of an account being erased anonymized");
+            return Ok(Activated::Anonymized);
+        }
+    }
     card.status = CardStatus::Active;
     card.member_id = Some(member);
     card.pushed_version = profile.version;
     tracing::info!(user = %profile.user_id, card = %card.number.masked(), "loyalty member created");
-    Ok(())
+    Ok(Activated::Active)
 }
 
 /// The member's points and tier, or `None` when the card has no member yet or the

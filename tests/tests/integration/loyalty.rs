@@ -428,6 +428,47 @@ mod sync {
         assert_eq!(member_of(&env, &user)[0]["firstName"], "Ada");
     }
 
+    /// The account is erased while a call for its pending card is on its way: the
+    /// platform creates the member, the card is gone, and the member is anonymized at
+    /// once, since no tombstone will ever name it.
+    #[tokio::test]
+    async fn a_member_created_for_an_account_being_erased_is_anonymized() {
+        let env = TestEnv::new().await;
+        env.standin("POST", "fault?mode=down");
+        let (user, _, created) = registered(&env).await;
+        assert_eq!(created["loyalty_card"]["status"], "pending");
+        env.standin("DELETE", "fault");
+        // What the late call read before the erasure.
+        let cards = env.platform.loyalty_store().unwrap();
+        let uid = domain::UserId::parse(&user).unwrap();
+        let (profile, card) = cards.profile_with_card(&uid).await.unwrap();
+        let (profile, mut card) = (profile.unwrap(), card.unwrap());
+
+        let partner = integration_tests::api_token(&env, &["users:delete"]).await;
+        let r = env
+            .request("POST", "/api/v1/users/delete")
+            .bearer(&partner)
+            .json(json!({"user_ids": [user]}))
+            .send()
+            .await;
+        assert_eq!(
+            r.json()["result_data"]["successful_user_ids"],
+            json!([user])
+        );
+        assert!(members(&env).is_empty(), "no member yet");
+
+        let platform = env.platform.loyalty().unwrap();
+        let activated = usecases::loyalty::activate(&platform, &cards, &profile, &mut card)
+            .await
+            .unwrap();
+        assert_eq!(activated, usecases::loyalty::Activated::Anonymized);
+        let members = members(&env);
+        assert_eq!(members.len(), 1, "{members:?}");
+        assert_eq!(members[0]["anonymized"], true);
+        assert!(members[0]["firstName"].is_null() && members[0]["externalId"].is_null());
+        assert_eq!(card.status.as_str(), "pending", "the card was not recorded");
+    }
+
     #[tokio::test]
     async fn profile_changes_reach_the_member_and_stale_events_are_skipped() {
         let env = TestEnv::new().await;
