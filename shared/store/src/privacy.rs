@@ -162,18 +162,7 @@ impl PrivacyStore {
     /// wrote a profile), which an erasure must reach. One strongly consistent Query of
     /// one key.
     pub async fn holds_items(&self, user: &UserId) -> Result<bool, StoreError> {
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
-            .projection_expression("#pk")
-            .consistent_read(true)
-            .limit(1)
-            .send()
-            .await?;
+        let page = self.keys_page(user, 1).send().await?;
         Ok(page.count > 0)
     }
 
@@ -340,19 +329,7 @@ impl PrivacyStore {
     /// item; `0` once nothing else is left. Sessions go through `erase_sessions`.
     pub async fn erase_batch(&self, user: &UserId) -> Result<usize, StoreError> {
         let profile = ItemKey::profile(user);
-        let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(profile.pk.clone()))
-            .projection_expression("#pk, #sk")
-            .consistent_read(true)
-            .limit(MAX_WRITES as i32 + 1)
-            .send()
-            .await?;
+        let page = self.keys_page(user, MAX_WRITES as i32 + 1).send().await?;
         let keys: Vec<ItemKey> = page
             .items
             .unwrap_or_default()
@@ -456,6 +433,24 @@ impl PrivacyStore {
             .send()
             .await;
         crate::txn::unless_condition_failed(result)
+    }
+
+    /// The keys of the first `limit` items of `user`'s partition, strongly consistent.
+    fn keys_page(
+        &self,
+        user: &UserId,
+        limit: i32,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(user)))
+            .projection_expression("#pk, #sk")
+            .consistent_read(true)
+            .limit(limit)
     }
 
     /// The user's items whose sort key starts with `prefix` (all of them for `""`),

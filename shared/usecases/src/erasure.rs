@@ -112,24 +112,13 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
         for _ in 0..2 {
             let account = self.privacy.account(user).await?;
             let standing = match account.standing {
-                ErasureStanding::Missing => {
-                    if !self.privacy.holds_items(user).await? {
-                        return Err(Refusal::NotFound);
-                    }
-                    let at = timestamp(self.clock.now());
-                    let by = by.label();
-                    let request = ErasureRequest {
-                        by: &by,
-                        request_id,
-                        at: &at,
-                        email_hash: None,
-                        phone_hash: None,
-                    };
-                    self.privacy.mark_orphan(user, &request).await?
+                ErasureStanding::Missing if !self.privacy.holds_items(user).await? => {
+                    return Err(Refusal::NotFound);
                 }
+                ErasureStanding::Missing => self.mark(user, None, by, request_id).await?,
                 ErasureStanding::Live => {
                     let profile = account.profile.ok_or(Refusal::NotFound)?;
-                    return self.erase(user, &profile, by, request_id).await;
+                    self.mark(user, Some(&profile), by, request_id).await?
                 }
                 other => other,
             };
@@ -153,17 +142,40 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
         by: &ErasedBy,
         request_id: &str,
     ) -> Result<Outcome, Refusal> {
-        let key = self.keys.key().await.map_err(codes::unavailable)?;
-        let email_hash = profile
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e).ok())
-            .map(|e| key.identifier_hash("email", &e.normalized()));
-        let phone_hash = profile
-            .phone
-            .as_deref()
-            .and_then(|p| PhoneNumber::parse(p).ok())
-            .map(|p| key.identifier_hash("phone", p.e164()));
+        match self.mark(user, Some(profile), by, request_id).await? {
+            ErasureStanding::Erasing(marked) => {
+                self.complete(&marked).await?;
+                Ok(Outcome::Erased)
+            }
+            ErasureStanding::Erased => Err(Refusal::AlreadyErased),
+            ErasureStanding::Missing | ErasureStanding::Live => Err(Refusal::NotFound),
+        }
+    }
+
+    /// Marks the account of `profile` `erasing`, with keyed hashes of its email and
+    /// phone; without a profile, the items of an id that has none (`Live` back: a
+    /// profile was written meanwhile).
+    async fn mark(
+        &self,
+        user: &UserId,
+        profile: Option<&Profile>,
+        by: &ErasedBy,
+        request_id: &str,
+    ) -> Result<ErasureStanding, Refusal> {
+        let (mut email_hash, mut phone_hash) = (None, None);
+        if let Some(profile) = profile {
+            let key = self.keys.key().await.map_err(codes::unavailable)?;
+            email_hash = profile
+                .email
+                .as_deref()
+                .and_then(|e| Email::parse(e).ok())
+                .map(|e| key.identifier_hash("email", &e.normalized()));
+            phone_hash = profile
+                .phone
+                .as_deref()
+                .and_then(|p| PhoneNumber::parse(p).ok())
+                .map(|p| key.identifier_hash("phone", p.e164()));
+        }
         let at = timestamp(self.clock.now());
         let by = by.label();
         let request = ErasureRequest {
@@ -173,14 +185,10 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
             email_hash,
             phone_hash,
         };
-        match self.privacy.mark(user, &request).await? {
-            ErasureStanding::Erasing(marked) => {
-                self.complete(&marked).await?;
-                Ok(Outcome::Erased)
-            }
-            ErasureStanding::Erased => Err(Refusal::AlreadyErased),
-            ErasureStanding::Missing | ErasureStanding::Live => Err(Refusal::NotFound),
-        }
+        Ok(match profile {
+            Some(_) => self.privacy.mark(user, &request).await?,
+            None => self.privacy.mark_orphan(user, &request).await?,
+        })
     }
 
     /// Every step of an erasure, each safe to repeat: the items outside the
