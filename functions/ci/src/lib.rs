@@ -87,16 +87,20 @@ fn property_names(body: &Map<String, Value>) -> Result<Vec<CiProperty>, PartnerE
 }
 
 async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
-    partner::authorize(req, WRITE_SCOPE)?;
+    let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_ci_properties")?;
     let now = app.clock.now();
+    let actor = &identity.actor(req, "api");
     let outcomes = partner::for_each_user(entries, |user, raw| async move {
         let values = properties(&raw)?;
-        app.ci.set(&user, &values, now).await.map_err(|e| match e {
-            CiError::NotFound => UserFailure::not_found(),
-            CiError::Store(e) => UserFailure::from(e),
-        })
+        app.ci
+            .set(&user, &values, actor, now)
+            .await
+            .map_err(|e| match e {
+                CiError::NotFound => UserFailure::not_found(),
+                CiError::Store(e) => UserFailure::from(e),
+            })
     })
     .await;
     Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))
@@ -136,7 +140,7 @@ async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError
 }
 
 async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
-    partner::authorize(req, WRITE_SCOPE)?;
+    let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     // The reference documents `user_ids` but its example sends `user_id`: take either.
     let ids = match (body.get("user_ids"), body.get("user_id")) {
@@ -150,9 +154,15 @@ async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerErr
     let users = partner::user_ids(ids, "user_ids")?;
     let names = property_names(&body)?;
     let entries = users.into_iter().map(|user| (user, ())).collect();
+    let (actor, now) = (&identity.actor(req, "api"), app.clock.now());
     let outcomes = partner::for_each_user(entries, |user, ()| {
         let names = &names;
-        async move { app.ci.remove(&user, names).await.map_err(UserFailure::from) }
+        async move {
+            app.ci
+                .remove(&user, names, actor, now)
+                .await
+                .map_err(UserFailure::from)
+        }
     })
     .await;
     Ok(partner::ok(UpdateResult::from_outcomes(&outcomes)))

@@ -3,19 +3,18 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use crate::StoreError;
+use crate::account_audit::{FieldChange, FieldChanges, audit_put};
 use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::keys::{ItemKey, PK};
 use crate::profile_item::{ERASURE, is_erased};
-use crate::txn::{
-    Outcome, condition_check, transact, unless_condition_failed, update, update_item,
-};
-use domain::{CiProperty, CiValues, UserId, timestamp};
+use crate::txn::{Outcome, condition_check, transact, unless_condition_failed, update};
+use domain::{CiProperty, CiValues, ConsentActor, UserId, timestamp};
+use serde_json::Value;
 
 #[derive(Clone, Debug)]
 pub struct CiStore {
@@ -46,11 +45,13 @@ impl CiStore {
         }
     }
 
-    /// One transaction: the profile must exist; the identifiers are set.
+    /// One transaction: the profile must exist; the identifiers are set, and the
+    /// partner's change goes on the account's record.
     pub async fn set(
         &self,
         user: &UserId,
         values: &[(CiProperty, String)],
+        actor: &ConsentActor,
         now: DateTime<Utc>,
     ) -> Result<(), CiError> {
         let mut check = Expression::default();
@@ -63,9 +64,11 @@ impl CiStore {
             set.set(property.as_str(), AttributeValue::S(value.clone()));
         }
         set.set("updated_at", AttributeValue::S(timestamp(now)));
+        let changes = ci_changes(values.iter().map(|(p, v)| (*p, Value::from(v.as_str()))));
         let items = vec![
             condition_check(&self.table, &ItemKey::profile(user), check)?,
             update(&self.table, &ItemKey::ci(user), set)?,
+            audit_put(&self.table, user, actor, now, &changes)?,
         ];
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),
@@ -107,36 +110,41 @@ impl CiStore {
         Ok(out)
     }
 
-    /// Removes the named identifiers; the item goes when its last one does.
-    pub async fn remove(&self, user: &UserId, properties: &[CiProperty]) -> Result<(), StoreError> {
+    /// Removes the named identifiers, on the record, in one transaction (nothing when
+    /// the user has none); then the item goes if that was its last one.
+    pub async fn remove(
+        &self,
+        user: &UserId,
+        properties: &[CiProperty],
+        actor: &ConsentActor,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut e = Expression::default();
         for property in properties {
             let path = e.name(property.as_str());
             e.remove(path);
         }
+        e.set("updated_at", AttributeValue::S(timestamp(now)));
         let pk = e.name(PK);
         e.condition(format!("attribute_exists({pk})"));
-        let result = update_item(&self.client, &self.table, &ItemKey::ci(user), e)
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let remaining = match result {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                return Ok(());
+        // An account being erased takes no new record: its last batch may be past.
+        let mut alive = Expression::default();
+        let erasure = alive.name(ERASURE);
+        alive.condition(format!("attribute_not_exists({erasure})"));
+        let changes = ci_changes(properties.iter().map(|p| (*p, Value::Null)));
+        let items = vec![
+            update(&self.table, &ItemKey::ci(user), e)?,
+            condition_check(&self.table, &ItemKey::profile(user), alive)?,
+            audit_put(&self.table, user, actor, now, &changes)?,
+        ];
+        match transact(&self.client, items).await? {
+            Outcome::Done => {}
+            // No identifiers: nothing to remove.
+            Outcome::FirstFailed(_) => return Ok(()),
+            Outcome::Failed(1) => return Err(StoreError::Erased),
+            Outcome::Failed(_) | Outcome::Conflict => {
+                return Err(StoreError::Unavailable("CI write raced".into()));
             }
-            Err(err) => return Err(err.into()),
-        };
-        if CiProperty::ALL
-            .iter()
-            .any(|p| remaining.contains_key(p.as_str()))
-        {
-            return Ok(());
         }
         // The last identifier went: drop the item, unless one was set meanwhile.
         let mut d = Expression::default();
@@ -157,4 +165,16 @@ impl CiStore {
             .await;
         unless_condition_failed(deleted)
     }
+}
+
+/// The audit record of identifiers set (`to` the value) or removed (`to` null).
+fn ci_changes(values: impl Iterator<Item = (CiProperty, Value)>) -> FieldChanges {
+    values
+        .map(|(property, to)| {
+            (
+                format!("ci.{}", property.as_str()),
+                FieldChange { from: None, to },
+            )
+        })
+        .collect()
 }

@@ -376,6 +376,35 @@ async fn ci_identifiers_set_view_and_delete() {
         .filter(|i| i["sk"] == aws_sdk_dynamodb::types::AttributeValue::S("CI".into()))
         .count();
     assert_eq!(ci_items, 0, "deleting the last property removes the item");
+
+    // Each change is on User_1's record: each removal, and the identifiers set; the
+    // refused request left none.
+    let records: Vec<Value> = env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|i| {
+            i["pk"].as_s().unwrap() == "USER#User_1"
+                && i["sk"].as_s().unwrap().starts_with("AUDIT#")
+        })
+        .map(|i| serde_dynamo::from_item::<_, Value>(i).unwrap())
+        .filter(|r| {
+            r["changes"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with("ci."))
+        })
+        .collect();
+    assert!(records.iter().all(|r| r["source"] == "api"), "{records:?}");
+    let changes: Vec<&Value> = records.iter().map(|r| &r["changes"]).collect();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    for removal in [
+        json!({"ci.kakao_id": {"to": null}}),
+        json!({"ci.phone_number": {"to": null}}),
+    ] {
+        assert!(changes.contains(&&removal), "{changes:?}");
+    }
 }
 
 #[tokio::test]

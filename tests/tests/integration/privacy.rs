@@ -376,12 +376,20 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
     assert_eq!(count("EXPORTS"), 1);
     assert_eq!(len("other"), 0, "every record has its section");
     assert_eq!(len("administrative_changes"), count("AUDIT#"));
-    assert_eq!(len("administrative_changes"), 2);
+    assert_eq!(len("administrative_changes"), 3);
     let changes = document["administrative_changes"].as_array().unwrap();
-    let by = |source: &str| changes.iter().find(|c| c["source"] == source).unwrap();
-    assert_eq!(by("admin")["actor"], "usr_admin");
-    assert_eq!(by("admin")["changes"]["phone"]["to"], json!(rich.phone));
-    let partner = by("api");
+    let changing = |field: &str| {
+        changes
+            .iter()
+            .find(|c| c["changes"].get(field).is_some())
+            .unwrap()
+    };
+    let admin = changing("phone");
+    assert_eq!(admin["source"], "admin");
+    assert_eq!(admin["actor"], "usr_admin");
+    assert_eq!(admin["changes"]["phone"]["to"], json!(rich.phone));
+    let partner = changing("address");
+    assert_eq!(partner["source"], "api");
     assert!(
         partner["actor"].as_str().unwrap().starts_with("tok_"),
         "{partner}"
@@ -390,6 +398,12 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
         partner["changes"],
         json!({"address": {"to": "Alsancak, İzmir"}, "attributes.tier": {"to": "gold"}})
     );
+    let ci = changing("ci.kakao_id");
+    assert_eq!(
+        (&ci["source"], &ci["actor"]),
+        (&json!("api"), &partner["actor"])
+    );
+    assert_eq!(ci["changes"], json!({"ci.kakao_id": {"to": "0123456789"}}));
     assert_eq!(document["ci"]["kakao_id"], "0123456789");
     let card = mine.iter().find(|i| text(i, "sk") == "LOYALTY").unwrap();
     assert_eq!(
