@@ -144,8 +144,9 @@ impl ProfileStore {
     }
 
     /// `patch`, an audit entry per consent it changes and, when someone other than the
-    /// holder acts, one of the fields it sets, in one transaction, without reading first: the first attempt guesses every named channel was never set (and,
-    /// for attributes, that there is room). A wrong guess fails the condition, DynamoDB
+    /// holder acts, one of the fields it sets, in one transaction, without reading
+    /// first: the first attempt guesses every named channel was never set (and, for
+    /// attributes, that there is room). A wrong guess fails the condition, DynamoDB
     /// returns the stored item with the cancellation, and the next attempt is exact.
     /// Returns the consent changes made and the consents after the write.
     pub(crate) async fn write_audited(
