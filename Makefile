@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all contract lint fmt build sizes bench clean
+.PHONY: help setup dev test invoke invoke-all contract lint fmt template build iac sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,28 +58,41 @@ contract: setup $(VENV)-contract/.installed ## Schemathesis against openapi.yaml
 	cargo build -q -p local-api -p profilectl
 	tools/contract/run.sh
 
-lint: setup ## rustfmt check, clippy -D warnings, sam validate --lint, OpenAPI validation
+lint: setup ## rustfmt check, clippy -D warnings, template freshness, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/python tools/iac/template.py --check
 	$(VENV)/bin/sam validate --lint
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 fmt: ## Format the code
 	cargo fmt --all
 
+template: setup ## Rewrite template.yaml's generated section (log groups, alarms, dashboard) from its functions and queues
+	$(VENV)/bin/python tools/iac/template.py
+
 build: $(VENV)/.installed-build ## sam build: arm64 functions via cargo-lambda + zig, no Docker
 	rustup target add aarch64-unknown-linux-gnu
+	@# One cargo run for every function links two at a time on two cores; sam build's own
+	@# run per function then finds each one built (same flags) instead of linking one by one.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --beta-features
 
-sizes: $(VENV)/.installed-build ## Release arm64 binary size per function
-	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
+$(VENV)-iac/.installed: tools/iac/requirements.txt
+	$(PYTHON) -m venv $(VENV)-iac
+	$(VENV)-iac/bin/pip install --quiet --disable-pip-version-check -r tools/iac/requirements.txt
+	touch $@
+
+iac: build $(VENV)-iac/.installed ## make build, then cfn-lint (+ serverless rules) and checkov on the built template, and sam local's loading of it
+	tools/iac/run.sh
+
+sizes: build ## Release arm64 binary size per function
 	@for f in $(FUNCTIONS); do printf '%-12s %s bytes\n' $$f $$(stat -c %s $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap); done
 
 bench: setup ## Init time vs a bare lambda_runtime function, peak RSS under load (SPEC §11)
 	cargo build --release $(addprefix --bin ,$(FUNCTIONS)) --bin hello-lambda --bin bench
 	target/release/bench
 
-clean: ## Remove build output and .venv
+clean: ## Remove build output and the venvs
 	cargo clean
-	rm -rf $(VENV) .aws-sam
+	rm -rf $(VENV) $(VENV)-contract $(VENV)-iac .aws-sam
