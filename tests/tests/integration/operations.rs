@@ -252,7 +252,10 @@ fn the_edge_logs_throttles_and_sets_aside() {
         })
         .collect();
     let unknown: Vec<_> = tight.difference(&routes).collect();
-    assert!(unknown.is_empty(), "settings for routes the API lacks: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "settings for routes the API lacks: {unknown:?}"
+    );
     for key in [
         "POST /auth/login",
         "POST /users/register",
@@ -261,6 +264,8 @@ fn the_edge_logs_throttles_and_sets_aside() {
         "POST /users/verify",
         "PATCH /users/profile",
         "DELETE /users/me",
+        "PATCH /api/v1/accounts/users/{user_id}",
+        "POST /api/v1/users/delete",
     ] {
         assert!(tight.contains(key), "{key} is throttled tighter");
     }
@@ -270,12 +275,12 @@ fn the_edge_logs_throttles_and_sets_aside() {
         logging["DestinationBucketName"],
         tagged("Ref", "AccessLogBucket")
     );
-    let expiry = &doc["Resources"]["AccessLogBucket"]["Properties"]["LifecycleConfiguration"]
-        ["Rules"][0]["ExpirationInDays"];
+    let expiry = &doc["Resources"]["AccessLogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        [0]["ExpirationInDays"];
     assert_eq!(expiry, &tagged("Ref", "AccessLogRetentionDays"));
 
-    let rule = &doc["Resources"]["LoyaltySyncFunction"]["Properties"]["Events"]
-        ["CardHolderChanges"]["Properties"];
+    let rule = &doc["Resources"]["LoyaltySyncFunction"]["Properties"]["Events"]["CardHolderChanges"]
+        ["Properties"];
     assert_eq!(
         rule["DeadLetterConfig"]["Arn"],
         tagged("GetAtt", "LoyaltySyncRuleDeadLetterQueue.Arn")
