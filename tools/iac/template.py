@@ -2,6 +2,9 @@
 """Writes the generated section of template.yaml: what every function, stream consumer
 and dead-letter queue of the stack gets, namely a log group, alarms and dashboard widgets.
 
+Every function allowed sns:Publish also gets the metric filter that counts its "SMS cap
+reached" log lines for SmsHourlyCapAlarm, since any of them may be the one to reach it.
+
 The SAM CLI cannot build a template that uses Fn::ForEach (its translator reads every
 entry of Resources as a resource), so the expansion is done here, from the template
 itself: every AWS::Serverless::Function, every function with a DynamoDB or Kinesis event
@@ -46,6 +49,22 @@ class TemplateError(Exception):
     pass
 
 
+# The line a function logs when the hourly SMS cap refuses a text (usecases::SMS_CAP_ALARM;
+# the operations tests hold the two together).
+SMS_CAP_LINE = "sms_hourly_cap_reached"
+
+
+def may_text(function):
+    """Whether the function's policies allow sns:Publish (texts go out through SNS)."""
+    for policy in function.get("Properties", {}).get("Policies") or []:
+        for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow" and "sns:Publish" in actions:
+                return True
+    return False
+
+
 def stem(logical_id, suffix):
     if not logical_id.endswith(suffix) or logical_id == suffix:
         raise TemplateError(f"{logical_id}: the logical id must end in {suffix}")
@@ -53,8 +72,9 @@ def stem(logical_id, suffix):
 
 
 def inventory(doc):
-    """The functions, stream consumers and dead-letter queues, in template order."""
-    functions, consumers, queues = [], [], []
+    """The functions, stream consumers, dead-letter queues and texting functions, in
+    template order."""
+    functions, consumers, queues, texting = [], [], [], []
     for logical_id, resource in doc["Resources"].items():
         kind = resource.get("Type")
         if kind == "AWS::Serverless::Function":
@@ -69,13 +89,15 @@ def inventory(doc):
             events = resource.get("Properties", {}).get("Events", {}) or {}
             if any(e.get("Type") in ("DynamoDB", "Kinesis") for e in events.values()):
                 consumers.append(name)
+            if may_text(resource):
+                texting.append(name)
         elif kind == "AWS::SQS::Queue":
             # Every queue of this stack holds work given up on; one that does not should
             # not get this alarm, and its name says so.
             queues.append(stem(logical_id, "DeadLetterQueue"))
     if not functions:
         raise TemplateError("no AWS::Serverless::Function in the template")
-    return functions, consumers, queues
+    return functions, consumers, queues, texting
 
 
 def alarm(logical_id, description, namespace, metric, dimension, value, statistic, comparison, threshold):
@@ -138,6 +160,20 @@ def queue_resources(name):
     )
 
 
+def sms_cap_filter(name):
+    return f"""  {name}SmsCapFilter:
+    Type: AWS::Logs::MetricFilter
+    Properties:
+      LogGroupName: !Ref {name}LogGroup
+      FilterPattern: '"{SMS_CAP_LINE}"'
+      MetricTransformations:
+        - MetricNamespace: !Sub "UserProfileService/${{AWS::StackName}}"
+          MetricName: SmsHourlyCapReached
+          MetricValue: "1"
+          Unit: Count
+"""
+
+
 def widget(x, y, title, metrics, width=8, **properties):
     return {
         "type": "metric",
@@ -195,7 +231,7 @@ def dashboard(functions, consumers, queues):
 
 
 def section(doc):
-    functions, consumers, queues = inventory(doc)
+    functions, consumers, queues, texting = inventory(doc)
     groups = [
         (
             "Every function logs to a group of its own with the stack's retention, and raises\n"
@@ -204,6 +240,10 @@ def section(doc):
         ),
         ("How far behind each stream consumer reads.", [consumer_resources(c) for c in consumers]),
         ("Every dead-letter queue, alarmed on its first message.", [queue_resources(q) for q in queues]),
+        (
+            "Every function that texts counts the hourly SMS cap's refusals for SmsHourlyCapAlarm.",
+            [sms_cap_filter(t) for t in texting],
+        ),
     ]
     parts = [f"  # {comment}\n" + "\n".join(resources) for comment, resources in groups if resources]
     return BEGIN + "\n".join([*parts, dashboard(functions, consumers, queues)]) + END

@@ -287,3 +287,48 @@ fn the_edge_logs_throttles_and_sets_aside() {
     );
     assert!(rule["RetryPolicy"]["MaximumEventAgeInSeconds"].is_u64());
 }
+
+/// Whether a function's policies let it publish to SNS (send a text).
+fn may_text(doc: &Value, function: &str) -> bool {
+    let allows = |statement: &Value| {
+        statement["Effect"] == "Allow"
+            && match &statement["Action"] {
+                Value::String(a) => a == "sns:Publish",
+                Value::Sequence(list) => list.iter().any(|a| a == "sns:Publish"),
+                _ => false,
+            }
+    };
+    doc["Resources"][format!("{function}Function").as_str()]["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|policy| policy["Statement"].as_sequence())
+        .flatten()
+        .any(allows)
+}
+
+/// The hourly SMS cap is shared by every function that texts, and any of them may be the
+/// one that reaches it: each one's log group counts the line the alarm watches.
+#[test]
+fn every_function_that_texts_counts_the_sms_cap() {
+    let doc = template();
+    let texting: Vec<String> = functions(&doc)
+        .into_iter()
+        .filter(|f| may_text(&doc, f))
+        .collect();
+    for f in ["Profile", "Accounts", "Privacy"] {
+        assert!(texting.iter().any(|t| t == f), "{f} texts: {texting:?}");
+    }
+    let pattern = format!("\"{}\"", usecases::SMS_CAP_ALARM);
+    for f in &texting {
+        let filter = &doc["Resources"][format!("{f}SmsCapFilter").as_str()];
+        assert_eq!(filter["Type"], "AWS::Logs::MetricFilter", "{f}SmsCapFilter");
+        let p = &filter["Properties"];
+        assert_eq!(p["LogGroupName"], tagged("Ref", &format!("{f}LogGroup")));
+        assert_eq!(p["FilterPattern"], pattern.as_str());
+        assert_eq!(
+            p["MetricTransformations"][0]["MetricName"],
+            doc["Resources"]["SmsHourlyCapAlarm"]["Properties"]["MetricName"]
+        );
+    }
+}
