@@ -201,7 +201,7 @@ def dashboard(functions, consumers, queues):
     custom = lambda metric: [["UserProfileService/${AWS::StackName}", metric]]
     widgets = [
         widget(0, 0, "API requests and errors", [api("Count"), api("4xx"), api("5xx")], width=12, stat="Sum"),
-        widget(0 + 12, 0, "API latency (ms)", [api("Latency", {"stat": "p50"}), api("Latency", {"stat": "p99"})], width=12),
+        widget(12, 0, "API latency (ms)", [api("Latency", {"stat": "p50"}), api("Latency", {"stat": "p99"})], width=12),
         widget(0, 6, "Function errors", per_function("Errors", "Sum", functions)),
         widget(8, 6, "Function throttles", per_function("Throttles", "Sum", functions)),
         widget(16, 6, "Function duration p99 (ms)", per_function("Duration", "p99", functions)),

@@ -1,4 +1,5 @@
-//! `cargo run --release -p bench` (or `make bench`): SPEC §11's init and memory budgets.
+//! `cargo run --release -p bench` (or `make bench`): the service's performance budgets
+//! (README, Benchmarks): init within 2x a bare function, peak memory, partner batches.
 //!
 //! Each function binary (release profile, this machine's architecture) runs against a
 //! local stand-in for the Lambda Runtime API:
@@ -8,8 +9,8 @@
 //! - peak RSS: `VmHWM` after serving every payload of its `events/` folder many times
 //!   against the emulator.
 //! - a partner batch of 20 users (update and view) with every DynamoDB call on the
-//!   table delayed by L, through the profiles-api handler in process: SPEC §11's
-//!   "≤ 3·L wall time".
+//!   table delayed by L, through the profiles-api handler in process: its budget is
+//!   3·L of wall time, as the 20 users are written at once.
 //!
 //! Numbers are printed, never asserted.
 
@@ -338,7 +339,8 @@ fn partner_request(route: &str, scope: &str, body: serde_json::Value) -> String 
     .to_string()
 }
 
-/// SPEC §11: a batch of 20 under an injected per-call latency L takes at most 3·L.
+/// A batch of 20 under an injected per-call latency L should take at most 3·L: the users
+/// are written concurrently, so the batch costs a few calls' latency, not twenty.
 async fn partner_batches(latency: u64) {
     let env = &integration_tests::TestEnv::new().await;
     let users: Vec<String> = (0..20).map(|i| format!("bench-batch-{i}")).collect();
@@ -497,7 +499,7 @@ async fn main() {
     // every transaction it applies (moto's rollback), one at a time, so on a grown
     // table the emulator's copying, not the function, would set the pace.
     println!(
-        "\npartner batch of 20 users, every DynamoDB call delayed by L ({BATCH_ROUNDS} rounds; SPEC §11: <= 3·L)"
+        "\npartner batch of 20 users, every DynamoDB call delayed by L ({BATCH_ROUNDS} rounds; budget <= 3·L)"
     );
     // L = 0 is the emulator's own time: what the other rows hold beyond the latency.
     for latency in [0, 100, 300] {
