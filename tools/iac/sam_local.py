@@ -8,6 +8,7 @@ and that every HttpApi route of the source template is served.
     .venv/bin/python tools/iac/sam_local.py template.yaml .aws-sam/build/template.yaml
 """
 
+import logging
 import sys
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def main(argv):
         sys.exit(f"{built}: no such template (run `make build` first)")
     want_functions, want_routes = source_inventory(source)
 
+    # sam local's reminder that local authorizers are not AWS's, printed as a warning.
+    logging.getLogger("samcli.lib.providers.api_collector").setLevel(logging.ERROR)
     stacks, _ = SamLocalStackProvider.get_stacks(built)
     problems = []
     functions = {f.name: f for f in SamFunctionProvider(stacks).get_all()}
