@@ -36,11 +36,19 @@ pub enum Access {
 }
 
 /// Who may read (`write` false) or change the account `target`; `None`: nobody here.
-pub fn access(identity: &Identity, target: &UserId, write: bool) -> Option<Access> {
+/// `admin_issuers`: other identity providers trusted to grant `users:admin`.
+pub fn access(
+    identity: &Identity,
+    target: &UserId,
+    write: bool,
+    admin_issuers: &[String],
+) -> Option<Access> {
     let has = |scope: &str| identity.scopes.contains(scope);
     match &identity.principal {
         Principal::User(me) if me == target => Some(Access::Own),
-        Principal::User(_) if has(ADMIN_SCOPE) => Some(Access::Admin),
+        Principal::User(_) if identity.has_trusted_scope(ADMIN_SCOPE, admin_issuers) => {
+            Some(Access::Admin)
+        }
         Principal::User(_) => None,
         Principal::ApiToken { .. } if has(if write { WRITE_SCOPE } else { READ_SCOPE }) => {
             Some(Access::Server)
@@ -65,7 +73,11 @@ struct Admitted {
 }
 
 /// The caller and its access, or the 404 that hides the account.
-fn admit(req: &Request, write: bool) -> Result<Result<Admitted, Response<Body>>, ApiError> {
+fn admit(
+    app: &AccountsApp,
+    req: &Request,
+    write: bool,
+) -> Result<Result<Admitted, Response<Body>>, ApiError> {
     let identity = Identity::from_request(req)?;
     let target = req
         .path_parameters_ref()
@@ -73,7 +85,7 @@ fn admit(req: &Request, write: bool) -> Result<Result<Admitted, Response<Body>>,
         .and_then(|raw| UserId::parse(raw).ok());
     let access = target
         .as_ref()
-        .and_then(|target| access(&identity, target, write));
+        .and_then(|target| access(&identity, target, write, &app.admin_issuers));
     Ok(match (target, access) {
         (Some(target), Some(access)) => Ok(Admitted {
             identity,
@@ -89,7 +101,7 @@ fn view(status: StatusCode, profile: &Profile) -> Response<Body> {
 }
 
 pub(crate) async fn get(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let target = match admit(req, false)? {
+    let target = match admit(app, req, false)? {
         Ok(admitted) => admitted.target,
         Err(hidden) => return Ok(hidden),
     };
@@ -182,7 +194,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         identity,
         target,
         access,
-    } = match admit(req, true)? {
+    } = match admit(app, req, true)? {
         Ok(admitted) => admitted,
         Err(hidden) => return Ok(hidden),
     };
@@ -340,7 +352,42 @@ mod tests {
                 .iter()
                 .map(|s| s.to_string())
                 .collect::<BTreeSet<_>>(),
+            issuer: None,
         }
+    }
+
+    /// What an API Gateway JWT authorizer hands on for another provider's token.
+    fn from_jwt_authorizer(iss: &str, scope: &str) -> Identity {
+        let context = serde_json::json!({
+            "jwt": {"claims": {"sub": "bob", "iss": iss, "scope": scope}, "scopes": null}
+        });
+        Identity::from_authorizer(&serde_json::from_value(context).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn only_our_issuer_or_a_trusted_one_grants_users_admin() {
+        let ada = UserId::parse("ada").unwrap();
+        let idp = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example";
+        let other = from_jwt_authorizer(idp, "openid users:admin");
+        assert_eq!(
+            access(&other, &ada, false, &[]),
+            None,
+            "an outside provider's users:admin is not ours to honour"
+        );
+        assert_eq!(
+            access(&other, &ada, true, &["https://elsewhere.example".into()]),
+            None
+        );
+        assert_eq!(
+            access(&other, &ada, true, &[idp.into()]),
+            Some(Access::Admin),
+            "an issuer the deployment names is trusted"
+        );
+        let own = from_jwt_authorizer(idp, "openid");
+        assert_eq!(
+            access(&own, &UserId::parse("bob").unwrap(), true, &[]),
+            Some(Access::Own)
+        );
     }
 
     #[test]
@@ -356,29 +403,34 @@ mod tests {
                 scopes,
             )
         };
-        assert_eq!(access(&user(&ada, &[]), &ada, true), Some(Access::Own));
-        assert_eq!(access(&user(&bob, &[]), &ada, false), None);
+        assert_eq!(access(&user(&ada, &[]), &ada, true, &[]), Some(Access::Own));
+        assert_eq!(access(&user(&bob, &[]), &ada, false, &[]), None);
         assert_eq!(
-            access(&user(&bob, &["profiles:read", "users:read"]), &ada, false),
+            access(
+                &user(&bob, &["profiles:read", "users:read"]),
+                &ada,
+                false,
+                &[]
+            ),
             None,
             "a user token reaches others only as an administrator"
         );
         assert_eq!(
-            access(&user(&bob, &[ADMIN_SCOPE]), &ada, true),
+            access(&user(&bob, &[ADMIN_SCOPE]), &ada, true, &[]),
             Some(Access::Admin)
         );
         assert_eq!(
-            access(&server(&[READ_SCOPE]), &ada, false),
+            access(&server(&[READ_SCOPE]), &ada, false, &[]),
             Some(Access::Server)
         );
-        assert_eq!(access(&server(&[READ_SCOPE]), &ada, true), None);
+        assert_eq!(access(&server(&[READ_SCOPE]), &ada, true, &[]), None);
         assert_eq!(
-            access(&server(&[ADMIN_SCOPE]), &ada, false),
+            access(&server(&[ADMIN_SCOPE]), &ada, false, &[]),
             None,
             "users:admin is a user-token grant"
         );
         assert_eq!(
-            access(&server(&[WRITE_SCOPE]), &ada, true),
+            access(&server(&[WRITE_SCOPE]), &ada, true, &[]),
             Some(Access::Server)
         );
     }

@@ -68,6 +68,8 @@ pub struct AccountsApp {
     /// `None` with `LoyaltyProvider: none`: the loyalty route answers 501.
     loyalty: Option<OpenLoyalty>,
     cards: LoyaltyStore,
+    /// Other identity providers' issuers trusted to grant `users:admin`.
+    admin_issuers: Vec<String>,
 }
 
 /// RFC 7517 key set of RFC 8037 Ed25519 keys.
@@ -135,6 +137,7 @@ impl AccountsApp {
             locales: p.settings.locales()?,
             loyalty: p.loyalty(),
             cards: p.loyalty_store()?,
+            admin_issuers: p.settings.admin_token_issuers.clone(),
         })
     }
 }

@@ -36,6 +36,10 @@ pub enum Principal {
 pub struct Identity {
     pub principal: Principal,
     pub scopes: BTreeSet<String>,
+    /// The `iss` of a token an API Gateway JWT authorizer verified (another identity
+    /// provider's); `None` for what our own authorizer admitted (our issuer, or an API
+    /// token).
+    pub issuer: Option<String>,
 }
 
 impl Identity {
@@ -58,6 +62,7 @@ impl Identity {
             return Ok(Self {
                 principal: Principal::User(user),
                 scopes,
+                issuer: Some(jwt.claims.get("iss").cloned().unwrap_or_default()),
             });
         }
         let field = |key: &str| authorizer.fields.get(key).and_then(Value::as_str);
@@ -74,7 +79,23 @@ impl Identity {
             },
             _ => return Err(ApiError::unauthorized()),
         };
-        Ok(Self { principal, scopes })
+        Ok(Self {
+            principal,
+            scopes,
+            issuer: None,
+        })
+    }
+
+    /// Whether the caller holds `scope` from a source trusted to grant it: our own
+    /// authorizer, or another identity provider's issuer named in `trusted_issuers`. An
+    /// operator grants `users:admin` on the account and our login writes it; a scope an
+    /// outside provider lets its clients request must not make anyone an administrator.
+    pub fn has_trusted_scope(&self, scope: &str, trusted_issuers: &[String]) -> bool {
+        self.scopes.contains(scope)
+            && self
+                .issuer
+                .as_ref()
+                .is_none_or(|iss| trusted_issuers.iter().any(|t| t == iss))
     }
 
     /// The end user behind a self-service route; API tokens are refused.

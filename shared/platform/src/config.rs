@@ -87,6 +87,10 @@ pub struct Settings {
     pub upload_policy: UploadPolicy,
     /// `APP_KEYS`: the `apikey` values seed 002's routes accept; unset = any.
     pub app_keys: Option<Vec<String>>,
+    /// `ADMIN_TOKEN_ISSUERS`: the issuers (`iss`) of another identity provider, fronting
+    /// the API through a JWT authorizer, trusted to grant `users:admin`; unset = none, so
+    /// only our own tokens (an operator's grant on the account) make an administrator.
+    pub admin_token_issuers: Vec<String>,
     /// `EVENT_BUS_NAME`: the EventBridge bus change events go to.
     pub event_bus: Option<String>,
     /// `DEAD_LETTER_QUEUE_URL`: where a consumer sets aside what it gives up on.
@@ -141,6 +145,7 @@ impl Settings {
             },
             upload_policy: upload_policy()?,
             app_keys: list("APP_KEYS"),
+            admin_token_issuers: list("ADMIN_TOKEN_ISSUERS").unwrap_or_default(),
             event_bus: optional("EVENT_BUS_NAME"),
             dead_letter_queue: optional("DEAD_LETTER_QUEUE_URL"),
             events_give_up_after: std::time::Duration::from_secs(number(
@@ -166,6 +171,7 @@ impl Settings {
             avatars: None,
             upload_policy: UploadPolicy::default(),
             app_keys: None,
+            admin_token_issuers: Vec::new(),
             event_bus: None,
             dead_letter_queue: None,
             events_give_up_after: std::time::Duration::from_secs(
