@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all contract lint fmt template build iac sizes bench clean
+.PHONY: help setup dev test invoke invoke-all contract client lint fmt template build iac sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,14 @@ $(VENV)-contract/.installed: tools/contract/requirements.txt
 contract: setup $(VENV)-contract/.installed ## Schemathesis against openapi.yaml on the local stack, as a user and as an API token
 	cargo build -q -p local-api -p profilectl
 	tools/contract/run.sh
+
+$(VENV)-client/.installed: tools/client/requirements.txt
+	$(PYTHON) -m venv $(VENV)-client
+	$(VENV)-client/bin/pip install --quiet --disable-pip-version-check -r tools/client/requirements.txt
+	touch $@
+
+client: $(VENV)-client/.installed ## A Python client generated from openapi.yaml (openapi-python-client): every operation, typed
+	$(VENV)-client/bin/python tools/client/check.py
 
 lint: setup ## rustfmt check, clippy -D warnings, template freshness, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check

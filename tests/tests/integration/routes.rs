@@ -14,6 +14,16 @@ fn base(key: &str) -> &str {
     key.strip_suffix(api::http::TRAILING_SLASH).unwrap_or(key)
 }
 
+/// The template route key an openapi.yaml operation is served by. A trailing-slash twin is
+/// documented as the literal path its clients call (`/users/profile/`, which no other path
+/// can match, so a generated client gets a method for it) and routed as `<path>/{proxy+}`.
+fn route_key(method: &str, path: &str) -> String {
+    match path.strip_suffix('/') {
+        Some(stem) => format!("{method} {stem}{}", api::http::TRAILING_SLASH),
+        None => format!("{method} {path}"),
+    }
+}
+
 /// Every path a seed documents, with its trailing `/` as the seed writes it (SPEC §1).
 const SEED_SLASH_ROUTES: &[&str] = &[
     "GET /users/profile",
@@ -62,10 +72,9 @@ fn openapi_documents_exactly_the_template_routes() {
         for (method, _) in item.as_mapping().unwrap() {
             let method = method.as_str().unwrap();
             if ["get", "put", "post", "patch", "delete", "head", "options"].contains(&method) {
-                documented.insert(format!(
-                    "{} {}",
-                    method.to_ascii_uppercase(),
-                    path.as_str().unwrap()
+                documented.insert(route_key(
+                    &method.to_ascii_uppercase(),
+                    path.as_str().unwrap(),
                 ));
             }
         }
