@@ -103,4 +103,4 @@ bench: setup ## Init time vs a bare lambda_runtime function, peak RSS under load
 
 clean: ## Remove build output and the venvs
 	cargo clean
-	rm -rf $(VENV) $(VENV)-contract $(VENV)-iac .aws-sam
+	rm -rf $(VENV) $(VENV)-contract $(VENV)-iac $(VENV)-client .aws-sam

@@ -74,13 +74,22 @@ pub fn emulator_url() -> String {
 pub struct CallCounter {
     calls: Arc<Mutex<Vec<String>>>,
     in_flight: Arc<Mutex<(usize, usize)>>,
-    leading_keys: Arc<Mutex<Vec<String>>>,
+    leading_keys: Arc<Mutex<Vec<KeyAccess>>>,
+}
+
+/// One partition a request touched, with the IAM action it needs there: a transaction's
+/// items each need their own action (`PutItem`, `UpdateItem`, `DeleteItem`,
+/// `ConditionCheckItem`, `GetItem`), every other request its operation's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAccess {
+    pub action: String,
+    pub pk: String,
 }
 
 impl CallCounter {
-    /// The partition keys (`pk` values) the requests since the last call named: what
-    /// IAM's `dynamodb:LeadingKeys` condition judges.
-    pub fn take_leading_keys(&self) -> Vec<String> {
+    /// The partitions (`pk` values) the requests since the last call named, with the
+    /// action each needs: what IAM's `dynamodb:LeadingKeys` condition judges.
+    pub fn take_leading_keys(&self) -> Vec<KeyAccess> {
         std::mem::take(&mut *self.leading_keys.lock().unwrap())
     }
 
@@ -116,15 +125,15 @@ impl Intercept for CallCounter {
             .get("x-amz-target")
             .unwrap_or("unknown");
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        self.calls.lock().unwrap().push(operation);
         if let Some(body) = context.request().body().bytes()
             && let Ok(body) = serde_json::from_slice::<Value>(body)
         {
             self.leading_keys
                 .lock()
                 .unwrap()
-                .extend(leading_keys(&body));
+                .extend(leading_keys(&operation, &body));
         }
+        self.calls.lock().unwrap().push(operation);
         let mut in_flight = self.in_flight.lock().unwrap();
         in_flight.0 += 1;
         in_flight.1 = in_flight.1.max(in_flight.0);
@@ -143,25 +152,59 @@ impl Intercept for CallCounter {
     }
 }
 
-/// The `dynamodb:LeadingKeys` patterns template.yaml grants the function `logical_id`
-/// (`ProfileFunction`), from every statement of its policies that has them.
-pub fn leading_key_patterns(logical_id: &str) -> Vec<String> {
+/// One DynamoDB statement of a function's policies: its actions (without `dynamodb:`)
+/// and the `dynamodb:LeadingKeys` patterns it is limited to.
+#[derive(Debug, Clone)]
+pub struct DynamoDbGrant {
+    pub actions: Vec<String>,
+    pub leading_keys: Vec<String>,
+}
+
+/// The DynamoDB statements template.yaml grants the function `logical_id`
+/// (`ProfileFunction`).
+pub fn dynamodb_grants(logical_id: &str) -> Vec<DynamoDbGrant> {
     let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
     let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let policies = &doc["Resources"][logical_id]["Properties"]["Policies"];
+    let strings = |v: &serde_norway::Value| -> Vec<String> {
+        match v {
+            serde_norway::Value::String(s) => vec![s.clone()],
+            other => other
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect(),
+        }
+    };
     let mut out = Vec::new();
     for policy in policies.as_sequence().into_iter().flatten() {
         for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
-            out.extend(
-                keys.as_sequence()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|k| k.as_str().map(str::to_owned)),
-            );
+            let actions: Vec<String> = strings(&statement["Action"])
+                .into_iter()
+                .filter_map(|a| a.strip_prefix("dynamodb:").map(str::to_owned))
+                .collect();
+            if actions.is_empty() {
+                continue;
+            }
+            out.push(DynamoDbGrant {
+                actions,
+                leading_keys: strings(
+                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                ),
+            });
         }
     }
     out
+}
+
+/// Whether a statement of `grants` allows `access`: its action, on a partition its
+/// `LeadingKeys` match.
+pub fn granted(grants: &[DynamoDbGrant], access: &KeyAccess) -> bool {
+    grants.iter().any(|g| {
+        g.actions.contains(&access.action)
+            && g.leading_keys.iter().any(|p| string_like(p, &access.pk))
+    })
 }
 
 /// Whether IAM's `StringLike` would match `key` against `pattern` (`*` at the end only,
@@ -173,27 +216,45 @@ pub fn string_like(pattern: &str, key: &str) -> bool {
     }
 }
 
-/// Every `pk` a DynamoDB request names: in `Key`s and `Item`s at any depth (batches and
-/// transactions included), and a Query's `pk = :value` key condition.
-fn leading_keys(body: &Value) -> Vec<String> {
-    fn walk(v: &Value, out: &mut Vec<String>) {
+/// Every `pk` a DynamoDB request names, with the action it needs there: in `Key`s and
+/// `Item`s at any depth (a transaction's items by their kind), and a Query's
+/// `pk = :value` key condition.
+fn leading_keys(operation: &str, body: &Value) -> Vec<KeyAccess> {
+    fn walk(v: &Value, action: &str, out: &mut Vec<KeyAccess>) {
         match v {
             Value::Object(map) => {
                 for (k, v) in map {
+                    let item_action = match k.as_str() {
+                        "Put" => Some("PutItem"),
+                        "Update" => Some("UpdateItem"),
+                        "Delete" => Some("DeleteItem"),
+                        "ConditionCheck" => Some("ConditionCheckItem"),
+                        "Get" => Some("GetItem"),
+                        _ => None,
+                    };
                     match (k.as_str(), v.get("S").and_then(Value::as_str)) {
-                        ("pk", Some(pk)) => out.push(pk.to_owned()),
+                        ("pk", Some(pk)) => out.push(KeyAccess {
+                            action: action.to_owned(),
+                            pk: pk.to_owned(),
+                        }),
                         // A Query's values are judged below, with its key condition.
                         ("ExpressionAttributeValues", _) => {}
-                        _ => walk(v, out),
+                        _ => walk(v, item_action.unwrap_or(action), out),
                     }
                 }
             }
-            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, action, out)),
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(body, &mut out);
+    if operation.starts_with("Transact") {
+        for item in body["TransactItems"].as_array().into_iter().flatten() {
+            walk(item, operation, &mut out);
+        }
+    } else {
+        walk(body, operation, &mut out);
+    }
     if let Some(condition) = body["KeyConditionExpression"].as_str() {
         let names = body["ExpressionAttributeNames"].as_object();
         let pk_name = names
@@ -205,7 +266,10 @@ fn leading_keys(body: &Value) -> Vec<String> {
             .find(|(name, _)| name.trim() == pk_name)
             .map(|(_, value)| value.trim().to_owned());
         if let Some(pk) = value.and_then(|v| body["ExpressionAttributeValues"][v]["S"].as_str()) {
-            out.push(pk.to_owned());
+            out.push(KeyAccess {
+                action: operation.to_owned(),
+                pk: pk.to_owned(),
+            });
         }
     }
     out
@@ -476,6 +540,22 @@ pub fn fail_sms_to(phone: &str, fail: bool) {
         ureq::delete(&url).call()
     };
     result.expect("the emulator takes SMS faults");
+}
+
+/// Makes SES SendEmail to `address` fail (`true`) as SES refuses an unverified recipient,
+/// naming it in the error message, or work again (`false`).
+pub fn fail_email_to(address: &str, fail: bool) {
+    let url = format!(
+        "{}/_emulator/fail-email?to={}",
+        emulator().url,
+        address.replace('+', "%2B")
+    );
+    let result = if fail {
+        ureq::post(&url).send_empty()
+    } else {
+        ureq::delete(&url).call()
+    };
+    result.expect("the emulator takes SES faults");
 }
 
 /// Makes the emulator refuse the next `count` PutEvents entries to `bus` (of detail-type

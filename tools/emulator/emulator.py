@@ -57,6 +57,9 @@ class Emulator:
     SES accepted. `POST /_emulator/fail-sms?phone=`
     makes SNS Publish to that number fail with a 500 (`DELETE` heals it), so a test can
     see how the service handles an SMS that never left without disturbing other tests.
+    `POST /_emulator/fail-email?to=` makes SES SendEmail to that address fail as SES
+    refuses an unverified recipient in its sandbox, the address in the message (`DELETE`
+    heals it).
     `POST /_emulator/fail-events?count=N[&type=T][&bus=B]` refuses the next N PutEvents
     entries (of detail-type T, to bus B); `DELETE` heals.
     `POST /_emulator/fail-dynamodb?op=<Operation>&after=N[&table=T]` lets the next N
@@ -70,6 +73,7 @@ class Emulator:
         self.app = app
         self.lock = threading.Lock()
         self.failing_numbers = set()
+        self.failing_addresses = set()
         self.latency_ms = {}
         # (phone, {attribute name: string value}) of every SMS Publish, in order.
         self.sms_attributes = []
@@ -94,6 +98,10 @@ class Emulator:
         if path == "/_emulator/fail-sms":
             phone = parse_qs(environ.get("QUERY_STRING", "")).get("phone", [""])[0]
             (self.failing_numbers.discard if method == "DELETE" else self.failing_numbers.add)(phone)
+            return respond(start_response, "204 No Content", "text/plain", "")
+        if path == "/_emulator/fail-email":
+            to = parse_qs(environ.get("QUERY_STRING", "")).get("to", [""])[0]
+            (self.failing_addresses.discard if method == "DELETE" else self.failing_addresses.add)(to)
             return respond(start_response, "204 No Content", "text/plain", "")
         if path == "/_emulator/fail-events":
             query = parse_qs(environ.get("QUERY_STRING", ""))
@@ -140,6 +148,17 @@ class Emulator:
                         value = form.get(prefix + ".Value.StringValue", [""])[0]
                         attributes[values[0]] = value
                 self.sms_attributes.append((form["PhoneNumber"][0], attributes))
+            if path == "/v2/email/outbound-emails" and self.failing_addresses:
+                to = json.loads(raw or b"{}").get("Destination", {}).get("ToAddresses", [])
+                refused = [a for a in to if a in self.failing_addresses]
+                if refused:
+                    # SES's own wording: the refused address is in the message.
+                    error = json.dumps({"message": (
+                        "Email address is not verified. The following identities failed "
+                        f"the check in region US-EAST-1: {', '.join(refused)}"
+                    )})
+                    return respond(start_response, "400 Bad Request", "application/json", error,
+                                   [("x-amzn-ErrorType", "MessageRejected")])
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             if target.startswith("DynamoDB_") and self.failing_dynamodb:
                 op = target.split(".", 1)[-1]
@@ -204,9 +223,9 @@ class Emulator:
         return respond(start_response, "200 OK", "application/x-amz-json-1.1", body)
 
 
-def respond(start_response, status, content_type, body):
+def respond(start_response, status, content_type, body, extra_headers=()):
     data = body.encode()
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data))), *extra_headers])
     return [data]
 
 

@@ -18,7 +18,7 @@ use adapters::loyalty::OpenLoyalty;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
 use api::ApiError;
-use api::http::{HttpApp, json, json_object};
+use api::http::{HttpApp, json, json_object, no_store};
 use domain::otp::OtpPolicy;
 use domain::password::Password;
 use domain::token_keys::parse_public_keys;
@@ -253,14 +253,6 @@ fn refused(refusal: Refusal) -> ApiError {
         Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
         Refusal::Store(e) => e.into(),
     }
-}
-
-/// Tokens must not be cached anywhere on the way (RFC 6749 §5.1).
-fn no_store(mut response: Response<Body>) -> Response<Body> {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// `{email, password}` of a login.

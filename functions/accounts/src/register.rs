@@ -20,7 +20,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use usecases::phone_signup::{Outcome, PhoneSignUp, Refusal, Request as SignUp};
 
-use crate::{AccountsApp, TokenResponse, no_store};
+use crate::{AccountsApp, TokenResponse};
+use api::http::no_store;
 
 /// Seed 000 requires these besides `email` and `password`.
 const REQUIRED_PROFILE_FIELDS: &[&str] = &["first_name", "last_name", "phone", "date_of_birth"];

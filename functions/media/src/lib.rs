@@ -4,11 +4,12 @@
 //! the answer is a 400 naming it and nothing is stored.
 
 use adapters::images::S3Images;
+use adapters::secrets::{OtpKeySource, otp_key_source};
 use api::http::{HttpApp, json};
 use api::multipart;
 use api::seed002::{self, AppKeys};
 use api::{ApiError, Identity};
-use domain::avatar::{UploadPolicy, ValidImage, daily_limit_message};
+use domain::avatar::{UploadPolicy, daily_limit_message};
 use domain::{Clock, FieldErrors};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -16,7 +17,7 @@ use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::json;
 use store::ProfileStore;
-use usecases::avatar_upload::{AvatarUpload, Refusal, Upload};
+use usecases::avatar_upload::{AvatarUpload, CROPPED_FIELD, Refusal, Upload};
 
 api::routes! {
     pub enum Route {
@@ -29,6 +30,8 @@ pub struct MediaApp {
     app_keys: AppKeys,
     profiles: ProfileStore,
     images: S3Images,
+    /// Keys the names of the owners' folders.
+    folder_keys: OtpKeySource,
     policy: UploadPolicy,
     clock: Clock,
 }
@@ -39,6 +42,7 @@ impl MediaApp {
             app_keys: AppKeys::new(p.settings.app_keys.clone()),
             profiles: p.profile_store()?,
             images: p.image_store()?,
+            folder_keys: otp_key_source(p.secrets(), p.settings.require_otp_secret()?),
             policy: p.settings.upload_policy,
             clock: p.clock.clone(),
         })
@@ -59,6 +63,7 @@ impl MediaApp {
         let use_case = AvatarUpload {
             profiles: &self.profiles,
             images: &self.images,
+            keys: &self.folder_keys,
             policy: &self.policy,
             clock: &self.clock,
         };
@@ -67,6 +72,7 @@ impl MediaApp {
                 image_url: done.image_url,
                 cropped_image_url: done.cropped_url,
             })),
+            Err(Refusal::Invalid(errors)) => Ok(Err(UploadRefused::Invalid(errors))),
             Err(Refusal::LimitReached { now, available_at }) => Ok(Err(UploadRefused::Limit {
                 message: daily_limit_message(now, available_at),
                 retry_after_secs: (available_at - now).num_seconds().max(1) as u64,
@@ -98,8 +104,9 @@ pub enum UploadRefused {
 }
 
 const IMAGE_PARTS: &[&str] = &["image", "avatar"];
-const CROPPED_PART: &str = "cropped_image";
 
+/// The parts an upload must have, judged before anything is counted or decoded: one
+/// image (as `image` or `avatar`), a cropped one where required, nothing else.
 fn parse_upload(
     mut parts: std::collections::BTreeMap<String, Vec<u8>>,
     require_cropped: bool,
@@ -109,35 +116,25 @@ fn parse_upload(
         .iter()
         .filter_map(|name| parts.remove(*name).map(|b| (name.to_string(), b)))
         .collect();
-    let cropped = parts.remove(CROPPED_PART);
+    let cropped = parts.remove(CROPPED_FIELD);
     for name in parts.keys() {
         errors.add(name.as_str(), "is not a part of this upload");
     }
     if image_parts.len() > 1 {
         errors.add("avatar", "send image or avatar, not both");
     }
-    let image = match image_parts.pop() {
-        None => {
-            errors.add("image", "This field is required.");
-            None
-        }
-        Some((name, bytes)) => ValidImage::parse(bytes)
-            .map_err(|m| errors.add(name, m))
-            .ok(),
-    };
-    let cropped = match cropped {
-        None if require_cropped => {
-            errors.add(CROPPED_PART, "This field is required.");
-            None
-        }
-        None => None,
-        Some(bytes) => ValidImage::parse(bytes)
-            .map_err(|m| errors.add(CROPPED_PART, m))
-            .ok(),
-    };
+    let image = image_parts.pop();
+    if image.is_none() {
+        errors.add("image", "This field is required.");
+    }
+    if cropped.is_none() && require_cropped {
+        errors.add(CROPPED_FIELD, "This field is required.");
+    }
     errors.into_result()?;
+    let (image_field, image) = image.expect("no errors means an image");
     Ok(Upload {
-        image: image.expect("no errors means an image"),
+        image_field,
+        image,
         cropped,
     })
 }

@@ -87,10 +87,11 @@ impl PrivacyApp {
         }
     }
 
-    pub fn export(&self) -> Export<'_, S3Images> {
+    pub fn export(&self) -> Export<'_, OtpKeySource, S3Images> {
         Export {
             privacy: &self.privacy,
             objects: &self.objects,
+            keys: &self.otp_keys,
             quota: self.export_quota,
             clock: &self.clock,
         }
@@ -138,10 +139,10 @@ async fn export_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, 
     let user = identity.require_user()?;
     no_fields(req)?;
     match app.export().to_bucket(user).await {
-        Ok(link) => Ok(json(
+        Ok(link) => Ok(api::http::no_store(json(
             StatusCode::OK,
             &json_value!({"url": link.url, "expires_at": link.expires_at}),
-        )),
+        ))),
         Err(export::Refusal::NotFound) => Err(ApiError::not_found("no profile to export")),
         Err(export::Refusal::Limited { retry_after_secs }) => Err(ApiError::rate_limited(
             retry_after_secs,

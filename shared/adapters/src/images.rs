@@ -51,6 +51,9 @@ fn failed<E: std::error::Error + 'static>(e: E) -> ImageStoreFailed {
     ImageStoreFailed(reason)
 }
 
+/// How long browsers and the CDN may keep a profile image.
+pub const AVATAR_CACHE_CONTROL: &str = "public, max-age=86400";
+
 impl ImageStore for S3Images {
     async fn put(&self, key: &str, image: &ValidImage) -> Result<(), ImageStoreFailed> {
         self.client
@@ -59,7 +62,9 @@ impl ImageStore for S3Images {
             .bucket(&self.bucket)
             .key(key)
             .content_type(image.kind().content_type())
-            .cache_control("public, max-age=31536000, immutable")
+            // A day at most, never `immutable`: an erased or replaced image stops being
+            // served from caches within a day of its deletion.
+            .cache_control(AVATAR_CACHE_CONTROL)
             .body(ByteStream::from(image.bytes().to_vec()))
             .send()
             .await

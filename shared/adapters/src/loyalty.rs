@@ -8,9 +8,9 @@
 //!
 //! The HTTP client (reqwest, rustls with the aws-lc-rs provider the SDK uses, the
 //! Mozilla roots) is built on the first request; every request has a connect and a total
-//! timeout. Nothing here retries: the callers decide (a request answers with what it
-//! has; the sync consumer retries later). No API key, card number or personal data is
-//! logged.
+//! timeout, and no redirect is followed (the key would go along). Nothing here retries:
+//! the callers decide (a request answers with what it has; the sync consumer retries
+//! later). No API key, card number or personal data is logged.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -47,24 +47,30 @@ pub fn parse_api_key(raw: &[u8]) -> Result<String, String> {
     Ok(key.to_owned())
 }
 
-fn http_client(config: &OpenLoyaltyConfig) -> reqwest::Client {
+/// The client every call shares. It follows no redirect: a redirect would carry the API
+/// key to whatever host the answer names, https or not. A client that cannot be built is
+/// an error, never a default client with other rules.
+fn http_client(config: &OpenLoyaltyConfig) -> Result<reqwest::Client, LoyaltyFailure> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let builder = reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
-        .timeout(config.timeout)
-        .user_agent("user-profile-service");
+    let unavailable = |e: &dyn std::fmt::Display| {
+        LoyaltyFailure::Unavailable(format!("the HTTP client could not be built: {e}"))
+    };
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let builder = match tls {
-        Ok(tls) => builder.use_preconfigured_tls(tls),
-        // The aws-lc-rs provider supports the default versions; keep a client anyway.
-        Err(_) => builder,
-    };
-    builder.build().unwrap_or_default()
+        .map_err(|e| unavailable(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("user-profile-service")
+        .use_preconfigured_tls(tls)
+        .build()
+        .map_err(|e| unavailable(&e))
 }
 
 impl OpenLoyalty {
@@ -95,7 +101,13 @@ impl OpenLoyalty {
             .get()
             .await
             .map_err(|e| LoyaltyFailure::Unavailable(e.to_string()))?;
-        let client = self.client.get_or_init(|| http_client(&self.config));
+        let client = match self.client.get() {
+            Some(client) => client,
+            None => {
+                let built = http_client(&self.config)?;
+                self.client.get_or_init(|| built)
+            }
+        };
         let mut request = client
             .request(method, url)
             .header("X-AUTH-TOKEN", key.as_str())

@@ -199,6 +199,23 @@ impl OtpKey {
         )
     }
 
+    /// The folder of a user's objects in the bucket (images, exports): 32 hex digits of
+    /// HMAC-SHA256 under its own label. An image's public address names neither the
+    /// user nor anything computable from their id without the key, and an erasure finds
+    /// every object of theirs with one listing. The key must never change while objects
+    /// are stored (it is never rotated).
+    pub fn object_folder(&self, user: &crate::UserId) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for field in ["object-owner", user.as_str()] {
+            mac.update(&(field.len() as u32).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac.finalize().into_bytes()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A keyed hash of an identifier (an erased account's email or phone, `kind` saying
     /// which): it can tell whether a value was erased to whoever holds the key, and
     /// nothing to whoever reads the table. Hex of HMAC-SHA256 under a separate label,

@@ -94,7 +94,7 @@ pub struct StoredObject {
 }
 
 /// Every object kept for a user (images, exports), found by the folder it lives under
-/// (`privacy::owner_folder`): what an export lists and an erasure deletes.
+/// (`OtpKey::object_folder`): what an export lists and an erasure deletes.
 pub trait UserObjects: Send + Sync {
     fn list(
         &self,

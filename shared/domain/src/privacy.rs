@@ -30,15 +30,26 @@ impl ErasedBy {
     }
 }
 
-/// The folder of a user's objects in the bucket (images, exports): a hash of the user
-/// id, so an image's public address does not name the user, and an erasure finds every
-/// object of theirs with one listing.
-pub fn owner_folder(user: &UserId) -> String {
+/// Where objects went before folders were keyed (`OtpKey::object_folder`): an unkeyed
+/// hash of the user id. Erasures and exports still look there, so nothing stored then
+/// is missed.
+pub fn unkeyed_owner_folder(user: &UserId) -> String {
     let digest = Sha256::new()
         .chain_update(b"object-owner:")
         .chain_update(user.as_str().as_bytes())
         .finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The prefixes an export lists and an erasure empties: the keyed folder of today's
+/// objects and the unkeyed one of earlier objects, images and exports in each.
+pub fn owner_prefixes(key: &crate::otp::OtpKey, user: &UserId) -> Vec<String> {
+    let mut out = Vec::new();
+    for folder in [key.object_folder(user), unkeyed_owner_folder(user)] {
+        out.push(format!("avatars/{folder}/"));
+        out.push(format!("exports/{folder}/"));
+    }
+    out
 }
 
 /// At most `max` exports per user in any rolling `window_secs`.
@@ -97,13 +108,24 @@ mod tests {
     }
 
     #[test]
-    fn the_owner_folder_is_stable_and_does_not_show_the_id() {
+    fn the_owner_folder_is_stable_keyed_and_does_not_show_the_id() {
+        let key = crate::otp::OtpKey::new(&[7; 32]).unwrap();
         let user = UserId::parse("user-1").unwrap();
-        let folder = owner_folder(&user);
-        assert_eq!(folder, owner_folder(&user));
+        let folder = key.object_folder(&user);
+        assert_eq!(folder, key.object_folder(&user));
         assert_eq!(folder.len(), 32);
         assert!(!folder.contains("user"));
-        assert_ne!(folder, owner_folder(&UserId::parse("user-2").unwrap()));
+        assert_ne!(folder, key.object_folder(&UserId::parse("user-2").unwrap()));
+        assert_ne!(folder, unkeyed_owner_folder(&user));
+        let other = crate::otp::OtpKey::new(&[8; 32]).unwrap();
+        assert_ne!(
+            folder,
+            other.object_folder(&user),
+            "the key decides the name"
+        );
+        let prefixes = owner_prefixes(&key, &user);
+        assert!(prefixes.contains(&format!("avatars/{folder}/")));
+        assert!(prefixes.contains(&format!("exports/{}/", unkeyed_owner_folder(&user))));
     }
 
     #[test]

@@ -1,27 +1,58 @@
-//! A profile image upload (issue 9): the day's count is reserved first (one conditional
-//! write, so concurrent uploads cannot pass the limit), the objects are stored under a
-//! fresh unguessable prefix, then the profile points at them and the image they
-//! replace is retired. A failure gives the reservation back and deletes what was
-//! stored, so nothing half-written stays behind.
+//! A profile image upload: the day's count is reserved first (one conditional write, so
+//! concurrent uploads cannot pass the limit, and a caller past it costs no decoding),
+//! then each part is decoded and re-encoded without its metadata, stored under the
+//! owner's keyed folder and a fresh unguessable prefix, and the profile points at them
+//! while the image they replace is retired. A refusal or failure gives the reservation
+//! back and deletes what was stored, so nothing half-written stays behind.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::avatar::{UploadPolicy, ValidImage, upload_day};
-use domain::ports::ImageStore;
-use domain::{Clock, UserId};
+use domain::ports::{ImageStore, OtpKeys};
+use domain::{Clock, FieldErrors, UserId};
 use futures_util::future::join_all;
 use store::{ProfileStore, StoreError, UploadSlot};
 
-pub struct AvatarUpload<'a, I> {
+pub struct AvatarUpload<'a, I, K> {
     pub profiles: &'a ProfileStore,
     pub images: &'a I,
+    /// Keys the owner's folder name.
+    pub keys: &'a K,
     pub policy: &'a UploadPolicy,
     pub clock: &'a Clock,
 }
 
-/// The parts of one upload: the image and, optionally, its cropped version.
+/// The parts of one upload as they arrived: the image (with the form field it came in,
+/// `image` or `avatar`, which a refusal names) and, optionally, its cropped version.
+/// Nothing is decoded before the day's count is reserved.
 pub struct Upload {
-    pub image: ValidImage,
-    pub cropped: Option<ValidImage>,
+    pub image_field: String,
+    pub image: Vec<u8>,
+    pub cropped: Option<Vec<u8>>,
+}
+
+/// The form field of the cropped version (seed 002).
+pub const CROPPED_FIELD: &str = "cropped_image";
+
+impl Upload {
+    /// Each part decoded and re-encoded, or the refusal of each that is no image.
+    fn decode(&self) -> Result<(ValidImage, Option<ValidImage>), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let image = ValidImage::parse(self.image.clone())
+            .map_err(|m| errors.add(self.image_field.as_str(), m))
+            .ok();
+        let cropped = match &self.cropped {
+            None => Some(None),
+            Some(bytes) => ValidImage::parse(bytes.clone())
+                .map_err(|m| errors.add(CROPPED_FIELD, m))
+                .ok()
+                .map(Some),
+        };
+        errors.into_result()?;
+        Ok((
+            image.expect("no errors means an image"),
+            cropped.expect("no errors means a cropped part or none"),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +63,8 @@ pub struct Uploaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
+    #[error("a part is not an image")]
+    Invalid(FieldErrors),
     #[error("the daily upload limit is spent")]
     LimitReached {
         now: DateTime<Utc>,
@@ -43,7 +76,7 @@ pub enum Refusal {
     Store(#[from] StoreError),
 }
 
-impl<I: ImageStore> AvatarUpload<'_, I> {
+impl<I: ImageStore, K: OtpKeys> AvatarUpload<'_, I, K> {
     pub async fn run(&self, user: &UserId, upload: &Upload) -> Result<Uploaded, Refusal> {
         let now = self.clock.now();
         let (day, next_day) = upload_day(now);
@@ -62,11 +95,24 @@ impl<I: ImageStore> AvatarUpload<'_, I> {
                 });
             }
         }
-        let id = domain::opaque::random_id();
+        let (image, cropped) = match upload.decode() {
+            Ok(parts) => parts,
+            Err(errors) => {
+                self.undo(user, day, &[]).await;
+                return Err(Refusal::Invalid(errors));
+            }
+        };
         // Under the owner's folder, so an erasure finds every object of theirs.
-        let folder = domain::privacy::owner_folder(user);
-        let mut parts = vec![("image", &upload.image)];
-        if let Some(cropped) = &upload.cropped {
+        let folder = match self.keys.key().await {
+            Ok(key) => key.object_folder(user),
+            Err(e) => {
+                self.undo(user, day, &[]).await;
+                return Err(Refusal::DependencyUnavailable(e.0));
+            }
+        };
+        let id = domain::opaque::random_id();
+        let mut parts = vec![("image", &image)];
+        if let Some(cropped) = &cropped {
             parts.push(("cropped", cropped));
         }
         let keys: Vec<String> = parts

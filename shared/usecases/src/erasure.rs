@@ -7,7 +7,7 @@
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
-use domain::privacy::{ErasedBy, owner_folder};
+use domain::privacy::{ErasedBy, owner_prefixes};
 use domain::{Clock, Email, PhoneNumber, Profile, UserId, timestamp};
 use store::{
     AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, PrivacyStore,
@@ -198,9 +198,13 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
         self.privacy.keep_member(user).await?;
         self.privacy.erase_outside(marked).await?;
         self.privacy.erase_sessions(user).await?;
-        let folder = owner_folder(user);
+        let key = self
+            .keys
+            .key()
+            .await
+            .map_err(|e| Refusal::DependencyUnavailable(e.0))?;
         let mut objects = marked.avatar_keys.clone();
-        for prefix in [format!("avatars/{folder}/"), format!("exports/{folder}/")] {
+        for prefix in owner_prefixes(key, user) {
             let listed = self
                 .objects
                 .list(&prefix)

@@ -4,8 +4,8 @@
 //! minutes; at most 3 a day. The bucket's lifecycle deletes exports after a day, and an
 //! erasure deletes them at once.
 
-use domain::ports::UserObjects;
-use domain::privacy::{EXPORT_URL_LIFETIME_SECS, ExportQuota, owner_folder};
+use domain::ports::{OtpKeys, UserObjects};
+use domain::privacy::{EXPORT_URL_LIFETIME_SECS, ExportQuota, owner_prefixes};
 use domain::{Clock, UserId, timestamp};
 use serde_json::{Value, json};
 use store::{ExportSlot, PrivacyStore, StoreError};
@@ -13,9 +13,11 @@ use store::{ExportSlot, PrivacyStore, StoreError};
 /// The document's `schema_version` (`events/schemas/export.schema.json`).
 pub const EXPORT_SCHEMA_VERSION: u32 = 1;
 
-pub struct Export<'a, O> {
+pub struct Export<'a, K, O> {
     pub privacy: &'a PrivacyStore,
     pub objects: &'a O,
+    /// Keys the folder names of the user's objects.
+    pub keys: &'a K,
     pub quota: ExportQuota,
     pub clock: &'a Clock,
 }
@@ -44,13 +46,13 @@ fn unavailable(e: impl std::fmt::Display) -> Refusal {
     Refusal::DependencyUnavailable(e.to_string())
 }
 
-impl<O: UserObjects> Export<'_, O> {
+impl<K: OtpKeys, O: UserObjects> Export<'_, K, O> {
     /// Every record of `user` as the export document.
     pub async fn document(&self, user: &UserId) -> Result<Value, Refusal> {
         let records = self.privacy.records(user).await?.ok_or(Refusal::NotFound)?;
-        let folder = owner_folder(user);
+        let key = self.keys.key().await.map_err(|e| unavailable(e.0))?;
         let mut objects = Vec::new();
-        for prefix in [format!("avatars/{folder}/"), format!("exports/{folder}/")] {
+        for prefix in owner_prefixes(key, user) {
             for object in self.objects.list(&prefix).await.map_err(unavailable)? {
                 objects.push(json!({
                     "key": object.key,
@@ -102,9 +104,17 @@ impl<O: UserObjects> Export<'_, O> {
                 return Err(refusal);
             }
         };
+        // The document was read with the key, so it is at hand.
+        let folder = match self.keys.key().await {
+            Ok(key) => key.object_folder(user),
+            Err(e) => {
+                self.give_back(user, now.timestamp()).await;
+                return Err(unavailable(e.0));
+            }
+        };
         let key = format!(
             "exports/{}/{}-{}.json",
-            owner_folder(user),
+            folder,
             now.format("%Y%m%dT%H%M%SZ"),
             domain::opaque::random_id()
         );

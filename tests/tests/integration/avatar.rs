@@ -76,7 +76,8 @@ async fn a_real_image_is_stored_and_shown_and_bad_parts_are_named() {
     assert_eq!(r.status, 200, "{}", r.json());
     let url = r.json()["image_url"].as_str().unwrap().to_owned();
     assert!(url.ends_with(".png"), "{url}");
-    assert_eq!(fetch(&url), png, "the stored object is the upload");
+    let stored = image::load_from_memory(&fetch(&url)).expect("the stored object is an image");
+    assert_eq!((stored.width(), stored.height()), (64, 48));
     assert_eq!(profile(&env, "ada").await["avatar_url"], url.as_str());
 
     let jpeg = encoded(64, 64, ImageFormat::Jpeg);
@@ -189,4 +190,135 @@ async fn the_sixth_upload_of_the_day_is_refused_in_seed_002_words() {
         200,
         "the limit is per user"
     );
+}
+
+/// A JPEG carrying what a phone writes beside the picture: an XMP packet with the place it
+/// was taken and the camera's serial number.
+fn jpeg_with_metadata(secret: &str) -> Vec<u8> {
+    let jpeg = encoded(32, 24, ImageFormat::Jpeg);
+    let mut xmp = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
+    xmp.extend_from_slice(
+        format!("<x:xmpmeta><exif:GPSLatitude>41,0.5N</exif:GPSLatitude><aux:SerialNumber>{secret}</aux:SerialNumber></x:xmpmeta>").as_bytes(),
+    );
+    let mut out = jpeg[..2].to_vec(); // SOI
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((xmp.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&xmp);
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    let comment = format!("camera {secret}");
+    out.extend_from_slice(&((comment.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(comment.as_bytes());
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[tokio::test]
+async fn a_published_image_carries_no_metadata_and_is_cached_a_day_at_most() {
+    let env = TestEnv::new().await;
+    let secret = format!("SN-{:08x}", rand::random::<u32>());
+    let upload_bytes = jpeg_with_metadata(&secret);
+    assert!(
+        image::load_from_memory(&upload_bytes).is_ok(),
+        "the test image decodes"
+    );
+    let r = upload(&env, "dora", &[("image", "IMG_0001.jpg", &upload_bytes)]).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let url = r.json()["image_url"].as_str().unwrap().to_owned();
+    let served = fetch(&url);
+    let text = String::from_utf8_lossy(&served);
+    assert!(
+        !text.contains(&secret) && !text.contains("GPSLatitude"),
+        "the served image still holds the upload's metadata"
+    );
+    let image = image::load_from_memory(&served).expect("what is served is an image");
+    assert_eq!((image.width(), image.height()), (32, 24));
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"object-owner:dora")
+        .finalize();
+    let plain: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        !url.contains(&plain),
+        "the folder is a plain hash of the user id anyone can compute: {url}"
+    );
+
+    let key = url.split_once("/avatars/").unwrap().1;
+    let head = env
+        .platform
+        .s3()
+        .get()
+        .head_object()
+        .bucket(local_api::avatar_bucket_name(&env.table))
+        .key(format!("avatars/{key}"))
+        .send()
+        .await
+        .unwrap();
+    let cache = head.cache_control().unwrap_or_default().to_owned();
+    let max_age: u64 = cache
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no max-age in {cache:?}"));
+    assert!(
+        max_age <= 86_400,
+        "{cache}: an erased image must stop serving within a day"
+    );
+    assert!(!cache.contains("immutable"), "{cache}");
+}
+
+#[tokio::test]
+async fn past_the_daily_limit_an_upload_is_refused_before_its_image_is_read() {
+    let env = TestEnv::new().await;
+    let png = encoded(8, 8, ImageFormat::Png);
+    for i in 0..5 {
+        let r = upload(&env, "erin", &[("image", "a.png", &png)]).await;
+        assert_eq!(r.status, 200, "upload {i}: {}", r.json());
+    }
+    let r = upload(&env, "erin", &[("image", "a.png", b"not an image at all")]).await;
+    assert_eq!(
+        r.status,
+        429,
+        "the limit is judged first, so a spent day decodes nothing: {}",
+        r.json()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_upload_gives_its_unit_back_with_what_the_function_is_granted() {
+    let env = TestEnv::new().await;
+    // Nothing stored yet: an empty bucket can go, and every put then fails.
+    env.platform
+        .s3()
+        .get()
+        .delete_bucket()
+        .bucket(local_api::avatar_bucket_name(&env.table))
+        .send()
+        .await
+        .unwrap();
+    env.calls.take_leading_keys();
+    let png = encoded(8, 8, ImageFormat::Png);
+    let r = upload(&env, "finn", &[("image", "a.png", &png)]).await;
+    assert_eq!(r.status, 503, "{}", r.json());
+    let accesses = env.calls.take_leading_keys();
+    assert!(
+        accesses.iter().any(|a| a.action == "DeleteItem"),
+        "the day's unit is given back: {accesses:?}"
+    );
+    let grants = integration_tests::dynamodb_grants("MediaFunction");
+    let refused: Vec<_> = accesses
+        .iter()
+        .filter(|a| !integration_tests::granted(&grants, a))
+        .collect();
+    assert!(refused.is_empty(), "IAM refuses MediaFunction {refused:?}");
+    let counters: Vec<_> = env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|item| {
+            item.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.contains("UPLOAD"))
+        })
+        .collect();
+    assert!(counters.is_empty(), "the unit stays taken: {counters:?}");
 }

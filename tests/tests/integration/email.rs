@@ -2,7 +2,7 @@
 
 use domain::Email;
 use domain::ports::EmailSender;
-use integration_tests::{TestEnv, emails_to};
+use integration_tests::{LogCapture, TestEnv, emails_to, fail_email_to};
 
 #[tokio::test]
 async fn emails_leave_through_ses_from_the_configured_sender() {
@@ -32,4 +32,33 @@ async fn an_unverified_sender_is_refused() {
     let sender = adapters::email::SesEmail::new(env.platform.ses(), "stranger@example.org");
     let to = Email::parse("ada@example.com").unwrap();
     assert!(sender.send(&to, "s", "t").await.is_err());
+}
+
+#[tokio::test]
+async fn a_refused_send_is_logged_and_reported_without_the_recipient() {
+    let logs = LogCapture::start();
+    let env = TestEnv::new().await;
+    let to = format!("refused-{:08x}@example.com", rand::random::<u32>());
+    fail_email_to(&to, true);
+    let sender = env.platform.email_sender().unwrap();
+    let failure = sender
+        .send(&Email::parse(&to).unwrap(), "s", "t")
+        .await
+        .expect_err("SES refused the recipient");
+    fail_email_to(&to, false);
+    assert!(
+        failure.0.contains("MessageRejected"),
+        "the reason names SES's error: {failure:?}"
+    );
+    assert!(
+        !failure.0.contains(&to),
+        "the reason holds the address: {failure:?}"
+    );
+    let text = logs.text();
+    assert!(
+        text.contains("email send failed"),
+        "the capture holds this test's lines"
+    );
+    let local = to.split('@').next().unwrap();
+    assert!(!text.contains(local), "a log line holds the recipient");
 }

@@ -81,7 +81,7 @@ async fn function_events_answer_the_status_in_their_name() {
         let handler = handlers
             .get(&logical_id(&name))
             .unwrap_or_else(|| panic!("events/{name}: no function {} is wired", logical_id(&name)));
-        let patterns = integration_tests::leading_key_patterns(&logical_id(&name));
+        let grants = integration_tests::dynamodb_grants(&logical_id(&name));
         for path in files(&dir) {
             let text = std::fs::read_to_string(&path).unwrap();
             let request = lambda_http::request::from_str(&text)
@@ -93,14 +93,16 @@ async fn function_events_answer_the_status_in_their_name() {
                 "{}",
                 path.display()
             );
-            // Least privilege (issue 12, item 8): each function's DynamoDB policy names
-            // the partitions it may touch, and no route touches another.
-            for key in env.calls.take_leading_keys() {
-                if !patterns
-                    .iter()
-                    .any(|p| integration_tests::string_like(p, &key))
-                {
-                    outside_policy.push(format!("{}: {key}", path.display()));
+            // Least privilege: each function's DynamoDB policy names the actions it may
+            // take and the partitions it may take them on; no route needs another.
+            for access in env.calls.take_leading_keys() {
+                if !integration_tests::granted(&grants, &access) {
+                    outside_policy.push(format!(
+                        "{}: {} on {}",
+                        path.display(),
+                        access.action,
+                        access.pk
+                    ));
                 }
             }
             checked += 1;

@@ -272,6 +272,71 @@ async fn the_card_follows_a_profile_patch_and_date_of_birth_is_required() {
     assert_eq!(member_of(&env, &user)[0]["phone"], new_phone.as_str());
 }
 
+/// A platform that answers with a redirect to another host: the adapter does not follow
+/// it, so the API key in `X-AUTH-TOKEN` never reaches the other host.
+#[tokio::test]
+async fn the_adapter_follows_no_redirect_and_sends_its_key_nowhere_else() {
+    use domain::loyalty::LoyaltyCardService;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::new().await;
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/stolen", elsewhere.local_addr().unwrap());
+    let platform = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", platform.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = platform.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = elsewhere.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                .await;
+        }
+    });
+    let configured = env
+        .platform
+        .settings
+        .loyalty
+        .clone()
+        .expect("the stand-in is configured");
+    let adapter = adapters::loyalty::OpenLoyalty::new(
+        adapters::loyalty::OpenLoyaltyConfig {
+            base_url,
+            store_code: configured.store_code.clone(),
+            connect_timeout: std::time::Duration::from_secs(1),
+            timeout: std::time::Duration::from_secs(2),
+        },
+        adapters::secrets::LazySecret::new(
+            env.platform.secrets(),
+            &configured.api_key_secret,
+            adapters::loyalty::parse_api_key,
+        ),
+    );
+    let outcome = adapter.anonymize_member("member-1").await;
+    assert!(
+        matches!(
+            outcome,
+            Err(domain::loyalty::LoyaltyFailure::Unavailable(_))
+        ),
+        "a redirect is no answer: {outcome:?}"
+    );
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect was followed, the API key with it"
+    );
+}
+
 /// The port's erasure call, ready for issue 16: the member keeps its card, loses the rest.
 #[tokio::test]
 async fn the_adapter_anonymizes_a_member() {

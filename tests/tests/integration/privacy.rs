@@ -274,8 +274,16 @@ async fn objects(env: &TestEnv, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-fn folder(user: &str) -> String {
-    domain::privacy::owner_folder(&domain::UserId::parse(user).unwrap())
+/// The user's keyed folder, with the stack's OTP key as the functions read it.
+async fn folder(env: &TestEnv, user: &str) -> String {
+    let keys = adapters::secrets::otp_key_source(
+        env.platform.secrets(),
+        local_api::otp_secret_name(&env.table),
+    );
+    keys.get()
+        .await
+        .unwrap()
+        .object_folder(&domain::UserId::parse(user).unwrap())
 }
 
 async fn export(env: &TestEnv, token: &str) -> GatewayResponse {
@@ -311,6 +319,11 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
     let r = export(&env, &rich.access).await;
     let after = env.clock.now().timestamp();
     assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(
+        r.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "a link to everything about a person is kept by no cache on the way"
+    );
     let link = r.json();
     let expires = chrono::DateTime::parse_from_rfc3339(link["expires_at"].as_str().unwrap())
         .unwrap()
@@ -457,7 +470,7 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
         "{outside_kinds:?}"
     );
     // The bucket: the image is listed (the export itself was written after it was read).
-    let images = objects(&env, &format!("avatars/{}/", folder(&rich.id))).await;
+    let images = objects(&env, &format!("avatars/{}/", folder(&env, &rich.id).await)).await;
     let listed: BTreeSet<String> = document["objects"]
         .as_array()
         .unwrap()
@@ -492,7 +505,7 @@ async fn the_export_lists_every_stored_fact_and_no_secret() {
     env.clock.advance(chrono::Duration::hours(24));
     assert_eq!(export(&env, &rich.access).await.status, 200);
     assert_eq!(
-        objects(&env, &format!("exports/{}/", folder(&rich.id)))
+        objects(&env, &format!("exports/{}/", folder(&env, &rich.id).await))
             .await
             .len(),
         4
@@ -573,7 +586,7 @@ async fn assert_erased(env: &TestEnv, user: &Rich) {
         holding(&items, digits).is_empty(),
         "nothing holds the phone"
     );
-    let f = folder(&user.id);
+    let f = folder(&env, &user.id).await;
     assert!(objects(env, &format!("avatars/{f}/")).await.is_empty());
     assert!(objects(env, &format!("exports/{f}/")).await.is_empty());
 }

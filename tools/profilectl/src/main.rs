@@ -54,6 +54,10 @@ struct UserStack {
     /// The stack's bucket (its images and exports).
     #[arg(long, env = "AVATAR_BUCKET")]
     bucket: String,
+    /// The OTP key's secret: it keys the names of the user's object folders and the
+    /// tombstone's hashes of email and phone.
+    #[arg(long, env = "OTP_SECRET_ARN")]
+    otp_secret: String,
 }
 
 #[derive(Subcommand)]
@@ -72,9 +76,6 @@ enum UserCommand {
         operator: String,
         #[command(flatten)]
         stack: UserStack,
-        /// The OTP key's secret, which keys the tombstone's hashes of email and phone.
-        #[arg(long, env = "OTP_SECRET_ARN")]
-        otp_secret: String,
     },
 }
 
@@ -294,15 +295,12 @@ async fn admin(
 }
 
 async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> Result<(), String> {
-    let (raw, stack, otp_secret) = match &command {
-        UserCommand::Export { user_id, stack } => (user_id, stack, ""),
-        UserCommand::Erase {
-            user_id,
-            stack,
-            otp_secret,
-            ..
-        } => (user_id, stack, otp_secret.as_str()),
+    let (raw, stack) = match &command {
+        UserCommand::Export { user_id, stack } | UserCommand::Erase { user_id, stack, .. } => {
+            (user_id, stack)
+        }
     };
+    let otp_secret = stack.otp_secret.as_str();
     let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
     let mut settings = platform::Settings::local(table, otp_secret);
     settings.avatars = Some(platform::AvatarConfig {
@@ -313,11 +311,13 @@ async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> 
     let failed = |e: &dyn std::fmt::Display| e.to_string();
     let privacy = p.privacy_store().map_err(|e| failed(&e))?;
     let objects = p.image_store().map_err(|e| failed(&e))?;
+    let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
     match &command {
         UserCommand::Export { .. } => {
             let export = usecases::export::Export {
                 privacy: &privacy,
                 objects: &objects,
+                keys: &keys,
                 quota: domain::privacy::ExportQuota::default(),
                 clock: &p.clock,
             };
@@ -332,7 +332,6 @@ async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> 
             if operator.is_empty() || operator.len() > 100 {
                 return Err("--operator must be 1 to 100 characters".into());
             }
-            let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
             let eraser = usecases::erasure::Eraser {
                 privacy: &privacy,
                 objects: &objects,
