@@ -23,6 +23,8 @@ api::routes! {
     pub enum Route {
         UploadImage = "POST /users/profile/image",
         Seed002UploadImage = "POST /user/profile-image",
+        // The URL seed 002's samples call; its heading writes the one above.
+        Seed002UploadImageSample = "POST /user/profile/profile-image",
     }
 }
 
@@ -154,7 +156,7 @@ impl HttpApp for MediaApp {
                 }) => Err(ApiError::rate_limited(retry_after_secs, message)),
             },
             // Seed 002: both parts required, every answer in its envelope.
-            Route::Seed002UploadImage => {
+            Route::Seed002UploadImage | Route::Seed002UploadImageSample => {
                 if let Some(refused) = self.app_keys.refusal(&req) {
                     return Ok(refused);
                 }

@@ -66,8 +66,41 @@ pub(crate) async fn get(app: &ProfileApp, user: &UserId) -> Result<Response<Body
     })))
 }
 
-/// Seed 002's own checks, in its words, then its names as the profile's.
-fn translate(body: Map<String, Value>) -> Result<Map<String, Value>, FieldErrors> {
+/// The profile's number for seed 002's `phone_number` (digits, no `+`), `None` when it is
+/// the number the account has. Its GET shows the national number beside `phone_code`, and
+/// its clients send that back: digits are read first as a national number in the
+/// country of the account's number (or the profile's country), then as an international
+/// one (calling code and number), as before.
+fn seed_phone(
+    digits: &str,
+    current: Option<&PhoneNumber>,
+    country: Option<&str>,
+) -> Option<String> {
+    let region = current
+        .and_then(|p| p.parts().region)
+        .or_else(|| country.map(str::to_owned));
+    let national = region.and_then(|r| PhoneNumber::parse_national(digits, &r).ok());
+    let international = format!("+{digits}");
+    let number = match national {
+        Some(number) => number.e164().to_owned(),
+        None => international,
+    };
+    match current {
+        Some(current) if current.e164() == number => None,
+        _ => Some(number),
+    }
+}
+
+/// Seed 002's own checks, in its words, then its names as the profile's. `current`: the
+/// profile as stored, which a national `phone_number` is read against.
+fn translate(
+    body: Map<String, Value>,
+    current: Option<&Profile>,
+) -> Result<Map<String, Value>, FieldErrors> {
+    let phone = current
+        .and_then(|p| p.phone.as_deref())
+        .and_then(|p| PhoneNumber::parse(p).ok());
+    let country = current.and_then(|p| p.field(Field::Country));
     let mut errors = FieldErrors::default();
     let mut out = Map::new();
     match body.get("email") {
@@ -95,7 +128,13 @@ fn translate(body: Map<String, Value>) -> Result<Map<String, Value>, FieldErrors
         match RENAMED.iter().find(|(seed, _)| *seed == name) {
             Some((_, ours)) => {
                 let value = match (*ours, value) {
-                    ("phone", Value::String(digits)) => Value::String(format!("+{digits}")),
+                    ("phone", Value::String(digits)) => {
+                        match seed_phone(&digits, phone.as_ref(), country) {
+                            Some(number) => Value::String(number),
+                            // The number the account has: no change, no code.
+                            None => continue,
+                        }
+                    }
                     // Form bodies carry text: `resend=true`; other text stays text, which
                     // the profile's parser refuses naming the field.
                     ("resend", Value::String(flag)) if flag == "true" || flag == "false" => {
@@ -130,7 +169,12 @@ pub(crate) async fn update(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body = seed002::fields(req).await?;
-    let body = match translate(body) {
+    // A number is read against the stored one: one read, only when a number is sent.
+    let current = match body.get("phone_number") {
+        Some(Value::String(_)) => app.profiles.get(user).await?,
+        _ => None,
+    };
+    let body = match translate(body, current.as_ref()) {
         Ok(body) => body,
         Err(errors) => {
             return Ok(seed002::envelope(

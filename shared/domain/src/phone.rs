@@ -24,6 +24,23 @@ impl PhoneNumber {
         ))
     }
 
+    /// A number written nationally (`5321234567`, or with its trunk prefix) in `region`
+    /// (ISO 3166-1 alpha-2), as seed 002's GET shows it beside `phone_code`.
+    pub fn parse_national(digits: &str, region: &str) -> Result<Self, String> {
+        const HINT: &str = "must be a national number of digits";
+        if digits.is_empty() || digits.len() > 17 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(HINT.into());
+        }
+        let id: phonenumber::country::Id = region.parse().map_err(|_| HINT.to_string())?;
+        let number = phonenumber::parse(Some(id), digits).map_err(|_| HINT.to_string())?;
+        if !phonenumber::is_valid(&number) {
+            return Err("is not a valid phone number for its country".into());
+        }
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
+    }
+
     /// The full number, for the SMS gateway and the uniqueness marker only.
     pub fn e164(&self) -> &str {
         &self.0
@@ -99,6 +116,18 @@ impl fmt::Display for PhoneNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_national_number_is_read_in_its_region() {
+        let p = PhoneNumber::parse_national("5321234567", "TR").unwrap();
+        assert_eq!(p.e164(), "+905321234567");
+        assert_eq!(p.parts().national, "5321234567");
+        // With the trunk prefix, as people write it at home.
+        assert_eq!(PhoneNumber::parse_national("05321234567", "TR").unwrap(), p);
+        assert!(PhoneNumber::parse_national("5321234567", "XX").is_err());
+        assert!(PhoneNumber::parse_national("12", "TR").is_err());
+        assert!(PhoneNumber::parse_national("+905321234567", "TR").is_err());
+    }
 
     #[test]
     fn accepts_valid_e164_and_masks_it() {

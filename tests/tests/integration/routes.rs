@@ -37,6 +37,7 @@ const SEED_SLASH_ROUTES: &[&str] = &[
     "GET /user/get/profile",
     "POST /user/update/profile",
     "POST /user/profile-image",
+    "POST /user/profile/profile-image",
     "GET /get/local-info",
     "POST /users/register-with-loyalty",
     "GET /users/profile-with-loyalty",

@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use integration_tests::{TestEnv, emails_to, fresh_phone, last_code_to, user_token_with};
+use integration_tests::{TestEnv, emails_to, fresh_phone, last_code_to, sms_to, user_token_with};
 use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
@@ -177,6 +177,90 @@ async fn the_node_samples_get_seed_002_bodies() {
             "Upload a valid image. The file you uploaded was either not an image or a corrupted image."
         ])
     );
+}
+
+/// Seed 002's update sample sends back what its GET returned: the national number, with
+/// `phone_code` beside it in the GET only. Read in the account's country it is the same
+/// number: no change, no code. A new national number is read in that country too.
+#[tokio::test]
+async fn the_number_get_returned_goes_back_unchanged_and_a_national_one_is_read_at_home() {
+    let env = TestEnv::builder().app_keys(&[APP_KEY]).build().await;
+    let (email, phone) = (unique_email("nat"), fresh_phone());
+    let id = account(&env, &email, &phone).await;
+    let got = call(&env, "GET", "/user/get/profile/", &id, None)
+        .await
+        .json();
+    let national = got["data"]["UserProfile"][0]["phone_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let texts = sms_to(&phone).len();
+    let r = post_form(
+        &env,
+        "/user/update/profile/",
+        &id,
+        &[
+            ("first_name", b"Grace"),
+            ("last_name", b"Hopper"),
+            ("email", email.as_bytes()),
+            ("phone_number", national.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(
+        sms_to(&phone).len(),
+        texts,
+        "an unchanged number sends no code"
+    );
+    let after = call(&env, "GET", "/user/get/profile/", &id, None)
+        .await
+        .json();
+    assert_eq!(after["data"]["UserProfile"][0]["first_name"], "Grace");
+    assert_eq!(
+        after["data"]["UserProfile"][0]["phone_number"],
+        national.as_str()
+    );
+
+    let new = fresh_phone();
+    let r = post_urlencoded(
+        &env,
+        "/user/update/profile/",
+        &id,
+        &format!("email={email}&phone_number={}", &new[3..]),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(
+        sms_to(&new).len(),
+        1,
+        "the code goes to the number in the account's country"
+    );
+}
+
+/// The image sample's URL (`/user/profile/profile-image/`), which its heading writes as
+/// `/user/profile-image/`: both are served.
+#[tokio::test]
+async fn the_image_sample_url_is_served_beside_the_heading_one() {
+    let env = TestEnv::builder().app_keys(&[APP_KEY]).build().await;
+    let mut png = Vec::new();
+    image::RgbImage::new(8, 8)
+        .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    for path in [
+        "/user/profile/profile-image/",
+        "/user/profile/profile-image",
+    ] {
+        let r = post_form(
+            &env,
+            path,
+            "sample-user",
+            &[("image", &png), ("cropped_image", &png)],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{path}: {}", r.json());
+        assert!(r.json()["data"]["image_url"].is_string(), "{path}");
+    }
 }
 
 #[tokio::test]
