@@ -221,7 +221,11 @@ def check(spec_path: Path, out: Path) -> tuple[list[str], dict]:
                     files = [n for n, p in properties(spec, schema).items()
                              if resolve(spec, p).get("format") == "binary"]
                     # The part as the body classes declare it (one of them is the multipart one).
-                    declared = [typing.get_type_hints(cls) for cls in set(body) if attrs.has(cls)]
+                    # Models name each other under `if TYPE_CHECKING`: resolve those
+                    # forward references in the models package.
+                    models = vars(importlib.import_module(f"{PACKAGE}.models"))
+                    declared = [typing.get_type_hints(cls, localns=models)
+                                for cls in set(body) if attrs.has(cls)]
                     for name in files:
                         kinds = [t for hints_ in declared for t in members(hints_.get(name, typing.Any))]
                         if "File" not in [getattr(t, "__name__", "") for t in kinds]:

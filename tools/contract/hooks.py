@@ -56,6 +56,12 @@ PNG_1X1 = base64.b64decode(
 )
 schemathesis.openapi.format("binary", st.just(PNG_1X1))
 
+# A form's `attributes` field: an attributes object written as JSON text.
+schemathesis.openapi.format(
+    "json-attributes",
+    st.sampled_from(['{"tier": "gold"}', '{"visits": 3, "old": null}', '{"vip": true}']),
+)
+
 
 @schemathesis.hook
 def map_body(ctx, body):

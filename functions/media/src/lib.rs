@@ -9,7 +9,7 @@ use api::http::{HttpApp, json};
 use api::multipart;
 use api::seed002::{self, AppKeys};
 use api::{ApiError, Identity};
-use domain::avatar::{UploadPolicy, daily_limit_message};
+use domain::avatar::UploadPolicy;
 use domain::{Clock, FieldErrors};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -17,7 +17,7 @@ use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::json;
 use store::ProfileStore;
-use usecases::avatar_upload::{AvatarUpload, CROPPED_FIELD, Refusal, Upload};
+use usecases::avatar_upload::{AvatarUpload, CROPPED_FIELD, Upload};
 
 api::routes! {
     pub enum Route {
@@ -52,16 +52,10 @@ impl MediaApp {
 
     /// An upload in the canonical or in seed 002's shape; `require_cropped`: seed 002
     /// requires both parts.
-    pub async fn upload(
-        &self,
-        req: &Request,
-        require_cropped: bool,
-    ) -> Result<Result<Uploaded, UploadRefused>, ApiError> {
+    pub async fn upload(&self, req: &Request, require_cropped: bool) -> Result<Uploaded, ApiError> {
         let user = Identity::from_request(req)?.require_user()?.clone();
-        let upload = match parse_upload(multipart::parts(req).await?, require_cropped) {
-            Ok(upload) => upload,
-            Err(errors) => return Ok(Err(UploadRefused::Invalid(errors))),
-        };
+        let upload = parse_upload(multipart::parts(req).await?, require_cropped)
+            .map_err(ApiError::validation)?;
         let use_case = AvatarUpload {
             profiles: &self.profiles,
             images: &self.images,
@@ -69,21 +63,11 @@ impl MediaApp {
             policy: &self.policy,
             clock: &self.clock,
         };
-        match use_case.run(&user, &upload).await {
-            Ok(done) => Ok(Ok(Uploaded {
-                image_url: done.image_url,
-                cropped_image_url: done.cropped_url,
-            })),
-            Err(Refusal::Invalid(errors)) => Ok(Err(UploadRefused::Invalid(errors))),
-            Err(Refusal::LimitReached { now, available_at }) => Ok(Err(UploadRefused::Limit {
-                message: daily_limit_message(now, available_at),
-                retry_after_secs: (available_at - now).num_seconds().max(1) as u64,
-            })),
-            Err(Refusal::DependencyUnavailable(_)) => {
-                Err(ApiError::unavailable(api::error::RETRY_AFTER_SECS))
-            }
-            Err(Refusal::Store(e)) => Err(e.into()),
-        }
+        let done = use_case.run(&user, &upload).await?;
+        Ok(Uploaded {
+            image_url: done.image_url,
+            cropped_image_url: done.cropped_url,
+        })
     }
 }
 
@@ -93,16 +77,6 @@ pub struct Uploaded {
     pub image_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cropped_image_url: Option<String>,
-}
-
-/// Why an upload stored nothing, in words each API style renders its own way.
-#[derive(Debug)]
-pub enum UploadRefused {
-    Invalid(FieldErrors),
-    Limit {
-        message: String,
-        retry_after_secs: u64,
-    },
 }
 
 const IMAGE_PARTS: &[&str] = &["image", "avatar"];
@@ -147,28 +121,14 @@ impl HttpApp for MediaApp {
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
-            Route::UploadImage => match self.upload(&req, false).await? {
-                Ok(uploaded) => Ok(json(StatusCode::OK, &uploaded)),
-                Err(UploadRefused::Invalid(errors)) => Err(ApiError::validation(errors)),
-                Err(UploadRefused::Limit {
-                    message,
-                    retry_after_secs,
-                }) => Err(ApiError::rate_limited(retry_after_secs, message)),
-            },
+            Route::UploadImage => Ok(json(StatusCode::OK, &self.upload(&req, false).await?)),
             // Seed 002: both parts required, every answer in its envelope.
             Route::Seed002UploadImage | Route::Seed002UploadImageSample => {
                 if let Some(refused) = self.app_keys.refusal(&req) {
                     return Ok(refused);
                 }
                 Ok(match self.upload(&req, true).await {
-                    Ok(Ok(uploaded)) => seed002::ok(json!({"image_url": uploaded.image_url})),
-                    Ok(Err(UploadRefused::Invalid(errors))) => {
-                        seed002::envelope(StatusCode::BAD_REQUEST, &errors, json!({}))
-                    }
-                    Ok(Err(UploadRefused::Limit {
-                        message,
-                        retry_after_secs,
-                    })) => seed002::refused(ApiError::rate_limited(retry_after_secs, message)),
+                    Ok(uploaded) => seed002::ok(json!({"image_url": uploaded.image_url})),
                     Err(e) => seed002::refused(e),
                 })
             }

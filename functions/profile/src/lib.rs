@@ -2,6 +2,7 @@
 //! tests and the local gateway run them in-process exactly as Lambda does.
 
 mod email;
+mod form;
 mod loyalty;
 mod phone;
 mod seed002;
@@ -9,7 +10,7 @@ mod seed002;
 use adapters::email::SesEmail;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
-use api::http::{HttpApp, json, json_object};
+use api::http::{HttpApp, json};
 use api::profile_body::ProfileBody;
 use api::seed002::AppKeys;
 use api::{ApiError, Identity};
@@ -50,6 +51,9 @@ pub struct ProfileApp {
     /// `None` with `LoyaltyProvider: none`: the loyalty routes answer 501.
     pub loyalty: Option<adapters::loyalty::OpenLoyalty>,
     pub cards: store::LoyaltyStore,
+    /// Where a PATCH's `avatar` is stored; `None` where no bucket is configured.
+    pub images: Option<adapters::images::S3Images>,
+    pub upload_policy: domain::avatar::UploadPolicy,
 }
 
 impl ProfileApp {
@@ -68,6 +72,8 @@ impl ProfileApp {
             app_keys: AppKeys::new(settings.app_keys.clone()),
             loyalty: p.loyalty(),
             cards: p.loyalty_store()?,
+            images: p.image_store().ok(),
+            upload_policy: settings.upload_policy,
         })
     }
 }
@@ -143,15 +149,16 @@ async fn patch_profile(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let expected = if_match(req.headers())?;
-    let body = json_object(req)?;
+    let body = form::patch_body(req).await?;
     let now = app.clock.now();
-    let patch =
-        ProfilePatch::parse(&body, now.date_naive(), &app.locales).map_err(ApiError::validation)?;
-    Ok(match apply(app, user, &actor, patch, expected).await? {
-        Patched::Profile(profile) => profile_response(&profile),
-        Patched::CodeSent(sent) => api::otp::code_sent(&sent),
-        Patched::TokenSent(sent, checksum) => api::otp::token_sent(&sent, checksum.expose()),
-    })
+    let patch = form::parse(app, &body, now.date_naive()).map_err(ApiError::validation)?;
+    Ok(
+        match form::apply_with_avatar(app, user, &actor, patch, expected, body.avatar).await? {
+            Patched::Profile(profile) => profile_response(&profile),
+            Patched::CodeSent(sent) => api::otp::code_sent(&sent),
+            Patched::TokenSent(sent, checksum) => api::otp::token_sent(&sent, checksum.expose()),
+        },
+    )
 }
 
 /// What a PATCH came to, for each API style to answer its way.

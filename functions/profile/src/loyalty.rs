@@ -7,7 +7,7 @@
 
 use adapters::loyalty::OpenLoyalty;
 use api::ApiError;
-use api::http::{json, json_object};
+use api::http::json;
 use api::loyalty::{CardBody, take_add_loyalty};
 use api::profile_body::ProfileBody;
 use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard, LoyaltyCardService, MemberDetails};
@@ -17,7 +17,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Patched, ProfileApp, apply, if_match};
+use crate::{Patched, ProfileApp, if_match};
 
 #[derive(Serialize)]
 struct WithCard<'a> {
@@ -92,7 +92,10 @@ pub(crate) async fn patch(
 ) -> Result<Response<Body>, ApiError> {
     let platform = platform(app)?;
     let expected = if_match(req.headers())?;
-    let mut body = json_object(req)?;
+    let crate::form::PatchBody {
+        fields: mut body,
+        avatar,
+    } = crate::form::patch_body(req).await?;
     // Every refused field in one answer.
     let mut errors = FieldErrors::default();
     let add_loyalty = take_add_loyalty(&mut body)
@@ -112,13 +115,14 @@ pub(crate) async fn patch(
     if card.is_none() && !add_loyalty {
         return Err(ApiError::loyalty_card_not_found());
     }
-    let profile = match apply(app, user, &actor, patch, expected).await? {
-        Patched::Profile(profile) => profile,
-        Patched::CodeSent(sent) => return Ok(api::otp::code_sent(&sent)),
-        Patched::TokenSent(sent, checksum) => {
-            return Ok(api::otp::token_sent(&sent, checksum.expose()));
-        }
-    };
+    let profile =
+        match crate::form::apply_with_avatar(app, user, &actor, patch, expected, avatar).await? {
+            Patched::Profile(profile) => profile,
+            Patched::CodeSent(sent) => return Ok(api::otp::code_sent(&sent)),
+            Patched::TokenSent(sent, checksum) => {
+                return Ok(api::otp::token_sent(&sent, checksum.expose()));
+            }
+        };
     let mut card = match card {
         Some(card) => card,
         None => {

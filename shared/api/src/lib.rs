@@ -3,6 +3,7 @@
 //! of the authorizer context, and the conversions from store errors to answers.
 
 pub mod error;
+pub mod form;
 pub mod http;
 pub mod identity;
 pub mod loyalty;

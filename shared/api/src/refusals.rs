@@ -3,7 +3,7 @@
 //! its own words for one refusal matches it before falling back to these.
 
 use store::PatchError;
-use usecases::{email_change, phone_change};
+use usecases::{avatar_upload, email_change, phone_change};
 
 use crate::ApiError;
 use crate::error::RETRY_AFTER_SECS;
@@ -30,6 +30,23 @@ impl From<PatchError> for ApiError {
             PatchError::NotFound => Self::not_found(NO_PROFILE),
             PatchError::TooManyAttributes => Self::too_many_attributes(),
             PatchError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// An image upload's refusal, on every route that takes one (the seed 002 upload words
+/// the same errors in its envelope).
+impl From<avatar_upload::Refusal> for ApiError {
+    fn from(refusal: avatar_upload::Refusal) -> Self {
+        use avatar_upload::Refusal;
+        match refusal {
+            Refusal::Invalid(errors) => Self::validation(errors),
+            Refusal::LimitReached { now, available_at } => Self::rate_limited(
+                (available_at - now).num_seconds().max(1) as u64,
+                domain::avatar::daily_limit_message(now, available_at),
+            ),
+            Refusal::DependencyUnavailable(_) => Self::unavailable(RETRY_AFTER_SECS),
+            Refusal::Store(e) => e.into(),
         }
     }
 }

@@ -3,10 +3,7 @@
 //! Node and PHP samples send), and its `apikey` header. Its routes are views over the
 //! canonical ones: they translate names and answers, never rules.
 
-use std::collections::BTreeMap;
-
 use domain::FieldErrors;
-use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -14,7 +11,6 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::ApiError;
-use crate::http::{MAX_BODY_BYTES, json_object};
 
 /// Seed 002's messages for the validations it documents.
 pub const REQUIRED: &str = "This field is required.";
@@ -71,43 +67,7 @@ pub fn answer(result: Result<Response<Body>, ApiError>) -> Response<Body> {
 /// The body's fields, whatever of seed 002's three encodings it comes in. Values are
 /// JSON values; form fields are strings.
 pub async fn fields(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
-        let parts = crate::multipart::parts(req).await?;
-        return text_fields(parts);
-    }
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        let body: &[u8] = req.body().as_ref();
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
-        }
-        let mut map = Map::new();
-        for (name, value) in form_urlencoded::parse(body) {
-            if map
-                .insert(name.to_string(), Value::String(value.into_owned()))
-                .is_some()
-            {
-                return Err(ApiError::field(&name, "is given more than once"));
-            }
-        }
-        return Ok(map);
-    }
-    json_object(req)
-}
-
-fn text_fields(parts: BTreeMap<String, Vec<u8>>) -> Result<Map<String, Value>, ApiError> {
-    parts
-        .into_iter()
-        .map(|(name, bytes)| match String::from_utf8(bytes) {
-            Ok(text) => Ok((name, Value::String(text))),
-            Err(_) => Err(ApiError::field(&name, "must be text")),
-        })
-        .collect()
+    Ok(crate::form::read(req, &[]).await?.fields)
 }
 
 /// The app keys a deployment accepts in the `apikey` header; none configured = any.

@@ -36,6 +36,7 @@ pub use locale::{CountryCode, Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{Address, DateOfBirth, Email, Gender, PersonName, UserId};
 pub use phone::{PhoneNumber, PhoneParts};
 pub use profile::{
-    ExpectedVersion, Field, FieldValue, Profile, ProfilePatch, TooManyAttributes, timestamp,
+    AvatarPointer, ExpectedVersion, Field, FieldValue, Profile, ProfilePatch, TooManyAttributes,
+    timestamp,
 };
 pub use segment::{Segment, SegmentId, sort_segments};

@@ -239,6 +239,16 @@ pub struct ProfilePatch {
     pub email: Option<Email>,
     pub token: Option<OtpCode>,
     pub token_checksum: Option<TokenChecksum>,
+    /// A new image, stored already: the profile points at it in the same write as the
+    /// rest (a multipart PATCH with `avatar`). Never parsed from a body.
+    pub avatar: Option<AvatarPointer>,
+}
+
+/// Where a profile's image is: its public URL and the object keys it is stored under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarPointer {
+    pub url: String,
+    pub keys: Vec<String>,
 }
 
 /// Fields a client may read but never write through PATCH.
@@ -357,7 +367,10 @@ impl ProfilePatch {
 
     /// Whether anything besides a phone change is asked for.
     pub fn changes_profile_fields(&self) -> bool {
-        !self.fields.is_empty() || self.touches_attributes() || !self.consents.is_empty()
+        !self.fields.is_empty()
+            || self.touches_attributes()
+            || !self.consents.is_empty()
+            || self.avatar.is_some()
     }
 
     pub fn touches_attributes(&self) -> bool {

@@ -8,12 +8,9 @@ use domain::{ProfilePatch, UserId};
 use crate::StoreError;
 use crate::counter;
 use crate::keys::ItemKey;
-use crate::profile_item::{Guard, update_expression};
+use crate::profile_item::{AVATAR_KEYS, AVATAR_URL, Guard, update_expression};
 use crate::profiles::ProfileStore;
 use crate::txn::{none_if_condition_failed, update_item};
-
-const AVATAR_URL: &str = "avatar_url";
-const AVATAR_KEYS: &str = "avatar_keys";
 
 /// How a reservation of one upload went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +42,22 @@ impl ProfileStore {
     /// Gives back a reserved upload that stored nothing.
     pub async fn release_upload(&self, user: &UserId, day: NaiveDate) -> Result<(), StoreError> {
         counter::give_back(&self.client, &self.table, &ItemKey::uploads(user, day)).await
+    }
+
+    /// The object keys of the profile's image, to retire once a write replaced it.
+    pub async fn avatar_keys(&self, user: &UserId) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .projection_expression(AVATAR_KEYS)
+            .send()
+            .await?;
+        Ok(match out.item.as_ref().and_then(|i| i.get(AVATAR_KEYS)) {
+            Some(AttributeValue::Ss(keys)) => keys.clone(),
+            _ => Vec::new(),
+        })
     }
 
     /// Points the profile (created if need be) at a new image; returns the object keys

@@ -15,6 +15,9 @@ use crate::item::Item;
 
 pub(crate) const ATTRIBUTES: &str = "attributes";
 pub(crate) const VERSION: &str = "version";
+pub(crate) const AVATAR_URL: &str = "avatar_url";
+/// The object keys of the profile's image (a string set), for retiring it once replaced.
+pub(crate) const AVATAR_KEYS: &str = "avatar_keys";
 /// Present on a profile item once its account is being erased (`erasing`) and on the
 /// tombstone that remains (`erased`): such an item is no profile, and no write may
 /// touch it but the erasure's.
@@ -183,6 +186,11 @@ pub(crate) fn update_expression(
                 None => e.remove(path),
             }
         }
+    }
+
+    if let Some(avatar) = &patch.avatar {
+        e.set(AVATAR_URL, AttributeValue::S(avatar.url.clone()));
+        e.set(AVATAR_KEYS, AttributeValue::Ss(avatar.keys.clone()));
     }
 
     // Never onto an erased account's tombstone, whatever else the write assumes.

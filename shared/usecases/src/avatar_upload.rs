@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::avatar::{UploadPolicy, ValidImage, upload_day};
 use domain::ports::{ImageStore, OtpKeys};
-use domain::{Clock, FieldErrors, UserId};
+use domain::{AvatarPointer, Clock, FieldErrors, UserId};
 use futures_util::future::join_all;
 use store::{ProfileStore, StoreError, UploadSlot};
 
@@ -55,6 +55,24 @@ impl Upload {
     }
 }
 
+/// An upload's objects, stored and counted, that no profile points at yet.
+#[derive(Debug)]
+pub struct Stored {
+    day: chrono::NaiveDate,
+    keys: Vec<String>,
+    pub uploaded: Uploaded,
+}
+
+impl Stored {
+    /// What the profile's write sets to point at the image.
+    pub fn pointer(&self) -> AvatarPointer {
+        AvatarPointer {
+            url: self.uploaded.image_url.clone(),
+            keys: self.keys.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uploaded {
     pub image_url: String,
@@ -77,7 +95,29 @@ pub enum Refusal {
 }
 
 impl<I: ImageStore, K: OtpKeys> AvatarUpload<'_, I, K> {
+    /// The whole upload: stored, pointed at, the image it replaces retired.
     pub async fn run(&self, user: &UserId, upload: &Upload) -> Result<Uploaded, Refusal> {
+        let stored = self.store(user, upload).await?;
+        let pointer = stored.pointer();
+        let now = self.clock.now();
+        let replaced = match self
+            .profiles
+            .set_avatar(user, &pointer.url, &pointer.keys, now)
+            .await
+        {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                self.abandon(user, &stored).await;
+                return Err(e.into());
+            }
+        };
+        self.retire(&replaced).await;
+        Ok(stored.uploaded)
+    }
+
+    /// The day's count reserved, the parts decoded and stored; nothing points at them
+    /// yet. The caller points the profile at them (`Stored::pointer`) or `abandon`s them.
+    pub async fn store(&self, user: &UserId, upload: &Upload) -> Result<Stored, Refusal> {
         let now = self.clock.now();
         let (day, next_day) = upload_day(now);
         // The count lives a day past its own, then DynamoDB TTL removes it.
@@ -133,23 +173,29 @@ impl<I: ImageStore, K: OtpKeys> AvatarUpload<'_, I, K> {
             self.undo(user, day, &keys).await;
             return Err(Refusal::DependencyUnavailable(reason));
         }
-        let image_url = self.images.url(&keys[0]);
-        let replaced = match self.profiles.set_avatar(user, &image_url, &keys, now).await {
-            Ok(replaced) => replaced,
-            Err(e) => {
-                self.undo(user, day, &keys).await;
-                return Err(e.into());
-            }
-        };
-        for result in join_all(replaced.iter().map(|key| self.images.retire(key))).await {
+        Ok(Stored {
+            day,
+            uploaded: Uploaded {
+                image_url: self.images.url(&keys[0]),
+                cropped_url: keys.get(1).map(|k| self.images.url(k)),
+            },
+            keys,
+        })
+    }
+
+    /// Stored objects nothing will point at: the reservation back, the objects gone.
+    pub async fn abandon(&self, user: &UserId, stored: &Stored) {
+        self.undo(user, stored.day, &stored.keys).await;
+    }
+
+    /// Marks a replaced image's objects for the lifecycle rule; one that stays is
+    /// logged, never an error (an erasure still finds it in the owner's folder).
+    pub async fn retire(&self, keys: &[String]) {
+        for result in join_all(keys.iter().map(|key| self.images.retire(key))).await {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "a replaced image was not retired; it stays stored");
             }
         }
-        Ok(Uploaded {
-            image_url,
-            cropped_url: keys.get(1).map(|k| self.images.url(k)),
-        })
     }
 
     /// After a failed upload: the reservation back, the stored objects gone.

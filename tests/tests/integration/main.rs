@@ -23,6 +23,7 @@ mod phone;
 mod phone_change_use_case;
 mod privacy;
 mod profile;
+mod profile_forms;
 mod register;
 mod routes;
 mod seed002;

@@ -586,7 +586,7 @@ async fn assert_erased(env: &TestEnv, user: &Rich) {
         holding(&items, digits).is_empty(),
         "nothing holds the phone"
     );
-    let f = folder(&env, &user.id).await;
+    let f = folder(env, &user.id).await;
     assert!(objects(env, &format!("avatars/{f}/")).await.is_empty());
     assert!(objects(env, &format!("exports/{f}/")).await.is_empty());
 }
