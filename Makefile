@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all contract client seed-clients lint fmt template build iac sizes bench clean
+.PHONY: help setup dev test invoke invoke-all contract client outside-clients lint fmt template build iac sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -66,13 +66,13 @@ $(VENV)-client/.installed: tools/client/requirements.txt
 client: $(VENV)-client/.installed ## A Python client generated from openapi.yaml (openapi-python-client): every operation, typed
 	$(VENV)-client/bin/python tools/client/check.py
 
-tools/seed-clients/node_modules/.installed: tools/seed-clients/package-lock.json
-	npm ci --prefix tools/seed-clients --no-audit --no-fund --loglevel=error
+tools/outside-clients/node_modules/.installed: tools/outside-clients/package-lock.json
+	npm ci --prefix tools/outside-clients --no-audit --no-fund --loglevel=error
 	touch $@
 
-seed-clients: setup tools/seed-clients/node_modules/.installed ## The seeds' own sample code (seed 002's Node samples) against the local stack
+outside-clients: setup tools/outside-clients/node_modules/.installed ## Clients nobody here wrote (seed 002's Node samples, a strict OAuth library) against the local stack
 	cargo build -q -p local-api
-	.venv/bin/python tools/seed-clients/run.py
+	.venv/bin/python tools/outside-clients/run.py
 
 lint: setup ## rustfmt check, clippy -D warnings, template freshness, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check

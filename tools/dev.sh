@@ -27,4 +27,18 @@ trap 'kill "$emulator" 2>/dev/null || true; wait 2>/dev/null || true' EXIT INT T
 for _ in $(seq 1 100); do port_open "$EMULATOR_PORT" && break; sleep 0.1; done
 port_open "$EMULATOR_PORT" || { echo "make dev: the emulator did not start" >&2; exit 1; }
 
-target/debug/local-api serve --port "$API_PORT" --table "$TABLE_NAME"
+# The loyalty stand-in: on $LOYALTY_PORT when set; else on 4580 (events/env.json's, for the
+# SAM CLI) when that is free, or on a free port (printed) when another make dev holds it.
+if [ -n "${LOYALTY_PORT:-}" ]; then
+  if port_open "$LOYALTY_PORT"; then
+    echo "make dev: port $LOYALTY_PORT (LOYALTY_PORT) is already in use." >&2
+    exit 1
+  fi
+  standin="127.0.0.1:${LOYALTY_PORT}"
+elif port_open 4580; then
+  standin="127.0.0.1:0"
+else
+  standin="127.0.0.1:4580"
+fi
+
+target/debug/local-api serve --port "$API_PORT" --table "$TABLE_NAME" --loyalty-standin "$standin"

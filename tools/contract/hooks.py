@@ -21,6 +21,9 @@ from hypothesis import strategies as st
 MOBILES = ["+905321234567", "+447400123456", "+12015550123", "+4915123456789", "+821012345678"]
 FIXED_LINES = ["+902123456789", "+441212345678"]
 
+# What the format strategies below draw from: values the service takes.
+KNOWN_VALID = {*MOBILES, *FIXED_LINES, *(m[1:] for m in MOBILES)}
+
 schemathesis.openapi.format("e164-mobile", st.sampled_from(MOBILES))
 schemathesis.openapi.format("e164", st.sampled_from(MOBILES + FIXED_LINES))
 schemathesis.openapi.format("e164-mobile-digits", st.sampled_from([m[1:] for m in MOBILES]))
@@ -55,6 +58,9 @@ PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
 schemathesis.openapi.format("binary", st.just(PNG_1X1))
+
+# The client ids a deployment issues to are its configuration; `make dev` has the default.
+schemathesis.openapi.format("client-id", st.just("user-profile-app"))
 
 # A form's `attributes` field: an attributes object written as JSON text.
 schemathesis.openapi.format(
@@ -130,3 +136,27 @@ schemathesis.openapi.format(
         datetime.date.isoformat
     ),
 )
+
+
+@schemathesis.hook
+def filter_failure(ctx, failure, case, response):
+    """Schemathesis cannot check a format of ours (`e164` and the rest), so its negative
+    phase counts any value of one as violating it, and its feedback loop reuses values the
+    service returned before: a phone number drawn back from an earlier answer and sent as
+    "format-violating" is a valid number, rightly accepted. Such a case is no finding;
+    every other accepted negative case still is."""
+    if getattr(failure, "code", None) != "ST201":
+        return True
+    mutations = getattr(getattr(case.meta.phase, "data", None), "mutations", ()) if case.meta else ()
+    if not mutations or any(tuple(m.keywords) != ("format",) for m in mutations):
+        return True
+    try:
+        for m in mutations:
+            value = case.body
+            for step in m.path:
+                value = value[step]
+            if not isinstance(value, str) or value not in KNOWN_VALID:
+                return True
+    except (KeyError, IndexError, TypeError):
+        return True
+    return False

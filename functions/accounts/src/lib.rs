@@ -1,13 +1,14 @@
-//! Accounts (SPEC §1, issue 8): the public keys user access tokens are verified with (a
-//! JWKS and an OpenID discovery document that points at it); sign-up with a phone
-//! number (seed 000) or an email (seed 001) and its verification; login, refresh and
-//! logout; and seed 001's accounts by id, behind the authorizer.
+//! Accounts: what OAuth tooling reads (the JWKS, RFC 8414 metadata and the token
+//! endpoint, in `oauth`); sign-up with a phone number (seed 000) or an email (seed 001)
+//! and its verification; login, refresh and logout; and seed 001's accounts by id,
+//! behind the authorizer.
 //!
 //! API Gateway's built-in JWT authorizer verifies only RSA-signed tokens, so it cannot
 //! stand in for the Lambda authorizer with these Ed25519 keys; the documents serve any
 //! verifier that speaks EdDSA (RFC 8037).
 
 pub mod by_id;
+mod oauth;
 mod register;
 mod seed;
 mod signup;
@@ -21,11 +22,11 @@ use api::ApiError;
 use api::http::{HttpApp, json, json_object, no_store};
 use domain::otp::OtpPolicy;
 use domain::password::Password;
+use domain::session::ClientId;
 use domain::token_keys::parse_public_keys;
 use domain::{Clock, Email, FieldErrors, LocaleCatalog};
-use http::{HeaderValue, StatusCode, header};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -36,7 +37,8 @@ use usecases::registration::Registration;
 api::routes! {
     pub enum Route {
         Jwks = "GET /.well-known/jwks.json",
-        OpenIdConfiguration = "GET /.well-known/openid-configuration",
+        OAuthMetadata = "GET /.well-known/oauth-authorization-server",
+        OAuthToken = "POST /oauth/token",
         Login = "POST /auth/login",
         Refresh = "POST /auth/refresh",
         Logout = "POST /auth/logout",
@@ -49,12 +51,11 @@ api::routes! {
     }
 }
 
-/// Keys change only with a deployment; verifiers may cache them this long.
-pub const KEYS_CACHE_CONTROL: &str = "public, max-age=300";
+pub use oauth::KEYS_CACHE_CONTROL;
 
 pub struct AccountsApp {
-    issuer: String,
-    jwks: Jwks,
+    pub(crate) issuer: String,
+    pub(crate) jwks: oauth::Jwks,
     accounts: AccountStore,
     profiles: ProfileStore,
     sessions: SessionStore,
@@ -70,35 +71,8 @@ pub struct AccountsApp {
     cards: LoyaltyStore,
     /// Other identity providers' issuers trusted to grant `users:admin`.
     admin_issuers: Vec<String>,
-}
-
-/// RFC 7517 key set of RFC 8037 Ed25519 keys.
-#[derive(Serialize)]
-struct Jwks {
-    keys: Vec<Jwk>,
-}
-
-#[derive(Serialize)]
-struct Jwk {
-    kty: &'static str,
-    crv: &'static str,
-    x: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kid: Option<String>,
-    alg: &'static str,
-    #[serde(rename = "use")]
-    usage: &'static str,
-}
-
-/// OpenID Connect Discovery 1.0: what a verifier needs to find the keys.
-#[derive(Serialize)]
-struct OpenIdConfiguration<'a> {
-    issuer: &'a str,
-    jwks_uri: String,
-    response_types_supported: [&'static str; 1],
-    subject_types_supported: [&'static str; 1],
-    id_token_signing_alg_values_supported: [&'static str; 1],
-    token_endpoint_auth_methods_supported: [&'static str; 1],
+    /// The apps tokens may be issued to (`TOKEN_CLIENT_IDS`), first-party apps' first.
+    pub(crate) client_ids: Vec<ClientId>,
 }
 
 impl AccountsApp {
@@ -109,19 +83,14 @@ impl AccountsApp {
                 name: "TOKEN_PUBLIC_KEYS",
                 reason,
             })?;
-        let jwks = Jwks {
-            keys: keys
-                .into_iter()
-                .map(|k| Jwk {
-                    kty: "OKP",
-                    crv: "Ed25519",
-                    x: k.x,
-                    kid: k.kid,
-                    alg: "EdDSA",
-                    usage: "sig",
-                })
-                .collect(),
-        };
+        let jwks = oauth::Jwks::of(keys);
+        let client_ids = p
+            .settings
+            .client_ids()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "TOKEN_CLIENT_IDS",
+                reason,
+            })?;
         Ok(Self {
             issuer: token.issuer.clone(),
             jwks,
@@ -138,6 +107,7 @@ impl AccountsApp {
             loyalty: p.loyalty(),
             cards: p.loyalty_store()?,
             admin_issuers: p.settings.admin_token_issuers.clone(),
+            client_ids,
         })
     }
 }
@@ -170,9 +140,10 @@ impl HttpApp for AccountsApp {
             Route::CreateUser => return signup::create(&registration, &req).await,
             Route::Verify => return signup::verify(&registration, &req).await,
             Route::Login => {
-                let (email, password) = credentials(&json_object(&req)?)?;
-                return issued(auth.login(&email, &password).await);
+                let (email, password, client) = credentials(self, &json_object(&req)?)?;
+                return issued(auth.login(&email, &password, &client).await);
             }
+            Route::OAuthToken => return oauth::token(self, &auth, &req).await,
             Route::Refresh => {
                 let presented = refresh_token(&json_object(&req)?)?;
                 return issued(auth.refresh(&presented).await);
@@ -187,20 +158,10 @@ impl HttpApp for AccountsApp {
                         .expect("valid response parts"),
                 ));
             }
-            Route::Jwks => json(StatusCode::OK, &self.jwks),
-            Route::OpenIdConfiguration => json(
-                StatusCode::OK,
-                &OpenIdConfiguration {
-                    issuer: &self.issuer,
-                    jwks_uri: format!("{}/.well-known/jwks.json", base_url(&req)),
-                    response_types_supported: ["token"],
-                    subject_types_supported: ["public"],
-                    id_token_signing_alg_values_supported: ["EdDSA"],
-                    token_endpoint_auth_methods_supported: ["none"],
-                },
-            ),
+            Route::Jwks => oauth::jwks(self),
+            Route::OAuthMetadata => oauth::metadata(self, &req),
         };
-        Ok(cacheable(body))
+        Ok(body)
     }
 }
 
@@ -224,7 +185,7 @@ impl From<Tokens> for TokenResponse {
     }
 }
 
-fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, ApiError> {
+pub(crate) fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, ApiError> {
     let tokens = result.map_err(refused)?;
     Ok(no_store(json(StatusCode::OK, &TokenResponse::from(tokens))))
 }
@@ -255,8 +216,11 @@ fn refused(refusal: Refusal) -> ApiError {
     }
 }
 
-/// `{email, password}` of a login.
-fn credentials(body: &Map<String, Value>) -> Result<(Email, Password), ApiError> {
+/// `{email, password[, client_id]}` of a login.
+fn credentials(
+    app: &AccountsApp,
+    body: &Map<String, Value>,
+) -> Result<(Email, Password, ClientId), ApiError> {
     let mut errors = FieldErrors::default();
     let text = |name: &str, errors: &mut FieldErrors| match body.get(name) {
         Some(Value::String(s)) => Some(s.clone()),
@@ -276,8 +240,18 @@ fn credentials(body: &Map<String, Value>) -> Result<(Email, Password), ApiError>
             .map_err(|m| errors.add("password", m))
             .ok()
     });
+    let client = match body.get("client_id") {
+        None => oauth::client(app, None).ok(),
+        Some(Value::String(raw)) => oauth::client(app, Some(raw))
+            .map_err(|m| errors.add("client_id", m))
+            .ok(),
+        Some(_) => {
+            errors.add("client_id", "must be a string");
+            None
+        }
+    };
     for name in body.keys() {
-        if name != "email" && name != "password" {
+        if !["email", "password", "client_id"].contains(&name.as_str()) {
             errors.add(name.as_str(), "is not a login field");
         }
     }
@@ -285,6 +259,7 @@ fn credentials(body: &Map<String, Value>) -> Result<(Email, Password), ApiError>
     Ok((
         email.expect("no errors means an email"),
         password.expect("no errors means a password"),
+        client.expect("no errors means a client"),
     ))
 }
 
@@ -309,31 +284,4 @@ fn refresh_token(body: &Map<String, Value>) -> Result<String, ApiError> {
     };
     errors.into_result()?;
     Ok(token.expect("no errors means a token"))
-}
-
-fn cacheable(mut response: Response<Body>) -> Response<Body> {
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(KEYS_CACHE_CONTROL),
-    );
-    response
-}
-
-/// Where this API was reached: API Gateway's domain name (or the Host header), over
-/// HTTPS; plain HTTP only on loopback, where `make dev` serves.
-fn base_url(req: &Request) -> String {
-    let domain = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
-        _ => None,
-    }
-    .or_else(|| {
-        req.headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-    })
-    .unwrap_or_default();
-    let loopback = domain.starts_with("127.0.0.1") || domain.starts_with("localhost");
-    let scheme = if loopback { "http" } else { "https" };
-    format!("{scheme}://{domain}")
 }

@@ -148,6 +148,7 @@ async fn sign_up(
         sms: &app.sms,
         keys: &app.otp_keys,
         tokens: &app.tokens,
+        client: &app.client_ids[0],
         policy: &app.otp_policy,
         clock: &app.clock,
     };

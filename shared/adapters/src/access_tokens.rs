@@ -1,5 +1,5 @@
-//! Access tokens: Ed25519 JWTs (`iss`, `aud`, `sub`, `scope`, `iat`, `exp`, `jti`, header
-//! `kid`), signed with the current key of a Secrets Manager secret read on first use.
+//! Access tokens: Ed25519 JWTs in RFC 9068's profile (`iss`, `aud`, `sub`, `client_id`,
+//! `scope`, `iat`, `exp`, `jti`, header `typ: at+jwt` and `kid`), signed with the current key of a Secrets Manager secret read on first use.
 //!
 //! The secret is JSON: `{"current": {"kid": "...", "private_key_pem": "<PKCS#8 PEM>"},
 //! "previous": {...}}`; `profilectl key create|rotate` writes it. Only `current` signs;
@@ -7,6 +7,7 @@
 
 use domain::UserId;
 use domain::ports::{AccessToken, AccessTokens, KeyUnavailable};
+use domain::session::ClientId;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,8 @@ struct Claims<'a> {
     iss: &'a str,
     aud: &'a str,
     sub: &'a str,
+    /// The app the session was opened for (RFC 9068 requires it).
+    client_id: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
     iat: i64,
@@ -97,6 +100,7 @@ impl AccessTokens for JwtIssuer {
         &self,
         user: &UserId,
         scope: &str,
+        client: &ClientId,
         now: i64,
     ) -> Result<AccessToken, KeyUnavailable> {
         let key = self.key.get().await?;
@@ -104,6 +108,7 @@ impl AccessTokens for JwtIssuer {
             iss: &self.issuer,
             aud: &self.audience,
             sub: user.as_str(),
+            client_id: client.as_str(),
             scope,
             iat: now,
             exp: now + ACCESS_TOKEN_LIFETIME_SECS,

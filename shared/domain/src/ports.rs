@@ -56,6 +56,7 @@ pub trait AccessTokens: Send + Sync {
         &self,
         user: &crate::UserId,
         scope: &str,
+        client: &crate::session::ClientId,
         now: i64,
     ) -> impl Future<Output = Result<AccessToken, KeyUnavailable>> + Send;
 }

@@ -87,6 +87,9 @@ pub struct Settings {
     pub upload_policy: UploadPolicy,
     /// `APP_KEYS`: the `apikey` values seed 002's routes accept; unset = any.
     pub app_keys: Option<Vec<String>>,
+    /// `TOKEN_CLIENT_IDS`: the apps tokens may be issued to (RFC 9068's `client_id`),
+    /// comma-separated; the first is first-party apps' when a request names none.
+    pub token_client_ids: Option<Vec<String>>,
     /// `ADMIN_TOKEN_ISSUERS`: the issuers (`iss`) of another identity provider, fronting
     /// the API through a JWT authorizer, trusted to grant `users:admin`; unset = none, so
     /// only our own tokens (an operator's grant on the account) make an administrator.
@@ -146,6 +149,7 @@ impl Settings {
             upload_policy: upload_policy()?,
             app_keys: list("APP_KEYS"),
             admin_token_issuers: list("ADMIN_TOKEN_ISSUERS").unwrap_or_default(),
+            token_client_ids: list("TOKEN_CLIENT_IDS"),
             event_bus: optional("EVENT_BUS_NAME"),
             dead_letter_queue: optional("DEAD_LETTER_QUEUE_URL"),
             events_give_up_after: std::time::Duration::from_secs(number(
@@ -172,6 +176,7 @@ impl Settings {
             upload_policy: UploadPolicy::default(),
             app_keys: None,
             admin_token_issuers: Vec::new(),
+            token_client_ids: None,
             event_bus: None,
             dead_letter_queue: None,
             events_give_up_after: std::time::Duration::from_secs(
@@ -234,6 +239,19 @@ impl Settings {
         self.dead_letter_queue
             .as_deref()
             .ok_or(ConfigError::Missing("DEAD_LETTER_QUEUE_URL"))
+    }
+
+    /// The client ids of `TOKEN_CLIENT_IDS`, or first-party apps' default alone.
+    pub fn client_ids(&self) -> Result<Vec<domain::session::ClientId>, String> {
+        match &self.token_client_ids {
+            Some(ids) if !ids.is_empty() => ids
+                .iter()
+                .map(|raw| {
+                    domain::session::ClientId::parse(raw).map_err(|e| format!("{raw:?} {e}"))
+                })
+                .collect(),
+            _ => Ok(vec![domain::session::ClientId::default()]),
+        }
     }
 
     pub fn require_token(&self) -> Result<&TokenConfig, ConfigError> {

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::UserId;
-use domain::session::REFRESH_TOKEN_LIFETIME_SECS;
+use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS};
 
 use crate::StoreError;
 use crate::expr::Expression;
@@ -21,6 +21,8 @@ pub struct NewSession<'a> {
     pub token_hash: &'a str,
     /// Space-separated scopes every access token of the session carries.
     pub scope: &'a str,
+    /// The app the session was opened for; every access token of it names it.
+    pub client: &'a ClientId,
     pub now: i64,
 }
 
@@ -39,6 +41,7 @@ pub(crate) fn token_put(
         ("user_id".to_owned(), s(session.user.as_str())),
         ("family".to_owned(), s(session.family)),
         ("scope".to_owned(), s(session.scope)),
+        ("client_id".to_owned(), s(session.client.as_str())),
         ("issued_at".to_owned(), n(session.now)),
         (
             TTL_ATTRIBUTE.to_owned(),

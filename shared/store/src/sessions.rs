@@ -12,7 +12,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::session::{REFRESH_TOKEN_LIFETIME_SECS, REUSE_GRACE_SECS};
+use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS, REUSE_GRACE_SECS};
 use domain::{Email, UserId};
 use serde::Deserialize;
 
@@ -35,7 +35,11 @@ pub struct SessionStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented token is spent; `next` is the family's live token now.
-    Rotated { user: UserId, scope: String },
+    Rotated {
+        user: UserId,
+        scope: String,
+        client: ClientId,
+    },
     /// Unknown, expired, revoked, or reused after the grace (the family is now revoked).
     Refused,
 }
@@ -47,6 +51,10 @@ struct StoredToken {
     /// The scopes the login granted; every token of the family carries them on.
     #[serde(default)]
     scope: String,
+    /// The app the session was opened for; tokens stored before sessions named one
+    /// belong to first-party apps.
+    #[serde(default)]
+    client_id: Option<String>,
     expires_at: i64,
     #[serde(default)]
     rotated_at: Option<i64>,
@@ -98,6 +106,11 @@ impl SessionStore {
             }
             let user = UserId::parse(&token.user_id)
                 .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+            let client = match token.client_id.as_deref() {
+                Some(raw) => ClientId::parse(raw)
+                    .map_err(|e| StoreError::Failed(format!("stored client id: {e}")))?,
+                None => ClientId::default(),
+            };
             // The token the session must still name for this refresh to be legitimate:
             // the presented one, or within the grace the one it was rotated into.
             let expected = match (token.rotated_at, &token.rotated_to) {
@@ -151,6 +164,7 @@ impl SessionStore {
                         family: &token.family,
                         token_hash: next,
                         scope: &token.scope,
+                        client: &client,
                         now,
                     },
                     Some(presented),
@@ -170,6 +184,7 @@ impl SessionStore {
                     return Ok(Rotation::Rotated {
                         user,
                         scope: token.scope,
+                        client,
                     });
                 }
                 Outcome::FirstFailed(Some(old)) => {

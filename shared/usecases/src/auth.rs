@@ -5,7 +5,7 @@
 
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, KeyUnavailable};
-use domain::session::{RefreshTokenSecret, new_family_id};
+use domain::session::{ClientId, RefreshTokenSecret, new_family_id};
 use domain::{Clock, Email, UserId};
 use store::{AccountStore, Attempt, NewSession, Rotation, SessionStore, StoreError};
 
@@ -62,6 +62,7 @@ pub(crate) async fn password_matches(password: &Password, stored: Option<String>
 pub(crate) struct FirstRefresh<'a> {
     user: &'a UserId,
     scope: &'a str,
+    client: &'a ClientId,
     family: String,
     token_hash: String,
     now: i64,
@@ -74,6 +75,7 @@ impl FirstRefresh<'_> {
             family: &self.family,
             token_hash: &self.token_hash,
             scope: self.scope,
+            client: self.client,
             now: self.now,
         }
     }
@@ -85,13 +87,15 @@ pub(crate) async fn issue<'a, T: AccessTokens>(
     signer: &T,
     user: &'a UserId,
     scope: &'a str,
+    client: &'a ClientId,
     now: i64,
 ) -> Result<(Tokens, FirstRefresh<'a>), KeyUnavailable> {
-    let access = signer.issue(user, scope, now).await?;
+    let access = signer.issue(user, scope, client, now).await?;
     let refresh = RefreshTokenSecret::generate();
     let first = FirstRefresh {
         user,
         scope,
+        client,
         family: new_family_id(),
         token_hash: refresh.hash(),
         now,
@@ -107,7 +111,13 @@ pub(crate) async fn issue<'a, T: AccessTokens>(
 }
 
 impl<T: AccessTokens> Auth<'_, T> {
-    pub async fn login(&self, email: &Email, password: &Password) -> Result<Tokens, Refusal> {
+    /// A session for `client` (the app the tokens are for).
+    pub async fn login(
+        &self,
+        email: &Email,
+        password: &Password,
+        client: &ClientId,
+    ) -> Result<Tokens, Refusal> {
         let now = self.clock.now().timestamp();
         let credential = match self.accounts.begin_login(email, now).await? {
             Attempt::Limited { retry_after_secs } => {
@@ -128,7 +138,7 @@ impl<T: AccessTokens> Auth<'_, T> {
         }
         let user = UserId::parse(&credential.user_id)
             .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
-        let (tokens, refresh) = issue(self.tokens, &user, &credential.scope, now).await?;
+        let (tokens, refresh) = issue(self.tokens, &user, &credential.scope, client, now).await?;
         self.sessions.open(&refresh.session(), email).await?;
         Ok(tokens)
     }
@@ -144,8 +154,12 @@ impl<T: AccessTokens> Auth<'_, T> {
             .await?
         {
             Rotation::Refused => Err(Refusal::RefreshRefused),
-            Rotation::Rotated { user, scope } => {
-                let access = self.tokens.issue(&user, &scope, now).await?;
+            Rotation::Rotated {
+                user,
+                scope,
+                client,
+            } => {
+                let access = self.tokens.issue(&user, &scope, &client, now).await?;
                 Ok(Tokens {
                     access_token: access.token,
                     refresh_token: next.expose().to_owned(),

@@ -27,6 +27,8 @@ pub struct PhoneSignUp<'a, S, K, T> {
     pub sms: &'a S,
     pub keys: &'a K,
     pub tokens: &'a T,
+    /// The app the first session is for: first-party apps' client id.
+    pub client: &'a domain::session::ClientId,
     pub policy: &'a OtpPolicy,
     pub clock: &'a Clock,
 }
@@ -168,7 +170,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
         let user = new_user_id();
         // Signed before the write: a key-store failure leaves no account behind.
-        let (tokens, first) = issue(self.tokens, &user, "", now.timestamp())
+        let (tokens, first) = issue(self.tokens, &user, "", self.client, now.timestamp())
             .await
             .map_err(unavailable)?;
         let actor = ConsentActor {

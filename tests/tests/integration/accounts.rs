@@ -5,7 +5,7 @@ use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
 #[tokio::test]
-async fn the_key_set_and_discovery_document_are_public() {
+async fn the_key_set_and_the_server_metadata_are_public() {
     let env = TestEnv::new().await;
     let r = env.request("GET", "/.well-known/jwks.json").send().await;
     assert_eq!(r.status, 200);
@@ -30,21 +30,142 @@ async fn the_key_set_and_discovery_document_are_public() {
         )
     );
 
+    // RFC 8414: the endpoints where the API was reached, port and all (make dev serves
+    // on one), and the issuer the tokens carry.
+    let r = env
+        .request("GET", "/.well-known/oauth-authorization-server")
+        .header("host", "127.0.0.1:4321")
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["cache-control"], "public, max-age=300");
+    let metadata: Value = r.json();
+    assert_eq!(metadata["issuer"], dev_token::DEV_ISSUER);
+    assert_eq!(
+        metadata["jwks_uri"],
+        "http://127.0.0.1:4321/.well-known/jwks.json"
+    );
+    assert_eq!(
+        metadata["token_endpoint"],
+        "http://127.0.0.1:4321/oauth/token"
+    );
+    assert_eq!(metadata["grant_types_supported"], json!(["refresh_token"]));
+    assert_eq!(metadata["response_types_supported"], json!([]));
     let r = env
         .request("GET", "/.well-known/openid-configuration")
         .send()
         .await;
-    assert_eq!(r.status, 200);
-    let discovery: Value = r.json();
-    assert_eq!(discovery["issuer"], dev_token::DEV_ISSUER);
     assert_eq!(
-        discovery["jwks_uri"],
-        "http://127.0.0.1/.well-known/jwks.json"
+        r.status, 404,
+        "no OpenID provider document: there are no ID tokens"
     );
+}
+
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn form<'a>(env: &'a TestEnv, body: &str) -> integration_tests::TestRequest<'a> {
+    env.request("POST", "/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .raw(body.as_bytes().to_vec())
+}
+
+/// RFC 9068's `client_id`: the app a login names, or first-party apps' when it names
+/// none; a refresh keeps it. RFC 6749's token endpoint refreshes as `/auth/refresh` does.
+#[tokio::test]
+async fn access_tokens_name_their_client_and_the_token_endpoint_refreshes() {
+    let env = TestEnv::new().await;
+    account(&env, "cid@example.com", "correct horse", true).await;
+    let login = json!({"email": "cid@example.com", "password": "correct horse"});
+    let r = post(&env, "/auth/login", login.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let tokens = r.json();
     assert_eq!(
-        discovery["id_token_signing_alg_values_supported"][0],
-        "EdDSA"
+        claims(tokens["access_token"].as_str().unwrap())["client_id"],
+        domain::session::DEFAULT_CLIENT_ID
     );
+
+    let mut named = login.clone();
+    named["client_id"] = json!(local_api::DEV_CLIENT_ID);
+    let r = post(&env, "/auth/login", named.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let app = r.json();
+    assert_eq!(
+        claims(app["access_token"].as_str().unwrap())["client_id"],
+        local_api::DEV_CLIENT_ID
+    );
+    let r = post(
+        &env,
+        "/auth/refresh",
+        json!({"refresh_token": app["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(
+        claims(r.json()["access_token"].as_str().unwrap())["client_id"],
+        local_api::DEV_CLIENT_ID,
+        "the session remembers its client"
+    );
+    named["client_id"] = json!("another-app");
+    let r = post(&env, "/auth/login", named).await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json()["errors"]["client_id"].is_array(), "{}", r.json());
+
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let r = form(
+        &env,
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let refreshed = r.json();
+    assert_eq!(refreshed["token_type"], "Bearer");
+    assert_eq!(
+        claims(refreshed["access_token"].as_str().unwrap())["client_id"],
+        domain::session::DEFAULT_CLIENT_ID,
+        "a refresh keeps the session's client"
+    );
+
+    env.clock.advance(chrono::Duration::seconds(11));
+    let r = form(
+        &env,
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let r = form(
+        &env,
+        "grant_type=password&username=cid%40example.com&password=x",
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "unsupported_grant_type");
+    let r = form(
+        &env,
+        "grant_type=refresh_token&refresh_token=x&client_id=someone-else",
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "invalid_client");
+    let r = env
+        .request("POST", "/oauth/token")
+        .json(json!({"grant_type": "refresh_token", "refresh_token": refresh}))
+        .send()
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_request");
 }
 
 /// A registered account, made by the store (registration routes come next), with its

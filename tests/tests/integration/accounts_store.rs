@@ -153,6 +153,7 @@ async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) 
                 family: &family,
                 token_hash: &token,
                 scope: "",
+                client: &domain::session::ClientId::default(),
                 now,
             },
             email,

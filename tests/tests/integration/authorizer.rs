@@ -269,7 +269,11 @@ async fn issued_access_tokens_pass_the_authorizer() {
     let env = TestEnv::new().await;
     let issuer = env.platform.access_token_issuer().unwrap();
     let user = domain::UserId::parse("ada").unwrap();
-    let issued = issuer.issue(&user, "users:admin", now()).await.unwrap();
+    let client = domain::session::ClientId::parse("ios-app").unwrap();
+    let issued = issuer
+        .issue(&user, "users:admin", &client, now())
+        .await
+        .unwrap();
     assert_eq!(issued.expires_in, 900);
     let r = decide(
         &Authorizer::new(&env.platform).unwrap(),

@@ -34,6 +34,7 @@ async fn world(first: &str) -> World {
                 family: "fam1",
                 token_hash: first,
                 scope: "",
+                client: &domain::session::ClientId::default(),
                 now,
             },
             &email,
@@ -58,6 +59,7 @@ async fn a_refresh_spends_its_token_and_a_retry_within_the_grace_is_served() {
         Rotation::Rotated {
             user: w.user.clone(),
             scope: String::new(),
+            client: domain::session::ClientId::default(),
         }
     );
     assert_eq!(

@@ -60,6 +60,25 @@ pub fn mint(sub: &str, scopes: &[String], ttl_secs: i64, now: i64) -> String {
     mint_signed(DEV_PRIVATE_KEY_PEM, DEV_KID, sub, scopes, ttl_secs, now)
 }
 
+/// `make dev`'s issuer: where it serves, so RFC 8414 discovery from that address finds
+/// the issuer it names (`http://127.0.0.1:<port>`).
+pub fn served_issuer(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A dev token from `issuer` (`make dev`'s is `served_issuer`).
+pub fn mint_from(issuer: &str, sub: &str, scopes: &[String], ttl_secs: i64, now: i64) -> String {
+    sign(
+        issuer,
+        DEV_PRIVATE_KEY_PEM,
+        DEV_KID,
+        sub,
+        scopes,
+        ttl_secs,
+        now,
+    )
+}
+
 /// A token signed with another Ed25519 key (PKCS#8 PEM) under `kid`: key rotation tests.
 pub fn mint_signed(
     private_key_pem: &str,
@@ -69,9 +88,21 @@ pub fn mint_signed(
     ttl_secs: i64,
     now: i64,
 ) -> String {
+    sign(DEV_ISSUER, private_key_pem, kid, sub, scopes, ttl_secs, now)
+}
+
+fn sign(
+    issuer: &str,
+    private_key_pem: &str,
+    kid: &str,
+    sub: &str,
+    scopes: &[String],
+    ttl_secs: i64,
+    now: i64,
+) -> String {
     let scope = scopes.join(" ");
     let claims = Claims {
-        iss: DEV_ISSUER,
+        iss: issuer,
         aud: DEV_AUDIENCE,
         sub,
         iat: now,

@@ -15,7 +15,8 @@ pub use gateway::{Gateway, GatewayResponse, Handler};
 pub use template::Template;
 
 /// `settings` as `make dev` and the tests run them: the committed dev key verifies user
-/// tokens, and the OTP key lives in a secret named after the table.
+/// tokens, the OTP key lives in a secret named after the table, and tokens go to
+/// first-party apps or to `dev-app` (a second client, to try `client_id` with).
 pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::Settings {
     settings.table = Some(table.to_owned());
     settings.otp_secret_id = Some(otp_secret_name(table));
@@ -23,8 +24,17 @@ pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::
     settings.email_sender = Some(DEV_EMAIL_SENDER.to_owned());
     settings.token = Some(dev_token::dev_token_config());
     settings.event_bus = Some(event_bus_name(table));
+    if settings.token_client_ids.is_none() {
+        settings.token_client_ids = Some(vec![
+            domain::session::DEFAULT_CLIENT_ID.to_owned(),
+            DEV_CLIENT_ID.to_owned(),
+        ]);
+    }
     settings
 }
+
+/// A second client id `make dev` and the tests issue tokens to.
+pub const DEV_CLIENT_ID: &str = "dev-app";
 
 /// The change-event bus of the stack whose table is `table` (the template's
 /// `${AWS::StackName}-events` when the table is named after the stack).
@@ -68,8 +78,6 @@ pub async fn provision(
 /// The stand-in loyalty platform's API key and store code in development and tests.
 pub const DEV_LOYALTY_API_KEY: &str = "dev-loyalty-key";
 pub const DEV_LOYALTY_STORE_CODE: &str = "default";
-/// Where `make dev` runs the stand-in loyalty platform.
-pub const DEV_LOYALTY_ADDR: &str = "127.0.0.1:4580";
 
 pub fn loyalty_secret_name(table: &str) -> String {
     format!("{table}-loyalty-api-key")

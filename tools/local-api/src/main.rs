@@ -29,8 +29,9 @@ enum Command {
         /// The table on the emulator; created from template.yaml when missing.
         #[arg(long, env = "TABLE_NAME", default_value = "user-profile-dev")]
         table: String,
-        /// Where the stand-in loyalty platform listens (port 0: any free one).
-        #[arg(long, default_value = local_api::DEV_LOYALTY_ADDR)]
+        /// Where the stand-in loyalty platform listens (port 0, the default: a free one,
+        /// printed).
+        #[arg(long, default_value = "127.0.0.1:0")]
         loyalty_standin: SocketAddr,
     },
     /// Print a development user token (dev key: never accepted by a deployed stack).
@@ -43,6 +44,10 @@ enum Command {
         /// Seconds until expiry; negative mints an expired token (for tests).
         #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
         ttl: i64,
+        /// The `iss`: `make dev`'s own address by default (`http://127.0.0.1:$API_PORT`);
+        /// `https://dev.user-profile.local` for `make invoke` and the events/ payloads.
+        #[arg(long)]
+        issuer: Option<String>,
     },
 }
 
@@ -50,15 +55,22 @@ enum Command {
 async fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Token { sub, scope, ttl } => {
+        Command::Token {
+            sub,
+            scope,
+            ttl,
+            issuer,
+        } => {
             if let Err(reason) = domain::UserId::parse(&sub) {
                 eprintln!("--sub {reason}");
                 std::process::exit(2);
             }
-            println!(
-                "{}",
-                dev_token::mint(&sub, &scope, ttl, chrono::Utc::now().timestamp())
-            );
+            let issuer = issuer.unwrap_or_else(|| {
+                let port = std::env::var("API_PORT").ok().and_then(|p| p.parse().ok());
+                dev_token::served_issuer(port.unwrap_or(3000))
+            });
+            let now = chrono::Utc::now().timestamp();
+            println!("{}", dev_token::mint_from(&issuer, &sub, &scope, ttl, now));
         }
         Command::Serve {
             port,
@@ -93,7 +105,12 @@ async fn serve(
         ));
     }
     let settings = platform::Settings::from_env().map_err(|e| e.to_string())?;
-    let settings = local_api::dev_settings(settings, table_name);
+    let mut settings = local_api::dev_settings(settings, table_name);
+    // The issuer is where this serves, as RFC 8414 discovery expects.
+    let issuer = dev_token::served_issuer(port);
+    if let Some(token) = settings.token.as_mut() {
+        token.issuer = issuer.clone();
+    }
     let settings = local_api::dev_avatars(settings, table_name, &endpoint);
     // The stand-in loyalty platform, unless the environment names a platform itself.
     let settings = if settings.loyalty.is_some() {
@@ -171,7 +188,8 @@ async fn serve(
             route.method, route.path, route.function, auth
         );
     }
-    let token = dev_token::mint("dev-user", &[], 3600, chrono::Utc::now().timestamp());
+    let now = chrono::Utc::now().timestamp();
+    let token = dev_token::mint_from(&issuer, "dev-user", &[], 3600, now);
     println!("\nTry (dev token for sub dev-user, valid 1 h):");
     println!("  curl -i -H 'Authorization: Bearer {token}' http://{addr}/users/profile\n");
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""`make seed-clients`: the reference APIs' own sample code, run as a partner would copy it.
+"""`make outside-clients`: clients nobody here wrote, against the stack as `make dev` runs it.
 
-Seed 002's Node samples (npm `request`, form data) are kept in seed002/ as the seed prints
+1. The reference APIs' own sample code, run as a partner would copy it. Seed 002's Node samples (npm `request`, form data) are kept in seed002/ as the seed prints
 them; the one change is a missing `}` in the image sample, which does not parse as
 printed. This script starts the stack as `make dev` does (emulator and local-api on free
 ports), makes an account with a verified number, fills in only the placeholders (host,
@@ -15,6 +15,10 @@ a file), runs each sample with Node and requires seed 002's 200 envelope from ea
 
 The update must send no code (an unchanged number is no change); the check reads the
 emulator's SMS log before and after.
+
+2. A strict OAuth library, oauth4webapi (oauth.mjs): RFC 8414 discovery from the address
+the stack serves on, RFC 9068 validation of an access token from `/auth/login` against the
+JWKS the metadata names, and a refresh at the metadata's token endpoint.
 """
 
 import json
@@ -85,7 +89,8 @@ def main():
              "--loyalty-standin", "127.0.0.1:0"],
             cwd=ROOT, env=env, stdout=open(f"{logs}/api.log", "w"), stderr=subprocess.STDOUT))
         wait_for(api_port, "local-api", f"{logs}/api.log")
-        run(api, emulator)
+        seed002_samples(api, emulator)
+        oauth_library(api, emulator)
     finally:
         for p in procs:
             p.terminate()
@@ -107,7 +112,15 @@ def texts_to(emulator, phone):
     return [m for m in call(f"{emulator}/_emulator/sms") if m["phone"] == phone]
 
 
-def run(api, emulator):
+def node(script, *args):
+    out = subprocess.run(["node", str(script), *args], capture_output=True, text=True,
+                         env=dict(os.environ, NODE_PATH=str(HERE / "node_modules")), timeout=60)
+    if out.returncode != 0:
+        sys.exit(f"outside-clients: {Path(script).name} failed:\n{out.stderr}")
+    return out.stdout
+
+
+def seed002_samples(api, emulator):
     # An account signed up by phone (seed 000's route), so its number is verified.
     phone = f"+90532{random.randrange(10**7):07d}"
     email = f"node-sample-{random.randrange(16**8):08x}@example.com"
@@ -138,14 +151,11 @@ def run(api, emulator):
             sys.exit(f"seed-clients: {name}: placeholders left unfilled: {left}")
         script = work / f"{name}.js"
         script.write_text(text)
-        out = subprocess.run(["node", str(script)], capture_output=True, text=True,
-                             env=dict(os.environ, NODE_PATH=str(HERE / "node_modules")), timeout=60)
-        if out.returncode != 0:
-            sys.exit(f"seed-clients: {name}: node failed:\n{out.stderr}")
+        stdout = node(script)
         try:
-            body = json.loads(out.stdout)
+            body = json.loads(stdout)
         except ValueError:
-            sys.exit(f"seed-clients: {name}: not JSON: {out.stdout!r}")
+            sys.exit(f"seed-clients: {name}: not JSON: {stdout!r}")
         if body.get("status_code") != 200 or body.get("errors") != {}:
             sys.exit(f"seed-clients: {name}: not seed 002's 200 envelope: {body}")
         print(f"seed-clients: {name}: 200 {json.dumps(body)[:100]}")
@@ -176,6 +186,27 @@ def run(api, emulator):
         sys.exit(f"seed-clients: profile-image: no image_url in {uploaded}")
     sample("local-info", {})
     print("seed-clients: seed 002's four Node samples answered 200, the number sent back unchanged")
+
+
+
+def oauth_library(api, emulator):
+    # A seed 001 account: sign up, the emailed code, login.
+    email = f"oauth-{random.randrange(16**8):08x}@example.com"
+    password = "correct horse battery"
+    call(f"{api}/api/v1/accounts/users", {"email": email, "password": password, "confirm_password": password,
+                                          "first_name": "Oauth", "last_name": "Client"})
+    mails = [m for m in call(f"{emulator}/_emulator/email") if email in m["to"]]
+    code = re.search(r"\b(\d{6})\b", mails[-1]["body"]).group(1)
+    call(f"{api}/users/verify", {"email": email, "code": code})
+    tokens = call(f"{api}/auth/login", {"email": email, "password": password})
+    if "access_token" not in tokens:
+        sys.exit(f"oauth: no login: {tokens}")
+    out = json.loads(node(HERE / "oauth.mjs", api, tokens["access_token"], tokens["refresh_token"],
+                          "user-profile-api"))
+    if out["jwks_uri"] != f"{api}/.well-known/jwks.json" or not out["refreshed"]:
+        sys.exit(f"oauth: unexpected: {out}")
+    print(f"oauth: oauth4webapi discovered {out['issuer']}, validated an RFC 9068 token "
+          f"(client_id {out['client_id']}) with {out['jwks_uri']}, refreshed at {out['token_endpoint']}")
 
 
 if __name__ == "__main__":
