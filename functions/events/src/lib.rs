@@ -4,8 +4,12 @@
 //! Lambda retries from it while the records before it stay done; redelivered records
 //! carry the same event ids. A record that cannot succeed (its images do not read, an
 //! event too large for the bus), or still fails `give_up_after` past its commit, is
-//! poison: it is set aside in the dead-letter queue with the reason, its user and its
-//! version, and the shard flows on.
+//! poison: it is set aside in the dead-letter queue, and the shard flows on. The letter
+//! says where to find the record again and why it was set aside (user, item kind,
+//! sequence number, event ids, reason) and nothing of what it held: the stream's images
+//! carry password hashes, code digests, addresses and numbers, and a queue keeps its
+//! messages for days. The item itself is still in the table, or its change in the
+//! stream for 24 hours.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -57,6 +61,26 @@ fn stream_record(record: &EventRecord) -> Option<StreamRecord> {
     })
 }
 
+/// The item's kind: the prefixes of its keys (`USER/PROFILE`, `EMAIL/CREDENTIAL`), never
+/// the values after them, which may be an address or a number.
+fn item_kind(record: &EventRecord) -> String {
+    let prefix = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(key)) => {
+            key.split('#').next().unwrap_or_default().to_owned()
+        }
+        _ => "?".to_owned(),
+    };
+    format!("{}/{}", prefix("pk"), prefix("sk"))
+}
+
+/// The user a record's partition names, for items outside a user's partition none.
+fn user_of(record: &EventRecord) -> Option<String> {
+    match record.change.keys.get("pk") {
+        Some(serde_dynamo::AttributeValue::S(key)) => key.strip_prefix("USER#").map(str::to_owned),
+        _ => None,
+    }
+}
+
 fn failure(record: &EventRecord) -> DynamoDbEventResponse {
     let mut item = DynamoDbBatchItemFailure::default();
     item.item_identifier = record.change.sequence_number.clone();
@@ -89,10 +113,12 @@ impl<P: EventPublisher + 'static, D: DeadLetters + 'static> EventFunction for Ev
                         events,
                         unreadable: None,
                     },
-                    Err(e) => Handled {
+                    // The parse error may quote the record's values: neither the log
+                    // nor the letter carries it.
+                    Err(_) => Handled {
                         record,
                         events: Vec::new(),
-                        unreadable: Some(format!("the record's images do not read: {e}")),
+                        unreadable: Some("the record's images do not read".to_owned()),
                     },
                 })
             })
@@ -148,10 +174,17 @@ impl<P, D: DeadLetters> EventsApp<P, D> {
         if !permanent && age.to_std().unwrap_or_default() < self.give_up_after {
             return false;
         }
-        let Ok(body) = serde_json::to_string(record) else {
-            return false;
-        };
         let first = handled.events.first();
+        let user_id = first.map(|e| e.user_id.clone()).or_else(|| user_of(record));
+        let body = serde_json::json!({
+            "user_id": user_id,
+            "item_kind": item_kind(record),
+            "sequence_number": record.change.sequence_number,
+            "stream_event_id": record.event_id,
+            "event_ids": handled.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            "reason": reason,
+        })
+        .to_string();
         let mut attributes = vec![
             (
                 "sequence_number",
