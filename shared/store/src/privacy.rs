@@ -255,21 +255,46 @@ impl PrivacyStore {
                 }
             }
         }
+        // What the account owns goes: its claims, conditioned on naming it. An address's
+        // verification code goes with the account's credential; a number's codes and send
+        // caps only where the account proved the address or number (a verified credential,
+        // an owner marker, which a number gets only once proven). The rest belongs to the
+        // address or number:
+        // a stranger's pending sign-up code, the caps that keep an unproven destination
+        // from being texted or mailed without end. They expire by TTL. The claims go last,
+        // so a repeated step reads them again.
+        let mut claims = Vec::new();
         for email in &emails {
-            self.delete_claim(&ItemKey::credential(email), user).await?;
+            let key = ItemKey::credential(email);
+            let Some(credential) = self.claim_of(&key, user).await? else {
+                continue;
+            };
             keys.push(ItemKey::email_challenge(email, Purpose::VerifyEmail));
-            keys.push(ItemKey::email_sends(email));
+            if matches!(
+                credential.get("email_verified"),
+                Some(AttributeValue::Bool(true))
+            ) {
+                keys.push(ItemKey::email_sends(email));
+            }
+            claims.push(key);
         }
         for phone in &phones {
-            self.delete_claim(&ItemKey::phone_owner(phone), user)
-                .await?;
-            keys.push(ItemKey::phone_challenge(phone, Purpose::RegisterPhone));
-            keys.push(ItemKey::phone_sends(phone));
+            let key = ItemKey::phone_owner(phone);
+            if self.claim_of(&key, user).await?.is_some() {
+                // Its own spent sign-up code, or one a stranger started for a number
+                // whose every code goes to this account's holder.
+                keys.push(ItemKey::phone_challenge(phone, Purpose::RegisterPhone));
+                keys.push(ItemKey::phone_sends(phone));
+                claims.push(key);
+            }
         }
         keys.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
         keys.dedup();
         for chunk in keys.chunks(MAX_WRITES) {
             batch_delete(&self.client, &self.table, chunk).await?;
+        }
+        for key in &claims {
+            self.delete_claim(key, user).await?;
         }
         Ok(())
     }
@@ -421,6 +446,13 @@ impl PrivacyStore {
     }
 
     /// A uniqueness claim deleted only while it names `user`.
+    /// The claim at `key` (a credential, a number's owner marker) if it names `user`.
+    async fn claim_of(&self, key: &ItemKey, user: &UserId) -> Result<Option<Item>, StoreError> {
+        let item = get_consistent(&self.client, &self.table, key).await?;
+        Ok(item.filter(|claim| text(claim, "user_id") == Some(user.as_str())))
+    }
+
+    /// Deletes the claim at `key` if it still names `user`.
     async fn delete_claim(&self, key: &ItemKey, user: &UserId) -> Result<(), StoreError> {
         let result = self
             .client

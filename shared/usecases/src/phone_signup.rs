@@ -93,10 +93,11 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
 
     pub async fn run(&self, request: Request) -> Result<Outcome, Refusal> {
         let asks_for_code = request.code.is_none() || request.resend;
-        if asks_for_code {
-            let now = self.clock.now().timestamp();
-            codes::charge_source(self.policy, self.accounts, &request.source, now).await?;
-        }
+        // Every request spends the source's budget, a code sent in as much as one asked
+        // for: the number's one pending challenge takes five tries, and a stranger's
+        // wrong codes must not burn its holder's sign-up for free.
+        let now = self.clock.now().timestamp();
+        codes::charge_source(self.policy, self.accounts, &request.source, now).await?;
         let state = self
             .accounts
             .load_phone_registration(&request.email, &request.phone)

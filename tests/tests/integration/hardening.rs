@@ -587,6 +587,66 @@ async fn anonymous_sign_up_probes_spend_the_source_budget() {
     assert_eq!(r.status, 406, "{}", r.json());
 }
 
+/// A sign-up's code is judged against the number's one pending challenge, five tries and
+/// it is spent: a stranger's wrong codes would burn the holder's sign-up for free. Each
+/// code sent in, right or wrong, spends the source's budget like a code asked for.
+#[tokio::test]
+async fn wrong_sign_up_codes_spend_the_source_budget() {
+    let env = TestEnv::builder()
+        .policy(OtpPolicy {
+            max_signups_per_source_per_hour: 3,
+            ..OtpPolicy::default()
+        })
+        .build()
+        .await;
+    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
+    env.clock
+        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    let phone = integration_tests::fresh_phone();
+    let holder = json!({
+        "email": "holder-signup@example.com", "password": "correct horse battery", "phone": phone,
+        "first_name": "Hal", "last_name": "Holder", "date_of_birth": "1990-12-10"
+    });
+    let r = env
+        .request("POST", "/users/register")
+        .from_ip("203.0.113.20")
+        .json(holder.clone())
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let mut guess = holder.clone();
+        guess["email"] = json!(format!("stranger-{i}@example.com"));
+        guess["code"] = json!(format!("{:06}", 100_000 + i));
+        let r = env
+            .request("POST", "/users/register")
+            .from_ip("198.51.100.66")
+            .json(guess)
+            .send()
+            .await;
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(&statuses[..3], [406; 3], "{statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "{statuses:?}");
+
+    let mut with_code = holder;
+    with_code["code"] = json!(integration_tests::last_code_to(&phone));
+    let r = env
+        .request("POST", "/users/register")
+        .from_ip("203.0.113.20")
+        .json(with_code)
+        .send()
+        .await;
+    assert_eq!(
+        r.status,
+        201,
+        "the holder's code was not burned: {}",
+        r.json()
+    );
+}
+
 /// Each text carries SNS's per-message price cap (`SmsMaxPrice`): SNS drops a message
 /// that would cost more, whatever a pumping scheme routes it to.
 #[tokio::test]

@@ -1073,3 +1073,93 @@ async fn without_a_verified_phone_the_code_goes_to_the_verified_email() {
     assert_eq!(r.status, 201, "{}", r.json());
     assert_ne!(r.json()["data"]["id"], id.as_str());
 }
+
+/// An account holds addresses and numbers it never proved (seed 001's sign-up stores
+/// both unverified). Its erasure deletes what it owns, and leaves what belongs to the
+/// address or number: their send caps, and a stranger's pending sign-up code.
+#[tokio::test]
+async fn an_erasure_resets_no_cap_and_burns_no_code_of_an_address_or_number_it_never_proved() {
+    let env = TestEnv::new().await;
+    let email = format!("unproven-{:08x}@example.com", rand::random::<u32>());
+    let phone = fresh_phone();
+    let password = "securepassword123";
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(
+            json!({"email": email, "password": password, "confirm_password": password,
+                     "first_name": "Mallory", "phone": phone}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    // The number's holder starts a sign-up of their own: a code goes to their phone.
+    let r = env
+        .request("POST", "/users/register")
+        .json(
+            json!({"first_name": "Nia", "last_name": "Holder", "email": format!("holder-{email}"),
+                     "password": password, "phone": phone, "date_of_birth": "1990-12-10"}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let before = env.scan_all().await;
+    let at = |items: &[Item], pk: &str, sk_prefix: &str| {
+        items
+            .iter()
+            .filter(|i| text(i, "pk") == pk && text(i, "sk").starts_with(sk_prefix))
+            .count()
+    };
+    let email_pk = format!("EMAIL#{}", email.to_lowercase());
+    let phone_pk = format!("PHONE#{phone}");
+    assert_eq!(
+        at(&before, &email_pk, "OTP_SENDS"),
+        1,
+        "the address's send cap"
+    );
+    assert_eq!(
+        at(&before, &phone_pk, "OTP#"),
+        1,
+        "the holder's pending sign-up code"
+    );
+
+    let token = integration_tests::user_token_with(&id, &[]);
+    let r = env
+        .request("DELETE", "/users/me")
+        .bearer(&token)
+        .json(json!({"password": password}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let after = env.scan_all().await;
+    assert_eq!(
+        at(&after, &email_pk, "CREDENTIAL"),
+        0,
+        "the account's own claim goes"
+    );
+    assert_eq!(
+        at(&after, &email_pk, "OTP_SENDS"),
+        1,
+        "the cap of an address the account never proved stays"
+    );
+    assert_eq!(
+        at(&after, &phone_pk, "OTP#"),
+        1,
+        "the holder's pending sign-up code stays"
+    );
+    assert_eq!(
+        at(&after, &phone_pk, "OTP_SENDS"),
+        1,
+        "and the number's cap"
+    );
+    let r = env
+        .request("POST", "/users/register")
+        .json(
+            json!({"first_name": "Nia", "last_name": "Holder", "email": format!("holder-{email}"),
+                     "password": password, "phone": phone, "date_of_birth": "1990-12-10",
+                     "code": last_code_to(&phone)}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "the holder's code still works: {}", r.json());
+}

@@ -83,8 +83,9 @@ async fn code_then_account_with_tokens_that_work() {
     assert_eq!(r.status, 201, "{}", r.json());
     assert_eq!(
         env.calls.take(),
-        ["BatchGetItem", "TransactWriteItems"],
-        "one read, then the account, the code and the session in one transaction"
+        ["UpdateItem", "BatchGetItem", "TransactWriteItems"],
+        "the source's budget, one read, then the account, the code and the session in one \
+         transaction"
     );
     assert_eq!(
         r.headers.get("cache-control").and_then(|v| v.to_str().ok()),
