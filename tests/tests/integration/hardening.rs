@@ -259,8 +259,17 @@ async fn bad_input_is_a_named_4xx_that_stores_nothing_and_logs_no_error() {
         before.len() + 1,
         "only the API token was added"
     );
+    // The capture is the whole binary's: stream consumers other tests run at the same time
+    // log their own dead letters; this test's routes are the HTTP functions.
     let text = logs.text();
-    assert!(!text.contains("\"ERROR\""), "no ERROR line: {text}");
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("\"ERROR\""))
+        .filter(|line| {
+            !line.contains("\"target\":\"events\"") && !line.contains("\"target\":\"loyalty_sync\"")
+        })
+        .collect();
+    assert!(errors.is_empty(), "no ERROR line: {errors:#?}");
 }
 
 /// `local-api serve` answers a body over API Gateway's 10 MiB limit with 413, as API
