@@ -67,7 +67,7 @@ impl Default for OtpPolicy {
             resend_cooldown_secs: 60,
             max_sends_per_user_per_hour: 5,
             max_sends_per_target_per_hour: 5,
-            max_signups_per_source_per_hour: 30,
+            max_signups_per_source_per_hour: 10,
             sms: crate::sms::SmsPolicy::default(),
         }
     }
@@ -86,6 +86,9 @@ impl OtpPolicy {
             || self.max_sends_per_target_per_hour == 0
         {
             return Err("attempt and send limits must be at least 1".into());
+        }
+        if self.sms.max_per_hour_to_new_numbers == 0 {
+            return Err("SMS_MAX_PER_HOUR_TO_NEW_NUMBERS must be at least 1".into());
         }
         Ok(self)
     }

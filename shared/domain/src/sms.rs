@@ -12,15 +12,29 @@ pub struct SmsPolicy {
     pub countries: Option<BTreeSet<CountryCode>>,
     /// Texts per clock hour, across all users and numbers.
     pub max_per_hour: u32,
+    /// Of those, texts to numbers no account has proved yet (sign-ups, a change of
+    /// number): what anyone with addresses to spare can cause, capped apart so it never
+    /// takes the texts of the numbers accounts hold.
+    pub max_per_hour_to_new_numbers: u32,
 }
 
 impl Default for SmsPolicy {
     fn default() -> Self {
         Self {
             countries: None,
-            max_per_hour: 1000,
+            max_per_hour: 200,
+            max_per_hour_to_new_numbers: 50,
         }
     }
+}
+
+/// Whom a text goes to, for the caps that count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    /// A number an account has proved (an erasure's code to the holder's phone).
+    Holder,
+    /// A number no account has proved: a sign-up's, or a new number of a change.
+    NewNumber,
 }
 
 /// Why a number gets no code.

@@ -263,7 +263,8 @@ impl Settings {
 
 /// `OTP_TTL_SECONDS`, `OTP_MAX_ATTEMPTS`, `OTP_RESEND_COOLDOWN_SECONDS`,
 /// `OTP_MAX_SENDS_PER_USER_PER_HOUR`, `OTP_MAX_SENDS_PER_NUMBER_PER_HOUR`,
-/// `SIGNUPS_PER_SOURCE_PER_HOUR`, `SMS_COUNTRIES`, `SMS_MAX_PER_HOUR`.
+/// `SIGNUPS_PER_SOURCE_PER_HOUR`, `SMS_COUNTRIES`, `SMS_MAX_PER_HOUR`,
+/// `SMS_MAX_PER_HOUR_TO_NEW_NUMBERS`.
 fn loyalty() -> Result<Option<LoyaltyConfig>, ConfigError> {
     match optional("LOYALTY_PROVIDER").as_deref() {
         None | Some("none") => Ok(None),
@@ -331,6 +332,10 @@ fn otp_policy() -> Result<OtpPolicy, ConfigError> {
         sms: SmsPolicy {
             countries,
             max_per_hour,
+            max_per_hour_to_new_numbers: number(
+                "SMS_MAX_PER_HOUR_TO_NEW_NUMBERS",
+                d.sms.max_per_hour_to_new_numbers,
+            )?,
         },
     }
     .validated()

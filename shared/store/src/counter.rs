@@ -83,14 +83,15 @@ impl SmsQuota {
     }
 
     /// Takes one text of the hour starting at `hour` (epoch seconds) if fewer than
-    /// `limit` went out in it.
-    pub async fn take(&self, hour: i64, limit: u32) -> Result<bool, StoreError> {
+    /// `limit` went out in it; `new_numbers`: the count of texts to numbers no account
+    /// has proved, else the count of all texts.
+    pub async fn take(&self, hour: i64, limit: u32, new_numbers: bool) -> Result<bool, StoreError> {
         // Kept a day for operators to read; TTL deletes it after.
         let expires_at = hour + 24 * 3600;
         take_one(
             &self.client,
             &self.table,
-            &ItemKey::sms_hour(hour),
+            &Self::key(hour, new_numbers),
             limit,
             expires_at,
         )
@@ -98,7 +99,15 @@ impl SmsQuota {
     }
 
     /// Gives back a text of `hour` that was not sent.
-    pub async fn give_back(&self, hour: i64) -> Result<(), StoreError> {
-        give_back(&self.client, &self.table, &ItemKey::sms_hour(hour)).await
+    pub async fn give_back(&self, hour: i64, new_numbers: bool) -> Result<(), StoreError> {
+        give_back(&self.client, &self.table, &Self::key(hour, new_numbers)).await
+    }
+
+    fn key(hour: i64, new_numbers: bool) -> ItemKey {
+        if new_numbers {
+            ItemKey::sms_hour_new_numbers(hour)
+        } else {
+            ItemKey::sms_hour(hour)
+        }
     }
 }

@@ -181,6 +181,14 @@ impl ItemKey {
         }
     }
 
+    /// The hour's count of texts to numbers no account has proved.
+    pub fn sms_hour_new_numbers(hour: i64) -> Self {
+        Self {
+            pk: SMS_QUOTA_PK.to_owned(),
+            sk: format!("NEW#{hour}"),
+        }
+    }
+
     pub fn signups(source: &RequestSource, hour: i64) -> Self {
         Self {
             pk: format!("{SOURCE_PREFIX}{}", source.as_str()),

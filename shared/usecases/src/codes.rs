@@ -12,6 +12,7 @@ use domain::otp::{
     Challenge, CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, SendLog, Verdict,
 };
 use domain::ports::{OtpKeys, SmsSender};
+use domain::sms::Recipient;
 use domain::source::RequestSource;
 use store::{SmsQuota, StoreError};
 
@@ -164,10 +165,12 @@ pub(crate) async fn charge_source(
     .into())
 }
 
-/// How texts go out: the gateway, and the service-wide count they are capped by.
+/// How texts go out: the gateway, the service-wide counts they are capped by, and whom
+/// this one goes to.
 pub(crate) struct Texting<'a, S> {
     pub sms: &'a S,
     pub quota: &'a SmsQuota,
+    pub to: Recipient,
 }
 
 /// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
@@ -176,7 +179,7 @@ pub(crate) struct Texting<'a, S> {
 pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
     policy: &OtpPolicy,
     keys: &K,
-    Texting { sms, quota }: Texting<'_, S>,
+    Texting { sms, quota, to }: Texting<'_, S>,
     items: &I,
     code: CodeFor<'_>,
     phone: &PhoneNumber,
@@ -185,20 +188,44 @@ pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
     policy.sms.admits(phone).map_err(CodeRefusal::from)?;
     send(policy, keys, items, code, now, |otp| async move {
         let hour = hour_start(now);
-        if !quota.take(hour, policy.sms.max_per_hour).await? {
+        let paused = |cap: u32, which: &str| {
             // The alarm `SmsHourlyCapAlarm` counts this line (a metric filter on the term).
             tracing::error!(
                 alarm = SMS_CAP_ALARM,
-                cap = policy.sms.max_per_hour,
-                "the hourly cap on texts is reached; codes are refused until the next hour"
+                cap,
+                which,
+                "an hourly cap on texts is reached; such codes are refused until the next hour"
             );
             let retry_after_secs = (hour + 3600 - now).max(1) as u64;
-            return Err(CodeRefusal::SmsPaused { retry_after_secs }.into());
+            Failure::from(CodeRefusal::SmsPaused { retry_after_secs })
+        };
+        // Texts to unproven numbers have their own cap first, so they never take the
+        // texts the numbers accounts hold still get.
+        let new_number = to == Recipient::NewNumber;
+        if new_number
+            && !quota
+                .take(hour, policy.sms.max_per_hour_to_new_numbers, true)
+                .await?
+        {
+            return Err(paused(
+                policy.sms.max_per_hour_to_new_numbers,
+                "new numbers",
+            ));
+        }
+        let give_back = |all: bool| async move {
+            let counts = [(new_number, true), (all, false)];
+            for (taken, of_new) in counts {
+                if taken && let Err(e) = quota.give_back(hour, of_new).await {
+                    tracing::warn!(error = %e, "could not give back an unsent text");
+                }
+            }
+        };
+        if !quota.take(hour, policy.sms.max_per_hour, false).await? {
+            give_back(false).await;
+            return Err(paused(policy.sms.max_per_hour, "all texts"));
         }
         if let Err(e) = sms.send_code(phone, &otp, policy.lifetime_secs).await {
-            if let Err(give_back) = quota.give_back(hour).await {
-                tracing::warn!(error = %give_back, "could not give back an unsent text");
-            }
+            give_back(true).await;
             return Err(unavailable(e));
         }
         Ok(())

@@ -364,6 +364,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
                     codes::Texting {
                         sms: self.sms,
                         quota: &self.profiles.sms_quota(),
+                        to: domain::sms::Recipient::Holder,
                     },
                     &items,
                     code,

@@ -172,6 +172,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
             codes::Texting {
                 sms: self.sms,
                 quota: &self.profiles.sms_quota(),
+                to: domain::sms::Recipient::NewNumber,
             },
             &items,
             code_for(user, phone),

@@ -130,6 +130,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             codes::Texting {
                 sms: self.sms,
                 quota: &self.accounts.sms_quota(),
+                to: domain::sms::Recipient::NewNumber,
             },
             &self.items(request, state),
             code,

@@ -456,6 +456,69 @@ async fn the_hourly_cap_on_texts_pauses_codes_and_raises_the_alarm() {
     assert_eq!(r.status, 202);
 }
 
+/// Texts to numbers no account has proved (sign-ups, a change of number) have a cap of
+/// their own inside the global one: strangers with addresses to spare exhaust it, and the
+/// code an account holder asks for at their own number still goes out.
+#[tokio::test]
+async fn texts_to_new_numbers_cannot_take_the_holders_texts() {
+    let env = TestEnv::builder()
+        .policy(OtpPolicy {
+            sms: SmsPolicy {
+                max_per_hour: 5,
+                max_per_hour_to_new_numbers: 2,
+                ..SmsPolicy::default()
+            },
+            ..OtpPolicy::default()
+        })
+        .build()
+        .await;
+    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
+    env.clock
+        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    let patch = |user: &'static str, body: Value| {
+        let env = &env;
+        async move {
+            env.request("PATCH", "/users/profile")
+                .user(user)
+                .json(body)
+                .send()
+                .await
+        }
+    };
+    // A holder proves a number (one text to a new number).
+    let held = integration_tests::fresh_phone();
+    assert_eq!(patch("holder", json!({"phone": held})).await.status, 202);
+    let code = integration_tests::last_code_to(&held);
+    let r = patch("holder", json!({"phone": held, "code": code})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    // Strangers' new numbers: one more fits the cap of two, then none.
+    assert_eq!(
+        patch(
+            "stranger-1",
+            json!({"phone": integration_tests::fresh_phone()})
+        )
+        .await
+        .status,
+        202
+    );
+    let r = patch(
+        "stranger-2",
+        json!({"phone": integration_tests::fresh_phone()}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.json());
+    assert_eq!(r.json()["code"], "sms_paused");
+    // The holder's own number is texted the erasure's code all the same.
+    let texts = integration_tests::sms_to(&held).len();
+    let r = env
+        .request("DELETE", "/users/me")
+        .user("holder")
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(integration_tests::sms_to(&held).len(), texts + 1);
+}
+
 /// A revoked API token works until the authorizer's cached decision expires, so every
 /// route that takes API tokens sits behind `PartnerAuthorizer`, cached for
 /// `PartnerAuthorizerCacheTtl` (default 30 s) rather than the user routes' 300 s. Which
