@@ -427,6 +427,14 @@ impl TestEnv {
         Self::builder().dynamodb_endpoint(endpoint).build().await
     }
 
+    /// Moves the clock ten minutes into the next hour, so a test of an hourly budget never
+    /// straddles two hours.
+    pub fn ten_minutes_into_an_hour(&self) {
+        let into_hour = self.clock.now().timestamp().rem_euclid(3600);
+        self.clock
+            .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    }
+
     pub fn request(&self, method: &str, path: &str) -> TestRequest<'_> {
         TestRequest {
             env: self,
@@ -556,6 +564,39 @@ pub fn fail_email_to(address: &str, fail: bool) {
         ureq::delete(&url).call()
     };
     result.expect("the emulator takes SES faults");
+}
+
+/// One part of a `multipart/form-data` body: a text field, or a file with its file name
+/// and the Content-Type its client claims.
+pub struct FormPart<'a> {
+    pub name: &'a str,
+    pub file: Option<(&'a str, &'a str)>,
+    pub bytes: &'a [u8],
+}
+
+/// A `multipart/form-data` body delimited by `boundary`, as browsers and HTTP libraries
+/// write one.
+pub fn multipart_body(boundary: &str, parts: &[FormPart<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        let file = match part.file {
+            Some((name, content_type)) => {
+                format!("; filename=\"{name}\"\r\nContent-Type: {content_type}")
+            }
+            None => String::new(),
+        };
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"{file}\r\n\r\n",
+                part.name
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(part.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
 }
 
 /// Makes the emulator refuse the next `count` PutEvents entries to `bus` (of detail-type

@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use image::{ImageFormat, RgbImage};
-use integration_tests::{TestEnv, user_token_with};
+use integration_tests::{FormPart, TestEnv, multipart_body, user_token_with};
 use local_api::GatewayResponse;
 use serde_json::Value;
 
@@ -23,19 +23,15 @@ fn encoded(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
 
 /// A multipart body; each part with a file name and a Content-Type that may lie.
 fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, filename, bytes) in parts {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
+    let parts: Vec<FormPart<'_>> = parts
+        .iter()
+        .map(|(name, filename, bytes)| FormPart {
+            name,
+            file: Some((filename, "text/plain")),
+            bytes,
+        })
+        .collect();
+    multipart_body(BOUNDARY, &parts)
 }
 
 async fn upload(env: &TestEnv, user: &str, parts: &[Part<'_>]) -> GatewayResponse {

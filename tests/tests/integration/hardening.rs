@@ -377,10 +377,7 @@ async fn the_hourly_cap_on_texts_pauses_codes_and_raises_the_alarm() {
         })
         .build()
         .await;
-    // Ten minutes into an hour, so the test never straddles two.
-    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
-    env.clock
-        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    env.ten_minutes_into_an_hour();
     let ask = |user: String, phone: String| {
         let env = &env;
         async move {
@@ -472,9 +469,7 @@ async fn texts_to_new_numbers_cannot_take_the_holders_texts() {
         })
         .build()
         .await;
-    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
-    env.clock
-        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    env.ten_minutes_into_an_hour();
     let patch = |user: &'static str, body: Value| {
         let env = &env;
         async move {
@@ -596,9 +591,7 @@ async fn anonymous_sign_up_probes_spend_the_source_budget() {
         })
         .build()
         .await;
-    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
-    env.clock
-        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    env.ten_minutes_into_an_hour();
     let taken_email = domain::Email::parse("held@example.com").unwrap();
     let taken_phone = domain::PhoneNumber::parse(&integration_tests::fresh_phone()).unwrap();
     integration_tests::store_account(
@@ -671,9 +664,7 @@ async fn wrong_sign_up_codes_spend_the_source_budget() {
         })
         .build()
         .await;
-    let into_hour = env.clock.now().timestamp().rem_euclid(3600);
-    env.clock
-        .advance(chrono::Duration::seconds(3600 - into_hour + 600));
+    env.ten_minutes_into_an_hour();
     let phone = integration_tests::fresh_phone();
     let holder = json!({
         "email": "holder-signup@example.com", "password": "correct horse battery", "phone": phone,

@@ -357,8 +357,14 @@ async fn dynamodb_round_trips_for_request_and_verification() {
     let code = request_code(&env, "ada", &phone).await;
     assert_eq!(
         env.calls.take(),
-        ["BatchGetItem", "TransactWriteItems", "UpdateItem"],
-        "code request: the read, the code's reservation, the service-wide hourly text count"
+        [
+            "BatchGetItem",
+            "TransactWriteItems",
+            "UpdateItem",
+            "UpdateItem"
+        ],
+        "code request: the read, the code's reservation, the hour's count of texts to new \
+         numbers, then of all texts"
     );
 
     assert_eq!(

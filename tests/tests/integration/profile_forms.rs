@@ -4,7 +4,7 @@
 
 use std::io::Cursor;
 
-use integration_tests::{TestEnv, user_token_with};
+use integration_tests::{FormPart, TestEnv, multipart_body, user_token_with};
 use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
@@ -20,27 +20,17 @@ fn png(side: u32) -> Vec<u8> {
 
 /// Text fields, then files, as a browser or `requests` writes them.
 fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    for (name, bytes) in files {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"me.png\"\r\nContent-Type: image/png\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
+    let text = fields.iter().map(|(name, value)| FormPart {
+        name,
+        file: None,
+        bytes: value.as_bytes(),
+    });
+    let files = files.iter().map(|(name, bytes)| FormPart {
+        name,
+        file: Some(("me.png", "image/png")),
+        bytes,
+    });
+    multipart_body(BOUNDARY, &text.chain(files).collect::<Vec<_>>())
 }
 
 async fn patch(

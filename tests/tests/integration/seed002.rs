@@ -3,7 +3,10 @@
 
 use std::io::Cursor;
 
-use integration_tests::{TestEnv, emails_to, fresh_phone, last_code_to, sms_to, user_token_with};
+use integration_tests::{
+    FormPart, TestEnv, emails_to, fresh_phone, last_code_to, multipart_body, sms_to,
+    user_token_with,
+};
 use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
@@ -12,24 +15,17 @@ const BOUNDARY: &str = "--------------------------node-form-data";
 
 /// The Node `request` library's `formData`: multipart, one part per field.
 fn form_data(fields: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        let file = if name.contains("image") {
-            "; filename=\"upload.bin\"\r\nContent-Type: application/octet-stream"
-        } else {
-            ""
-        };
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(value);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
+    let parts: Vec<FormPart<'_>> = fields
+        .iter()
+        .map(|(name, bytes)| FormPart {
+            name,
+            file: name
+                .contains("image")
+                .then_some(("upload.bin", "application/octet-stream")),
+            bytes,
+        })
+        .collect();
+    multipart_body(BOUNDARY, &parts)
 }
 
 async fn call(
