@@ -103,20 +103,25 @@ fn cacheable(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
-/// Where this API was reached: the Host header (with its port, as `make dev` serves), or
-/// API Gateway's domain name; over HTTPS, plain HTTP only on loopback.
+/// Where this API was reached: API Gateway's domain name (the custom domain or the
+/// execute-api host, never a header the client wrote), else the Host header; over HTTPS,
+/// plain HTTP only on loopback, where `make dev` serves (its gateway names the port).
 fn base_url(req: &Request) -> String {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
-            _ => None,
-        })
-        .unwrap_or_default();
-    let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost");
+    let host = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+        _ => None,
+    }
+    .or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    })
+    .unwrap_or_default();
+    let name = host
+        .rsplit_once(':')
+        .map_or(host.as_str(), |(name, _)| name);
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&name);
     let scheme = if loopback { "http" } else { "https" };
     format!("{scheme}://{host}")
 }

@@ -47,8 +47,9 @@ pub(crate) fn parse(
 }
 
 /// `apply`, with the image stored first and pointed at by the same write. A write that
-/// does not happen (a code or token sent instead, a refusal, a failure) gives the day's
-/// upload back and deletes the objects.
+/// does not happen deletes the objects; a failure of ours gives the day's upload back, a
+/// refusal or a code sent instead keeps it counted (else a refused request would be a
+/// free decode and store, past the limit).
 pub(crate) async fn apply_with_avatar(
     app: &ProfileApp,
     user: &UserId,
@@ -92,8 +93,12 @@ pub(crate) async fn apply_with_avatar(
             upload.retire(&replaced).await;
             Ok(Patched::Profile(profile))
         }
-        other => {
+        Err(e) if e.status().is_server_error() => {
             upload.abandon(user, &stored).await;
+            Err(e)
+        }
+        other => {
+            upload.discard(&stored).await;
             other
         }
     }

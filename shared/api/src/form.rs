@@ -37,10 +37,16 @@ pub async fn read(req: &Request, file_parts: &[&str]) -> Result<FormBody, ApiErr
             is_form: true,
             ..FormBody::default()
         };
+        // Text fields are held to a JSON body's size; files to the upload limits.
+        let mut text_bytes = 0;
         for (name, bytes) in crate::multipart::parts(req).await? {
             if file_parts.contains(&name.as_str()) {
                 body.files.insert(name, bytes);
                 continue;
+            }
+            text_bytes += bytes.len();
+            if text_bytes > MAX_BODY_BYTES {
+                return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
             }
             match String::from_utf8(bytes) {
                 Ok(text) => body.fields.insert(name, Value::String(text)),
@@ -49,7 +55,10 @@ pub async fn read(req: &Request, file_parts: &[&str]) -> Result<FormBody, ApiErr
         }
         return Ok(body);
     }
-    if content_type.starts_with("application/x-www-form-urlencoded") {
+    // `curl -d '{...}'` labels a JSON body as a form: a body that opens like a JSON object
+    // is read as one, as the JSON routes always have.
+    let looks_like_json = req.body().as_ref().trim_ascii_start().starts_with(b"{");
+    if content_type.starts_with("application/x-www-form-urlencoded") && !looks_like_json {
         let raw: &[u8] = req.body().as_ref();
         if raw.len() > MAX_BODY_BYTES {
             return Err(ApiError::payload_too_large(MAX_BODY_BYTES));

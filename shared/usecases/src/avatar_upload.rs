@@ -183,9 +183,21 @@ impl<I: ImageStore, K: OtpKeys> AvatarUpload<'_, I, K> {
         })
     }
 
-    /// Stored objects nothing will point at: the reservation back, the objects gone.
+    /// Stored objects nothing will point at, after a failure of ours: the reservation
+    /// back, the objects gone.
     pub async fn abandon(&self, user: &UserId, stored: &Stored) {
         self.undo(user, stored.day, &stored.keys).await;
+    }
+
+    /// Stored objects nothing will point at, after the caller's request was refused (a
+    /// stale version, a code sent instead): the objects go, the upload stays counted, so
+    /// refused requests cannot decode and store images past the day's limit.
+    pub async fn discard(&self, stored: &Stored) {
+        for result in join_all(stored.keys.iter().map(|key| self.images.delete(key))).await {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "an unused upload was not deleted");
+            }
+        }
     }
 
     /// Marks a replaced image's objects for the lifecycle rule; one that stays is

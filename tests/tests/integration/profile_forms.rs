@@ -220,3 +220,63 @@ async fn the_loyalty_patch_takes_the_same_form_with_its_avatar() {
     assert_eq!(stored["first_name"], "Fay");
     assert!(stored["avatar_url"].is_string(), "{stored}");
 }
+
+/// `curl -d '{...}'` sends JSON labelled as a form: it is read as the JSON it is, as the
+/// JSON routes always read a body.
+#[tokio::test]
+async fn a_json_body_labelled_as_a_form_is_read_as_json() {
+    let env = TestEnv::new().await;
+    let r = patch(
+        &env,
+        "/users/profile",
+        "form-gus",
+        "application/x-www-form-urlencoded",
+        br#"{"first_name": "Gus", "attributes": {"tier": "gold"}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["attributes"], json!({"tier": "gold"}));
+}
+
+/// A refused PATCH with an image (a stale version) deletes what it stored and keeps the
+/// upload counted: refusals are no free decode past the day's limit.
+#[tokio::test]
+async fn a_refused_patch_with_an_image_still_counts_toward_the_limit() {
+    let env = TestEnv::new().await;
+    let image = png(8);
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    for i in 0..5 {
+        let r = env
+            .request("PATCH", "/users/profile")
+            .bearer(&user_token_with("form-hal", &[]))
+            .header("content-type", &content_type)
+            .header("if-match", "\"999\"")
+            .raw(multipart(&[("first_name", "Hal")], &[("avatar", &image)]))
+            .send()
+            .await;
+        assert_ne!(r.status, 200, "attempt {i}: {}", r.json());
+    }
+    let r = multipart_patch(
+        &env,
+        "/users/profile",
+        "form-hal",
+        &[],
+        &[("avatar", &image)],
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.json());
+    let objects = env
+        .platform
+        .s3()
+        .get()
+        .list_objects_v2()
+        .bucket(local_api::avatar_bucket_name(&env.table))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        objects.key_count(),
+        Some(0),
+        "refused uploads leave no object"
+    );
+}

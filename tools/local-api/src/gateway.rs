@@ -284,10 +284,15 @@ fn request_context(
     source: std::net::IpAddr,
 ) -> Value {
     let now = chrono::Utc::now();
+    // The host the client called, as API Gateway names it; here with the port it serves on.
+    let domain = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
     json!({
         "accountId": "000000000000",
         "apiId": "local",
-        "domainName": "127.0.0.1",
+        "domainName": domain,
         "domainPrefix": "local",
         "http": {
             "method": method,
