@@ -174,9 +174,12 @@ class Emulator:
                     })
                     return respond(start_response, "500 Internal Server Error", "application/x-amz-json-1.0", error)
             if form.get("Action") == ["Publish"] and form.get("PhoneNumber", [""])[0] in self.failing_numbers:
+                # SNS's messages can name the number ("Invalid parameter: PhoneNumber
+                # Reason: +... is not valid"); so does this one, for the logs to be tested.
+                number = form["PhoneNumber"][0]
                 error = (
                     "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"
-                    "<Message>injected SMS failure</Message></Error>"
+                    f"<Message>injected SMS failure publishing to {number}</Message></Error>"
                     "<RequestId>emulator-fault</RequestId></ErrorResponse>"
                 )
                 return respond(start_response, "500 Internal Server Error", "text/xml", error)

@@ -269,6 +269,7 @@ async fn changing_number_releases_the_old_marker() {
 
 #[tokio::test]
 async fn sms_failure_is_503_changes_nothing_and_charges_no_cooldown() {
+    let logs = LogCapture::start();
     let env = TestEnv::new().await;
     patch(&env, "ada", json!({"first_name": "Ada"})).await;
     let phone = fresh_phone();
@@ -287,6 +288,16 @@ async fn sms_failure_is_503_changes_nothing_and_charges_no_cooldown() {
 
     let (status, _, _) = patch(&env, "ada", json!({"phone": phone})).await;
     assert_eq!(status, 202, "asking again at once works");
+    // SNS's error text can name the number; the log keeps its error code only.
+    let text = logs.text();
+    assert!(
+        text.contains("SMS publish failed"),
+        "the capture holds this test's lines"
+    );
+    assert!(
+        !text.contains(&phone[1..]),
+        "a log line holds the full number"
+    );
 }
 
 #[tokio::test]
