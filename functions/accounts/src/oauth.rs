@@ -208,13 +208,19 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
             ));
         }
     }
-    if let Err(reason) = client(app, field("client_id")) {
-        return Ok(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            &format!("client_id {reason}"),
-        ));
-    }
+    // A client that names itself must be one of ours, and gets only its own sessions'
+    // tokens refreshed.
+    let named = match field("client_id").map(|raw| client(app, Some(raw))) {
+        None => None,
+        Some(Ok(client)) => Some(client),
+        Some(Err(reason)) => {
+            return Ok(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                &format!("client_id {reason}"),
+            ));
+        }
+    };
     let Some(presented) = field("refresh_token").filter(|t| t.len() <= 256) else {
         return Ok(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -222,7 +228,7 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
             "refresh_token is required",
         ));
     };
-    match auth.refresh(presented).await {
+    match auth.refresh_for(presented, named.as_ref()).await {
         Ok(tokens) => crate::issued(Ok(tokens)),
         Err(Refusal::RefreshRefused) => Ok(oauth_error(
             StatusCode::BAD_REQUEST,

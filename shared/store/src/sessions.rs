@@ -97,6 +97,20 @@ impl SessionStore {
         next: &str,
         now: i64,
     ) -> Result<Rotation, StoreError> {
+        self.rotate_for(presented, next, now, None).await
+    }
+
+    /// `rotate`, refusing (and spending nothing) when the session was opened for another
+    /// client than `client` (RFC 6749 §6: a refresh token serves the client it was issued
+    /// to).
+    pub async fn rotate_for(
+        &self,
+        presented: &str,
+        next: &str,
+        now: i64,
+        client: Option<&ClientId>,
+    ) -> Result<Rotation, StoreError> {
+        let asked = client;
         for _ in 0..3 {
             let Some(token) = self.token(presented).await? else {
                 return Ok(Rotation::Refused);
@@ -111,6 +125,9 @@ impl SessionStore {
                     .map_err(|e| StoreError::Failed(format!("stored client id: {e}")))?,
                 None => ClientId::default(),
             };
+            if asked.is_some_and(|asked| *asked != client) {
+                return Ok(Rotation::Refused);
+            }
             // The token the session must still name for this refresh to be legitimate:
             // the presented one, or within the grace the one it was rotated into.
             let expected = match (token.rotated_at, &token.rotated_to) {

@@ -145,12 +145,22 @@ impl<T: AccessTokens> Auth<'_, T> {
 
     /// Spends `presented` for a new refresh token and a new access token.
     pub async fn refresh(&self, presented: &str) -> Result<Tokens, Refusal> {
+        self.refresh_for(presented, None).await
+    }
+
+    /// `refresh`, for the client that names itself (`client`): a token of another
+    /// client's session is refused and stays unspent.
+    pub async fn refresh_for(
+        &self,
+        presented: &str,
+        client: Option<&ClientId>,
+    ) -> Result<Tokens, Refusal> {
         let presented = RefreshTokenSecret::parse(presented).ok_or(Refusal::RefreshRefused)?;
         let now = self.clock.now().timestamp();
         let next = RefreshTokenSecret::generate();
         match self
             .sessions
-            .rotate(&presented.hash(), &next.hash(), now)
+            .rotate_for(&presented.hash(), &next.hash(), now, client)
             .await?
         {
             Rotation::Refused => Err(Refusal::RefreshRefused),

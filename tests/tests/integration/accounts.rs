@@ -112,6 +112,27 @@ async fn access_tokens_name_their_client_and_the_token_endpoint_refreshes() {
         local_api::DEV_CLIENT_ID,
         "the session remembers its client"
     );
+    // RFC 6749's endpoint refreshes a session's token for its own client only, and a
+    // refusal spends nothing.
+    let app_refresh = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    let r = form(
+        &env,
+        &format!("grant_type=refresh_token&refresh_token={app_refresh}&client_id=user-profile-app"),
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert_eq!(r.json()["error"], "invalid_grant");
+    let r = form(
+        &env,
+        &format!(
+            "grant_type=refresh_token&refresh_token={app_refresh}&client_id={}",
+            local_api::DEV_CLIENT_ID
+        ),
+    )
+    .send()
+    .await;
+    assert_eq!(r.status, 200, "its own client refreshes it: {}", r.json());
     named["client_id"] = json!("another-app");
     let r = post(&env, "/auth/login", named).await;
     assert_eq!(r.status, 400, "{}", r.json());
