@@ -535,6 +535,42 @@ pub fn last_code_to(phone: &str) -> String {
         .to_owned()
 }
 
+/// The 6-digit code in a text or an email.
+pub fn six_digits(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no 6-digit code in {text:?}"))
+        .to_owned()
+}
+
+/// A seed 001 account with its email verified, as its clients make one: the sign-up, the
+/// code emailed, `POST /users/verify`. `names`: `first_name` and `last_name`. Its id.
+pub async fn verified_account(
+    env: &TestEnv,
+    email: &str,
+    password: &str,
+    names: (&str, &str),
+) -> String {
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(serde_json::json!({
+            "email": email, "password": password, "confirm_password": password,
+            "first_name": names.0, "last_name": names.1
+        }))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let code = six_digits(&emails_to(email).last().expect("the code is emailed").1);
+    let r = env
+        .request("POST", "/users/verify")
+        .json(serde_json::json!({"email": email, "code": code}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    id
+}
+
 /// Makes SNS Publish to `phone` fail (`true`) or work again (`false`).
 pub fn fail_sms_to(phone: &str, fail: bool) {
     let url = format!(

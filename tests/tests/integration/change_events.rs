@@ -506,30 +506,7 @@ async fn dead_letters_of_account_items_hold_no_secret_and_no_address() {
     let bus = Bus::new(&env).await;
     let email = format!("dlq-{:08x}@example.com", rand::random::<u32>());
     let password = "correct horse battery";
-    let r = env
-        .request("POST", "/api/v1/accounts/users")
-        .json(
-            json!({"email": email, "password": password, "confirm_password": password,
-                     "first_name": "Dora", "last_name": "Lettered"}),
-        )
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json());
-    let code = integration_tests::emails_to(&email)
-        .last()
-        .map(|(_, body)| {
-            body.split(|c: char| !c.is_ascii_digit())
-                .find(|w| w.len() == 6)
-                .unwrap()
-                .to_owned()
-        })
-        .unwrap();
-    let r = env
-        .request("POST", "/users/verify")
-        .json(json!({"email": email, "code": code}))
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json());
+    integration_tests::verified_account(&env, &email, password, ("Dora", "Lettered")).await;
     let r = env
         .request("POST", "/auth/login")
         .json(json!({"email": email, "password": password}))

@@ -1016,33 +1016,12 @@ async fn support_staff_export_and_erase_with_profilectl() {
     assert!(!out.status.success(), "nothing left to export");
 }
 
-fn six_digits(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a 6-digit code")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn without_a_verified_phone_the_code_goes_to_the_verified_email() {
     let env = TestEnv::new().await;
     let email = format!("mail-{:08x}@example.com", rand::random::<u32>());
     let password = "securepassword123";
-    let r = env
-        .request("POST", "/api/v1/accounts/users")
-        .json(json!({"email": email, "password": password,
-                     "confirm_password": password, "first_name": "John"}))
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json());
-    let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
-    let code = six_digits(&integration_tests::emails_to(&email).last().unwrap().1);
-    let r = env
-        .request("POST", "/users/verify")
-        .json(json!({"email": email, "code": code}))
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json());
+    let id = integration_tests::verified_account(&env, &email, password, ("John", "Doe")).await;
     let token = integration_tests::user_token_with(&id, &[]);
 
     let r = env
@@ -1056,7 +1035,7 @@ async fn without_a_verified_phone_the_code_goes_to_the_verified_email() {
     let r = env
         .request("DELETE", "/users/me")
         .bearer(&token)
-        .json(json!({"code": six_digits(&body)}))
+        .json(json!({"code": integration_tests::six_digits(&body)}))
         .send()
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
