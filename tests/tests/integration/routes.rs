@@ -14,13 +14,28 @@ fn base(key: &str) -> &str {
     key.strip_suffix(api::http::TRAILING_SLASH).unwrap_or(key)
 }
 
-/// The template route key an openapi.yaml operation is served by. A trailing-slash twin is
-/// documented as the literal path its clients call (`/users/profile/`, which no other path
-/// can match, so a generated client gets a method for it) and routed as `<path>/{proxy+}`.
-fn route_key(method: &str, path: &str) -> String {
-    match path.strip_suffix('/') {
-        Some(stem) => format!("{method} {stem}{}", api::http::TRAILING_SLASH),
-        None => format!("{method} {path}"),
+/// The template path an openapi.yaml path is served by: its own, or for a trailing-slash
+/// twin the `<path>/{proxy+}` its `x-template-path` names. A twin is documented as the
+/// literal path its clients call (`/users/profile/`, which no other path can match, so a
+/// generated client gets a method for it), and an HTTP API route cannot end in `/`.
+fn template_path(path: &str, item: &Value) -> String {
+    match item["x-template-path"].as_str() {
+        Some(routed) => {
+            assert_eq!(
+                path.strip_suffix('/')
+                    .map(|stem| format!("{stem}{}", api::http::TRAILING_SLASH)),
+                Some(routed.to_owned()),
+                "{path}: x-template-path must be the path's twin route"
+            );
+            routed.to_owned()
+        }
+        None => {
+            assert!(
+                !path.ends_with('/'),
+                "{path}: a twin names its x-template-path"
+            );
+            path.to_owned()
+        }
     }
 }
 
@@ -73,10 +88,8 @@ fn openapi_documents_exactly_the_template_routes() {
         for (method, _) in item.as_mapping().unwrap() {
             let method = method.as_str().unwrap();
             if ["get", "put", "post", "patch", "delete", "head", "options"].contains(&method) {
-                documented.insert(route_key(
-                    &method.to_ascii_uppercase(),
-                    path.as_str().unwrap(),
-                ));
+                let path = template_path(path.as_str().unwrap(), item);
+                documented.insert(format!("{} {path}", method.to_ascii_uppercase()));
             }
         }
     }
