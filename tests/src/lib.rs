@@ -320,6 +320,12 @@ impl TestEnvBuilder {
         self
     }
 
+    /// `SignupsPerSourcePerHour`: sign-up requests one source address may make an hour.
+    pub fn signups_per_source(mut self, per_hour: u32) -> Self {
+        self.policy.max_signups_per_source_per_hour = per_hour;
+        self
+    }
+
     pub fn policy(mut self, policy: OtpPolicy) -> Self {
         self.policy = policy;
         self

@@ -235,3 +235,28 @@ mod endpoint_tests {
         ));
     }
 }
+
+/// What went wrong in a call to `service`, by the error's code alone. The messages of SES
+/// and SNS can name the recipient ("The following identities failed the check ...:
+/// <address>", "Invalid parameter: PhoneNumber Reason: +... is not valid"): they stay out
+/// of logs and of the errors callers pass on.
+pub(crate) fn failure_reason<E, R>(
+    service: &str,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match e {
+        SdkError::ServiceError(failed) => format!(
+            "{service} refused: {}",
+            failed.err().code().unwrap_or("an unnamed error")
+        ),
+        SdkError::TimeoutError(_) => format!("{service} timed out"),
+        SdkError::DispatchFailure(_) => format!("{service} was not reached"),
+        SdkError::ResponseError(_) => format!("{service}'s answer was unreadable"),
+        SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
+        _ => format!("{service} failed"),
+    }
+}

@@ -2,7 +2,6 @@
 //! The sender is one verified identity the template names; the function may send from
 //! it alone.
 
-use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use domain::Email;
 use domain::ports::{EmailNotSent, EmailSender};
@@ -48,25 +47,9 @@ impl EmailSender for SesEmail {
             .await
             .map(|_| ())
             .map_err(|e| {
-                let reason = failure_reason(&e);
+                let reason = crate::aws::failure_reason("SES", &e);
                 tracing::warn!(%reason, "email send failed");
                 EmailNotSent(reason)
             })
-    }
-}
-
-/// What went wrong, without SES's message: SES names the refused recipient in it
-/// ("The following identities failed the check ...: <address>").
-fn failure_reason<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
-    match e {
-        SdkError::ServiceError(service) => format!(
-            "SES refused: {}",
-            service.err().code().unwrap_or("an unnamed error")
-        ),
-        SdkError::TimeoutError(_) => "SES timed out".to_owned(),
-        SdkError::DispatchFailure(_) => "SES was not reached".to_owned(),
-        SdkError::ResponseError(_) => "SES's answer was unreadable".to_owned(),
-        SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
-        _ => "SES failed".to_owned(),
     }
 }

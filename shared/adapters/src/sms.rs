@@ -1,6 +1,5 @@
 //! SMS through Amazon SNS: the only module that knows SNS exists.
 
-use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use domain::PhoneNumber;
@@ -119,25 +118,9 @@ impl SmsSender for SnsSms {
             publish = publish.message_attributes("AWS.SNS.SMS.MaxPrice", string(price));
         }
         publish.send().await.map(|_| ()).map_err(|e| {
-            let reason = failure_reason(&e);
+            let reason = crate::aws::failure_reason("SNS", &e);
             tracing::warn!(to = %to, %reason, "SMS publish failed");
             SmsNotSent(reason)
         })
-    }
-}
-
-/// What went wrong, without SNS's message, which can name the number ("Invalid
-/// parameter: PhoneNumber Reason: +... is not valid").
-fn failure_reason<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
-    match e {
-        SdkError::ServiceError(service) => format!(
-            "SNS refused: {}",
-            service.err().code().unwrap_or("an unnamed error")
-        ),
-        SdkError::TimeoutError(_) => "SNS timed out".to_owned(),
-        SdkError::DispatchFailure(_) => "SNS was not reached".to_owned(),
-        SdkError::ResponseError(_) => "SNS's answer was unreadable".to_owned(),
-        SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
-        _ => "SNS failed".to_owned(),
     }
 }

@@ -101,16 +101,15 @@ impl SessionStore {
     }
 
     /// `rotate`, refusing (and spending nothing) when the session was opened for another
-    /// client than `client` (RFC 6749 §6: a refresh token serves the client it was issued
+    /// client than the one `asked` (RFC 6749 §6: a refresh token serves the client it was issued
     /// to).
     pub async fn rotate_for(
         &self,
         presented: &str,
         next: &str,
         now: i64,
-        client: Option<&ClientId>,
+        asked: Option<&ClientId>,
     ) -> Result<Rotation, StoreError> {
-        let asked = client;
         for _ in 0..3 {
             let Some(token) = self.token(presented).await? else {
                 return Ok(Rotation::Refused);

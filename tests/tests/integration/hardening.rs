@@ -584,13 +584,7 @@ async fn routes_that_take_api_tokens_are_behind_the_short_cached_authorizer() {
 /// made-up code learns nothing of who holds what.
 #[tokio::test]
 async fn anonymous_sign_up_probes_spend_the_source_budget() {
-    let env = TestEnv::builder()
-        .policy(OtpPolicy {
-            max_signups_per_source_per_hour: 5,
-            ..OtpPolicy::default()
-        })
-        .build()
-        .await;
+    let env = TestEnv::builder().signups_per_source(5).build().await;
     env.ten_minutes_into_an_hour();
     let taken_email = domain::Email::parse("held@example.com").unwrap();
     let taken_phone = domain::PhoneNumber::parse(&integration_tests::fresh_phone()).unwrap();
@@ -657,13 +651,7 @@ async fn anonymous_sign_up_probes_spend_the_source_budget() {
 /// code sent in, right or wrong, spends the source's budget like a code asked for.
 #[tokio::test]
 async fn wrong_sign_up_codes_spend_the_source_budget() {
-    let env = TestEnv::builder()
-        .policy(OtpPolicy {
-            max_signups_per_source_per_hour: 3,
-            ..OtpPolicy::default()
-        })
-        .build()
-        .await;
+    let env = TestEnv::builder().signups_per_source(3).build().await;
     env.ten_minutes_into_an_hour();
     let phone = integration_tests::fresh_phone();
     let holder = json!({

@@ -1073,14 +1073,10 @@ async fn an_erasure_resets_no_cap_and_burns_no_code_of_an_address_or_number_it_n
     assert_eq!(r.status, 201, "{}", r.json());
     let id = r.json()["data"]["id"].as_str().unwrap().to_owned();
     // The number's holder starts a sign-up of their own: a code goes to their phone.
-    let r = env
-        .request("POST", "/users/register")
-        .json(
-            json!({"first_name": "Nia", "last_name": "Holder", "email": format!("holder-{email}"),
-                     "password": password, "phone": phone, "date_of_birth": "1990-12-10"}),
-        )
-        .send()
-        .await;
+    let holder = json!({"first_name": "Nia", "last_name": "Holder", "email": format!("holder-{email}"),
+                        "password": password, "phone": phone, "date_of_birth": "1990-12-10"});
+    let register = |body: Value| env.request("POST", "/users/register").json(body).send();
+    let r = register(holder.clone()).await;
     assert_eq!(r.status, 202, "{}", r.json());
     let before = env.scan_all().await;
     let at = |items: &[Item], pk: &str, sk_prefix: &str| {
@@ -1131,14 +1127,8 @@ async fn an_erasure_resets_no_cap_and_burns_no_code_of_an_address_or_number_it_n
         1,
         "and the number's cap"
     );
-    let r = env
-        .request("POST", "/users/register")
-        .json(
-            json!({"first_name": "Nia", "last_name": "Holder", "email": format!("holder-{email}"),
-                     "password": password, "phone": phone, "date_of_birth": "1990-12-10",
-                     "code": last_code_to(&phone)}),
-        )
-        .send()
-        .await;
+    let mut with_code = holder;
+    with_code["code"] = json!(last_code_to(&phone));
+    let r = register(with_code).await;
     assert_eq!(r.status, 201, "the holder's code still works: {}", r.json());
 }

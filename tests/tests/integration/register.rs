@@ -176,13 +176,7 @@ async fn a_taken_number_or_email_is_refused_before_any_code() {
 async fn two_sign_ups_racing_for_one_number_make_one_account() {
     // Eleven requests from one address: more than a source's hourly budget allows, which
     // is not what this test is about.
-    let env = TestEnv::builder()
-        .policy(domain::otp::OtpPolicy {
-            max_signups_per_source_per_hour: 100,
-            ..Default::default()
-        })
-        .build()
-        .await;
+    let env = TestEnv::builder().signups_per_source(100).build().await;
     let phone = fresh_phone();
     let email = unique_email();
     post(&env, "/users/register", body(&email, &phone)).await;

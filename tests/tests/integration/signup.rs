@@ -99,13 +99,7 @@ async fn create_verify_login_then_read_the_profile() {
 async fn field_errors_in_seed_001_shape_and_one_account_per_email() {
     // Twenty-odd sign-ups from one address: past a source's hourly budget, which is not
     // what this test is about.
-    let env = TestEnv::builder()
-        .policy(domain::otp::OtpPolicy {
-            max_signups_per_source_per_hour: 100,
-            ..Default::default()
-        })
-        .build()
-        .await;
+    let env = TestEnv::builder().signups_per_source(100).build().await;
     let r = post(&env, "/api/v1/accounts/users", json!({"password": "x"})).await;
     assert_eq!(r.status, 400);
     let body = r.json();
