@@ -194,9 +194,8 @@ impl<P, D: DeadLetters> EventsApp<P, D> {
         ];
         if let Some(event) = first {
             attributes.push(("user_id", event.user_id.clone()));
-            if let Some(version) = event.version {
-                attributes.push(("version", version.to_string()));
-            }
+            attributes.push(("aggregate", event.aggregate.to_string()));
+            attributes.push(("version", event.version.to_string()));
         }
         let letter = DeadLetter {
             body,

@@ -1,4 +1,4 @@
-//! The change events other systems learn of every committed change from (issue 14): the
+//! The change events other systems learn of every committed change from: the
 //! catalog, the envelope, and what a profile's change means. The table's stream is the
 //! outbox, so an event exists if and only if its write committed; the store maps stream
 //! images to the changes below.
@@ -80,10 +80,47 @@ impl EventType {
     }
 }
 
+/// What a change is a change of. Each aggregate of a user counts its own changes in a
+/// `version` written in the same update as the change, so consumers order one user's
+/// events per aggregate; the profile's is the ETag its routes show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Aggregate {
+    Profile,
+    /// Every channel's consent: one count for all of them.
+    Consents,
+    /// One membership.
+    Segment(u64),
+    /// The partner identifiers.
+    Ci,
+    LoyaltyCard,
+    /// The password login.
+    Credential,
+}
+
+impl std::fmt::Display for Aggregate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Profile => f.write_str("profile"),
+            Self::Consents => f.write_str("consents"),
+            Self::Segment(id) => write!(f, "segment:{id}"),
+            Self::Ci => f.write_str("ci"),
+            Self::LoyaltyCard => f.write_str("loyalty_card"),
+            Self::Credential => f.write_str("credential"),
+        }
+    }
+}
+
+impl Serialize for Aggregate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// One change, before it is put in an envelope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub event_type: EventType,
+    pub aggregate: Aggregate,
     pub data: Value,
 }
 
@@ -99,9 +136,10 @@ pub struct ChangeEvent {
     /// When the write committed (the stream record's time), RFC 3339.
     pub time: String,
     pub user_id: String,
-    /// The item's version after the write, where the item has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<u64>,
+    pub aggregate: Aggregate,
+    /// The aggregate's version after the write: one higher with each write that changes
+    /// it, and shared by the events one write makes of it (their `id`s order them).
+    pub version: u64,
     pub data: Value,
 }
 
@@ -112,7 +150,7 @@ impl ChangeEvent {
         change: Change,
         time: String,
         user_id: String,
-        version: Option<u64>,
+        version: u64,
     ) -> Self {
         Self {
             id: format!("{record_id}:{place}"),
@@ -120,6 +158,7 @@ impl ChangeEvent {
             schema_version: SCHEMA_VERSION,
             time,
             user_id,
+            aggregate: change.aggregate,
             version,
             data: change.data,
         }
@@ -128,14 +167,15 @@ impl ChangeEvent {
 
 /// What a write of a profile changed: `old` is `None` for the profile's first write.
 /// Field and attribute changes make one `profile.updated`; a newly verified number, a new
-/// email and a new image have events of their own. Consents are announced from their
-/// audit entries, which name who changed them.
+/// email and a new image have events of their own, all of the profile aggregate.
+/// Consents, though stored on the same item, are an aggregate of their own.
 pub fn profile_changes(old: Option<&Profile>, new: &Profile) -> Vec<Change> {
     let Some(old) = old else {
         let mut fields = field_values(new);
         fields.extend(attribute_values(new, None));
         return vec![Change {
             event_type: EventType::ProfileCreated,
+            aggregate: Aggregate::Profile,
             data: json!({ "fields": fields }),
         }];
     };
@@ -155,6 +195,7 @@ pub fn profile_changes(old: Option<&Profile>, new: &Profile) -> Vec<Change> {
     if !changed.is_empty() {
         changes.push(Change {
             event_type: EventType::ProfileUpdated,
+            aggregate: Aggregate::Profile,
             data: json!({
                 "changed": changed.keys().cloned().collect::<Vec<_>>(),
                 "values": changed,
@@ -164,18 +205,21 @@ pub fn profile_changes(old: Option<&Profile>, new: &Profile) -> Vec<Change> {
     if new.phone_verified && (new.phone != old.phone || !old.phone_verified) {
         changes.push(Change {
             event_type: EventType::PhoneVerified,
+            aggregate: Aggregate::Profile,
             data: json!({ "phone": new.phone }),
         });
     }
     if new.email != old.email {
         changes.push(Change {
             event_type: EventType::EmailChanged,
+            aggregate: Aggregate::Profile,
             data: json!({ "from": old.email, "to": new.email }),
         });
     }
     if new.avatar_url != old.avatar_url {
         changes.push(Change {
             event_type: EventType::AvatarChanged,
+            aggregate: Aggregate::Profile,
             data: json!({ "avatar_url": new.avatar_url }),
         });
     }
@@ -275,9 +319,12 @@ mod tests {
     #[test]
     fn envelopes_carry_stable_ids_and_the_type_names() {
         let change = profile_changes(None, &profile()).remove(0);
-        let event = ChangeEvent::new("rec-1", 0, change, "t".into(), "ada".into(), Some(1));
+        let event = ChangeEvent::new("rec-1", 0, change, "t".into(), "ada".into(), 1);
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["id"], "rec-1:0");
+        assert_eq!(json["aggregate"], "profile");
+        assert_eq!(json["version"], 1);
+        assert_eq!(Aggregate::Segment(7).to_string(), "segment:7");
         assert_eq!(json["type"], "profile.created");
         assert_eq!(json["schema_version"], 1);
         for t in EventType::ALL {

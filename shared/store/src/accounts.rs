@@ -27,9 +27,13 @@ use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK};
 use crate::markers::{claim_phone, holder};
-use crate::profile_item::{Guard, update_expression, writable_profile};
+use crate::profile_item::{Guard, VERSION, update_expression, writable_profile};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Outcome, none_if_condition_failed, put, transact, update, update_item};
+
+/// On a credential moved to a new address by an email change: when. Its insert there is
+/// no new account, and it keeps its `version`, the credential aggregate's count.
+pub(crate) const MOVED_AT: &str = "moved_at";
 
 #[derive(Clone, Debug)]
 pub struct AccountStore {
@@ -221,7 +225,7 @@ impl AccountStore {
             p.set("phone", AttributeValue::S(phone.e164().to_owned()));
             p.set("phone_verified", AttributeValue::Bool(phone_verified));
         }
-        set_consents(&mut p, &consent_changes, now);
+        set_consents(&mut p, &consent_changes, actor, now);
         let mut credential = Item::from([
             (
                 "user_id".to_owned(),
@@ -237,6 +241,7 @@ impl AccountStore {
                 AttributeValue::Bool(phone_verified),
             ),
             ("created_at".to_owned(), AttributeValue::S(timestamp(now))),
+            (VERSION.to_owned(), AttributeValue::N("1".into())),
         ]);
         credential.extend(ItemKey::credential(email).to_item());
         let mut c = Expression::default();
@@ -673,6 +678,7 @@ impl AccountStore {
         credential.condition(format!("attribute_exists({pk})"));
         credential.set("email_verified", AttributeValue::Bool(true));
         credential.set("email_verified_at", n(now));
+        credential.count_write(VERSION);
         let items = vec![
             update(&self.table, &ItemKey::credential(email), credential)?,
             codes::consume(

@@ -10,9 +10,9 @@ use crate::StoreError;
 use crate::account_audit::{FieldChange, FieldChanges, audit_put};
 use crate::batch::batch_get;
 use crate::expr::Expression;
-use crate::keys::{ItemKey, PK};
-use crate::profile_item::{ERASURE, is_erased};
-use crate::txn::{Outcome, condition_check, transact, unless_condition_failed, update};
+use crate::keys::ItemKey;
+use crate::profile_item::{ERASURE, VERSION, is_erased};
+use crate::txn::{Outcome, condition_check, transact, update};
 use domain::{CiProperty, CiValues, ConsentActor, UserId, timestamp};
 use serde_json::Value;
 
@@ -64,6 +64,7 @@ impl CiStore {
             set.set(property.as_str(), AttributeValue::S(value.clone()));
         }
         set.set("updated_at", AttributeValue::S(timestamp(now)));
+        set.count_write(VERSION);
         let changes = ci_changes(values.iter().map(|(p, v)| (*p, Value::from(v.as_str()))));
         let items = vec![
             condition_check(&self.table, &ItemKey::profile(user), check)?,
@@ -111,7 +112,8 @@ impl CiStore {
     }
 
     /// Removes the named identifiers, on the record, in one transaction (nothing when
-    /// the user has none); then the item goes if that was its last one.
+    /// the user has none of them). The item stays when the last one goes: it keeps the
+    /// identifiers' version, so a later set counts on from it.
     pub async fn remove(
         &self,
         user: &UserId,
@@ -119,14 +121,19 @@ impl CiStore {
         actor: &ConsentActor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        if properties.is_empty() {
+            return Ok(());
+        }
         let mut e = Expression::default();
+        let mut held = Vec::new();
         for property in properties {
             let path = e.name(property.as_str());
+            held.push(format!("attribute_exists({path})"));
             e.remove(path);
         }
         e.set("updated_at", AttributeValue::S(timestamp(now)));
-        let pk = e.name(PK);
-        e.condition(format!("attribute_exists({pk})"));
+        e.count_write(VERSION);
+        e.condition(held.join(" OR "));
         // An account being erased takes no new record: its last batch may be past.
         let mut alive = Expression::default();
         let erasure = alive.name(ERASURE);
@@ -138,32 +145,14 @@ impl CiStore {
             audit_put(&self.table, user, actor, now, &changes)?,
         ];
         match transact(&self.client, items).await? {
-            Outcome::Done => {}
-            // No identifiers: nothing to remove.
-            Outcome::FirstFailed(_) => return Ok(()),
-            Outcome::Failed(1) => return Err(StoreError::Erased),
+            Outcome::Done => Ok(()),
+            // None of them held: nothing to remove.
+            Outcome::FirstFailed(_) => Ok(()),
+            Outcome::Failed(1) => Err(StoreError::Erased),
             Outcome::Failed(_) | Outcome::Conflict => {
-                return Err(StoreError::Unavailable("CI write raced".into()));
+                Err(StoreError::Unavailable("CI write raced".into()))
             }
         }
-        // The last identifier went: drop the item, unless one was set meanwhile.
-        let mut d = Expression::default();
-        let conditions: Vec<String> = CiProperty::ALL
-            .iter()
-            .map(|p| format!("attribute_not_exists({})", d.name(p.as_str())))
-            .collect();
-        d.condition(conditions.join(" AND "));
-        let built = d.build();
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(ItemKey::ci(user).to_item()))
-            .set_condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .send()
-            .await;
-        unless_condition_failed(deleted)
     }
 }
 

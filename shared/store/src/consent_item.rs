@@ -1,6 +1,9 @@
 //! Consent state on the profile item, one attribute per channel
-//! (`consent_<channel>` = `{status, updated_at}`), and the audit entries written in the
-//! same transaction as every change.
+//! (`consent_<channel>` = `{status, updated_at, source, actor, request_id}`), the
+//! consents' own version (`consents_version`, one higher with each write that changes
+//! any channel), and the audit entries written in the same transaction as every change.
+
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
@@ -18,6 +21,9 @@ use crate::txn::put;
 pub(crate) fn attribute(channel: Channel) -> String {
     format!("consent_{}", channel.as_str())
 }
+
+/// The consents aggregate's version: one count for every channel.
+pub(crate) const CONSENTS_VERSION: &str = "consents_version";
 
 pub(crate) fn consents_from_item(item: &Item) -> Consents {
     let mut consents = Consents::default();
@@ -41,21 +47,68 @@ pub(crate) fn consents_from_item(item: &Item) -> Consents {
     consents
 }
 
-/// `SET consent_<channel> = {status, updated_at}` for each change.
-pub(crate) fn set_consents(e: &mut Expression, changes: &[ConsentChange], now: DateTime<Utc>) {
+/// `SET consent_<channel> = {status, updated_at, source, actor, request_id}` for each
+/// change, and one more `consents_version` when there is any: who changed a channel
+/// stays beside its state, so the change event reads it from the item's new image.
+pub(crate) fn set_consents(
+    e: &mut Expression,
+    changes: &[ConsentChange],
+    actor: &ConsentActor,
+    now: DateTime<Utc>,
+) {
+    let s = |v: &str| AttributeValue::S(v.to_owned());
     for change in changes {
         let state = AttributeValue::M(
             [
-                (
-                    "status".to_owned(),
-                    AttributeValue::S(change.to.as_str().to_owned()),
-                ),
-                ("updated_at".to_owned(), AttributeValue::S(timestamp(now))),
+                ("status".to_owned(), s(change.to.as_str())),
+                ("updated_at".to_owned(), s(&timestamp(now))),
+                ("source".to_owned(), s(actor.source)),
+                ("actor".to_owned(), s(&actor.actor)),
+                ("request_id".to_owned(), s(&actor.request_id)),
             ]
             .into(),
         );
         e.set(&attribute(change.channel), state);
     }
+    if !changes.is_empty() {
+        e.count_write(CONSENTS_VERSION);
+    }
+}
+
+/// The channels whose status differs between two images of a profile item, as the
+/// entries the history holds for them (`at` the new state's time).
+pub(crate) fn consent_changes_between(old: Option<&Item>, new: &Item) -> Vec<AuditEntry> {
+    let state = |item: Option<&Item>, channel: Channel| match item?.get(&attribute(channel)) {
+        Some(AttributeValue::M(state)) => Some(state.clone()),
+        _ => None,
+    };
+    let text = |state: &Option<HashMap<String, AttributeValue>>, key: &str| match state
+        .as_ref()
+        .and_then(|m| m.get(key))
+    {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    };
+    Channel::ALL
+        .into_iter()
+        .filter_map(|channel| {
+            let (was, now) = (state(old, channel), state(Some(new), channel));
+            let to = text(&now, "status");
+            let from = Some(text(&was, "status")).filter(|s| !s.is_empty());
+            if now.is_none() || from.as_deref() == Some(to.as_str()) {
+                return None;
+            }
+            Some(AuditEntry {
+                channel: channel.as_str().to_owned(),
+                from: from.unwrap_or_else(|| "undefined".to_owned()),
+                to,
+                at: text(&now, "updated_at"),
+                source: text(&now, "source"),
+                actor: text(&now, "actor"),
+                request_id: text(&now, "request_id"),
+            })
+        })
+        .collect()
 }
 
 /// Conditions that each channel is still in the change's `from` state.

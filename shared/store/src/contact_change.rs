@@ -12,13 +12,13 @@ use domain::{ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId, ti
 
 use crate::StoreError;
 use crate::account_audit::{FieldChange, audit_put, patch_changes};
-use crate::accounts::{AccountStore, SpentCode};
+use crate::accounts::{AccountStore, MOVED_AT, SpentCode};
 use crate::codes;
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
 use crate::markers::{claim_phone, release_phone};
-use crate::profile_item::{Guard, live_profile, update_expression};
+use crate::profile_item::{Guard, VERSION, live_profile, update_expression};
 use crate::txn::{Outcome, delete, put, transact, update};
 
 const ATTEMPTS: usize = 4;
@@ -166,6 +166,11 @@ impl AccountStore {
             credential.insert("email_verified".into(), AttributeValue::Bool(true));
             credential.remove("login_attempts");
             credential.remove("login_window_start");
+            // Moved, not registered: the credential aggregate keeps its count.
+            credential.insert(MOVED_AT.into(), AttributeValue::S(timestamp(now)));
+            credential
+                .entry(VERSION.into())
+                .or_insert_with(|| AttributeValue::N("1".into()));
             let mut c = Expression::default();
             let pk = c.name(PK);
             c.condition(format!("attribute_not_exists({pk})"));

@@ -43,6 +43,19 @@ impl Expression {
         self.set_raw(path, rhs);
     }
 
+    /// `SET <counter> = if_not_exists(<counter>, 0) + 1`: the write counts itself in
+    /// the item it writes. Returns the counter's placeholder.
+    pub fn count_write(&mut self, counter: &str) -> String {
+        let path = self.name(counter);
+        let zero = self.value(AttributeValue::N("0".into()));
+        let one = self.value(AttributeValue::N("1".into()));
+        self.set_raw(
+            path.clone(),
+            format!("if_not_exists({path}, {zero}) + {one}"),
+        );
+        path
+    }
+
     pub fn remove(&mut self, path: String) {
         self.remove.push(path);
     }

@@ -13,7 +13,7 @@ use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
-use crate::profile_item::{ERASURE, live_profile};
+use crate::profile_item::{ERASURE, VERSION, live_profile};
 use crate::txn::{
     Outcome, condition_check, put, transact, unless_condition_failed, update, update_item,
 };
@@ -38,6 +38,9 @@ pub enum Activation {
 fn new_card(user: &UserId, card: &LoyaltyCard) -> Result<(Item, Expression), StoreError> {
     let mut item: Item = serde_dynamo::to_item(card)?;
     item.extend(ItemKey::loyalty_card(user).to_item());
+    // The card aggregate's first change is its link; the sync's bookkeeping after it
+    // announces nothing and leaves the count alone.
+    item.insert(VERSION.into(), AttributeValue::N("1".into()));
     let mut e = Expression::default();
     let pk = e.name(PK);
     e.condition(format!("attribute_not_exists({pk})"));

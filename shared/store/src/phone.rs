@@ -198,7 +198,7 @@ impl ProfileStore {
         let mut p = update_expression(user, change.patch, now, guard);
         p.set("phone", AttributeValue::S(phone.e164().to_owned()));
         p.set("phone_verified", AttributeValue::Bool(true));
-        set_consents(&mut p, &consent_changes, now);
+        set_consents(&mut p, &consent_changes, change.actor, now);
         let mut items = vec![update(&self.table, &ItemKey::profile(user), p)?];
 
         // 1: claim the number.

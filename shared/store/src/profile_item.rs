@@ -144,13 +144,7 @@ pub(crate) fn update_expression(
         created.clone(),
         format!("if_not_exists({created}, {now_v})"),
     );
-    let version = e.name(VERSION);
-    let zero = e.value(AttributeValue::N("0".into()));
-    let one = e.value(AttributeValue::N("1".into()));
-    e.set_raw(
-        version.clone(),
-        format!("if_not_exists({version}, {zero}) + {one}"),
-    );
+    let version = e.count_write(VERSION);
 
     for (field, value) in &patch.fields {
         match value {

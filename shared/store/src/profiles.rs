@@ -180,7 +180,7 @@ impl ProfileStore {
                 Some(Some(old)) => next_guard(patch, ExpectedVersion::Any, Some(old))?,
             };
             let mut e = update_expression(user, patch, now, guard);
-            set_consents(&mut e, &changes, now);
+            set_consents(&mut e, &changes, actor, now);
             expect_from(&mut e, &changes);
             if existence == Existence::MustExist {
                 let version = e.name(VERSION);
@@ -260,7 +260,7 @@ impl ProfileStore {
                 .as_ref()
                 .map_or(Guard::New, |p| Guard::SeenVersion(p.version));
             let mut e = update_expression(user, patch, now, guard);
-            set_consents(&mut e, &changes, now);
+            set_consents(&mut e, &changes, actor, now);
             let mut items = vec![update(&self.table, &ItemKey::profile(user), e)?];
             items.extend(audit_puts(&self.table, user, &changes, actor, now)?);
             items.extend(field_audit(

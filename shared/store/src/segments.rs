@@ -11,7 +11,7 @@ use crate::batch::{MAX_KEYS, batch_get, query_partition, user_prefix_query};
 use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK, SEGMENT_PREFIX};
-use crate::profile_item::ERASURE;
+use crate::profile_item::{ERASURE, VERSION};
 use crate::txn::{Outcome, condition_check, transact, update};
 use domain::{Segment, SegmentId, UserId, sort_segments, timestamp};
 
@@ -115,6 +115,13 @@ impl SegmentStore {
         membership.set_raw(
             assigned.clone(),
             format!("if_not_exists({assigned}, {now_v})"),
+        );
+        // A membership changes once, when it begins: its version is 1 from then on.
+        let version = membership.name(VERSION);
+        let first = membership.value(AttributeValue::N("1".into()));
+        membership.set_raw(
+            version.clone(),
+            format!("if_not_exists({version}, {first})"),
         );
 
         // An erased account gets nothing back, even from a token still valid.

@@ -1,21 +1,21 @@
-//! The table's stream as change events (issue 14): the one place that reads what a
+//! The table's stream as change events: the one place that reads what a
 //! committed write did from its old and new images. Items that are not news to anyone
 //! (codes, counters, sessions, tokens, uniqueness markers) yield nothing; the template's
 //! filter keeps most of them from invoking the consumer at all.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::CiProperty;
-use domain::events::{Change, ChangeEvent, EventType, profile_changes};
+use domain::events::{Aggregate, Change, ChangeEvent, EventType, profile_changes};
 use serde_json::{Map, Value, json};
 
 use crate::StoreError;
-use crate::consent_item::AuditEntry;
+use crate::accounts::MOVED_AT;
+use crate::consent_item::{CONSENTS_VERSION, consent_changes_between};
 use crate::item::{Item, text};
 use crate::keys::{
-    CI_SK, CONSENT_LOG_PREFIX, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK,
-    SEGMENT_PREFIX, SK, USER_PREFIX,
+    CI_SK, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK, SEGMENT_PREFIX, SK, USER_PREFIX,
 };
-use crate::profile_item::{ERASED, ERASURE, is_erased, profile_from_item};
+use crate::profile_item::{ERASED, ERASURE, VERSION, is_erased, profile_from_item};
 
 /// What happened to the item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +44,23 @@ fn flag(item: Option<&Item>, name: &str) -> bool {
     )
 }
 
-fn version(item: Option<&Item>) -> Option<u64> {
-    match item?.get("version") {
+fn number(item: Option<&Item>, name: &str) -> Option<u64> {
+    match item?.get(name) {
         Some(AttributeValue::N(n)) => n.parse().ok(),
         _ => None,
     }
+}
+
+/// The aggregate's version after the write, as the write left it in the new image; for
+/// an item the write removed (or an erased profile's tombstone, which keeps no count),
+/// one past the last version it had.
+fn version_of(record: &StreamRecord, aggregate: Aggregate) -> u64 {
+    let name = match aggregate {
+        Aggregate::Consents => CONSENTS_VERSION,
+        _ => VERSION,
+    };
+    number(record.new.as_ref(), name)
+        .unwrap_or_else(|| number(record.old.as_ref(), name).unwrap_or(0) + 1)
 }
 
 /// The events a committed write means, in the order it means them.
@@ -69,11 +81,11 @@ pub fn events_of(record: &StreamRecord) -> Result<Vec<ChangeEvent>, StoreError> 
     } else {
         return Ok(Vec::new());
     };
-    let version = version(record.new.as_ref());
     Ok(changes
         .into_iter()
         .enumerate()
         .map(|(place, change)| {
+            let version = version_of(record, change.aggregate);
             ChangeEvent::new(
                 &record.id,
                 place,
@@ -98,32 +110,36 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
         if is_erased(new) {
             return Ok(erasure_changes(old, new));
         }
-        let old = old
-            .filter(|i| !keys_only(i))
-            .map(|o| profile_from_item(o.clone()))
-            .transpose()?;
-        let new = profile_from_item(new.clone())?;
-        return Ok(profile_changes(old.as_ref(), &new));
+        let old = old.filter(|i| !keys_only(i));
+        let before = old.map(|o| profile_from_item(o.clone())).transpose()?;
+        let mut changes = profile_changes(before.as_ref(), &profile_from_item(new.clone())?);
+        // Consents live on the profile item but are their own aggregate; who changed a
+        // channel is stored beside its state.
+        changes.extend(
+            consent_changes_between(old, new)
+                .into_iter()
+                .map(|entry| Change {
+                    event_type: EventType::ConsentChanged,
+                    aggregate: Aggregate::Consents,
+                    data: json!({
+                        "channel": entry.channel, "from": entry.from, "to": entry.to,
+                        "source": entry.source, "actor": entry.actor,
+                        "request_id": entry.request_id,
+                    }),
+                }),
+        );
+        return Ok(changes);
     }
-    if sk.starts_with(CONSENT_LOG_PREFIX) && record.kind == RecordKind::Insert {
-        let Some(new) = new else {
-            return Ok(Vec::new());
-        };
-        let entry: AuditEntry = serde_dynamo::from_item(new.clone())?;
-        return Ok(vec![Change {
-            event_type: EventType::ConsentChanged,
-            data: json!({
-                "channel": entry.channel, "from": entry.from, "to": entry.to,
-                "source": entry.source, "actor": entry.actor, "request_id": entry.request_id,
-            }),
-        }]);
-    }
+    // A membership is news when it appears (the emulator shows an UpdateItem that
+    // creates an item as its keys first, then the write); assigning it again is not.
     if let Some(id) = sk.strip_prefix(SEGMENT_PREFIX)
-        && record.kind == RecordKind::Insert
+        && new.is_some_and(|i| !keys_only(i))
+        && old.is_none_or(keys_only)
     {
         let id: u64 = id.parse().unwrap_or_default();
         return Ok(vec![Change {
             event_type: EventType::SegmentAssigned,
+            aggregate: Aggregate::Segment(id),
             data: json!({ "segment_id": id }),
         }]);
     }
@@ -136,6 +152,7 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
         let status = new.and_then(|i| text(i, "status")).unwrap_or_default();
         return Ok(vec![Change {
             event_type: EventType::LoyaltyCardLinked,
+            aggregate: Aggregate::LoyaltyCard,
             data: json!({ "status": status }),
         }]);
     }
@@ -153,6 +170,7 @@ fn erasure_changes(old: Option<&Item>, new: &Item) -> Vec<Change> {
     }
     vec![Change {
         event_type: EventType::AccountDeleted,
+        aggregate: Aggregate::Profile,
         data: json!({ "erased_at": text(new, "erased_at") }),
     }]
 }
@@ -182,12 +200,14 @@ fn ci_changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
     if !updated.is_empty() {
         changes.push(Change {
             event_type: EventType::CiUpdated,
+            aggregate: Aggregate::Ci,
             data: json!({ "values": updated }),
         });
     }
     if !deleted.is_empty() {
         changes.push(Change {
             event_type: EventType::CiDeleted,
+            aggregate: Aggregate::Ci,
             data: json!({ "names": deleted }),
         });
     }
@@ -203,9 +223,11 @@ fn credential_changes(record: &StreamRecord, email: &str) -> Vec<Change> {
     }
     let verified = |i: Option<&Item>| flag(i, "email_verified") || flag(i, "phone_verified");
     let mut changes = Vec::new();
-    if record.kind == RecordKind::Insert {
+    // A credential moved to a new address (an email change) is no new account.
+    if record.kind == RecordKind::Insert && !new.is_some_and(|i| i.contains_key(MOVED_AT)) {
         changes.push(Change {
             event_type: EventType::AccountRegistered,
+            aggregate: Aggregate::Credential,
             data: json!({
                 "email": email,
                 "email_verified": flag(new, "email_verified"),
@@ -216,6 +238,7 @@ fn credential_changes(record: &StreamRecord, email: &str) -> Vec<Change> {
     if verified(new) && !verified(old) && record.kind == RecordKind::Modify {
         changes.push(Change {
             event_type: EventType::AccountVerified,
+            aggregate: Aggregate::Credential,
             data: json!({ "email": email }),
         });
     }

@@ -95,6 +95,10 @@ async fn sign_up_verify_and_profile_writes_mean_their_events() {
     assert_eq!(registered[0].event_type.as_str(), "account.registered");
     assert_eq!(registered[0].user_id, user);
     assert_eq!(registered[0].data["email"], email.as_str());
+    assert_eq!(
+        (registered[0].aggregate.to_string(), registered[0].version),
+        ("credential".into(), 1)
+    );
     let text = serde_json::to_string(&registered).unwrap();
     assert!(
         !text.contains("argon2"),
@@ -115,15 +119,12 @@ async fn sign_up_verify_and_profile_writes_mean_their_events() {
         .await;
     assert_eq!(r.status, 200);
     let verified = find(&env.scan_all().await, "EMAIL#", "CREDENTIAL").unwrap();
-    let events = types_and_data(&record(
-        RecordKind::Modify,
-        Some(credential),
-        Some(verified),
-    ));
+    let proven = record(RecordKind::Modify, Some(credential), Some(verified));
     assert_eq!(
-        events,
+        types_and_data(&proven),
         [("account.verified".into(), json!({"email": email}))]
     );
+    assert_eq!(events_of(&proven).unwrap()[0].version, 2);
 
     // Two fields changed: one profile.updated naming them.
     let r = env
@@ -142,7 +143,10 @@ async fn sign_up_verify_and_profile_writes_mean_their_events() {
         events[0].data["changed"],
         json!(["first_name", "last_name"])
     );
-    assert_eq!(events[0].version, Some(2));
+    assert_eq!(
+        (events[0].aggregate.to_string(), events[0].version),
+        ("profile".into(), 2)
+    );
 }
 
 #[tokio::test]
@@ -153,6 +157,7 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
         .json(json!({"first_name": "Ada"}))
         .send()
         .await;
+    let before = find(&env.scan_all().await, "USER#", "PROFILE").unwrap();
     let token = api_token(&env, &["profiles:write"]).await;
     let r = env
         .request("POST", "/api/v1/users/profile/update")
@@ -161,9 +166,10 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
         .send()
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
-    let entry = find(&env.scan_all().await, "USER#", "CONSENTLOG#").unwrap();
-    let events = checked(events_of(&record(RecordKind::Insert, None, Some(entry))).unwrap());
-    assert_eq!(events.len(), 1);
+    let after = find(&env.scan_all().await, "USER#", "PROFILE").unwrap();
+    let events =
+        checked(events_of(&record(RecordKind::Modify, Some(before), Some(after))).unwrap());
+    assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].event_type.as_str(), "consent.changed");
     assert_eq!(events[0].data["source"], "api");
     assert!(
@@ -172,8 +178,13 @@ async fn a_partner_consent_change_names_the_api_and_the_token() {
             .unwrap()
             .starts_with("tok_")
     );
+    assert_eq!(events[0].data["from"], "undefined");
     assert_eq!(events[0].data["to"], "subscribed");
     assert_eq!(events[0].user_id, "User_1");
+    assert_eq!(
+        (events[0].aggregate.to_string(), events[0].version),
+        ("consents".into(), 1)
+    );
 }
 
 /// The stream consumer publishes a batch's events to the bus: an EventBridge rule on the
@@ -287,7 +298,7 @@ async fn a_hundred_changes_are_a_hundred_events_in_order() {
     }
     let (consumer, delivered) = bus.consume(&env).await;
     assert!(delivered.dead_lettered.is_empty());
-    let handed: Vec<u64> = consumer.seen().iter().map(|e| e.version.unwrap()).collect();
+    let handed: Vec<u64> = consumer.seen().iter().map(|e| e.version).collect();
     assert_eq!(
         handed,
         (1..=100).collect::<Vec<_>>(),
@@ -610,7 +621,7 @@ async fn a_hundred_changes_over_twenty_users_are_each_delivered_once() {
         per_user
             .entry(e.user_id.clone())
             .or_default()
-            .push(e.version.unwrap());
+            .push(e.version);
     }
     assert_eq!(per_user.len(), 20);
     for (user, versions) in &per_user {
@@ -850,4 +861,162 @@ fn an_erasure_is_announced_once_when_it_completes_and_with_nothing_personal() {
         types_and_data(&member_forgotten).is_empty(),
         "announced once"
     );
+}
+
+/// Each aggregate counts its own changes, read through the real stream: the consents
+/// one count for every channel (a write of two channels is one step, its two events
+/// sharing it), the partner identifiers counting on after their last one was removed,
+/// a membership and a card starting at 1, the profile's version its ETag.
+#[tokio::test]
+async fn each_aggregate_counts_its_own_changes_in_order() {
+    let env = TestEnv::new().await;
+    let bus = Bus::new(&env).await;
+    let partner = api_token(&env, &["segments:write", "ci:write"]).await;
+    let send = |method: &'static str, path: &'static str, token: String, body: Value| {
+        let env = &env;
+        async move {
+            let r = env
+                .request(method, path)
+                .bearer(&token)
+                .json(body)
+                .send()
+                .await;
+            assert!(r.status.is_success(), "{method} {path}: {}", r.json());
+        }
+    };
+    let bo = || user_token_with("bo", &[]);
+    let kakao = |id: &str| json!({"user_ci_properties": [{"user_id": "bo", "properties": {"kakao_id": id}}]});
+    let no_kakao = json!({"user_id": ["bo"], "user_ci_property_names": ["kakao_id"]});
+    send("PATCH", "/users/profile", bo(), json!({"first_name": "Bo"})).await;
+    send(
+        "PATCH",
+        "/users/consents",
+        bo(),
+        json!({"mkt_sms": "subscribed"}),
+    )
+    .await;
+    send(
+        "PATCH",
+        "/users/consents",
+        bo(),
+        json!({"mkt_sms": "unsubscribed", "mkt_push": "subscribed"}),
+    )
+    .await;
+    send(
+        "PUT",
+        "/api/v1/segments/7",
+        partner.clone(),
+        json!({"name": "Gold", "priority": 1, "self_assignable": true}),
+    )
+    .await;
+    send("POST", "/users/segments/7/set", bo(), json!({})).await;
+    send("POST", "/users/segments/7/set", bo(), json!({})).await;
+    send(
+        "POST",
+        "/api/v1/users/ci/update",
+        partner.clone(),
+        kakao("0123456789"),
+    )
+    .await;
+    send(
+        "POST",
+        "/api/v1/users/ci/delete",
+        partner.clone(),
+        no_kakao.clone(),
+    )
+    .await;
+    // Nothing left to remove: no change, no count.
+    send("POST", "/api/v1/users/ci/delete", partner.clone(), no_kakao).await;
+    send(
+        "POST",
+        "/api/v1/users/ci/update",
+        partner.clone(),
+        kakao("9876543210"),
+    )
+    .await;
+    send(
+        "PATCH",
+        "/users/profile-with-loyalty/",
+        bo(),
+        json!({"date_of_birth": "1990-01-01", "add_loyalty": true}),
+    )
+    .await;
+    send("PATCH", "/users/profile", bo(), json!({"last_name": "Ek"})).await;
+
+    let (consumer, _) = bus.consume(&env).await;
+    let seen: Vec<(String, &str, u64)> = consumer
+        .seen()
+        .iter()
+        .map(|e| (e.aggregate.to_string(), e.event_type.as_str(), e.version))
+        .collect();
+    let of = |aggregate: &str| -> Vec<(&str, u64)> {
+        seen.iter()
+            .filter(|(a, ..)| a == aggregate)
+            .map(|(_, t, v)| (*t, *v))
+            .collect()
+    };
+    assert_eq!(
+        of("consents"),
+        [
+            ("consent.changed", 1),
+            ("consent.changed", 2),
+            ("consent.changed", 2)
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(
+        of("ci"),
+        [("ci.updated", 1), ("ci.deleted", 2), ("ci.updated", 3)],
+        "{seen:?}"
+    );
+    assert_eq!(of("segment:7"), [("segment.assigned", 1)], "{seen:?}");
+    assert_eq!(of("loyalty_card"), [("loyalty_card.linked", 1)], "{seen:?}");
+    let profile = of("profile");
+    let types: Vec<&str> = profile.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        types,
+        ["profile.created", "profile.updated", "profile.updated"],
+        "{seen:?}"
+    );
+    assert!(
+        profile.windows(2).all(|w| w[0].1 < w[1].1),
+        "the profile's versions rise: {profile:?}"
+    );
+    // The last one is the ETag the profile's routes show.
+    let r = env
+        .request("GET", "/users/profile")
+        .bearer(&bo())
+        .send()
+        .await;
+    assert_eq!(r.json()["version"], json!(profile[2].1), "{}", r.json());
+    drain(&bus).await;
+}
+
+/// An email moved by an administrator is `email.changed` on the profile, not a new
+/// account: the credential at its new address keeps its count, and its insert there
+/// announces nothing.
+#[tokio::test]
+async fn a_moved_credential_is_no_new_account() {
+    let env = TestEnv::new().await;
+    let email = format!("mv-{:08x}@example.com", rand::random::<u32>());
+    let id =
+        integration_tests::verified_account(&env, &email, "securepassword123", ("Mo", "Ve")).await;
+    let moved_to = format!("moved-{:08x}@example.com", rand::random::<u32>());
+    let r = env
+        .request("PATCH", &format!("/api/v1/accounts/users/{id}"))
+        .bearer(&user_token_with("usr_admin", &["users:admin"]))
+        .json(json!({"email": moved_to}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let items = env.scan_all().await;
+    let key = format!("EMAIL#{moved_to}");
+    let credential = find(&items, &key, "CREDENTIAL").unwrap();
+    assert_eq!(
+        credential.get("version"),
+        Some(&AttributeValue::N("2".into())),
+        "registered, then verified; the move is no change of it"
+    );
+    let inserted = record(RecordKind::Insert, None, Some(credential));
+    assert!(types_and_data(&inserted).is_empty());
 }

@@ -369,13 +369,18 @@ async fn ci_identifiers_set_view_and_delete() {
         json!({"user_ids": ["User_1"], "user_ci_property_names": ["phone_number"]}),
     )
     .await;
-    let ci_items = env
+    let ci_items: Vec<_> = env
         .scan_all()
         .await
         .into_iter()
         .filter(|i| i["sk"] == aws_sdk_dynamodb::types::AttributeValue::S("CI".into()))
-        .count();
-    assert_eq!(ci_items, 0, "deleting the last property removes the item");
+        .collect();
+    // The item stays without identifiers: it keeps their version for the next set.
+    assert_eq!(ci_items.len(), 1);
+    for name in ["kakao_id", "phone_number"] {
+        assert!(!ci_items[0].contains_key(name), "{name} removed");
+    }
+    assert!(ci_items[0].contains_key("version"));
 
     // Each change is on User_1's record: each removal, and the identifiers set; the
     // refused request left none.

@@ -263,11 +263,11 @@ impl<P: EventPublisher> EventPublisher for Printing<P> {
             } else {
                 " (not published)"
             };
-            let version = event.version.map_or("-".to_owned(), |v| v.to_string());
             println!(
-                "event {} user={} v={version} id={}{state}",
+                "event {} user={} v={} id={}{state}",
                 event.event_type.as_str(),
                 event.user_id,
+                event.version,
                 event.id
             );
         }
