@@ -21,6 +21,8 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+import transactions
+
 
 def sms_messages():
     """(message_id, phone, text) for every SMS any account or region published."""
@@ -250,6 +252,7 @@ def main():
         parser.error("the emulator listens on loopback only")
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    transactions.install()
     app = Emulator(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -297,10 +297,17 @@ mod tests {
 
     #[test]
     fn memberships_are_news_and_codes_counters_and_tokens_are_not() {
-        let membership = item(&[("pk", "USER#u"), ("sk", "SEGMENT#0000000007")]);
-        let r = record(RecordKind::Insert, None, Some(membership));
+        let keys = item(&[("pk", "USER#u"), ("sk", "SEGMENT#0000000007")]);
+        let mut membership = keys.clone();
+        membership.insert("version".into(), AttributeValue::N("1".into()));
+        let r = record(RecordKind::Insert, None, Some(membership.clone()));
         let events = events_of(&r).unwrap();
         assert_eq!(events[0].data, json!({"segment_id": 7}));
+        assert_eq!(events[0].aggregate.to_string(), "segment:7");
+        // An item of nothing but its keys is no membership yet; assigning again is no news.
+        assert!(types(&record(RecordKind::Insert, None, Some(keys))).is_empty());
+        let again = record(RecordKind::Modify, Some(membership.clone()), Some(membership));
+        assert!(types(&again).is_empty());
         for (pk, sk) in [
             ("USER#u", "OTP#change_phone"),
             ("PHONE#+905321234567", "OWNER"),

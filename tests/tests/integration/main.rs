@@ -11,6 +11,7 @@ mod change_events;
 mod consents;
 mod email;
 mod email_change;
+mod emulator;
 mod events;
 mod faults;
 mod hardening;
