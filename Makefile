@@ -105,7 +105,7 @@ iac: build $(VENV)-iac/.installed ## make build, then cfn-lint (+ serverless rul
 sizes: build ## Release arm64 binary size per function
 	@for f in $(FUNCTIONS); do printf '%-12s %s bytes\n' $$f $$(stat -c %s $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap); done
 
-bench: setup ## Init time vs a bare lambda_runtime function, peak RSS under load (SPEC §11)
+bench: setup ## Init time vs a bare lambda_runtime function, peak RSS under load
 	cargo build --release $(addprefix --bin ,$(FUNCTIONS)) --bin hello-lambda --bin bench
 	target/release/bench
 

@@ -7,7 +7,7 @@
 //! A PATCH of `phone` or `email` by the user goes through the code or token sent to it,
 //! as on `PATCH /users/profile`;
 //! an administrator sets `email` and `phone` directly, with an audit entry. API tokens
-//! change the other fields only, as on the partner routes (SPEC §9).
+//! change the other fields only, as on the partner routes.
 
 use api::http::{json, json_object, request_id};
 use api::otp::{code_sent, token_sent};

@@ -1,4 +1,4 @@
-//! The partner CI API (SPEC §9), after the reference "User CI Profile API": set, view and
+//! The partner CI API, after the reference "User CI Profile API": set, view and
 //! delete `kakao_id` and `phone_number` for batches of up to 20 users.
 
 use std::collections::BTreeMap;

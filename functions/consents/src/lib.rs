@@ -1,4 +1,4 @@
-//! Consent routes (SPEC §6). The store is shared: the profile's `*_allowed` fields and
+//! Consent routes. The store is shared: the profile's `*_allowed` fields and
 //! the partner API write the same consent attributes and the same audit trail.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The table's stream consumer (issue 14): each record's images become change events
+//! The table's stream consumer: each record's images become change events
 //! (`store::stream`), published to the bus. Records are handled in order. The first
 //! record with an event that did not go out is reported as a batch item failure, so
 //! Lambda retries from it while the records before it stay done; redelivered records

@@ -1,4 +1,4 @@
-//! `GET /local-info` (SPEC §8): public, cacheable, no DynamoDB. The body and its ETag
+//! `GET /local-info`: public, cacheable, no DynamoDB. The body and its ETag
 //! are built once per container from the same catalog that validates profiles. Seed
 //! 002's `GET /get/local-info` is the same lists in its envelope, behind the authorizer
 //! and its `apikey`, as that API documents it.

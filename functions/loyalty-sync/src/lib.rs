@@ -1,4 +1,4 @@
-//! The loyalty sync (issue 15): an EventBridge rule hands it the change events that can
+//! The loyalty sync: an EventBridge rule hands it the change events that can
 //! concern a card's member (profile, phone, email, consents, a card linked). For a user
 //! with a card it
 //! - creates the member of a card still `pending` (keyed by the card number: never two);
@@ -6,7 +6,7 @@
 //!   carries this version or a later one (older and repeated events are skipped, so the
 //!   order events arrive in does not matter);
 //! - anonymizes the member of an erased account (`account.deleted`): the tombstone names
-//!   it until the platform has done so (issue 16).
+//!   it until the platform has done so.
 //!
 //! What the platform cannot do now (down, slow, 5xx) fails the invocation: Lambda
 //! retries it with backoff, then sends it to the on-failure destination. What it refuses

@@ -1,4 +1,4 @@
-//! Profile images (issue 9): `POST /users/profile/image` takes `multipart/form-data`
+//! Profile images: `POST /users/profile/image` takes `multipart/form-data`
 //! with `image` (seed 000 calls it `avatar`) and optionally `cropped_image` (seed 002).
 //! Each part must decode completely as a JPEG, PNG or WebP within the size limits, or
 //! the answer is a 400 naming it and nothing is stored.

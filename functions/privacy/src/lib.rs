@@ -1,4 +1,4 @@
-//! Data-subject rights (issue 16; GDPR art. 15, 17 and 20, KVKK art. 11):
+//! Data-subject rights (GDPR art. 15, 17 and 20, KVKK art. 11):
 //! - `POST /users/me/export`: every stored fact about the caller, as one JSON document
 //!   behind a link valid 15 minutes; 3 a day.
 //! - `DELETE /users/me`: the caller's erasure, with a fresh proof (password, or a code

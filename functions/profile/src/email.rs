@@ -1,4 +1,4 @@
-//! A profile write with a new `email`: the use case decides (issue 9); its refusals
+//! A profile write with a new `email`: the use case decides; its refusals
 //! answer as on every route (`api::refusals`). `None`: the address is the account's
 //! already.
 

@@ -1,4 +1,4 @@
-//! A profile write with a new `phone`: the use case decides (SPEC §4); its refusals
+//! A profile write with a new `phone`: the use case decides; its refusals
 //! answer as on every route (`api::refusals`).
 
 use api::ApiError;

@@ -1,4 +1,4 @@
-//! The partner profile API (SPEC §9), after the reference server-to-server API: the same
+//! The partner profile API, after the reference server-to-server API: the same
 //! paths under /api/v1, the same envelope and codes, so its clients can switch by
 //! changing only the host and the token.
 

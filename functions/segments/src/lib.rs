@@ -1,4 +1,4 @@
-//! Segment routes (SPEC §7): users list and join self-assignable segments; partner
+//! Segment routes: users list and join self-assignable segments; partner
 //! systems with scope `segments:write` manage the catalog.
 
 use api::http::{HttpApp, json, json_object};

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// Largest body any route accepts (SPEC §3).
+/// Largest body any route accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 static COLD_START: AtomicBool = AtomicBool::new(true);

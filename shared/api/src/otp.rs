@@ -1,4 +1,4 @@
-//! One-time codes at the HTTP edge (SPEC §4, §5): 202 when a code went out, with when it
+//! One-time codes at the HTTP edge: 202 when a code went out, with when it
 //! expires and when another may be asked for, and the answers to a refused code. Every
 //! flow that sends codes answers with these.
 

@@ -1,4 +1,4 @@
-//! The server-to-server envelope of the partner API (SPEC §3, §9):
+//! The server-to-server envelope of the partner API:
 //! `{"result_code", "result_msg", "result_data"}`, batches of at most 20 users, and
 //! per-user failures grouped by code.
 

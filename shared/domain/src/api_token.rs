@@ -1,4 +1,4 @@
-//! Server-to-server API tokens (SPEC §2): `upt_` + 32 random bytes, base64url. Only the
+//! Server-to-server API tokens: `upt_` + 32 random bytes, base64url. Only the
 //! SHA-256 of a token is stored; the plaintext exists once, in the creator's terminal.
 
 use rand::TryRngCore;

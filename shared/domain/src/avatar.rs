@@ -1,4 +1,4 @@
-//! Profile images (issue 9): what an upload must be, and how many a user may make a day.
+//! Profile images: what an upload must be, and how many a user may make a day.
 //! An image is what its bytes decode as, never what its file name or Content-Type say:
 //! the header picks the decoder, and the whole image is decoded under limits, so a text
 //! file named `.png`, a truncated JPEG or a decompression bomb is refused before

@@ -1,4 +1,4 @@
-//! Notification consents (SPEC §6): twelve channels, each subscribed, unsubscribed or
+//! Notification consents: twelve channels, each subscribed, unsubscribed or
 //! never set. One store, three views: `/users/consents`, the profile's `*_allowed`
 //! booleans, and the partner API's `*_flag` properties.
 

@@ -1,4 +1,4 @@
-//! Loyalty cards (issue 15): a user's card at a third-party loyalty platform, the
+//! Loyalty cards: a user's card at a third-party loyalty platform, the
 //! member the platform keeps for it, and the port through which the service reaches
 //! the platform. The card number is ours, chosen when the card is asked for and stored
 //! before the platform is called, so asking again (a retry, the sync consumer) finds the
@@ -160,7 +160,7 @@ pub trait LoyaltyCardService: Send + Sync {
         member_id: &str,
     ) -> impl Future<Output = Result<Standing, LoyaltyFailure>> + Send;
 
-    /// Removes the member's personal data at the platform (erasure, issue 16).
+    /// Removes the member's personal data at the platform (erasure).
     fn anonymize_member(
         &self,
         member_id: &str,

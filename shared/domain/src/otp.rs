@@ -1,4 +1,4 @@
-//! One-time codes sent to a destination (SPEC §5): generation from the OS CSPRNG, keyed
+//! One-time codes sent to a destination: generation from the OS CSPRNG, keyed
 //! HMAC-SHA256 digests (never the code itself), constant-time comparison, and the
 //! rules on lifetime, wrong tries, resend cooldown and hourly send caps. Pure: the
 //! store persists `Challenge` and `SendLog`, the SMS port delivers the code.
@@ -74,7 +74,7 @@ impl Default for OtpPolicy {
 }
 
 impl OtpPolicy {
-    /// Checks the limits SPEC §5 puts on any configuration.
+    /// Checks the limits any configuration must keep (lifetime, tries, send caps).
     pub fn validated(self) -> Result<Self, String> {
         if !(1..=MAX_LIFETIME_SECS).contains(&self.lifetime_secs) {
             return Err(format!(

@@ -1,4 +1,4 @@
-//! Data-subject rights (issue 16, GDPR art. 15, 17 and 20, KVKK art. 11): who may erase
+//! Data-subject rights (GDPR art. 15, 17 and 20, KVKK art. 11): who may erase
 //! an account, how an erasure is proved, and how often a user may take an export.
 
 use sha2::{Digest, Sha256};

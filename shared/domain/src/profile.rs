@@ -229,7 +229,7 @@ pub struct ProfilePatch {
     pub consents: Vec<(Channel, ConsentStatus)>,
     /// `None` removes the key.
     pub attributes: BTreeMap<AttributeKey, Option<AttributeValue>>,
-    /// A new number: applied only with a right `code` (SPEC §4).
+    /// A new number: applied only with a right `code`.
     pub phone: Option<PhoneNumber>,
     pub code: Option<OtpCode>,
     /// Ask for a new code even when `code` is present.

@@ -1,4 +1,4 @@
-//! User segments (SPEC §7): a catalog managed by partner systems, memberships per user.
+//! User segments: a catalog managed by partner systems, memberships per user.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

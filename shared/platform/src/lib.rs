@@ -172,7 +172,7 @@ impl Platform {
         ))
     }
 
-    /// Exports and erasures (issue 16).
+    /// Exports and erasures.
     pub fn privacy_store(&self) -> Result<store::PrivacyStore, ConfigError> {
         Ok(store::PrivacyStore::new(
             self.dynamodb(),

@@ -113,7 +113,7 @@ pub enum Attempt {
     Unknown,
 }
 
-/// Attempts per window (SPEC: 5 failures in 15 minutes).
+/// Attempts per window: 5 failures in 15 minutes.
 pub const MAX_ATTEMPTS: u32 = 5;
 pub const ATTEMPT_WINDOW_SECS: i64 = 15 * 60;
 

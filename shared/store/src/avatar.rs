@@ -1,4 +1,4 @@
-//! A profile's image (issue 9): the day's upload count, reserved before anything is
+//! A profile's image: the day's upload count, reserved before anything is
 //! stored and released if the upload fails, and the profile's pointer to its objects.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};

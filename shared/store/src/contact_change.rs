@@ -1,6 +1,6 @@
 //! A change of an account's email or phone outside the phone flow: an administrator's
 //! direct change (seed 001's `PATCH /api/v1/accounts/users/{id}` by `users:admin`), or a
-//! user's email change proven by the emailed token (issue 9). One transaction: the
+//! user's email change proven by the emailed token. One transaction: the
 //! profile (if still the version read), the email's credential moved to its new key (the
 //! key is the uniqueness marker), the number's marker claimed and the old one released,
 //! the token spent, and an audit entry naming who did it.

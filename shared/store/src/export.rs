@@ -1,4 +1,4 @@
-//! What an export (issue 16) reads: every item of the user's partition and the items
+//! What an export reads: every item of the user's partition and the items
 //! outside it that name the user, as JSON, sorted into the document's sections by the
 //! key layout. Secrets never leave: code digests, password hashes, token hashes and
 //! the store's own bookkeeping are dropped here.

@@ -76,7 +76,7 @@ pub enum StoreError {
     /// A request DynamoDB refused as malformed, or an item we cannot read: a bug here.
     #[error("DynamoDB request failed: {0}")]
     Failed(String),
-    /// The account is erased, or being erased (issue 16): a write for it may not
+    /// The account is erased, or being erased: a write for it may not
     /// bring any of it back.
     #[error("the account is erased")]
     Erased,

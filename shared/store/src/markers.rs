@@ -1,4 +1,4 @@
-//! Uniqueness markers (SPEC §10): an item whose key is the unique value and whose
+//! Uniqueness markers: an item whose key is the unique value and whose
 //! `user_id` names the holder. Claims and releases are transaction items written with
 //! the change they belong to, so a value is never held by two accounts.
 

@@ -1,4 +1,4 @@
-//! The phone-change flow's reads and writes (SPEC §4, §5). One consistent BatchGetItem
+//! The phone-change flow's reads and writes. One consistent BatchGetItem
 //! reads everything a decision needs; each outcome is one conditional write, so two
 //! requests racing for the same number or the same code cannot both win.
 

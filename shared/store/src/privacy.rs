@@ -1,4 +1,4 @@
-//! An account's erasure in the table (issue 16). The profile item is marked `erasing`
+//! An account's erasure in the table. The profile item is marked `erasing`
 //! first: from then on every read shows no profile and every write refuses
 //! (`profile_item::ERASURE`). Then the account's items go, outside its partition first
 //! (the credential and the phone marker, which name the account, the codes and send

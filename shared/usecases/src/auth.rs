@@ -1,4 +1,4 @@
-//! Logging in, refreshing and logging out (issue 8). A login reserves one of the
+//! Logging in, refreshing and logging out. A login reserves one of the
 //! account's attempts and reads its credential in one call, checks the password off the
 //! async executor (Argon2id takes tens of milliseconds), and on success opens a session
 //! whose first refresh token is written with the attempts cleared, in one transaction.

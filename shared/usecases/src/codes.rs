@@ -1,4 +1,4 @@
-//! The steps every flow that sends one-time codes shares (SPEC §5): sending reserves the
+//! The steps every flow that sends one-time codes shares: sending reserves the
 //! send slot first (a conditional write), then delivers, and releases the slot if the
 //! delivery failed, so no cooldown is charged for a message that never left; checking
 //! judges the code in constant time and counts a wrong one against the live code only.

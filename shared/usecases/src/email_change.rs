@@ -1,4 +1,4 @@
-//! A profile PATCH that names a new `email` (issue 9), after the phone change: without
+//! A profile PATCH that names a new `email`, after the phone change: without
 //! a token (or with `resend`) a 6-digit token goes by email to the new address and the
 //! answer carries a `token_checksum`; nothing else is applied. With both the token and
 //! the checksum the whole PATCH applies in one transaction that moves the account's

@@ -1,4 +1,4 @@
-//! Erasing an account (issue 16, GDPR art. 17): the holder proves it is them with their
+//! Erasing an account (GDPR art. 17): the holder proves it is them with their
 //! password or a code sent to their verified phone (else email); a partner or an
 //! operator erases without one. The account is marked first, so every route answers as
 //! for a missing user from then on; then everything of it goes, in steps a retry can

@@ -1,4 +1,4 @@
-//! A user's export (issue 16, GDPR art. 15 and 20, KVKK art. 11): one JSON document
+//! A user's export (GDPR art. 15 and 20, KVKK art. 11): one JSON document
 //! with every record the service holds about them (`store::UserRecords`) and the objects
 //! under their folder, written to the private bucket and handed out as a link valid 15
 //! minutes; at most 3 a day. The bucket's lifecycle deletes exports after a day, and an

@@ -1,4 +1,4 @@
-//! A profile PATCH that names a new `phone` (SPEC §4, §5). Without a code (or with
+//! A profile PATCH that names a new `phone`. Without a code (or with
 //! `resend`) a code goes by SMS to the new number and nothing else is applied; with the
 //! right code the whole PATCH applies atomically, with the number's uniqueness claim and
 //! the code consumed in the same transaction.

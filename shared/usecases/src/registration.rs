@@ -1,6 +1,6 @@
-//! Sign-up with an email (seed 001) and proving the email with a code (issue 8). The
+//! Sign-up with an email (seed 001) and proving the email with a code. The
 //! account and its profile are created at once, unverified; a 6-digit code goes to the
-//! address under the OTP rules of SPEC §5 (the same `OtpPolicy` and code items as the
+//! address under the one-time code rules (the same `OtpPolicy` and code items as the
 //! phone change); the right code marks the email verified, after which login works.
 
 use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};

@@ -1,4 +1,4 @@
-//! Profile images (issue 9) against the emulator's S3 and DynamoDB: real images only,
+//! Profile images against the emulator's S3 and DynamoDB: real images only,
 //! named refusals that store nothing, the daily limit, and replaced images retired.
 
 use std::io::Cursor;

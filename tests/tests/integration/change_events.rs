@@ -1,4 +1,4 @@
-//! Change events (issue 14): real writes through the routes, the table's real stream
+//! Change events: real writes through the routes, the table's real stream
 //! read through the template's event source mapping (`local_api::stream`), the events
 //! function publishing to a bus on the emulator, and a rule copying every event to a
 //! queue the tests read. Every event read is checked against its schema and for secrets.

@@ -1,4 +1,4 @@
-//! Email change through PATCH /users/profile (issue 9): a token by email to the new
+//! Email change through PATCH /users/profile: a token by email to the new
 //! address and a checksum in the 202; both are needed to apply; the credential moves
 //! with the address; the old address is told.
 

@@ -1,4 +1,4 @@
-//! The emulator's general DynamoDB fault hook (issue 16 will kill erasures half-way with
+//! The emulator's general DynamoDB fault hook (erasure tests kill erasures half-way with
 //! it): `POST /_emulator/fail-dynamodb?op=&after=N&table=` lets N calls of an operation
 //! through, then fails each with a 500 until healed. A write refused that way answers 503
 //! with `Retry-After` and changes nothing.

@@ -1,4 +1,4 @@
-//! What the security review of issue 12 found, each with the test that failed before
+//! What a security review found, each with the test that failed before
 //! its fix.
 
 use domain::otp::OtpPolicy;

@@ -1,4 +1,4 @@
-//! Seed 000's loyalty routes (issue 15) against a stand-in of Open Loyalty's member API
+//! Seed 000's loyalty routes against a stand-in of Open Loyalty's member API
 //! (`tools/loyalty-standin`, on loopback, one per test) reached over HTTP by the real
 //! adapter: sign-up with a card, the profile with points, the card's member following
 //! the profile, and what happens when the platform is down, slow or refusing.
@@ -337,7 +337,7 @@ async fn the_adapter_follows_no_redirect_and_sends_its_key_nowhere_else() {
     );
 }
 
-/// The port's erasure call, ready for issue 16: the member keeps its card, loses the rest.
+/// The port's erasure call: the member keeps its card, loses the rest.
 #[tokio::test]
 async fn the_adapter_anonymizes_a_member() {
     use domain::loyalty::LoyaltyCardService;

@@ -1,4 +1,4 @@
-//! The partner API (SPEC §9): API tokens, batch profile properties and CI identifiers,
+//! The partner API: API tokens, batch profile properties and CI identifiers,
 //! in the reference API's envelope.
 
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! Phone change verified by SMS OTP (SPEC §4, §5), through the gateway, against the
+//! Phone change verified by SMS OTP, through the gateway, against the
 //! emulator's DynamoDB, SNS and Secrets Manager.
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,4 +1,4 @@
-//! Data-subject rights (issue 16): an export that lists every stored fact, checked
+//! Data-subject rights: an export that lists every stored fact, checked
 //! against a scan of the table and a listing of the bucket; an erasure that leaves
 //! nothing but a tombstone, proved the same way, survives a crash half-way, touches no
 //! other user, and reaches the loyalty platform through the change events.

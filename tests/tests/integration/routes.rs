@@ -39,7 +39,7 @@ fn template_path(path: &str, item: &Value) -> String {
     }
 }
 
-/// Every path a seed documents, with its trailing `/` as the seed writes it (SPEC §1).
+/// Every path a seed documents, with its trailing `/` as the seed writes it.
 const SEED_SLASH_ROUTES: &[&str] = &[
     "GET /users/profile",
     "PATCH /users/profile",

@@ -2,7 +2,7 @@
 //! `profilectl key create|rotate|show`: the key access tokens are signed with.
 //! `profilectl admin grant|revoke <email>`: an account's `users:admin` grant.
 //! `profilectl user export|erase <user id>`: a data subject's export (on stdout) and
-//! erasure, for support staff (issue 16).
+//! erasure, for support staff.
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
