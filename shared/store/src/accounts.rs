@@ -13,15 +13,13 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
-use domain::otp::{Challenge, Purpose, SendLog};
 use domain::{
     ConsentActor, Consents, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp,
 };
 use serde::Deserialize;
 
 use crate::StoreError;
-use crate::batch::batch_get;
-use crate::codes::{self, CodeSlot, CodeState};
+use crate::codes::{CodeKind, OneTimeCode};
 use crate::consent_item::{audit_puts, set_consents};
 use crate::expr::Expression;
 use crate::item::{Item, n};
@@ -75,10 +73,18 @@ pub struct AccountRecord<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// A code judged right, to be spent by the write it authorises.
+/// A code judged right, to be spent by the write it authorises: that write fails if
+/// the code was used, replaced or burned since it was judged.
 pub struct SpentCode<'a> {
+    pub code: &'a OneTimeCode,
     pub digest: &'a str,
     pub max_attempts: u32,
+}
+
+impl SpentCode<'_> {
+    pub(crate) fn item(&self, now: i64) -> Result<TransactWriteItem, StoreError> {
+        self.code.spend(self.digest, self.max_attempts, now)
+    }
 }
 
 struct NewAccountDraft {
@@ -180,13 +186,7 @@ impl AccountStore {
             profile,
             credential,
             claim_phone(&self.table, phone, account.user, &draft.profile.created_at)?,
-            codes::consume(
-                &self.table,
-                &registration_slot(phone).challenge,
-                code.digest,
-                code.max_attempts,
-                account.now.timestamp(),
-            )?,
+            code.item(account.now.timestamp())?,
         ];
         items.extend(open_items(&self.table, session)?);
         items.extend(draft.audits);
@@ -421,99 +421,29 @@ pub(crate) fn clear_login_attempts(
 }
 
 /// What the store holds about proving an account's email: one BatchGetItem.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EmailVerificationState {
     pub credential: Option<Credential>,
-    pub challenge: Option<Challenge>,
-    pub sends: Option<SendLog>,
+    pub code: OneTimeCode,
 }
 
 /// What the store holds about a sign-up with an email and a number (seed 000): one
 /// BatchGetItem.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PhoneRegistrationState {
     pub email_taken: bool,
     /// The account that holds the number's uniqueness marker.
     pub phone_owner: Option<String>,
-    pub challenge: Option<Challenge>,
-    pub sends: Option<SendLog>,
-}
-
-impl EmailVerificationState {
-    /// The code items as read, for a reservation conditioned on them.
-    pub fn codes(&self) -> CodeState<'_> {
-        CodeState {
-            challenge: self.challenge.as_ref(),
-            sends: self.sends.as_ref(),
-        }
-    }
-}
-
-impl PhoneRegistrationState {
-    /// The code items as read, for a reservation conditioned on them.
-    pub fn codes(&self) -> CodeState<'_> {
-        CodeState {
-            challenge: self.challenge.as_ref(),
-            sends: self.sends.as_ref(),
-        }
-    }
+    pub code: OneTimeCode,
 }
 
 /// What the store holds about a user's request to move their email: one BatchGetItem.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EmailChangeState {
     pub profile: Option<Profile>,
     /// The account the new address belongs to, if any.
     pub new_owner: Option<String>,
-    pub challenge: Option<Challenge>,
-    pub sends: Option<SendLog>,
-}
-
-impl EmailChangeState {
-    /// The code items as read, for a reservation conditioned on them.
-    pub fn codes(&self) -> CodeState<'_> {
-        CodeState {
-            challenge: self.challenge.as_ref(),
-            sends: self.sends.as_ref(),
-        }
-    }
-}
-
-/// The codes an account flow sends, each kept by its destination.
-#[derive(Debug, Clone, Copy)]
-pub enum AccountCode<'a> {
-    /// Proves the address of a seed-001 account.
-    VerifyEmail(&'a Email),
-    /// Proves the number of a seed-000 sign-up, before any account exists.
-    RegisterPhone(&'a PhoneNumber),
-    /// Proves the new address of `user`'s email change.
-    ChangeEmail {
-        user: &'a UserId,
-        new_email: &'a Email,
-    },
-}
-
-impl AccountCode<'_> {
-    fn slot(self) -> CodeSlot {
-        match self {
-            Self::VerifyEmail(email) => CodeSlot {
-                challenge: ItemKey::email_challenge(email, Purpose::VerifyEmail),
-                sends: ItemKey::email_sends(email),
-            },
-            Self::RegisterPhone(phone) => registration_slot(phone),
-            Self::ChangeEmail { user, new_email } => CodeSlot {
-                challenge: ItemKey::challenge(user, Purpose::ChangeEmail),
-                sends: ItemKey::email_sends(new_email),
-            },
-        }
-    }
-}
-
-fn registration_slot(phone: &PhoneNumber) -> CodeSlot {
-    CodeSlot {
-        challenge: ItemKey::phone_challenge(phone, Purpose::RegisterPhone),
-        sends: ItemKey::phone_sends(phone),
-    }
+    pub code: OneTimeCode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -530,27 +460,20 @@ impl AccountStore {
         &self,
         email: &Email,
     ) -> Result<EmailVerificationState, StoreError> {
-        let slot = AccountCode::VerifyEmail(email).slot();
         let credential_key = ItemKey::credential(email);
-        let mut items = batch_get(
+        let (mut found, code) = OneTimeCode::read_with(
             &self.client,
             &self.table,
-            vec![
-                credential_key.clone(),
-                slot.challenge.clone(),
-                slot.sends.clone(),
-            ],
+            CodeKind::VerifyEmail(email),
+            &[&credential_key],
         )
         .await?;
-        let mut take = |key: &ItemKey| items.remove(key);
         Ok(EmailVerificationState {
-            credential: take(&credential_key)
+            credential: found
+                .remove(&credential_key)
                 .map(serde_dynamo::from_item)
                 .transpose()?,
-            challenge: take(&slot.challenge)
-                .map(serde_dynamo::from_item)
-                .transpose()?,
-            sends: take(&slot.sends).map(serde_dynamo::from_item).transpose()?,
+            code,
         })
     }
 
@@ -559,27 +482,18 @@ impl AccountStore {
         email: &Email,
         phone: &PhoneNumber,
     ) -> Result<PhoneRegistrationState, StoreError> {
-        let slot = registration_slot(phone);
         let (credential_key, owner_key) = (ItemKey::credential(email), ItemKey::phone_owner(phone));
-        let mut items = batch_get(
+        let (mut found, code) = OneTimeCode::read_with(
             &self.client,
             &self.table,
-            vec![
-                credential_key.clone(),
-                owner_key.clone(),
-                slot.challenge.clone(),
-                slot.sends.clone(),
-            ],
+            CodeKind::RegisterPhone(phone),
+            &[&credential_key, &owner_key],
         )
         .await?;
-        let mut take = |key: &ItemKey| items.remove(key);
         Ok(PhoneRegistrationState {
-            email_taken: take(&credential_key).is_some(),
-            phone_owner: holder(take(&owner_key)),
-            challenge: take(&slot.challenge)
-                .map(serde_dynamo::from_item)
-                .transpose()?,
-            sends: take(&slot.sends).map(serde_dynamo::from_item).transpose()?,
+            email_taken: found.remove(&credential_key).is_some(),
+            phone_owner: holder(found.remove(&owner_key)),
+            code,
         })
     }
 
@@ -588,89 +502,32 @@ impl AccountStore {
         user: &UserId,
         new_email: &Email,
     ) -> Result<EmailChangeState, StoreError> {
-        let slot = AccountCode::ChangeEmail { user, new_email }.slot();
         let (profile_key, credential_key) =
             (ItemKey::profile(user), ItemKey::credential(new_email));
-        let mut items = batch_get(
+        let kind = CodeKind::ChangeEmail { user, new_email };
+        let (mut found, code) = OneTimeCode::read_with(
             &self.client,
             &self.table,
-            vec![
-                profile_key.clone(),
-                credential_key.clone(),
-                slot.challenge.clone(),
-                slot.sends.clone(),
-            ],
+            kind,
+            &[&profile_key, &credential_key],
         )
         .await?;
-        let mut take = |key: &ItemKey| items.remove(key);
         Ok(EmailChangeState {
-            profile: take(&profile_key)
+            profile: found
+                .remove(&profile_key)
                 .map(writable_profile)
                 .transpose()?
                 .flatten(),
-            new_owner: holder(take(&credential_key)),
-            challenge: take(&slot.challenge)
-                .map(serde_dynamo::from_item)
-                .transpose()?,
-            sends: take(&slot.sends).map(serde_dynamo::from_item).transpose()?,
+            new_owner: holder(found.remove(&credential_key)),
+            code,
         })
-    }
-
-    /// Stores a new code if nobody sent one since `before` was read.
-    pub async fn reserve_code(
-        &self,
-        which: AccountCode<'_>,
-        before: &CodeState<'_>,
-        challenge: &Challenge,
-        log: &SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        codes::reserve(
-            &self.client,
-            &self.table,
-            &which.slot(),
-            before,
-            challenge,
-            log,
-            now,
-        )
-        .await
-    }
-
-    /// Undoes `reserve_code` after the code could not be sent.
-    pub async fn release_code(
-        &self,
-        which: AccountCode<'_>,
-        before: &CodeState<'_>,
-        reserved: &Challenge,
-        reserved_log: &SendLog,
-    ) -> Result<(), StoreError> {
-        codes::release(
-            &self.client,
-            &self.table,
-            &which.slot(),
-            before,
-            reserved,
-            reserved_log,
-        )
-        .await
-    }
-
-    /// Counts a wrong code against the live one; `None` if it is gone.
-    pub async fn record_wrong_code(
-        &self,
-        which: AccountCode<'_>,
-        digest: &str,
-    ) -> Result<Option<u32>, StoreError> {
-        codes::record_wrong(&self.client, &self.table, &which.slot().challenge, digest).await
     }
 
     /// The email is proven: the credential says so and the code is spent, together.
     pub async fn commit_email_verification(
         &self,
         email: &Email,
-        digest: &str,
-        max_attempts: u32,
+        code: &SpentCode<'_>,
         now: i64,
     ) -> Result<(), VerifyError> {
         let mut credential = Expression::default();
@@ -681,13 +538,7 @@ impl AccountStore {
         credential.count_write(VERSION);
         let items = vec![
             update(&self.table, &ItemKey::credential(email), credential)?,
-            codes::consume(
-                &self.table,
-                &AccountCode::VerifyEmail(email).slot().challenge,
-                digest,
-                max_attempts,
-                now,
-            )?,
+            code.item(now)?,
         ];
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),

@@ -3,15 +3,101 @@
 //! conditioned on both being as read, so two requests cannot both send; a failed send
 //! is released; a wrong code is counted against the live challenge only.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use domain::otp::{Challenge, HOUR_SECS, SendLog};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use domain::otp::{Challenge, HOUR_SECS, Purpose, SendLog};
+use domain::{Email, PhoneNumber, UserId};
 
 use crate::StoreError;
+use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::{Item, item_of, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::txn::{Outcome, delete, none_if_condition_failed, put, transact, update_item};
+
+/// Where a code is sent.
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    Phone(&'a PhoneNumber),
+    Email(&'a Email),
+}
+
+impl Destination<'_> {
+    /// The destination's send log, shared by every flow that sends to it.
+    fn sends(self) -> ItemKey {
+        match self {
+            Self::Phone(phone) => ItemKey::phone_sends(phone),
+            Self::Email(email) => ItemKey::email_sends(email),
+        }
+    }
+}
+
+/// Every flow that proves something with a one-time code. Adding a flow is a variant
+/// here (where its code lives), its texts, and its route.
+#[derive(Debug, Clone, Copy)]
+pub enum CodeKind<'a> {
+    /// A user's new number, sent by a profile write.
+    PhoneChange {
+        user: &'a UserId,
+        phone: &'a PhoneNumber,
+    },
+    /// The address of an account signed up with an email.
+    VerifyEmail(&'a Email),
+    /// The number of a sign-up by phone, before any account exists.
+    RegisterPhone(&'a PhoneNumber),
+    /// The new address of a user's email change.
+    ChangeEmail {
+        user: &'a UserId,
+        new_email: &'a Email,
+    },
+    /// The holder's proof of an erasure, sent to a proven number or address.
+    EraseAccount {
+        user: &'a UserId,
+        to: Destination<'a>,
+    },
+}
+
+impl CodeKind<'_> {
+    pub fn purpose(self) -> Purpose {
+        match self {
+            Self::PhoneChange { .. } => Purpose::PhoneChange,
+            Self::VerifyEmail(_) => Purpose::VerifyEmail,
+            Self::RegisterPhone(_) => Purpose::RegisterPhone,
+            Self::ChangeEmail { .. } => Purpose::ChangeEmail,
+            Self::EraseAccount { .. } => Purpose::EraseAccount,
+        }
+    }
+
+    /// The subject's challenge (a user's, or the destination's before there is a user)
+    /// and the destination's send log.
+    pub fn slot(self) -> CodeSlot {
+        let purpose = self.purpose();
+        let (challenge, to) = match self {
+            Self::PhoneChange { user, phone } => {
+                (ItemKey::challenge(user, purpose), Destination::Phone(phone))
+            }
+            Self::VerifyEmail(email) => (
+                ItemKey::email_challenge(email, purpose),
+                Destination::Email(email),
+            ),
+            Self::RegisterPhone(phone) => (
+                ItemKey::phone_challenge(phone, purpose),
+                Destination::Phone(phone),
+            ),
+            Self::ChangeEmail { user, new_email } => (
+                ItemKey::challenge(user, purpose),
+                Destination::Email(new_email),
+            ),
+            Self::EraseAccount { user, to } => (ItemKey::challenge(user, purpose), to),
+        };
+        CodeSlot {
+            challenge,
+            sends: to.sends(),
+        }
+    }
+}
 
 /// Where one flow keeps its code.
 #[derive(Debug, Clone)]
@@ -22,10 +108,106 @@ pub struct CodeSlot {
     pub sends: ItemKey,
 }
 
-/// What the slot held when it was read.
-pub struct CodeState<'a> {
-    pub challenge: Option<&'a Challenge>,
-    pub sends: Option<&'a SendLog>,
+impl CodeSlot {
+    /// The keys a flow's batch read adds for its code.
+    pub(crate) fn keys(&self) -> [ItemKey; 2] {
+        [self.challenge.clone(), self.sends.clone()]
+    }
+}
+
+/// A flow's code as it was read, and every write on it: reserving a send, releasing
+/// one that did not leave, counting a wrong code, spending the right one. The writes are
+/// conditioned on the items being as read, so two requests cannot both send and a code
+/// is spent at most once.
+#[derive(Debug, Clone)]
+pub struct OneTimeCode {
+    client: Client,
+    table: String,
+    slot: CodeSlot,
+    challenge: Option<Challenge>,
+    sends: Option<SendLog>,
+}
+
+impl OneTimeCode {
+    /// `keys` and the code of `kind` in one consistent BatchGetItem: the items found
+    /// (the code's taken out), and the code.
+    pub(crate) async fn read_with(
+        client: &Client,
+        table: &str,
+        kind: CodeKind<'_>,
+        keys: &[&ItemKey],
+    ) -> Result<(HashMap<ItemKey, Item>, Self), StoreError> {
+        let slot = kind.slot();
+        let mut all: Vec<ItemKey> = keys.iter().map(|k| (*k).clone()).collect();
+        all.extend(slot.keys());
+        let mut found = batch_get(client, table, all).await?;
+        let code = Self::take(client, table, slot, &mut found)?;
+        Ok((found, code))
+    }
+
+    /// The slot's items, taken out of a batch read that included `slot.keys()`.
+    pub(crate) fn take(
+        client: &Client,
+        table: &str,
+        slot: CodeSlot,
+        found: &mut HashMap<ItemKey, Item>,
+    ) -> Result<Self, StoreError> {
+        let challenge = found
+            .remove(&slot.challenge)
+            .map(serde_dynamo::from_item)
+            .transpose()?;
+        let sends = found
+            .remove(&slot.sends)
+            .map(serde_dynamo::from_item)
+            .transpose()?;
+        Ok(Self {
+            client: client.clone(),
+            table: table.to_owned(),
+            slot,
+            challenge,
+            sends,
+        })
+    }
+
+    pub fn challenge(&self) -> Option<&Challenge> {
+        self.challenge.as_ref()
+    }
+
+    pub fn sends(&self) -> Option<&SendLog> {
+        self.sends.as_ref()
+    }
+
+    /// Stores `challenge` and `log` if nobody sent a code since the read. `Ok(false)`:
+    /// someone did (a concurrent request won the send slot).
+    pub async fn reserve(
+        &self,
+        challenge: &Challenge,
+        log: &SendLog,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        reserve(&self.client, &self.table, self, challenge, log, now).await
+    }
+
+    /// Undoes `reserve` after the code could not be sent, so nobody is charged a
+    /// cooldown for a message that never left.
+    pub async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError> {
+        release(&self.client, &self.table, self, challenge, log).await
+    }
+
+    /// Counts a wrong code against the challenge still holding `digest`; `None` if gone.
+    pub async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
+        record_wrong(&self.client, &self.table, &self.slot.challenge, digest).await
+    }
+
+    /// The transaction item that spends the live code holding `digest`.
+    pub(crate) fn spend(
+        &self,
+        digest: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        consume(&self.table, &self.slot.challenge, digest, max_attempts, now)
+    }
 }
 
 /// `attribute_not_exists(pk)` when there was no item, else `rev = :seen`.
@@ -43,12 +225,10 @@ fn unchanged_since(e: &mut Expression, seen_rev: Option<u64>) {
     }
 }
 
-/// Stores `challenge` and `log` if nobody sent a code since `before` was read.
-pub(crate) async fn reserve(
+async fn reserve(
     client: &Client,
     table: &str,
-    slot: &CodeSlot,
-    before: &CodeState<'_>,
+    before: &OneTimeCode,
     challenge: &Challenge,
     log: &SendLog,
     now: i64,
@@ -56,25 +236,24 @@ pub(crate) async fn reserve(
     let expires = |item: &mut Item| {
         item.insert(TTL_ATTRIBUTE.to_owned(), n(now + HOUR_SECS));
     };
+    let slot = &before.slot;
     let mut challenge_item = item_of(&slot.challenge, challenge)?;
     expires(&mut challenge_item);
     let mut log_item = item_of(&slot.sends, log)?;
     expires(&mut log_item);
     let mut c = Expression::default();
-    unchanged_since(&mut c, before.challenge.map(|c| c.rev));
+    unchanged_since(&mut c, before.challenge.as_ref().map(|c| c.rev));
     let mut l = Expression::default();
-    unchanged_since(&mut l, before.sends.map(|l| l.rev));
+    unchanged_since(&mut l, before.sends.as_ref().map(|l| l.rev));
     let items = vec![put(table, challenge_item, c)?, put(table, log_item, l)?];
     Ok(matches!(transact(client, items).await?, Outcome::Done))
 }
 
-/// Undoes `reserve` after the code could not be sent, so nobody is charged a cooldown
-/// for a message that never left. Leaves anything written since alone.
-pub(crate) async fn release(
+/// Leaves anything written since the reservation alone.
+async fn release(
     client: &Client,
     table: &str,
-    slot: &CodeSlot,
-    before: &CodeState<'_>,
+    before: &OneTimeCode,
     reserved: &Challenge,
     reserved_log: &SendLog,
 ) -> Result<(), StoreError> {
@@ -92,11 +271,17 @@ pub(crate) async fn release(
             None => delete(table, key, e),
         }
     };
+    let slot = &before.slot;
     let previous = before
         .challenge
+        .as_ref()
         .map(|c| item_of(&slot.challenge, c))
         .transpose()?;
-    let previous_log = before.sends.map(|l| item_of(&slot.sends, l)).transpose()?;
+    let previous_log = before
+        .sends
+        .as_ref()
+        .map(|l| item_of(&slot.sends, l))
+        .transpose()?;
     let items = vec![
         restore(&slot.challenge, previous, reserved.rev)?,
         restore(&slot.sends, previous_log, reserved_log.rev)?,
@@ -105,8 +290,7 @@ pub(crate) async fn release(
     transact(client, items).await.map(|_| ())
 }
 
-/// Counts a wrong code against the challenge still holding `digest`; `None` if gone.
-pub(crate) async fn record_wrong(
+async fn record_wrong(
     client: &Client,
     table: &str,
     challenge: &ItemKey,
@@ -133,13 +317,13 @@ pub(crate) async fn record_wrong(
 
 /// The transaction item that spends the live code holding `digest`: it fails if the code
 /// was used, replaced or burned since it was judged, so a code commits at most once.
-pub(crate) fn consume(
+fn consume(
     table: &str,
     challenge: &ItemKey,
     digest: &str,
     max_attempts: u32,
     now: i64,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+) -> Result<TransactWriteItem, StoreError> {
     let mut c = Expression::default();
     let (digest_name, attempts, target) = (c.name("digest"), c.name("attempts"), c.name("target"));
     let digest_value = c.value(AttributeValue::S(digest.to_owned()));

@@ -7,13 +7,11 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use domain::otp::Purpose;
 use domain::{ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 
 use crate::StoreError;
 use crate::account_audit::{FieldChange, audit_put, patch_changes};
 use crate::accounts::{AccountStore, MOVED_AT, SpentCode};
-use crate::codes;
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
@@ -214,16 +212,7 @@ impl AccountStore {
         }
 
         if let Some(code) = &change.code {
-            rest.push((
-                Guarded::Code,
-                codes::consume(
-                    &self.table,
-                    &ItemKey::challenge(user, Purpose::ChangeEmail),
-                    code.digest,
-                    code.max_attempts,
-                    now.timestamp(),
-                )?,
-            ));
+            rest.push((Guarded::Code, code.item(now.timestamp())?));
         }
         items.push(update(&self.table, &ItemKey::profile(user), p)?);
         for (guard, item) in rest {

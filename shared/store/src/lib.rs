@@ -42,14 +42,14 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
 pub use accounts::{
-    ATTEMPT_WINDOW_SECS, AccountCode, AccountRecord, AccountStore, Attempt, Credential,
-    EmailChangeState, EmailVerificationState, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS,
-    PhoneRegistrationState, RegisterError, SpentCode, VerifyError,
+    ATTEMPT_WINDOW_SECS, AccountRecord, AccountStore, Attempt, Credential, EmailChangeState,
+    EmailVerificationState, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS, PhoneRegistrationState,
+    RegisterError, SpentCode, VerifyError,
 };
 pub use api_tokens::ApiTokenStore;
 pub use avatar::UploadSlot;
 pub use ci::{CiError, CiRecord, CiStore};
-pub use codes::{CodeSlot, CodeState};
+pub use codes::{CodeKind, CodeSlot, Destination, OneTimeCode};
 pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use contact_change::{ContactChange, ContactError};
@@ -59,8 +59,7 @@ pub use item::Item;
 pub use loyalty::{Activation, LoyaltyStore};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
 pub use privacy::{
-    Account, Erasure, ErasureRequest, PrivacyStore, ProofDestination, ProofState,
-    Standing as ErasureStanding,
+    Account, Erasure, ErasureRequest, PrivacyStore, ProofState, Standing as ErasureStanding,
 };
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;

@@ -5,12 +5,10 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use domain::otp::{Challenge, Purpose, SendLog};
 use domain::{ConsentActor, PhoneNumber, Profile, ProfilePatch, UserId};
 
 use crate::StoreError;
-use crate::batch::batch_get;
-use crate::codes::{self, CodeSlot, CodeState};
+use crate::codes::{CodeKind, OneTimeCode};
 use crate::consent_item::{audit_puts, set_consents};
 use crate::keys::ItemKey;
 use crate::markers::{claim_phone, holder, release_phone};
@@ -18,33 +16,14 @@ use crate::profile_item::{Guard, update_expression, writable_profile};
 use crate::profiles::ProfileStore;
 use crate::txn::{Outcome, transact, update};
 
-const PURPOSE: Purpose = Purpose::PhoneChange;
-
 /// What the store holds about a requested change to `phone`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PhoneChangeState {
     pub profile: Option<Profile>,
-    pub challenge: Option<Challenge>,
     /// The account that holds the number's uniqueness marker.
     pub owner: Option<String>,
-    pub sends_to_number: Option<SendLog>,
-}
-
-impl PhoneChangeState {
-    fn code_state(&self) -> CodeState<'_> {
-        CodeState {
-            challenge: self.challenge.as_ref(),
-            sends: self.sends_to_number.as_ref(),
-        }
-    }
-}
-
-/// Where the phone change keeps its code: the user's challenge, the number's send log.
-fn slot(user: &UserId, phone: &PhoneNumber) -> CodeSlot {
-    CodeSlot {
-        challenge: ItemKey::challenge(user, PURPOSE),
-        sends: ItemKey::phone_sends(phone),
-    }
+    /// The user's code for this number.
+    pub code: OneTimeCode,
 }
 
 /// A phone change whose code was judged right, with the rest of its PATCH.
@@ -75,92 +54,20 @@ impl ProfileStore {
         user: &UserId,
         phone: &PhoneNumber,
     ) -> Result<PhoneChangeState, StoreError> {
-        let profile_key = ItemKey::profile(user);
-        let challenge_key = ItemKey::challenge(user, PURPOSE);
-        let owner_key = ItemKey::phone_owner(phone);
-        let sends_key = ItemKey::phone_sends(phone);
-        let mut items = batch_get(
-            &self.client,
-            &self.table,
-            vec![
-                profile_key.clone(),
-                challenge_key.clone(),
-                owner_key.clone(),
-                sends_key.clone(),
-            ],
-        )
-        .await?;
-        let mut take = |key: &ItemKey| items.remove(key);
+        let (profile_key, owner_key) = (ItemKey::profile(user), ItemKey::phone_owner(phone));
+        let kind = CodeKind::PhoneChange { user, phone };
+        let (mut items, code) =
+            OneTimeCode::read_with(&self.client, &self.table, kind, &[&profile_key, &owner_key])
+                .await?;
         Ok(PhoneChangeState {
-            profile: take(&profile_key)
+            profile: items
+                .remove(&profile_key)
                 .map(writable_profile)
                 .transpose()?
                 .flatten(),
-            challenge: take(&challenge_key)
-                .map(serde_dynamo::from_item)
-                .transpose()?,
-            owner: holder(take(&owner_key)),
-            sends_to_number: take(&sends_key).map(serde_dynamo::from_item).transpose()?,
+            owner: holder(items.remove(&owner_key)),
+            code,
         })
-    }
-
-    /// Stores the new challenge and send log if nobody sent a code since `before` was
-    /// read. `Ok(false)`: someone did (a concurrent request won the send slot).
-    pub async fn reserve_code(
-        &self,
-        user: &UserId,
-        phone: &PhoneNumber,
-        before: &PhoneChangeState,
-        challenge: &Challenge,
-        log: &SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        codes::reserve(
-            &self.client,
-            &self.table,
-            &slot(user, phone),
-            &before.code_state(),
-            challenge,
-            log,
-            now,
-        )
-        .await
-    }
-
-    /// Undoes `reserve_code` after the SMS could not be sent, so the user is not charged
-    /// a cooldown for a message that never left.
-    pub async fn release_code(
-        &self,
-        user: &UserId,
-        phone: &PhoneNumber,
-        before: &PhoneChangeState,
-        reserved: &Challenge,
-        reserved_log: &SendLog,
-    ) -> Result<(), StoreError> {
-        codes::release(
-            &self.client,
-            &self.table,
-            &slot(user, phone),
-            &before.code_state(),
-            reserved,
-            reserved_log,
-        )
-        .await
-    }
-
-    /// Counts a wrong code against the live challenge; `None` if it is gone.
-    pub async fn record_wrong_code(
-        &self,
-        user: &UserId,
-        digest: &str,
-    ) -> Result<Option<u32>, StoreError> {
-        codes::record_wrong(
-            &self.client,
-            &self.table,
-            &ItemKey::challenge(user, PURPOSE),
-            digest,
-        )
-        .await
     }
 
     /// Applies the verified change in one transaction: the profile with the rest of
@@ -176,8 +83,8 @@ impl ProfileStore {
     ) -> Result<Profile, CommitError> {
         let phone = change.phone;
         let digest = before
-            .challenge
-            .as_ref()
+            .code
+            .challenge()
             .and_then(|c| c.digest.as_deref())
             .ok_or(CommitError::CodeGone)?;
         let base = before
@@ -205,13 +112,11 @@ impl ProfileStore {
         items.push(claim_phone(&self.table, phone, user, &next.updated_at)?);
 
         // 2: consume the code.
-        items.push(codes::consume(
-            &self.table,
-            &ItemKey::challenge(user, PURPOSE),
-            digest,
-            change.max_attempts,
-            now.timestamp(),
-        )?);
+        items.push(
+            before
+                .code
+                .spend(digest, change.max_attempts, now.timestamp())?,
+        );
 
         // 3: release the old number, if it was ours.
         let old_phone = before

@@ -10,13 +10,13 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use domain::otp::{Challenge, Purpose, SendLog};
+use domain::otp::Purpose;
 use domain::{Email, PhoneNumber, Profile, UserId};
 
 use crate::StoreError;
 use crate::accounts::Credential;
 use crate::batch::{MAX_WRITES, batch_delete, batch_get};
-use crate::codes::{self, CodeSlot, CodeState};
+use crate::codes::{CodeKind, CodeSlot, Destination, OneTimeCode};
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent, key_of, text};
 use crate::keys::{ItemKey, OTP_PREFIX, PK, SESSION_PREFIX, SK};
@@ -505,49 +505,23 @@ impl PrivacyStore {
     }
 }
 
-/// Where the code that proves an erasure goes: the verified phone, else the verified
-/// email.
-#[derive(Debug, Clone, Copy)]
-pub enum ProofDestination<'a> {
-    Phone(&'a PhoneNumber),
-    Email(&'a Email),
-}
-
 /// What the proof of an erasure is judged against, as read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProofState {
     /// The account's credential (its password, whether its email is verified).
     pub credential: Option<Credential>,
-    pub challenge: Option<Challenge>,
-    /// Codes sent to the phone and to the email in the last hour.
-    pub phone_sends: Option<SendLog>,
-    pub email_sends: Option<SendLog>,
+    /// The erasure code as it would go to the phone, and to the email.
+    by_phone: Option<OneTimeCode>,
+    by_email: Option<OneTimeCode>,
 }
 
 impl ProofState {
-    /// The send log of `destination`.
-    pub fn sends(&self, destination: ProofDestination<'_>) -> Option<&SendLog> {
-        match destination {
-            ProofDestination::Phone(_) => self.phone_sends.as_ref(),
-            ProofDestination::Email(_) => self.email_sends.as_ref(),
+    /// The erasure code as read for `to`, if `to` was one of the destinations read.
+    pub fn code(&self, to: Destination<'_>) -> Option<&OneTimeCode> {
+        match to {
+            Destination::Phone(_) => self.by_phone.as_ref(),
+            Destination::Email(_) => self.by_email.as_ref(),
         }
-    }
-
-    fn code_state(&self, destination: ProofDestination<'_>) -> CodeState<'_> {
-        CodeState {
-            challenge: self.challenge.as_ref(),
-            sends: self.sends(destination),
-        }
-    }
-}
-
-fn proof_slot(user: &UserId, destination: ProofDestination<'_>) -> CodeSlot {
-    CodeSlot {
-        challenge: ItemKey::challenge(user, Purpose::EraseAccount),
-        sends: match destination {
-            ProofDestination::Phone(phone) => ItemKey::phone_sends(phone),
-            ProofDestination::Email(email) => ItemKey::email_sends(email),
-        },
     }
 }
 
@@ -561,91 +535,30 @@ impl PrivacyStore {
         email: Option<&Email>,
         phone: Option<&PhoneNumber>,
     ) -> Result<ProofState, StoreError> {
-        let challenge_key = ItemKey::challenge(user, Purpose::EraseAccount);
+        let kind = |to| CodeKind::EraseAccount { user, to };
+        let by_phone = phone.map(|p| kind(Destination::Phone(p)).slot());
+        let by_email = email.map(|e| kind(Destination::Email(e)).slot());
         let credential_key = email.map(ItemKey::credential);
-        let email_sends_key = email.map(ItemKey::email_sends);
-        let phone_sends_key = phone.map(ItemKey::phone_sends);
-        let keys = [
-            Some(challenge_key.clone()),
-            credential_key.clone(),
-            email_sends_key.clone(),
-            phone_sends_key.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let mut found = batch_get(&self.client, &self.table, keys).await?;
-        let mut take = |key: Option<&ItemKey>| key.and_then(|k| found.remove(k));
-        let credential: Option<Credential> = take(credential_key.as_ref())
+        let mut keys: Vec<ItemKey> = credential_key.iter().cloned().collect();
+        for key in by_phone.iter().chain(&by_email).flat_map(CodeSlot::keys) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let found = batch_get(&self.client, &self.table, keys).await?;
+        let credential: Option<Credential> = credential_key
+            .and_then(|k| found.get(&k).cloned())
             .map(serde_dynamo::from_item)
             .transpose()?;
+        // Both slots share the user's challenge: each takes from its own copy.
+        let code = |slot: Option<CodeSlot>| {
+            slot.map(|slot| OneTimeCode::take(&self.client, &self.table, slot, &mut found.clone()))
+                .transpose()
+        };
         Ok(ProofState {
             credential: credential.filter(|c| c.user_id == user.as_str()),
-            challenge: take(Some(&challenge_key))
-                .map(serde_dynamo::from_item)
-                .transpose()?,
-            phone_sends: take(phone_sends_key.as_ref())
-                .map(serde_dynamo::from_item)
-                .transpose()?,
-            email_sends: take(email_sends_key.as_ref())
-                .map(serde_dynamo::from_item)
-                .transpose()?,
+            by_phone: code(by_phone)?,
+            by_email: code(by_email)?,
         })
-    }
-
-    /// Stores a new erasure code if nobody sent one since `before` was read.
-    pub async fn reserve_code(
-        &self,
-        user: &UserId,
-        destination: ProofDestination<'_>,
-        before: &ProofState,
-        challenge: &Challenge,
-        log: &SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        codes::reserve(
-            &self.client,
-            &self.table,
-            &proof_slot(user, destination),
-            &before.code_state(destination),
-            challenge,
-            log,
-            now,
-        )
-        .await
-    }
-
-    /// Undoes `reserve_code` after the code could not be delivered.
-    pub async fn release_code(
-        &self,
-        user: &UserId,
-        destination: ProofDestination<'_>,
-        before: &ProofState,
-        challenge: &Challenge,
-        log: &SendLog,
-    ) -> Result<(), StoreError> {
-        codes::release(
-            &self.client,
-            &self.table,
-            &proof_slot(user, destination),
-            &before.code_state(destination),
-            challenge,
-            log,
-        )
-        .await
-    }
-
-    pub async fn record_wrong_code(
-        &self,
-        user: &UserId,
-        digest: &str,
-    ) -> Result<Option<u32>, StoreError> {
-        codes::record_wrong(
-            &self.client,
-            &self.table,
-            &ItemKey::challenge(user, Purpose::EraseAccount),
-            digest,
-        )
-        .await
     }
 }

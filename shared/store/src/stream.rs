@@ -306,7 +306,11 @@ mod tests {
         assert_eq!(events[0].aggregate.to_string(), "segment:7");
         // An item of nothing but its keys is no membership yet; assigning again is no news.
         assert!(types(&record(RecordKind::Insert, None, Some(keys))).is_empty());
-        let again = record(RecordKind::Modify, Some(membership.clone()), Some(membership));
+        let again = record(
+            RecordKind::Modify,
+            Some(membership.clone()),
+            Some(membership),
+        );
         assert!(types(&again).is_empty());
         for (pk, sk) in [
             ("USER#u", "OTP#change_phone"),

@@ -2,39 +2,21 @@
 //! send slot first (a conditional write), then delivers, and releases the slot if the
 //! delivery failed, so no cooldown is charged for a message that never left; checking
 //! judges the code in constant time and counts a wrong one against the live code only.
-//! A flow names where its code items live (`CodeItems`) and how a code is delivered.
+//! A flow's code is a `store::OneTimeCode` (where it lives is its `store::CodeKind`);
+//! it goes out by SMS (`send_by_sms`) or by email (`send_by_email`) with the flow's text.
 
 use std::future::Future;
 
-use domain::PhoneNumber;
 use domain::clock::hour_start;
-use domain::otp::{
-    Challenge, CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, SendLog, Verdict,
-};
-use domain::ports::{OtpKeys, SmsSender};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, Verdict};
+use domain::ports::{EmailSender, OtpKeys, SmsSender};
 use domain::sms::Recipient;
 use domain::source::RequestSource;
-use store::{SmsQuota, StoreError};
+use domain::{Email, PhoneNumber};
+use store::{OneTimeCode, SmsQuota, StoreError};
 
 /// The term the SMS cap's log line carries and the template's metric filter matches.
 pub const SMS_CAP_ALARM: &str = "sms_hourly_cap_reached";
-
-/// A flow's code items as it read them, and the writes on them.
-pub(crate) trait CodeItems {
-    fn challenge(&self) -> Option<&Challenge>;
-    fn sends(&self) -> Option<&SendLog>;
-    /// Stores `challenge` and `log` if nobody sent a code since the read.
-    async fn reserve(
-        &self,
-        challenge: &Challenge,
-        log: &SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    /// Undoes `reserve` after the delivery failed.
-    async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError>;
-    /// Counts a wrong code against the live one; `None` if it is gone.
-    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError>;
-}
 
 /// What a code proves, for whom, sent where: the inputs of its digest.
 #[derive(Clone, Copy)]
@@ -78,16 +60,15 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> Failure {
 }
 
 /// Sends a fresh code through `deliver`, under the policy's limits.
-pub(crate) async fn send<I, K, D, F>(
+async fn send<K, D, F>(
     policy: &OtpPolicy,
     keys: &K,
-    items: &I,
+    items: &OneTimeCode,
     code: CodeFor<'_>,
     now: i64,
     deliver: D,
 ) -> Result<(), Failure>
 where
-    I: CodeItems,
     K: OtpKeys,
     D: FnOnce(OtpCode) -> F,
     F: Future<Output = Result<(), Failure>>,
@@ -119,9 +100,9 @@ where
 /// Charges the subject a send without delivering anything: a request that learns a
 /// destination is taken costs what a code would, so it is no free oracle. Only the
 /// subject's budget is spent; the destination's send log is left as read.
-pub(crate) async fn charge<I: CodeItems>(
+pub(crate) async fn charge(
     policy: &OtpPolicy,
-    items: &I,
+    items: &OneTimeCode,
     now: i64,
 ) -> Result<(), Failure> {
     policy
@@ -176,11 +157,11 @@ pub(crate) struct Texting<'a, S> {
 /// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
 /// number in a country served, and only while the hour's cap on texts (counted in
 /// `quota`, across every user) is not reached.
-pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
+pub(crate) async fn send_by_sms<K: OtpKeys, S: SmsSender>(
     policy: &OtpPolicy,
     keys: &K,
     Texting { sms, quota, to }: Texting<'_, S>,
-    items: &I,
+    items: &OneTimeCode,
     code: CodeFor<'_>,
     phone: &PhoneNumber,
     now: i64,
@@ -239,12 +220,52 @@ pub(crate) async fn send_by_sms<I: CodeItems, K: OtpKeys, S: SmsSender>(
     })
 }
 
-/// Judges `presented`; right, it returns the live code's digest, for the write that
-/// spends it.
-pub(crate) async fn check<I: CodeItems, K: OtpKeys>(
+/// An email that carries a code: its subject, and its text around the code and the
+/// minutes it lives.
+pub(crate) struct Letter {
+    pub subject: &'static str,
+    pub text: fn(code: &str, minutes: i64) -> String,
+}
+
+/// How an email with a code goes out: the sender, and the flow's letter.
+pub(crate) struct Mailing<'a, E> {
+    pub email: &'a E,
+    pub letter: Letter,
+}
+
+/// Sends a fresh code by email to `address`, under the policy's limits.
+pub(crate) async fn send_by_email<K: OtpKeys, E: EmailSender>(
     policy: &OtpPolicy,
     keys: &K,
-    items: &I,
+    Mailing { email, letter }: Mailing<'_, E>,
+    items: &OneTimeCode,
+    code: CodeFor<'_>,
+    address: &Email,
+    now: i64,
+) -> Result<CodeSent, Failure> {
+    send(policy, keys, items, code, now, |otp| async move {
+        let minutes = (policy.lifetime_secs + 59) / 60;
+        let text = (letter.text)(otp.expose(), minutes);
+        email
+            .send(address, letter.subject, &text)
+            .await
+            .map_err(unavailable)
+    })
+    .await?;
+    tracing::info!(to = %address.masked(), purpose = code.purpose.as_str(), "code sent by email");
+    Ok(CodeSent {
+        masked_destination: address.masked(),
+        expires_in: policy.lifetime_secs,
+        resend_after: policy.resend_cooldown_secs,
+    })
+}
+
+/// Judges `presented`; right, it returns the live code's digest, for the write that
+/// spends it.
+pub(crate) async fn check<K: OtpKeys>(
+    policy: &OtpPolicy,
+    keys: &K,
+    items: &OneTimeCode,
     code: CodeFor<'_>,
     presented: &OtpCode,
     now: i64,
@@ -268,81 +289,4 @@ pub(crate) async fn check<I: CodeItems, K: OtpKeys>(
         },
     };
     Err(refusal.into())
-}
-
-/// The code of an account flow (email verification, sign-up by phone), as read.
-pub(crate) struct AccountCodeItems<'a> {
-    pub store: &'a store::AccountStore,
-    pub which: store::AccountCode<'a>,
-    pub read: store::CodeState<'a>,
-}
-
-impl CodeItems for AccountCodeItems<'_> {
-    fn challenge(&self) -> Option<&Challenge> {
-        self.read.challenge
-    }
-
-    fn sends(&self) -> Option<&SendLog> {
-        self.read.sends
-    }
-
-    async fn reserve(
-        &self,
-        challenge: &Challenge,
-        log: &SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.store
-            .reserve_code(self.which, &self.read, challenge, log, now)
-            .await
-    }
-
-    async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError> {
-        self.store
-            .release_code(self.which, &self.read, challenge, log)
-            .await
-    }
-
-    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
-        self.store.record_wrong_code(self.which, digest).await
-    }
-}
-
-/// The code of a user's phone change, as read.
-pub(crate) struct PhoneChangeItems<'a> {
-    pub store: &'a store::ProfileStore,
-    pub user: &'a domain::UserId,
-    pub phone: &'a PhoneNumber,
-    pub read: &'a store::PhoneChangeState,
-}
-
-impl CodeItems for PhoneChangeItems<'_> {
-    fn challenge(&self) -> Option<&Challenge> {
-        self.read.challenge.as_ref()
-    }
-
-    fn sends(&self) -> Option<&SendLog> {
-        self.read.sends_to_number.as_ref()
-    }
-
-    async fn reserve(
-        &self,
-        challenge: &Challenge,
-        log: &SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.store
-            .reserve_code(self.user, self.phone, self.read, challenge, log, now)
-            .await
-    }
-
-    async fn release(&self, challenge: &Challenge, log: &SendLog) -> Result<(), StoreError> {
-        self.store
-            .release_code(self.user, self.phone, self.read, challenge, log)
-            .await
-    }
-
-    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
-        self.store.record_wrong_code(self.user, digest).await
-    }
 }

@@ -11,11 +11,9 @@
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, TokenChecksum};
 use domain::ports::{EmailSender, OtpKeys};
 use domain::{Clock, ConsentActor, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
-use store::{
-    AccountCode, AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError,
-};
+use store::{AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError};
 
-use crate::codes::{self, AccountCodeItems, CodeFor};
+use crate::codes::{self, CodeFor, Letter};
 
 pub struct EmailChange<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -115,7 +113,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
         {
             // Learning that an address is taken costs a send: no free oracle.
             let now = self.clock.now().timestamp();
-            codes::charge(self.policy, &self.items(user, new_email, &state), now).await?;
+            codes::charge(self.policy, &state.code, now).await?;
             return Err(Refusal::EmailTaken);
         }
         match (&patch.token, &patch.token_checksum) {
@@ -124,19 +122,6 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             }
             (Some(_), None) if !patch.resend => Err(Refusal::ChecksumMissing),
             _ => self.send_token(user, new_email, &state).await,
-        }
-    }
-
-    fn items<'s>(
-        &'s self,
-        user: &'s UserId,
-        new_email: &'s Email,
-        state: &'s EmailChangeState,
-    ) -> AccountCodeItems<'s> {
-        AccountCodeItems {
-            store: self.accounts,
-            which: AccountCode::ChangeEmail { user, new_email },
-            read: state.codes(),
         }
     }
 
@@ -155,35 +140,20 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             target: &target,
         };
         let now = self.clock.now().timestamp();
-        codes::send(
+        let sent = codes::send_by_email(
             policy,
             self.keys,
-            &self.items(user, new_email, state),
-            code,
-            now,
-            |token| async move {
-                let minutes = (policy.lifetime_secs + 59) / 60;
-                let text = format!(
-                    "Your token to confirm this address is {}. It expires in {minutes} minutes. \
-                     If you did not ask to change your email, ignore this message.",
-                    token.expose()
-                );
-                self.email
-                    .send(new_email, "Confirm your new email address", &text)
-                    .await
-                    .map_err(codes::unavailable)
+            codes::Mailing {
+                email: self.email,
+                letter: CHANGE_EMAIL,
             },
+            &state.code,
+            code,
+            new_email,
+            now,
         )
         .await?;
-        tracing::info!(to = %new_email.masked(), "email change token sent");
-        Ok(Outcome::TokenSent {
-            sent: CodeSent {
-                masked_destination: new_email.masked(),
-                expires_in: policy.lifetime_secs,
-                resend_after: policy.resend_cooldown_secs,
-            },
-            checksum,
-        })
+        Ok(Outcome::TokenSent { sent, checksum })
     }
 
     async fn apply(
@@ -210,7 +180,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
         let digest = codes::check(
             self.policy,
             self.keys,
-            &self.items(user, new_email, state),
+            &state.code,
             code,
             token,
             now.timestamp(),
@@ -232,6 +202,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             phone: None,
             actor,
             code: Some(SpentCode {
+                code: &state.code,
                 digest: &digest,
                 max_attempts: self.policy.max_attempts,
             }),
@@ -275,3 +246,14 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
         }
     }
 }
+
+/// The email that carries the token of an email change, to the new address.
+const CHANGE_EMAIL: Letter = Letter {
+    subject: "Confirm your new email address",
+    text: |token, minutes| {
+        format!(
+            "Your token to confirm this address is {token}. It expires in {minutes} minutes. \
+             If you did not ask to change your email, ignore this message."
+        )
+    },
+};

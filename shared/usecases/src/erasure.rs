@@ -10,11 +10,11 @@ use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
 use domain::privacy::{ErasedBy, owner_prefixes};
 use domain::{Clock, Email, PhoneNumber, Profile, UserId, timestamp};
 use store::{
-    AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, PrivacyStore,
-    ProfileStore, ProofDestination, ProofState, StoreError,
+    AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, OneTimeCode,
+    PrivacyStore, ProfileStore, ProofState, StoreError,
 };
 
-use crate::codes::{self, CodeFor, CodeItems};
+use crate::codes::{self, CodeFor, Letter};
 
 /// What erases an account: the stores, the bucket, and the key of the tombstone's
 /// hashes. A partner or an operator erases with it directly (`by_authority`).
@@ -82,10 +82,10 @@ enum Destination {
 }
 
 impl Destination {
-    fn as_proof(&self) -> ProofDestination<'_> {
+    fn as_store(&self) -> store::Destination<'_> {
         match self {
-            Self::Phone(p) => ProofDestination::Phone(p),
-            Self::Email(e) => ProofDestination::Email(e),
+            Self::Phone(p) => store::Destination::Phone(p),
+            Self::Email(e) => store::Destination::Email(e),
         }
     }
 
@@ -286,16 +286,10 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             }
             Proof::Code(code) => {
                 let destination = destination.ok_or(Refusal::NoProofPossible)?;
-                let items = ProofCodeItems {
-                    store: self.eraser.privacy,
-                    user,
-                    destination: destination.as_proof(),
-                    read: &state,
-                };
                 codes::check(
                     self.policy,
                     self.eraser.keys,
-                    &items,
+                    proof_code(&state, &destination)?,
                     code_for(user, &destination.target()),
                     &code,
                     self.eraser.clock.now().timestamp(),
@@ -347,12 +341,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         destination: &Destination,
         state: &ProofState,
     ) -> Result<Outcome, Refusal> {
-        let items = ProofCodeItems {
-            store: self.eraser.privacy,
-            user,
-            destination: destination.as_proof(),
-            read: state,
-        };
+        let items = proof_code(state, destination)?;
         let now = self.eraser.clock.now().timestamp();
         let target = destination.target();
         let code = code_for(user, &target);
@@ -366,7 +355,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
                         quota: &self.profiles.sms_quota(),
                         to: domain::sms::Recipient::Holder,
                     },
-                    &items,
+                    items,
                     code,
                     phone,
                     now,
@@ -374,25 +363,19 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
                 .await?
             }
             Destination::Email(email) => {
-                let policy = self.policy;
-                codes::send(policy, self.eraser.keys, &items, code, now, |otp| async move {
-                    let minutes = (policy.lifetime_secs + 59) / 60;
-                    let text = format!(
-                        "Your code to erase your account is {}. It expires in {minutes} minutes. \
-                         If you did not ask to erase your account, change your password.",
-                        otp.expose()
-                    );
-                    self.email
-                        .send(email, "Confirm the erasure of your account", &text)
-                        .await
-                        .map_err(codes::unavailable)
-                })
-                .await?;
-                CodeSent {
-                    masked_destination: email.masked(),
-                    expires_in: policy.lifetime_secs,
-                    resend_after: policy.resend_cooldown_secs,
-                }
+                codes::send_by_email(
+                    self.policy,
+                    self.eraser.keys,
+                    codes::Mailing {
+                        email: self.email,
+                        letter: ERASE_ACCOUNT,
+                    },
+                    items,
+                    code,
+                    email,
+                    now,
+                )
+                .await?
             }
         };
         Ok(Outcome::CodeSent(sent))
@@ -409,45 +392,23 @@ fn code_for<'a>(user: &'a UserId, target: &'a str) -> CodeFor<'a> {
     }
 }
 
-/// The erasure code's items, as read.
-struct ProofCodeItems<'a> {
-    store: &'a PrivacyStore,
-    user: &'a UserId,
-    destination: ProofDestination<'a>,
-    read: &'a ProofState,
+/// The erasure code as read for where it goes.
+fn proof_code<'a>(
+    state: &'a ProofState,
+    destination: &Destination,
+) -> Result<&'a OneTimeCode, Refusal> {
+    state
+        .code(destination.as_store())
+        .ok_or(Refusal::NoProofPossible)
 }
 
-impl CodeItems for ProofCodeItems<'_> {
-    fn challenge(&self) -> Option<&domain::otp::Challenge> {
-        self.read.challenge.as_ref()
-    }
-
-    fn sends(&self) -> Option<&domain::otp::SendLog> {
-        self.read.sends(self.destination)
-    }
-
-    async fn reserve(
-        &self,
-        challenge: &domain::otp::Challenge,
-        log: &domain::otp::SendLog,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.store
-            .reserve_code(self.user, self.destination, self.read, challenge, log, now)
-            .await
-    }
-
-    async fn release(
-        &self,
-        challenge: &domain::otp::Challenge,
-        log: &domain::otp::SendLog,
-    ) -> Result<(), StoreError> {
-        self.store
-            .release_code(self.user, self.destination, self.read, challenge, log)
-            .await
-    }
-
-    async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
-        self.store.record_wrong_code(self.user, digest).await
-    }
-}
+/// The email that carries an erasure's code.
+const ERASE_ACCOUNT: Letter = Letter {
+    subject: "Confirm the erasure of your account",
+    text: |code, minutes| {
+        format!(
+            "Your code to erase your account is {code}. It expires in {minutes} minutes. \
+             If you did not ask to erase your account, change your password."
+        )
+    },
+};

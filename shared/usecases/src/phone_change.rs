@@ -7,7 +7,7 @@
 //! SMS fails the reservation is released, so no cooldown is charged for a message that
 //! never left.
 
-use crate::codes::{self, CodeFor, PhoneChangeItems};
+use crate::codes::{self, CodeFor};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
 use domain::{Clock, ConsentActor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
@@ -123,13 +123,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 Some(code) if !patch.resend => code,
                 // Learning that a number is taken costs a send: no free oracle.
                 _ if taken => {
-                    let items = PhoneChangeItems {
-                        store: self.profiles,
-                        user,
-                        phone,
-                        read: &state,
-                    };
-                    codes::charge(self.policy, &items, self.clock.now().timestamp()).await?;
+                    codes::charge(self.policy, &state.code, self.clock.now().timestamp()).await?;
                     return Err(Refusal::PhoneTaken);
                 }
                 _ => return self.send_code(user, phone, &state).await,
@@ -159,12 +153,6 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         state: &PhoneChangeState,
     ) -> Result<Outcome, Refusal> {
         let policy = self.policy;
-        let items = PhoneChangeItems {
-            store: self.profiles,
-            user,
-            phone,
-            read: state,
-        };
         let now = self.clock.now().timestamp();
         let sent = codes::send_by_sms(
             policy,
@@ -174,7 +162,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 quota: &self.profiles.sms_quota(),
                 to: domain::sms::Recipient::NewNumber,
             },
-            &items,
+            &state.code,
             code_for(user, phone),
             phone,
             now,
@@ -192,16 +180,10 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
     ) -> Result<Verified, Refusal> {
         let phone = change.phone;
         let now = self.clock.now();
-        let items = PhoneChangeItems {
-            store: self.profiles,
-            user,
-            phone,
-            read: state,
-        };
         codes::check(
             self.policy,
             self.keys,
-            &items,
+            &state.code,
             code_for(user, phone),
             code,
             now.timestamp(),

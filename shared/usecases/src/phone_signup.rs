@@ -14,12 +14,11 @@ use domain::ports::{AccessTokens, OtpKeys, SmsSender};
 use domain::source::RequestSource;
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch};
 use store::{
-    AccountCode, AccountRecord, AccountStore, PhoneRegistrationState, RegisterError, SpentCode,
-    StoreError,
+    AccountRecord, AccountStore, PhoneRegistrationState, RegisterError, SpentCode, StoreError,
 };
 
 use crate::auth::{Tokens, issue};
-use crate::codes::{self, AccountCodeItems, CodeFor};
+use crate::codes::{self, CodeFor};
 use crate::registration::new_user_id;
 
 pub struct PhoneSignUp<'a, S, K, T> {
@@ -79,18 +78,6 @@ pub enum Refusal {
 codes::refusal_from_failure!(Refusal);
 
 impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
-    fn items<'s>(
-        &'s self,
-        request: &'s Request,
-        state: &'s PhoneRegistrationState,
-    ) -> AccountCodeItems<'s> {
-        AccountCodeItems {
-            store: self.accounts,
-            which: AccountCode::RegisterPhone(&request.phone),
-            read: state.codes(),
-        }
-    }
-
     pub async fn run(&self, request: Request) -> Result<Outcome, Refusal> {
         let asks_for_code = request.code.is_none() || request.resend;
         // Every request spends the source's budget, a code sent in as much as one asked
@@ -132,7 +119,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
                 quota: &self.accounts.sms_quota(),
                 to: domain::sms::Recipient::NewNumber,
             },
-            &self.items(request, state),
+            &state.code,
             code,
             phone,
             now,
@@ -158,7 +145,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         let digest = codes::check(
             policy,
             self.keys,
-            &self.items(request, state),
+            &state.code,
             code_for,
             code,
             now.timestamp(),
@@ -189,6 +176,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             now,
         };
         let spent = SpentCode {
+            code: &state.code,
             digest: &digest,
             max_attempts: policy.max_attempts,
         };

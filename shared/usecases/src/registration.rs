@@ -9,11 +9,11 @@ use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
 use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
-    AccountCode, AccountRecord, AccountStore, EmailVerificationState, RegisterError, StoreError,
+    AccountRecord, AccountStore, EmailVerificationState, RegisterError, SpentCode, StoreError,
     VerifyError,
 };
 
-use crate::codes::{self, AccountCodeItems, CodeFor};
+use crate::codes::{self, CodeFor, Letter};
 
 pub struct Registration<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -117,23 +117,17 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         let state = self.accounts.load_email_verification(email).await?;
         let user = unverified_owner(&state, Refusal::UnknownEmail)?;
         let target = email.normalized();
-        codes::send(
+        codes::send_by_email(
             policy,
             self.keys,
-            &items(self.accounts, email, &state),
-            code_for(&user, &target),
-            now,
-            |otp| async move {
-                let minutes = (policy.lifetime_secs + 59) / 60;
-                let text = format!(
-                    "Your verification code is {}. It expires in {minutes} minutes.",
-                    otp.expose()
-                );
-                self.email
-                    .send(email, "Your verification code", &text)
-                    .await
-                    .map_err(codes::unavailable)
+            codes::Mailing {
+                email: self.email,
+                letter: VERIFY_EMAIL,
             },
+            &state.code,
+            code_for(&user, &target),
+            email,
+            now,
         )
         .await?;
         Ok(())
@@ -149,14 +143,19 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         let digest = codes::check(
             policy,
             self.keys,
-            &items(self.accounts, email, &state),
+            &state.code,
             code_for(&user, &target),
             code,
             now,
         )
         .await?;
+        let spent = SpentCode {
+            code: &state.code,
+            digest: &digest,
+            max_attempts: policy.max_attempts,
+        };
         self.accounts
-            .commit_email_verification(email, &digest, policy.max_attempts, now)
+            .commit_email_verification(email, &spent, now)
             .await
             .map_err(|e| match e {
                 VerifyError::CodeGone => CodeRefusal::Expired.into(),
@@ -175,17 +174,13 @@ fn unverified_owner(state: &EmailVerificationState, missing: Refusal) -> Result<
         .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?)
 }
 
-fn items<'a>(
-    accounts: &'a AccountStore,
-    email: &'a Email,
-    state: &'a EmailVerificationState,
-) -> AccountCodeItems<'a> {
-    AccountCodeItems {
-        store: accounts,
-        which: AccountCode::VerifyEmail(email),
-        read: state.codes(),
-    }
-}
+/// The email that carries a sign-up's code.
+const VERIFY_EMAIL: Letter = Letter {
+    subject: "Your verification code",
+    text: |code, minutes| {
+        format!("Your verification code is {code}. It expires in {minutes} minutes.")
+    },
+};
 
 /// An email code proves the address for the account that registered it.
 fn code_for<'a>(user: &'a UserId, address: &'a str) -> CodeFor<'a> {

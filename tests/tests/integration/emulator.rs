@@ -108,14 +108,22 @@ async fn a_cancelled_transaction_changes_nothing_and_names_each_items_reason() {
         .send()
         .await
         .unwrap();
-    assert_eq!(records(&mut stream).await, [("INSERT".into(), "held".into(), true)]);
+    assert_eq!(
+        records(&mut stream).await,
+        [("INSERT".into(), "held".into(), true)]
+    );
 
     // The second item's condition fails: the first is not written either.
     let refused = env
         .dynamodb
         .transact_write_items()
         .transact_items(update(&table, "fresh", "new", None))
-        .transact_items(update(&table, "held", "after", Some("attribute_not_exists(pk)")))
+        .transact_items(update(
+            &table,
+            "held",
+            "after",
+            Some("attribute_not_exists(pk)"),
+        ))
         .transact_items(
             TransactWriteItem::builder()
                 .condition_check(
@@ -138,7 +146,10 @@ async fn a_cancelled_transaction_changes_nothing_and_names_each_items_reason() {
         other => panic!("a cancellation, not {other:?}"),
     };
     let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code()).collect();
-    assert_eq!(codes, [Some("None"), Some("ConditionalCheckFailed"), Some("None")]);
+    assert_eq!(
+        codes,
+        [Some("None"), Some("ConditionalCheckFailed"), Some("None")]
+    );
     assert_eq!(
         reasons[1].item().and_then(|i| i.get("value")),
         Some(&s("before")),
@@ -181,5 +192,8 @@ async fn an_update_that_creates_an_item_is_one_insert_on_the_stream() {
         .send()
         .await
         .unwrap();
-    assert_eq!(records(&mut stream).await, [("INSERT".into(), "made".into(), true)]);
+    assert_eq!(
+        records(&mut stream).await,
+        [("INSERT".into(), "made".into(), true)]
+    );
 }
