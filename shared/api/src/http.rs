@@ -49,7 +49,7 @@ pub fn request_source(req: &Request) -> domain::source::RequestSource {
 
 /// The greedy tail template.yaml adds to a route so that its path with a trailing `/`
 /// reaches it too: HTTP API route paths cannot end in `/`, and a greedy path variable
-/// also matches an empty remainder (see the README, "Trailing slashes").
+/// also matches an empty remainder (see docs/api/trailing-slashes.md).
 pub const TRAILING_SLASH: &str = "/{proxy+}";
 const TRAILING_SLASH_PARAM: &str = "proxy";
 

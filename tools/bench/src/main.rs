@@ -1,5 +1,5 @@
 //! `cargo run --release -p bench` (or `make bench`): the service's performance budgets
-//! (README, Benchmarks): init within 2x a bare function, peak memory, partner batches.
+//! (docs/benchmarks.md): init within 2x a bare function, peak memory, partner batches.
 //!
 //! Each function binary (release profile, this machine's architecture) runs against a
 //! local stand-in for the Lambda Runtime API:
