@@ -828,8 +828,8 @@ pub async fn store_account(
     password_hash: &str,
     phone: Option<&domain::PhoneNumber>,
 ) -> Result<domain::Profile, store::RegisterError> {
-    let actor = domain::ConsentActor {
-        source: "self",
+    let actor = domain::Actor {
+        source: domain::Source::Holder,
         actor: user.to_string(),
         request_id: "test".into(),
     };

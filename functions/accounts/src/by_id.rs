@@ -12,7 +12,7 @@
 use api::http::{json, json_object, request_id};
 use api::otp::{code_sent, token_sent};
 use api::{ApiError, Identity, Principal};
-use domain::{ConsentActor, Email, ExpectedVersion, FieldErrors, Profile, ProfilePatch, UserId};
+use domain::{Actor, Email, ExpectedVersion, FieldErrors, Profile, ProfilePatch, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value};
@@ -207,11 +207,11 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         Err(errors) => return Ok(field_errors(errors)),
     };
     let source = match access {
-        Access::Own => "self",
-        Access::Admin => "admin",
-        Access::Server => "api",
+        Access::Own => domain::Source::Holder,
+        Access::Admin => domain::Source::Admin,
+        Access::Server => domain::Source::Api,
     };
-    let actor = ConsentActor {
+    let actor = Actor {
         source,
         ..identity.actor(req, source)
     };

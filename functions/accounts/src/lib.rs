@@ -9,9 +9,9 @@
 
 pub mod by_id;
 mod oauth;
-mod register;
+mod phone_signup;
+mod registration;
 mod seed;
-mod signup;
 
 use adapters::access_tokens::JwtIssuer;
 use adapters::email::SesEmail;
@@ -131,14 +131,14 @@ impl HttpApp for AccountsApp {
             clock: &self.clock,
         };
         let body = match route {
-            Route::Register => return register::register(self, &req).await,
+            Route::Register => return phone_signup::register(self, &req).await,
             Route::RegisterWithLoyalty => {
-                return register::register_with_loyalty(self, &req).await;
+                return phone_signup::register_with_loyalty(self, &req).await;
             }
             Route::GetAccount => return by_id::get(self, &req).await,
             Route::PatchAccount => return by_id::patch(self, &req).await,
-            Route::CreateUser => return signup::create(&registration, &req).await,
-            Route::Verify => return signup::verify(&registration, &req).await,
+            Route::CreateUser => return registration::create(&registration, &req).await,
+            Route::Verify => return registration::verify(&registration, &req).await,
             Route::Login => {
                 let (email, password, client) = credentials(self, &json_object(&req)?)?;
                 return issued(auth.login(&email, &password, &client).await);

@@ -91,7 +91,7 @@ async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerErr
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_ci_properties")?;
     let now = app.clock.now();
-    let actor = &identity.actor(req, "api");
+    let actor = &identity.actor(req, domain::Source::Api);
     let outcomes = partner::for_each_user(entries, |user, raw| async move {
         let values = properties(&raw)?;
         app.ci
@@ -154,7 +154,7 @@ async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerErr
     let users = partner::user_ids(ids, "user_ids")?;
     let names = property_names(&body)?;
     let entries = users.into_iter().map(|user| (user, ())).collect();
-    let (actor, now) = (&identity.actor(req, "api"), app.clock.now());
+    let (actor, now) = (&identity.actor(req, domain::Source::Api), app.clock.now());
     let outcomes = partner::for_each_user(entries, |user, ()| {
         let names = &names;
         async move {

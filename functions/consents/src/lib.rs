@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use api::http::{HttpApp, json, json_object};
 use api::{ApiError, Identity};
 use domain::consent::parse_consent_patch;
-use domain::{Channel, Clock, ConsentActor, Consents, FieldErrors, UserId};
+use domain::{Actor, Channel, Clock, Consents, FieldErrors, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use platform::{ConfigError, Platform};
@@ -50,7 +50,15 @@ impl HttpApp for ConsentsApp {
                 let consents = app.profiles.consents(user).await?;
                 Ok(json(StatusCode::OK, &view(&consents, Channel::ALL)))
             }
-            Route::PatchConsents => patch(app, user, identity.actor(&req, "self"), &req).await,
+            Route::PatchConsents => {
+                patch(
+                    app,
+                    user,
+                    identity.actor(&req, domain::Source::Holder),
+                    &req,
+                )
+                .await
+            }
             Route::History => history(app, user, &req).await,
         }
     }
@@ -84,7 +92,7 @@ fn view(
 async fn patch(
     app: &ConsentsApp,
     user: &UserId,
-    actor: ConsentActor,
+    actor: Actor,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body = json_object(req)?;

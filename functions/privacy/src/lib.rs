@@ -232,7 +232,7 @@ async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body
     }
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
     // `partner::authorize` admits API tokens only: the actor is the token's id.
-    let actor = identity.actor(req, "api");
+    let actor = identity.actor(req, domain::Source::Api);
     let by = ErasedBy::ApiToken(actor.actor);
     let request_id = actor.request_id;
     let entries = users.into_iter().map(|user| (user, ())).collect();

@@ -5,7 +5,7 @@
 //! write as the other fields, so a refusal of either changes nothing.
 
 use api::ApiError;
-use domain::{ConsentActor, ExpectedVersion, FieldErrors, ProfilePatch, UserId};
+use domain::{Actor, ExpectedVersion, FieldErrors, ProfilePatch, UserId};
 use lambda_http::Request;
 use serde_json::{Map, Value};
 use usecases::avatar_upload::{AvatarUpload, Upload};
@@ -53,7 +53,7 @@ pub(crate) fn parse(
 pub(crate) async fn apply_with_avatar(
     app: &ProfileApp,
     user: &UserId,
-    actor: &ConsentActor,
+    actor: &Actor,
     mut patch: ProfilePatch,
     expected: ExpectedVersion,
     avatar: Option<Vec<u8>>,

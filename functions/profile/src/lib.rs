@@ -15,9 +15,7 @@ use api::profile_body::ProfileBody;
 use api::seed002::AppKeys;
 use api::{ApiError, Identity};
 use domain::otp::{CodeSent, OtpPolicy, TokenChecksum};
-use domain::{
-    Clock, ConsentActor, ExpectedVersion, Field, LocaleCatalog, Profile, ProfilePatch, UserId,
-};
+use domain::{Actor, Clock, ExpectedVersion, Field, LocaleCatalog, Profile, ProfilePatch, UserId};
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
@@ -95,10 +93,22 @@ impl HttpApp for ProfileApp {
                 let user = identity.require_user()?;
                 return match route {
                     Route::PatchProfile => {
-                        patch_profile(self, user, identity.actor(&req, "self"), &req).await
+                        patch_profile(
+                            self,
+                            user,
+                            identity.actor(&req, domain::Source::Holder),
+                            &req,
+                        )
+                        .await
                     }
                     Route::PatchProfileWithLoyalty => {
-                        loyalty::patch(self, user, identity.actor(&req, "self"), &req).await
+                        loyalty::patch(
+                            self,
+                            user,
+                            identity.actor(&req, domain::Source::Holder),
+                            &req,
+                        )
+                        .await
                     }
                     Route::GetProfileWithLoyalty => loyalty::get(self, user).await,
                     Route::GetUser => get_user(self, user).await,
@@ -121,7 +131,13 @@ impl ProfileApp {
                 let identity = Identity::from_request(&req)?;
                 let user = identity.require_user()?;
                 if update {
-                    seed002::update(self, user, identity.actor(&req, "self"), &req).await
+                    seed002::update(
+                        self,
+                        user,
+                        identity.actor(&req, domain::Source::Holder),
+                        &req,
+                    )
+                    .await
                 } else {
                     seed002::get(self, user).await
                 }
@@ -145,7 +161,7 @@ async fn get_profile(app: &ProfileApp, user: &UserId) -> Result<Response<Body>, 
 async fn patch_profile(
     app: &ProfileApp,
     user: &UserId,
-    actor: ConsentActor,
+    actor: Actor,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let expected = if_match(req.headers())?;
@@ -175,7 +191,7 @@ pub(crate) enum Patched {
 pub(crate) async fn apply(
     app: &ProfileApp,
     user: &UserId,
-    actor: &ConsentActor,
+    actor: &Actor,
     mut patch: ProfilePatch,
     expected: ExpectedVersion,
 ) -> Result<Patched, ApiError> {

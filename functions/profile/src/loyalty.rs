@@ -11,7 +11,7 @@ use api::http::json;
 use api::loyalty::{CardBody, take_add_loyalty};
 use api::profile_body::ProfileBody;
 use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard, LoyaltyCardService, MemberDetails};
-use domain::{ConsentActor, FieldErrors, Profile, ProfilePatch, UserId};
+use domain::{Actor, FieldErrors, Profile, ProfilePatch, UserId};
 use http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -87,7 +87,7 @@ pub(crate) async fn get(app: &ProfileApp, user: &UserId) -> Result<Response<Body
 pub(crate) async fn patch(
     app: &ProfileApp,
     user: &UserId,
-    actor: ConsentActor,
+    actor: Actor,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let platform = platform(app)?;

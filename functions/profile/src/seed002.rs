@@ -6,8 +6,7 @@
 use api::ApiError;
 use api::seed002::{self, INVALID_EMAIL, PHONE_FORMAT, REQUIRED, TOKEN_NOT_MATCHING, TOO_LONG_255};
 use domain::{
-    ConsentActor, Email, ExpectedVersion, Field, FieldErrors, PhoneNumber, Profile, ProfilePatch,
-    UserId,
+    Actor, Email, ExpectedVersion, Field, FieldErrors, PhoneNumber, Profile, ProfilePatch, UserId,
 };
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -165,7 +164,7 @@ fn seed_names(mut errors: FieldErrors) -> FieldErrors {
 pub(crate) async fn update(
     app: &ProfileApp,
     user: &UserId,
-    actor: ConsentActor,
+    actor: Actor,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body = seed002::fields(req).await?;

@@ -57,7 +57,7 @@ async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, P
     let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_properties")?;
-    let actor = identity.actor(req, "api");
+    let actor = identity.actor(req, domain::Source::Api);
     let now = app.clock.now();
     let outcomes = partner::for_each_user(entries, |user, properties| {
         let actor = &actor;

@@ -12,7 +12,7 @@ use lambda_http::{Request, RequestExt, request::RequestContext};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use domain::{ConsentActor, UserId};
+use domain::{Actor, UserId};
 
 /// Context keys the authorizer hands on; the authorizer writes them, this module reads them.
 pub mod context_keys {
@@ -110,8 +110,8 @@ impl Identity {
 
     /// Who acts, for the consent audit trail: the user id or the API token id, with the
     /// request id. `source` names the API: `self` (self-service) or `api` (partner).
-    pub fn actor(&self, req: &Request, source: &'static str) -> ConsentActor {
-        ConsentActor {
+    pub fn actor(&self, req: &Request, source: domain::Source) -> Actor {
+        Actor {
             source,
             actor: match &self.principal {
                 Principal::User(user) => user.to_string(),

@@ -180,20 +180,40 @@ pub struct ConsentChange {
     pub to: ConsentStatus,
 }
 
-/// Who changed a consent, for the audit trail.
+/// Who acts on an account, as the audit trail and the change events name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The account's holder (`self`).
+    Holder,
+    /// An administrator (`admin`).
+    Admin,
+    /// A partner system with an API token (`api`).
+    Api,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Holder => "self",
+            Self::Admin => "admin",
+            Self::Api => "api",
+        }
+    }
+}
+
+/// Who changed an account (a consent, a field, an identifier), for the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsentActor {
-    /// `self` (the user) or `api` (a partner system).
-    pub source: &'static str,
+pub struct Actor {
+    pub source: Source,
     /// The user id, or the API token id.
     pub actor: String,
     pub request_id: String,
 }
 
-impl ConsentActor {
+impl Actor {
     /// Whether the account's holder acts; anyone else's change goes on the record.
     pub fn is_holder(&self) -> bool {
-        self.source == "self"
+        self.source == Source::Holder
     }
 }
 

@@ -1,6 +1,7 @@
 //! The domain of the User Profile Service: types whose `parse` returns a value that
 //! cannot be invalid, the rules on profiles, consents, segments and one-time codes, and
-//! the use cases that combine them over ports. No AWS SDK, no HTTP: `cargo tree -p domain`
+//! the ports (traits) the adapters implement; the use cases that combine them live in
+//! `usecases`. No AWS SDK, no HTTP: `cargo tree -p domain`
 //! shows it, and `tests/tests/integration/layers.rs` checks it.
 
 pub mod api_token;
@@ -30,7 +31,7 @@ pub mod token_keys;
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
 pub use ci::{CiProperty, CiValues};
 pub use clock::Clock;
-pub use consent::{Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents};
+pub use consent::{Actor, Channel, ChannelState, ConsentChange, ConsentStatus, Consents, Source};
 pub use field_errors::FieldErrors;
 pub use locale::{CountryCode, Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{Address, DateOfBirth, Email, Gender, PersonName, UserId};

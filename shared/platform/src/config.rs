@@ -1,5 +1,7 @@
-//! Configuration: every environment variable the service reads is read here, once per
-//! container, into `Settings`. Nothing else calls `std::env::var`.
+//! Configuration: every setting of the service is read here from the environment, once
+//! per container, into `Settings`. Only what must be known before `Settings` exist is
+//! read elsewhere: the log filter (`RUST_LOG`, in `telemetry`) and the AWS SDK's
+//! endpoint and credentials (`adapters::aws`).
 
 use adapters::sms::SmsConfig;
 use domain::LocaleCatalog;

@@ -6,7 +6,7 @@
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
-use domain::{ConsentActor, Profile, ProfilePatch, UserId, timestamp};
+use domain::{Actor, Profile, ProfilePatch, UserId, timestamp};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -42,13 +42,13 @@ struct Entry<'a> {
 pub(crate) fn audit_put(
     table: &str,
     user: &UserId,
-    actor: &ConsentActor,
+    actor: &Actor,
     now: DateTime<Utc>,
     changes: &FieldChanges,
 ) -> Result<TransactWriteItem, StoreError> {
     let entry = Entry {
         at: timestamp(now),
-        source: actor.source,
+        source: actor.source.as_str(),
         actor: &actor.actor,
         request_id: &actor.request_id,
         changes,

@@ -13,9 +13,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
-use domain::{
-    ConsentActor, Consents, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp,
-};
+use domain::{Actor, Consents, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 use serde::Deserialize;
 
 use crate::StoreError;
@@ -69,7 +67,7 @@ pub struct AccountRecord<'a> {
     pub password_hash: &'a str,
     pub profile: &'a ProfilePatch,
     /// Who the consent audit entries name.
-    pub actor: &'a ConsentActor,
+    pub actor: &'a Actor,
     pub now: DateTime<Utc>,
 }
 

@@ -13,7 +13,7 @@ use crate::expr::Expression;
 use crate::keys::ItemKey;
 use crate::profile_item::{ERASURE, VERSION, is_erased};
 use crate::txn::{Outcome, condition_check, transact, update};
-use domain::{CiProperty, CiValues, ConsentActor, UserId, timestamp};
+use domain::{Actor, CiProperty, CiValues, UserId, timestamp};
 use serde_json::Value;
 
 #[derive(Clone, Debug)]
@@ -51,7 +51,7 @@ impl CiStore {
         &self,
         user: &UserId,
         values: &[(CiProperty, String)],
-        actor: &ConsentActor,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), CiError> {
         let mut check = Expression::default();
@@ -118,7 +118,7 @@ impl CiStore {
         &self,
         user: &UserId,
         properties: &[CiProperty],
-        actor: &ConsentActor,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if properties.is_empty() {

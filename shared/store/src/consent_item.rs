@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use domain::{
-    Channel, ChannelState, ConsentActor, ConsentChange, ConsentStatus, Consents, UserId, timestamp,
+    Actor, Channel, ChannelState, ConsentChange, ConsentStatus, Consents, UserId, timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +53,7 @@ pub(crate) fn consents_from_item(item: &Item) -> Consents {
 pub(crate) fn set_consents(
     e: &mut Expression,
     changes: &[ConsentChange],
-    actor: &ConsentActor,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) {
     let s = |v: &str| AttributeValue::S(v.to_owned());
@@ -62,7 +62,7 @@ pub(crate) fn set_consents(
             [
                 ("status".to_owned(), s(change.to.as_str())),
                 ("updated_at".to_owned(), s(&timestamp(now))),
-                ("source".to_owned(), s(actor.source)),
+                ("source".to_owned(), s(actor.source.as_str())),
                 ("actor".to_owned(), s(&actor.actor)),
                 ("request_id".to_owned(), s(&actor.request_id)),
             ]
@@ -144,7 +144,7 @@ pub(crate) fn audit_puts(
     table: &str,
     user: &UserId,
     changes: &[ConsentChange],
-    actor: &ConsentActor,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     changes
@@ -158,7 +158,7 @@ pub(crate) fn audit_puts(
                     .to_owned(),
                 to: change.to.as_str().to_owned(),
                 at: timestamp(now),
-                source: actor.source.to_owned(),
+                source: actor.source.as_str().to_owned(),
                 actor: actor.actor.clone(),
                 request_id: actor.request_id.clone(),
             };

@@ -5,9 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use domain::{
-    Channel, Clock, ConsentActor, ConsentChange, ConsentStatus, Consents, ProfilePatch, UserId,
-};
+use domain::{Actor, Channel, Clock, ConsentChange, ConsentStatus, Consents, ProfilePatch, UserId};
 use serde::Serialize;
 
 use crate::StoreError;
@@ -70,7 +68,7 @@ impl ProfileStore {
         &self,
         user: &UserId,
         requested: &[(Channel, ConsentStatus)],
-        actor: &ConsentActor,
+        actor: &Actor,
         clock: &Clock,
     ) -> Result<(Vec<ConsentChange>, Consents), StoreError> {
         let patch = ProfilePatch {

@@ -7,7 +7,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use domain::{ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
+use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 
 use crate::StoreError;
 use crate::account_audit::{FieldChange, audit_put, patch_changes};
@@ -29,7 +29,7 @@ pub struct ContactChange<'a> {
     pub email: Option<&'a Email>,
     pub phone: Option<&'a PhoneNumber>,
     /// Who acts (`source` = `admin` or `self`), for the audit entry.
-    pub actor: &'a ConsentActor,
+    pub actor: &'a Actor,
     /// The emailed token that proves the new address, spent by the change; `None` for
     /// an administrator, who vouches for it.
     pub code: Option<SpentCode<'a>>,

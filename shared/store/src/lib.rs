@@ -3,13 +3,14 @@
 //!
 //! Leaves first: `keys` (the only key builder), `expr` (expressions with placeholders),
 //! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item`,
-//! `codes`, `markers` and `session_item` (item mapping; `codes` keeps one-time codes
-//! for any flow, `markers` the uniqueness claims). On top, one repository per aggregate:
-//! `profiles` (+ `consents`, `phone`, `avatar`), `accounts` (+ `sessions`, `contact_change`),
-//! `segments`, `ci`, `api_tokens`. Repositories import leaves, never each other, except
-//! that the consent and phone flows extend `ProfileStore`, whose item they share, an
-//! administrator's contact change extends `AccountStore`, and a login's session clears
-//! the attempts on the account's credential.
+//! `codes`, `markers` and `session_item` (item mapping; `codes` keeps every flow's
+//! one-time code, `markers` the uniqueness claims). On top, one repository per
+//! aggregate: `profiles` (+ `consents`, `phone`, `avatar`, which share its item),
+//! `accounts` (+ `contact_change`), `sessions`, `segments`, `ci`, `loyalty`,
+//! `api_tokens`, `privacy` (+ `export`), and `stream`, which reads what any write did.
+//! Where one repository reaches into another's items, it is because one transaction
+//! spans both: a login's session clears the credential's attempts, a phone sign-up
+//! writes the loyalty card, an erasure reads the credential and the card.
 
 mod account_audit;
 mod accounts;

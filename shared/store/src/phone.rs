@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use domain::{ConsentActor, PhoneNumber, Profile, ProfilePatch, UserId};
+use domain::{Actor, PhoneNumber, Profile, ProfilePatch, UserId};
 
 use crate::StoreError;
 use crate::codes::{CodeKind, OneTimeCode};
@@ -30,7 +30,7 @@ pub struct PhoneChangeState {
 pub struct VerifiedPhoneChange<'a> {
     pub phone: &'a PhoneNumber,
     pub patch: &'a ProfilePatch,
-    pub actor: &'a ConsentActor,
+    pub actor: &'a Actor,
     pub max_attempts: u32,
 }
 

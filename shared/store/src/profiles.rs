@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use domain::{
-    ChannelState, Clock, ConsentActor, ConsentChange, Consents, ExpectedVersion, Profile,
-    ProfilePatch, UserId, timestamp,
+    Actor, ChannelState, Clock, ConsentChange, Consents, ExpectedVersion, Profile, ProfilePatch,
+    UserId, timestamp,
 };
 
 use crate::StoreError;
@@ -85,7 +85,7 @@ impl ProfileStore {
         user: &UserId,
         patch: &ProfilePatch,
         expected: ExpectedVersion,
-        actor: &ConsentActor,
+        actor: &Actor,
         clock: &Clock,
     ) -> Result<Profile, PatchError> {
         if patch.consents.is_empty() && actor.is_holder() {
@@ -135,7 +135,7 @@ impl ProfileStore {
         &self,
         user: &UserId,
         patch: &ProfilePatch,
-        actor: &ConsentActor,
+        actor: &Actor,
         clock: &Clock,
     ) -> Result<(), PatchError> {
         self.write_audited(user, patch, Existence::MustExist, actor, clock)
@@ -154,7 +154,7 @@ impl ProfileStore {
         user: &UserId,
         patch: &ProfilePatch,
         existence: Existence,
-        actor: &ConsentActor,
+        actor: &Actor,
         clock: &Clock,
     ) -> Result<(Vec<ConsentChange>, Consents), PatchError> {
         // What the last failed attempt showed: `Some(None)` = no item.
@@ -231,7 +231,7 @@ impl ProfileStore {
         user: &UserId,
         patch: &ProfilePatch,
         expected: ExpectedVersion,
-        actor: &ConsentActor,
+        actor: &Actor,
         clock: &Clock,
     ) -> Result<Profile, PatchError> {
         for _ in 0..MAX_ATTEMPTS {
@@ -292,7 +292,7 @@ fn field_audit(
     user: &UserId,
     patch: &ProfilePatch,
     before: Option<&Profile>,
-    actor: &ConsentActor,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Option<TransactWriteItem>, StoreError> {
     if actor.is_holder() {

@@ -10,7 +10,7 @@
 
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, TokenChecksum};
 use domain::ports::{EmailSender, OtpKeys};
-use domain::{Clock, ConsentActor, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
+use domain::{Actor, Clock, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
 use store::{AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError};
 
 use crate::codes::{self, CodeFor, Letter};
@@ -30,7 +30,7 @@ pub struct Request<'a> {
     pub patch: &'a ProfilePatch,
     pub new_email: &'a Email,
     pub expected: ExpectedVersion,
-    pub actor: &'a ConsentActor,
+    pub actor: &'a Actor,
 }
 
 #[derive(Debug)]

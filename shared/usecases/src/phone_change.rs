@@ -10,7 +10,7 @@
 use crate::codes::{self, CodeFor};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
-use domain::{Clock, ConsentActor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
+use domain::{Actor, Clock, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
     CommitError, PatchError, PhoneChangeState, ProfileStore, StoreError, VerifiedPhoneChange,
 };
@@ -33,7 +33,7 @@ pub struct Request<'a> {
     pub patch: &'a ProfilePatch,
     pub phone: &'a PhoneNumber,
     pub expected: ExpectedVersion,
-    pub actor: &'a ConsentActor,
+    pub actor: &'a Actor,
 }
 
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
 use domain::source::RequestSource;
-use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch};
+use domain::{Actor, Clock, Email, PhoneNumber, Profile, ProfilePatch};
 use store::{
     AccountRecord, AccountStore, PhoneRegistrationState, RegisterError, SpentCode, StoreError,
 };
@@ -162,8 +162,8 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         let (tokens, first) = issue(self.tokens, &user, "", self.client, now.timestamp())
             .await
             .map_err(unavailable)?;
-        let actor = ConsentActor {
-            source: "self",
+        let actor = Actor {
+            source: domain::Source::Holder,
             actor: user.to_string(),
             request_id: request.request_id.clone(),
         };

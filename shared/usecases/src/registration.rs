@@ -7,7 +7,7 @@ use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
-use domain::{Clock, ConsentActor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
+use domain::{Actor, Clock, Email, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
     AccountRecord, AccountStore, EmailVerificationState, RegisterError, SpentCode, StoreError,
     VerifyError,
@@ -76,8 +76,8 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             .await
             .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
         let user = new_user_id();
-        let actor = ConsentActor {
-            source: "self",
+        let actor = Actor {
+            source: domain::Source::Holder,
             actor: user.to_string(),
             request_id: account.request_id.clone(),
         };

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use domain::otp::{OtpCode, OtpKey, OtpPolicy};
 use domain::ports::{KeyUnavailable, OtpKeys, SmsNotSent, SmsSender};
-use domain::{ConsentActor, ExpectedVersion, PhoneNumber, ProfilePatch, UserId};
+use domain::{Actor, ExpectedVersion, PhoneNumber, ProfilePatch, UserId};
 use integration_tests::{TestEnv, fresh_phone};
 use store::ProfileStore;
 use usecases::phone_change::{Outcome, PhoneChange, Refusal, Request};
@@ -46,8 +46,8 @@ async fn a_failed_send_releases_its_reservation() {
     let policy = OtpPolicy::default();
     let user = UserId::parse("ada").unwrap();
     let phone = PhoneNumber::parse(&fresh_phone()).unwrap();
-    let actor = ConsentActor {
-        source: "self",
+    let actor = Actor {
+        source: domain::Source::Holder,
         actor: "ada".into(),
         request_id: "use-case".into(),
     };
