@@ -336,3 +336,17 @@ fn consume(
     ));
     crate::txn::update(table, challenge, c)
 }
+
+/// A code judged right, to be spent by the write it authorises: that write fails if
+/// the code was used, replaced or burned since it was judged.
+pub struct SpentCode<'a> {
+    pub code: &'a OneTimeCode,
+    pub digest: &'a str,
+    pub max_attempts: u32,
+}
+
+impl SpentCode<'_> {
+    pub(crate) fn item(&self, now: i64) -> Result<TransactWriteItem, StoreError> {
+        self.code.spend(self.digest, self.max_attempts, now)
+    }
+}

@@ -5,19 +5,22 @@
 //! key is the uniqueness marker), the number's marker claimed and the old one released,
 //! the token spent, and an audit entry naming who did it.
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 
 use crate::StoreError;
 use crate::account_audit::{FieldChange, audit_put, patch_changes};
-use crate::accounts::{AccountStore, MOVED_AT, SpentCode};
+use crate::accounts::{AccountStore, MOVED_AT};
+use crate::codes::{CodeKind, OneTimeCode, SpentCode};
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
+use crate::markers::holder;
 use crate::markers::{claim_phone, release_phone};
+use crate::profile_item::writable_profile;
 use crate::profile_item::{Guard, VERSION, live_profile, update_expression};
-use crate::txn::{Outcome, delete, put, transact, update};
+use crate::txn::{Tagged, Verdict, delete, put, update};
 
 const ATTEMPTS: usize = 4;
 
@@ -58,8 +61,8 @@ pub enum ContactError {
     Store(#[from] StoreError),
 }
 
-/// What each position of the transaction guards, to name a failed condition.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// What each item of the transaction guards, to name a failed condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guarded {
     Profile,
     OldCredential,
@@ -87,14 +90,13 @@ impl AccountStore {
                     .flatten()
                     .ok_or(ContactError::NotFound)?,
             };
-            let (items, guarded, next) = self.contact_items(change, &profile, now).await?;
-            if items.is_empty() {
+            let Some((items, next)) = self.contact_items(change, &profile, now).await? else {
                 return Ok(profile);
-            }
-            match transact(&self.client, items).await? {
-                Outcome::Done => return Ok(next),
-                Outcome::FirstFailed(_) | Outcome::Conflict => {}
-                Outcome::Failed(position) => match guarded[position] {
+            };
+            match items.send(&self.client).await? {
+                Verdict::Done => return Ok(next),
+                Verdict::Conflict => {}
+                Verdict::Refused(guard) => match guard {
                     Guarded::NewCredential => return Err(ContactError::EmailTaken),
                     Guarded::Number => return Err(ContactError::PhoneTaken),
                     Guarded::Code => return Err(ContactError::CodeGone),
@@ -115,7 +117,7 @@ impl AccountStore {
         change: &ContactChange<'_>,
         before: &Profile,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<TransactWriteItem>, Vec<Guarded>, Profile), ContactError> {
+    ) -> Result<Option<(Tagged<Guarded>, Profile)>, ContactError> {
         let user = change.user;
         let new_email = change.email.filter(|e| {
             before
@@ -128,15 +130,13 @@ impl AccountStore {
             .phone
             .filter(|p| before.phone.as_deref() != Some(p.e164()) || !before.phone_verified);
         if new_email.is_none() && new_phone.is_none() && !change.patch.changes_profile_fields() {
-            return Ok((Vec::new(), Vec::new(), before.clone()));
+            return Ok(None);
         }
         let mut next = before
             .patched(change.patch, now)
             .map_err(|_| ContactError::TooManyAttributes)?;
         let mut changes = patch_changes(change.patch, Some(before));
         let mut p = update_expression(user, change.patch, now, Guard::SeenVersion(before.version));
-        let mut items = Vec::new();
-        let mut guarded = vec![Guarded::Profile];
         let mut rest = Vec::new();
 
         if let Some(email) = new_email {
@@ -214,15 +214,55 @@ impl AccountStore {
         if let Some(code) = &change.code {
             rest.push((Guarded::Code, code.item(now.timestamp())?));
         }
-        items.push(update(&self.table, &ItemKey::profile(user), p)?);
+        let mut items = Tagged::new();
+        items.push(
+            Guarded::Profile,
+            update(&self.table, &ItemKey::profile(user), p)?,
+        );
         for (guard, item) in rest {
-            guarded.push(guard);
-            items.push(item);
+            items.push(guard, item);
         }
         if !changes.is_empty() {
-            guarded.push(Guarded::Other);
-            items.push(audit_put(&self.table, user, change.actor, now, &changes)?);
+            let audit = audit_put(&self.table, user, change.actor, now, &changes)?;
+            items.push(Guarded::Other, audit);
         }
-        Ok((items, guarded, next))
+        Ok(Some((items, next)))
+    }
+}
+
+/// What the store holds about a user's request to move their email: one BatchGetItem.
+#[derive(Debug, Clone)]
+pub struct EmailChangeState {
+    pub profile: Option<Profile>,
+    /// The account the new address belongs to, if any.
+    pub new_owner: Option<String>,
+    pub code: OneTimeCode,
+}
+
+impl AccountStore {
+    pub async fn load_email_change(
+        &self,
+        user: &UserId,
+        new_email: &Email,
+    ) -> Result<EmailChangeState, StoreError> {
+        let (profile_key, credential_key) =
+            (ItemKey::profile(user), ItemKey::credential(new_email));
+        let kind = CodeKind::ChangeEmail { user, new_email };
+        let (mut found, code) = OneTimeCode::read_with(
+            &self.client,
+            &self.table,
+            kind,
+            &[&profile_key, &credential_key],
+        )
+        .await?;
+        Ok(EmailChangeState {
+            profile: found
+                .remove(&profile_key)
+                .map(writable_profile)
+                .transpose()?
+                .flatten(),
+            new_owner: holder(found.remove(&credential_key)),
+            code,
+        })
     }
 }

@@ -23,16 +23,21 @@ mod consent_item;
 mod consents;
 mod contact_change;
 mod counter;
+mod email_verification;
+mod erasure_proof;
+mod erasure_steps;
 mod export;
 mod expr;
 mod item;
 pub mod keys;
+mod login_attempts;
 mod loyalty;
 mod markers;
 mod phone;
 mod privacy;
 mod profile_item;
 mod profiles;
+mod registration;
 mod segments;
 mod session_item;
 mod sessions;
@@ -42,28 +47,26 @@ mod txn;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
-pub use accounts::{
-    ATTEMPT_WINDOW_SECS, AccountRecord, AccountStore, Attempt, Credential, EmailChangeState,
-    EmailVerificationState, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS, PhoneRegistrationState,
-    RegisterError, SpentCode, VerifyError,
-};
+pub use accounts::{AccountStore, Credential};
 pub use api_tokens::ApiTokenStore;
 pub use avatar::UploadSlot;
 pub use ci::{CiError, CiRecord, CiStore};
-pub use codes::{CodeKind, CodeSlot, Destination, OneTimeCode};
+pub use codes::{CodeKind, CodeSlot, Destination, OneTimeCode, SpentCode};
 pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
-pub use contact_change::{ContactChange, ContactError};
+pub use contact_change::{ContactChange, ContactError, EmailChangeState};
 pub use counter::SmsQuota;
+pub use email_verification::{EmailVerificationState, VerifyError};
+pub use erasure_proof::ProofState;
 pub use export::{ExportSlot, UserRecords};
 pub use item::Item;
+pub use login_attempts::{ATTEMPT_WINDOW_SECS, Attempt, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS};
 pub use loyalty::{Activation, LoyaltyStore};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};
-pub use privacy::{
-    Account, Erasure, ErasureRequest, PrivacyStore, ProofState, Standing as ErasureStanding,
-};
+pub use privacy::{Account, Erasure, ErasureRequest, PrivacyStore, Standing as ErasureStanding};
 pub use profile_item::PatchError;
 pub use profiles::ProfileStore;
+pub use registration::{AccountRecord, PhoneRegistrationState, RegisterError};
 pub use segments::{AssignError, SegmentStore};
 pub use session_item::NewSession;
 pub use sessions::{Rotation, SessionStore};

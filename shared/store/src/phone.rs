@@ -14,7 +14,7 @@ use crate::keys::ItemKey;
 use crate::markers::{claim_phone, holder, release_phone};
 use crate::profile_item::{Guard, update_expression, writable_profile};
 use crate::profiles::ProfileStore;
-use crate::txn::{Outcome, transact, update};
+use crate::txn::{Tagged, Verdict, update};
 
 /// What the store holds about a requested change to `phone`.
 #[derive(Debug, Clone)]
@@ -24,6 +24,15 @@ pub struct PhoneChangeState {
     pub owner: Option<String>,
     /// The user's code for this number.
     pub code: OneTimeCode,
+}
+
+/// What each item of the phone change's transaction guards.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Profile,
+    Number,
+    Code,
+    Other,
 }
 
 /// A phone change whose code was judged right, with the rest of its PATCH.
@@ -106,19 +115,19 @@ impl ProfileStore {
         p.set("phone", AttributeValue::S(phone.e164().to_owned()));
         p.set("phone_verified", AttributeValue::Bool(true));
         set_consents(&mut p, &consent_changes, change.actor, now);
-        let mut items = vec![update(&self.table, &ItemKey::profile(user), p)?];
-
-        // 1: claim the number.
-        items.push(claim_phone(&self.table, phone, user, &next.updated_at)?);
-
-        // 2: consume the code.
+        let mut items = Tagged::new();
         items.push(
-            before
-                .code
-                .spend(digest, change.max_attempts, now.timestamp())?,
+            Part::Profile,
+            update(&self.table, &ItemKey::profile(user), p)?,
         );
+        let claim = claim_phone(&self.table, phone, user, &next.updated_at)?;
+        items.push(Part::Number, claim);
+        let spend = before
+            .code
+            .spend(digest, change.max_attempts, now.timestamp())?;
+        items.push(Part::Code, spend);
 
-        // 3: release the old number, if it was ours.
+        // The old number is released, if it was ours.
         let old_phone = before
             .profile
             .as_ref()
@@ -126,25 +135,17 @@ impl ProfileStore {
             .and_then(|p| PhoneNumber::parse(p).ok())
             .filter(|old| old != phone);
         if let Some(old) = &old_phone {
-            items.push(release_phone(&self.table, old, user)?);
+            items.push(Part::Other, release_phone(&self.table, old, user)?);
         }
-
-        // then: the audit entries.
-        items.extend(audit_puts(
-            &self.table,
-            user,
-            &consent_changes,
-            change.actor,
-            now,
-        )?);
-
-        match transact(&self.client, items).await? {
-            Outcome::Done => Ok(next),
-            Outcome::Failed(1) => Err(CommitError::PhoneTaken),
-            Outcome::Failed(2) => Err(CommitError::CodeGone),
-            Outcome::FirstFailed(_) | Outcome::Failed(_) | Outcome::Conflict => {
-                Err(CommitError::ProfileChanged)
-            }
+        items.extend(
+            Part::Other,
+            audit_puts(&self.table, user, &consent_changes, change.actor, now)?,
+        );
+        match items.send(&self.client).await? {
+            Verdict::Done => Ok(next),
+            Verdict::Refused(Part::Number) => Err(CommitError::PhoneTaken),
+            Verdict::Refused(Part::Code) => Err(CommitError::CodeGone),
+            Verdict::Refused(_) | Verdict::Conflict => Err(CommitError::ProfileChanged),
         }
     }
 }

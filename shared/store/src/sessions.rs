@@ -17,11 +17,11 @@ use domain::{Email, UserId};
 use serde::Deserialize;
 
 use crate::StoreError;
-use crate::accounts::clear_login_attempts;
 use crate::batch::{all_pages, user_prefix_query};
 use crate::expr::Expression;
 use crate::item::{get_consistent, n, text};
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
+use crate::login_attempts::clear_login_attempts;
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{Outcome, delete, transact, unless_condition_failed, update, update_item};
 

@@ -160,6 +160,51 @@ pub(crate) async fn transact(
     Err(err.into())
 }
 
+/// Transaction items, each tagged with what its condition guards, so a cancellation names
+/// what failed instead of a position.
+pub(crate) struct Tagged<T> {
+    items: Vec<TransactWriteItem>,
+    tags: Vec<T>,
+}
+
+/// How a tagged transaction went.
+pub(crate) enum Verdict<T> {
+    Done,
+    /// The condition of the item tagged so failed (the first such item).
+    Refused(T),
+    /// Lost a race with another transaction on the same items: read again and retry.
+    Conflict,
+}
+
+impl<T: Copy> Tagged<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            items: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, tag: T, item: TransactWriteItem) {
+        self.items.push(item);
+        self.tags.push(tag);
+    }
+
+    pub(crate) fn extend(&mut self, tag: T, items: impl IntoIterator<Item = TransactWriteItem>) {
+        for item in items {
+            self.push(tag, item);
+        }
+    }
+
+    pub(crate) async fn send(&self, client: &Client) -> Result<Verdict<T>, StoreError> {
+        Ok(match transact(client, self.items.clone()).await? {
+            Outcome::Done => Verdict::Done,
+            Outcome::FirstFailed(_) => Verdict::Refused(self.tags[0]),
+            Outcome::Failed(position) => Verdict::Refused(self.tags[position]),
+            Outcome::Conflict => Verdict::Conflict,
+        })
+    }
+}
+
 /// A condition on an item the transaction does not change.
 pub(crate) fn condition_check(
     table: &str,
