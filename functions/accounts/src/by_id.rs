@@ -9,16 +9,16 @@
 //! an administrator sets `email` and `phone` directly, with an audit entry. API tokens
 //! change the other fields only, as on the partner routes.
 
-use api::http::{json, json_object, request_id};
+use api::http::{json, json_object};
 use api::otp::{code_sent, token_sent};
 use api::{ApiError, Identity, Principal};
 use domain::{Actor, Email, ExpectedVersion, FieldErrors, Profile, ProfilePatch, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value};
-use store::{ContactChange, ContactError, PatchError};
-use usecases::email_change::{self, EmailChange};
-use usecases::phone_change::{self, Outcome, PhoneChange};
+use store::{ContactError, PatchError};
+use usecases::profile_update::{self, Outcome, ProfileUpdate, Refusal};
+use usecases::{email_change, phone_change};
 
 use crate::AccountsApp;
 use crate::seed::{SeedAccount, field_errors, seed_gender_to_profile};
@@ -215,123 +215,62 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         source,
         ..identity.actor(req, source)
     };
-    match (access, email) {
-        (Access::Admin, email) if email.is_some() || patch.phone.is_some() => {
-            let phone = patch.phone.take();
-            let change = ContactChange {
-                user: &target,
-                patch: &patch,
-                email: email.as_ref(),
-                phone: phone.as_ref(),
-                actor: &actor,
-                code: None,
-                read: None,
-            };
-            return match app.accounts.set_contact(&change, now).await {
-                Ok(profile) => {
-                    tracing::info!(user = %target, actor = %actor.actor, request_id = %request_id(req), "contact data set by an administrator");
-                    Ok(view(StatusCode::OK, &profile))
-                }
-                Err(ContactError::NotFound) => Ok(not_found()),
-                Err(ContactError::EmailTaken) => Ok(field_errors(FieldErrors::one(
-                    "email",
-                    "A user with this email already exists.",
-                ))),
-                Err(ContactError::PhoneTaken) => Err(ApiError::phone_taken()),
-                Err(ContactError::NoCredential) => Ok(field_errors(FieldErrors::one(
-                    "email",
-                    "This account signs in through an identity provider, which owns its email.",
-                ))),
-                Err(ContactError::TooManyAttributes | ContactError::CodeGone) => {
-                    Err(ApiError::internal())
-                }
-                Err(ContactError::Store(e)) => Err(e.into()),
-            };
-        }
-        (Access::Own, Some(new_email)) => {
-            let use_case = EmailChange {
-                accounts: &app.accounts,
-                email: &app.email,
-                keys: &app.otp_keys,
-                policy: &app.otp_policy,
-                clock: &app.clock,
-            };
-            let request = email_change::Request {
-                user: &target,
-                patch: &patch,
-                new_email: &new_email,
-                expected: ExpectedVersion::Exists,
-                actor: &actor,
-            };
-            match use_case.run(&request).await {
-                Ok(email_change::Outcome::Applied(profile)) => {
-                    return Ok(view(StatusCode::OK, &profile));
-                }
-                Ok(email_change::Outcome::TokenSent { sent, checksum }) => {
-                    return Ok(token_sent(&sent, checksum.expose()));
-                }
-                // The address is the account's already: the rest applies below.
-                Ok(email_change::Outcome::Unchanged) => {}
-                Err(email_change::Refusal::NoProfile | email_change::Refusal::VersionConflict) => {
-                    return Ok(not_found());
-                }
-                Err(email_change::Refusal::EmailTaken) => {
-                    return Ok(field_errors(FieldErrors::one(
-                        "email",
-                        "A user with this email already exists.",
-                    )));
-                }
-                Err(refusal) => return Err(refusal.into()),
-            }
-        }
+    patch.email = email;
+    let update = ProfileUpdate {
+        profiles: &app.profiles,
+        accounts: &app.accounts,
+        sms: &app.sms,
+        email: &app.email,
+        keys: &app.otp_keys,
+        policy: &app.otp_policy,
+        clock: &app.clock,
+    };
+    let request = profile_update::Request {
+        user: &target,
+        patch,
+        // Without If-Match the only version a write expects is "exists".
+        expected: ExpectedVersion::Exists,
+        actor: &actor,
+    };
+    answer(update.run(request).await)
+}
+
+/// A profile write's outcome and refusals in seed 001's words: a missing or changed
+/// account is the uniform 404, a taken email a field error, a partner's contact change a
+/// 403 naming the field; the rest as on every route.
+fn answer(result: Result<Outcome, Refusal>) -> Result<Response<Body>, ApiError> {
+    const EMAIL_TAKEN: &str = "A user with this email already exists.";
+    match result {
+        Ok(Outcome::Applied(profile)) => Ok(view(StatusCode::OK, &profile)),
+        Ok(Outcome::CodeSent(sent)) => Ok(code_sent(&sent)),
+        Ok(Outcome::TokenSent { sent, checksum }) => Ok(token_sent(&sent, checksum.expose())),
+        Err(
+            Refusal::Email(
+                email_change::Refusal::NoProfile | email_change::Refusal::VersionConflict,
+            )
+            | Refusal::Phone(phone_change::Refusal::VersionConflict)
+            | Refusal::Contact(ContactError::NotFound)
+            | Refusal::Patch(PatchError::VersionConflict | PatchError::NotFound),
+        ) => Ok(not_found()),
+        Err(
+            Refusal::Email(email_change::Refusal::EmailTaken)
+            | Refusal::Contact(ContactError::EmailTaken),
+        ) => Ok(field_errors(FieldErrors::one("email", EMAIL_TAKEN))),
+        Err(Refusal::Contact(ContactError::NoCredential)) => Ok(field_errors(FieldErrors::one(
+            "email",
+            "This account signs in through an identity provider, which owns its email.",
+        ))),
         // A partner system's token may not move a user's contact data: the user proves a
         // new one, or an administrator sets it. Its credential lacks the authority, so 403.
-        (Access::Server, Some(_)) => {
-            return Ok(forbidden_field(
-                "email",
-                "An email changes only through a token sent to the new address.",
-            ));
-        }
-        (Access::Server, None) if patch.phone.is_some() => {
-            return Ok(forbidden_field(
-                "phone",
-                "A number changes only through a code sent to it.",
-            ));
-        }
-        _ => {}
-    }
-    if let Some(phone) = patch.phone.clone() {
-        let use_case = PhoneChange {
-            profiles: &app.profiles,
-            sms: &app.sms,
-            keys: &app.otp_keys,
-            policy: &app.otp_policy,
-            clock: &app.clock,
-        };
-        let request = phone_change::Request {
-            user: &target,
-            patch: &patch,
-            phone: &phone,
-            expected: ExpectedVersion::Exists,
-            actor: &actor,
-        };
-        return match use_case.run(&request).await {
-            Ok(Outcome::Applied(profile)) => Ok(view(StatusCode::OK, &profile)),
-            Ok(Outcome::CodeSent(sent)) => Ok(code_sent(&sent)),
-            Err(phone_change::Refusal::VersionConflict) => Ok(not_found()),
-            Err(refusal) => Err(refusal.into()),
-        };
-    }
-    match app
-        .profiles
-        .patch(&target, &patch, ExpectedVersion::Exists, &actor, &app.clock)
-        .await
-    {
-        Ok(profile) => Ok(view(StatusCode::OK, &profile)),
-        // Without If-Match the only version a write expects is "exists".
-        Err(PatchError::VersionConflict | PatchError::NotFound) => Ok(not_found()),
-        Err(PatchError::TooManyAttributes) => Err(ApiError::internal()),
-        Err(PatchError::Store(e)) => Err(e.into()),
+        Err(Refusal::ContactNotAllowed { field: "email" }) => Ok(forbidden_field(
+            "email",
+            "An email changes only through a token sent to the new address.",
+        )),
+        Err(Refusal::ContactNotAllowed { field }) => Ok(forbidden_field(
+            field,
+            "A number changes only through a code sent to it.",
+        )),
+        Err(refusal) => Err(refusal.into()),
     }
 }
 

@@ -1,10 +1,8 @@
 //! Self-service profile routes. The handlers take their dependencies as arguments so
 //! tests and the local gateway run them in-process exactly as Lambda does.
 
-mod email;
 mod form;
 mod loyalty;
-mod phone;
 mod seed002;
 
 use adapters::email::SesEmail;
@@ -21,6 +19,7 @@ use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
 use store::{AccountStore, ProfileStore};
+use usecases::profile_update::{self, Outcome, ProfileUpdate};
 
 api::routes! {
     pub enum Route {
@@ -186,50 +185,35 @@ pub(crate) enum Patched {
     TokenSent(CodeSent, TokenChecksum),
 }
 
-/// The one path every profile write takes: an email change, a phone change, or the
-/// plain fields.
+/// Every profile write of this function's routes: the one use case that decides what a
+/// new email, a new number and the plain fields take.
 pub(crate) async fn apply(
     app: &ProfileApp,
     user: &UserId,
     actor: &Actor,
-    mut patch: ProfilePatch,
+    patch: ProfilePatch,
     expected: ExpectedVersion,
 ) -> Result<Patched, ApiError> {
-    if let Some(new_email) = patch.email.clone() {
-        let request = usecases::email_change::Request {
-            user,
-            patch: &patch,
-            new_email: &new_email,
-            expected,
-            actor,
-        };
-        if let Some(patched) = email::change(app, &request).await? {
-            return Ok(patched);
-        }
-        // The address is the account's already; the rest of the PATCH goes on.
-        patch.email = None;
-        patch.token = None;
-        patch.token_checksum = None;
-        if !patch.changes_profile_fields() && patch.phone.is_none() {
-            return Ok(Patched::Profile(Box::new(load(app, user).await?)));
-        }
-    }
-    if let Some(phone) = &patch.phone {
-        let request = usecases::phone_change::Request {
-            user,
-            patch: &patch,
-            phone,
-            expected,
-            actor,
-        };
-        return phone::change(app, &request).await;
-    }
-    let profile = app
-        .profiles
-        .patch(user, &patch, expected, actor, &app.clock)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(Patched::Profile(Box::new(profile)))
+    let update = ProfileUpdate {
+        profiles: &app.profiles,
+        accounts: &app.accounts,
+        sms: &app.sms,
+        email: &app.email,
+        keys: &app.otp_keys,
+        policy: &app.otp_policy,
+        clock: &app.clock,
+    };
+    let request = profile_update::Request {
+        user,
+        patch,
+        expected,
+        actor,
+    };
+    Ok(match update.run(request).await? {
+        Outcome::Applied(profile) => Patched::Profile(profile),
+        Outcome::CodeSent(sent) => Patched::CodeSent(sent),
+        Outcome::TokenSent { sent, checksum } => Patched::TokenSent(sent, checksum),
+    })
 }
 
 pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {

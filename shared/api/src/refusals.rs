@@ -2,8 +2,8 @@
 //! (`PATCH /users/profile`, seed 001's PATCH by id, seed 002's update). A route with
 //! its own words for one refusal matches it before falling back to these.
 
-use store::PatchError;
-use usecases::{avatar_upload, email_change, phone_change};
+use store::{ContactError, PatchError};
+use usecases::{avatar_upload, email_change, phone_change, profile_update};
 
 use crate::ApiError;
 use crate::error::RETRY_AFTER_SECS;
@@ -88,6 +88,39 @@ impl From<email_change::Refusal> for ApiError {
             Refusal::Code(refusal) => otp::refused(refusal, "address"),
             Refusal::DependencyUnavailable(_) => Self::unavailable(RETRY_AFTER_SECS),
             Refusal::Store(e) => e.into(),
+        }
+    }
+}
+
+/// An administrator's change of the contact data.
+impl From<ContactError> for ApiError {
+    fn from(err: ContactError) -> Self {
+        match err {
+            ContactError::NotFound => Self::not_found(NO_PROFILE),
+            ContactError::EmailTaken => Self::field("email", "is used by another account"),
+            ContactError::PhoneTaken => Self::phone_taken(),
+            ContactError::NoCredential => Self::field(
+                "email",
+                "this account signs in through an identity provider, which owns its email",
+            ),
+            ContactError::TooManyAttributes => Self::too_many_attributes(),
+            ContactError::CodeGone => otp::refused(domain::otp::CodeRefusal::Expired, "address"),
+            ContactError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<profile_update::Refusal> for ApiError {
+    fn from(refusal: profile_update::Refusal) -> Self {
+        use profile_update::Refusal;
+        match refusal {
+            Refusal::Email(r) => r.into(),
+            Refusal::Phone(r) => r.into(),
+            Refusal::Contact(e) => e.into(),
+            Refusal::Patch(e) => e.into(),
+            Refusal::ContactNotAllowed { field } => Self::forbidden(format!(
+                "the {field} changes only through a code sent to it"
+            )),
         }
     }
 }

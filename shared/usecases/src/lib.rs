@@ -12,4 +12,5 @@ pub mod export;
 pub mod loyalty;
 pub mod phone_change;
 pub mod phone_signup;
+pub mod profile_update;
 pub mod registration;

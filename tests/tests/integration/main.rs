@@ -25,6 +25,7 @@ mod phone_change_use_case;
 mod privacy;
 mod profile;
 mod profile_forms;
+mod profile_update;
 mod register;
 mod routes;
 mod seed002;

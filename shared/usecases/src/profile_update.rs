@@ -1,0 +1,179 @@
+//! One profile write, whoever asks and through whichever API: the holder's PATCH
+//! (`/users/profile`, seed 002's update, seed 000's loyalty PATCH, seed 001's PATCH of
+//! their own id), an administrator's or a partner's PATCH by id. It decides in one place
+//! what a new email, a new number and the plain fields each take:
+//! - the holder proves a new address by the emailed token (`email_change`) and a new
+//!   number by the texted code (`phone_change`);
+//! - an administrator vouches for both: they are set at once (`ContactChange`);
+//! - a partner system changes neither (its token lacks the authority);
+//! - everything else is the plain write (`ProfileStore::patch`).
+//!
+//! Each route renders the outcome and the refusal in its own style.
+
+use domain::otp::{CodeSent, OtpPolicy, TokenChecksum};
+use domain::ports::{EmailSender, OtpKeys, SmsSender};
+use domain::{Actor, Clock, ExpectedVersion, Profile, ProfilePatch, Source, UserId};
+use store::{AccountStore, ContactChange, ContactError, PatchError, ProfileStore};
+
+use crate::email_change::{self, EmailChange};
+use crate::phone_change::{self, PhoneChange};
+
+pub struct ProfileUpdate<'a, S, E, K> {
+    pub profiles: &'a ProfileStore,
+    pub accounts: &'a AccountStore,
+    pub sms: &'a S,
+    pub email: &'a E,
+    pub keys: &'a K,
+    pub policy: &'a OtpPolicy,
+    pub clock: &'a Clock,
+}
+
+/// A PATCH of `user`'s profile by `actor`, whose source says what it may change.
+pub struct Request<'a> {
+    pub user: &'a UserId,
+    pub patch: ProfilePatch,
+    pub expected: ExpectedVersion,
+    pub actor: &'a Actor,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// The write is done: the profile after it.
+    Applied(Box<Profile>),
+    /// A code went to a new number; nothing applied.
+    CodeSent(CodeSent),
+    /// A token went to a new address; nothing applied.
+    TokenSent {
+        sent: CodeSent,
+        checksum: TokenChecksum,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Email(#[from] email_change::Refusal),
+    #[error(transparent)]
+    Phone(#[from] phone_change::Refusal),
+    /// An administrator's change of the contact data.
+    #[error(transparent)]
+    Contact(#[from] ContactError),
+    #[error(transparent)]
+    Patch(#[from] PatchError),
+    /// Only the holder, proving it, or an administrator changes an email or a number.
+    #[error("a partner system may not change the {field}")]
+    ContactNotAllowed { field: &'static str },
+}
+
+impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
+    pub async fn run(&self, request: Request<'_>) -> Result<Outcome, Refusal> {
+        let Request {
+            user,
+            mut patch,
+            expected,
+            actor,
+        } = request;
+        let changes_contact = patch.email.is_some() || patch.phone.is_some();
+        match actor.source {
+            Source::Admin if changes_contact => return self.vouched(user, patch, actor).await,
+            Source::Api if patch.email.is_some() => {
+                return Err(Refusal::ContactNotAllowed { field: "email" });
+            }
+            Source::Api if patch.phone.is_some() => {
+                return Err(Refusal::ContactNotAllowed { field: "phone" });
+            }
+            _ => {}
+        }
+        if let Some(new_email) = patch.email.clone() {
+            let request = email_change::Request {
+                user,
+                patch: &patch,
+                new_email: &new_email,
+                expected,
+                actor,
+            };
+            match self.email_change().run(&request).await? {
+                email_change::Outcome::Applied(profile) => return Ok(Outcome::Applied(profile)),
+                email_change::Outcome::TokenSent { sent, checksum } => {
+                    return Ok(Outcome::TokenSent { sent, checksum });
+                }
+                // The address is the account's already; the rest of the PATCH goes on.
+                email_change::Outcome::Unchanged => {}
+            }
+            patch.email = None;
+            patch.token = None;
+            patch.token_checksum = None;
+            if !patch.changes_profile_fields() && patch.phone.is_none() {
+                let profile = self.profiles.get(user).await.map_err(PatchError::from)?;
+                let profile = profile.ok_or(PatchError::NotFound)?;
+                return Ok(Outcome::Applied(Box::new(profile)));
+            }
+        }
+        if let Some(phone) = &patch.phone {
+            let request = phone_change::Request {
+                user,
+                patch: &patch,
+                phone,
+                expected,
+                actor,
+            };
+            return Ok(match self.phone_change().run(&request).await? {
+                phone_change::Outcome::Applied(profile) => Outcome::Applied(Box::new(profile)),
+                phone_change::Outcome::CodeSent(sent) => Outcome::CodeSent(sent),
+            });
+        }
+        let profile = self
+            .profiles
+            .patch(user, &patch, expected, actor, self.clock)
+            .await?;
+        Ok(Outcome::Applied(Box::new(profile)))
+    }
+
+    /// An administrator's change of the email or the number, with the rest of the PATCH:
+    /// set at once, on the record.
+    async fn vouched(
+        &self,
+        user: &UserId,
+        mut patch: ProfilePatch,
+        actor: &Actor,
+    ) -> Result<Outcome, Refusal> {
+        let (email, phone) = (patch.email.take(), patch.phone.take());
+        let change = ContactChange {
+            user,
+            patch: &patch,
+            email: email.as_ref(),
+            phone: phone.as_ref(),
+            actor,
+            code: None,
+            read: None,
+        };
+        let profile = self.accounts.set_contact(&change, self.clock.now()).await?;
+        tracing::info!(
+            user = %user,
+            actor = %actor.actor,
+            request_id = %actor.request_id,
+            "contact data set by an administrator"
+        );
+        Ok(Outcome::Applied(Box::new(profile)))
+    }
+
+    fn email_change(&self) -> EmailChange<'_, E, K> {
+        EmailChange {
+            accounts: self.accounts,
+            email: self.email,
+            keys: self.keys,
+            policy: self.policy,
+            clock: self.clock,
+        }
+    }
+
+    fn phone_change(&self) -> PhoneChange<'_, S, K> {
+        PhoneChange {
+            profiles: self.profiles,
+            sms: self.sms,
+            keys: self.keys,
+            policy: self.policy,
+            clock: self.clock,
+        }
+    }
+}
