@@ -20,6 +20,57 @@ pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 /// A rotated token used again within this many seconds is a retry, not a theft.
 pub const REUSE_GRACE_SECS: i64 = 10;
 
+/// What a presented refresh token may still do, from what its stored item records. The
+/// store writes the outcome in one transaction conditioned on the session naming the
+/// token `expected` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing<'a> {
+    /// Never rotated: spendable while the session names it as its live token.
+    Live,
+    /// Rotated into `child` at most the grace ago: a client retrying a lost response;
+    /// spendable while the session still names `child`.
+    Retry { child: &'a str },
+    /// Past its lifetime: refused, nothing else happens.
+    Expired,
+    /// Rotated longer ago than the grace: it leaked, and the family is revoked.
+    Reused,
+}
+
+impl<'a> Standing<'a> {
+    /// `rotated`: when the token was rotated and into which token, as its item records.
+    pub fn of(
+        expires_at: i64,
+        rotated_at: Option<i64>,
+        rotated_to: Option<&'a str>,
+        now: i64,
+    ) -> Self {
+        if expires_at <= now {
+            return Standing::Expired;
+        }
+        match (rotated_at, rotated_to) {
+            (None, _) => Standing::Live,
+            (Some(at), Some(child)) if now - at <= REUSE_GRACE_SECS => Standing::Retry { child },
+            _ => Standing::Reused,
+        }
+    }
+
+    /// The token the session must name for the presented one to be spent.
+    pub fn expected(&self, presented: &'a str) -> Option<&'a str> {
+        match self {
+            Standing::Live => Some(presented),
+            Standing::Retry { child } => Some(child),
+            Standing::Expired | Standing::Reused => None,
+        }
+    }
+
+    /// The session named another token than expected (a concurrent refresh moved it, or
+    /// the presented token was forked off): a never-rotated token the session does not
+    /// name is a superseded copy, reused; a retry looks again.
+    pub fn lost_to(&self, current: Option<&str>, presented: &str) -> bool {
+        matches!(self, Standing::Live) && current != Some(presented)
+    }
+}
+
 /// A session family's id: 16 random bytes, hex.
 pub fn new_family_id() -> String {
     crate::opaque::random_id()
@@ -56,5 +107,37 @@ impl ClientId {
 impl Default for ClientId {
     fn default() -> Self {
         Self(DEFAULT_CLIENT_ID.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000_000;
+    const LATER: i64 = NOW + 3600;
+
+    #[test]
+    fn a_rotated_token_is_a_retry_within_the_grace_and_a_reuse_after() {
+        assert_eq!(Standing::of(LATER, None, None, NOW), Standing::Live);
+        let rotated = |ago| Standing::of(LATER, Some(NOW - ago), Some("child"), NOW);
+        assert_eq!(
+            rotated(REUSE_GRACE_SECS),
+            Standing::Retry { child: "child" }
+        );
+        assert_eq!(rotated(REUSE_GRACE_SECS + 1), Standing::Reused);
+        assert_eq!(Standing::of(LATER, Some(NOW), None, NOW), Standing::Reused);
+        assert_eq!(Standing::of(NOW, None, None, NOW), Standing::Expired);
+        assert_eq!(rotated(0).expected("presented"), Some("child"));
+        assert_eq!(Standing::Live.expected("presented"), Some("presented"));
+        assert_eq!(Standing::Reused.expected("presented"), None);
+    }
+
+    #[test]
+    fn a_live_token_the_session_no_longer_names_is_a_superseded_copy() {
+        assert!(Standing::Live.lost_to(Some("other"), "presented"));
+        assert!(Standing::Live.lost_to(None, "presented"));
+        assert!(!Standing::Live.lost_to(Some("presented"), "presented"));
+        assert!(!Standing::Retry { child: "c" }.lost_to(Some("other"), "presented"));
     }
 }

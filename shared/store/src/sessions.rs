@@ -5,14 +5,15 @@
 //! transaction conditioned on the session's `current`, so two refreshes racing with one
 //! token cannot both win. Both items carry the TTL attribute.
 //!
-//! A family keeps the live token (`current`), the one it was rotated from (`previous`),
-//! whose reuse after the grace revokes the family, and the children a retry within the
-//! grace replaced (`superseded`, rare). A rotation deletes the token before `previous`,
+//! What a presented token may do (spent, retried, or reused and the family revoked) is
+//! `domain::session::Standing`'s decision; this module writes it. A family keeps the live
+//! token (`current`), the one it was rotated from (`previous`), and the children a retry
+//! within the grace replaced (`superseded`, rare). A rotation deletes the token before `previous`,
 //! so an erasure finds every token of a user from their sessions.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS, REUSE_GRACE_SECS};
+use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS, Standing};
 use domain::{Email, UserId};
 use serde::Deserialize;
 
@@ -114,7 +115,13 @@ impl SessionStore {
             let Some(token) = self.token(presented).await? else {
                 return Ok(Rotation::Refused);
             };
-            if token.expires_at <= now {
+            let standing = Standing::of(
+                token.expires_at,
+                token.rotated_at,
+                token.rotated_to.as_deref(),
+                now,
+            );
+            if standing == Standing::Expired {
                 return Ok(Rotation::Refused);
             }
             let user = UserId::parse(&token.user_id)
@@ -127,21 +134,15 @@ impl SessionStore {
             if asked.is_some_and(|asked| *asked != client) {
                 return Ok(Rotation::Refused);
             }
-            // The token the session must still name for this refresh to be legitimate:
-            // the presented one, or within the grace the one it was rotated into.
-            let expected = match (token.rotated_at, &token.rotated_to) {
-                (None, _) => presented.to_owned(),
-                (Some(at), Some(child)) if now - at <= REUSE_GRACE_SECS => child.clone(),
-                _ => {
-                    self.revoke_family(&user, &token.family).await?;
-                    tracing::warn!(family = %token.family, "refresh token reused; session revoked");
-                    return Ok(Rotation::Refused);
-                }
+            let Some(expected) = standing.expected(presented) else {
+                self.revoke_family(&user, &token.family).await?;
+                tracing::warn!(family = %token.family, "refresh token reused; session revoked");
+                return Ok(Rotation::Refused);
             };
             let mut session = Expression::default();
             let (current, revoked) = (session.name("current"), session.name("revoked"));
             let (expected_v, yes) = (
-                session.value(s(&expected)),
+                session.value(s(expected)),
                 session.value(AttributeValue::Bool(true)),
             );
             session.condition(format!(
@@ -149,13 +150,13 @@ impl SessionStore {
             ));
             session.set("current", s(next));
             session.set("previous", s(presented));
-            if token.rotated_at.is_some() {
+            if let Standing::Retry { .. } = standing {
                 // A retry within the grace: the child it replaces stays, so its use
                 // later still shows a fork, and the session names it for an erasure.
                 let superseded = session.name("superseded");
                 let (empty, child) = (
                     session.value(AttributeValue::L(Vec::new())),
-                    session.value(AttributeValue::L(vec![s(&expected)])),
+                    session.value(AttributeValue::L(vec![s(expected)])),
                 );
                 session.set_raw(
                     superseded.clone(),
@@ -212,8 +213,7 @@ impl SessionStore {
                     if revoked {
                         return Ok(Rotation::Refused);
                     }
-                    if token.rotated_at.is_none() && current != Some(presented) {
-                        // Never rotated, yet not the live token: a superseded copy.
+                    if standing.lost_to(current, presented) {
                         self.revoke_family(&user, &token.family).await?;
                         return Ok(Rotation::Refused);
                     }
