@@ -45,14 +45,7 @@ pub(crate) async fn give_back(
     let count = last.name(COUNT);
     let one = last.value(n(1));
     last.condition(format!("{count} = {one}"));
-    let built = last.build();
-    let deleted = client
-        .delete_item()
-        .table_name(table)
-        .set_key(Some(key.to_item()))
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names(Some(built.names))
-        .set_expression_attribute_values(built.values)
+    let deleted = crate::txn::delete_item(client, table, key, last)
         .send()
         .await;
     if none_if_condition_failed(deleted)?.is_some() {

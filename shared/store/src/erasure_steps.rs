@@ -179,15 +179,7 @@ impl PrivacyStore {
             e.value(AttributeValue::S(user.as_str().to_owned())),
         );
         e.condition(format!("{owner} = {me}"));
-        let built = e.build();
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .set_condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(built.values)
+        let result = crate::txn::delete_item(&self.client, &self.table, key, e)
             .send()
             .await;
         crate::txn::unless_condition_failed(result)

@@ -105,14 +105,8 @@ impl LoyaltyStore {
     /// Links `card` to a user who has none; nothing if one was linked meanwhile.
     pub async fn link(&self, user: &UserId, card: &LoyaltyCard) -> Result<(), StoreError> {
         let (item, e) = new_card(user, card)?;
-        let built = e.build();
         unless_condition_failed(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .set_condition_expression(built.condition)
-                .set_expression_attribute_names(Some(built.names))
+            crate::txn::put_item(&self.client, &self.table, item, e)
                 .send()
                 .await,
         )

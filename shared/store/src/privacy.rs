@@ -267,15 +267,7 @@ impl PrivacyStore {
             e.value(AttributeValue::S(ERASING.to_owned())),
         );
         e.condition(format!("{erasure} = {erasing}"));
-        let built = e.build();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(tombstone))
-            .set_condition_expression(built.condition)
-            .set_expression_attribute_names(Some(built.names))
-            .set_expression_attribute_values(built.values)
+        let result = crate::txn::put_item(&self.client, &self.table, tombstone, e)
             .send()
             .await;
         // Already the tombstone: a repeated finish.

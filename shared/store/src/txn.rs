@@ -16,17 +16,22 @@ fn invalid(e: impl ToString) -> StoreError {
     StoreError::Failed(e.to_string())
 }
 
+/// Sets an operation builder's condition, names and values from one built `Expression`.
+macro_rules! expressed {
+    ($builder:expr, $built:ident) => {
+        $builder
+            .set_condition_expression($built.condition)
+            .set_expression_attribute_names((!$built.names.is_empty()).then_some($built.names))
+            .set_expression_attribute_values($built.values)
+    };
+}
+
 pub(crate) fn put(table: &str, item: Item, e: Expression) -> Result<TransactWriteItem, StoreError> {
     let built = e.build();
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
-        .set_expression_attribute_values(built.values)
-        .build()
-        .map_err(invalid)?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    let put = expressed!(Put::builder().table_name(table).set_item(Some(item)), built);
+    Ok(TransactWriteItem::builder()
+        .put(put.build().map_err(invalid)?)
+        .build())
 }
 
 pub(crate) fn delete(
@@ -35,15 +40,15 @@ pub(crate) fn delete(
     e: Expression,
 ) -> Result<TransactWriteItem, StoreError> {
     let built = e.build();
-    let delete = Delete::builder()
-        .table_name(table)
-        .set_key(Some(key.to_item()))
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names((!built.names.is_empty()).then_some(built.names))
-        .set_expression_attribute_values(built.values)
-        .build()
-        .map_err(invalid)?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
+    let delete = expressed!(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item())),
+        built
+    );
+    Ok(TransactWriteItem::builder()
+        .delete(delete.build().map_err(invalid)?)
+        .build())
 }
 
 /// An update that hands back the old item if its condition fails.
@@ -53,17 +58,17 @@ pub(crate) fn update(
     e: Expression,
 ) -> Result<TransactWriteItem, StoreError> {
     let built = e.build();
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key.to_item()))
-        .update_expression(built.update)
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names(Some(built.names))
-        .set_expression_attribute_values(built.values)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(invalid)?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    let update = expressed!(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .update_expression(built.update),
+        built
+    )
+    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    Ok(TransactWriteItem::builder()
+        .update(update.build().map_err(invalid)?)
+        .build())
 }
 
 /// A single UpdateItem from `e` on `key`; callers add return values and send it.
@@ -74,14 +79,45 @@ pub(crate) fn update_item(
     e: Expression,
 ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
     let built = e.build();
-    client
-        .update_item()
-        .table_name(table)
-        .set_key(Some(key.to_item()))
-        .update_expression(built.update)
-        .set_condition_expression(built.condition)
-        .set_expression_attribute_names(Some(built.names))
-        .set_expression_attribute_values(built.values)
+    expressed!(
+        client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .update_expression(built.update),
+        built
+    )
+}
+
+/// A single PutItem of `item` under `e`'s condition; callers send it.
+pub(crate) fn put_item(
+    client: &Client,
+    table: &str,
+    item: Item,
+    e: Expression,
+) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+    let built = e.build();
+    expressed!(
+        client.put_item().table_name(table).set_item(Some(item)),
+        built
+    )
+}
+
+/// A single DeleteItem of `key` under `e`'s condition; callers send it.
+pub(crate) fn delete_item(
+    client: &Client,
+    table: &str,
+    key: &ItemKey,
+    e: Expression,
+) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+    let built = e.build();
+    expressed!(
+        client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(key.to_item())),
+        built
+    )
 }
 
 /// A single-item write whose failed condition means there is nothing to do.
