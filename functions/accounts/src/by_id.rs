@@ -21,7 +21,7 @@ use usecases::profile_update::{self, Outcome, ProfileUpdate, Refusal};
 use usecases::{email_change, phone_change};
 
 use crate::AccountsApp;
-use crate::seed::{SeedAccount, field_errors, seed_gender_to_profile};
+use crate::seed::{SeedAccount, seed_gender_to_profile};
 
 pub const ADMIN_SCOPE: &str = domain::api_token::USERS_ADMIN_SCOPE;
 pub const READ_SCOPE: &str = "users:read";
@@ -58,11 +58,8 @@ pub fn access(
 }
 
 /// Seed 001's answer for a user that is missing or not the caller's to see.
-fn not_found() -> Response<Body> {
-    json(
-        StatusCode::NOT_FOUND,
-        &serde_json::json!({"error": "User not found"}),
-    )
+fn not_found() -> ApiError {
+    ApiError::not_found("User not found")
 }
 
 /// The caller reaching the account `target` with `access`.
@@ -73,11 +70,7 @@ struct Admitted {
 }
 
 /// The caller and its access, or the 404 that hides the account.
-fn admit(
-    app: &AccountsApp,
-    req: &Request,
-    write: bool,
-) -> Result<Result<Admitted, Response<Body>>, ApiError> {
+fn admit(app: &AccountsApp, req: &Request, write: bool) -> Result<Admitted, ApiError> {
     let identity = Identity::from_request(req)?;
     let target = req
         .path_parameters_ref()
@@ -86,14 +79,14 @@ fn admit(
     let access = target
         .as_ref()
         .and_then(|target| access(&identity, target, write, &app.admin_issuers));
-    Ok(match (target, access) {
+    match (target, access) {
         (Some(target), Some(access)) => Ok(Admitted {
             identity,
             target,
             access,
         }),
         _ => Err(not_found()),
-    })
+    }
 }
 
 fn view(status: StatusCode, profile: &Profile) -> Response<Body> {
@@ -101,14 +94,11 @@ fn view(status: StatusCode, profile: &Profile) -> Response<Body> {
 }
 
 pub(crate) async fn get(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let target = match admit(app, req, false)? {
-        Ok(admitted) => admitted.target,
-        Err(hidden) => return Ok(hidden),
-    };
-    Ok(match app.profiles.get(&target).await? {
-        Some(profile) => view(StatusCode::OK, &profile),
-        None => not_found(),
-    })
+    let target = admit(app, req, false)?.target;
+    match app.profiles.get(&target).await? {
+        Some(profile) => Ok(view(StatusCode::OK, &profile)),
+        None => Err(not_found()),
+    }
 }
 
 /// The fields of seed 001's PATCH, in the profile's names.
@@ -194,18 +184,12 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         identity,
         target,
         access,
-    } = match admit(app, req, true)? {
-        Ok(admitted) => admitted,
-        Err(hidden) => return Ok(hidden),
-    };
+    } = admit(app, req, true)?;
     let now = app.clock.now();
     let AccountPatch {
         profile: mut patch,
         email,
-    } = match parse(json_object(req)?, now.date_naive(), app) {
-        Ok(parsed) => parsed,
-        Err(errors) => return Ok(field_errors(errors)),
-    };
+    } = parse(json_object(req)?, now.date_naive(), app)?;
     let source = match access {
         Access::Own => domain::Source::Holder,
         Access::Admin => domain::Source::Admin,
@@ -251,32 +235,27 @@ fn answer(result: Result<Outcome, Refusal>) -> Result<Response<Body>, ApiError> 
             | Refusal::Phone(phone_change::Refusal::VersionConflict)
             | Refusal::Contact(ContactError::NotFound)
             | Refusal::Patch(PatchError::VersionConflict | PatchError::NotFound),
-        ) => Ok(not_found()),
+        ) => Err(not_found()),
         Err(
             Refusal::Email(email_change::Refusal::EmailTaken)
             | Refusal::Contact(ContactError::EmailTaken),
-        ) => Ok(field_errors(FieldErrors::one("email", EMAIL_TAKEN))),
-        Err(Refusal::Contact(ContactError::NoCredential)) => Ok(field_errors(FieldErrors::one(
+        ) => Err(ApiError::field("email", EMAIL_TAKEN)),
+        Err(Refusal::Contact(ContactError::NoCredential)) => Err(ApiError::field(
             "email",
             "This account signs in through an identity provider, which owns its email.",
-        ))),
+        )),
         // A partner system's token may not move a user's contact data: the user proves a
         // new one, or an administrator sets it. Its credential lacks the authority, so 403.
-        Err(Refusal::ContactNotAllowed { field: "email" }) => Ok(forbidden_field(
+        Err(Refusal::ContactNotAllowed { field: "email" }) => Err(ApiError::forbidden_field(
             "email",
             "An email changes only through a token sent to the new address.",
         )),
-        Err(Refusal::ContactNotAllowed { field }) => Ok(forbidden_field(
+        Err(Refusal::ContactNotAllowed { field }) => Err(ApiError::forbidden_field(
             field,
             "A number changes only through a code sent to it.",
         )),
         Err(refusal) => Err(refusal.into()),
     }
-}
-
-/// Seed 001's field-error body with 403: the field is well formed, the caller may not set it.
-fn forbidden_field(field: &str, message: &str) -> Response<Body> {
-    api::http::json(StatusCode::FORBIDDEN, &FieldErrors::one(field, message))
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ use adapters::email::SesEmail;
 use adapters::loyalty::OpenLoyalty;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
-use api::ApiError;
-use api::http::{HttpApp, json, json_object, no_store};
+use api::app::HttpApp;
+use api::http::{json, json_object, no_store};
+use api::{ApiError, Style};
 use domain::otp::OtpPolicy;
 use domain::password::Password;
 use domain::session::ClientId;
@@ -114,7 +115,14 @@ impl AccountsApp {
 
 impl HttpApp for AccountsApp {
     type Route = Route;
-    type Error = ApiError;
+
+    fn style(route: Route) -> Style {
+        match route {
+            Route::CreateUser | Route::GetAccount | Route::PatchAccount => Style::Seed001,
+            Route::OAuthToken => Style::OAuth,
+            _ => Style::Problem,
+        }
+    }
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         let auth = Auth {

@@ -8,14 +8,14 @@
 //! and no response type. It is not an OpenID provider (no ID tokens).
 
 use api::ApiError;
-use api::http::{json, no_store};
+use api::http::json;
 use domain::session::ClientId;
 use domain::token_keys::PublicKey;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use usecases::auth::{Auth, Refusal};
 
 use crate::AccountsApp;
@@ -140,16 +140,9 @@ pub(crate) fn client(app: &AccountsApp, named: Option<&str>) -> Result<ClientId,
     }
 }
 
-/// An RFC 6749 §5.2 error: `{"error", "error_description"}`, never cached.
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<Body> {
-    let mut response = no_store(json(
-        status,
-        &json!({"error": error, "error_description": description}),
-    ));
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+/// An RFC 6749 §5.2 error (`api::Style::OAuth` renders it `{"error", "error_description"}`).
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> ApiError {
+    ApiError::new(status, error, description)
 }
 
 /// `POST /oauth/token`: `grant_type=refresh_token&refresh_token=...[&client_id=...]`,
@@ -168,7 +161,7 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
                 .starts_with("application/x-www-form-urlencoded")
         });
     if !form_encoded {
-        return Ok(oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the body must be application/x-www-form-urlencoded",
@@ -180,7 +173,7 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
         Ok(form) => form,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(e),
         Err(e) => {
-            return Ok(oauth_error(
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 e.detail(),
@@ -194,14 +187,14 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
     match field("grant_type") {
         Some("refresh_token") => {}
         Some(_) => {
-            return Ok(oauth_error(
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 "the token endpoint takes grant_type=refresh_token; log in with POST /auth/login",
             ));
         }
         None => {
-            return Ok(oauth_error(
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "grant_type is required",
@@ -214,7 +207,7 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
         None => None,
         Some(Ok(client)) => Some(client),
         Some(Err(reason)) => {
-            return Ok(oauth_error(
+            return Err(oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 &format!("client_id {reason}"),
@@ -222,7 +215,7 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
         }
     };
     let Some(presented) = field("refresh_token").filter(|t| t.len() <= 256) else {
-        return Ok(oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "refresh_token is required",
@@ -230,7 +223,7 @@ pub(crate) async fn token<T: domain::ports::AccessTokens>(
     };
     match auth.refresh_for(presented, named.as_ref()).await {
         Ok(tokens) => crate::issued(Ok(tokens)),
-        Err(Refusal::RefreshRefused) => Ok(oauth_error(
+        Err(Refusal::RefreshRefused) => Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             "the refresh token is not valid; log in again",

@@ -6,7 +6,6 @@
 //! details, as on every self-service route.
 
 use api::ApiError;
-use api::error::RETRY_AFTER_SECS;
 use api::http::{json, json_object, request_id, request_source};
 use api::loyalty::{CardBody, take_add_loyalty};
 use api::otp::{code_resent, code_sent};
@@ -186,8 +185,6 @@ fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::EmailTaken => ApiError::field("email", "A user with this email already exists."),
         Refusal::PhoneTaken => ApiError::phone_taken(),
-        Refusal::Code(refusal) => api::otp::refused(refusal, "number"),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
-        Refusal::Store(e) => e.into(),
+        Refusal::Failed(failure) => api::otp::failed(failure, "number"),
     }
 }

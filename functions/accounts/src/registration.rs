@@ -9,7 +9,7 @@ use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
 use domain::{Email, FieldErrors, Gender, PhoneNumber, ProfilePatch};
 
-use crate::seed::{SeedUser, field_errors, seed_gender_to_profile};
+use crate::seed::{SeedUser, seed_gender_to_profile};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
@@ -114,10 +114,7 @@ pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
     registration: &Registration<'_, E, K>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let account = match parse_signup(&json_object(req)?, request_id(req), request_source(req)) {
-        Ok(account) => account,
-        Err(errors) => return Ok(field_errors(errors)),
-    };
+    let account = parse_signup(&json_object(req)?, request_id(req), request_source(req))?;
     match registration.register(account).await {
         Ok((profile, delivery)) => {
             let msg = match delivery {
@@ -131,10 +128,10 @@ pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
                 &json!({"msg": msg, "data": SeedUser::of(&profile)}),
             ))
         }
-        Err(Refusal::EmailTaken) => Ok(field_errors(FieldErrors::one(
+        Err(Refusal::EmailTaken) => Err(ApiError::field(
             "email",
             "A user with this email already exists.",
-        ))),
+        )),
         Err(other) => Err(refused(other)),
     }
 }
@@ -202,8 +199,6 @@ fn refused(refusal: Refusal) -> ApiError {
             "already_verified",
             "the email address is verified already",
         ),
-        Refusal::Code(refusal) => api::otp::refused(refusal, "address"),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
-        Refusal::Store(e) => e.into(),
+        Refusal::Failed(failure) => api::otp::failed(failure, "address"),
     }
 }

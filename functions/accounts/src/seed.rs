@@ -1,10 +1,7 @@
-//! Seed 001's shapes: its user views, its genders (`M`, `F`) and its field errors
-//! (`{"field": ["message"]}`, status 400).
+//! Seed 001's shapes: its user views and its genders (`M`, `F`); its error bodies are
+//! `api::Style::Seed001`'s.
 
-use api::http::json;
-use domain::{Field, FieldErrors, Profile};
-use http::StatusCode;
-use lambda_http::{Body, Response};
+use domain::{Field, Profile};
 use serde::Serialize;
 
 /// Seed 001 spells genders `M` and `F`; the profile says `male` and `female`.
@@ -22,11 +19,6 @@ fn seed_gender(stored: Option<&str>) -> Option<&str> {
         Some("female") => Some("F"),
         other => other,
     }
-}
-
-/// Seed 001's error body: the field map alone, status 400.
-pub(crate) fn field_errors(errors: FieldErrors) -> Response<Body> {
-    json(StatusCode::BAD_REQUEST, &errors)
 }
 
 /// The user in seed 001's create answer.

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use api::http::HttpApp;
-use api::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
+use api::app::HttpApp;
+use api::partner::{self, FailureDetail, UpdateResult, UserFailure};
+use api::{ApiError, Style};
 use domain::{CiProperty, Clock};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
@@ -39,9 +40,9 @@ impl CiApp {
 
 impl HttpApp for CiApp {
     type Route = Route;
-    type Error = PartnerError;
+    const STYLE: Style = Style::Partner;
 
-    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, PartnerError> {
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
             Route::Update => update(self, &req).await,
             Route::View => view(self, &req).await,
@@ -76,17 +77,17 @@ fn properties(raw: &Map<String, Value>) -> Result<Vec<(CiProperty, String)>, Use
 }
 
 /// `user_ci_property_names`: required, known names only.
-fn property_names(body: &Map<String, Value>) -> Result<Vec<CiProperty>, PartnerError> {
+fn property_names(body: &Map<String, Value>) -> Result<Vec<CiProperty>, ApiError> {
     partner::names(body.get("user_ci_property_names"), "user_ci_property_names")?
         .iter()
         .map(|n| {
             CiProperty::parse(n)
-                .ok_or_else(|| PartnerError::invalid(format!("Unknown CI property: {n}.")))
+                .ok_or_else(|| partner::invalid(format!("Unknown CI property: {n}.")))
         })
         .collect()
 }
 
-async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_ci_properties")?;
@@ -118,7 +119,7 @@ struct ViewResult {
     failure_details: Vec<FailureDetail>,
 }
 
-async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     partner::authorize(req, READ_SCOPE)?;
     let body = partner::body(req)?;
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
@@ -139,13 +140,13 @@ async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError
     }))
 }
 
-async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     // The reference documents `user_ids` but its example sends `user_id`: take either.
     let ids = match (body.get("user_ids"), body.get("user_id")) {
         (Some(_), Some(_)) => {
-            return Err(PartnerError::invalid(
+            return Err(partner::invalid(
                 "Send user_ids or user_id, not both.".to_owned(),
             ));
         }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use api::http::{HttpApp, json, json_object};
+use api::app::HttpApp;
+use api::http::{json, json_object};
 use api::{ApiError, Identity};
 use domain::consent::parse_consent_patch;
 use domain::{Actor, Channel, Clock, Consents, FieldErrors, UserId};
@@ -39,7 +40,6 @@ impl ConsentsApp {
 
 impl HttpApp for ConsentsApp {
     type Route = Route;
-    type Error = ApiError;
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         let app = self;

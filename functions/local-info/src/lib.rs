@@ -3,9 +3,9 @@
 //! 002's `GET /get/local-info` is the same lists in its envelope, behind the authorizer
 //! and its `apikey`, as that API documents it.
 
-use api::ApiError;
-use api::http::HttpApp;
+use api::app::HttpApp;
 use api::seed002::AppKeys;
+use api::{ApiError, Style};
 use domain::LocaleCatalog;
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -124,15 +124,21 @@ impl LocalInfoApp {
 
 impl HttpApp for LocalInfoApp {
     type Route = Route;
-    type Error = ApiError;
+
+    fn style(route: Route) -> Style {
+        match route {
+            Route::LocalInfo => Style::Problem,
+            Route::Seed002LocalInfo => Style::Seed002,
+        }
+    }
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
             Route::LocalInfo => Ok(local_info(&self.canonical, &req)),
-            Route::Seed002LocalInfo => Ok(self
-                .app_keys
-                .refusal(&req)
-                .unwrap_or_else(|| local_info(&self.seed002, &req))),
+            Route::Seed002LocalInfo => {
+                self.app_keys.check(&req)?;
+                Ok(local_info(&self.seed002, &req))
+            }
         }
     }
 }

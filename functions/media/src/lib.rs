@@ -5,10 +5,11 @@
 
 use adapters::images::S3Images;
 use adapters::secrets::{OtpKeySource, otp_key_source};
-use api::http::{HttpApp, json};
+use api::app::HttpApp;
+use api::http::json;
 use api::multipart;
 use api::seed002::{self, AppKeys};
-use api::{ApiError, Identity};
+use api::{ApiError, Identity, Style};
 use domain::avatar::UploadPolicy;
 use domain::{Clock, FieldErrors};
 use http::StatusCode;
@@ -117,20 +118,23 @@ fn parse_upload(
 
 impl HttpApp for MediaApp {
     type Route = Route;
-    type Error = ApiError;
+
+    /// Seed 002's uploads answer in its envelope.
+    fn style(route: Route) -> Style {
+        match route {
+            Route::UploadImage => Style::Problem,
+            Route::Seed002UploadImage | Route::Seed002UploadImageSample => Style::Seed002,
+        }
+    }
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
             Route::UploadImage => Ok(json(StatusCode::OK, &self.upload(&req, false).await?)),
-            // Seed 002: both parts required, every answer in its envelope.
+            // Seed 002: its apikey, and both parts required.
             Route::Seed002UploadImage | Route::Seed002UploadImageSample => {
-                if let Some(refused) = self.app_keys.refusal(&req) {
-                    return Ok(refused);
-                }
-                Ok(match self.upload(&req, true).await {
-                    Ok(uploaded) => seed002::ok(json!({"image_url": uploaded.image_url})),
-                    Err(e) => seed002::refused(e),
-                })
+                self.app_keys.check(&req)?;
+                let uploaded = self.upload(&req, true).await?;
+                Ok(seed002::ok(json!({"image_url": uploaded.image_url})))
             }
         }
     }

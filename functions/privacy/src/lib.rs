@@ -10,9 +10,10 @@ use adapters::email::SesEmail;
 use adapters::images::S3Images;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
-use api::http::{HttpApp, json, request_id};
-use api::partner::{self, PartnerError, UpdateResult, UserFailure};
-use api::{ApiError, Identity, otp};
+use api::app::HttpApp;
+use api::http::{json, request_id};
+use api::partner::{self, UpdateResult, UserFailure};
+use api::{ApiError, Identity, Style, otp};
 use domain::otp::{OtpCode, OtpPolicy};
 use domain::password::Password;
 use domain::privacy::{ErasedBy, ExportQuota};
@@ -22,6 +23,7 @@ use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde_json::{Map, Value, json as json_value};
 use store::{AccountStore, PrivacyStore, ProfileStore};
+use usecases::codes::CodeFailure;
 use usecases::erasure::{self, Eraser, HolderErasure, Outcome, Proof};
 use usecases::export::{self, Export};
 
@@ -100,16 +102,20 @@ impl PrivacyApp {
 
 impl HttpApp for PrivacyApp {
     type Route = Route;
-    type Error = ApiError;
+
+    /// Seed 003's envelope for every answer of the partner route.
+    fn style(route: Route) -> Style {
+        match route {
+            Route::PartnerDelete => Style::Partner,
+            Route::Export | Route::Erase => Style::Problem,
+        }
+    }
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
             Route::Export => export_self(self, &req).await,
             Route::Erase => erase_self(self, &req).await,
-            // Seed 003's envelope for every answer of the partner route.
-            Route::PartnerDelete => Ok(partner_delete(self, &req)
-                .await
-                .unwrap_or_else(PartnerError::into_response)),
+            Route::PartnerDelete => partner_delete(self, &req).await,
         }
     }
 }
@@ -218,17 +224,15 @@ fn refused(refusal: erasure::Refusal) -> ApiError {
             "the account has no verified phone or email to send a code to and no password; \
              ask support to erase it",
         ),
-        Refusal::Code(refusal) => otp::refused(refusal, "destination"),
-        Refusal::DependencyUnavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
-        Refusal::Store(e) => e.into(),
+        Refusal::Failed(failure) => otp::failed(failure, "destination"),
     }
 }
 
-async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, DELETE_SCOPE)?;
     let body = partner::body(req)?;
     if let Some(name) = body.keys().find(|k| k.as_str() != "user_ids") {
-        return Err(PartnerError::invalid(format!("Unknown parameter: {name}.")));
+        return Err(partner::invalid(format!("Unknown parameter: {name}.")));
     }
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
     // `partner::authorize` admits API tokens only: the actor is the token's id.
@@ -244,7 +248,7 @@ async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body
                 Err(erasure::Refusal::NotFound | erasure::Refusal::AlreadyErased) => {
                     Err(UserFailure::not_found())
                 }
-                Err(erasure::Refusal::Store(e)) => Err(UserFailure::from(e)),
+                Err(erasure::Refusal::Failed(CodeFailure::Store(e))) => Err(UserFailure::from(e)),
                 Err(e) => Err(UserFailure::from(store::StoreError::Unavailable(
                     e.to_string(),
                 ))),

@@ -9,8 +9,9 @@ use domain::{Actor, ExpectedVersion, FieldErrors, ProfilePatch, UserId};
 use lambda_http::Request;
 use serde_json::{Map, Value};
 use usecases::avatar_upload::{AvatarUpload, Upload};
+use usecases::profile_update::Outcome;
 
-use crate::{Patched, ProfileApp, apply};
+use crate::{ProfileApp, apply};
 
 /// The multipart part that carries the image, as seed 000 names it.
 const AVATAR_PART: &str = "avatar";
@@ -57,9 +58,9 @@ pub(crate) async fn apply_with_avatar(
     mut patch: ProfilePatch,
     expected: ExpectedVersion,
     avatar: Option<Vec<u8>>,
-) -> Result<Patched, ApiError> {
+) -> Result<Outcome, ApiError> {
     let Some(image) = avatar else {
-        return apply(app, user, actor, patch, expected).await;
+        return Ok(apply(app, user, actor, patch, expected).await?);
     };
     let Some(images) = &app.images else {
         return Err(ApiError::field(
@@ -88,10 +89,13 @@ pub(crate) async fn apply_with_avatar(
         }
     };
     patch.avatar = Some(stored.pointer());
-    match apply(app, user, actor, patch, expected).await {
-        Ok(Patched::Profile(profile)) => {
+    match apply(app, user, actor, patch, expected)
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok(Outcome::Applied(profile)) => {
             upload.retire(&replaced).await;
-            Ok(Patched::Profile(profile))
+            Ok(Outcome::Applied(profile))
         }
         Err(e) if e.status().is_server_error() => {
             upload.abandon(user, &stored).await;

@@ -8,11 +8,12 @@ mod seed002;
 use adapters::email::SesEmail;
 use adapters::secrets::{OtpKeySource, otp_key_source};
 use adapters::sms::SnsSms;
-use api::http::{HttpApp, json};
+use api::app::HttpApp;
+use api::http::json;
 use api::profile_body::ProfileBody;
 use api::seed002::AppKeys;
-use api::{ApiError, Identity};
-use domain::otp::{CodeSent, OtpPolicy, TokenChecksum};
+use api::{ApiError, Identity, Style};
+use domain::otp::OtpPolicy;
 use domain::{Actor, Clock, ExpectedVersion, Field, LocaleCatalog, Profile, ProfilePatch, UserId};
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -77,72 +78,33 @@ impl ProfileApp {
 
 impl HttpApp for ProfileApp {
     type Route = Route;
-    type Error = ApiError;
+
+    fn style(route: Route) -> Style {
+        match route {
+            Route::Seed002GetProfile | Route::Seed002UpdateProfile => Style::Seed002,
+            _ => Style::Problem,
+        }
+    }
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
-        let seed002_update = match route {
-            Route::Seed002GetProfile => false,
-            Route::Seed002UpdateProfile => true,
-            Route::GetProfile
-            | Route::PatchProfile
-            | Route::GetUser
-            | Route::GetProfileWithLoyalty
-            | Route::PatchProfileWithLoyalty => {
-                let identity = Identity::from_request(&req)?;
-                let user = identity.require_user()?;
-                return match route {
-                    Route::PatchProfile => {
-                        patch_profile(
-                            self,
-                            user,
-                            identity.actor(&req, domain::Source::Holder),
-                            &req,
-                        )
-                        .await
-                    }
-                    Route::PatchProfileWithLoyalty => {
-                        loyalty::patch(
-                            self,
-                            user,
-                            identity.actor(&req, domain::Source::Holder),
-                            &req,
-                        )
-                        .await
-                    }
-                    Route::GetProfileWithLoyalty => loyalty::get(self, user).await,
-                    Route::GetUser => get_user(self, user).await,
-                    _ => get_profile(self, user).await,
-                };
-            }
-        };
-        Ok(self.seed002(seed002_update, req).await)
-    }
-}
-
-impl ProfileApp {
-    /// Seed 002's routes: its `apikey`, then every answer in its envelope.
-    async fn seed002(&self, update: bool, req: Request) -> Response<Body> {
-        if let Some(refused) = self.app_keys.refusal(&req) {
-            return refused;
+        if matches!(
+            route,
+            Route::Seed002GetProfile | Route::Seed002UpdateProfile
+        ) {
+            self.app_keys.check(&req)?;
         }
-        api::seed002::answer(
-            async {
-                let identity = Identity::from_request(&req)?;
-                let user = identity.require_user()?;
-                if update {
-                    seed002::update(
-                        self,
-                        user,
-                        identity.actor(&req, domain::Source::Holder),
-                        &req,
-                    )
-                    .await
-                } else {
-                    seed002::get(self, user).await
-                }
-            }
-            .await,
-        )
+        let identity = Identity::from_request(&req)?;
+        let user = identity.require_user()?;
+        let actor = || identity.actor(&req, domain::Source::Holder);
+        match route {
+            Route::PatchProfile => patch_profile(self, user, actor(), &req).await,
+            Route::PatchProfileWithLoyalty => loyalty::patch(self, user, actor(), &req).await,
+            Route::GetProfileWithLoyalty => loyalty::get(self, user).await,
+            Route::GetUser => get_user(self, user).await,
+            Route::GetProfile => get_profile(self, user).await,
+            Route::Seed002GetProfile => seed002::get(self, user).await,
+            Route::Seed002UpdateProfile => seed002::update(self, user, actor(), &req).await,
+        }
     }
 }
 
@@ -169,20 +131,11 @@ async fn patch_profile(
     let patch = form::parse(app, &body, now.date_naive()).map_err(ApiError::validation)?;
     Ok(
         match form::apply_with_avatar(app, user, &actor, patch, expected, body.avatar).await? {
-            Patched::Profile(profile) => profile_response(&profile),
-            Patched::CodeSent(sent) => api::otp::code_sent(&sent),
-            Patched::TokenSent(sent, checksum) => api::otp::token_sent(&sent, checksum.expose()),
+            Outcome::Applied(profile) => profile_response(&profile),
+            Outcome::CodeSent(sent) => api::otp::code_sent(&sent),
+            Outcome::TokenSent { sent, checksum } => api::otp::token_sent(&sent, checksum.expose()),
         },
     )
-}
-
-/// What a PATCH came to, for each API style to answer its way.
-pub(crate) enum Patched {
-    Profile(Box<Profile>),
-    /// A code went to a new number; nothing applied.
-    CodeSent(CodeSent),
-    /// A token went to a new address; nothing applied.
-    TokenSent(CodeSent, TokenChecksum),
 }
 
 /// Every profile write of this function's routes: the one use case that decides what a
@@ -193,7 +146,7 @@ pub(crate) async fn apply(
     actor: &Actor,
     patch: ProfilePatch,
     expected: ExpectedVersion,
-) -> Result<Patched, ApiError> {
+) -> Result<Outcome, profile_update::Refusal> {
     let update = ProfileUpdate {
         profiles: &app.profiles,
         accounts: &app.accounts,
@@ -209,11 +162,7 @@ pub(crate) async fn apply(
         expected,
         actor,
     };
-    Ok(match update.run(request).await? {
-        Outcome::Applied(profile) => Patched::Profile(profile),
-        Outcome::CodeSent(sent) => Patched::CodeSent(sent),
-        Outcome::TokenSent { sent, checksum } => Patched::TokenSent(sent, checksum),
-    })
+    update.run(request).await
 }
 
 pub(crate) fn profile_response(profile: &Profile) -> Response<Body> {

@@ -16,8 +16,9 @@ use http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
+use usecases::profile_update::Outcome;
 
-use crate::{Patched, ProfileApp, if_match};
+use crate::{ProfileApp, if_match};
 
 #[derive(Serialize)]
 struct WithCard<'a> {
@@ -117,9 +118,9 @@ pub(crate) async fn patch(
     }
     let profile =
         match crate::form::apply_with_avatar(app, user, &actor, patch, expected, avatar).await? {
-            Patched::Profile(profile) => profile,
-            Patched::CodeSent(sent) => return Ok(api::otp::code_sent(&sent)),
-            Patched::TokenSent(sent, checksum) => {
+            Outcome::Applied(profile) => profile,
+            Outcome::CodeSent(sent) => return Ok(api::otp::code_sent(&sent)),
+            Outcome::TokenSent { sent, checksum } => {
                 return Ok(api::otp::token_sent(&sent, checksum.expose()));
             }
         };

@@ -11,8 +11,11 @@ use domain::{
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use usecases::codes::CodeFailure;
+use usecases::email_change;
+use usecases::profile_update::{Outcome, Refusal};
 
-use crate::{Patched, ProfileApp, apply, load};
+use crate::{ProfileApp, apply, load};
 
 /// Seed 002's name → the profile's, for the fields its update takes.
 const RENAMED: &[(&str, &str)] = &[
@@ -151,16 +154,6 @@ fn translate(
     errors.into_result().map(|()| out)
 }
 
-/// The profile's field names back to seed 002's, in an error.
-fn seed_names(mut errors: FieldErrors) -> FieldErrors {
-    for (seed, ours) in RENAMED {
-        if seed != ours {
-            errors.rename(ours, seed);
-        }
-    }
-    errors
-}
-
 pub(crate) async fn update(
     app: &ProfileApp,
     user: &UserId,
@@ -173,25 +166,16 @@ pub(crate) async fn update(
         Some(Value::String(_)) => app.profiles.get(user).await?,
         _ => None,
     };
-    let body = match translate(body, current.as_ref()) {
-        Ok(body) => body,
-        Err(errors) => {
-            return Ok(seed002::envelope(
-                StatusCode::BAD_REQUEST,
-                &errors,
-                json!({}),
-            ));
-        }
-    };
+    let body = translate(body, current.as_ref()).map_err(ApiError::validation)?;
     let now = app.clock.now();
     let patch = ProfilePatch::parse(&body, now.date_naive(), &app.locales)
-        .map_err(|e| ApiError::validation(seed_names(e)))?;
-    let patched = apply(app, user, &actor, patch, ExpectedVersion::Any)
+        .map_err(|e| ApiError::validation(e).rename_fields(RENAMED))?;
+    let outcome = apply(app, user, &actor, patch, ExpectedVersion::Any)
         .await
-        .map_err(|e| in_seed_words(e, body.contains_key("token")))?;
-    Ok(match patched {
-        Patched::Profile(_) => seed002::ok(json!({})),
-        Patched::CodeSent(sent) => seed002::envelope(
+        .map_err(|refusal| in_seed_words(refusal, body.contains_key("token")))?;
+    Ok(match outcome {
+        Outcome::Applied(_) => seed002::ok(json!({})),
+        Outcome::CodeSent(sent) => seed002::envelope(
             StatusCode::ACCEPTED,
             &FieldErrors::default(),
             json!({
@@ -200,7 +184,7 @@ pub(crate) async fn update(
                 "resend_after": sent.resend_after,
             }),
         ),
-        Patched::TokenSent(sent, checksum) => seed002::envelope(
+        Outcome::TokenSent { sent, checksum } => seed002::envelope(
             StatusCode::ACCEPTED,
             &FieldErrors::default(),
             json!({
@@ -215,21 +199,11 @@ pub(crate) async fn update(
 
 /// A refusal of the canonical path as seed 002 words it: a wrong or spent email token is
 /// its 400 "Token is not matching."; field names are its own.
-fn in_seed_words(error: ApiError, had_token: bool) -> ApiError {
-    let otp = matches!(
-        error.code(),
-        "otp_invalid" | "otp_expired" | "otp_attempts_exceeded"
-    );
-    if otp && had_token {
-        return ApiError::field("token_field", TOKEN_NOT_MATCHING);
+fn in_seed_words(refusal: Refusal, had_token: bool) -> ApiError {
+    match refusal {
+        Refusal::Email(email_change::Refusal::Failed(CodeFailure::Refused(_))) if had_token => {
+            ApiError::field("token_field", TOKEN_NOT_MATCHING)
+        }
+        refusal => ApiError::from(refusal).rename_fields(RENAMED),
     }
-    if error.errors().is_empty() {
-        return error;
-    }
-    let renamed = seed_names(error.errors().clone());
-    let mut out = ApiError::validation(renamed);
-    if let Some(secs) = error.retry_after() {
-        out = out.with_retry_after(secs);
-    }
-    out
 }

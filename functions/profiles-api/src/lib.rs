@@ -6,8 +6,9 @@ mod properties;
 
 use std::collections::BTreeMap;
 
-use api::http::HttpApp;
-use api::partner::{self, FailureDetail, PartnerError, UpdateResult, UserFailure};
+use api::app::HttpApp;
+use api::partner::{self, FailureDetail, UpdateResult, UserFailure};
+use api::{ApiError, Style};
 use domain::{Channel, Clock, ConsentStatus, LocaleCatalog, Profile};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
@@ -43,9 +44,9 @@ impl ProfilesApiApp {
 
 impl HttpApp for ProfilesApiApp {
     type Route = Route;
-    type Error = PartnerError;
+    const STYLE: Style = Style::Partner;
 
-    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, PartnerError> {
+    async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         match route {
             Route::Update => update(self, &req).await,
             Route::View => view(self, &req).await,
@@ -53,7 +54,7 @@ impl HttpApp for ProfilesApiApp {
     }
 }
 
-async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, WRITE_SCOPE)?;
     let body = partner::body(req)?;
     let entries = partner::user_entries(&body, "user_properties")?;
@@ -119,7 +120,7 @@ fn properties_of(profile: &Profile) -> BTreeMap<String, Value> {
 }
 
 /// One BatchGetItem for up to 20 users.
-async fn view(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, PartnerError> {
+async fn view(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     partner::authorize(req, READ_SCOPE)?;
     let body = partner::body(req)?;
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;

@@ -1,7 +1,8 @@
 //! Segment routes: users list and join self-assignable segments; partner
 //! systems with scope `segments:write` manage the catalog.
 
-use api::http::{HttpApp, json, json_object};
+use api::app::HttpApp;
+use api::http::{json, json_object};
 use api::{ApiError, Identity};
 use domain::{Clock, Segment, SegmentId};
 use http::StatusCode;
@@ -37,7 +38,6 @@ impl SegmentsApp {
 
 impl HttpApp for SegmentsApp {
     type Route = Route;
-    type Error = ApiError;
 
     async fn route(&self, route: Route, req: Request) -> Result<Response<Body>, ApiError> {
         let app = self;

@@ -59,6 +59,27 @@ impl ApiError {
         Self::validation(FieldErrors::one(field, message))
     }
 
+    /// 403 naming a field: well formed, but the caller may not set it.
+    pub fn forbidden_field(field: &str, message: impl Into<String>) -> Self {
+        let mut error = Self::field(field, message);
+        error.0.status = StatusCode::FORBIDDEN;
+        error.0.title = "Forbidden";
+        error.0.code = "forbidden";
+        error.0.kind = "urn:user-profile:problem:forbidden".into();
+        error
+    }
+
+    /// The same refusal naming its fields as a route's API names them: pairs of
+    /// (its name, ours).
+    pub fn rename_fields(mut self, names: &[(&str, &str)]) -> Self {
+        for (theirs, ours) in names {
+            if ours != theirs {
+                self.0.errors.rename(ours, theirs);
+            }
+        }
+        self
+    }
+
     pub fn malformed_body(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_body", detail)
     }

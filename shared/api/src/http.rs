@@ -1,9 +1,5 @@
 //! Request and response plumbing shared by every HTTP function.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
-
 use http::{StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
 use serde::Serialize;
@@ -13,8 +9,6 @@ use crate::error::ApiError;
 
 /// Largest body any route accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-static COLD_START: AtomicBool = AtomicBool::new(true);
 
 /// `GET /users/profile`: the API Gateway route key the request matched.
 pub fn route_key(req: &Request) -> Option<&str> {
@@ -98,78 +92,6 @@ macro_rules! routes {
             }
         }
     };
-}
-
-/// How a style of API answers its errors: problem details, or the partner envelope.
-pub trait ErrorAnswer: Send {
-    fn route_not_found() -> Self;
-    /// The answer; an `Err` is logged with its code and answered as problem details.
-    fn into_answer(self) -> Result<Response<Body>, ApiError>;
-}
-
-impl ErrorAnswer for ApiError {
-    fn route_not_found() -> Self {
-        ApiError::route_not_found()
-    }
-
-    fn into_answer(self) -> Result<Response<Body>, ApiError> {
-        Err(self)
-    }
-}
-
-/// A function's HTTP routes: what each does, in the style of its `Error`.
-pub trait HttpApp: Send + Sync + 'static {
-    type Route: Routes + Send;
-    type Error: ErrorAnswer;
-
-    fn route(
-        &self,
-        route: Self::Route,
-        req: Request,
-    ) -> impl Future<Output = Result<Response<Body>, Self::Error>> + Send;
-}
-
-/// One request through `app`: a route key it does not serve gets its style's 404, an
-/// error its style's answer, and the request its single log line.
-pub async fn handle<A: HttpApp>(app: &A, req: Request) -> Response<Body> {
-    logged(req, |req| async move {
-        let answer = match A::Route::of(&req) {
-            Some(route) => app.route(route, req).await,
-            None => Err(A::Error::route_not_found()),
-        };
-        answer.or_else(ErrorAnswer::into_answer)
-    })
-    .await
-}
-
-/// Runs one request through `handler`, turns its error into problem details and writes
-/// the request's single log line. Nothing from the body or headers is logged.
-async fn logged<F, Fut>(req: Request, handler: F) -> Response<Body>
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, ApiError>>,
-{
-    let started = Instant::now();
-    let cold_start = COLD_START.swap(false, Ordering::Relaxed);
-    let route = route_key(&req).unwrap_or("-").to_owned();
-    let request_id = request_id(&req);
-    let (response, code) = match handler(req).await {
-        Ok(response) => (response, None),
-        Err(err) => {
-            let code = err.code();
-            (err.into_response(), Some(code))
-        }
-    };
-    tracing::info!(
-        request_id,
-        route,
-        status = response.status().as_u16(),
-        error_code = code,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        cold_start,
-        "request"
-    );
-    response
 }
 
 /// The body as a JSON object: 413 past the size limit, 400 for anything that is not one

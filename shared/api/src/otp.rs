@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use domain::otp::{CodeRefusal, CodeSent};
 
+use usecases::codes::CodeFailure;
+
 use crate::ApiError;
+use crate::error::RETRY_AFTER_SECS;
 use crate::http::json;
 
 #[derive(Serialize)]
@@ -51,6 +54,16 @@ fn code_sent_body(sent: &CodeSent, token_checksum: Option<&str>) -> Response<Bod
             token_checksum,
         },
     )
+}
+
+/// The answer to a code flow's failure: its refused code, or a 503 when a dependency
+/// failed, or the store's answer; `destination` names where codes go.
+pub fn failed(failure: CodeFailure, destination: &str) -> ApiError {
+    match failure {
+        CodeFailure::Refused(refusal) => refused(refusal, destination),
+        CodeFailure::Unavailable(_) => ApiError::unavailable(RETRY_AFTER_SECS),
+        CodeFailure::Store(e) => e.into(),
+    }
 }
 
 /// The answer to a refused code; `destination` names where codes go (`number`, `address`).

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::http::{ErrorAnswer, json_object};
+use crate::http::json_object;
 use crate::identity::Identity;
 use domain::UserId;
 use store::StoreError;
@@ -56,72 +56,43 @@ fn envelope<T: Serialize>(
         .expect("valid response parts")
 }
 
-/// A request-level refusal: nothing was applied.
-#[derive(Debug, Clone)]
-pub struct PartnerError {
-    status: StatusCode,
-    code: u16,
-    msg: String,
+/// A request-level refusal (`result_code` 4003): nothing was applied.
+pub fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, INVALID_PARAMETER_CODE, msg)
 }
 
-impl PartnerError {
-    pub fn malformed(msg: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: MALFORMED,
-            msg: msg.into(),
-        }
-    }
-
-    pub fn too_many_users() -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: TOO_MANY_USERS,
-            msg: "Too many user ids in request.".into(),
-        }
-    }
-
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: INVALID_PARAMETER,
-            msg: msg.into(),
-        }
-    }
-
-    pub fn into_response(self) -> Response<Body> {
-        envelope::<()>(self.status, self.code, Some(self.msg), None)
-    }
+pub fn too_many_users() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        TOO_MANY_USERS_CODE,
+        "Too many user ids in request.",
+    )
 }
 
-impl ErrorAnswer for PartnerError {
-    fn route_not_found() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: ROUTE_NOT_FOUND,
-            msg: "No such route.".into(),
-        }
-    }
+const INVALID_PARAMETER_CODE: &str = "invalid_parameter";
+const TOO_MANY_USERS_CODE: &str = "too_many_users";
 
-    fn into_answer(self) -> Result<Response<Body>, ApiError> {
-        Ok(self.into_response())
-    }
-}
-
-impl From<ApiError> for PartnerError {
-    /// Authentication, scope and body-size refusals from the shared plumbing.
-    fn from(e: ApiError) -> Self {
-        let code = match e.status() {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FORBIDDEN,
-            s if s.is_client_error() => MALFORMED,
-            _ => INTERNAL,
-        };
-        Self {
-            status: e.status(),
-            code,
-            msg: e.detail().to_owned(),
+/// Any refusal in the envelope: its status, the partner code of its kind, its detail.
+pub(crate) fn refused(error: ApiError) -> Response<Body> {
+    let status = error.status();
+    let (code, msg) = match error.code() {
+        INVALID_PARAMETER_CODE => (INVALID_PARAMETER, error.detail()),
+        TOO_MANY_USERS_CODE => (TOO_MANY_USERS, error.detail()),
+        "route_not_found" => (ROUTE_NOT_FOUND, "No such route."),
+        "malformed_body" | "payload_too_large" => (MALFORMED, "Malformed request body."),
+        _ if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+            (FORBIDDEN, error.detail())
         }
+        _ if status.is_client_error() => (MALFORMED, error.detail()),
+        _ => (INTERNAL, error.detail()),
+    };
+    let mut response = envelope::<()>(status, code, Some(msg.to_owned()), None);
+    if let Some(secs) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
     }
+    response
 }
 
 pub fn ok<T: Serialize>(data: T) -> Response<Body> {
@@ -129,76 +100,67 @@ pub fn ok<T: Serialize>(data: T) -> Response<Body> {
 }
 
 /// The caller must be an API token holding `scope`.
-pub fn authorize(req: &Request, scope: &str) -> Result<Identity, PartnerError> {
+pub fn authorize(req: &Request, scope: &str) -> Result<Identity, ApiError> {
     let identity = Identity::from_request(req)?;
     identity.require_server_scope(scope)?;
     Ok(identity)
 }
 
 /// The body as a JSON object (4000 otherwise).
-pub fn body(req: &Request) -> Result<Map<String, Value>, PartnerError> {
-    json_object(req).map_err(|e| {
-        let mut err = PartnerError::from(e);
-        err.code = MALFORMED;
-        err.msg = "Malformed request body.".into();
-        err
-    })
+pub fn body(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    json_object(req)
 }
 
 /// A list of 1..=20 distinct, valid user ids.
-pub fn user_ids(value: Option<&Value>, field: &str) -> Result<Vec<UserId>, PartnerError> {
+pub fn user_ids(value: Option<&Value>, field: &str) -> Result<Vec<UserId>, ApiError> {
     let list = value
         .and_then(Value::as_array)
-        .ok_or_else(|| PartnerError::invalid(format!("{field} must be a list of user ids.")))?;
+        .ok_or_else(|| invalid(format!("{field} must be a list of user ids.")))?;
     if list.is_empty() {
-        return Err(PartnerError::invalid(format!("{field} must not be empty.")));
+        return Err(invalid(format!("{field} must not be empty.")));
     }
     if list.len() > MAX_USERS {
-        return Err(PartnerError::too_many_users());
+        return Err(too_many_users());
     }
     let ids = list
         .iter()
         .map(|v| {
             v.as_str()
                 .and_then(|s| UserId::parse(s).ok())
-                .ok_or_else(|| {
-                    PartnerError::invalid(format!("{field} holds an invalid user id: {v}"))
-                })
+                .ok_or_else(|| invalid(format!("{field} holds an invalid user id: {v}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     distinct(&ids)?;
     Ok(ids)
 }
 
-pub fn distinct(ids: &[UserId]) -> Result<(), PartnerError> {
+pub fn distinct(ids: &[UserId]) -> Result<(), ApiError> {
     let mut seen = HashSet::new();
     match ids.iter().find(|id| !seen.insert(*id)) {
-        Some(dup) => Err(PartnerError::invalid(format!("Duplicated user id: {dup}."))),
+        Some(dup) => Err(invalid(format!("Duplicated user id: {dup}."))),
         None => Ok(()),
     }
 }
 
 /// A list of distinct property names.
-pub fn names(value: Option<&Value>, field: &str) -> Result<Vec<String>, PartnerError> {
+pub fn names(value: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
     let list = value
         .and_then(Value::as_array)
-        .ok_or_else(|| PartnerError::invalid(format!("{field} must be a list of names.")))?;
+        .ok_or_else(|| invalid(format!("{field} must be a list of names.")))?;
     let names = list
         .iter()
         .map(|v| {
             v.as_str()
                 .map(str::to_owned)
-                .ok_or_else(|| PartnerError::invalid(format!("{field} holds a non-string: {v}")))
+                .ok_or_else(|| invalid(format!("{field} holds a non-string: {v}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if names.is_empty() {
-        return Err(PartnerError::invalid(format!("{field} must not be empty.")));
+        return Err(invalid(format!("{field} must not be empty.")));
     }
     let mut seen = std::collections::BTreeSet::new();
     if let Some(twice) = names.iter().find(|n| !seen.insert(n.as_str())) {
-        return Err(PartnerError::invalid(format!(
-            "{field} names {twice} more than once."
-        )));
+        return Err(invalid(format!("{field} names {twice} more than once.")));
     }
     Ok(names)
 }
@@ -207,19 +169,16 @@ pub fn names(value: Option<&Value>, field: &str) -> Result<Vec<String>, PartnerE
 pub type UserEntry = (UserId, Map<String, Value>);
 
 /// `[{user_id, properties}]` under `field`: 1..=20 entries, distinct users.
-pub fn user_entries(
-    body: &Map<String, Value>,
-    field: &str,
-) -> Result<Vec<UserEntry>, PartnerError> {
+pub fn user_entries(body: &Map<String, Value>, field: &str) -> Result<Vec<UserEntry>, ApiError> {
     let list = body
         .get(field)
         .and_then(Value::as_array)
-        .ok_or_else(|| PartnerError::invalid(format!("{field} must be a list.")))?;
+        .ok_or_else(|| invalid(format!("{field} must be a list.")))?;
     if list.is_empty() {
-        return Err(PartnerError::invalid(format!("{field} must not be empty.")));
+        return Err(invalid(format!("{field} must not be empty.")));
     }
     if list.len() > MAX_USERS {
-        return Err(PartnerError::too_many_users());
+        return Err(too_many_users());
     }
     let entries = list
         .iter()
@@ -228,19 +187,15 @@ pub fn user_entries(
                 .get("user_id")
                 .and_then(Value::as_str)
                 .and_then(|s| UserId::parse(s).ok())
-                .ok_or_else(|| {
-                    PartnerError::invalid(format!("Every {field} entry needs a valid user_id."))
-                })?;
+                .ok_or_else(|| invalid(format!("Every {field} entry needs a valid user_id.")))?;
             let properties = entry
                 .get("properties")
                 .and_then(Value::as_object)
                 .cloned()
-                .ok_or_else(|| {
-                    PartnerError::invalid(format!("properties of {user} must be an object."))
-                })?;
+                .ok_or_else(|| invalid(format!("properties of {user} must be an object.")))?;
             Ok((user, properties))
         })
-        .collect::<Result<Vec<_>, PartnerError>>()?;
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let ids: Vec<UserId> = entries.iter().map(|(u, _)| u.clone()).collect();
     distinct(&ids)?;
     Ok(entries)
@@ -414,8 +369,8 @@ mod tests {
         );
         let many: Vec<String> = (0..21).map(|i| format!("u{i}")).collect();
         assert_eq!(
-            user_ids(Some(&json!(many)), "user_ids").unwrap_err().code,
-            TOO_MANY_USERS
+            user_ids(Some(&json!(many)), "user_ids").unwrap_err().code(),
+            TOO_MANY_USERS_CODE
         );
         for bad in [
             json!([]),
@@ -425,14 +380,14 @@ mod tests {
             json!([""]),
         ] {
             assert_eq!(
-                user_ids(Some(&bad), "user_ids").unwrap_err().code,
-                INVALID_PARAMETER,
+                user_ids(Some(&bad), "user_ids").unwrap_err().code(),
+                INVALID_PARAMETER_CODE,
                 "{bad}"
             );
         }
         assert_eq!(
-            user_ids(None, "user_ids").unwrap_err().code,
-            INVALID_PARAMETER
+            user_ids(None, "user_ids").unwrap_err().code(),
+            INVALID_PARAMETER_CODE
         );
     }
 

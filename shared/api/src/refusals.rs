@@ -57,10 +57,8 @@ impl From<phone_change::Refusal> for ApiError {
         match refusal {
             Refusal::VersionConflict => Self::version_conflict(),
             Refusal::PhoneTaken => Self::phone_taken(),
-            Refusal::Code(refusal) => otp::refused(refusal, "number"),
             Refusal::TooManyAttributes => Self::too_many_attributes(),
-            Refusal::DependencyUnavailable(_) => Self::unavailable(RETRY_AFTER_SECS),
-            Refusal::Store(e) => e.into(),
+            Refusal::Failed(failure) => otp::failed(failure, "number"),
         }
     }
 }
@@ -85,9 +83,7 @@ impl From<email_change::Refusal> for ApiError {
                 "change the email and the phone in separate requests",
             ),
             Refusal::TooManyAttributes => Self::too_many_attributes(),
-            Refusal::Code(refusal) => otp::refused(refusal, "address"),
-            Refusal::DependencyUnavailable(_) => Self::unavailable(RETRY_AFTER_SECS),
-            Refusal::Store(e) => e.into(),
+            Refusal::Failed(failure) => otp::failed(failure, "address"),
         }
     }
 }

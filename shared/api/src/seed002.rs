@@ -45,7 +45,7 @@ pub fn ok(data: Value) -> Response<Body> {
 
 /// Any refusal of the canonical code path, in the envelope: the fields it names, or its
 /// detail under `detail` (as Django REST framework words it); `Retry-After` kept.
-pub fn refused(error: ApiError) -> Response<Body> {
+pub(crate) fn refused(error: ApiError) -> Response<Body> {
     let mut errors = error.errors().clone();
     if errors.is_empty() {
         errors.add("detail", error.detail());
@@ -57,11 +57,6 @@ pub fn refused(error: ApiError) -> Response<Body> {
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
-}
-
-/// A seed-002 handler's result as its answer: an error goes in the envelope too.
-pub fn answer(result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    result.unwrap_or_else(refused)
 }
 
 /// The body's fields, whatever of seed 002's three encodings it comes in. Values are
@@ -79,10 +74,10 @@ impl AppKeys {
         Self(keys.unwrap_or_default())
     }
 
-    /// The refusal, in the envelope, of a request without a known key; `None` to go on.
-    pub fn refusal(&self, req: &Request) -> Option<Response<Body>> {
+    /// A request without a known key is refused (403 naming `apikey`).
+    pub fn check(&self, req: &Request) -> Result<(), ApiError> {
         if self.0.is_empty() {
-            return None;
+            return Ok(());
         }
         let presented = req
             .headers()
@@ -93,12 +88,13 @@ impl AppKeys {
         let known = self.0.iter().fold(false, |found, key| {
             found | bool::from(key.as_bytes().ct_eq(presented))
         });
-        (!known).then(|| {
-            envelope(
-                StatusCode::FORBIDDEN,
-                &FieldErrors::one("apikey", "Invalid or missing apikey."),
-                json!({}),
-            )
-        })
+        if known {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_field(
+                "apikey",
+                "Invalid or missing apikey.",
+            ))
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use adapters::aws::LazyClient;
 
-use api::http::HttpApp;
+use api::app::HttpApp;
 use domain::Clock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -256,7 +256,7 @@ pub async fn run_http_without_aws<A: HttpApp>(
 
 async fn serve_http<A: HttpApp>(app: &A) -> Result<(), lambda_runtime::Error> {
     lambda_http::run(lambda_http::service_fn(move |req| async move {
-        Ok::<_, Infallible>(api::http::handle(app, req).await)
+        Ok::<_, Infallible>(api::app::handle(app, req).await)
     }))
     .await
 }

@@ -26,37 +26,45 @@ pub(crate) struct CodeFor<'a> {
     pub target: &'a str,
 }
 
+/// How every flow that sends codes fails alike: the code is refused, or a dependency or
+/// the store failed. A flow's `Refusal` holds it as `Failed`, beside its own refusals.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum Failure {
+pub enum CodeFailure {
     #[error(transparent)]
     Refused(#[from] CodeRefusal),
-    /// The key store or the gateway failed; nothing is charged.
+    /// The key store or the gateway failed; nothing is charged, the client may retry.
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// `From<Failure>` for a use case's `Refusal` with `Code`, `DependencyUnavailable` and
-/// `Store` variants: every flow that sends codes refuses alike.
+/// `From` a `CodeFailure`, a `CodeRefusal` and a `StoreError` for a flow's `Refusal`
+/// with its `Failed(CodeFailure)` variant.
 macro_rules! refusal_from_failure {
     ($refusal:ty) => {
-        impl From<$crate::codes::Failure> for $refusal {
-            fn from(f: $crate::codes::Failure) -> Self {
-                match f {
-                    $crate::codes::Failure::Refused(r) => Self::Code(r),
-                    $crate::codes::Failure::Unavailable(e) => Self::DependencyUnavailable(e),
-                    $crate::codes::Failure::Store(e) => Self::Store(e),
-                }
+        impl From<$crate::codes::CodeFailure> for $refusal {
+            fn from(f: $crate::codes::CodeFailure) -> Self {
+                Self::Failed(f)
+            }
+        }
+        impl From<domain::otp::CodeRefusal> for $refusal {
+            fn from(r: domain::otp::CodeRefusal) -> Self {
+                Self::Failed(r.into())
+            }
+        }
+        impl From<store::StoreError> for $refusal {
+            fn from(e: store::StoreError) -> Self {
+                Self::Failed(e.into())
             }
         }
     };
 }
 pub(crate) use refusal_from_failure;
 
-pub(crate) fn unavailable(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> CodeFailure {
     tracing::warn!(error = %e, "a dependency of a one-time code is unavailable");
-    Failure::Unavailable(e.to_string())
+    CodeFailure::Unavailable(e.to_string())
 }
 
 /// Sends a fresh code through `deliver`, under the policy's limits.
@@ -67,11 +75,11 @@ async fn send<K, D, F>(
     code: CodeFor<'_>,
     now: i64,
     deliver: D,
-) -> Result<(), Failure>
+) -> Result<(), CodeFailure>
 where
     K: OtpKeys,
     D: FnOnce(OtpCode) -> F,
-    F: Future<Output = Result<(), Failure>>,
+    F: Future<Output = Result<(), CodeFailure>>,
 {
     let limited = |retry_after_secs: i64, just_sent| CodeRefusal::RateLimited {
         retry_after_secs: retry_after_secs.max(1) as u64,
@@ -104,7 +112,7 @@ pub(crate) async fn charge(
     policy: &OtpPolicy,
     items: &OneTimeCode,
     now: i64,
-) -> Result<(), Failure> {
+) -> Result<(), CodeFailure> {
     policy
         .check_send(now, items.challenge(), None)
         .map_err(|l| CodeRefusal::RateLimited {
@@ -131,7 +139,7 @@ pub(crate) async fn charge_source(
     accounts: &store::AccountStore,
     source: &RequestSource,
     now: i64,
-) -> Result<(), Failure> {
+) -> Result<(), CodeFailure> {
     let hour = hour_start(now);
     if accounts
         .take_signup(source, hour, policy.max_signups_per_source_per_hour)
@@ -165,7 +173,7 @@ pub(crate) async fn send_by_sms<K: OtpKeys, S: SmsSender>(
     code: CodeFor<'_>,
     phone: &PhoneNumber,
     now: i64,
-) -> Result<CodeSent, Failure> {
+) -> Result<CodeSent, CodeFailure> {
     policy.sms.admits(phone).map_err(CodeRefusal::from)?;
     send(policy, keys, items, code, now, |otp| async move {
         let hour = hour_start(now);
@@ -178,7 +186,7 @@ pub(crate) async fn send_by_sms<K: OtpKeys, S: SmsSender>(
                 "an hourly cap on texts is reached; such codes are refused until the next hour"
             );
             let retry_after_secs = (hour + 3600 - now).max(1) as u64;
-            Failure::from(CodeRefusal::SmsPaused { retry_after_secs })
+            CodeFailure::from(CodeRefusal::SmsPaused { retry_after_secs })
         };
         // Texts to unproven numbers have their own cap first, so they never take the
         // texts the numbers accounts hold still get.
@@ -242,7 +250,7 @@ pub(crate) async fn send_by_email<K: OtpKeys, E: EmailSender>(
     code: CodeFor<'_>,
     address: &Email,
     now: i64,
-) -> Result<CodeSent, Failure> {
+) -> Result<CodeSent, CodeFailure> {
     send(policy, keys, items, code, now, |otp| async move {
         let minutes = (policy.lifetime_secs + 59) / 60;
         let text = (letter.text)(otp.expose(), minutes);
@@ -269,7 +277,7 @@ pub(crate) async fn check<K: OtpKeys>(
     code: CodeFor<'_>,
     presented: &OtpCode,
     now: i64,
-) -> Result<String, Failure> {
+) -> Result<String, CodeFailure> {
     let key = keys.key().await.map_err(unavailable)?;
     let challenge = items.challenge();
     let verdict = policy.judge(now, challenge, code.target, |digest| {

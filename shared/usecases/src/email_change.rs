@@ -13,7 +13,7 @@ use domain::ports::{EmailSender, OtpKeys};
 use domain::{Actor, Clock, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
 use store::{AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError};
 
-use crate::codes::{self, CodeFor, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, Letter};
 
 pub struct EmailChange<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -63,12 +63,9 @@ pub enum Refusal {
     PhoneAlsoChanging,
     #[error("the patch would leave too many attributes")]
     TooManyAttributes,
+    /// The code was refused, or a dependency or the store failed.
     #[error(transparent)]
-    Code(#[from] CodeRefusal),
-    #[error("a dependency is unavailable: {0}")]
-    DependencyUnavailable(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(CodeFailure),
 }
 
 codes::refusal_from_failure!(Refusal);
@@ -220,9 +217,9 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
                 ContactError::TooManyAttributes => Refusal::TooManyAttributes,
                 ContactError::CodeGone => CodeRefusal::Expired.into(),
                 ContactError::PhoneTaken => {
-                    Refusal::Store(StoreError::Failed("no number was changed".into()))
+                    StoreError::Failed("no number was changed".into()).into()
                 }
-                ContactError::Store(e) => Refusal::Store(e),
+                ContactError::Store(e) => e.into(),
             })?;
         if let Some(old) = old_email.as_deref().and_then(|e| Email::parse(e).ok()) {
             self.tell_old_address(&old, new_email).await;

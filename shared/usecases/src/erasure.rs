@@ -4,7 +4,7 @@
 //! for a missing user from then on; then everything of it goes, in steps a retry can
 //! repeat (`store::PrivacyStore`); a retry of an erasure under way needs no new proof.
 
-use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
+use domain::otp::{CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
 use domain::privacy::{ErasedBy, owner_prefixes};
@@ -14,7 +14,7 @@ use store::{
     PrivacyStore, ProfileStore, ProofState, StoreError,
 };
 
-use crate::codes::{self, CodeFor, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, Letter};
 
 /// What erases an account: the stores, the bucket, and the key of the tombstone's
 /// hashes. A partner or an operator erases with it directly (`by_authority`).
@@ -65,12 +65,9 @@ pub enum Refusal {
     /// No verified phone or email to send a code to, and no password.
     #[error("the account has no way to prove its holder")]
     NoProofPossible,
+    /// The code was refused, or a dependency or the store failed.
     #[error(transparent)]
-    Code(#[from] CodeRefusal),
-    #[error("a dependency is unavailable: {0}")]
-    DependencyUnavailable(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(CodeFailure),
 }
 
 codes::refusal_from_failure!(Refusal);
@@ -202,20 +199,20 @@ impl<K: OtpKeys, O: UserObjects> Eraser<'_, K, O> {
             .keys
             .key()
             .await
-            .map_err(|e| Refusal::DependencyUnavailable(e.0))?;
+            .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.0)))?;
         let mut objects = marked.avatar_keys.clone();
         for prefix in owner_prefixes(key, user) {
             let listed = self
                 .objects
                 .list(&prefix)
                 .await
-                .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+                .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
             objects.extend(listed.into_iter().map(|o| o.key));
         }
         self.objects
             .delete_all(&objects)
             .await
-            .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+            .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
         let mut deleted = 0;
         loop {
             let batch = self.privacy.erase_batch(user).await?;

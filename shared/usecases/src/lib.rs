@@ -4,7 +4,7 @@
 
 pub mod auth;
 pub mod avatar_upload;
-mod codes;
+pub mod codes;
 pub use codes::SMS_CAP_ALARM;
 pub mod email_change;
 pub mod erasure;

@@ -7,7 +7,7 @@
 //! SMS fails the reservation is released, so no cooldown is charged for a message that
 //! never left.
 
-use crate::codes::{self, CodeFor};
+use crate::codes::{self, CodeFailure, CodeFor};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
 use domain::{Actor, Clock, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
@@ -50,15 +50,12 @@ pub enum Refusal {
     VersionConflict,
     #[error("another account holds the number")]
     PhoneTaken,
-    #[error(transparent)]
-    Code(#[from] CodeRefusal),
     #[error("the patch would leave too many attributes")]
     TooManyAttributes,
-    /// The SMS gateway or the key store failed; nothing is charged, the client may retry.
-    #[error("a dependency is unavailable: {0}")]
-    DependencyUnavailable(String),
+    /// The code was refused, or the SMS gateway, the key store or the store failed
+    /// (nothing is charged, the client may retry).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(CodeFailure),
 }
 
 codes::refusal_from_failure!(Refusal);
@@ -68,7 +65,7 @@ impl From<PatchError> for Refusal {
         match e {
             PatchError::VersionConflict | PatchError::NotFound => Self::VersionConflict,
             PatchError::TooManyAttributes => Self::TooManyAttributes,
-            PatchError::Store(e) => Self::Store(e),
+            PatchError::Store(e) => e.into(),
         }
     }
 }
@@ -141,9 +138,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 Verified::ReadAgain => continue,
             }
         }
-        Err(Refusal::Store(StoreError::Unavailable(
-            "the phone change kept losing races".into(),
-        )))
+        Err(StoreError::Unavailable("the phone change kept losing races".into()).into())
     }
 
     async fn send_code(

@@ -18,7 +18,7 @@ use store::{
 };
 
 use crate::auth::{Tokens, issue};
-use crate::codes::{self, CodeFor};
+use crate::codes::{self, CodeFailure, CodeFor};
 use crate::registration::new_user_id;
 
 pub struct PhoneSignUp<'a, S, K, T> {
@@ -67,12 +67,9 @@ pub enum Refusal {
     EmailTaken,
     #[error("another account holds the number")]
     PhoneTaken,
+    /// The code was refused, or a dependency or the store failed.
     #[error(transparent)]
-    Code(#[from] CodeRefusal),
-    #[error("a dependency is unavailable: {0}")]
-    DependencyUnavailable(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(CodeFailure),
 }
 
 codes::refusal_from_failure!(Refusal);
@@ -156,7 +153,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         let password = request.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
-            .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+            .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
         let user = new_user_id();
         // Signed before the write: a key-store failure leaves no account behind.
         let (tokens, first) = issue(self.tokens, &user, "", self.client, now.timestamp())
@@ -194,11 +191,11 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             .map_err(|e| match e {
                 RegisterError::EmailTaken => Refusal::EmailTaken,
                 RegisterError::PhoneTaken => Refusal::PhoneTaken,
-                RegisterError::CodeGone => Refusal::Code(CodeRefusal::Expired),
+                RegisterError::CodeGone => CodeRefusal::Expired.into(),
                 RegisterError::UserExists => {
-                    Refusal::Store(StoreError::Failed("a generated user id collided".into()))
+                    StoreError::Failed("a generated user id collided".into()).into()
                 }
-                RegisterError::Store(e) => Refusal::Store(e),
+                RegisterError::Store(e) => e.into(),
             })?;
         tracing::info!(user = %user, "account registered with a verified phone");
         Ok(Outcome::Registered {
@@ -221,5 +218,5 @@ fn refuse_taken(state: &PhoneRegistrationState) -> Result<(), Refusal> {
 
 fn unavailable(e: impl std::fmt::Display) -> Refusal {
     tracing::warn!(error = %e, "a dependency of the sign-up is unavailable");
-    Refusal::DependencyUnavailable(e.to_string())
+    Refusal::Failed(CodeFailure::Unavailable(e.to_string()))
 }

@@ -13,7 +13,7 @@ use store::{
     VerifyError,
 };
 
-use crate::codes::{self, CodeFor, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, Letter};
 
 pub struct Registration<'a, E, K> {
     pub accounts: &'a AccountStore,
@@ -50,12 +50,9 @@ pub enum Refusal {
     UnknownEmail,
     #[error("the email is verified already")]
     AlreadyVerified,
+    /// The code was refused, or a dependency or the store failed.
     #[error(transparent)]
-    Code(#[from] CodeRefusal),
-    #[error("a dependency is unavailable: {0}")]
-    DependencyUnavailable(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Failed(CodeFailure),
 }
 
 codes::refusal_from_failure!(Refusal);
@@ -74,7 +71,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         let password = account.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
-            .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?;
+            .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
         let user = new_user_id();
         let actor = Actor {
             source: domain::Source::Holder,
@@ -95,10 +92,10 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             .await
             .map_err(|e| match e {
                 RegisterError::EmailTaken => Refusal::EmailTaken,
-                RegisterError::Store(e) => Refusal::Store(e),
-                other => Refusal::Store(StoreError::Failed(format!(
-                    "an email sign-up cannot fail so: {other}"
-                ))),
+                RegisterError::Store(e) => e.into(),
+                other => {
+                    StoreError::Failed(format!("an email sign-up cannot fail so: {other}")).into()
+                }
             })?;
         let delivery = match self.send_code(&account.email).await {
             Ok(()) => Delivery::Sent,
@@ -159,7 +156,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             .await
             .map_err(|e| match e {
                 VerifyError::CodeGone => CodeRefusal::Expired.into(),
-                VerifyError::Store(e) => Refusal::Store(e),
+                VerifyError::Store(e) => e.into(),
             })
     }
 }

@@ -12,6 +12,7 @@ mod consents;
 mod email;
 mod email_change;
 mod emulator;
+mod error_styles;
 mod events;
 mod faults;
 mod hardening;

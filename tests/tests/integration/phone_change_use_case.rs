@@ -8,6 +8,7 @@ use domain::ports::{KeyUnavailable, OtpKeys, SmsNotSent, SmsSender};
 use domain::{Actor, ExpectedVersion, PhoneNumber, ProfilePatch, UserId};
 use integration_tests::{TestEnv, fresh_phone};
 use store::ProfileStore;
+use usecases::codes::CodeFailure;
 use usecases::phone_change::{Outcome, PhoneChange, Refusal, Request};
 
 /// Fails every send, like SNS refusing a publish.
@@ -72,7 +73,7 @@ async fn a_failed_send_releases_its_reservation() {
     };
     let refused = failing.run(&request(&ask)).await.unwrap_err();
     assert!(
-        matches!(refused, Refusal::DependencyUnavailable(_)),
+        matches!(refused, Refusal::Failed(CodeFailure::Unavailable(_))),
         "{refused:?}"
     );
     assert!(
@@ -103,7 +104,9 @@ async fn a_failed_send_releases_its_reservation() {
     assert!(
         matches!(
             again,
-            Refusal::Code(domain::otp::CodeRefusal::RateLimited { .. })
+            Refusal::Failed(CodeFailure::Refused(
+                domain::otp::CodeRefusal::RateLimited { .. }
+            ))
         ),
         "the successful send was charged: {again:?}"
     );

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use accounts::AccountsApp;
-use api::http::{HttpApp, Routes};
+use api::app::HttpApp;
+use api::http::Routes;
 use ci::CiApp;
 use consents::ConsentsApp;
 use local_info::LocalInfoApp;
@@ -37,7 +38,7 @@ fn function<A: HttpApp>(logical_id: &'static str, build: Build<A>) -> Function {
             let app = Arc::new(build(platform)?);
             let handler: Handler = Arc::new(move |req| {
                 let app = app.clone();
-                Box::pin(async move { api::http::handle(&*app, req).await })
+                Box::pin(async move { api::app::handle(&*app, req).await })
             });
             Ok(handler)
         }),
