@@ -205,9 +205,7 @@ pub(crate) async fn patch(app: &AccountsApp, req: &Request) -> Result<Response<B
         accounts: &app.accounts,
         sms: &app.sms,
         email: &app.email,
-        keys: &app.otp_keys,
-        policy: &app.otp_policy,
-        clock: &app.clock,
+        codes: &app.codes,
     };
     let request = profile_update::Request {
         user: &target,

@@ -16,12 +16,11 @@ mod seed;
 use adapters::access_tokens::JwtIssuer;
 use adapters::email::SesEmail;
 use adapters::loyalty::OpenLoyalty;
-use adapters::secrets::{OtpKeySource, otp_key_source};
+use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
 use api::http::{json, json_object, no_store};
 use api::{ApiError, Style};
-use domain::otp::OtpPolicy;
 use domain::password::Password;
 use domain::session::ClientId;
 use domain::token_keys::parse_public_keys;
@@ -33,6 +32,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use store::{AccountStore, LoyaltyStore, ProfileStore, SessionStore};
 use usecases::auth::{Auth, Refusal, Tokens};
+use usecases::codes::CodeSettings;
 use usecases::registration::Registration;
 
 api::routes! {
@@ -63,8 +63,7 @@ pub struct AccountsApp {
     tokens: JwtIssuer,
     email: SesEmail,
     sms: SnsSms,
-    otp_keys: OtpKeySource,
-    otp_policy: OtpPolicy,
+    codes: CodeSettings<OtpKeySource>,
     clock: Clock,
     locales: LocaleCatalog,
     /// `None` with `LoyaltyProvider: none`: the loyalty route answers 501.
@@ -101,8 +100,7 @@ impl AccountsApp {
             tokens: p.access_token_issuer()?,
             email: p.email_sender()?,
             sms: SnsSms::new(p.sns(), p.settings.sms.clone()),
-            otp_keys: otp_key_source(p.secrets(), p.settings.require_otp_secret()?),
-            otp_policy: p.settings.otp_policy.clone(),
+            codes: p.code_settings()?,
             clock: p.clock.clone(),
             locales: p.settings.locales()?,
             loyalty: p.loyalty(),
@@ -134,9 +132,7 @@ impl HttpApp for AccountsApp {
         let registration = Registration {
             accounts: &self.accounts,
             email: &self.email,
-            keys: &self.otp_keys,
-            policy: &self.otp_policy,
-            clock: &self.clock,
+            codes: &self.codes,
         };
         let body = match route {
             Route::Register => return phone_signup::register(self, &req).await,

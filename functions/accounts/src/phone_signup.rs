@@ -145,11 +145,9 @@ async fn sign_up(
     let use_case = PhoneSignUp {
         accounts: &app.accounts,
         sms: &app.sms,
-        keys: &app.otp_keys,
+        codes: &app.codes,
         tokens: &app.tokens,
         client: &app.client_ids[0],
-        policy: &app.otp_policy,
-        clock: &app.clock,
     };
     match use_case.run(request).await.map_err(refused)? {
         Outcome::CodeSent(sent) if resend => Ok(code_resent(&sent)),

@@ -71,7 +71,7 @@ pub(crate) async fn apply_with_avatar(
     let upload = AvatarUpload {
         profiles: &app.profiles,
         images,
-        keys: &app.otp_keys,
+        keys: &app.codes.keys,
         policy: &app.upload_policy,
         clock: &app.clock,
     };

@@ -6,20 +6,20 @@ mod loyalty;
 mod seed002;
 
 use adapters::email::SesEmail;
-use adapters::secrets::{OtpKeySource, otp_key_source};
+use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
 use api::http::json;
 use api::profile_body::ProfileBody;
 use api::seed002::AppKeys;
 use api::{ApiError, Identity, Style};
-use domain::otp::OtpPolicy;
 use domain::{Actor, Clock, ExpectedVersion, Field, LocaleCatalog, Profile, ProfilePatch, UserId};
 use http::{HeaderMap, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
 use store::{AccountStore, ProfileStore};
+use usecases::codes::CodeSettings;
 use usecases::profile_update::{self, Outcome, ProfileUpdate};
 
 api::routes! {
@@ -38,8 +38,8 @@ pub struct ProfileApp {
     pub profiles: ProfileStore,
     pub accounts: AccountStore,
     pub email: SesEmail,
-    pub otp_policy: OtpPolicy,
-    pub otp_keys: OtpKeySource,
+    /// The key, limits and clock of the codes a new number or address is proven with.
+    pub codes: CodeSettings<OtpKeySource>,
     pub sms: SnsSms,
     pub clock: Clock,
     /// The languages and currencies profiles may name (`/local-info` shows the same).
@@ -61,9 +61,7 @@ impl ProfileApp {
             profiles: p.profile_store()?,
             accounts: p.account_store()?,
             email: p.email_sender()?,
-            otp_policy: settings.otp_policy.clone(),
-            // Fetched on the first code sent or checked, not during init.
-            otp_keys: otp_key_source(p.secrets(), settings.require_otp_secret()?),
+            codes: p.code_settings()?,
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
             clock: p.clock.clone(),
             locales: settings.locales()?,
@@ -152,9 +150,7 @@ pub(crate) async fn apply(
         accounts: &app.accounts,
         sms: &app.sms,
         email: &app.email,
-        keys: &app.otp_keys,
-        policy: &app.otp_policy,
-        clock: &app.clock,
+        codes: &app.codes,
     };
     let request = profile_update::Request {
         user,

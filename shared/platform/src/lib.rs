@@ -82,6 +82,21 @@ impl Platform {
         self.secrets.clone()
     }
 
+    /// What flows that send one-time codes are given: the HMAC key (fetched on the first
+    /// code sent or checked, not during init), the policy's limits and the clock.
+    pub fn code_settings(
+        &self,
+    ) -> Result<usecases::codes::CodeSettings<adapters::secrets::OtpKeySource>, ConfigError> {
+        Ok(usecases::codes::CodeSettings {
+            keys: adapters::secrets::otp_key_source(
+                self.secrets(),
+                self.settings.require_otp_secret()?,
+            ),
+            policy: self.settings.otp_policy.clone(),
+            clock: self.clock.clone(),
+        })
+    }
+
     /// Sends email from `EMAIL_SENDER`; the SES client is built on the first email.
     pub fn email_sender(&self) -> Result<adapters::email::SesEmail, ConfigError> {
         Ok(adapters::email::SesEmail::new(

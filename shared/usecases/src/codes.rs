@@ -12,11 +12,19 @@ use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, Verdict};
 use domain::ports::{EmailSender, OtpKeys, SmsSender};
 use domain::sms::Recipient;
 use domain::source::RequestSource;
-use domain::{Email, PhoneNumber};
+use domain::{Clock, Email, PhoneNumber};
 use store::{OneTimeCode, SmsQuota, StoreError};
 
 /// The term the SMS cap's log line carries and the template's metric filter matches.
 pub const SMS_CAP_ALARM: &str = "sms_hourly_cap_reached";
+
+/// What every flow that sends codes is given: the key its digests are made with, the
+/// policy's limits and the clock. A function holds one and lends it to each flow.
+pub struct CodeSettings<K> {
+    pub keys: K,
+    pub policy: OtpPolicy,
+    pub clock: Clock,
+}
 
 /// What a code proves, for whom, sent where: the inputs of its digest.
 #[derive(Clone, Copy)]

@@ -8,19 +8,17 @@
 //! The checksum is part of the token's digest subject, so a token with the wrong
 //! checksum is a wrong token: it counts against the tries like any other.
 
-use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose, TokenChecksum};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose, TokenChecksum};
 use domain::ports::{EmailSender, OtpKeys};
-use domain::{Actor, Clock, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
+use domain::{Actor, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
 use store::{AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError};
 
-use crate::codes::{self, CodeFailure, CodeFor, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
 
 pub struct EmailChange<'a, E, K> {
     pub accounts: &'a AccountStore,
     pub email: &'a E,
-    pub keys: &'a K,
-    pub policy: &'a OtpPolicy,
-    pub clock: &'a Clock,
+    pub codes: &'a CodeSettings<K>,
 }
 
 /// One request: the user, their whole PATCH (which names a new `email`) and its
@@ -109,8 +107,8 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             .is_some_and(|owner| owner != user.as_str())
         {
             // Learning that an address is taken costs a send: no free oracle.
-            let now = self.clock.now().timestamp();
-            codes::charge(self.policy, &state.code, now).await?;
+            let now = self.codes.clock.now().timestamp();
+            codes::charge(&self.codes.policy, &state.code, now).await?;
             return Err(Refusal::EmailTaken);
         }
         match (&patch.token, &patch.token_checksum) {
@@ -128,7 +126,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
         new_email: &Email,
         state: &EmailChangeState,
     ) -> Result<Outcome, Refusal> {
-        let policy = self.policy;
+        let policy = &self.codes.policy;
         let checksum = TokenChecksum::generate();
         let (subject, target) = (subject(user, &checksum), new_email.normalized());
         let code = CodeFor {
@@ -136,10 +134,10 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             subject: &subject,
             target: &target,
         };
-        let now = self.clock.now().timestamp();
+        let now = self.codes.clock.now().timestamp();
         let sent = codes::send_by_email(
             policy,
-            self.keys,
+            &self.codes.keys,
             codes::Mailing {
                 email: self.email,
                 letter: CHANGE_EMAIL,
@@ -173,10 +171,10 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             subject: &subject,
             target: &target,
         };
-        let now = self.clock.now();
+        let now = self.codes.clock.now();
         let digest = codes::check(
-            self.policy,
-            self.keys,
+            &self.codes.policy,
+            &self.codes.keys,
             &state.code,
             code,
             token,
@@ -201,7 +199,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             code: Some(SpentCode {
                 code: &state.code,
                 digest: &digest,
-                max_attempts: self.policy.max_attempts,
+                max_attempts: self.codes.policy.max_attempts,
             }),
             read: state.profile.as_ref(),
         };

@@ -7,10 +7,10 @@
 //! SMS fails the reservation is released, so no cooldown is charged for a message that
 //! never left.
 
-use crate::codes::{self, CodeFailure, CodeFor};
-use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
+use crate::codes::{self, CodeFailure, CodeFor, CodeSettings};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
 use domain::ports::{OtpKeys, SmsSender};
-use domain::{Actor, Clock, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
+use domain::{Actor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
     CommitError, PatchError, PhoneChangeState, ProfileStore, StoreError, VerifiedPhoneChange,
 };
@@ -22,9 +22,7 @@ const COMMIT_ATTEMPTS: usize = 4;
 pub struct PhoneChange<'a, S, K> {
     pub profiles: &'a ProfileStore,
     pub sms: &'a S,
-    pub keys: &'a K,
-    pub policy: &'a OtpPolicy,
-    pub clock: &'a Clock,
+    pub codes: &'a CodeSettings<K>,
 }
 
 /// One request: the user, their whole PATCH (which names `phone`) and its conditions.
@@ -108,7 +106,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 }
                 let profile = self
                     .profiles
-                    .patch(user, &rest, expected, actor, self.clock)
+                    .patch(user, &rest, expected, actor, &self.codes.clock)
                     .await?;
                 return Ok(Outcome::Applied(profile));
             }
@@ -120,7 +118,12 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 Some(code) if !patch.resend => code,
                 // Learning that a number is taken costs a send: no free oracle.
                 _ if taken => {
-                    codes::charge(self.policy, &state.code, self.clock.now().timestamp()).await?;
+                    codes::charge(
+                        &self.codes.policy,
+                        &state.code,
+                        self.codes.clock.now().timestamp(),
+                    )
+                    .await?;
                     return Err(Refusal::PhoneTaken);
                 }
                 _ => return self.send_code(user, phone, &state).await,
@@ -131,7 +134,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 phone,
                 patch,
                 actor,
-                max_attempts: self.policy.max_attempts,
+                max_attempts: self.codes.policy.max_attempts,
             };
             match self.verify(user, change, code, &state).await? {
                 Verified::Applied(profile) => return Ok(Outcome::Applied(*profile)),
@@ -147,11 +150,11 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         phone: &PhoneNumber,
         state: &PhoneChangeState,
     ) -> Result<Outcome, Refusal> {
-        let policy = self.policy;
-        let now = self.clock.now().timestamp();
+        let policy = &self.codes.policy;
+        let now = self.codes.clock.now().timestamp();
         let sent = codes::send_by_sms(
             policy,
-            self.keys,
+            &self.codes.keys,
             codes::Texting {
                 sms: self.sms,
                 quota: &self.profiles.sms_quota(),
@@ -174,10 +177,10 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         state: &PhoneChangeState,
     ) -> Result<Verified, Refusal> {
         let phone = change.phone;
-        let now = self.clock.now();
+        let now = self.codes.clock.now();
         codes::check(
-            self.policy,
-            self.keys,
+            &self.codes.policy,
+            &self.codes.keys,
             &state.code,
             code_for(user, phone),
             code,

@@ -8,28 +8,26 @@
 //! registered (its digest's subject): a code sent for one sign-up cannot finish another.
 
 use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard};
-use domain::otp::{CodeRefusal, CodeSent, OtpCode, OtpPolicy, Purpose};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
 use domain::source::RequestSource;
-use domain::{Actor, Clock, Email, PhoneNumber, Profile, ProfilePatch};
+use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch};
 use store::{
     AccountRecord, AccountStore, PhoneRegistrationState, RegisterError, SpentCode, StoreError,
 };
 
 use crate::auth::{Tokens, issue};
-use crate::codes::{self, CodeFailure, CodeFor};
+use crate::codes::{self, CodeFailure, CodeFor, CodeSettings};
 use crate::registration::new_user_id;
 
 pub struct PhoneSignUp<'a, S, K, T> {
     pub accounts: &'a AccountStore,
     pub sms: &'a S,
-    pub keys: &'a K,
+    pub codes: &'a CodeSettings<K>,
     pub tokens: &'a T,
     /// The app the first session is for: first-party apps' client id.
     pub client: &'a domain::session::ClientId,
-    pub policy: &'a OtpPolicy,
-    pub clock: &'a Clock,
 }
 
 pub struct Request {
@@ -80,8 +78,8 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         // Every request spends the source's budget, a code sent in as much as one asked
         // for: the number's one pending challenge takes five tries, and a stranger's
         // wrong codes must not burn its holder's sign-up for free.
-        let now = self.clock.now().timestamp();
-        codes::charge_source(self.policy, self.accounts, &request.source, now).await?;
+        let now = self.codes.clock.now().timestamp();
+        codes::charge_source(&self.codes.policy, self.accounts, &request.source, now).await?;
         let state = self
             .accounts
             .load_phone_registration(&request.email, &request.phone)
@@ -100,17 +98,17 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         request: &Request,
         state: &PhoneRegistrationState,
     ) -> Result<Outcome, Refusal> {
-        let (policy, phone) = (self.policy, &request.phone);
+        let (policy, phone) = (&self.codes.policy, &request.phone);
         let subject = request.email.normalized();
         let code = CodeFor {
             purpose: Purpose::RegisterPhone,
             subject: &subject,
             target: phone.e164(),
         };
-        let now = self.clock.now().timestamp();
+        let now = self.codes.clock.now().timestamp();
         let sent = codes::send_by_sms(
             policy,
-            self.keys,
+            &self.codes.keys,
             codes::Texting {
                 sms: self.sms,
                 quota: &self.accounts.sms_quota(),
@@ -131,8 +129,8 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         code: &OtpCode,
         state: &PhoneRegistrationState,
     ) -> Result<Outcome, Refusal> {
-        let (policy, phone) = (self.policy, &request.phone);
-        let now = self.clock.now();
+        let (policy, phone) = (&self.codes.policy, &request.phone);
+        let now = self.codes.clock.now();
         let subject = request.email.normalized();
         let code_for = CodeFor {
             purpose: Purpose::RegisterPhone,
@@ -141,7 +139,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         };
         let digest = codes::check(
             policy,
-            self.keys,
+            &self.codes.keys,
             &state.code,
             code_for,
             code,

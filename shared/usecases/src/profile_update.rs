@@ -10,11 +10,12 @@
 //!
 //! Each route renders the outcome and the refusal in its own style.
 
-use domain::otp::{CodeSent, OtpPolicy, TokenChecksum};
+use domain::otp::{CodeSent, TokenChecksum};
 use domain::ports::{EmailSender, OtpKeys, SmsSender};
-use domain::{Actor, Clock, ExpectedVersion, Profile, ProfilePatch, Source, UserId};
+use domain::{Actor, ExpectedVersion, Profile, ProfilePatch, Source, UserId};
 use store::{AccountStore, ContactChange, ContactError, PatchError, ProfileStore};
 
+use crate::codes::CodeSettings;
 use crate::email_change::{self, EmailChange};
 use crate::phone_change::{self, PhoneChange};
 
@@ -23,9 +24,7 @@ pub struct ProfileUpdate<'a, S, E, K> {
     pub accounts: &'a AccountStore,
     pub sms: &'a S,
     pub email: &'a E,
-    pub keys: &'a K,
-    pub policy: &'a OtpPolicy,
-    pub clock: &'a Clock,
+    pub codes: &'a CodeSettings<K>,
 }
 
 /// A PATCH of `user`'s profile by `actor`, whose source says what it may change.
@@ -124,7 +123,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
         }
         let profile = self
             .profiles
-            .patch(user, &patch, expected, actor, self.clock)
+            .patch(user, &patch, expected, actor, &self.codes.clock)
             .await?;
         Ok(Outcome::Applied(Box::new(profile)))
     }
@@ -147,7 +146,10 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
             code: None,
             read: None,
         };
-        let profile = self.accounts.set_contact(&change, self.clock.now()).await?;
+        let profile = self
+            .accounts
+            .set_contact(&change, self.codes.clock.now())
+            .await?;
         tracing::info!(
             user = %user,
             actor = %actor.actor,
@@ -161,9 +163,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
         EmailChange {
             accounts: self.accounts,
             email: self.email,
-            keys: self.keys,
-            policy: self.policy,
-            clock: self.clock,
+            codes: self.codes,
         }
     }
 
@@ -171,9 +171,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
         PhoneChange {
             profiles: self.profiles,
             sms: self.sms,
-            keys: self.keys,
-            policy: self.policy,
-            clock: self.clock,
+            codes: self.codes,
         }
     }
 }

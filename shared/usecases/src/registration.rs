@@ -3,24 +3,22 @@
 //! address under the one-time code rules (the same `OtpPolicy` and code items as the
 //! phone change); the right code marks the email verified, after which login works.
 
-use domain::otp::{CodeRefusal, OtpCode, OtpPolicy, Purpose};
+use domain::otp::{CodeRefusal, OtpCode, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
-use domain::{Actor, Clock, Email, PhoneNumber, Profile, ProfilePatch, UserId};
+use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
 use store::{
     AccountRecord, AccountStore, EmailVerificationState, RegisterError, SpentCode, StoreError,
     VerifyError,
 };
 
-use crate::codes::{self, CodeFailure, CodeFor, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
 
 pub struct Registration<'a, E, K> {
     pub accounts: &'a AccountStore,
     pub email: &'a E,
-    pub keys: &'a K,
-    pub policy: &'a OtpPolicy,
-    pub clock: &'a Clock,
+    pub codes: &'a CodeSettings<K>,
 }
 
 pub struct NewAccount {
@@ -66,8 +64,8 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
     pub async fn register(&self, account: NewAccount) -> Result<(Profile, Delivery), Refusal> {
         // Before the hash: a refused request costs no CPU, and each answer says whether
         // the email is registered.
-        let now = self.clock.now().timestamp();
-        codes::charge_source(self.policy, self.accounts, &account.source, now).await?;
+        let now = self.codes.clock.now().timestamp();
+        codes::charge_source(&self.codes.policy, self.accounts, &account.source, now).await?;
         let password = account.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
@@ -84,7 +82,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
             password_hash: &hash,
             profile: &account.profile,
             actor: &actor,
-            now: self.clock.now(),
+            now: self.codes.clock.now(),
         };
         let profile = self
             .accounts
@@ -109,14 +107,14 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
 
     /// A code to the account's address, under the send limits.
     pub async fn send_code(&self, email: &Email) -> Result<(), Refusal> {
-        let policy = self.policy;
-        let now = self.clock.now().timestamp();
+        let policy = &self.codes.policy;
+        let now = self.codes.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;
         let user = unverified_owner(&state, Refusal::UnknownEmail)?;
         let target = email.normalized();
         codes::send_by_email(
             policy,
-            self.keys,
+            &self.codes.keys,
             codes::Mailing {
                 email: self.email,
                 letter: VERIFY_EMAIL,
@@ -132,14 +130,14 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
 
     /// Checks `code` against the live one; the right one marks the email verified.
     pub async fn verify(&self, email: &Email, code: &OtpCode) -> Result<(), Refusal> {
-        let policy = self.policy;
-        let now = self.clock.now().timestamp();
+        let policy = &self.codes.policy;
+        let now = self.codes.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;
         let user = unverified_owner(&state, CodeRefusal::Expired.into())?;
         let target = email.normalized();
         let digest = codes::check(
             policy,
-            self.keys,
+            &self.codes.keys,
             &state.code,
             code_for(&user, &target),
             code,

@@ -8,7 +8,7 @@ use domain::ports::{KeyUnavailable, OtpKeys, SmsNotSent, SmsSender};
 use domain::{Actor, ExpectedVersion, PhoneNumber, ProfilePatch, UserId};
 use integration_tests::{TestEnv, fresh_phone};
 use store::ProfileStore;
-use usecases::codes::CodeFailure;
+use usecases::codes::{CodeFailure, CodeSettings};
 use usecases::phone_change::{Outcome, PhoneChange, Refusal, Request};
 
 /// Fails every send, like SNS refusing a publish.
@@ -43,8 +43,11 @@ impl OtpKeys for FixedKey {
 async fn a_failed_send_releases_its_reservation() {
     let env = TestEnv::new().await;
     let profiles = ProfileStore::new(env.dynamodb.clone(), &env.table);
-    let keys = FixedKey(OtpKey::new(&[9; 32]).unwrap());
-    let policy = OtpPolicy::default();
+    let codes = CodeSettings {
+        keys: FixedKey(OtpKey::new(&[9; 32]).unwrap()),
+        policy: OtpPolicy::default(),
+        clock: env.clock.clone(),
+    };
     let user = UserId::parse("ada").unwrap();
     let phone = PhoneNumber::parse(&fresh_phone()).unwrap();
     let actor = Actor {
@@ -67,9 +70,7 @@ async fn a_failed_send_releases_its_reservation() {
     let failing = PhoneChange {
         profiles: &profiles,
         sms: &FailingSms,
-        keys: &keys,
-        policy: &policy,
-        clock: &env.clock,
+        codes: &codes,
     };
     let refused = failing.run(&request(&ask)).await.unwrap_err();
     assert!(
@@ -85,9 +86,7 @@ async fn a_failed_send_releases_its_reservation() {
     let working = PhoneChange {
         profiles: &profiles,
         sms: &recording,
-        keys: &keys,
-        policy: &policy,
-        clock: &env.clock,
+        codes: &codes,
     };
     let sent = working.run(&request(&ask)).await.unwrap();
     assert!(
