@@ -262,8 +262,8 @@ impl LoyaltyPipeline {
             .expect("the loyalty sync has an EventBridge rule");
         let sync = LoyaltySync {
             platform: env.platform.loyalty(),
-            cards: env.platform.loyalty_store().unwrap(),
-            erasures: env.platform.privacy_store().unwrap(),
+            cards: env.platform.store().unwrap(),
+            erasures: env.platform.store().unwrap(),
             dead_letters: adapters::dead_letters::SqsDeadLetters::new(
                 adapters::aws::LazyClient::ready(bus.sqs.clone()),
                 &dead_letters,

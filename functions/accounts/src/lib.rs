@@ -94,9 +94,9 @@ impl AccountsApp {
         Ok(Self {
             issuer: token.issuer.clone(),
             jwks,
-            accounts: p.account_store()?,
-            profiles: p.profile_store()?,
-            sessions: p.session_store()?,
+            accounts: p.store()?,
+            profiles: p.store()?,
+            sessions: p.store()?,
             tokens: p.access_token_issuer()?,
             email: p.email_sender()?,
             sms: SnsSms::new(p.sns(), p.settings.sms.clone()),
@@ -104,7 +104,7 @@ impl AccountsApp {
             clock: p.clock.clone(),
             locales: p.settings.locales()?,
             loyalty: p.loyalty(),
-            cards: p.loyalty_store()?,
+            cards: p.store()?,
             admin_issuers: p.settings.admin_token_issuers.clone(),
             client_ids,
         })

@@ -154,7 +154,7 @@ impl Authorizer {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
             users: UserTokenVerifier::new(p.settings.require_token()?)?,
-            api_tokens: p.api_token_store()?,
+            api_tokens: p.store()?,
             clock: p.clock.clone(),
         })
     }

@@ -32,7 +32,7 @@ pub struct CiApp {
 impl CiApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            ci: p.ci_store()?,
+            ci: p.store()?,
             clock: p.clock.clone(),
         })
     }

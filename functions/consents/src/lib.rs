@@ -32,7 +32,7 @@ pub struct ConsentsApp {
 impl ConsentsApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            profiles: p.profile_store()?,
+            profiles: p.store()?,
             clock: p.clock.clone(),
         })
     }

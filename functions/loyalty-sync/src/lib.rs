@@ -36,8 +36,8 @@ impl LoyaltySync<adapters::loyalty::OpenLoyalty, adapters::dead_letters::SqsDead
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
             platform: p.loyalty(),
-            cards: p.loyalty_store()?,
-            erasures: p.privacy_store()?,
+            cards: p.store()?,
+            erasures: p.store()?,
             dead_letters: p.dead_letters()?,
         })
     }

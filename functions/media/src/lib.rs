@@ -43,7 +43,7 @@ impl MediaApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
             app_keys: AppKeys::new(p.settings.app_keys.clone()),
-            profiles: p.profile_store()?,
+            profiles: p.store()?,
             images: p.image_store()?,
             folder_keys: otp_key_source(p.secrets(), p.settings.require_otp_secret()?),
             policy: p.settings.upload_policy,

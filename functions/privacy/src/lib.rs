@@ -8,13 +8,13 @@
 
 use adapters::email::SesEmail;
 use adapters::images::S3Images;
-use adapters::secrets::{OtpKeySource, otp_key_source};
+use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
 use api::http::{json, request_id};
 use api::partner::{self, UpdateResult, UserFailure};
 use api::{ApiError, Identity, Style, otp};
-use domain::otp::{OtpCode, OtpPolicy};
+use domain::otp::OtpCode;
 use domain::password::Password;
 use domain::privacy::{ErasedBy, ExportQuota};
 use domain::{Clock, FieldErrors};
@@ -23,7 +23,7 @@ use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde_json::{Map, Value, json as json_value};
 use store::{AccountStore, PrivacyStore, ProfileStore};
-use usecases::codes::CodeFailure;
+use usecases::codes::{CodeFailure, CodeSettings};
 use usecases::erasure::{self, Eraser, HolderErasure, Outcome, Proof};
 use usecases::export::{self, Export};
 
@@ -45,8 +45,8 @@ pub struct PrivacyApp {
     pub objects: S3Images,
     pub sms: SnsSms,
     pub email: SesEmail,
-    pub otp_keys: OtpKeySource,
-    pub otp_policy: OtpPolicy,
+    /// The key (of codes, and of the folders an erasure finds by name), limits, clock.
+    pub codes: CodeSettings<OtpKeySource>,
     pub export_quota: ExportQuota,
     pub clock: Clock,
 }
@@ -55,15 +55,13 @@ impl PrivacyApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         let settings = &p.settings;
         Ok(Self {
-            privacy: p.privacy_store()?,
-            profiles: p.profile_store()?,
-            accounts: p.account_store()?,
+            privacy: p.store()?,
+            profiles: p.store()?,
+            accounts: p.store()?,
             objects: p.image_store()?,
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
             email: p.email_sender()?,
-            // Fetched on the first code or erasure, not during init.
-            otp_keys: otp_key_source(p.secrets(), settings.require_otp_secret()?),
-            otp_policy: settings.otp_policy.clone(),
+            codes: p.code_settings()?,
             export_quota: ExportQuota::default(),
             clock: p.clock.clone(),
         })
@@ -73,8 +71,8 @@ impl PrivacyApp {
         Eraser {
             privacy: &self.privacy,
             objects: &self.objects,
-            keys: &self.otp_keys,
-            clock: &self.clock,
+            keys: &self.codes.keys,
+            clock: &self.codes.clock,
         }
     }
 
@@ -85,7 +83,7 @@ impl PrivacyApp {
             accounts: &self.accounts,
             sms: &self.sms,
             email: &self.email,
-            policy: &self.otp_policy,
+            codes: &self.codes,
         }
     }
 
@@ -93,7 +91,7 @@ impl PrivacyApp {
         Export {
             privacy: &self.privacy,
             objects: &self.objects,
-            keys: &self.otp_keys,
+            keys: &self.codes.keys,
             quota: self.export_quota,
             clock: &self.clock,
         }

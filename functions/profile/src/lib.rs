@@ -58,8 +58,8 @@ impl ProfileApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         let settings = &p.settings;
         Ok(Self {
-            profiles: p.profile_store()?,
-            accounts: p.account_store()?,
+            profiles: p.store()?,
+            accounts: p.store()?,
             email: p.email_sender()?,
             codes: p.code_settings()?,
             sms: SnsSms::new(p.sns(), settings.sms.clone()),
@@ -67,7 +67,7 @@ impl ProfileApp {
             locales: settings.locales()?,
             app_keys: AppKeys::new(settings.app_keys.clone()),
             loyalty: p.loyalty(),
-            cards: p.loyalty_store()?,
+            cards: p.store()?,
             images: p.image_store().ok(),
             upload_policy: settings.upload_policy,
         })

@@ -35,7 +35,7 @@ pub struct ProfilesApiApp {
 impl ProfilesApiApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            profiles: p.profile_store()?,
+            profiles: p.store()?,
             clock: p.clock.clone(),
             locales: p.settings.locales()?,
         })

@@ -30,7 +30,7 @@ pub struct SegmentsApp {
 impl SegmentsApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
-            segments: p.segment_store()?,
+            segments: p.store()?,
             clock: p.clock.clone(),
         })
     }

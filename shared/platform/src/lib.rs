@@ -16,7 +16,6 @@ use api::app::HttpApp;
 use domain::Clock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use store::{AccountStore, ApiTokenStore, CiStore, ProfileStore, SegmentStore, SessionStore};
 
 pub use config::{AvatarConfig, ConfigError, LoyaltyConfig, Settings, TokenConfig};
 
@@ -156,12 +155,9 @@ impl Platform {
         ))
     }
 
-    /// Loyalty cards in the table.
-    pub fn loyalty_store(&self) -> Result<store::LoyaltyStore, ConfigError> {
-        Ok(store::LoyaltyStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
+    /// A store over the table (`TABLE_NAME`): `ProfileStore`, `AccountStore`, ...
+    pub fn store<S: store::TableStore>(&self) -> Result<S, ConfigError> {
+        Ok(S::over(self.dynamodb(), self.settings.require_table()?))
     }
 
     /// SES, built on the first email.
@@ -177,56 +173,6 @@ impl Platform {
             self.settings.require_signing_key_secret()?,
             &token.issuer,
             &token.audience,
-        ))
-    }
-
-    pub fn profile_store(&self) -> Result<ProfileStore, ConfigError> {
-        Ok(ProfileStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
-    }
-
-    /// Exports and erasures.
-    pub fn privacy_store(&self) -> Result<store::PrivacyStore, ConfigError> {
-        Ok(store::PrivacyStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
-    }
-
-    pub fn segment_store(&self) -> Result<SegmentStore, ConfigError> {
-        Ok(SegmentStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
-    }
-
-    pub fn ci_store(&self) -> Result<CiStore, ConfigError> {
-        Ok(CiStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
-    }
-
-    pub fn account_store(&self) -> Result<AccountStore, ConfigError> {
-        Ok(AccountStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
-    }
-
-    pub fn session_store(&self) -> Result<SessionStore, ConfigError> {
-        Ok(SessionStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
-        ))
-    }
-
-    pub fn api_token_store(&self) -> Result<ApiTokenStore, ConfigError> {
-        Ok(ApiTokenStore::new(
-            self.dynamodb(),
-            self.settings.require_table()?,
         ))
     }
 }

@@ -5,7 +5,6 @@
 //! attempts on it (`login_attempts`), proving its address spends a code
 //! (`email_verification`), and an email change moves it (`contact_change`).
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use domain::{Email, UserId};
 use serde::Deserialize;
@@ -19,10 +18,9 @@ use crate::txn::{none_if_condition_failed, update_item};
 /// no new account, and it keeps its `version`, the credential aggregate's count.
 pub(crate) const MOVED_AT: &str = "moved_at";
 
-#[derive(Clone, Debug)]
-pub struct AccountStore {
-    pub(crate) client: Client,
-    pub(crate) table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    AccountStore
 }
 
 /// What a login needs to know.
@@ -63,13 +61,6 @@ impl AccountStore {
     /// The hourly cap on texts, in this store's table.
     pub fn sms_quota(&self) -> crate::SmsQuota {
         crate::SmsQuota::new(self.client.clone(), &self.table)
-    }
-
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
     }
 
     /// Sets the scopes an operator grants the account of `email` (`users:admin`); its

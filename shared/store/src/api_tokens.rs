@@ -1,6 +1,5 @@
 //! API token records, keyed by the token's SHA-256.
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::StoreError;
@@ -9,20 +8,12 @@ use crate::item::Item;
 use crate::keys::{ItemKey, PK, SK};
 use domain::api_token::{ApiToken, ApiTokenSecret};
 
-#[derive(Clone, Debug)]
-pub struct ApiTokenStore {
-    client: Client,
-    table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    ApiTokenStore
 }
 
 impl ApiTokenStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// One GetItem by hash.
     pub async fn find(&self, secret: &ApiTokenSecret) -> Result<Option<ApiToken>, StoreError> {
         let out = self

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
@@ -16,10 +15,9 @@ use crate::txn::{Outcome, condition_check, transact, update};
 use domain::{Actor, CiProperty, CiValues, UserId, timestamp};
 use serde_json::Value;
 
-#[derive(Clone, Debug)]
-pub struct CiStore {
-    client: Client,
-    table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    CiStore
 }
 
 /// What the store knows of one user: whether they have a profile, and their identifiers.
@@ -38,13 +36,6 @@ pub enum CiError {
 }
 
 impl CiStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// One transaction: the profile must exist; the identifiers are set, and the
     /// partner's change goes on the account's record.
     pub async fn set(

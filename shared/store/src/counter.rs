@@ -60,21 +60,13 @@ pub(crate) async fn give_back(
     none_if_condition_failed(result).map(|_| ())
 }
 
-/// The hourly cap on texts, shared by every function that sends them.
-#[derive(Clone)]
-pub struct SmsQuota {
-    client: Client,
-    table: String,
+crate::table_store! {
+    /// The hourly cap on texts, shared by every function that sends them.
+    #[derive(Clone)]
+    SmsQuota
 }
 
 impl SmsQuota {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// Takes one text of the hour starting at `hour` (epoch seconds) if fewer than
     /// `limit` went out in it; `new_numbers`: the count of texts to numbers no account
     /// has proved, else the count of all texts.

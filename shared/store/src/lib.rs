@@ -12,6 +12,40 @@
 //! spans both: a login's session clears the credential's attempts, a phone sign-up
 //! writes the loyalty card, an erasure reads the credential and the card.
 
+/// Declares a store over the one table: its client and the table's name, `new`, and
+/// the `TableStore` the composition root builds it through.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! table_store {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        pub struct $name {
+            pub(crate) client: aws_sdk_dynamodb::Client,
+            pub(crate) table: String,
+        }
+
+        impl $name {
+            pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+                Self {
+                    client,
+                    table: table.into(),
+                }
+            }
+        }
+
+        impl $crate::TableStore for $name {
+            fn over(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+                Self::new(client, table)
+            }
+        }
+    };
+}
+
+/// A store over the one table, built from a DynamoDB client and the table's name.
+pub trait TableStore: Sized {
+    fn over(client: aws_sdk_dynamodb::Client, table: &str) -> Self;
+}
+
 mod account_audit;
 mod accounts;
 mod api_tokens;

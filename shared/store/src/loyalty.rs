@@ -3,7 +3,6 @@
 //! is called; made `active` with the platform's member id by a conditional update, so
 //! a late or repeated answer cannot move a card backwards.
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::loyalty::{CardStatus, LoyaltyCard};
 use domain::{Profile, UserId};
@@ -61,20 +60,12 @@ pub(crate) fn card_from_item(item: Item) -> Result<LoyaltyCard, StoreError> {
     Ok(serde_dynamo::from_item(item)?)
 }
 
-#[derive(Clone, Debug)]
-pub struct LoyaltyStore {
-    client: Client,
-    table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    LoyaltyStore
 }
 
 impl LoyaltyStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// The profile and the card, in one BatchGetItem.
     pub async fn profile_with_card(
         &self,

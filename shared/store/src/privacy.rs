@@ -7,7 +7,6 @@
 //! can be repeated: a retry after a crash starts again from the mark and deletes what is
 //! left, and a uniqueness claim is deleted only while it still names this account.
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use domain::{Email, PhoneNumber, Profile, UserId};
@@ -31,10 +30,9 @@ const PHONE_HASH: &str = "phone_hash";
 /// loyalty sync has anonymized it.
 pub(crate) const LOYALTY_MEMBER: &str = "loyalty_member";
 
-#[derive(Clone, Debug)]
-pub struct PrivacyStore {
-    pub(crate) client: Client,
-    pub(crate) table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    PrivacyStore
 }
 
 /// Who, when and why, as the tombstone keeps it.
@@ -108,13 +106,6 @@ fn standing_of(user: &UserId, item: Option<Item>) -> Standing {
 }
 
 impl PrivacyStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// Where `user`'s account stands, with its profile while live: one strongly
     /// consistent GetItem.
     pub async fn account(&self, user: &UserId) -> Result<Account, StoreError> {

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -33,23 +32,15 @@ use crate::txn::{Outcome, transact, update, update_item};
 /// Attempts before a write that keeps losing races gives up with 503.
 pub(crate) const MAX_ATTEMPTS: usize = 8;
 
-#[derive(Clone, Debug)]
-pub struct ProfileStore {
-    pub(crate) client: Client,
-    pub(crate) table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    ProfileStore
 }
 
 impl ProfileStore {
     /// The hourly cap on texts, in this store's table.
     pub fn sms_quota(&self) -> crate::SmsQuota {
         crate::SmsQuota::new(self.client.clone(), &self.table)
-    }
-
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
     }
 
     pub async fn get(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {

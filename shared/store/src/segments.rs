@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
@@ -15,10 +14,9 @@ use crate::profile_item::{ERASURE, VERSION};
 use crate::txn::{Outcome, condition_check, transact, update};
 use domain::{Segment, SegmentId, UserId, sort_segments, timestamp};
 
-#[derive(Clone, Debug)]
-pub struct SegmentStore {
-    client: Client,
-    table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    SegmentStore
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,13 +30,6 @@ pub enum AssignError {
 }
 
 impl SegmentStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// Creates or replaces a catalog entry; `true` when it was new.
     pub async fn put(&self, segment: &Segment, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut item: Item = serde_dynamo::to_item(segment)?;

@@ -11,7 +11,6 @@
 //! within the grace replaced (`superseded`, rare). A rotation deletes the token before `previous`,
 //! so an erasure finds every token of a user from their sessions.
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS, Standing};
 use domain::{Email, UserId};
@@ -26,10 +25,9 @@ use crate::login_attempts::clear_login_attempts;
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{Outcome, delete, transact, unless_condition_failed, update, update_item};
 
-#[derive(Clone, Debug)]
-pub struct SessionStore {
-    client: Client,
-    table: String,
+crate::table_store! {
+    #[derive(Clone, Debug)]
+    SessionStore
 }
 
 /// What a refresh with a presented token came to.
@@ -71,13 +69,6 @@ fn s(v: &str) -> AttributeValue {
 }
 
 impl SessionStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
     /// A new session after a successful login, with its first refresh token; the login
     /// window of the credential is cleared in the same transaction.
     pub async fn open(&self, session: &NewSession<'_>, email: &Email) -> Result<(), StoreError> {

@@ -26,6 +26,43 @@ pub struct CodeSettings<K> {
     pub clock: Clock,
 }
 
+impl<K: OtpKeys> CodeSettings<K> {
+    /// Sends a fresh code by SMS (see `send_by_sms` below).
+    pub(crate) async fn send_by_sms<S: SmsSender>(
+        &self,
+        texting: Texting<'_, S>,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        phone: &PhoneNumber,
+        now: i64,
+    ) -> Result<CodeSent, CodeFailure> {
+        send_by_sms(&self.policy, &self.keys, texting, items, code, phone, now).await
+    }
+
+    /// Sends a fresh code by email (see `send_by_email` below).
+    pub(crate) async fn send_by_email<E: EmailSender>(
+        &self,
+        mailing: Mailing<'_, E>,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        address: &Email,
+        now: i64,
+    ) -> Result<CodeSent, CodeFailure> {
+        send_by_email(&self.policy, &self.keys, mailing, items, code, address, now).await
+    }
+
+    /// Judges a presented code (see `check` below): its digest when right.
+    pub(crate) async fn check(
+        &self,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        presented: &OtpCode,
+        now: i64,
+    ) -> Result<String, CodeFailure> {
+        check(&self.policy, &self.keys, items, code, presented, now).await
+    }
+}
+
 /// What a code proves, for whom, sent where: the inputs of its digest.
 #[derive(Clone, Copy)]
 pub(crate) struct CodeFor<'a> {
@@ -173,7 +210,7 @@ pub(crate) struct Texting<'a, S> {
 /// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
 /// number in a country served, and only while the hour's cap on texts (counted in
 /// `quota`, across every user) is not reached.
-pub(crate) async fn send_by_sms<K: OtpKeys, S: SmsSender>(
+async fn send_by_sms<K: OtpKeys, S: SmsSender>(
     policy: &OtpPolicy,
     keys: &K,
     Texting { sms, quota, to }: Texting<'_, S>,
@@ -250,7 +287,7 @@ pub(crate) struct Mailing<'a, E> {
 }
 
 /// Sends a fresh code by email to `address`, under the policy's limits.
-pub(crate) async fn send_by_email<K: OtpKeys, E: EmailSender>(
+async fn send_by_email<K: OtpKeys, E: EmailSender>(
     policy: &OtpPolicy,
     keys: &K,
     Mailing { email, letter }: Mailing<'_, E>,
@@ -278,7 +315,7 @@ pub(crate) async fn send_by_email<K: OtpKeys, E: EmailSender>(
 
 /// Judges `presented`; right, it returns the live code's digest, for the write that
 /// spends it.
-pub(crate) async fn check<K: OtpKeys>(
+async fn check<K: OtpKeys>(
     policy: &OtpPolicy,
     keys: &K,
     items: &OneTimeCode,

@@ -126,7 +126,6 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
         new_email: &Email,
         state: &EmailChangeState,
     ) -> Result<Outcome, Refusal> {
-        let policy = &self.codes.policy;
         let checksum = TokenChecksum::generate();
         let (subject, target) = (subject(user, &checksum), new_email.normalized());
         let code = CodeFor {
@@ -135,19 +134,19 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             target: &target,
         };
         let now = self.codes.clock.now().timestamp();
-        let sent = codes::send_by_email(
-            policy,
-            &self.codes.keys,
-            codes::Mailing {
-                email: self.email,
-                letter: CHANGE_EMAIL,
-            },
-            &state.code,
-            code,
-            new_email,
-            now,
-        )
-        .await?;
+        let sent = self
+            .codes
+            .send_by_email(
+                codes::Mailing {
+                    email: self.email,
+                    letter: CHANGE_EMAIL,
+                },
+                &state.code,
+                code,
+                new_email,
+                now,
+            )
+            .await?;
         Ok(Outcome::TokenSent { sent, checksum })
     }
 
@@ -172,15 +171,10 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             target: &target,
         };
         let now = self.codes.clock.now();
-        let digest = codes::check(
-            &self.codes.policy,
-            &self.codes.keys,
-            &state.code,
-            code,
-            token,
-            now.timestamp(),
-        )
-        .await?;
+        let digest = self
+            .codes
+            .check(&state.code, code, token, now.timestamp())
+            .await?;
         let rest = ProfilePatch {
             email: None,
             token: None,

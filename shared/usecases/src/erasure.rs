@@ -4,7 +4,7 @@
 //! for a missing user from then on; then everything of it goes, in steps a retry can
 //! repeat (`store::PrivacyStore`); a retry of an erasure under way needs no new proof.
 
-use domain::otp::{CodeSent, OtpCode, OtpPolicy, Purpose};
+use domain::otp::{CodeSent, OtpCode, Purpose};
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
 use domain::privacy::{ErasedBy, owner_prefixes};
@@ -14,7 +14,7 @@ use store::{
     PrivacyStore, ProfileStore, ProofState, StoreError,
 };
 
-use crate::codes::{self, CodeFailure, CodeFor, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
 
 /// What erases an account: the stores, the bucket, and the key of the tombstone's
 /// hashes. A partner or an operator erases with it directly (`by_authority`).
@@ -33,7 +33,8 @@ pub struct HolderErasure<'a, S, E, K, O> {
     pub accounts: &'a AccountStore,
     pub sms: &'a S,
     pub email: &'a E,
-    pub policy: &'a OtpPolicy,
+    /// The codes that prove the request: the same key and clock as the eraser's.
+    pub codes: &'a CodeSettings<K>,
 }
 
 /// What the holder sent to prove the request is theirs.
@@ -283,15 +284,14 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             }
             Proof::Code(code) => {
                 let destination = destination.ok_or(Refusal::NoProofPossible)?;
-                codes::check(
-                    self.policy,
-                    self.eraser.keys,
-                    proof_code(&state, &destination)?,
-                    code_for(user, &destination.target()),
-                    &code,
-                    self.eraser.clock.now().timestamp(),
-                )
-                .await?;
+                self.codes
+                    .check(
+                        proof_code(&state, &destination)?,
+                        code_for(user, &destination.target()),
+                        &code,
+                        self.eraser.clock.now().timestamp(),
+                    )
+                    .await?;
             }
             Proof::None => {
                 let destination = destination.ok_or(Refusal::NoProofPossible)?;
@@ -344,35 +344,33 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         let code = code_for(user, &target);
         let sent = match destination {
             Destination::Phone(phone) => {
-                codes::send_by_sms(
-                    self.policy,
-                    self.eraser.keys,
-                    codes::Texting {
-                        sms: self.sms,
-                        quota: &self.profiles.sms_quota(),
-                        to: domain::sms::Recipient::Holder,
-                    },
-                    items,
-                    code,
-                    phone,
-                    now,
-                )
-                .await?
+                self.codes
+                    .send_by_sms(
+                        codes::Texting {
+                            sms: self.sms,
+                            quota: &self.profiles.sms_quota(),
+                            to: domain::sms::Recipient::Holder,
+                        },
+                        items,
+                        code,
+                        phone,
+                        now,
+                    )
+                    .await?
             }
             Destination::Email(email) => {
-                codes::send_by_email(
-                    self.policy,
-                    self.eraser.keys,
-                    codes::Mailing {
-                        email: self.email,
-                        letter: ERASE_ACCOUNT,
-                    },
-                    items,
-                    code,
-                    email,
-                    now,
-                )
-                .await?
+                self.codes
+                    .send_by_email(
+                        codes::Mailing {
+                            email: self.email,
+                            letter: ERASE_ACCOUNT,
+                        },
+                        items,
+                        code,
+                        email,
+                        now,
+                    )
+                    .await?
             }
         };
         Ok(Outcome::CodeSent(sent))

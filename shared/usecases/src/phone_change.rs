@@ -150,22 +150,21 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
         phone: &PhoneNumber,
         state: &PhoneChangeState,
     ) -> Result<Outcome, Refusal> {
-        let policy = &self.codes.policy;
         let now = self.codes.clock.now().timestamp();
-        let sent = codes::send_by_sms(
-            policy,
-            &self.codes.keys,
-            codes::Texting {
-                sms: self.sms,
-                quota: &self.profiles.sms_quota(),
-                to: domain::sms::Recipient::NewNumber,
-            },
-            &state.code,
-            code_for(user, phone),
-            phone,
-            now,
-        )
-        .await?;
+        let sent = self
+            .codes
+            .send_by_sms(
+                codes::Texting {
+                    sms: self.sms,
+                    quota: &self.profiles.sms_quota(),
+                    to: domain::sms::Recipient::NewNumber,
+                },
+                &state.code,
+                code_for(user, phone),
+                phone,
+                now,
+            )
+            .await?;
         Ok(Outcome::CodeSent(sent))
     }
 
@@ -178,15 +177,9 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
     ) -> Result<Verified, Refusal> {
         let phone = change.phone;
         let now = self.codes.clock.now();
-        codes::check(
-            &self.codes.policy,
-            &self.codes.keys,
-            &state.code,
-            code_for(user, phone),
-            code,
-            now.timestamp(),
-        )
-        .await?;
+        self.codes
+            .check(&state.code, code_for(user, phone), code, now.timestamp())
+            .await?;
         match self
             .profiles
             .commit_phone_change(user, state, &change, now)

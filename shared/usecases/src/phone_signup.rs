@@ -98,7 +98,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         request: &Request,
         state: &PhoneRegistrationState,
     ) -> Result<Outcome, Refusal> {
-        let (policy, phone) = (&self.codes.policy, &request.phone);
+        let phone = &request.phone;
         let subject = request.email.normalized();
         let code = CodeFor {
             purpose: Purpose::RegisterPhone,
@@ -106,20 +106,20 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             target: phone.e164(),
         };
         let now = self.codes.clock.now().timestamp();
-        let sent = codes::send_by_sms(
-            policy,
-            &self.codes.keys,
-            codes::Texting {
-                sms: self.sms,
-                quota: &self.accounts.sms_quota(),
-                to: domain::sms::Recipient::NewNumber,
-            },
-            &state.code,
-            code,
-            phone,
-            now,
-        )
-        .await?;
+        let sent = self
+            .codes
+            .send_by_sms(
+                codes::Texting {
+                    sms: self.sms,
+                    quota: &self.accounts.sms_quota(),
+                    to: domain::sms::Recipient::NewNumber,
+                },
+                &state.code,
+                code,
+                phone,
+                now,
+            )
+            .await?;
         Ok(Outcome::CodeSent(sent))
     }
 
@@ -137,15 +137,10 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             subject: &subject,
             target: phone.e164(),
         };
-        let digest = codes::check(
-            policy,
-            &self.codes.keys,
-            &state.code,
-            code_for,
-            code,
-            now.timestamp(),
-        )
-        .await?;
+        let digest = self
+            .codes
+            .check(&state.code, code_for, code, now.timestamp())
+            .await?;
         // Only now: a made-up code learns nothing of who holds the email or the number.
         refuse_taken(state)?;
         let password = request.password.clone();

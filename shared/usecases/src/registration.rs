@@ -107,24 +107,22 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
 
     /// A code to the account's address, under the send limits.
     pub async fn send_code(&self, email: &Email) -> Result<(), Refusal> {
-        let policy = &self.codes.policy;
         let now = self.codes.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;
         let user = unverified_owner(&state, Refusal::UnknownEmail)?;
         let target = email.normalized();
-        codes::send_by_email(
-            policy,
-            &self.codes.keys,
-            codes::Mailing {
-                email: self.email,
-                letter: VERIFY_EMAIL,
-            },
-            &state.code,
-            code_for(&user, &target),
-            email,
-            now,
-        )
-        .await?;
+        self.codes
+            .send_by_email(
+                codes::Mailing {
+                    email: self.email,
+                    letter: VERIFY_EMAIL,
+                },
+                &state.code,
+                code_for(&user, &target),
+                email,
+                now,
+            )
+            .await?;
         Ok(())
     }
 
@@ -135,15 +133,10 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         let state = self.accounts.load_email_verification(email).await?;
         let user = unverified_owner(&state, CodeRefusal::Expired.into())?;
         let target = email.normalized();
-        let digest = codes::check(
-            policy,
-            &self.codes.keys,
-            &state.code,
-            code_for(&user, &target),
-            code,
-            now,
-        )
-        .await?;
+        let digest = self
+            .codes
+            .check(&state.code, code_for(&user, &target), code, now)
+            .await?;
         let spent = SpentCode {
             code: &state.code,
             digest: &digest,

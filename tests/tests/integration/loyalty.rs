@@ -504,7 +504,7 @@ mod sync {
         assert_eq!(created["loyalty_card"]["status"], "pending");
         env.standin("DELETE", "fault");
         // What the late call read before the erasure.
-        let cards = env.platform.loyalty_store().unwrap();
+        let cards = env.platform.store::<store::LoyaltyStore>().unwrap();
         let uid = domain::UserId::parse(&user).unwrap();
         let (profile, card) = cards.profile_with_card(&uid).await.unwrap();
         let (profile, mut card) = (profile.unwrap(), card.unwrap());

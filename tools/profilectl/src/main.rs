@@ -309,7 +309,7 @@ async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> 
     });
     let p = platform::Platform::new(sdk, settings, domain::Clock::system());
     let failed = |e: &dyn std::fmt::Display| e.to_string();
-    let privacy = p.privacy_store().map_err(|e| failed(&e))?;
+    let privacy = p.store::<store::PrivacyStore>().map_err(|e| failed(&e))?;
     let objects = p.image_store().map_err(|e| failed(&e))?;
     let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
     match &command {
