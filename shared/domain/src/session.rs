@@ -63,9 +63,10 @@ impl<'a> Standing<'a> {
         }
     }
 
-    /// The session named another token than expected (a concurrent refresh moved it, or
-    /// the presented token was forked off): a never-rotated token the session does not
-    /// name is a superseded copy, reused; a retry looks again.
+    /// Judged on the token read again after the session named another token than
+    /// expected: still never rotated and not what the session names, it is a superseded
+    /// copy, reused. Rotated meanwhile (a concurrent refresh with the same token) it is a
+    /// retry, judged as such.
     pub fn lost_to(&self, current: Option<&str>, presented: &str) -> bool {
         matches!(self, Standing::Live) && current != Some(presented)
     }

@@ -102,6 +102,9 @@ impl SessionStore {
         now: i64,
         asked: Option<&ClientId>,
     ) -> Result<Rotation, StoreError> {
+        // What the session named when a rotation last failed: judged against the token as
+        // read again, since a concurrent refresh may have rotated it meanwhile.
+        let mut named_instead: Option<Option<String>> = None;
         for _ in 0..3 {
             let Some(token) = self.token(presented).await? else {
                 return Ok(Rotation::Refused);
@@ -125,7 +128,10 @@ impl SessionStore {
             if asked.is_some_and(|asked| *asked != client) {
                 return Ok(Rotation::Refused);
             }
-            let Some(expected) = standing.expected(presented) else {
+            let superseded = named_instead
+                .as_ref()
+                .is_some_and(|current| standing.lost_to(current.as_deref(), presented));
+            let Some(expected) = standing.expected(presented).filter(|_| !superseded) else {
                 self.revoke_family(&user, &token.family).await?;
                 tracing::warn!(family = %token.family, "refresh token reused; session revoked");
                 return Ok(Rotation::Refused);
@@ -156,7 +162,13 @@ impl SessionStore {
             }
             session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
             let mut spent = Expression::default();
-            spent.set("rotated_at", n(now));
+            // The grace runs from the first rotation: retries do not slide it along.
+            let rotated_at = spent.name("rotated_at");
+            let first = spent.value(n(now));
+            spent.set_raw(
+                rotated_at.clone(),
+                format!("if_not_exists({rotated_at}, {first})"),
+            );
             spent.set("rotated_to", s(next));
             let mut items = vec![
                 update(
@@ -204,11 +216,9 @@ impl SessionStore {
                     if revoked {
                         return Ok(Rotation::Refused);
                     }
-                    if standing.lost_to(current, presented) {
-                        self.revoke_family(&user, &token.family).await?;
-                        return Ok(Rotation::Refused);
-                    }
-                    // A concurrent refresh with the same token moved the session: look again.
+                    // The session moved on: a concurrent refresh with the same token (read
+                    // again, it is rotated: a retry) or a superseded copy (still not).
+                    named_instead = Some(current.map(str::to_owned));
                 }
                 Outcome::FirstFailed(None) => return Ok(Rotation::Refused),
                 Outcome::Failed(_) | Outcome::Conflict => {}

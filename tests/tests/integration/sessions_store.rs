@@ -208,3 +208,58 @@ async fn a_family_keeps_its_live_token_and_the_one_before_and_its_session_names_
         "every token item is named by its session"
     );
 }
+
+/// Two refreshes with one token at once (an app retrying over a flaky network): both are
+/// served, and the family lives on through the token the session names.
+#[tokio::test]
+async fn two_refreshes_with_one_token_at_once_are_both_served_and_the_family_lives() {
+    let (t1, t2, t3, t4) = (token(), token(), token(), token());
+    let w = world(&t1).await;
+    let (a, b) = futures_util::future::join(
+        w.sessions.rotate(&t1, &t2, w.now),
+        w.sessions.rotate(&t1, &t3, w.now),
+    )
+    .await;
+    for rotation in [a.unwrap(), b.unwrap()] {
+        assert!(matches!(rotation, Rotation::Rotated { .. }), "{rotation:?}");
+    }
+    let session = w
+        .env
+        .scan_all()
+        .await
+        .into_iter()
+        .find(|i| i["sk"].as_s().is_ok_and(|sk| sk == "SESSION#fam1"))
+        .expect("the session item");
+    assert!(
+        !matches!(
+            session.get("revoked"),
+            Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        ),
+        "the family is not revoked"
+    );
+    let current = session["current"].as_s().unwrap().clone();
+    assert!(current == t2 || current == t3);
+    assert!(matches!(
+        w.sessions.rotate(&current, &t4, w.now + 1).await.unwrap(),
+        Rotation::Rotated { .. }
+    ));
+}
+
+/// The grace runs from a token's first rotation: retrying it every few seconds does not
+/// keep it usable.
+#[tokio::test]
+async fn retries_do_not_slide_the_grace_along() {
+    let (t1, t2, t3, t4) = (token(), token(), token(), token());
+    let w = world(&t1).await;
+    let rotated = |r: Rotation| matches!(r, Rotation::Rotated { .. });
+    assert!(rotated(w.sessions.rotate(&t1, &t2, w.now).await.unwrap()));
+    assert!(
+        rotated(w.sessions.rotate(&t1, &t3, w.now + 9).await.unwrap()),
+        "a retry within the grace"
+    );
+    assert_eq!(
+        w.sessions.rotate(&t1, &t4, w.now + 12).await.unwrap(),
+        Rotation::Refused,
+        "twelve seconds after the first rotation is past the grace"
+    );
+}
