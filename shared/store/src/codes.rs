@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use domain::otp::{Challenge, HOUR_SECS, Purpose, SendLog};
 use domain::{Email, PhoneNumber, UserId};
 
@@ -15,7 +18,7 @@ use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::{Item, item_of, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::txn::{Outcome, delete, none_if_condition_failed, put, transact, update_item};
+use crate::txn::{Outcome, delete, put, transact, update_item};
 
 /// Where a code is sent.
 #[derive(Debug, Clone, Copy)]
@@ -194,9 +197,11 @@ impl OneTimeCode {
         release(&self.client, &self.table, self, challenge, log).await
     }
 
-    /// Counts a wrong code against the challenge still holding `digest`; `None` if gone.
-    pub async fn record_wrong(&self, digest: &str) -> Result<Option<u32>, StoreError> {
-        record_wrong(&self.client, &self.table, &self.slot.challenge, digest).await
+    /// Takes one of the live code's tries for a wrong code: one conditional write (the
+    /// code still holding `digest`, fewer than `max` tries taken), so however many wrong
+    /// codes arrive at once, at most `max` tries are taken.
+    pub async fn take_try(&self, digest: &str, max: u32) -> Result<Try, StoreError> {
+        take_try(&self.client, &self.table, &self.slot.challenge, digest, max).await
     }
 
     /// The transaction item that spends the live code holding `digest`.
@@ -206,7 +211,27 @@ impl OneTimeCode {
         max_attempts: u32,
         now: i64,
     ) -> Result<TransactWriteItem, StoreError> {
-        consume(&self.table, &self.slot.challenge, digest, max_attempts, now)
+        crate::txn::update(
+            &self.table,
+            &self.slot.challenge,
+            consume(digest, max_attempts, now),
+        )
+    }
+
+    /// Spends the live code holding `digest` on its own, for a flow whose write cannot
+    /// take it along (an erasure's mark): `false` when it was used, replaced or burned
+    /// since it was judged.
+    pub async fn spend_alone(
+        &self,
+        digest: &str,
+        max_attempts: u32,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let e = consume(digest, max_attempts, now);
+        let result = update_item(&self.client, &self.table, &self.slot.challenge, e)
+            .send()
+            .await;
+        Ok(crate::txn::none_if_condition_failed(result)?.is_some())
     }
 }
 
@@ -290,40 +315,64 @@ async fn release(
     transact(client, items).await.map(|_| ())
 }
 
-async fn record_wrong(
+/// What taking a try of a live code came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Try {
+    /// Taken: the tries taken now, this one included.
+    Taken(u32),
+    /// Every try is taken; the code is burned.
+    Exhausted,
+    /// The code was used, replaced or expired away since it was read.
+    Gone,
+}
+
+async fn take_try(
     client: &Client,
     table: &str,
     challenge: &ItemKey,
     digest: &str,
-) -> Result<Option<u32>, StoreError> {
+    max: u32,
+) -> Result<Try, StoreError> {
     let mut e = Expression::default();
     let attempts = e.name("attempts");
-    let one = e.value(n(1));
+    let (one, limit) = (e.value(n(1)), e.value(n(max)));
     let digest_name = e.name("digest");
     let digest_value = e.value(AttributeValue::S(digest.to_owned()));
     e.set_raw(attempts.clone(), format!("{attempts} + {one}"));
-    e.condition(format!("{digest_name} = {digest_value}"));
+    e.condition(format!(
+        "{digest_name} = {digest_value} AND {attempts} < {limit}"
+    ));
     let result = update_item(client, table, challenge, e)
         .return_values(ReturnValue::UpdatedNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-    Ok(
-        none_if_condition_failed(result)?.and_then(|out| match out.attributes?.get("attempts") {
-            Some(AttributeValue::N(v)) => v.parse().ok(),
-            _ => None,
-        }),
-    )
+    let attempts_of = |item: Option<&Item>| match item.and_then(|i| i.get("attempts")) {
+        Some(AttributeValue::N(v)) => v.parse::<u32>().ok(),
+        _ => None,
+    };
+    match result {
+        Ok(out) => Ok(attempts_of(out.attributes.as_ref()).map_or(Try::Gone, Try::Taken)),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                let old = failed.item.as_ref();
+                let same_code = matches!(
+                    old.and_then(|i| i.get("digest")),
+                    Some(AttributeValue::S(d)) if d == digest
+                );
+                Ok(match attempts_of(old) {
+                    Some(taken) if same_code && taken >= max => Try::Exhausted,
+                    _ => Try::Gone,
+                })
+            }
+            _ => Err(err.into()),
+        },
+    }
 }
 
 /// The transaction item that spends the live code holding `digest`: it fails if the code
 /// was used, replaced or burned since it was judged, so a code commits at most once.
-fn consume(
-    table: &str,
-    challenge: &ItemKey,
-    digest: &str,
-    max_attempts: u32,
-    now: i64,
-) -> Result<TransactWriteItem, StoreError> {
+fn consume(digest: &str, max_attempts: u32, now: i64) -> Expression {
     let mut c = Expression::default();
     let (digest_name, attempts, target) = (c.name("digest"), c.name("attempts"), c.name("target"));
     let digest_value = c.value(AttributeValue::S(digest.to_owned()));
@@ -334,7 +383,7 @@ fn consume(
     c.condition(format!(
         "{digest_name} = {digest_value} AND {attempts} < {max}"
     ));
-    crate::txn::update(table, challenge, c)
+    c
 }
 
 /// A code judged right, to be spent by the write it authorises: that write fails if

@@ -85,7 +85,7 @@ pub use accounts::{AccountStore, Credential};
 pub use api_tokens::ApiTokenStore;
 pub use avatar::UploadSlot;
 pub use ci::{CiError, CiRecord, CiStore};
-pub use codes::{CodeKind, CodeSlot, Destination, OneTimeCode, SpentCode};
+pub use codes::{CodeKind, CodeSlot, Destination, OneTimeCode, SpentCode, Try};
 pub use consent_item::AuditEntry;
 pub use consents::{HistoryError, HistoryPage, MAX_HISTORY_PAGE};
 pub use contact_change::{ContactChange, ContactError, EmailChangeState};

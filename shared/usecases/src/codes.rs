@@ -13,7 +13,7 @@ use domain::ports::{EmailSender, OtpKeys, SmsSender};
 use domain::sms::Recipient;
 use domain::source::RequestSource;
 use domain::{Clock, Email, PhoneNumber};
-use store::{OneTimeCode, SmsQuota, StoreError};
+use store::{OneTimeCode, SmsQuota, StoreError, Try};
 
 /// The term the SMS cap's log line carries and the template's metric filter matches.
 pub const SMS_CAP_ALARM: &str = "sms_hourly_cap_reached";
@@ -314,7 +314,7 @@ async fn send_by_email<K: OtpKeys, E: EmailSender>(
 }
 
 /// Judges `presented`; right, it returns the live code's digest, for the write that
-/// spends it.
+/// spends it (`OneTimeCode::spend`, conditioned on the tries taken).
 async fn check<K: OtpKeys>(
     policy: &OtpPolicy,
     keys: &K,
@@ -330,13 +330,19 @@ async fn check<K: OtpKeys>(
     });
     let digest = challenge.and_then(|c| c.digest.clone()).unwrap_or_default();
     let refusal = match verdict {
+        // The flow's write spends it, conditioned on fewer tries taken than the policy
+        // allows: a right code judged while wrong ones came at once counts only among
+        // the first tries.
         Verdict::Right => return Ok(digest),
         Verdict::NoLiveCode => CodeRefusal::Expired,
         Verdict::Exhausted => CodeRefusal::AttemptsExceeded,
-        Verdict::Wrong => match items.record_wrong(&digest).await? {
-            None => CodeRefusal::Expired,
-            Some(n) if n >= policy.max_attempts => CodeRefusal::AttemptsExceeded,
-            Some(n) => CodeRefusal::Wrong {
+        // A wrong code takes a try in one conditional write: however many arrive at once,
+        // at most the policy's tries are taken.
+        Verdict::Wrong => match items.take_try(&digest, policy.max_attempts).await? {
+            Try::Gone => CodeRefusal::Expired,
+            Try::Exhausted => CodeRefusal::AttemptsExceeded,
+            Try::Taken(n) if n >= policy.max_attempts => CodeRefusal::AttemptsExceeded,
+            Try::Taken(n) => CodeRefusal::Wrong {
                 tries_left: policy.max_attempts - n,
             },
         },

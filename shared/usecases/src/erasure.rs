@@ -4,7 +4,7 @@
 //! for a missing user from then on; then everything of it goes, in steps a retry can
 //! repeat (`store::PrivacyStore`); a retry of an erasure under way needs no new proof.
 
-use domain::otp::{CodeSent, OtpCode, Purpose};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
 use domain::privacy::{ErasedBy, owner_prefixes};
@@ -284,14 +284,20 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             }
             Proof::Code(code) => {
                 let destination = destination.ok_or(Refusal::NoProofPossible)?;
-                self.codes
-                    .check(
-                        proof_code(&state, &destination)?,
-                        code_for(user, &destination.target()),
-                        &code,
-                        self.eraser.clock.now().timestamp(),
-                    )
+                let items = proof_code(&state, &destination)?;
+                let now = self.eraser.clock.now().timestamp();
+                let digest = self
+                    .codes
+                    .check(items, code_for(user, &destination.target()), &code, now)
                     .await?;
+                // Spent before the mark, on the condition every flow's write spends its
+                // code on: right codes count only among the first tries.
+                if !items
+                    .spend_alone(&digest, self.codes.policy.max_attempts, now)
+                    .await?
+                {
+                    return Err(CodeRefusal::Expired.into());
+                }
             }
             Proof::None => {
                 let destination = destination.ok_or(Refusal::NoProofPossible)?;
