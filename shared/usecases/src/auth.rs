@@ -187,3 +187,78 @@ impl<T: AccessTokens> Auth<'_, T> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ports::AccessToken;
+    use std::sync::Mutex;
+
+    /// The access-token port, recording what it was asked to sign.
+    #[derive(Default)]
+    struct Signer {
+        asked: Mutex<Vec<(String, String, String, i64)>>,
+        down: bool,
+    }
+
+    impl AccessTokens for Signer {
+        async fn issue(
+            &self,
+            user: &UserId,
+            scope: &str,
+            client: &ClientId,
+            now: i64,
+        ) -> Result<AccessToken, KeyUnavailable> {
+            if self.down {
+                return Err(KeyUnavailable("the signing key is unreachable".into()));
+            }
+            let asked = (user.to_string(), scope.into(), client.as_str().into(), now);
+            self.asked.lock().unwrap().push(asked);
+            Ok(AccessToken {
+                token: format!("at-{user}"),
+                expires_in: 900,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_session_stores_only_the_hash_of_the_refresh_token_the_client_gets() {
+        let signer = Signer::default();
+        let user = UserId::parse("ada").unwrap();
+        let client = ClientId::parse("mobile-app").unwrap();
+        let (tokens, first) = issue(&signer, &user, "profile", &client, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(tokens.access_token, "at-ada");
+        assert_eq!(tokens.expires_in, 900);
+        let presented = RefreshTokenSecret::parse(&tokens.refresh_token).expect("urt_ token");
+        let session = first.session();
+        assert_eq!(session.token_hash, presented.hash());
+        assert_ne!(session.token_hash, tokens.refresh_token);
+        assert_eq!(
+            (session.scope, session.client, session.now),
+            ("profile", &client, 1_000)
+        );
+        assert_eq!(
+            signer.asked.lock().unwrap().as_slice(),
+            [("ada".into(), "profile".into(), "mobile-app".into(), 1_000)]
+        );
+        let (again, second) = issue(&signer, &user, "profile", &client, 1_000)
+            .await
+            .unwrap();
+        assert_ne!(again.refresh_token, tokens.refresh_token);
+        assert_ne!(second.family, first.family, "every login is its own family");
+    }
+
+    #[tokio::test]
+    async fn no_session_without_a_signed_access_token() {
+        let signer = Signer {
+            down: true,
+            ..Signer::default()
+        };
+        let user = UserId::parse("ada").unwrap();
+        let client = ClientId::default();
+        let refused = issue(&signer, &user, "", &client, 1_000).await;
+        assert!(refused.is_err());
+    }
+}

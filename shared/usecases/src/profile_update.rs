@@ -64,6 +64,25 @@ pub enum Refusal {
     ContactNotAllowed { field: &'static str },
 }
 
+/// How a PATCH's new email or number is taken, by who acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Authority {
+    /// The holder proves each by the code sent to it (or nothing of the contact changes).
+    Proven,
+    /// An administrator vouches for both: set at once.
+    Vouched,
+}
+
+fn authority(source: Source, patch: &ProfilePatch) -> Result<Authority, Refusal> {
+    let changes_contact = patch.email.is_some() || patch.phone.is_some();
+    match source {
+        Source::Admin if changes_contact => Ok(Authority::Vouched),
+        Source::Api if patch.email.is_some() => Err(Refusal::ContactNotAllowed { field: "email" }),
+        Source::Api if patch.phone.is_some() => Err(Refusal::ContactNotAllowed { field: "phone" }),
+        _ => Ok(Authority::Proven),
+    }
+}
+
 impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
     pub async fn run(&self, request: Request<'_>) -> Result<Outcome, Refusal> {
         let Request {
@@ -72,16 +91,8 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
             expected,
             actor,
         } = request;
-        let changes_contact = patch.email.is_some() || patch.phone.is_some();
-        match actor.source {
-            Source::Admin if changes_contact => return self.vouched(user, patch, actor).await,
-            Source::Api if patch.email.is_some() => {
-                return Err(Refusal::ContactNotAllowed { field: "email" });
-            }
-            Source::Api if patch.phone.is_some() => {
-                return Err(Refusal::ContactNotAllowed { field: "phone" });
-            }
-            _ => {}
+        if authority(actor.source, &patch)? == Authority::Vouched {
+            return self.vouched(user, patch, actor).await;
         }
         if let Some(new_email) = patch.email.clone() {
             let request = email_change::Request {
@@ -172,6 +183,39 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
             profiles: self.profiles,
             sms: self.sms,
             codes: self.codes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{Email, PhoneNumber};
+
+    fn patch(email: bool, phone: bool) -> ProfilePatch {
+        ProfilePatch {
+            email: email.then(|| Email::parse("ada@example.com").unwrap()),
+            phone: phone.then(|| PhoneNumber::parse("+905321234567").unwrap()),
+            ..ProfilePatch::default()
+        }
+    }
+
+    #[test]
+    fn who_acts_decides_how_contact_data_changes() {
+        for (email, phone) in [(true, false), (false, true), (true, true)] {
+            let p = patch(email, phone);
+            assert_eq!(authority(Source::Admin, &p).unwrap(), Authority::Vouched);
+            assert_eq!(authority(Source::Holder, &p).unwrap(), Authority::Proven);
+            let refused = authority(Source::Api, &p).unwrap_err();
+            let field = if email { "email" } else { "phone" };
+            assert!(
+                matches!(refused, Refusal::ContactNotAllowed { field: f } if f == field),
+                "{refused:?}"
+            );
+        }
+        let plain = patch(false, false);
+        for source in [Source::Admin, Source::Holder, Source::Api] {
+            assert_eq!(authority(source, &plain).unwrap(), Authority::Proven);
         }
     }
 }
