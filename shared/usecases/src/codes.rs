@@ -26,43 +26,6 @@ pub struct CodeSettings<K> {
     pub clock: Clock,
 }
 
-impl<K: OtpKeys> CodeSettings<K> {
-    /// Sends a fresh code by SMS (see `send_by_sms` below).
-    pub(crate) async fn send_by_sms<S: SmsSender>(
-        &self,
-        texting: Texting<'_, S>,
-        items: &OneTimeCode,
-        code: CodeFor<'_>,
-        phone: &PhoneNumber,
-        now: i64,
-    ) -> Result<CodeSent, CodeFailure> {
-        send_by_sms(&self.policy, &self.keys, texting, items, code, phone, now).await
-    }
-
-    /// Sends a fresh code by email (see `send_by_email` below).
-    pub(crate) async fn send_by_email<E: EmailSender>(
-        &self,
-        mailing: Mailing<'_, E>,
-        items: &OneTimeCode,
-        code: CodeFor<'_>,
-        address: &Email,
-        now: i64,
-    ) -> Result<CodeSent, CodeFailure> {
-        send_by_email(&self.policy, &self.keys, mailing, items, code, address, now).await
-    }
-
-    /// Judges a presented code (see `check` below): its digest when right.
-    pub(crate) async fn check(
-        &self,
-        items: &OneTimeCode,
-        code: CodeFor<'_>,
-        presented: &OtpCode,
-        now: i64,
-    ) -> Result<String, CodeFailure> {
-        check(&self.policy, &self.keys, items, code, presented, now).await
-    }
-}
-
 /// What a code proves, for whom, sent where: the inputs of its digest.
 #[derive(Clone, Copy)]
 pub(crate) struct CodeFor<'a> {
@@ -207,72 +170,6 @@ pub(crate) struct Texting<'a, S> {
     pub to: Recipient,
 }
 
-/// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
-/// number in a country served, and only while the hour's cap on texts (counted in
-/// `quota`, across every user) is not reached.
-async fn send_by_sms<K: OtpKeys, S: SmsSender>(
-    policy: &OtpPolicy,
-    keys: &K,
-    Texting { sms, quota, to }: Texting<'_, S>,
-    items: &OneTimeCode,
-    code: CodeFor<'_>,
-    phone: &PhoneNumber,
-    now: i64,
-) -> Result<CodeSent, CodeFailure> {
-    policy.sms.admits(phone).map_err(CodeRefusal::from)?;
-    send(policy, keys, items, code, now, |otp| async move {
-        let hour = hour_start(now);
-        let paused = |cap: u32, which: &str| {
-            // The alarm `SmsHourlyCapAlarm` counts this line (a metric filter on the term).
-            tracing::error!(
-                alarm = SMS_CAP_ALARM,
-                cap,
-                which,
-                "an hourly cap on texts is reached; such codes are refused until the next hour"
-            );
-            let retry_after_secs = (hour + 3600 - now).max(1) as u64;
-            CodeFailure::from(CodeRefusal::SmsPaused { retry_after_secs })
-        };
-        // Texts to unproven numbers have their own cap first, so they never take the
-        // texts the numbers accounts hold still get.
-        let new_number = to == Recipient::NewNumber;
-        if new_number
-            && !quota
-                .take(hour, policy.sms.max_per_hour_to_new_numbers, true)
-                .await?
-        {
-            return Err(paused(
-                policy.sms.max_per_hour_to_new_numbers,
-                "new numbers",
-            ));
-        }
-        let give_back = |all: bool| async move {
-            let counts = [(new_number, true), (all, false)];
-            for (taken, of_new) in counts {
-                if taken && let Err(e) = quota.give_back(hour, of_new).await {
-                    tracing::warn!(error = %e, "could not give back an unsent text");
-                }
-            }
-        };
-        if !quota.take(hour, policy.sms.max_per_hour, false).await? {
-            give_back(false).await;
-            return Err(paused(policy.sms.max_per_hour, "all texts"));
-        }
-        if let Err(e) = sms.send_code(phone, &otp, policy.lifetime_secs).await {
-            give_back(true).await;
-            return Err(unavailable(e));
-        }
-        Ok(())
-    })
-    .await?;
-    tracing::info!(to = %phone, purpose = code.purpose.as_str(), "code sent by SMS");
-    Ok(CodeSent {
-        masked_destination: phone.masked(),
-        expires_in: policy.lifetime_secs,
-        resend_after: policy.resend_cooldown_secs,
-    })
-}
-
 /// An email that carries a code: its subject, and its text around the code and the
 /// minutes it lives.
 pub(crate) struct Letter {
@@ -286,66 +183,134 @@ pub(crate) struct Mailing<'a, E> {
     pub letter: Letter,
 }
 
-/// Sends a fresh code by email to `address`, under the policy's limits.
-async fn send_by_email<K: OtpKeys, E: EmailSender>(
-    policy: &OtpPolicy,
-    keys: &K,
-    Mailing { email, letter }: Mailing<'_, E>,
-    items: &OneTimeCode,
-    code: CodeFor<'_>,
-    address: &Email,
-    now: i64,
-) -> Result<CodeSent, CodeFailure> {
-    send(policy, keys, items, code, now, |otp| async move {
-        let minutes = (policy.lifetime_secs + 59) / 60;
-        let text = (letter.text)(otp.expose(), minutes);
-        email
-            .send(address, letter.subject, &text)
-            .await
-            .map_err(unavailable)
-    })
-    .await?;
-    tracing::info!(to = %address.masked(), purpose = code.purpose.as_str(), "code sent by email");
-    Ok(CodeSent {
-        masked_destination: address.masked(),
-        expires_in: policy.lifetime_secs,
-        resend_after: policy.resend_cooldown_secs,
-    })
-}
+impl<K: OtpKeys> CodeSettings<K> {
+    /// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
+    /// number in a country served, and only while the hour's cap on texts (counted in
+    /// `quota`, across every user) is not reached.
+    pub(crate) async fn send_by_sms<S: SmsSender>(
+        &self,
+        Texting { sms, quota, to }: Texting<'_, S>,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        phone: &PhoneNumber,
+        now: i64,
+    ) -> Result<CodeSent, CodeFailure> {
+        let (policy, keys) = (&self.policy, &self.keys);
+        policy.sms.admits(phone).map_err(CodeRefusal::from)?;
+        send(policy, keys, items, code, now, |otp| async move {
+            let hour = hour_start(now);
+            let paused = |cap: u32, which: &str| {
+                // The alarm `SmsHourlyCapAlarm` counts this line (a metric filter on the term).
+                tracing::error!(
+                    alarm = SMS_CAP_ALARM,
+                    cap,
+                    which,
+                    "an hourly cap on texts is reached; such codes are refused until the next hour"
+                );
+                let retry_after_secs = (hour + 3600 - now).max(1) as u64;
+                CodeFailure::from(CodeRefusal::SmsPaused { retry_after_secs })
+            };
+            // Texts to unproven numbers have their own cap first, so they never take the
+            // texts the numbers accounts hold still get.
+            let new_number = to == Recipient::NewNumber;
+            if new_number
+                && !quota
+                    .take(hour, policy.sms.max_per_hour_to_new_numbers, true)
+                    .await?
+            {
+                return Err(paused(
+                    policy.sms.max_per_hour_to_new_numbers,
+                    "new numbers",
+                ));
+            }
+            let give_back = |all: bool| async move {
+                let counts = [(new_number, true), (all, false)];
+                for (taken, of_new) in counts {
+                    if taken && let Err(e) = quota.give_back(hour, of_new).await {
+                        tracing::warn!(error = %e, "could not give back an unsent text");
+                    }
+                }
+            };
+            if !quota.take(hour, policy.sms.max_per_hour, false).await? {
+                give_back(false).await;
+                return Err(paused(policy.sms.max_per_hour, "all texts"));
+            }
+            if let Err(e) = sms.send_code(phone, &otp, policy.lifetime_secs).await {
+                give_back(true).await;
+                return Err(unavailable(e));
+            }
+            Ok(())
+        })
+        .await?;
+        tracing::info!(to = %phone, purpose = code.purpose.as_str(), "code sent by SMS");
+        Ok(CodeSent {
+            masked_destination: phone.masked(),
+            expires_in: policy.lifetime_secs,
+            resend_after: policy.resend_cooldown_secs,
+        })
+    }
 
-/// Judges `presented`; right, it returns the live code's digest, for the write that
-/// spends it (`OneTimeCode::spend`, conditioned on the tries taken).
-async fn check<K: OtpKeys>(
-    policy: &OtpPolicy,
-    keys: &K,
-    items: &OneTimeCode,
-    code: CodeFor<'_>,
-    presented: &OtpCode,
-    now: i64,
-) -> Result<String, CodeFailure> {
-    let key = keys.key().await.map_err(unavailable)?;
-    let challenge = items.challenge();
-    let verdict = policy.judge(now, challenge, code.target, |digest| {
-        key.matches(code.purpose, code.subject, code.target, presented, digest)
-    });
-    let digest = challenge.and_then(|c| c.digest.clone()).unwrap_or_default();
-    let refusal = match verdict {
-        // The flow's write spends it, conditioned on fewer tries taken than the policy
-        // allows: a right code judged while wrong ones came at once counts only among
-        // the first tries.
-        Verdict::Right => return Ok(digest),
-        Verdict::NoLiveCode => CodeRefusal::Expired,
-        Verdict::Exhausted => CodeRefusal::AttemptsExceeded,
-        // A wrong code takes a try in one conditional write: however many arrive at once,
-        // at most the policy's tries are taken.
-        Verdict::Wrong => match items.take_try(&digest, policy.max_attempts).await? {
-            Try::Gone => CodeRefusal::Expired,
-            Try::Exhausted => CodeRefusal::AttemptsExceeded,
-            Try::Taken(n) if n >= policy.max_attempts => CodeRefusal::AttemptsExceeded,
-            Try::Taken(n) => CodeRefusal::Wrong {
-                tries_left: policy.max_attempts - n,
+    /// Sends a fresh code by email to `address`, under the policy's limits.
+    pub(crate) async fn send_by_email<E: EmailSender>(
+        &self,
+        Mailing { email, letter }: Mailing<'_, E>,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        address: &Email,
+        now: i64,
+    ) -> Result<CodeSent, CodeFailure> {
+        let (policy, keys) = (&self.policy, &self.keys);
+        send(policy, keys, items, code, now, |otp| async move {
+            let minutes = (policy.lifetime_secs + 59) / 60;
+            let text = (letter.text)(otp.expose(), minutes);
+            email
+                .send(address, letter.subject, &text)
+                .await
+                .map_err(unavailable)
+        })
+        .await?;
+        tracing::info!(to = %address.masked(), purpose = code.purpose.as_str(), "code sent by email");
+        Ok(CodeSent {
+            masked_destination: address.masked(),
+            expires_in: policy.lifetime_secs,
+            resend_after: policy.resend_cooldown_secs,
+        })
+    }
+
+    /// Judges `presented`; right, it returns the live code's digest, for the write that
+    /// spends it (`OneTimeCode::spend`, conditioned on the tries taken).
+    pub(crate) async fn check(
+        &self,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        presented: &OtpCode,
+        now: i64,
+    ) -> Result<String, CodeFailure> {
+        let (policy, keys) = (&self.policy, &self.keys);
+        let key = keys.key().await.map_err(unavailable)?;
+        let challenge = items.challenge();
+        let verdict = policy.judge(now, challenge, code.target, |digest| {
+            key.matches(code.purpose, code.subject, code.target, presented, digest)
+        });
+        let digest = challenge.and_then(|c| c.digest.clone()).unwrap_or_default();
+        let refusal = match verdict {
+            // The flow's write spends it, conditioned on fewer tries taken than the policy
+            // allows: a right code judged while wrong ones came at once counts only among
+            // the first tries.
+            Verdict::Right => return Ok(digest),
+            Verdict::NoLiveCode => CodeRefusal::Expired,
+            Verdict::Exhausted => CodeRefusal::AttemptsExceeded,
+            // A wrong code takes a try in one conditional write: however many arrive at once,
+            // at most the policy's tries are taken.
+            Verdict::Wrong => match items.take_try(&digest, policy.max_attempts).await? {
+                Try::Gone => CodeRefusal::Expired,
+                Try::Exhausted => CodeRefusal::AttemptsExceeded,
+                Try::Taken(n) if n >= policy.max_attempts => CodeRefusal::AttemptsExceeded,
+                Try::Taken(n) => CodeRefusal::Wrong {
+                    tries_left: policy.max_attempts - n,
+                },
             },
-        },
-    };
-    Err(refusal.into())
+        };
+        Err(refusal.into())
+    }
 }
