@@ -172,18 +172,23 @@ pub(crate) async fn verify<E: EmailSender, K: OtpKeys>(
     };
     errors.into_result()?;
     let email = email.expect("no errors means an email");
+    let source = request_source(req);
     if resend {
-        return match registration.send_code(&email).await {
-            // An unknown address answers like a known one: addresses cannot be probed.
-            Ok(()) | Err(Refusal::UnknownEmail) => Ok(json(
-                StatusCode::ACCEPTED,
-                &json!({"detail": "If an unverified account has this address, a new code was sent to it."}),
-            )),
-            Err(other) => Err(refused(other)),
-        };
+        // One answer whatever the address is: unknown, pending, proven, just sent to.
+        registration
+            .resend(&email, &source)
+            .await
+            .map_err(refused)?;
+        return Ok(json(
+            StatusCode::ACCEPTED,
+            &json!({"detail": "If an unverified account has this address, a new code was sent to it."}),
+        ));
     }
     let code = code.expect("no errors and no resend means a code");
-    registration.verify(&email, &code).await.map_err(refused)?;
+    registration
+        .verify(&email, &code, &source)
+        .await
+        .map_err(refused)?;
     Ok(json(
         StatusCode::OK,
         &json!({"detail": "The email address is verified."}),
@@ -193,12 +198,14 @@ pub(crate) async fn verify<E: EmailSender, K: OtpKeys>(
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::EmailTaken => ApiError::field("email", "A user with this email already exists."),
-        Refusal::UnknownEmail => ApiError::otp_expired("address"),
-        Refusal::AlreadyVerified => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_verified",
-            "the email address is verified already",
-        ),
+        // The same words for every reason, and no count of tries left (the use case
+        // folds unknown and proven addresses into a code not accepted).
+        Refusal::UnknownEmail | Refusal::AlreadyVerified | Refusal::CodeNotAccepted => {
+            ApiError::otp_refused(
+                "otp_invalid",
+                "the code is not valid for this address; ask for a new one with resend",
+            )
+        }
         Refusal::Failed(failure) => api::otp::failed(failure, "address"),
     }
 }

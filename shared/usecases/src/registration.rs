@@ -48,6 +48,10 @@ pub enum Refusal {
     UnknownEmail,
     #[error("the email is verified already")]
     AlreadyVerified,
+    /// A code for an address that is unknown, proven already, or whose code is wrong,
+    /// spent, expired or burned: one refusal, so the answer tells none of these apart.
+    #[error("the code is not accepted")]
+    CodeNotAccepted,
     /// The code was refused, or a dependency or the store failed.
     #[error(transparent)]
     Failed(CodeFailure),
@@ -105,8 +109,25 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         Ok((profile, delivery))
     }
 
+    /// An anonymous request for a new code, charged to its source's hourly budget
+    /// first: a code goes to an unverified account's address, under the send limits;
+    /// an unknown or proven address, or one sent a code too recently, gets nothing, and
+    /// the caller is told none of this.
+    pub async fn resend(&self, email: &Email, source: &RequestSource) -> Result<(), Refusal> {
+        let now = self.codes.clock.now().timestamp();
+        codes::charge_source(&self.codes.policy, self.accounts, source, now).await?;
+        match self.send_code(email).await {
+            Err(
+                Refusal::UnknownEmail
+                | Refusal::AlreadyVerified
+                | Refusal::Failed(CodeFailure::Refused(CodeRefusal::RateLimited { .. })),
+            ) => Ok(()),
+            other => other,
+        }
+    }
+
     /// A code to the account's address, under the send limits.
-    pub async fn send_code(&self, email: &Email) -> Result<(), Refusal> {
+    async fn send_code(&self, email: &Email) -> Result<(), Refusal> {
         let now = self.codes.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;
         let user = unverified_owner(&state, Refusal::UnknownEmail)?;
@@ -126,8 +147,33 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         Ok(())
     }
 
+    /// An anonymous code for `email`, charged to its source's hourly budget first; the
+    /// right one marks the email verified. Every other outcome but a failure of ours is
+    /// `CodeNotAccepted`: unknown, proven, wrong, spent or burned look alike.
+    pub async fn verify(
+        &self,
+        email: &Email,
+        code: &OtpCode,
+        source: &RequestSource,
+    ) -> Result<(), Refusal> {
+        let now = self.codes.clock.now().timestamp();
+        codes::charge_source(&self.codes.policy, self.accounts, source, now).await?;
+        match self.check_code(email, code).await {
+            Err(
+                Refusal::UnknownEmail
+                | Refusal::AlreadyVerified
+                | Refusal::Failed(CodeFailure::Refused(
+                    CodeRefusal::Wrong { .. }
+                    | CodeRefusal::Expired
+                    | CodeRefusal::AttemptsExceeded,
+                )),
+            ) => Err(Refusal::CodeNotAccepted),
+            other => other,
+        }
+    }
+
     /// Checks `code` against the live one; the right one marks the email verified.
-    pub async fn verify(&self, email: &Email, code: &OtpCode) -> Result<(), Refusal> {
+    async fn check_code(&self, email: &Email, code: &OtpCode) -> Result<(), Refusal> {
         let policy = &self.codes.policy;
         let now = self.codes.clock.now().timestamp();
         let state = self.accounts.load_email_verification(email).await?;

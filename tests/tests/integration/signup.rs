@@ -70,10 +70,16 @@ async fn create_verify_login_then_read_the_profile() {
     .await;
     assert_eq!(r.status, 406);
     assert_eq!(r.json()["code"], "otp_invalid");
+    let wrong_answer = r.json();
     let r = post(&env, "/users/verify", json!({"email": email, "code": code})).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let r = post(&env, "/users/verify", json!({"email": email, "code": code})).await;
-    assert_eq!(r.status, 409, "verified already");
+    assert_eq!(r.status, 406, "verified already");
+    assert_eq!(
+        r.json(),
+        wrong_answer,
+        "told apart from a wrong code by nothing"
+    );
 
     let r = post(&env, "/auth/login", login).await;
     assert_eq!(r.status, 200, "{}", r.json());
@@ -147,47 +153,94 @@ async fn field_errors_in_seed_001_shape_and_one_account_per_email() {
 }
 
 #[tokio::test]
-async fn resend_is_rate_limited_and_does_not_reveal_addresses() {
-    let env = TestEnv::new().await;
-    let email = unique_email();
-    let r = post(
-        &env,
-        "/api/v1/accounts/users",
-        json!({
-            "email": email, "password": "securepassword123", "confirm_password": "securepassword123"
-        }),
-    )
-    .await;
-    assert_eq!(r.status, 201);
+async fn verify_answers_alike_for_every_address_and_is_charged_to_the_source() {
+    let env = TestEnv::builder().signups_per_source(11).build().await;
+    env.ten_minutes_into_an_hour();
+    let (pending, proven) = (unique_email(), unique_email());
+    for email in [&pending, &proven] {
+        let r = post(
+            &env,
+            "/api/v1/accounts/users",
+            json!({
+                "email": email, "password": "securepassword123", "confirm_password": "securepassword123"
+            }),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+    }
+    let code = code_in(&emails_to(&proven)[0].1);
     let r = post(
         &env,
         "/users/verify",
-        json!({"email": email, "resend": true}),
+        json!({"email": proven, "code": code}),
     )
     .await;
-    assert_eq!(r.status, 429, "within the 60 s cooldown");
-    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    // A new code: the same 202 for a pending address inside its cooldown (nothing
+    // sent), an unknown one and a proven one.
+    let resend = |email: &str| {
+        post(
+            &env,
+            "/users/verify",
+            json!({"email": email, "resend": true}),
+        )
+    };
+    let answers = [
+        resend(&pending).await,
+        resend("nobody@example.com").await,
+        resend(&proven).await,
+    ];
+    for r in &answers {
+        assert_eq!((r.status.as_u16(), r.json()), (202, answers[0].json()));
+    }
+    assert_eq!(
+        emails_to(&pending).len(),
+        1,
+        "inside the cooldown nothing is sent"
+    );
     env.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(resend(&pending).await.status, 202);
+    assert_eq!(emails_to(&pending).len(), 2, "past it, a new code");
+
+    // A code: one 406 for a wrong one, an unknown address and a proven one.
+    let code = code_in(&emails_to(&pending)[1].1);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let verify = |email: &str| {
+        post(
+            &env,
+            "/users/verify",
+            json!({"email": email, "code": wrong}),
+        )
+    };
+    let answers = [
+        verify(&pending).await,
+        verify("nobody@example.com").await,
+        verify(&proven).await,
+    ];
+    for r in &answers {
+        assert_eq!((r.status.as_u16(), r.json()), (406, answers[0].json()));
+    }
+    assert_eq!(answers[0].json()["code"], "otp_invalid");
+    assert!(
+        !answers[0].json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("left"),
+        "no count of tries left: {}",
+        answers[0].json()
+    );
+
+    // Every request above spent the source's budget (of eleven): two sign-ups and eight
+    // verifications; the twelfth request is refused before anything is looked up.
+    assert_eq!(resend(&pending).await.status, 202, "the eleventh");
+    let r = verify(&pending).await;
+    assert_eq!(r.status, 429, "{}", r.json());
+    assert!(r.headers.contains_key("retry-after"));
     let r = post(
         &env,
         "/users/verify",
-        json!({"email": email, "resend": true}),
-    )
-    .await;
-    assert_eq!(r.status, 202);
-    assert_eq!(emails_to(&email).len(), 2);
-    let unknown = post(
-        &env,
-        "/users/verify",
-        json!({"email": "nobody@example.com", "resend": true}),
-    )
-    .await;
-    assert_eq!(unknown.status, 202, "an unknown address answers the same");
-    assert_eq!(unknown.json(), r.json());
-    let r = post(
-        &env,
-        "/users/verify",
-        json!({"email": email, "resend": "yes"}),
+        json!({"email": pending, "resend": "yes"}),
     )
     .await;
     assert_eq!(r.status, 400);
