@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use domain::Email;
+use domain::{Email, UserId};
 
 use crate::StoreError;
 use crate::accounts::{AccountStore, Credential};
@@ -134,13 +134,29 @@ fn window_open(item: &Item, now: i64) -> bool {
 
 /// The credential's update that clears its login window: a successful login writes it
 /// in the transaction that opens the session, so the next failures start afresh.
+/// Conditioned on the credential being as the login read it (still there under this
+/// address, the same account, the same grants): a login racing an erasure, an email
+/// change or a revoked grant opens no session, and no write recreates a credential.
 pub(crate) fn clear_login_attempts(
     table: &str,
     email: &Email,
+    user: &UserId,
+    scope: &str,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
     let mut e = Expression::default();
     let (attempts, window) = (e.name(ATTEMPTS), e.name(WINDOW));
     e.remove(attempts);
     e.remove(window);
+    let (owner, granted) = (e.name("user_id"), e.name("scope"));
+    let (me, read) = (
+        e.value(AttributeValue::S(user.as_str().to_owned())),
+        e.value(AttributeValue::S(scope.to_owned())),
+    );
+    let grants_as_read = if scope.is_empty() {
+        format!("(attribute_not_exists({granted}) OR {granted} = {read})")
+    } else {
+        format!("{granted} = {read}")
+    };
+    e.condition(format!("{owner} = {me} AND {grants_as_read}"));
     update(table, &ItemKey::credential(email), e)
 }

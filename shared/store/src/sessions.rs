@@ -22,8 +22,11 @@ use crate::expr::Expression;
 use crate::item::{get_consistent, n, text};
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
 use crate::login_attempts::clear_login_attempts;
+use crate::profile_item::ERASURE;
 use crate::session_item::{NewSession, open_items, token_put};
-use crate::txn::{Outcome, delete, transact, unless_condition_failed, update, update_item};
+use crate::txn::{
+    Outcome, condition_check, delete, transact, unless_condition_failed, update, update_item,
+};
 
 crate::table_store! {
     #[derive(Clone, Debug)]
@@ -70,13 +73,29 @@ fn s(v: &str) -> AttributeValue {
 
 impl SessionStore {
     /// A new session after a successful login, with its first refresh token; the login
-    /// window of the credential is cleared in the same transaction.
-    pub async fn open(&self, session: &NewSession<'_>, email: &Email) -> Result<(), StoreError> {
+    /// window of the credential is cleared in the same transaction, on the condition that
+    /// the credential is as read and the account is not being erased. `false`: it is not
+    /// (an erasure, an email change or a revoked grant came first), and nothing is open.
+    pub async fn open(&self, session: &NewSession<'_>, email: &Email) -> Result<bool, StoreError> {
         let mut items = open_items(&self.table, session)?;
-        items.push(clear_login_attempts(&self.table, email)?);
+        items.push(clear_login_attempts(
+            &self.table,
+            email,
+            session.user,
+            session.scope,
+        )?);
+        let mut alive = Expression::default();
+        let erasure = alive.name(ERASURE);
+        alive.condition(format!("attribute_not_exists({erasure})"));
+        items.push(condition_check(
+            &self.table,
+            &ItemKey::profile(session.user),
+            alive,
+        )?);
         match transact(&self.client, items).await? {
-            Outcome::Done => Ok(()),
-            _ => Err(StoreError::Unavailable(
+            Outcome::Done => Ok(true),
+            Outcome::FirstFailed(_) | Outcome::Failed(_) => Ok(false),
+            Outcome::Conflict => Err(StoreError::Unavailable(
                 "the session could not be opened".into(),
             )),
         }

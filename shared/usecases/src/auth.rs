@@ -139,7 +139,11 @@ impl<T: AccessTokens> Auth<'_, T> {
         let user = UserId::parse(&credential.user_id)
             .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
         let (tokens, refresh) = issue(self.tokens, &user, &credential.scope, client, now).await?;
-        self.sessions.open(&refresh.session(), email).await?;
+        // Refused when an erasure, an email change or a revoked grant came between the
+        // read and now: answered as a wrong password, never a 5xx.
+        if !self.sessions.open(&refresh.session(), email).await? {
+            return Err(Refusal::BadCredentials);
+        }
         Ok(tokens)
     }
 

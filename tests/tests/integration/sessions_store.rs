@@ -27,7 +27,7 @@ async fn world(first: &str) -> World {
         .unwrap();
     let sessions = SessionStore::new(env.dynamodb.clone(), &env.table);
     let now = env.clock.now().timestamp();
-    sessions
+    let opened = sessions
         .open(
             &store::NewSession {
                 user: &user,
@@ -41,6 +41,7 @@ async fn world(first: &str) -> World {
         )
         .await
         .unwrap();
+    assert!(opened);
     World {
         env,
         sessions,
@@ -262,4 +263,90 @@ async fn retries_do_not_slide_the_grace_along() {
         Rotation::Refused,
         "twelve seconds after the first rotation is past the grace"
     );
+}
+
+/// A login reads the credential, checks the password, then opens the session. Whatever
+/// came between (the credential moved away by an email change or an erasure, the account
+/// marked for erasure, a grant revoked) opens nothing, and no credential is written back.
+#[tokio::test]
+async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let w = world(&token()).await;
+    let email = Email::parse("ada@example.com").unwrap();
+    let client = domain::session::ClientId::default();
+    let open = |family: &'static str, scope: &'static str| {
+        let hash = token();
+        let (sessions, user, email, client, now) = (&w.sessions, &w.user, &email, &client, w.now);
+        async move {
+            let session = store::NewSession {
+                user,
+                family,
+                token_hash: &hash,
+                scope,
+                client,
+                now,
+            };
+            sessions.open(&session, email).await.unwrap()
+        }
+    };
+    let set = |pk: &'static str, sk: &'static str, name: &'static str, value: &'static str| {
+        w.env
+            .dynamodb
+            .update_item()
+            .table_name(&w.env.table)
+            .key("pk", S(pk.into()))
+            .key("sk", S(sk.into()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", name)
+            .expression_attribute_values(":v", S(value.into()))
+            .send()
+    };
+
+    // An operator granted a scope after the login read the credential without it.
+    set(
+        "EMAIL#ada@example.com",
+        "CREDENTIAL",
+        "scope",
+        "users:admin",
+    )
+    .await
+    .unwrap();
+    assert!(!open("granted", "").await, "the grants are not as read");
+    assert!(open("granted-read", "users:admin").await);
+
+    // The account is marked for erasure.
+    set("USER#ada", "PROFILE", "erasure", "erasing")
+        .await
+        .unwrap();
+    assert!(
+        !open("erasing", "users:admin").await,
+        "an erasure came first"
+    );
+
+    // The credential is gone (an email change moved it, an erasure deleted it).
+    w.env
+        .dynamodb
+        .delete_item()
+        .table_name(&w.env.table)
+        .key("pk", S("EMAIL#ada@example.com".into()))
+        .key("sk", S("CREDENTIAL".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(!open("moved", "users:admin").await);
+
+    let items = w.env.scan_all().await;
+    let sk = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        i["sk"].as_s().unwrap().clone()
+    };
+    assert!(
+        !items.iter().any(|i| sk(i) == "CREDENTIAL"),
+        "no write recreates the credential"
+    );
+    for refused in ["granted", "erasing", "moved"] {
+        assert!(
+            !items.iter().any(|i| sk(i) == format!("SESSION#{refused}")),
+            "no session {refused}"
+        );
+    }
 }
