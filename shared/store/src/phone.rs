@@ -127,10 +127,13 @@ impl ProfileStore {
             .spend(digest, change.max_attempts, now.timestamp())?;
         items.push(Part::Code, spend);
 
-        // The old number is released, if it was ours.
+        // The old number is released, if it was ours: only a proven number holds a
+        // marker (one typed at a sign-up claims nothing, and another account may have
+        // proven it since).
         let old_phone = before
             .profile
             .as_ref()
+            .filter(|p| p.phone_verified)
             .and_then(|p| p.phone.as_deref())
             .and_then(|p| PhoneNumber::parse(p).ok())
             .filter(|old| old != phone);

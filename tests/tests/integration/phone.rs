@@ -408,3 +408,51 @@ async fn bad_phone_input_is_a_400_naming_the_field() {
     }
     assert!(env.scan_all().await.is_empty());
 }
+
+/// A number typed at a sign-up claims nothing: once another account proves it, the
+/// typist still changes to a number of their own with its code (it answered 503 forever,
+/// releasing a marker it never held).
+#[tokio::test]
+async fn a_number_typed_at_sign_up_and_proven_by_another_blocks_no_change() {
+    let env = TestEnv::new().await;
+    let (typed, own) = (fresh_phone(), fresh_phone());
+    let email = format!("typist-{}@example.com", rand::random::<u32>());
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(json!({
+            "email": email, "password": "securepassword123",
+            "confirm_password": "securepassword123", "phone": typed
+        }))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let typist = r.json()["data"]["id"].as_str().unwrap().to_owned();
+
+    let code = request_code(&env, "prover", &typed).await;
+    let (status, body, _) = patch(&env, "prover", json!({"phone": typed, "code": code})).await;
+    assert_eq!(status, 200, "{body}");
+
+    let code = request_code(&env, &typist, &own).await;
+    let (status, body, _) = patch(&env, &typist, json!({"phone": own, "code": code})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["phone"].as_str(), body["phone_verified"].as_bool()),
+        (Some(own.as_str()), Some(true))
+    );
+    let items = env.scan_all().await;
+    let owner = |phone: &str| {
+        let pk = format!("PHONE#{phone}");
+        items
+            .iter()
+            .find(|i| {
+                i["pk"].as_s().is_ok_and(|p| *p == pk) && i["sk"].as_s().is_ok_and(|s| s == "OWNER")
+            })
+            .map(|i| i["user_id"].as_s().unwrap().clone())
+    };
+    assert_eq!(
+        owner(&typed).as_deref(),
+        Some("prover"),
+        "the prover keeps it"
+    );
+    assert_eq!(owner(&own).as_deref(), Some(typist.as_str()));
+}
