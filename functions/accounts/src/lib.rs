@@ -127,6 +127,7 @@ impl HttpApp for AccountsApp {
             accounts: &self.accounts,
             sessions: &self.sessions,
             tokens: &self.tokens,
+            keys: &self.codes.keys,
             clock: &self.clock,
         };
         let registration = Registration {

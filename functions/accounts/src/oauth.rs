@@ -147,9 +147,9 @@ fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> Ap
 
 /// `POST /oauth/token`: `grant_type=refresh_token&refresh_token=...[&client_id=...]`,
 /// form-encoded; the answer is RFC 6749 §5.1's, as `/auth/refresh` gives.
-pub(crate) async fn token<T: domain::ports::AccessTokens>(
+pub(crate) async fn token<T: domain::ports::AccessTokens, K: domain::ports::OtpKeys>(
     app: &AccountsApp,
-    auth: &Auth<'_, T>,
+    auth: &Auth<'_, T, K>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let form_encoded = req

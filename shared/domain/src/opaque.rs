@@ -28,6 +28,11 @@ impl<K: Kind> OpaqueSecret<K> {
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)
             .expect("the OS random source works");
+        Self::from_bytes(bytes)
+    }
+
+    /// The secret whose 32 bytes are `bytes` (a keyed derivation's output).
+    pub fn from_bytes(bytes: [u8; SECRET_BYTES]) -> Self {
         Self {
             plaintext: format!("{}{}", K::PREFIX, B64.encode(bytes)),
             kind: PhantomData,

@@ -202,6 +202,17 @@ impl OtpKey {
         )
     }
 
+    /// 32 bytes keyed by `presented` under their own label: the refresh token that
+    /// follows it (`session::successor`).
+    pub fn successor_bytes(&self, presented: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for field in ["refresh-successor", presented] {
+            mac.update(&(field.len() as u32).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// The folder of a user's objects in the bucket (images, exports): 32 hex digits of
     /// HMAC-SHA256 under its own label. An image's public address names neither the
     /// user nor anything computable from their id without the key, and an erasure finds

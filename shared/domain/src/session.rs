@@ -14,6 +14,13 @@ impl Kind for RefreshKind {
 
 pub type RefreshTokenSecret = OpaqueSecret<RefreshKind>;
 
+/// The refresh token that follows `presented` in its family: keyed by it, so every
+/// presentation of one token (a retry of a lost answer, two refreshes at once) is handed
+/// the same successor, and nobody without the key can compute it.
+pub fn successor(key: &crate::otp::OtpKey, presented: &RefreshTokenSecret) -> RefreshTokenSecret {
+    RefreshTokenSecret::from_bytes(key.successor_bytes(presented.expose()))
+}
+
 /// How long a refresh token (and a session without use) lives: 30 days.
 pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 
@@ -132,6 +139,19 @@ mod tests {
         assert_eq!(rotated(0).expected("presented"), Some("child"));
         assert_eq!(Standing::Live.expected("presented"), Some("presented"));
         assert_eq!(Standing::Reused.expected("presented"), None);
+    }
+
+    #[test]
+    fn a_successor_is_keyed_by_the_token_it_follows() {
+        let key = crate::otp::OtpKey::new(&[7; 32]).unwrap();
+        let other_key = crate::otp::OtpKey::new(&[8; 32]).unwrap();
+        let (t1, t2) = (RefreshTokenSecret::generate(), RefreshTokenSecret::generate());
+        let next = successor(&key, &t1);
+        assert_eq!(next.expose(), successor(&key, &t1).expose(), "the same every time");
+        assert!(RefreshTokenSecret::parse(next.expose()).is_some(), "a refresh token");
+        assert_ne!(next.expose(), successor(&key, &t2).expose());
+        assert_ne!(next.expose(), successor(&other_key, &t1).expose());
+        assert_ne!(next.expose(), t1.expose());
     }
 
     #[test]

@@ -155,6 +155,23 @@ impl SessionStore {
                 tracing::warn!(family = %token.family, "refresh token reused; session revoked");
                 return Ok(Rotation::Refused);
             };
+            if let Standing::Retry { child } = standing
+                && child == next
+            {
+                // The successor the first presentation got (successors are keyed by the
+                // token they follow): nothing to write, it is handed out again while the
+                // session still names it.
+                let live = self.names(&user, &token.family, child).await?;
+                return Ok(if live {
+                    Rotation::Rotated {
+                        user,
+                        scope: token.scope,
+                        client,
+                    }
+                } else {
+                    Rotation::Refused
+                });
+            }
             let mut session = Expression::default();
             let (current, revoked) = (session.name("current"), session.name("revoked"));
             let (expected_v, yes) = (
@@ -244,6 +261,16 @@ impl SessionStore {
             }
         }
         Err(StoreError::Unavailable("refreshes kept racing".into()))
+    }
+
+    /// Whether the family's session is live and names `token` as its current one.
+    async fn names(&self, user: &UserId, family: &str, token: &str) -> Result<bool, StoreError> {
+        let session = get_consistent(&self.client, &self.table, &ItemKey::session(user, family))
+            .await?
+            .unwrap_or_default();
+        let revoked = matches!(session.get("revoked"), Some(AttributeValue::Bool(true)));
+        let current = matches!(session.get("current"), Some(AttributeValue::S(c)) if c == token);
+        Ok(current && !revoked)
     }
 
     /// Logout: the family of `presented` is revoked. `false` if no such token.

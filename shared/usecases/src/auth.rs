@@ -4,15 +4,17 @@
 //! whose first refresh token is written with the attempts cleared, in one transaction.
 
 use domain::password::{self, Password};
-use domain::ports::{AccessTokens, KeyUnavailable};
-use domain::session::{ClientId, RefreshTokenSecret, new_family_id};
+use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
+use domain::session::{ClientId, RefreshTokenSecret, new_family_id, successor};
 use domain::{Clock, Email, UserId};
 use store::{AccountStore, Attempt, NewSession, Rotation, SessionStore, StoreError};
 
-pub struct Auth<'a, T> {
+pub struct Auth<'a, T, K> {
     pub accounts: &'a AccountStore,
     pub sessions: &'a SessionStore,
     pub tokens: &'a T,
+    /// The key a refresh token's successor is derived with.
+    pub keys: &'a K,
     pub clock: &'a Clock,
 }
 
@@ -110,7 +112,7 @@ pub(crate) async fn issue<'a, T: AccessTokens>(
     ))
 }
 
-impl<T: AccessTokens> Auth<'_, T> {
+impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
     /// A session for `client` (the app the tokens are for).
     pub async fn login(
         &self,
@@ -161,7 +163,9 @@ impl<T: AccessTokens> Auth<'_, T> {
     ) -> Result<Tokens, Refusal> {
         let presented = RefreshTokenSecret::parse(presented).ok_or(Refusal::RefreshRefused)?;
         let now = self.clock.now().timestamp();
-        let next = RefreshTokenSecret::generate();
+        // Keyed by the presented token: two refreshes with it at once, or a retry of a
+        // lost answer, are handed the same successor, and the family stays one line.
+        let next = successor(self.keys.key().await?, &presented);
         match self
             .sessions
             .rotate_for(&presented.hash(), &next.hash(), now, client)

@@ -334,3 +334,32 @@ async fn wrong_passwords_unknown_emails_and_unverified_accounts() {
     assert_eq!(r.status, 400);
     assert!(r.json()["errors"]["admin"].is_array());
 }
+
+/// An app that refreshes twice at once (a retry on a flaky network) gets the same new
+/// pair's refresh token both times, and it goes on refreshing: the family is one line.
+#[tokio::test]
+async fn two_refreshes_with_one_token_at_once_get_the_same_usable_successor() {
+    let env = TestEnv::new().await;
+    account(&env, "ada@example.com", "correct horse", true).await;
+    let login = json!({"email": "ada@example.com", "password": "correct horse"});
+    let first = post(&env, "/auth/login", login).await.json()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = |token: &str| post(&env, "/auth/refresh", json!({"refresh_token": token}));
+    let (a, b) = futures_util::future::join(refresh(&first), refresh(&first)).await;
+    assert_eq!(
+        (a.status.as_u16(), b.status.as_u16()),
+        (200, 200),
+        "{} {}",
+        a.json(),
+        b.json()
+    );
+    let (a, b) = (a.json(), b.json());
+    assert_eq!(a["refresh_token"], b["refresh_token"], "the same successor");
+    let next = a["refresh_token"].as_str().unwrap();
+    assert_ne!(next, first);
+    env.clock.advance(chrono::Duration::seconds(60));
+    let r = refresh(next).await;
+    assert_eq!(r.status, 200, "the family lives on: {}", r.json());
+}
