@@ -145,10 +145,20 @@ mod tests {
     fn a_successor_is_keyed_by_the_token_it_follows() {
         let key = crate::otp::OtpKey::new(&[7; 32]).unwrap();
         let other_key = crate::otp::OtpKey::new(&[8; 32]).unwrap();
-        let (t1, t2) = (RefreshTokenSecret::generate(), RefreshTokenSecret::generate());
+        let (t1, t2) = (
+            RefreshTokenSecret::generate(),
+            RefreshTokenSecret::generate(),
+        );
         let next = successor(&key, &t1);
-        assert_eq!(next.expose(), successor(&key, &t1).expose(), "the same every time");
-        assert!(RefreshTokenSecret::parse(next.expose()).is_some(), "a refresh token");
+        assert_eq!(
+            next.expose(),
+            successor(&key, &t1).expose(),
+            "the same every time"
+        );
+        assert!(
+            RefreshTokenSecret::parse(next.expose()).is_some(),
+            "a refresh token"
+        );
         assert_ne!(next.expose(), successor(&key, &t2).expose());
         assert_ne!(next.expose(), successor(&other_key, &t1).expose());
         assert_ne!(next.expose(), t1.expose());
