@@ -197,11 +197,7 @@ pub(crate) fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, 
 
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::BadCredentials => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "the email or password is wrong",
-        ),
+        Refusal::BadCredentials => ApiError::invalid_credentials("the email or password is wrong"),
         Refusal::NotVerified => ApiError::new(
             StatusCode::FORBIDDEN,
             "account_not_verified",

@@ -71,31 +71,22 @@ impl LocalInfoApp {
     }
 
     pub fn from_catalog(catalog: &LocaleCatalog) -> Self {
+        fn entries<T>(items: Vec<T>, entry: impl Fn(&T) -> Entry<'static>) -> Vec<Entry<'static>> {
+            items.iter().map(entry).collect()
+        }
         let info = LocalInfo {
-            languages: catalog
-                .languages()
-                .iter()
-                .map(|l| Entry {
-                    key: l.code(),
-                    name: l.name().to_owned(),
-                })
-                .collect(),
-            currencies: catalog
-                .currencies()
-                .iter()
-                .map(|c| Entry {
-                    key: c.code(),
-                    name: c.name().to_owned(),
-                })
-                .collect(),
-            timezones: catalog
-                .timezones()
-                .iter()
-                .map(|t| Entry {
-                    key: t.name(),
-                    name: t.name().replace('_', " "),
-                })
-                .collect(),
+            languages: entries(catalog.languages(), |l| Entry {
+                key: l.code(),
+                name: l.name().to_owned(),
+            }),
+            currencies: entries(catalog.currencies(), |c| Entry {
+                key: c.code(),
+                name: c.name().to_owned(),
+            }),
+            timezones: entries(catalog.timezones(), |t| Entry {
+                key: t.name(),
+                name: t.name().replace('_', " "),
+            }),
         };
         let canonical = Cached::new(serde_json::to_vec(&info).expect("local info serializes"));
         // Seed 002's body wraps the same bytes: no second serialization at init.

@@ -207,11 +207,7 @@ fn refused(refusal: erasure::Refusal) -> ApiError {
     match refusal {
         Refusal::NotFound => ApiError::not_found("no such user"),
         Refusal::AlreadyErased => ApiError::account_erased(),
-        Refusal::WrongPassword => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "the password is wrong",
-        ),
+        Refusal::WrongPassword => ApiError::invalid_credentials("the password is wrong"),
         Refusal::PasswordLimited { retry_after_secs } => ApiError::rate_limited(
             retry_after_secs.max(1) as u64,
             "too many wrong passwords; wait before trying again",

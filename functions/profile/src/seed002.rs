@@ -173,28 +173,25 @@ pub(crate) async fn update(
     let outcome = apply(app, user, &actor, patch, ExpectedVersion::Any)
         .await
         .map_err(|refusal| in_seed_words(refusal, body.contains_key("token")))?;
-    Ok(match outcome {
-        Outcome::Applied(_) => seed002::ok(json!({})),
-        Outcome::CodeSent(sent) => seed002::envelope(
-            StatusCode::ACCEPTED,
-            &FieldErrors::default(),
-            json!({
-                "detail": format!("A verification code was sent to {}.", sent.masked_destination),
-                "expires_in": sent.expires_in,
-                "resend_after": sent.resend_after,
-            }),
-        ),
-        Outcome::TokenSent { sent, checksum } => seed002::envelope(
-            StatusCode::ACCEPTED,
-            &FieldErrors::default(),
-            json!({
-                "detail": format!("A token was sent to {}.", sent.masked_destination),
-                "expires_in": sent.expires_in,
-                "resend_after": sent.resend_after,
-                "token_checksum_field": checksum.expose(),
-            }),
-        ),
-    })
+    // A code or token sent instead: 202, its detail, and the checksum of a token.
+    let (sent, what, checksum) = match outcome {
+        Outcome::Applied(_) => return Ok(seed002::ok(json!({}))),
+        Outcome::CodeSent(sent) => (sent, "A verification code", None),
+        Outcome::TokenSent { sent, checksum } => (sent, "A token", Some(checksum)),
+    };
+    let mut data = json!({
+        "detail": format!("{what} was sent to {}.", sent.masked_destination),
+        "expires_in": sent.expires_in,
+        "resend_after": sent.resend_after,
+    });
+    if let Some(checksum) = checksum {
+        data["token_checksum_field"] = json!(checksum.expose());
+    }
+    Ok(seed002::envelope(
+        StatusCode::ACCEPTED,
+        &FieldErrors::default(),
+        data,
+    ))
 }
 
 /// A refusal of the canonical path as seed 002 words it: a wrong or spent email token is

@@ -92,6 +92,11 @@ impl ApiError {
         )
     }
 
+    /// 401 for a wrong password (or an unknown email, told apart by nothing).
+    pub fn invalid_credentials(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", detail)
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }

@@ -387,6 +387,15 @@ impl OtpPolicy {
         Ok(())
     }
 
+    /// What the client is told of a code sent to `masked_destination`.
+    pub fn sent(&self, masked_destination: String) -> CodeSent {
+        CodeSent {
+            masked_destination,
+            expires_in: self.lifetime_secs,
+            resend_after: self.resend_cooldown_secs,
+        }
+    }
+
     /// The challenge after sending a fresh code to `target`.
     pub fn issue(
         &self,
@@ -395,16 +404,11 @@ impl OtpPolicy {
         target: &str,
         digest: String,
     ) -> Challenge {
-        let mut sends = previous.map(|c| recent(&c.sends, now)).unwrap_or_default();
-        sends.push(now);
         Challenge {
             target: Some(target.to_owned()),
             digest: Some(digest),
             code_expires_at: now + self.lifetime_secs,
-            attempts: 0,
-            sent_at: now,
-            sends,
-            rev: previous.map_or(0, |c| c.rev) + 1,
+            ..Self::charge(self, now, previous)
         }
     }
 

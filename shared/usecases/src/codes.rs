@@ -243,11 +243,7 @@ impl<K: OtpKeys> CodeSettings<K> {
         })
         .await?;
         tracing::info!(to = %phone, purpose = code.purpose.as_str(), "code sent by SMS");
-        Ok(CodeSent {
-            masked_destination: phone.masked(),
-            expires_in: policy.lifetime_secs,
-            resend_after: policy.resend_cooldown_secs,
-        })
+        Ok(policy.sent(phone.masked()))
     }
 
     /// Sends a fresh code by email to `address`, under the policy's limits.
@@ -270,11 +266,7 @@ impl<K: OtpKeys> CodeSettings<K> {
         })
         .await?;
         tracing::info!(to = %address.masked(), purpose = code.purpose.as_str(), "code sent by email");
-        Ok(CodeSent {
-            masked_destination: address.masked(),
-            expires_in: policy.lifetime_secs,
-            resend_after: policy.resend_cooldown_secs,
-        })
+        Ok(policy.sent(address.masked()))
     }
 
     /// Judges `presented`; right, it returns the live code's digest, for the write that
