@@ -11,9 +11,19 @@ use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::keys::ItemKey;
 use crate::profile_item::{ERASURE, VERSION, is_erased};
-use crate::txn::{Outcome, condition_check, transact, update};
+use crate::txn::{Outcome, Tagged, Verdict, condition_check, transact, update};
 use domain::{Actor, CiProperty, CiValues, UserId, timestamp};
 use serde_json::Value;
+
+/// The items of a removal, by what each guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The user's record, holding at least one of the names removed.
+    Record,
+    /// The account is not being erased.
+    Account,
+    Audit,
+}
 
 crate::table_store! {
     #[derive(Clone, Debug)]
@@ -130,17 +140,22 @@ impl CiStore {
         let erasure = alive.name(ERASURE);
         alive.condition(format!("attribute_not_exists({erasure})"));
         let changes = ci_changes(properties.iter().map(|p| (*p, Value::Null)));
-        let items = vec![
-            update(&self.table, &ItemKey::ci(user), e)?,
+        let mut items = Tagged::new();
+        items.push(Part::Record, update(&self.table, &ItemKey::ci(user), e)?);
+        items.push(
+            Part::Account,
             condition_check(&self.table, &ItemKey::profile(user), alive)?,
+        );
+        items.push(
+            Part::Audit,
             audit_put(&self.table, user, actor, now, &changes)?,
-        ];
-        match transact(&self.client, items).await? {
-            Outcome::Done => Ok(()),
+        );
+        match items.send(&self.client).await? {
+            Verdict::Done => Ok(()),
             // None of them held: nothing to remove.
-            Outcome::FirstFailed(_) => Ok(()),
-            Outcome::Failed(1) => Err(StoreError::Erased),
-            Outcome::Failed(_) | Outcome::Conflict => {
+            Verdict::Refused(Part::Record) => Ok(()),
+            Verdict::Refused(Part::Account) => Err(StoreError::Erased),
+            Verdict::Refused(Part::Audit) | Verdict::Conflict => {
                 Err(StoreError::Unavailable("CI write raced".into()))
             }
         }

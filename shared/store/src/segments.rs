@@ -11,8 +11,18 @@ use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK, SEGMENT_PREFIX};
 use crate::profile_item::{ERASURE, VERSION};
-use crate::txn::{Outcome, condition_check, transact, update};
+use crate::txn::{Tagged, Verdict, condition_check, update};
 use domain::{Segment, SegmentId, UserId, sort_segments, timestamp};
+
+/// The items of a self-assignment, by what each guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The segment exists and takes self-assignment.
+    Segment,
+    Membership,
+    /// The account is not being erased.
+    Account,
+}
 
 crate::table_store! {
     #[derive(Clone, Debug)]
@@ -119,18 +129,26 @@ impl SegmentStore {
         let mut alive = Expression::default();
         let erasure = alive.name(ERASURE);
         alive.condition(format!("attribute_not_exists({erasure})"));
-        let items = vec![
+        let mut items = Tagged::new();
+        items.push(
+            Part::Segment,
             condition_check(&self.table, &ItemKey::segment(id), check)?,
+        );
+        items.push(
+            Part::Membership,
             update(&self.table, &ItemKey::membership(user, id), membership)?,
+        );
+        items.push(
+            Part::Account,
             condition_check(&self.table, &ItemKey::profile(user), alive)?,
-        ];
-        match transact(&self.client, items).await? {
-            Outcome::Done => Ok(()),
+        );
+        match items.send_reading(&self.client).await? {
+            (Verdict::Done, _) => Ok(()),
             // DynamoDB returns the old item only when there is one.
-            Outcome::FirstFailed(Some(_)) => Err(AssignError::NotSelfAssignable),
-            Outcome::FirstFailed(None) => Err(AssignError::Unknown),
-            Outcome::Failed(2) => Err(StoreError::Erased.into()),
-            Outcome::Failed(_) | Outcome::Conflict => {
+            (Verdict::Refused(Part::Segment), Some(_)) => Err(AssignError::NotSelfAssignable),
+            (Verdict::Refused(Part::Segment), None) => Err(AssignError::Unknown),
+            (Verdict::Refused(Part::Account), _) => Err(StoreError::Erased.into()),
+            (Verdict::Refused(Part::Membership) | Verdict::Conflict, _) => {
                 Err(StoreError::Unavailable("segment assignment raced".into()).into())
             }
         }

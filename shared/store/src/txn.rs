@@ -232,11 +232,20 @@ impl<T: Copy> Tagged<T> {
     }
 
     pub(crate) async fn send(&self, client: &Client) -> Result<Verdict<T>, StoreError> {
+        Ok(self.send_reading(client).await?.0)
+    }
+
+    /// `send`, with the old state of the first item when its condition refused it (and
+    /// DynamoDB returned it: only when the item exists).
+    pub(crate) async fn send_reading(
+        &self,
+        client: &Client,
+    ) -> Result<(Verdict<T>, Option<Item>), StoreError> {
         Ok(match transact(client, self.items.clone()).await? {
-            Outcome::Done => Verdict::Done,
-            Outcome::FirstFailed(_) => Verdict::Refused(self.tags[0]),
-            Outcome::Failed(position) => Verdict::Refused(self.tags[position]),
-            Outcome::Conflict => Verdict::Conflict,
+            Outcome::Done => (Verdict::Done, None),
+            Outcome::FirstFailed(old) => (Verdict::Refused(self.tags[0]), old),
+            Outcome::Failed(position) => (Verdict::Refused(self.tags[position]), None),
+            Outcome::Conflict => (Verdict::Conflict, None),
         })
     }
 }
