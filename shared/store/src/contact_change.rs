@@ -189,9 +189,11 @@ impl AccountStore {
                 Guarded::Number,
                 claim_phone(&self.table, phone, user, &timestamp(now))?,
             ));
+            // Only a proven number holds a marker to give up (see `commit_phone_change`).
             if let Some(old) = before
                 .phone
                 .as_deref()
+                .filter(|_| before.phone_verified)
                 .and_then(|p| PhoneNumber::parse(p).ok())
                 .filter(|old| old != phone)
             {

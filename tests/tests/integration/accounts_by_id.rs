@@ -367,3 +367,34 @@ async fn an_operator_grant_reaches_the_token_and_its_revocation_ends_the_session
         None
     );
 }
+
+/// An administrator sets a number for a user whose typed, unproven number another
+/// account has proven since: the typed number holds no marker of theirs to give up.
+#[tokio::test]
+async fn an_admin_sets_a_number_over_a_typed_one_another_account_proved() {
+    let env = TestEnv::new().await;
+    let (typed, own) = (fresh_phone(), fresh_phone());
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(json!({
+            "email": unique_email("typist"), "password": "securepassword123",
+            "confirm_password": "securepassword123", "phone": typed
+        }))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let typist = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let prove = |body: Value| {
+        env.request("PATCH", "/users/profile")
+            .user("prover")
+            .json(body)
+            .send()
+    };
+    assert_eq!(prove(json!({"phone": typed})).await.status, 202);
+    let r = prove(json!({"phone": typed, "code": last_code_to(&typed)})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    let r = patch(&env, &typist, &admin(), json!({"phone": own})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["phone"], own.as_str());
+}
