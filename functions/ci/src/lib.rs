@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use api::app::HttpApp;
+use api::http::json_object;
 use api::partner::{self, FailureDetail, UpdateResult, UserFailure};
 use api::{ApiError, Style};
 use domain::{CiProperty, Clock};
@@ -89,7 +90,7 @@ fn property_names(body: &Map<String, Value>) -> Result<Vec<CiProperty>, ApiError
 
 async fn update(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, WRITE_SCOPE)?;
-    let body = partner::body(req)?;
+    let body = json_object(req)?;
     let entries = partner::user_entries(&body, "user_ci_properties")?;
     let now = app.clock.now();
     let actor = &identity.actor(req, domain::Source::Api);
@@ -121,7 +122,7 @@ struct ViewResult {
 
 async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     partner::authorize(req, READ_SCOPE)?;
-    let body = partner::body(req)?;
+    let body = json_object(req)?;
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
     let names = property_names(&body)?;
     let read = app.ci.get_many(&users).await;
@@ -142,7 +143,7 @@ async fn view(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn delete(app: &CiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, WRITE_SCOPE)?;
-    let body = partner::body(req)?;
+    let body = json_object(req)?;
     // The reference documents `user_ids` but its example sends `user_id`: take either.
     let ids = match (body.get("user_ids"), body.get("user_id")) {
         (Some(_), Some(_)) => {

@@ -11,7 +11,7 @@ use adapters::images::S3Images;
 use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
-use api::http::{json, request_id};
+use api::http::{json, json_object, request_id};
 use api::partner::{self, UpdateResult, UserFailure};
 use api::{ApiError, Identity, Style, otp};
 use domain::otp::OtpCode;
@@ -224,7 +224,7 @@ fn refused(refusal: erasure::Refusal) -> ApiError {
 
 async fn partner_delete(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, DELETE_SCOPE)?;
-    let body = partner::body(req)?;
+    let body = json_object(req)?;
     if let Some(name) = body.keys().find(|k| k.as_str() != "user_ids") {
         return Err(partner::invalid(format!("Unknown parameter: {name}.")));
     }

@@ -7,6 +7,7 @@ mod properties;
 use std::collections::BTreeMap;
 
 use api::app::HttpApp;
+use api::http::json_object;
 use api::partner::{self, FailureDetail, UpdateResult, UserFailure};
 use api::{ApiError, Style};
 use domain::{Channel, Clock, ConsentStatus, LocaleCatalog, Profile};
@@ -56,7 +57,7 @@ impl HttpApp for ProfilesApiApp {
 
 async fn update(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = partner::authorize(req, WRITE_SCOPE)?;
-    let body = partner::body(req)?;
+    let body = json_object(req)?;
     let entries = partner::user_entries(&body, "user_properties")?;
     let actor = identity.actor(req, domain::Source::Api);
     let now = app.clock.now();
@@ -122,7 +123,7 @@ fn properties_of(profile: &Profile) -> BTreeMap<String, Value> {
 /// One BatchGetItem for up to 20 users.
 async fn view(app: &ProfilesApiApp, req: &Request) -> Result<Response<Body>, ApiError> {
     partner::authorize(req, READ_SCOPE)?;
-    let body = partner::body(req)?;
+    let body = json_object(req)?;
     let users = partner::user_ids(body.get("user_ids"), "user_ids")?;
     let wanted = match body.get("property_names") {
         None | Some(Value::Null) => None,

@@ -10,7 +10,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::http::json_object;
 use crate::identity::Identity;
 use domain::UserId;
 use store::StoreError;
@@ -104,11 +103,6 @@ pub fn authorize(req: &Request, scope: &str) -> Result<Identity, ApiError> {
     let identity = Identity::from_request(req)?;
     identity.require_server_scope(scope)?;
     Ok(identity)
-}
-
-/// The body as a JSON object (4000 otherwise).
-pub fn body(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    json_object(req)
 }
 
 /// A list of 1..=20 distinct, valid user ids.
