@@ -107,16 +107,7 @@ pub fn authorize(req: &Request, scope: &str) -> Result<Identity, ApiError> {
 
 /// A list of 1..=20 distinct, valid user ids.
 pub fn user_ids(value: Option<&Value>, field: &str) -> Result<Vec<UserId>, ApiError> {
-    let list = value
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid(format!("{field} must be a list of user ids.")))?;
-    if list.is_empty() {
-        return Err(invalid(format!("{field} must not be empty.")));
-    }
-    if list.len() > MAX_USERS {
-        return Err(too_many_users());
-    }
-    let ids = list
+    let ids = batch(value, field, "a list of user ids")?
         .iter()
         .map(|v| {
             v.as_str()
@@ -126,6 +117,20 @@ pub fn user_ids(value: Option<&Value>, field: &str) -> Result<Vec<UserId>, ApiEr
         .collect::<Result<Vec<_>, _>>()?;
     distinct(&ids)?;
     Ok(ids)
+}
+
+/// The list under `field` of a batch: 1..=20 entries.
+fn batch<'a>(value: Option<&'a Value>, field: &str, what: &str) -> Result<&'a [Value], ApiError> {
+    let list = value
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid(format!("{field} must be {what}.")))?;
+    if list.is_empty() {
+        return Err(invalid(format!("{field} must not be empty.")));
+    }
+    if list.len() > MAX_USERS {
+        return Err(too_many_users());
+    }
+    Ok(list)
 }
 
 pub fn distinct(ids: &[UserId]) -> Result<(), ApiError> {
@@ -164,17 +169,7 @@ pub type UserEntry = (UserId, Map<String, Value>);
 
 /// `[{user_id, properties}]` under `field`: 1..=20 entries, distinct users.
 pub fn user_entries(body: &Map<String, Value>, field: &str) -> Result<Vec<UserEntry>, ApiError> {
-    let list = body
-        .get(field)
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid(format!("{field} must be a list.")))?;
-    if list.is_empty() {
-        return Err(invalid(format!("{field} must not be empty.")));
-    }
-    if list.len() > MAX_USERS {
-        return Err(too_many_users());
-    }
-    let entries = list
+    let entries = batch(body.get(field), field, "a list")?
         .iter()
         .map(|entry| {
             let user = entry

@@ -308,42 +308,40 @@ impl ProfilePatch {
             }
             match name {
                 "attributes" => patch.attributes = attributes(value, &mut errors),
-                "phone" => match value {
-                    Value::String(s) => match PhoneNumber::parse(s) {
-                        Ok(p) => patch.phone = Some(p),
-                        Err(message) => errors.add(name, message),
-                    },
-                    _ => errors.add(name, "must be an E.164 number such as +905321234567"),
-                },
-                "code" => match value {
-                    Value::String(s) => match OtpCode::parse(s) {
-                        Ok(c) => patch.code = Some(c),
-                        Err(message) => errors.add(name, message),
-                    },
-                    _ => errors.add(name, "must be the 6-digit code sent by SMS, as a string"),
-                },
+                "phone" => {
+                    let not_string = "must be an E.164 number such as +905321234567";
+                    patch.phone = string(name, value, not_string, &mut errors, PhoneNumber::parse);
+                }
+                "code" => {
+                    let not_string = "must be the 6-digit code sent by SMS, as a string";
+                    patch.code = string(name, value, not_string, &mut errors, OtpCode::parse);
+                }
                 "resend" => patch.resend = boolean(name, value, &mut errors).unwrap_or_default(),
-                "email" => match value {
-                    Value::String(s) => match Email::parse(s) {
-                        Ok(e) => patch.email = Some(e),
-                        Err(message) => errors.add(name, message),
-                    },
-                    _ => errors.add(name, "must be an email address"),
-                },
-                "token" => match value {
-                    Value::String(s) => match OtpCode::parse(s) {
-                        Ok(t) => patch.token = Some(t),
-                        Err(_) => errors.add(name, "must be the 6-digit token sent by email"),
-                    },
-                    _ => errors.add(name, "must be the 6-digit token sent by email, as a string"),
-                },
-                "token_checksum" => match value {
-                    Value::String(s) => match TokenChecksum::parse(s) {
-                        Ok(c) => patch.token_checksum = Some(c),
-                        Err(message) => errors.add(name, message),
-                    },
-                    _ => errors.add(name, "must be a string"),
-                },
+                "email" => {
+                    patch.email = string(
+                        name,
+                        value,
+                        "must be an email address",
+                        &mut errors,
+                        Email::parse,
+                    );
+                }
+                "token" => {
+                    let not_string = "must be the 6-digit token sent by email, as a string";
+                    patch.token = string(name, value, not_string, &mut errors, |s| {
+                        OtpCode::parse(s)
+                            .map_err(|_| "must be the 6-digit token sent by email")
+                    });
+                }
+                "token_checksum" => {
+                    patch.token_checksum = string(
+                        name,
+                        value,
+                        "must be a string",
+                        &mut errors,
+                        TokenChecksum::parse,
+                    );
+                }
                 _ if READ_ONLY_FIELDS.contains(&name) => errors.add(name, "is read-only"),
                 _ => errors.add(name, "is not a profile field"),
             }
@@ -381,6 +379,21 @@ impl ProfilePatch {
     pub fn only_consents(&self) -> bool {
         self.fields.is_empty() && !self.touches_attributes()
     }
+}
+
+/// A string field parsed into its type; a refusal names the field.
+fn string<T, M: Into<String>>(
+    field: &str,
+    value: &Value,
+    not_string: &str,
+    errors: &mut FieldErrors,
+    parse: impl FnOnce(&str) -> Result<T, M>,
+) -> Option<T> {
+    let Value::String(s) = value else {
+        errors.add(field, not_string);
+        return None;
+    };
+    parse(s).map_err(|message| errors.add(field, message)).ok()
 }
 
 fn boolean(field: &str, value: &Value, errors: &mut FieldErrors) -> Option<bool> {

@@ -202,21 +202,15 @@ impl Settings {
     }
 
     pub fn require_table(&self) -> Result<&str, ConfigError> {
-        self.table
-            .as_deref()
-            .ok_or(ConfigError::Missing("TABLE_NAME"))
+        required(&self.table, "TABLE_NAME")
     }
 
     pub fn require_otp_secret(&self) -> Result<&str, ConfigError> {
-        self.otp_secret_id
-            .as_deref()
-            .ok_or(ConfigError::Missing("OTP_SECRET_ARN"))
+        required(&self.otp_secret_id, "OTP_SECRET_ARN")
     }
 
     pub fn require_signing_key_secret(&self) -> Result<&str, ConfigError> {
-        self.signing_key_secret_id
-            .as_deref()
-            .ok_or(ConfigError::Missing("TOKEN_SIGNING_KEY_SECRET"))
+        required(&self.signing_key_secret_id, "TOKEN_SIGNING_KEY_SECRET")
     }
 
     pub fn require_avatars(&self) -> Result<&AvatarConfig, ConfigError> {
@@ -226,21 +220,15 @@ impl Settings {
     }
 
     pub fn require_email_sender(&self) -> Result<&str, ConfigError> {
-        self.email_sender
-            .as_deref()
-            .ok_or(ConfigError::Missing("EMAIL_SENDER"))
+        required(&self.email_sender, "EMAIL_SENDER")
     }
 
     pub fn require_event_bus(&self) -> Result<&str, ConfigError> {
-        self.event_bus
-            .as_deref()
-            .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))
+        required(&self.event_bus, "EVENT_BUS_NAME")
     }
 
     pub fn require_dead_letter_queue(&self) -> Result<&str, ConfigError> {
-        self.dead_letter_queue
-            .as_deref()
-            .ok_or(ConfigError::Missing("DEAD_LETTER_QUEUE_URL"))
+        required(&self.dead_letter_queue, "DEAD_LETTER_QUEUE_URL")
     }
 
     /// The client ids of `TOKEN_CLIENT_IDS`, or first-party apps' default alone.
@@ -413,6 +401,11 @@ fn upload_policy() -> Result<UploadPolicy, ConfigError> {
         });
     }
     Ok(UploadPolicy { daily_limit })
+}
+
+/// A setting only some functions need, read where one of them builds what needs it.
+fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, ConfigError> {
+    value.as_deref().ok_or(ConfigError::Missing(name))
 }
 
 #[cfg(test)]

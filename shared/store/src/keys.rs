@@ -69,6 +69,18 @@ pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
 /// Sort-key prefix of account audit entries (an administrator's direct changes).
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 
+fn user_pk(user: &UserId) -> String {
+    format!("{USER_PREFIX}{}", user.as_str())
+}
+
+fn email_pk(email: &Email) -> String {
+    format!("{EMAIL_PREFIX}{}", email.normalized())
+}
+
+fn phone_pk(phone: &PhoneNumber) -> String {
+    format!("{PHONE_PREFIX}{}", phone.e164())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ItemKey {
     pub pk: String,
@@ -76,147 +88,109 @@ pub struct ItemKey {
 }
 
 impl ItemKey {
-    pub fn profile(user: &UserId) -> Self {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
         Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: PROFILE_SK.to_owned(),
+            pk: pk.into(),
+            sk: sk.into(),
         }
     }
 
+    pub fn profile(user: &UserId) -> Self {
+        Self::new(user_pk(user), PROFILE_SK)
+    }
+
     pub fn challenge(user: &UserId, purpose: Purpose) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
-        }
+        Self::new(user_pk(user), format!("{OTP_PREFIX}{}", purpose.as_str()))
     }
 
     /// Claims a number for one account; written in the same transaction as the profile.
     pub fn phone_owner(phone: &PhoneNumber) -> Self {
-        Self {
-            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
-            sk: OWNER_SK.to_owned(),
-        }
+        Self::new(phone_pk(phone), OWNER_SK)
     }
 
     /// An account's email and password: claims the address for one account (its key is
     /// the uniqueness marker) and is the one item a login reads.
     pub fn credential(email: &Email) -> Self {
-        Self {
-            pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
-            sk: CREDENTIAL_SK.to_owned(),
-        }
+        Self::new(email_pk(email), CREDENTIAL_SK)
     }
 
     /// The code that proves an address, kept beside its credential so one read fetches
     /// both.
     pub fn email_challenge(email: &Email, purpose: Purpose) -> Self {
-        Self {
-            pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
-            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
-        }
+        Self::new(email_pk(email), format!("{OTP_PREFIX}{}", purpose.as_str()))
     }
 
     /// Codes sent to an address in the last hour, across accounts.
     pub fn email_sends(email: &Email) -> Self {
-        Self {
-            pk: format!("{EMAIL_PREFIX}{}", email.normalized()),
-            sk: OTP_SENDS_SK.to_owned(),
-        }
+        Self::new(email_pk(email), OTP_SENDS_SK)
     }
 
     /// A refresh token, by the SHA-256 of its plaintext.
     pub fn refresh_token(sha256_hex: &str) -> Self {
-        Self {
-            pk: format!("{REFRESH_PREFIX}{sha256_hex}"),
-            sk: TOKEN_SK.to_owned(),
-        }
+        Self::new(format!("{REFRESH_PREFIX}{sha256_hex}"), TOKEN_SK)
     }
 
     /// A login session: the family of refresh tokens one login started.
     pub fn session(user: &UserId, family: &str) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!("{SESSION_PREFIX}{family}"),
-        }
+        Self::new(user_pk(user), format!("{SESSION_PREFIX}{family}"))
     }
 
     /// A code sent to a number before any account exists (seed 000's sign-up).
     pub fn phone_challenge(phone: &PhoneNumber, purpose: Purpose) -> Self {
-        Self {
-            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
-            sk: format!("{OTP_PREFIX}{}", purpose.as_str()),
-        }
+        Self::new(phone_pk(phone), format!("{OTP_PREFIX}{}", purpose.as_str()))
     }
 
     pub fn phone_sends(phone: &PhoneNumber) -> Self {
-        Self {
-            pk: format!("{PHONE_PREFIX}{}", phone.e164()),
-            sk: OTP_SENDS_SK.to_owned(),
-        }
+        Self::new(phone_pk(phone), OTP_SENDS_SK)
     }
 
     pub fn consent_log(user: &UserId, at_ms: i64, request_id: &str, channel: Channel) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!(
+        Self::new(
+            user_pk(user),
+            format!(
                 "{CONSENT_LOG_PREFIX}{at_ms:013}#{request_id}#{}",
                 channel.as_str()
             ),
-        }
+        )
     }
 
     /// An administrator's change to `user`'s account, in time order within the user.
     pub fn account_audit(user: &UserId, at_ms: i64, request_id: &str) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!("{AUDIT_PREFIX}{at_ms:013}#{request_id}"),
-        }
+        Self::new(
+            user_pk(user),
+            format!("{AUDIT_PREFIX}{at_ms:013}#{request_id}"),
+        )
     }
 
     /// The count of `user`'s image uploads on one UTC day.
     pub fn sms_hour(hour: i64) -> Self {
-        Self {
-            pk: SMS_QUOTA_PK.to_owned(),
-            sk: format!("HOUR#{hour}"),
-        }
+        Self::new(SMS_QUOTA_PK, format!("HOUR#{hour}"))
     }
 
     /// The hour's count of texts to numbers no account has proved.
     pub fn sms_hour_new_numbers(hour: i64) -> Self {
-        Self {
-            pk: SMS_QUOTA_PK.to_owned(),
-            sk: format!("NEW#{hour}"),
-        }
+        Self::new(SMS_QUOTA_PK, format!("NEW#{hour}"))
     }
 
     pub fn signups(source: &RequestSource, hour: i64) -> Self {
-        Self {
-            pk: format!("{SOURCE_PREFIX}{}", source.as_str()),
-            sk: format!("SIGNUPS#{hour}"),
-        }
+        Self::new(
+            format!("{SOURCE_PREFIX}{}", source.as_str()),
+            format!("SIGNUPS#{hour}"),
+        )
     }
 
     pub fn uploads(user: &UserId, day: chrono::NaiveDate) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!("{UPLOADS_PREFIX}{day}"),
-        }
+        Self::new(user_pk(user), format!("{UPLOADS_PREFIX}{day}"))
     }
 
     /// A key within `user`'s partition from a sort key a client handed back (a cursor).
     pub fn in_user_partition(user: &UserId, sk: String) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk,
-        }
+        Self::new(user_pk(user), sk)
     }
 
     /// Catalog items share one partition: the whole catalog is one Query.
     pub fn segment(id: SegmentId) -> Self {
-        Self {
-            pk: SEGMENTS_PK.to_owned(),
-            sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
-        }
+        Self::new(SEGMENTS_PK, format!("{SEGMENT_PREFIX}{:010}", id.get()))
     }
 
     pub fn segments_partition() -> &'static str {
@@ -224,41 +198,26 @@ impl ItemKey {
     }
 
     pub fn membership(user: &UserId, id: SegmentId) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: format!("{SEGMENT_PREFIX}{:010}", id.get()),
-        }
+        Self::new(user_pk(user), format!("{SEGMENT_PREFIX}{:010}", id.get()))
     }
 
     pub fn ci(user: &UserId) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: CI_SK.to_owned(),
-        }
+        Self::new(user_pk(user), CI_SK)
     }
 
     /// The user's loyalty card: beside the profile, so one batch read fetches both.
     pub fn loyalty_card(user: &UserId) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: LOYALTY_SK.to_owned(),
-        }
+        Self::new(user_pk(user), LOYALTY_SK)
     }
 
     /// When the user took their recent exports.
     pub fn exports(user: &UserId) -> Self {
-        Self {
-            pk: format!("{USER_PREFIX}{}", user.as_str()),
-            sk: EXPORTS_SK.to_owned(),
-        }
+        Self::new(user_pk(user), EXPORTS_SK)
     }
 
     /// Tokens share one partition: listing is one Query; lookups are by hash.
     pub fn api_token(sha256_hex: &str) -> Self {
-        Self {
-            pk: API_TOKENS_PK.to_owned(),
-            sk: format!("{API_TOKEN_PREFIX}{sha256_hex}"),
-        }
+        Self::new(API_TOKENS_PK, format!("{API_TOKEN_PREFIX}{sha256_hex}"))
     }
 
     pub fn api_tokens_partition() -> &'static str {
@@ -266,7 +225,7 @@ impl ItemKey {
     }
 
     pub fn user_partition(user: &UserId) -> String {
-        format!("{USER_PREFIX}{}", user.as_str())
+        user_pk(user)
     }
 
     pub fn to_item(&self) -> HashMap<String, AttributeValue> {
