@@ -9,9 +9,11 @@
 
 pub mod by_id;
 mod oauth;
+mod password;
 mod phone_signup;
 mod registration;
 mod seed;
+mod sessions;
 
 use adapters::access_tokens::JwtIssuer;
 use adapters::email::SesEmail;
@@ -49,6 +51,12 @@ api::routes! {
         Verify = "POST /users/verify",
         GetAccount = "GET /api/v1/accounts/users/{user_id}",
         PatchAccount = "PATCH /api/v1/accounts/users/{user_id}",
+        Sessions = "GET /users/me/sessions",
+        EndSession = "DELETE /users/me/sessions/{session_id}",
+        EndSessions = "DELETE /users/me/sessions",
+        ForgotPassword = "POST /auth/password/forgot",
+        ResetPassword = "POST /auth/password/reset",
+        ChangePassword = "POST /users/me/password",
     }
 }
 
@@ -149,6 +157,12 @@ impl HttpApp for AccountsApp {
                 return issued(auth.login(&email, &password, &client).await);
             }
             Route::OAuthToken => return oauth::token(self, &auth, &req).await,
+            Route::Sessions => return sessions::list(self, &req).await,
+            Route::EndSession => return sessions::end(self, &req).await,
+            Route::EndSessions => return sessions::end_all(self, &req).await,
+            Route::ForgotPassword => return password::forgot(self, &req).await,
+            Route::ResetPassword => return password::reset(self, &req).await,
+            Route::ChangePassword => return password::change(self, &req).await,
             Route::Refresh => {
                 let presented = refresh_token(&json_object(&req)?)?;
                 return issued(auth.refresh(&presented).await);
@@ -156,12 +170,7 @@ impl HttpApp for AccountsApp {
             Route::Logout => {
                 let presented = refresh_token(&json_object(&req)?)?;
                 auth.logout(&presented).await.map_err(refused)?;
-                return Ok(no_store(
-                    Response::builder()
-                        .status(StatusCode::NO_CONTENT)
-                        .body(Body::Empty)
-                        .expect("valid response parts"),
-                ));
+                return Ok(sessions::no_content());
             }
             Route::Jwks => oauth::jwks(self),
             Route::OAuthMetadata => oauth::metadata(self, &req),

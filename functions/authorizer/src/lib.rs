@@ -47,6 +47,16 @@ struct UserClaims {
     /// Cognito's type claim: `access` or `id`.
     #[serde(default)]
     token_use: Option<String>,
+    /// The session the token belongs to (our login's token family).
+    #[serde(default)]
+    sid: Option<String>,
+}
+
+/// Who a verified user token speaks for.
+struct Verified {
+    user: UserId,
+    scope: String,
+    session: Option<String>,
 }
 
 /// Whether a token says it is an access token: `typ: at+jwt` (RFC 9068, what our issuer
@@ -108,7 +118,7 @@ impl UserTokenVerifier {
     }
 
     /// The subject and scope of a valid access token, `now` being the Unix time.
-    fn verify(&self, token: &str, now: i64) -> Result<(UserId, String), Denial> {
+    fn verify(&self, token: &str, now: i64) -> Result<Verified, Denial> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Denial::InvalidToken)?;
         let key = match header.kid.as_deref() {
             Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
@@ -127,7 +137,11 @@ impl UserTokenVerifier {
             return Err(Denial::ImplausibleLifetime);
         }
         let user = UserId::parse(&claims.sub).map_err(|_| Denial::InvalidToken)?;
-        Ok((user, claims.scope.unwrap_or_default()))
+        Ok(Verified {
+            user,
+            scope: claims.scope.unwrap_or_default(),
+            session: claims.sid.filter(|sid| domain::session::is_session_id(sid)),
+        })
     }
 }
 
@@ -139,6 +153,9 @@ pub struct AuthorizerContext {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<String>,
+    /// The user token's session (`sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     pub scope: String,
 }
 
@@ -204,7 +221,11 @@ impl Authorizer {
         if token.starts_with(API_TOKEN_PREFIX) {
             return self.api_token(token).await;
         }
-        let (user, scope) = self.users.verify(token, self.clock.now().timestamp())?;
+        let Verified {
+            user,
+            scope,
+            session,
+        } = self.users.verify(token, self.clock.now().timestamp())?;
         // Server scopes belong to API tokens alone: an identity provider that lets clients
         // ask for scopes must not turn a user into a partner system.
         let scope = scope
@@ -216,6 +237,7 @@ impl Authorizer {
             principal: context_keys::PRINCIPAL_USER.to_owned(),
             user_id: Some(user.as_str().to_owned()),
             token_id: None,
+            session_id: session,
             scope,
         })
     }
@@ -240,6 +262,7 @@ impl Authorizer {
             principal: context_keys::PRINCIPAL_API_TOKEN.to_owned(),
             user_id: None,
             token_id: Some(token.token_id),
+            session_id: None,
             scope: token.scopes.join(" "),
         })
     }

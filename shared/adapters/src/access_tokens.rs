@@ -1,13 +1,12 @@
 //! Access tokens: Ed25519 JWTs in RFC 9068's profile (`iss`, `aud`, `sub`, `client_id`,
-//! `scope`, `iat`, `exp`, `jti`, header `typ: at+jwt` and `kid`), signed with the current key of a Secrets Manager secret read on first use.
+//! `scope`, `sid` (the session), `iat`, `exp`, `jti`, header `typ: at+jwt` and `kid`), signed with the current key of a Secrets Manager secret read on first use.
 //!
 //! The secret is JSON: `{"current": {"kid": "...", "private_key_pem": "<PKCS#8 PEM>"},
 //! "previous": {...}}`; `profilectl key create|rotate` writes it. Only `current` signs;
 //! the authorizer verifies with the public keys of both while both are configured.
 
-use domain::UserId;
 use domain::ports::{AccessToken, AccessTokens, KeyUnavailable};
-use domain::session::ClientId;
+use domain::session::Grant;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
@@ -61,6 +60,9 @@ struct Claims<'a> {
     client_id: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    /// The session (RFC 9068 leaves it open; OpenID Connect names it `sid`).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    sid: &'a str,
     iat: i64,
     exp: i64,
     jti: String,
@@ -96,20 +98,15 @@ fn random_id() -> String {
 }
 
 impl AccessTokens for JwtIssuer {
-    async fn issue(
-        &self,
-        user: &UserId,
-        scope: &str,
-        client: &ClientId,
-        now: i64,
-    ) -> Result<AccessToken, KeyUnavailable> {
+    async fn issue(&self, grant: &Grant<'_>, now: i64) -> Result<AccessToken, KeyUnavailable> {
         let key = self.key.get().await?;
         let claims = Claims {
             iss: &self.issuer,
             aud: &self.audience,
-            sub: user.as_str(),
-            client_id: client.as_str(),
-            scope,
+            sub: grant.user.as_str(),
+            client_id: grant.client.as_str(),
+            scope: grant.scope,
+            sid: grant.session,
             iat: now,
             exp: now + ACCESS_TOKEN_LIFETIME_SECS,
             jti: random_id(),

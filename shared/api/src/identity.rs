@@ -19,6 +19,7 @@ pub mod context_keys {
     pub const PRINCIPAL: &str = "principal";
     pub const USER_ID: &str = "user_id";
     pub const TOKEN_ID: &str = "token_id";
+    pub const SESSION_ID: &str = "session_id";
     pub const SCOPE: &str = "scope";
     pub const PRINCIPAL_USER: &str = "user";
     pub const PRINCIPAL_API_TOKEN: &str = "api_token";
@@ -40,6 +41,8 @@ pub struct Identity {
     /// provider's); `None` for what our own authorizer admitted (our issuer, or an API
     /// token).
     pub issuer: Option<String>,
+    /// The session a user's access token belongs to (its `sid`), when it names one.
+    pub session: Option<String>,
 }
 
 impl Identity {
@@ -63,6 +66,7 @@ impl Identity {
                 principal: Principal::User(user),
                 scopes,
                 issuer: Some(jwt.claims.get("iss").cloned().unwrap_or_default()),
+                session: None,
             });
         }
         let field = |key: &str| authorizer.fields.get(key).and_then(Value::as_str);
@@ -83,6 +87,9 @@ impl Identity {
             principal,
             scopes,
             issuer: None,
+            session: field(SESSION_ID)
+                .filter(|sid| domain::session::is_session_id(sid))
+                .map(str::to_owned),
         })
     }
 

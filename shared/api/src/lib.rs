@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod error;
+pub mod fields;
 pub mod form;
 pub mod http;
 pub mod identity;

@@ -27,6 +27,9 @@ pub enum Purpose {
     /// Proving, to the verified phone or email, that the account's holder asks for its
     /// erasure.
     EraseAccount,
+    /// Setting a new password without the old one, proven by a code to the account's
+    /// proven email or number.
+    ResetPassword,
 }
 
 impl Purpose {
@@ -37,6 +40,7 @@ impl Purpose {
             Self::RegisterPhone => "register_phone",
             Self::ChangeEmail => "change_email",
             Self::EraseAccount => "erase_account",
+            Self::ResetPassword => "reset_password",
         }
     }
 }

@@ -54,9 +54,7 @@ pub struct AccessToken {
 pub trait AccessTokens: Send + Sync {
     fn issue(
         &self,
-        user: &crate::UserId,
-        scope: &str,
-        client: &crate::session::ClientId,
+        grant: &crate::session::Grant<'_>,
         now: i64,
     ) -> impl Future<Output = Result<AccessToken, KeyUnavailable>> + Send;
 }

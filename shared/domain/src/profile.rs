@@ -329,8 +329,7 @@ impl ProfilePatch {
                 "token" => {
                     let not_string = "must be the 6-digit token sent by email, as a string";
                     patch.token = string(name, value, not_string, &mut errors, |s| {
-                        OtpCode::parse(s)
-                            .map_err(|_| "must be the 6-digit token sent by email")
+                        OtpCode::parse(s).map_err(|_| "must be the 6-digit token sent by email")
                     });
                 }
                 "token_checksum" => {

@@ -21,6 +21,16 @@ pub fn successor(key: &crate::otp::OtpKey, presented: &RefreshTokenSecret) -> Re
     RefreshTokenSecret::from_bytes(key.successor_bytes(presented.expose()))
 }
 
+/// What an access token grants: the user, the scopes the login granted, the app it is
+/// for and the session it belongs to (its `sid` claim; empty for tokens of no session).
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub user: &'a crate::UserId,
+    pub scope: &'a str,
+    pub client: &'a ClientId,
+    pub session: &'a str,
+}
+
 /// How long a refresh token (and a session without use) lives: 30 days.
 pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 30 * 24 * 3600;
 
@@ -82,6 +92,12 @@ impl<'a> Standing<'a> {
 /// A session family's id: 16 random bytes, hex.
 pub fn new_family_id() -> String {
     crate::opaque::random_id()
+}
+
+/// Whether `raw` has a session id's form (32 lower-case hex digits): what a route's
+/// `{session_id}` and an access token's `sid` must be before they reach a key.
+pub fn is_session_id(raw: &str) -> bool {
+    raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// The app a session was opened for, carried in every access token as RFC 9068's

@@ -60,6 +60,11 @@ pub enum CodeKind<'a> {
         user: &'a UserId,
         to: Destination<'a>,
     },
+    /// A password reset, sent to a proven number or address of the account.
+    ResetPassword {
+        user: &'a UserId,
+        to: Destination<'a>,
+    },
 }
 
 impl CodeKind<'_> {
@@ -70,6 +75,7 @@ impl CodeKind<'_> {
             Self::RegisterPhone(_) => Purpose::RegisterPhone,
             Self::ChangeEmail { .. } => Purpose::ChangeEmail,
             Self::EraseAccount { .. } => Purpose::EraseAccount,
+            Self::ResetPassword { .. } => Purpose::ResetPassword,
         }
     }
 
@@ -93,7 +99,9 @@ impl CodeKind<'_> {
                 ItemKey::challenge(user, purpose),
                 Destination::Email(new_email),
             ),
-            Self::EraseAccount { user, to } => (ItemKey::challenge(user, purpose), to),
+            Self::EraseAccount { user, to } | Self::ResetPassword { user, to } => {
+                (ItemKey::challenge(user, purpose), to)
+            }
         };
         CodeSlot {
             challenge,

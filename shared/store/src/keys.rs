@@ -16,6 +16,7 @@
 //! | email verification code     | `EMAIL#<email, lower case>` | `OTP#verify_email`             |
 //! | codes sent to an address    | `EMAIL#<email, lower case>` | `OTP_SENDS`                    |
 //! | login session (token family)| `USER#<user_id>` | `SESSION#<family id>`                     |
+//! | sign-out generation         | `USER#<user_id>` | `SESSIONS`                                |
 //! | refresh token               | `REFRESH#<sha256 hex>` | `TOKEN`                             |
 //! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
 //! | sign-up code to a number    | `PHONE#<e164>`   | `OTP#register_phone`                      |
@@ -53,6 +54,10 @@ pub const EMAIL_PREFIX: &str = "EMAIL#";
 const REFRESH_PREFIX: &str = "REFRESH#";
 const TOKEN_SK: &str = "TOKEN";
 pub const SESSION_PREFIX: &str = "SESSION#";
+/// Shares `SESSION` with the sessions, so one Query reads the generation with them.
+pub const SESSIONS_SK: &str = "SESSIONS";
+/// What the sessions' and the generation's sort keys begin with.
+pub const SESSION_ITEMS_PREFIX: &str = "SESSION";
 pub const CREDENTIAL_SK: &str = "CREDENTIAL";
 const SEGMENTS_PK: &str = "SEGMENTS";
 pub const CI_SK: &str = "CI";
@@ -133,6 +138,11 @@ impl ItemKey {
     /// A login session: the family of refresh tokens one login started.
     pub fn session(user: &UserId, family: &str) -> Self {
         Self::new(user_pk(user), format!("{SESSION_PREFIX}{family}"))
+    }
+
+    /// The generation every live session of `user` is of (`session_epoch`).
+    pub fn sessions(user: &UserId) -> Self {
+        Self::new(user_pk(user), SESSIONS_SK)
     }
 
     /// A code sent to a number before any account exists (seed 000's sign-up).

@@ -29,8 +29,8 @@ pub enum Attempt {
 pub const MAX_ATTEMPTS: u32 = 5;
 pub const ATTEMPT_WINDOW_SECS: i64 = 15 * 60;
 
-const ATTEMPTS: &str = "login_attempts";
-const WINDOW: &str = "login_window_start";
+pub(crate) const ATTEMPTS: &str = "login_attempts";
+pub(crate) const WINDOW: &str = "login_window_start";
 
 impl AccountStore {
     /// Reserves one login attempt for `email` and returns its credential: one call when

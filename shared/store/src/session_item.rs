@@ -10,6 +10,7 @@ use crate::StoreError;
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::session_epoch::GENERATION;
 use crate::txn::{put, update};
 
 /// A session to open, or a token to add to one.
@@ -23,6 +24,8 @@ pub struct NewSession<'a> {
     pub scope: &'a str,
     /// The app the session was opened for; every access token of it names it.
     pub client: &'a ClientId,
+    /// The account's sign-out generation the session is opened under (`session_epoch`).
+    pub generation: i64,
     pub now: i64,
 }
 
@@ -43,6 +46,7 @@ pub(crate) fn token_put(
         ("scope".to_owned(), s(session.scope)),
         ("client_id".to_owned(), s(session.client.as_str())),
         ("issued_at".to_owned(), n(session.now)),
+        (GENERATION.to_owned(), n(session.generation)),
         (
             TTL_ATTRIBUTE.to_owned(),
             n(session.now + REFRESH_TOKEN_LIFETIME_SECS),
@@ -66,6 +70,8 @@ pub(crate) fn open_items(
     let mut e = Expression::default();
     e.set("current", s(session.token_hash));
     e.set("created_at", n(session.now));
+    e.set("client_id", s(session.client.as_str()));
+    e.set(GENERATION, n(session.generation));
     e.set(TTL_ATTRIBUTE, n(session.now + REFRESH_TOKEN_LIFETIME_SECS));
     Ok(vec![
         update(table, &ItemKey::session(session.user, session.family), e)?,

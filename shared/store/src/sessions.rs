@@ -23,6 +23,7 @@ use crate::item::{get_consistent, n, text};
 use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
 use crate::login_attempts::clear_login_attempts;
 use crate::profile_item::ERASURE;
+use crate::session_epoch::generation_is;
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{
     Outcome, condition_check, delete, transact, unless_condition_failed, update, update_item,
@@ -39,6 +40,8 @@ pub enum Rotation {
     /// The presented token is spent; `next` is the family's live token now.
     Rotated {
         user: UserId,
+        /// The session (token family): the access token's `sid`.
+        session: String,
         scope: String,
         client: ClientId,
     },
@@ -65,6 +68,9 @@ struct StoredToken {
     /// The token this one was rotated from.
     #[serde(default)]
     parent: Option<String>,
+    /// The account's sign-out generation the session was opened under.
+    #[serde(default)]
+    generation: i64,
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -91,6 +97,12 @@ impl SessionStore {
             &self.table,
             &ItemKey::profile(session.user),
             alive,
+        )?);
+        // Not signed out everywhere since the login read the generation.
+        items.push(generation_is(
+            &self.table,
+            session.user,
+            session.generation,
         )?);
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(true),
@@ -164,6 +176,7 @@ impl SessionStore {
                 let live = self.names(&user, &token.family, child).await?;
                 return Ok(if live {
                     Rotation::Rotated {
+                        session: token.family,
                         user,
                         scope: token.scope,
                         client,
@@ -197,6 +210,7 @@ impl SessionStore {
                 );
             }
             session.set(TTL_ATTRIBUTE, n(now + REFRESH_TOKEN_LIFETIME_SECS));
+            session.set("last_used_at", n(now));
             let mut spent = Expression::default();
             // The grace runs from the first rotation: retries do not slide it along.
             let rotated_at = spent.name("rotated_at");
@@ -221,6 +235,7 @@ impl SessionStore {
                         token_hash: next,
                         scope: &token.scope,
                         client: &client,
+                        generation: token.generation,
                         now,
                     },
                     Some(presented),
@@ -235,9 +250,15 @@ impl SessionStore {
                     Expression::default(),
                 )?);
             }
+            // The session is still of the account's generation: no sign-out everywhere,
+            // reset or password change ended it.
+            let signed_out = items.len();
+            items.push(generation_is(&self.table, &user, token.generation)?);
             match transact(&self.client, items).await? {
+                Outcome::Failed(at) if at == signed_out => return Ok(Rotation::Refused),
                 Outcome::Done => {
                     return Ok(Rotation::Rotated {
+                        session: token.family,
                         user,
                         scope: token.scope,
                         client,
@@ -270,7 +291,11 @@ impl SessionStore {
             .unwrap_or_default();
         let revoked = matches!(session.get("revoked"), Some(AttributeValue::Bool(true)));
         let current = matches!(session.get("current"), Some(AttributeValue::S(c)) if c == token);
-        Ok(current && !revoked)
+        let of = |item: &crate::Item| match item.get(crate::session_epoch::GENERATION) {
+            Some(AttributeValue::N(g)) => g.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok(current && !revoked && of(&session) == self.generation(user).await?)
     }
 
     /// Logout: the family of `presented` is revoked. `false` if no such token.

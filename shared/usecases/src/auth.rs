@@ -5,7 +5,7 @@
 
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
-use domain::session::{ClientId, RefreshTokenSecret, new_family_id, successor};
+use domain::session::{ClientId, Grant, RefreshTokenSecret, new_family_id, successor};
 use domain::{Clock, Email, UserId};
 use store::{AccountStore, Attempt, NewSession, Rotation, SessionStore, StoreError};
 
@@ -67,6 +67,7 @@ pub(crate) struct FirstRefresh<'a> {
     client: &'a ClientId,
     family: String,
     token_hash: String,
+    generation: i64,
     now: i64,
 }
 
@@ -78,28 +79,39 @@ impl FirstRefresh<'_> {
             token_hash: &self.token_hash,
             scope: self.scope,
             client: self.client,
+            generation: self.generation,
             now: self.now,
         }
     }
 }
 
 /// Signs the access token and draws the first refresh token of a new session; the
-/// caller stores the session (a login alone, a sign-up with its account).
+/// caller stores the session (a login alone, a sign-up with its account). `generation`:
+/// the account's sign-out generation as read (0 for a new account).
 pub(crate) async fn issue<'a, T: AccessTokens>(
     signer: &T,
     user: &'a UserId,
     scope: &'a str,
     client: &'a ClientId,
+    generation: i64,
     now: i64,
 ) -> Result<(Tokens, FirstRefresh<'a>), KeyUnavailable> {
-    let access = signer.issue(user, scope, client, now).await?;
+    let family = new_family_id();
+    let grant = Grant {
+        user,
+        scope,
+        client,
+        session: &family,
+    };
+    let access = signer.issue(&grant, now).await?;
     let refresh = RefreshTokenSecret::generate();
     let first = FirstRefresh {
         user,
         scope,
         client,
-        family: new_family_id(),
+        family,
         token_hash: refresh.hash(),
+        generation,
         now,
     };
     Ok((
@@ -132,15 +144,21 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             }
             Attempt::Allowed(credential) => credential,
         };
-        if !password_matches(password, Some(credential.password_hash.clone())).await {
+        let user = UserId::parse(&credential.user_id)
+            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+        // The sign-out generation is read while the password hashes: no time added.
+        let (matches, generation) = tokio::join!(
+            password_matches(password, Some(credential.password_hash.clone())),
+            self.sessions.generation(&user)
+        );
+        if !matches {
             return Err(Refusal::BadCredentials);
         }
         if !credential.verified() {
             return Err(Refusal::NotVerified);
         }
-        let user = UserId::parse(&credential.user_id)
-            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
-        let (tokens, refresh) = issue(self.tokens, &user, &credential.scope, client, now).await?;
+        let scope = &credential.scope;
+        let (tokens, refresh) = issue(self.tokens, &user, scope, client, generation?, now).await?;
         // Refused when an erasure, an email change or a revoked grant came between the
         // read and now: answered as a wrong password, never a 5xx.
         if !self.sessions.open(&refresh.session(), email).await? {
@@ -174,10 +192,17 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             Rotation::Refused => Err(Refusal::RefreshRefused),
             Rotation::Rotated {
                 user,
+                session,
                 scope,
                 client,
             } => {
-                let access = self.tokens.issue(&user, &scope, &client, now).await?;
+                let grant = Grant {
+                    user: &user,
+                    scope: &scope,
+                    client: &client,
+                    session: &session,
+                };
+                let access = self.tokens.issue(&grant, now).await?;
                 Ok(Tokens {
                     access_token: access.token,
                     refresh_token: next.expose().to_owned(),
@@ -205,22 +230,28 @@ mod tests {
     /// The access-token port, recording what it was asked to sign.
     #[derive(Default)]
     struct Signer {
-        asked: Mutex<Vec<(String, String, String, i64)>>,
+        asked: Mutex<Vec<(String, String, String, String, i64)>>,
         down: bool,
     }
 
     impl AccessTokens for Signer {
-        async fn issue(
-            &self,
-            user: &UserId,
-            scope: &str,
-            client: &ClientId,
-            now: i64,
-        ) -> Result<AccessToken, KeyUnavailable> {
+        async fn issue(&self, grant: &Grant<'_>, now: i64) -> Result<AccessToken, KeyUnavailable> {
             if self.down {
                 return Err(KeyUnavailable("the signing key is unreachable".into()));
             }
-            let asked = (user.to_string(), scope.into(), client.as_str().into(), now);
+            let Grant {
+                user,
+                scope,
+                client,
+                session,
+            } = grant;
+            let asked = (
+                user.to_string(),
+                scope.to_string(),
+                client.as_str().into(),
+                session.to_string(),
+                now,
+            );
             self.asked.lock().unwrap().push(asked);
             Ok(AccessToken {
                 token: format!("at-{user}"),
@@ -234,7 +265,7 @@ mod tests {
         let signer = Signer::default();
         let user = UserId::parse("ada").unwrap();
         let client = ClientId::parse("mobile-app").unwrap();
-        let (tokens, first) = issue(&signer, &user, "profile", &client, 1_000)
+        let (tokens, first) = issue(&signer, &user, "profile", &client, 3, 1_000)
             .await
             .unwrap();
         assert_eq!(tokens.access_token, "at-ada");
@@ -244,14 +275,26 @@ mod tests {
         assert_eq!(session.token_hash, presented.hash());
         assert_ne!(session.token_hash, tokens.refresh_token);
         assert_eq!(
-            (session.scope, session.client, session.now),
-            ("profile", &client, 1_000)
+            (
+                session.scope,
+                session.client,
+                session.generation,
+                session.now
+            ),
+            ("profile", &client, 3, 1_000)
         );
+        // The access token names the session it belongs to (`sid`).
         assert_eq!(
             signer.asked.lock().unwrap().as_slice(),
-            [("ada".into(), "profile".into(), "mobile-app".into(), 1_000)]
+            [(
+                "ada".into(),
+                "profile".into(),
+                "mobile-app".into(),
+                session.family.to_owned(),
+                1_000
+            )]
         );
-        let (again, second) = issue(&signer, &user, "profile", &client, 1_000)
+        let (again, second) = issue(&signer, &user, "profile", &client, 3, 1_000)
             .await
             .unwrap();
         assert_ne!(again.refresh_token, tokens.refresh_token);
@@ -266,7 +309,7 @@ mod tests {
         };
         let user = UserId::parse("ada").unwrap();
         let client = ClientId::default();
-        let refused = issue(&signer, &user, "", &client, 1_000).await;
+        let refused = issue(&signer, &user, "", &client, 0, 1_000).await;
         assert!(refused.is_err());
     }
 }

@@ -183,7 +183,52 @@ pub(crate) struct Mailing<'a, E> {
     pub letter: Letter,
 }
 
+/// How a code goes to an account's proven number or address, whichever it is: the
+/// gateways, the service-wide text counts and the flow's letter.
+pub(crate) struct ToHolder<'a, S, E> {
+    pub sms: &'a S,
+    pub quota: &'a SmsQuota,
+    pub email: &'a E,
+    pub letter: Letter,
+}
+
+/// A destination's canonical form, which a code's digest binds.
+pub(crate) fn target_of(to: store::Destination<'_>) -> String {
+    match to {
+        store::Destination::Phone(p) => p.e164().to_owned(),
+        store::Destination::Email(e) => e.normalized(),
+    }
+}
+
 impl<K: OtpKeys> CodeSettings<K> {
+    /// Sends a fresh code to `to`, a number or an address the account has proven.
+    pub(crate) async fn send_to_holder<S: SmsSender, E: EmailSender>(
+        &self,
+        via: ToHolder<'_, S, E>,
+        to: store::Destination<'_>,
+        items: &OneTimeCode,
+        code: CodeFor<'_>,
+        now: i64,
+    ) -> Result<CodeSent, CodeFailure> {
+        match to {
+            store::Destination::Phone(phone) => {
+                let texting = Texting {
+                    sms: via.sms,
+                    quota: via.quota,
+                    to: Recipient::Holder,
+                };
+                self.send_by_sms(texting, items, code, phone, now).await
+            }
+            store::Destination::Email(address) => {
+                let mailing = Mailing {
+                    email: via.email,
+                    letter: via.letter,
+                };
+                self.send_by_email(mailing, items, code, address, now).await
+            }
+        }
+    }
+
     /// Sends a fresh code by SMS to `phone`, under the policy's limits: only to a mobile
     /// number in a country served, and only while the hour's cap on texts (counted in
     /// `quota`, across every user) is not reached.

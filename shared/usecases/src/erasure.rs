@@ -88,10 +88,7 @@ impl Destination {
     }
 
     fn target(&self) -> String {
-        match self {
-            Self::Phone(p) => p.e164().to_owned(),
-            Self::Email(e) => e.normalized(),
-        }
+        codes::target_of(self.as_store())
     }
 }
 
@@ -348,37 +345,16 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         let now = self.eraser.clock.now().timestamp();
         let target = destination.target();
         let code = code_for(user, &target);
-        let sent = match destination {
-            Destination::Phone(phone) => {
-                self.codes
-                    .send_by_sms(
-                        codes::Texting {
-                            sms: self.sms,
-                            quota: &self.profiles.sms_quota(),
-                            to: domain::sms::Recipient::Holder,
-                        },
-                        items,
-                        code,
-                        phone,
-                        now,
-                    )
-                    .await?
-            }
-            Destination::Email(email) => {
-                self.codes
-                    .send_by_email(
-                        codes::Mailing {
-                            email: self.email,
-                            letter: ERASE_ACCOUNT,
-                        },
-                        items,
-                        code,
-                        email,
-                        now,
-                    )
-                    .await?
-            }
+        let via = codes::ToHolder {
+            sms: self.sms,
+            quota: &self.profiles.sms_quota(),
+            email: self.email,
+            letter: ERASE_ACCOUNT,
         };
+        let sent = self
+            .codes
+            .send_to_holder(via, destination.as_store(), items, code, now)
+            .await?;
         Ok(Outcome::CodeSent(sent))
     }
 }

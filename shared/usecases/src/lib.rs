@@ -10,6 +10,7 @@ pub mod email_change;
 pub mod erasure;
 pub mod export;
 pub mod loyalty;
+pub mod password;
 pub mod phone_change;
 pub mod phone_signup;
 pub mod profile_update;

@@ -149,7 +149,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
         let user = new_user_id();
         // Signed before the write: a key-store failure leaves no account behind.
-        let (tokens, first) = issue(self.tokens, &user, "", self.client, now.timestamp())
+        let (tokens, first) = issue(self.tokens, &user, "", self.client, 0, now.timestamp())
             .await
             .map_err(unavailable)?;
         let actor = Actor {

@@ -231,8 +231,9 @@ async fn login_refresh_and_logout() {
     assert_eq!(r.status, 200, "{}", r.json());
     assert_eq!(
         env.calls.take(),
-        ["UpdateItem", "TransactWriteItems"],
-        "login: the credential read with the attempt, then the refresh token written"
+        ["UpdateItem", "GetItem", "TransactWriteItems"],
+        "login: the credential read with the attempt, the sign-out generation read while \
+         the password hashes, then the refresh token written"
     );
     assert_eq!(r.headers["cache-control"], "no-store");
     let tokens: Value = r.json();

@@ -154,6 +154,7 @@ async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) 
                 token_hash: &token,
                 scope: "",
                 client: &domain::session::ClientId::default(),
+                generation: 0,
                 now,
             },
             email,

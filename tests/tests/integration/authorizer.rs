@@ -270,10 +270,14 @@ async fn issued_access_tokens_pass_the_authorizer() {
     let issuer = env.platform.access_token_issuer().unwrap();
     let user = domain::UserId::parse("ada").unwrap();
     let client = domain::session::ClientId::parse("ios-app").unwrap();
-    let issued = issuer
-        .issue(&user, "users:admin", &client, now())
-        .await
-        .unwrap();
+    let sid = domain::session::new_family_id();
+    let grant = domain::session::Grant {
+        user: &user,
+        scope: "users:admin",
+        client: &client,
+        session: &sid,
+    };
+    let issued = issuer.issue(&grant, now()).await.unwrap();
     assert_eq!(issued.expires_in, 900);
     let r = decide(
         &Authorizer::new(&env.platform).unwrap(),
@@ -283,6 +287,11 @@ async fn issued_access_tokens_pass_the_authorizer() {
     assert!(r.is_authorized);
     assert_eq!(r.context.user_id.as_deref(), Some("ada"));
     assert_eq!(r.context.scope, "users:admin");
+    assert_eq!(
+        r.context.session_id.as_deref(),
+        Some(sid.as_str()),
+        "the session rides along as `sid`"
+    );
 
     let header = jsonwebtoken::decode_header(&issued.token).unwrap();
     assert_eq!(header.kid.as_deref(), Some(dev_token::DEV_KID));

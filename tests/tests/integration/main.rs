@@ -22,6 +22,7 @@ mod local_info;
 mod loyalty;
 mod operations;
 mod partner;
+mod passwords;
 mod phone;
 mod phone_change_use_case;
 mod privacy;

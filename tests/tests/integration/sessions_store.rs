@@ -35,6 +35,7 @@ async fn world(first: &str) -> World {
                 token_hash: first,
                 scope: "",
                 client: &domain::session::ClientId::default(),
+                generation: 0,
                 now,
             },
             &email,
@@ -59,6 +60,7 @@ async fn a_refresh_spends_its_token_and_a_retry_within_the_grace_is_served() {
         w.sessions.rotate(&t1, &t2, w.now).await.unwrap(),
         Rotation::Rotated {
             user: w.user.clone(),
+            session: "fam1".into(),
             scope: String::new(),
             client: domain::session::ClientId::default(),
         }
@@ -284,6 +286,7 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
                 token_hash: &hash,
                 scope,
                 client,
+                generation: 0,
                 now,
             };
             sessions.open(&session, email).await.unwrap()

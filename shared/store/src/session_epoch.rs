@@ -1,0 +1,243 @@
+//! Ending sessions: one at a time, or all at once by a generation. `USER#<id>` / `SESSIONS`
+//! holds the account's sign-out generation; every session and refresh token records the
+//! generation it was opened under, and opening a session or refreshing one is conditioned
+//! on that generation being the account's still. So one write (a password reset or change,
+//! "sign out everywhere") ends every session, however many there are and whatever races it.
+//! The item also counts what ended sessions (`revocations`, with the last reason and count),
+//! which the change stream turns into `sessions.revoked`.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::UserId;
+
+use crate::StoreError;
+use crate::batch::{all_pages, user_prefix_query};
+use crate::expr::Expression;
+use crate::item::{Item, n, text};
+use crate::keys::{
+    ItemKey, PK, SESSION_ITEMS_PREFIX, SESSION_PREFIX, SESSIONS_SK, SK, TTL_ATTRIBUTE,
+};
+use crate::sessions::SessionStore;
+use crate::txn::{Tagged, Verdict, condition_check, update};
+
+pub(crate) const GENERATION: &str = "generation";
+const REVOCATIONS: &str = "revocations";
+
+/// Why sessions ended, as `sessions.revoked` tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    /// A password reset ended every session.
+    Reset,
+    /// A password change ended every session but the caller's.
+    Change,
+    /// The user ended one session, or all.
+    User,
+    /// An operator.
+    Admin,
+}
+
+impl EndedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Reset => "reset",
+            EndedBy::Change => "change",
+            EndedBy::User => "user",
+            EndedBy::Admin => "admin",
+        }
+    }
+}
+
+/// A live session as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The token family: the access tokens' `sid`.
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub client: Option<String>,
+    /// The session's live refresh token (its hash), for a write that keeps the session.
+    pub(crate) current: Option<String>,
+}
+
+/// The account's sessions: its generation and the sessions still live under it.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions {
+    pub generation: i64,
+    pub live: Vec<SessionSummary>,
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The condition that `user`'s sessions are still of `generation`: an item of a
+/// transaction that opens or continues a session.
+pub(crate) fn generation_is(
+    table: &str,
+    user: &UserId,
+    generation: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expression::default();
+    let (name, value) = (e.name(GENERATION), e.value(n(generation)));
+    e.condition(if generation == 0 {
+        format!("attribute_not_exists({name}) OR {name} = {value}")
+    } else {
+        format!("{name} = {value}")
+    });
+    condition_check(table, &ItemKey::sessions(user), e)
+}
+
+/// Records that `count` sessions ended, and why, counting the act for the change stream.
+fn recorded(e: &mut Expression, by: EndedBy, count: usize, now: i64) {
+    e.count_write(REVOCATIONS);
+    e.set("last_reason", AttributeValue::S(by.as_str().to_owned()));
+    e.set("last_count", n(count));
+    e.set("ended_at", n(now));
+}
+
+/// Ends every session of `user` in the transaction it joins: the next generation.
+pub(crate) fn end_all(
+    table: &str,
+    user: &UserId,
+    by: EndedBy,
+    count: usize,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expression::default();
+    e.count_write(GENERATION);
+    recorded(&mut e, by, count, now);
+    update(table, &ItemKey::sessions(user), e)
+}
+
+/// Ends every session of `user` but `keep`, in the transaction they join: the next
+/// generation, with `keep` and its live token moved to it. Conditioned on the generation
+/// and the session as listed, so a refresh racing it makes the whole write lose.
+pub(crate) fn end_all_but(
+    table: &str,
+    user: &UserId,
+    sessions: &Sessions,
+    keep: &SessionSummary,
+    by: EndedBy,
+    now: i64,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let next = sessions.generation + 1;
+    let mut epoch = Expression::default();
+    let (name, from) = (epoch.name(GENERATION), epoch.value(n(sessions.generation)));
+    epoch.condition(if sessions.generation == 0 {
+        format!("attribute_not_exists({name}) OR {name} = {from}")
+    } else {
+        format!("{name} = {from}")
+    });
+    epoch.set(GENERATION, n(next));
+    recorded(&mut epoch, by, sessions.live.len().saturating_sub(1), now);
+    let mut session = Expression::default();
+    session.set(GENERATION, n(next));
+    let current = keep.current.as_deref().unwrap_or_default();
+    let (named, live) = (session.name("current"), session.value(s(current)));
+    session.condition(format!("{named} = {live}"));
+    let mut token = Expression::default();
+    token.set(GENERATION, n(next));
+    let pk = token.name(PK);
+    token.condition(format!("attribute_exists({pk})"));
+    Ok(vec![
+        update(table, &ItemKey::sessions(user), epoch)?,
+        update(table, &ItemKey::session(user, &keep.id), session)?,
+        update(table, &ItemKey::refresh_token(current), token)?,
+    ])
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+impl SessionStore {
+    /// The generation `user`'s sessions are opened under now.
+    pub async fn generation(&self, user: &UserId) -> Result<i64, StoreError> {
+        let item = crate::item::get_consistent(&self.client, &self.table, &ItemKey::sessions(user))
+            .await?;
+        Ok(item.and_then(|i| number(&i, GENERATION)).unwrap_or(0))
+    }
+
+    /// `user`'s sessions that are live at `now`, oldest first: one Query for the
+    /// generation and the sessions together.
+    pub async fn live(&self, user: &UserId, now: i64) -> Result<Sessions, StoreError> {
+        let items = all_pages(
+            user_prefix_query(&self.client, &self.table, user, SESSION_ITEMS_PREFIX)
+                .consistent_read(true),
+        )
+        .await?;
+        let generation = items
+            .iter()
+            .find(|i| text(i, SK) == Some(SESSIONS_SK))
+            .and_then(|i| number(i, GENERATION))
+            .unwrap_or(0);
+        let mut live: Vec<SessionSummary> = items
+            .iter()
+            .filter_map(|item| {
+                let id = text(item, SK)?.strip_prefix(SESSION_PREFIX)?;
+                let revoked = matches!(item.get("revoked"), Some(AttributeValue::Bool(true)));
+                let expired = number(item, TTL_ATTRIBUTE).is_some_and(|at| at <= now);
+                let of_now = number(item, GENERATION).unwrap_or(0) == generation;
+                let created_at = number(item, "created_at").unwrap_or(0);
+                (!revoked && !expired && of_now).then(|| SessionSummary {
+                    id: id.to_owned(),
+                    created_at,
+                    last_used_at: number(item, "last_used_at").unwrap_or(created_at),
+                    client: text(item, "client_id").map(str::to_owned),
+                    current: text(item, "current").map(str::to_owned),
+                })
+            })
+            .collect();
+        live.sort_by_key(|s| (s.created_at, s.id.clone()));
+        Ok(Sessions { generation, live })
+    }
+
+    /// Ends `user`'s live session `id`. `false`: `user` has no such live session.
+    pub async fn end(&self, user: &UserId, id: &str, now: i64) -> Result<bool, StoreError> {
+        let sessions = self.live(user, now).await?;
+        if !sessions.live.iter().any(|s| s.id == id) {
+            return Ok(false);
+        }
+        let mut session = Expression::default();
+        session.set("revoked", AttributeValue::Bool(true));
+        let pk = session.name(PK);
+        session.condition(format!("attribute_exists({pk})"));
+        let mut record = Expression::default();
+        recorded(&mut record, EndedBy::User, 1, now);
+        let mut txn = Tagged::new();
+        txn.push(
+            (),
+            update(&self.table, &ItemKey::session(user, id), session)?,
+        );
+        txn.push((), update(&self.table, &ItemKey::sessions(user), record)?);
+        match txn.send(&self.client).await? {
+            Verdict::Done => Ok(true),
+            Verdict::Refused(()) => Ok(false),
+            Verdict::Conflict => Err(StoreError::Unavailable(
+                "the session could not be ended".into(),
+            )),
+        }
+    }
+
+    /// Ends every session of `user` ("sign out everywhere"): one write. Returns how many
+    /// were live.
+    pub async fn end_every(
+        &self,
+        user: &UserId,
+        by: EndedBy,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        let count = self.live(user, now).await?.live.len();
+        let item = end_all(&self.table, user, by, count, now)?;
+        let mut txn = Tagged::new();
+        txn.push((), item);
+        match txn.send(&self.client).await? {
+            Verdict::Done => Ok(count),
+            Verdict::Refused(()) | Verdict::Conflict => Err(StoreError::Unavailable(
+                "the sessions could not be ended".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Recovering and changing a password, and a user's own sessions, as an app would use
+//! them: one 202 for every address, a code only to a proven one, every session ended by
+//! a reset, every other one by a change, and the session list and its sign-outs.
+
+use integration_tests::{
+    TestEnv, emails_to, fresh_phone, last_code_to, six_digits, sms_to, user_token, verified_account,
+};
+use local_api::GatewayResponse;
+use serde_json::{Value, json};
+
+async fn post(env: &TestEnv, path: &str, body: Value) -> GatewayResponse {
+    env.request("POST", path).json(body).send().await
+}
+
+fn unique_email() -> String {
+    format!("pw-{:08x}@example.com", rand::random::<u32>())
+}
+
+const OLD: &str = "correct horse battery";
+const NEW: &str = "a new staple for the horse";
+
+/// Logs in; the refresh and access tokens.
+async fn login(env: &TestEnv, email: &str, password: &str) -> (String, String) {
+    let r = post(
+        env,
+        "/auth/login",
+        json!({"email": email, "password": password}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let tokens = r.json();
+    (
+        tokens["refresh_token"].as_str().unwrap().to_owned(),
+        tokens["access_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn refresh(env: &TestEnv, token: &str) -> GatewayResponse {
+    post(env, "/auth/refresh", json!({"refresh_token": token})).await
+}
+
+fn other_code(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+fn reset_codes_to(email: &str) -> Vec<String> {
+    emails_to(email)
+        .into_iter()
+        .filter(|(subject, _)| subject == "Reset your password")
+        .map(|(_, text)| six_digits(&text))
+        .collect()
+}
+
+#[tokio::test]
+async fn forgot_answers_alike_and_reset_ends_every_session() {
+    let env = TestEnv::new().await;
+    let proven = unique_email();
+    verified_account(&env, &proven, OLD, ("Ada", "Lovelace")).await;
+    // An account whose address nobody proved.
+    let unproven = unique_email();
+    let r = post(
+        &env,
+        "/api/v1/accounts/users",
+        json!({"email": unproven, "password": OLD, "confirm_password": OLD}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let (refresh_a, _) = login(&env, &proven, OLD).await;
+    let (refresh_b, _) = login(&env, &proven, OLD).await;
+
+    let mut answers = Vec::new();
+    for address in [&proven, &unproven, &unique_email()] {
+        let r = post(&env, "/auth/password/forgot", json!({"email": address})).await;
+        answers.push((r.status.as_u16(), r.json()));
+    }
+    let r = post(
+        &env,
+        "/auth/password/forgot",
+        json!({"phone": fresh_phone()}),
+    )
+    .await;
+    answers.push((r.status.as_u16(), r.json()));
+    assert_eq!(answers[0].0, 202, "{:?}", answers[0]);
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "one answer for every address and form: {answers:?}"
+    );
+    assert_eq!(
+        reset_codes_to(&proven).len(),
+        1,
+        "the proven address gets a code"
+    );
+    assert!(
+        reset_codes_to(&unproven).is_empty(),
+        "an unproven address gets nothing"
+    );
+    // Inside the cooldown: the same 202, nothing sent.
+    let r = post(&env, "/auth/password/forgot", json!({"email": proven})).await;
+    assert_eq!((r.status.as_u16(), r.json()), answers[0]);
+    assert_eq!(reset_codes_to(&proven).len(), 1);
+
+    let code = reset_codes_to(&proven).pop().unwrap();
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": proven, "code": code, "new_password": NEW}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let old = post(
+        &env,
+        "/auth/login",
+        json!({"email": proven, "password": OLD}),
+    )
+    .await;
+    assert_eq!(old.status, 401, "the old password no longer logs in");
+    login(&env, &proven, NEW).await;
+    for token in [&refresh_a, &refresh_b] {
+        assert_eq!(
+            refresh(&env, token).await.status,
+            401,
+            "sessions before the reset end"
+        );
+    }
+    assert!(
+        emails_to(&proven)
+            .iter()
+            .any(|(subject, _)| subject == "Your password was changed"),
+        "the proven address hears of it"
+    );
+    // A spent code does not set a password twice.
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": proven, "code": code, "new_password": "yet another horse"}),
+    )
+    .await;
+    assert_eq!(r.status, 406, "{}", r.json());
+}
+
+#[tokio::test]
+async fn five_wrong_codes_burn_a_reset_and_a_refused_password_costs_no_try() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    post(&env, "/auth/password/forgot", json!({"email": email})).await;
+    let code = reset_codes_to(&email).pop().expect("a reset code");
+    let reset = |code: String, password: &str| json!({"email": email, "code": code, "new_password": password});
+    // A password the rules refuse: 400 naming it, and the code keeps every try.
+    for _ in 0..6 {
+        let r = post(
+            &env,
+            "/auth/password/reset",
+            reset(other_code(&code), "short"),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.json());
+        assert!(
+            r.json()["errors"]["new_password"].is_array(),
+            "{}",
+            r.json()
+        );
+    }
+    for _ in 0..4 {
+        let r = post(&env, "/auth/password/reset", reset(other_code(&code), NEW)).await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["code"].clone()),
+            (406, json!("otp_invalid"))
+        );
+    }
+    let r = post(&env, "/auth/password/reset", reset(other_code(&code), NEW)).await;
+    assert_eq!(r.status, 406);
+    let r = post(&env, "/auth/password/reset", reset(code.clone(), NEW)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["code"].clone()),
+        (406, json!("otp_attempts_exceeded")),
+        "after the fifth wrong code even the right one is refused"
+    );
+    login(&env, &email, OLD).await;
+}
+
+#[tokio::test]
+async fn forgot_is_charged_to_the_source_budget() {
+    let env = TestEnv::builder().signups_per_source(3).build().await;
+    env.ten_minutes_into_an_hour();
+    for _ in 0..3 {
+        let r = post(
+            &env,
+            "/auth/password/forgot",
+            json!({"email": unique_email()}),
+        )
+        .await;
+        assert_eq!(r.status, 202);
+    }
+    let r = post(
+        &env,
+        "/auth/password/forgot",
+        json!({"email": unique_email()}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.json());
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_proven_phone_recovers_a_seed_000_account() {
+    let env = TestEnv::new().await;
+    let (email, phone) = (unique_email(), fresh_phone());
+    let body = json!({
+        "first_name": "Ada", "last_name": "Lovelace", "email": email, "password": OLD,
+        "phone": phone, "date_of_birth": "1990-12-10", "gender": "female",
+        "language_code": "en", "sms_allowed": true, "email_allowed": false,
+    });
+    let r = post(&env, "/users/register", body.clone()).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let mut with_code = body;
+    with_code["code"] = json!(last_code_to(&phone));
+    let r = post(&env, "/users/register", with_code).await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let texts = sms_to(&phone).len();
+    // Past the number's cooldown after the sign-up's code.
+    env.clock.advance(chrono::Duration::seconds(61));
+    let r = post(&env, "/auth/password/forgot", json!({"phone": phone})).await;
+    assert_eq!(r.status, 202);
+    assert_eq!(
+        sms_to(&phone).len(),
+        texts + 1,
+        "the code goes to the proven number"
+    );
+    assert!(
+        reset_codes_to(&email).is_empty(),
+        "the typed, unproven email gets nothing"
+    );
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"phone": phone, "code": last_code_to(&phone), "new_password": NEW}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    login(&env, &email, NEW).await;
+}
+
+#[tokio::test]
+async fn a_change_keeps_the_callers_session_and_ends_the_others() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let (mine, my_access) = login(&env, &email, OLD).await;
+    let (other, _) = login(&env, &email, OLD).await;
+    let change = |current: &str| json!({"current_password": current, "new_password": NEW});
+    let r = env
+        .request("POST", "/users/me/password")
+        .bearer(&my_access)
+        .json(change("not my password"))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["code"].clone()),
+        (403, json!("invalid_credentials"))
+    );
+    let r = env
+        .request("POST", "/users/me/password")
+        .bearer(&my_access)
+        .json(change(OLD))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(
+        refresh(&env, &other).await.status,
+        401,
+        "the other session ended"
+    );
+    let r = refresh(&env, &mine).await;
+    assert_eq!(r.status, 200, "the caller's session goes on: {}", r.json());
+    let next = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refresh(&env, &next).await.status, 200);
+    login(&env, &email, NEW).await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_toward_the_login_throttle() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let (_, access) = login(&env, &email, OLD).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = env
+            .request("POST", "/users/me/password")
+            .bearer(&access)
+            .json(json!({"current_password": "wrong guess", "new_password": NEW}))
+            .send()
+            .await;
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(statuses, [403, 403, 403, 403, 403, 429]);
+    let r = post(
+        &env,
+        "/auth/login",
+        json!({"email": email, "password": OLD}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "the same window throttles the login");
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_cannot_change_one() {
+    let env = TestEnv::new().await;
+    let r = env
+        .request("POST", "/users/me/password")
+        .bearer(&user_token("idp-user-1"))
+        .json(json!({"current_password": OLD, "new_password": NEW}))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["code"].clone()),
+        (400, json!("no_password"))
+    );
+}
+
+#[tokio::test]
+async fn the_session_list_and_its_sign_outs() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let (refresh_a, access_a) = login(&env, &email, OLD).await;
+    let (refresh_b, _) = login(&env, &email, OLD).await;
+    let (refresh_c, _) = login(&env, &email, OLD).await;
+    let list = |access: String| {
+        let env = &env;
+        async move {
+            let r = env
+                .request("GET", "/users/me/sessions")
+                .bearer(&access)
+                .send()
+                .await;
+            assert_eq!(r.status, 200, "{}", r.json());
+            r.json()["sessions"].as_array().unwrap().clone()
+        }
+    };
+    let sessions = list(access_a.clone()).await;
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(
+        current.len(),
+        1,
+        "exactly the caller's is current: {sessions:?}"
+    );
+    let mine = current[0]["id"].as_str().unwrap().to_owned();
+    let other = sessions
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .find(|id| *id != mine)
+        .unwrap();
+
+    // Another user cannot end it, nor learn it exists.
+    let r = env
+        .request("DELETE", &format!("/users/me/sessions/{other}"))
+        .bearer(&user_token("someone-else"))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["code"].clone()),
+        (404, json!("session_not_found"))
+    );
+    let r = env
+        .request("DELETE", &format!("/users/me/sessions/{other}"))
+        .bearer(&access_a)
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    let left = list(access_a.clone()).await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|s| s["id"] != other.as_str()));
+    let statuses = [
+        refresh(&env, &refresh_a).await.status.as_u16(),
+        refresh(&env, &refresh_b).await.status.as_u16(),
+        refresh(&env, &refresh_c).await.status.as_u16(),
+    ];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        1,
+        "ending one session ends only it: {statuses:?}"
+    );
+    let r = env
+        .request("DELETE", &format!("/users/me/sessions/{other}"))
+        .bearer(&access_a)
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "an ended session is not found again");
+
+    let (fresh, fresh_access) = login(&env, &email, OLD).await;
+    let r = env
+        .request("DELETE", "/users/me/sessions")
+        .bearer(&fresh_access)
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        refresh(&env, &fresh).await.status,
+        401,
+        "the caller's ends too"
+    );
+    assert!(list(fresh_access).await.is_empty(), "no session is live");
+    login(&env, &email, OLD).await;
+}
