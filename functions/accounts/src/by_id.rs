@@ -269,6 +269,7 @@ mod tests {
                 .map(|s| s.to_string())
                 .collect::<BTreeSet<_>>(),
             issuer: None,
+            session: None,
         }
     }
 

@@ -227,10 +227,13 @@ mod tests {
     use domain::ports::AccessToken;
     use std::sync::Mutex;
 
+    /// What the signer was asked: user, scope, client, session and time.
+    type Asked = (String, String, String, String, i64);
+
     /// The access-token port, recording what it was asked to sign.
     #[derive(Default)]
     struct Signer {
-        asked: Mutex<Vec<(String, String, String, String, i64)>>,
+        asked: Mutex<Vec<Asked>>,
         down: bool,
     }
 
