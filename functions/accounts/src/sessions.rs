@@ -68,8 +68,8 @@ pub(crate) async fn end(app: &AccountsApp, req: &Request) -> Result<Response<Bod
         .and_then(|p| p.first("session_id"))
         .filter(|id| domain::session::is_session_id(id))
         .ok_or_else(session_not_found)?;
-    let now = app.clock.now().timestamp();
-    if !app.sessions.end(user, id, now).await? {
+    let actor = identity.actor(req, domain::Source::Holder);
+    if !app.sessions.end(user, id, &actor, app.clock.now()).await? {
         return Err(session_not_found());
     }
     Ok(no_content())
@@ -78,8 +78,11 @@ pub(crate) async fn end(app: &AccountsApp, req: &Request) -> Result<Response<Bod
 pub(crate) async fn end_all(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
-    let now = app.clock.now().timestamp();
-    let count = app.sessions.end_every(user, EndedBy::User, now).await?;
+    let actor = identity.actor(req, domain::Source::Holder);
+    let count = app
+        .sessions
+        .end_every(user, EndedBy::User, &actor, app.clock.now())
+        .await?;
     tracing::info!(count, "every session ended by the user");
     Ok(no_content())
 }

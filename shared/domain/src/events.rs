@@ -42,10 +42,14 @@ pub enum EventType {
     LoyaltyCardLinked,
     #[serde(rename = "account.deleted")]
     AccountDeleted,
+    #[serde(rename = "password.changed")]
+    PasswordChanged,
+    #[serde(rename = "sessions.revoked")]
+    SessionsRevoked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 15] = [
         Self::ProfileCreated,
         Self::ProfileUpdated,
         Self::PhoneVerified,
@@ -59,6 +63,8 @@ impl EventType {
         Self::AccountVerified,
         Self::LoyaltyCardLinked,
         Self::AccountDeleted,
+        Self::PasswordChanged,
+        Self::SessionsRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +82,8 @@ impl EventType {
             Self::AccountVerified => "account.verified",
             Self::LoyaltyCardLinked => "loyalty_card.linked",
             Self::AccountDeleted => "account.deleted",
+            Self::PasswordChanged => "password.changed",
+            Self::SessionsRevoked => "sessions.revoked",
         }
     }
 }
@@ -95,6 +103,8 @@ pub enum Aggregate {
     LoyaltyCard,
     /// The password login.
     Credential,
+    /// The account's sessions, as a whole: each act that ends some counts.
+    Sessions,
 }
 
 impl std::fmt::Display for Aggregate {
@@ -106,6 +116,7 @@ impl std::fmt::Display for Aggregate {
             Self::Ci => f.write_str("ci"),
             Self::LoyaltyCard => f.write_str("loyalty_card"),
             Self::Credential => f.write_str("credential"),
+            Self::Sessions => f.write_str("sessions"),
         }
     }
 }

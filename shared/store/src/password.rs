@@ -15,10 +15,16 @@ use crate::expr::Expression;
 use crate::item::{get_consistent, text};
 use crate::keys::{ItemKey, PK};
 use crate::login_attempts::{ATTEMPTS, WINDOW};
+use crate::profile_item::VERSION;
 use crate::session_epoch::{EndedBy, SessionSummary, Sessions, end_all, end_all_but};
 use crate::txn::{Tagged, Verdict, update};
 
 /// An account a password is set on: its user and the address its credential is under.
+/// How many times the credential's password was set after sign-up, and why last: the
+/// change stream's `password.changed`.
+pub(crate) const PASSWORD_CHANGES: &str = "password_changes";
+pub(crate) const PASSWORD_REASON: &str = "password_reason";
+
 #[derive(Debug, Clone)]
 pub struct PasswordAccount {
     pub user: UserId,
@@ -211,6 +217,9 @@ impl AccountStore {
                 ("change", ended, items)
             }
         };
+        credential.count_write(PASSWORD_CHANGES);
+        credential.count_write(VERSION);
+        credential.set(PASSWORD_REASON, AttributeValue::S(how.to_owned()));
         txn.push(
             (),
             update(

@@ -7,7 +7,10 @@
 //! which the change stream turns into `sessions.revoked`.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use domain::UserId;
+use chrono::{DateTime, Utc};
+use domain::{Actor, UserId};
+
+use crate::account_audit::{FieldChange, FieldChanges, audit_put};
 
 use crate::StoreError;
 use crate::batch::{all_pages, user_prefix_query};
@@ -20,7 +23,7 @@ use crate::sessions::SessionStore;
 use crate::txn::{Tagged, Verdict, condition_check, update};
 
 pub(crate) const GENERATION: &str = "generation";
-const REVOCATIONS: &str = "revocations";
+pub(crate) const REVOCATIONS: &str = "revocations";
 
 /// Why sessions ended, as `sessions.revoked` tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +151,24 @@ pub(crate) fn end_all_but(
     ])
 }
 
+/// The audit entry of sessions ended by hand.
+fn audited(
+    table: &str,
+    user: &UserId,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    count: usize,
+) -> Result<TransactWriteItem, StoreError> {
+    let changes = FieldChanges::from([(
+        "sessions".to_owned(),
+        FieldChange {
+            from: None,
+            to: serde_json::json!({ "ended": count }),
+        },
+    )]);
+    audit_put(table, user, actor, at, &changes)
+}
+
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
@@ -194,8 +215,16 @@ impl SessionStore {
         Ok(Sessions { generation, live })
     }
 
-    /// Ends `user`'s live session `id`. `false`: `user` has no such live session.
-    pub async fn end(&self, user: &UserId, id: &str, now: i64) -> Result<bool, StoreError> {
+    /// Ends `user`'s live session `id`, on the account's audit. `false`: `user` has no
+    /// such live session.
+    pub async fn end(
+        &self,
+        user: &UserId,
+        id: &str,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = at.timestamp();
         let sessions = self.live(user, now).await?;
         if !sessions.live.iter().any(|s| s.id == id) {
             return Ok(false);
@@ -212,6 +241,7 @@ impl SessionStore {
             update(&self.table, &ItemKey::session(user, id), session)?,
         );
         txn.push((), update(&self.table, &ItemKey::sessions(user), record)?);
+        txn.push((), audited(&self.table, user, actor, at, 1)?);
         match txn.send(&self.client).await? {
             Verdict::Done => Ok(true),
             Verdict::Refused(()) => Ok(false),
@@ -221,18 +251,20 @@ impl SessionStore {
         }
     }
 
-    /// Ends every session of `user` ("sign out everywhere"): one write. Returns how many
-    /// were live.
+    /// Ends every session of `user` ("sign out everywhere"): one write, on the account's
+    /// audit. Returns how many were live.
     pub async fn end_every(
         &self,
         user: &UserId,
         by: EndedBy,
-        now: i64,
+        actor: &Actor,
+        at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        let now = at.timestamp();
         let count = self.live(user, now).await?.live.len();
-        let item = end_all(&self.table, user, by, count, now)?;
         let mut txn = Tagged::new();
-        txn.push((), item);
+        txn.push((), end_all(&self.table, user, by, count, now)?);
+        txn.push((), audited(&self.table, user, actor, at, count)?);
         match txn.send(&self.client).await? {
             Verdict::Done => Ok(count),
             Verdict::Refused(()) | Verdict::Conflict => Err(StoreError::Unavailable(

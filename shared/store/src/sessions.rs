@@ -17,10 +17,9 @@ use domain::{Email, UserId};
 use serde::Deserialize;
 
 use crate::StoreError;
-use crate::batch::{all_pages, user_prefix_query};
 use crate::expr::Expression;
-use crate::item::{get_consistent, n, text};
-use crate::keys::{ItemKey, PK, SESSION_PREFIX, SK, TTL_ATTRIBUTE};
+use crate::item::{get_consistent, n};
+use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::login_attempts::clear_login_attempts;
 use crate::profile_item::ERASURE;
 use crate::session_epoch::generation_is;
@@ -307,25 +306,6 @@ impl SessionStore {
             .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
         self.revoke_family(&user, &token.family).await?;
         Ok(true)
-    }
-
-    /// Ends every session of `user` (after their grants change); returns how many.
-    /// Access tokens already issued live out their 15 minutes.
-    pub async fn revoke_all(&self, user: &UserId) -> Result<usize, StoreError> {
-        let sessions = all_pages(
-            user_prefix_query(&self.client, &self.table, user, SESSION_PREFIX)
-                .projection_expression("#sk"),
-        )
-        .await?;
-        let families: Vec<String> = sessions
-            .iter()
-            .filter_map(|item| text(item, SK))
-            .map(|sk| sk.trim_start_matches(SESSION_PREFIX).to_owned())
-            .collect();
-        for family in &families {
-            self.revoke_family(user, family).await?;
-        }
-        Ok(families.len())
     }
 
     /// Marks the session revoked; a session that expired meanwhile stays gone.

@@ -13,9 +13,12 @@ use crate::accounts::MOVED_AT;
 use crate::consent_item::{CONSENTS_VERSION, consent_changes_between};
 use crate::item::{Item, text};
 use crate::keys::{
-    CI_SK, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK, SEGMENT_PREFIX, SK, USER_PREFIX,
+    CI_SK, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK, SEGMENT_PREFIX, SESSIONS_SK,
+    SK, USER_PREFIX,
 };
+use crate::password::{PASSWORD_CHANGES, PASSWORD_REASON};
 use crate::profile_item::{ERASED, ERASURE, VERSION, is_erased, profile_from_item};
+use crate::session_epoch::REVOCATIONS;
 
 /// What happened to the item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,26 @@ fn flag(item: Option<&Item>, name: &str) -> bool {
     )
 }
 
+fn text_of<'a>(item: Option<&'a Item>, name: &str) -> &'a str {
+    item.and_then(|i| text(i, name)).unwrap_or_default()
+}
+
+/// `sessions.revoked` for each act that ends sessions (a reset, a change, the user's or
+/// an operator's sign-out), as the account's sign-out item counts them.
+fn sessions_changes(old: Option<&Item>, new: Option<&Item>) -> Vec<Change> {
+    if number(new, REVOCATIONS) <= number(old, REVOCATIONS) {
+        return Vec::new();
+    }
+    vec![Change {
+        event_type: EventType::SessionsRevoked,
+        aggregate: Aggregate::Sessions,
+        data: json!({
+            "count": number(new, "last_count").unwrap_or(0),
+            "reason": text_of(new, "last_reason"),
+        }),
+    }]
+}
+
 fn number(item: Option<&Item>, name: &str) -> Option<u64> {
     match item?.get(name) {
         Some(AttributeValue::N(n)) => n.parse().ok(),
@@ -57,6 +80,7 @@ fn number(item: Option<&Item>, name: &str) -> Option<u64> {
 fn version_of(record: &StreamRecord, aggregate: Aggregate) -> u64 {
     let name = match aggregate {
         Aggregate::Consents => CONSENTS_VERSION,
+        Aggregate::Sessions => REVOCATIONS,
         _ => VERSION,
     };
     number(record.new.as_ref(), name)
@@ -146,6 +170,9 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     if sk == CI_SK {
         return Ok(ci_changes(old, new));
     }
+    if sk == SESSIONS_SK {
+        return Ok(sessions_changes(old, new));
+    }
     // A card asked for: the loyalty sync creates its member. The number stays out of
     // the event, as out of logs.
     if sk == LOYALTY_SK && record.kind == RecordKind::Insert {
@@ -233,6 +260,13 @@ fn credential_changes(record: &StreamRecord, email: &str) -> Vec<Change> {
                 "email_verified": flag(new, "email_verified"),
                 "phone_verified": flag(new, "phone_verified"),
             }),
+        });
+    }
+    if number(new, PASSWORD_CHANGES) > number(old, PASSWORD_CHANGES) {
+        changes.push(Change {
+            event_type: EventType::PasswordChanged,
+            aggregate: Aggregate::Credential,
+            data: json!({ "reason": text_of(new, PASSWORD_REASON) }),
         });
     }
     if verified(new) && !verified(old) && record.kind == RecordKind::Modify {

@@ -345,8 +345,18 @@ async fn an_operator_grant_reaches_the_token_and_its_revocation_ends_the_session
     );
 
     accounts.set_grants(&address, "").await.unwrap();
+    let operator = domain::Actor {
+        source: domain::Source::Admin,
+        actor: "profilectl".into(),
+        request_id: "test-revoke".into(),
+    };
     let ended = store::SessionStore::new(env.dynamodb.clone(), &env.table)
-        .revoke_all(&domain::UserId::parse(&admin_id).unwrap())
+        .end_every(
+            &domain::UserId::parse(&admin_id).unwrap(),
+            store::EndedBy::Admin,
+            &operator,
+            env.clock.now(),
+        )
         .await
         .unwrap();
     assert_eq!(ended, 2, "both logins' sessions");
