@@ -288,6 +288,8 @@ pub struct TestEnv {
     pub platform: Platform,
     /// The stand-in loyalty platform's URL (`/_standin/...`), unless built without one.
     pub loyalty: Option<String>,
+    /// Where the test's stand-ins answer (the breached-password check's range API too).
+    pub standins: String,
 }
 
 pub struct TestEnvBuilder {
@@ -299,9 +301,21 @@ pub struct TestEnvBuilder {
     app_keys: Option<Vec<String>>,
     sms: Option<adapters::sms::SmsConfig>,
     loyalty: bool,
+    /// The breached-password check elsewhere than the test's stand-in.
+    pwned_passwords: Option<platform::PwnedPasswordsConfig>,
 }
 
 impl TestEnvBuilder {
+    /// The breached-password check at `url` (a closed port: down), refusing new passwords
+    /// while it does not answer when `refuse`.
+    pub fn pwned_passwords(mut self, url: &str, refuse: bool) -> Self {
+        self.pwned_passwords = Some(platform::PwnedPasswordsConfig {
+            url: url.to_owned(),
+            refuse_when_down: refuse,
+        });
+        self
+    }
+
     /// `LoyaltyProvider: none`: no loyalty platform.
     pub fn without_loyalty(mut self) -> Self {
         self.loyalty = false;
@@ -365,21 +379,30 @@ impl TestEnvBuilder {
         let template = template();
         let settings = local_api::dev_settings(Settings::local(&table, ""), &table);
         let mut settings = local_api::dev_avatars(settings, &table, emulator);
-        // A stand-in loyalty platform of the test's own, on loopback.
+        // Stand-ins of the test's own, on loopback: the loyalty platform (unless the test
+        // has none) and the breached-password check.
+        let standin = loyalty_standin::StandIn::new(
+            local_api::DEV_LOYALTY_STORE_CODE,
+            local_api::DEV_LOYALTY_API_KEY,
+        );
+        let addr = standin
+            .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("the stand-ins listen");
+        let url = format!("http://{addr}");
+        settings.pwned_passwords =
+            self.pwned_passwords
+                .clone()
+                .unwrap_or(platform::PwnedPasswordsConfig {
+                    url: url.clone(),
+                    refuse_when_down: false,
+                });
         let loyalty = if self.loyalty {
-            let standin = loyalty_standin::StandIn::new(
-                local_api::DEV_LOYALTY_STORE_CODE,
-                local_api::DEV_LOYALTY_API_KEY,
-            );
-            let addr = standin
-                .spawn(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-                .expect("the stand-in loyalty platform listens");
-            let url = format!("http://{addr}");
             settings = local_api::dev_loyalty(settings, &table, &url);
-            Some(url)
+            Some(url.clone())
         } else {
             None
         };
+        let standins = url;
         settings.otp_policy = self.policy;
         settings.supported_languages = self.languages;
         settings.supported_currencies = self.currencies;
@@ -406,6 +429,7 @@ impl TestEnvBuilder {
             clock: platform.clock.clone(),
             platform,
             loyalty,
+            standins,
         }
     }
 }
@@ -421,6 +445,7 @@ impl TestEnv {
             app_keys: None,
             sms: None,
             loyalty: true,
+            pwned_passwords: None,
         }
     }
 

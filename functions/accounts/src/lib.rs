@@ -18,12 +18,14 @@ mod sessions;
 use adapters::access_tokens::JwtIssuer;
 use adapters::email::SesEmail;
 use adapters::loyalty::OpenLoyalty;
+use adapters::pwned::PwnedPasswords;
 use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
 use api::http::{json, json_object, no_store};
 use api::{ApiError, Style};
 use domain::password::Password;
+use domain::ports::BreachedPasswords;
 use domain::session::ClientId;
 use domain::token_keys::parse_public_keys;
 use domain::{Clock, Email, FieldErrors, LocaleCatalog};
@@ -35,6 +37,7 @@ use serde_json::{Map, Value};
 use store::{AccountStore, LoyaltyStore, ProfileStore, SessionStore};
 use usecases::auth::{Auth, Refusal, Tokens};
 use usecases::codes::CodeSettings;
+use usecases::password::{Screen, Screened};
 use usecases::registration::Registration;
 
 api::routes! {
@@ -81,6 +84,8 @@ pub struct AccountsApp {
     admin_issuers: Vec<String>,
     /// The apps tokens may be issued to (`TOKEN_CLIENT_IDS`), first-party apps' first.
     pub(crate) client_ids: Vec<ClientId>,
+    /// Every new password is checked against breaches.
+    screen: Screen<PwnedPasswords>,
 }
 
 impl AccountsApp {
@@ -115,6 +120,7 @@ impl AccountsApp {
             cards: p.store()?,
             admin_issuers: p.settings.admin_token_issuers.clone(),
             client_ids,
+            screen: p.password_screen(),
         })
     }
 }
@@ -150,7 +156,9 @@ impl HttpApp for AccountsApp {
             }
             Route::GetAccount => return by_id::get(self, &req).await,
             Route::PatchAccount => return by_id::patch(self, &req).await,
-            Route::CreateUser => return registration::create(&registration, &req).await,
+            Route::CreateUser => {
+                return registration::create(&registration, &self.screen, &req).await;
+            }
             Route::Verify => return registration::verify(&registration, &req).await,
             Route::Login => {
                 let (email, password, client) = credentials(self, &json_object(&req)?)?;
@@ -176,6 +184,23 @@ impl HttpApp for AccountsApp {
             Route::OAuthMetadata => oauth::metadata(self, &req),
         };
         Ok(body)
+    }
+}
+
+/// A new password the breach check refuses: 400 naming `field`; 503 when the check is
+/// down and the deployment refuses unchecked passwords.
+pub(crate) async fn screened<B: BreachedPasswords>(
+    screen: &Screen<B>,
+    password: &Password,
+    field: &str,
+) -> Result<(), ApiError> {
+    match screen.judge(password).await {
+        Screened::Accepted => Ok(()),
+        Screened::Breached => Err(ApiError::field(
+            field,
+            "is a common password or one seen in a data breach; choose another",
+        )),
+        Screened::Unavailable => Err(ApiError::unavailable(api::error::RETRY_AFTER_SECS)),
     }
 }
 

@@ -100,6 +100,7 @@ pub(crate) async fn reset(app: &AccountsApp, req: &Request) -> Result<Response<B
         code.expect("no errors means a code"),
         new.expect("no errors means a password"),
     );
+    crate::screened(&app.screen, &new, "new_password").await?;
     passwords(app)
         .reset(to.destination(), &code, &new, &request_id(req))
         .await
@@ -122,6 +123,7 @@ pub(crate) async fn change(app: &AccountsApp, req: &Request) -> Result<Response<
         current.expect("no errors means a password"),
         new.expect("no errors means a password"),
     );
+    crate::screened(&app.screen, &new, "new_password").await?;
     passwords(app)
         .change(
             user,

@@ -141,6 +141,7 @@ async fn sign_up(
     loyalty_route: bool,
 ) -> Result<Response<Body>, ApiError> {
     let request = parse(body, request_id(req), request_source(req))?;
+    crate::screened(&app.screen, &request.password, "password").await?;
     let resend = request.resend;
     let use_case = PhoneSignUp {
         accounts: &app.accounts,

@@ -5,9 +5,11 @@ use api::ApiError;
 use api::http::{json, json_object, request_id, request_source};
 use domain::otp::OtpCode;
 use domain::password::Password;
+use domain::ports::BreachedPasswords;
 use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
 use domain::{Email, FieldErrors, Gender, PhoneNumber, ProfilePatch};
+use usecases::password::Screen;
 
 use crate::seed::{SeedUser, seed_gender_to_profile};
 use http::StatusCode;
@@ -110,11 +112,13 @@ fn parse_signup(
     })
 }
 
-pub(crate) async fn create<E: EmailSender, K: OtpKeys>(
+pub(crate) async fn create<E: EmailSender, K: OtpKeys, B: BreachedPasswords>(
     registration: &Registration<'_, E, K>,
+    screen: &Screen<B>,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let account = parse_signup(&json_object(req)?, request_id(req), request_source(req))?;
+    crate::screened(screen, &account.password, "password").await?;
     match registration.register(account).await {
         Ok((profile, delivery)) => {
             let msg = match delivery {

@@ -12,7 +12,7 @@
 //! the callers decide (a request answers with what it has; the sync consumer retries
 //! later). No API key, card number or personal data is logged.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use domain::loyalty::{CardNumber, LoyaltyCardService, LoyaltyFailure, MemberDetails, Standing};
@@ -47,32 +47,6 @@ pub fn parse_api_key(raw: &[u8]) -> Result<String, String> {
     Ok(key.to_owned())
 }
 
-/// The client every call shares. It follows no redirect: a redirect would carry the API
-/// key to whatever host the answer names, https or not. A client that cannot be built is
-/// an error, never a default client with other rules.
-fn http_client(config: &OpenLoyaltyConfig) -> Result<reqwest::Client, LoyaltyFailure> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let unavailable = |e: &dyn std::fmt::Display| {
-        LoyaltyFailure::Unavailable(format!("the HTTP client could not be built: {e}"))
-    };
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| unavailable(&e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
-        .timeout(config.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("user-profile-service")
-        .use_preconfigured_tls(tls)
-        .build()
-        .map_err(|e| unavailable(&e))
-}
-
 impl OpenLoyalty {
     pub fn new(config: OpenLoyaltyConfig, api_key: LazySecret<String>) -> Self {
         Self {
@@ -104,7 +78,8 @@ impl OpenLoyalty {
         let client = match self.client.get() {
             Some(client) => client,
             None => {
-                let built = http_client(&self.config)?;
+                let built = crate::http::client(self.config.connect_timeout, self.config.timeout)
+                    .map_err(LoyaltyFailure::Unavailable)?;
                 self.client.get_or_init(|| built)
             }
         };

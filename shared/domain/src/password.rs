@@ -1,6 +1,11 @@
 //! Passwords: the rules a new one must meet, and Argon2id hashing with the OWASP
 //! Password Storage Cheat Sheet's parameters (m = 19 MiB, t = 2, p = 1). Hashing takes
 //! tens of milliseconds of CPU: callers run it off the async executor.
+//!
+//! The rules are NIST SP 800-63B's (section 3.1.1.2): a length, no composition rules, and
+//! Unicode normalized (NFKC) before anything else, so a password typed on another keyboard
+//! is the same password. Whether it is common or breached is a port's question
+//! (`ports::BreachedPasswords`), asked by the routes that set one.
 
 use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -28,27 +33,35 @@ impl Password {
     /// A password to log in with: only its length is checked, so the answer to a wrong
     /// one never tells which rule a stored password follows.
     pub fn presented(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() || raw.chars().count() > MAX_CHARS {
+        let normalized = normalized(raw);
+        if normalized.is_empty() || normalized.chars().count() > MAX_CHARS {
             return Err(format!("must be 1 to {MAX_CHARS} characters"));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(normalized))
     }
 
     /// A new password: 8 to 128 characters, not the account's email.
     pub fn new(raw: &str, email: Option<&Email>) -> Result<Self, String> {
-        let chars = raw.chars().count();
+        let normalized = normalized(raw);
+        let chars = normalized.chars().count();
         if !(MIN_CHARS..=MAX_CHARS).contains(&chars) {
             return Err(format!("must be {MIN_CHARS} to {MAX_CHARS} characters"));
         }
-        if email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(raw.trim())) {
+        if email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(normalized.trim())) {
             return Err("must not be the email address".into());
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(normalized))
     }
 
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// NFKC, as NIST SP 800-63B asks of a password before it is hashed or compared.
+fn normalized(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfkc().collect()
 }
 
 /// OWASP's Argon2id configuration: 19 MiB of memory, 2 passes, 1 lane.
@@ -143,6 +156,26 @@ fn matches_hash(password: &Password, phc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_is_the_same_however_its_characters_are_composed() {
+        // "é" as one code point and as "e" with a combining accent; a full-width "Ａ".
+        let composed = Password::new("caf\u{e9} au lait", None).unwrap();
+        let decomposed = Password::new("cafe\u{301} au lait", None).unwrap();
+        assert_eq!(composed.expose(), decomposed.expose());
+        let stored = hash(&composed);
+        assert!(verify(
+            &Password::presented("cafe\u{301} au lait").unwrap(),
+            Some(&stored)
+        ));
+        assert_eq!(Password::presented("\u{ff21}").unwrap().expose(), "A");
+        // Normalized first, then counted: eight full-width letters are eight characters.
+        assert!(Password::new(&"\u{ff21}".repeat(8), None).is_ok());
+        assert!(
+            Password::new(&"a".repeat(64), None).is_ok(),
+            "64 characters are allowed"
+        );
+    }
 
     #[test]
     fn new_passwords_follow_the_rules() {

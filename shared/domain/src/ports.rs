@@ -173,3 +173,16 @@ pub trait DeadLetters: Send + Sync {
     fn set_aside(&self, letter: DeadLetter)
     -> impl Future<Output = Result<(), NotSetAside>> + Send;
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("the breached-password check is unavailable: {0}")]
+pub struct CheckUnavailable(pub String);
+
+/// Whether a password is known to attackers: common, or seen in a breach (Have I Been
+/// Pwned's range API behind the adapter). Only a prefix of a hash of it may leave.
+pub trait BreachedPasswords: Send + Sync {
+    fn seen(
+        &self,
+        password: &crate::password::Password,
+    ) -> impl Future<Output = Result<bool, CheckUnavailable>> + Send;
+}

@@ -105,6 +105,46 @@ pub struct Settings {
     pub events_give_up_after: std::time::Duration,
     /// `LOYALTY_PROVIDER` (`none` or `openloyalty`) and where that platform is.
     pub loyalty: Option<LoyaltyConfig>,
+    /// `PWNED_PASSWORDS_URL` and `PWNED_PASSWORDS_WHEN_DOWN`: the breached-password check.
+    pub pwned_passwords: PwnedPasswordsConfig,
+}
+
+/// Where new passwords are checked against breaches (Have I Been Pwned's range API, or a
+/// mirror of it), and what an outage of the check means: `allow` takes the password on
+/// the other rules alone, `refuse` answers 503 until the check answers again.
+#[derive(Debug, Clone)]
+pub struct PwnedPasswordsConfig {
+    pub url: String,
+    pub refuse_when_down: bool,
+}
+
+/// Have I Been Pwned's own range API.
+pub const DEFAULT_PWNED_PASSWORDS_URL: &str = "https://api.pwnedpasswords.com";
+
+impl Default for PwnedPasswordsConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_PWNED_PASSWORDS_URL.to_owned(),
+            refuse_when_down: false,
+        }
+    }
+}
+
+fn pwned_passwords() -> Result<PwnedPasswordsConfig, ConfigError> {
+    let refuse_when_down = match optional("PWNED_PASSWORDS_WHEN_DOWN").as_deref() {
+        None | Some("allow") => false,
+        Some("refuse") => true,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "PWNED_PASSWORDS_WHEN_DOWN",
+                reason: "must be allow or refuse".into(),
+            });
+        }
+    };
+    Ok(PwnedPasswordsConfig {
+        url: optional("PWNED_PASSWORDS_URL").unwrap_or_else(|| DEFAULT_PWNED_PASSWORDS_URL.into()),
+        refuse_when_down,
+    })
 }
 
 /// The loyalty platform (`LOYALTY_PROVIDER=openloyalty`): `LOYALTY_BASE_URL`,
@@ -159,6 +199,7 @@ impl Settings {
                 DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS,
             )?),
             loyalty: loyalty()?,
+            pwned_passwords: pwned_passwords()?,
         })
     }
 
@@ -185,6 +226,7 @@ impl Settings {
                 DEFAULT_EVENTS_GIVE_UP_AFTER_SECONDS,
             ),
             loyalty: None,
+            pwned_passwords: PwnedPasswordsConfig::default(),
         }
     }
 

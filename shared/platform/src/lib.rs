@@ -17,7 +17,9 @@ use domain::Clock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use config::{AvatarConfig, ConfigError, LoyaltyConfig, Settings, TokenConfig};
+pub use config::{
+    AvatarConfig, ConfigError, LoyaltyConfig, PwnedPasswordsConfig, Settings, TokenConfig,
+};
 
 /// What every function is built from. An AWS client is built the first time an app
 /// asks for it, so a function pays only for the clients it uses.
@@ -153,6 +155,18 @@ impl Platform {
                 adapters::loyalty::parse_api_key,
             ),
         ))
+    }
+
+    /// The check of new passwords against breaches: one second for its one request.
+    pub fn password_screen(&self) -> usecases::password::Screen<adapters::pwned::PwnedPasswords> {
+        let config = &self.settings.pwned_passwords;
+        usecases::password::Screen {
+            breached: adapters::pwned::PwnedPasswords::new(
+                config.url.clone(),
+                std::time::Duration::from_secs(1),
+            ),
+            refuse_when_down: config.refuse_when_down,
+        }
     }
 
     /// A store over the table (`TABLE_NAME`): `ProfileStore`, `AccountStore`, ...

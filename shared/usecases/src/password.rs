@@ -6,7 +6,7 @@
 
 use domain::otp::{CodeRefusal, OtpCode, Purpose};
 use domain::password::{self, Password};
-use domain::ports::{EmailSender, OtpKeys, SmsSender};
+use domain::ports::{BreachedPasswords, EmailSender, OtpKeys, SmsSender};
 use domain::source::RequestSource;
 use domain::{Actor, UserId};
 use store::{
@@ -16,6 +16,40 @@ use store::{
 
 use crate::auth::password_matches;
 use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
+
+/// The check every new password passes besides its length: not common, not breached.
+pub struct Screen<B> {
+    pub breached: B,
+    /// When the check cannot answer: refuse (503) rather than take the password unchecked.
+    pub refuse_when_down: bool,
+}
+
+/// What the check made of a new password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screened {
+    Accepted,
+    /// Common, or seen in a breach: the person must choose another.
+    Breached,
+    /// The check did not answer and the deployment refuses unchecked passwords.
+    Unavailable,
+}
+
+impl<B: BreachedPasswords> Screen<B> {
+    pub async fn judge(&self, password: &Password) -> Screened {
+        match self.breached.seen(password).await {
+            Ok(false) => Screened::Accepted,
+            Ok(true) => Screened::Breached,
+            Err(e) => {
+                tracing::warn!(error = %e, refuse = self.refuse_when_down, "the breached-password check did not answer");
+                if self.refuse_when_down {
+                    Screened::Unavailable
+                } else {
+                    Screened::Accepted
+                }
+            }
+        }
+    }
+}
 
 pub struct Passwords<'a, S, E, K> {
     pub accounts: &'a AccountStore,

@@ -405,3 +405,102 @@ async fn the_session_list_and_its_sign_outs() {
     assert!(list(fresh_access).await.is_empty(), "no session is live");
     login(&env, &email, OLD).await;
 }
+
+/// The paths the test's stand-in range API was asked.
+fn ranges_asked(env: &TestEnv) -> Vec<String> {
+    let url = format!("{}/_standin/ranges", env.standins);
+    ureq::get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json::<Vec<String>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn common_or_breached_passwords_are_refused_wherever_one_is_set() {
+    let env = TestEnv::new().await;
+    // A sign-up (seed 001), by the field the route names.
+    let r = post(
+        &env,
+        "/api/v1/accounts/users",
+        json!({"email": unique_email(), "password": "password1234", "confirm_password": "password1234"}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json().to_string().contains("breach"), "{}", r.json());
+    // A sign-up by phone (seed 000).
+    let r = post(
+        &env,
+        "/users/register",
+        json!({
+            "first_name": "Ada", "last_name": "Lovelace", "email": unique_email(),
+            "password": "qwertyuiop", "phone": fresh_phone(), "date_of_birth": "1990-12-10",
+            "gender": "female", "language_code": "en", "sms_allowed": true, "email_allowed": false,
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json().to_string().contains("breach"), "{}", r.json());
+
+    let email = unique_email();
+    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let (_, access) = login(&env, &email, OLD).await;
+    let r = env
+        .request("POST", "/users/me/password")
+        .bearer(&access)
+        .json(json!({"current_password": OLD, "new_password": "12345678"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(
+        r.json()["errors"]["new_password"].is_array(),
+        "{}",
+        r.json()
+    );
+    post(&env, "/auth/password/forgot", json!({"email": email})).await;
+    let code = reset_codes_to(&email).pop().unwrap();
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": email, "code": code, "new_password": "Password1234"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "not on the list: {}", r.json());
+    // NFKC: the full-width form of a listed password is that password.
+    let r = env
+        .request("POST", "/users/me/password")
+        .bearer(&login(&env, &email, "Password1234").await.1)
+        .json(json!({"current_password": "Password1234", "new_password": "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}1234"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+
+    let asked = ranges_asked(&env);
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().all(|path| path.len() == "/range/".len() + 5),
+        "only five hex digits of a hash leave: {asked:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_breach_check_allows_or_refuses_as_configured() {
+    let closed = "http://127.0.0.1:9";
+    for (refuse, status) in [(false, 201), (true, 503)] {
+        let env = TestEnv::builder()
+            .pwned_passwords(closed, refuse)
+            .build()
+            .await;
+        let r = post(
+            &env,
+            "/api/v1/accounts/users",
+            json!({"email": unique_email(), "password": OLD, "confirm_password": OLD}),
+        )
+        .await;
+        assert_eq!(r.status, status, "refuse={refuse}: {}", r.json());
+        if refuse {
+            assert!(r.headers.contains_key("retry-after"));
+        }
+    }
+}

@@ -138,14 +138,17 @@ mod tests {
             desktop["Parameters"][adapters::aws::LOCAL_EMULATOR_URL],
             "http://host.docker.internal:4566"
         );
-        assert_eq!(
-            desktop["Parameters"]["LOYALTY_BASE_URL"],
-            "http://host.docker.internal:4580"
-        );
+        for standin in ["LOYALTY_BASE_URL", "PWNED_PASSWORDS_URL"] {
+            assert_eq!(
+                desktop["Parameters"][standin],
+                "http://host.docker.internal:4580"
+            );
+        }
         for doc in [&mut linux, &mut desktop] {
             let parameters = doc["Parameters"].as_object_mut().unwrap();
             parameters.remove(adapters::aws::LOCAL_EMULATOR_URL);
             parameters.remove("LOYALTY_BASE_URL");
+            parameters.remove("PWNED_PASSWORDS_URL");
         }
         assert_eq!(linux, desktop);
     }

@@ -112,23 +112,32 @@ async fn serve(
         token.issuer = issuer.clone();
     }
     let settings = local_api::dev_avatars(settings, table_name, &endpoint);
-    // The stand-in loyalty platform, unless the environment names a platform itself.
+    // The stand-ins: the loyalty platform, unless the environment names a platform itself,
+    // and the breached-password check, unless `PWNED_PASSWORDS_URL` names one.
+    let mut settings = settings;
+    let standin = loyalty_standin::StandIn::new(
+        local_api::DEV_LOYALTY_STORE_CODE,
+        local_api::DEV_LOYALTY_API_KEY,
+    );
+    let addr = standin
+        .spawn(standin_addr)
+        .map_err(|e| format!("the stand-ins cannot listen on {standin_addr}: {e}"))?;
+    let standin_url = format!("http://{addr}");
+    if std::env::var_os("PWNED_PASSWORDS_URL").is_none() {
+        settings.pwned_passwords.url = standin_url.clone();
+        println!(
+            "local-api: stand-in Pwned Passwords range API (the shipped common passwords) on {standin_url}/range/"
+        );
+    }
     let settings = if settings.loyalty.is_some() {
         settings
     } else {
-        let standin = loyalty_standin::StandIn::new(
-            local_api::DEV_LOYALTY_STORE_CODE,
-            local_api::DEV_LOYALTY_API_KEY,
-        );
-        let addr = standin.spawn(standin_addr).map_err(|e| {
-            format!("the stand-in loyalty platform cannot listen on {standin_addr}: {e}")
-        })?;
         println!(
-            "local-api: stand-in loyalty platform (Open Loyalty member API, store {}) on http://{addr}; \
-             its members at http://{addr}/_standin/members",
+            "local-api: stand-in loyalty platform (Open Loyalty member API, store {}) on {standin_url}; \
+             its members at {standin_url}/_standin/members",
             local_api::DEV_LOYALTY_STORE_CODE
         );
-        local_api::dev_loyalty(settings, table_name, &format!("http://{addr}"))
+        local_api::dev_loyalty(settings, table_name, &standin_url)
     };
     let platform = platform::Platform::new(sdk.clone(), settings, domain::Clock::system());
     let gateway = local_api::gateway(&template, &platform)?;

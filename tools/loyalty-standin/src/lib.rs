@@ -17,6 +17,9 @@
 //! - `POST /_standin/fault?mode=down|slow|error|reject[&member=<our user id>]`: `down`
 //!   answers 503, `slow` answers after 10 s, `error` 500, `reject` 400 naming a field;
 //!   `DELETE /_standin/fault` heals.
+//!
+//! The same server answers Pwned Passwords' range API, `GET /range/{prefix}` (`pwned`),
+//! for the breached-password check; `GET /_standin/ranges` lists the paths it was asked.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -30,6 +33,8 @@ use hyper::server::conn::http1;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
+
+pub mod pwned;
 
 /// How long `slow` waits before answering.
 pub const SLOW: Duration = Duration::from_secs(10);
@@ -55,6 +60,8 @@ struct State {
     members: BTreeMap<String, Map<String, Value>>,
     fault: Option<Fault>,
     next_id: u64,
+    /// The range API's requests, as paths.
+    ranges: Vec<String>,
 }
 
 /// The platform's configuration: its store code and the API key it accepts.
@@ -126,6 +133,24 @@ impl StandIn {
         let query = parts.uri.query().unwrap_or_default().to_owned();
         if let Some(control) = path.strip_prefix("/_standin/") {
             return self.control(&parts.method, control, &query);
+        }
+        if let Some(prefix) = path.strip_prefix("/range/") {
+            self.state.lock().unwrap().ranges.push(path.clone());
+            let padding = parts
+                .headers
+                .get("add-padding")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+            return match pwned::range(prefix, padding) {
+                Some(text) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "text/plain")
+                    .body(Full::new(Bytes::from(text)))
+                    .expect("valid response parts"),
+                None => problem(
+                    StatusCode::BAD_REQUEST,
+                    "The hash prefix was not in a valid format",
+                ),
+            };
         }
         let Some(rest) = path
             .strip_prefix("/api/")
@@ -215,6 +240,7 @@ impl StandIn {
                     .collect();
                 respond(StatusCode::OK, &Value::Array(members))
             }
+            (&Method::GET, "ranges") => respond(StatusCode::OK, &json!(state.ranges)),
             (&Method::POST, "fault") => {
                 let params = pairs(query);
                 let mode = match params.get("mode").map(String::as_str) {
