@@ -247,7 +247,8 @@ impl AccountStore {
     }
 
     async fn sessions_live(&self, user: &UserId, now: i64) -> Result<usize, StoreError> {
-        let sessions = crate::SessionStore::new(self.client.clone(), self.table.clone());
+        let sessions =
+            crate::session_item::SessionStore::new(self.client.clone(), self.table.clone());
         Ok(sessions.live(user, now).await?.live.len())
     }
 }

@@ -19,10 +19,9 @@ use crate::item::{Item, n, text};
 use crate::keys::{
     ItemKey, PK, SESSION_ITEMS_PREFIX, SESSION_PREFIX, SESSIONS_SK, SK, TTL_ATTRIBUTE,
 };
-use crate::sessions::SessionStore;
+use crate::session_item::{GENERATION, SessionStore};
 use crate::txn::{Tagged, Verdict, condition_check, update};
 
-pub(crate) const GENERATION: &str = "generation";
 pub(crate) const REVOCATIONS: &str = "revocations";
 
 /// Why sessions ended, as `sessions.revoked` tells it.

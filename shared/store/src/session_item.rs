@@ -10,8 +10,18 @@ use crate::StoreError;
 use crate::expr::Expression;
 use crate::item::{Item, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::session_epoch::GENERATION;
 use crate::txn::{put, update};
+
+crate::table_store! {
+    /// Login sessions and their refresh tokens: opening and refreshing them (`sessions`),
+    /// listing and ending them (`session_epoch`).
+    #[derive(Clone, Debug)]
+    SessionStore
+}
+
+/// The account's sign-out generation a session and its tokens were opened under
+/// (`session_epoch`).
+pub(crate) const GENERATION: &str = "generation";
 
 /// A session to open, or a token to add to one.
 pub struct NewSession<'a> {

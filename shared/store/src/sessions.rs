@@ -28,10 +28,7 @@ use crate::txn::{
     Outcome, condition_check, delete, transact, unless_condition_failed, update, update_item,
 };
 
-crate::table_store! {
-    #[derive(Clone, Debug)]
-    SessionStore
-}
+pub use crate::session_item::SessionStore;
 
 /// What a refresh with a presented token came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,7 +287,7 @@ impl SessionStore {
             .unwrap_or_default();
         let revoked = matches!(session.get("revoked"), Some(AttributeValue::Bool(true)));
         let current = matches!(session.get("current"), Some(AttributeValue::S(c)) if c == token);
-        let of = |item: &crate::Item| match item.get(crate::session_epoch::GENERATION) {
+        let of = |item: &crate::Item| match item.get(crate::session_item::GENERATION) {
             Some(AttributeValue::N(g)) => g.parse().unwrap_or(0),
             _ => 0,
         };
