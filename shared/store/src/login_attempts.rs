@@ -142,6 +142,7 @@ pub(crate) fn clear_login_attempts(
     email: &Email,
     user: &UserId,
     scope: &str,
+    password_hash: Option<&str>,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
     let mut e = Expression::default();
     let (attempts, window) = (e.name(ATTEMPTS), e.name(WINDOW));
@@ -158,5 +159,14 @@ pub(crate) fn clear_login_attempts(
         format!("{granted} = {read}")
     };
     e.condition(format!("{owner} = {me} AND {grants_as_read}"));
+    // A password set since the login read the credential (a reset, a change) ends the
+    // login too: the old password must not open a session after it.
+    if let Some(hash) = password_hash {
+        let (stored, checked) = (
+            e.name("password_hash"),
+            e.value(AttributeValue::S(hash.to_owned())),
+        );
+        e.condition(format!("{stored} = {checked}"));
+    }
     update(table, &ItemKey::credential(email), e)
 }

@@ -76,15 +76,23 @@ fn s(v: &str) -> AttributeValue {
 impl SessionStore {
     /// A new session after a successful login, with its first refresh token; the login
     /// window of the credential is cleared in the same transaction, on the condition that
-    /// the credential is as read and the account is not being erased. `false`: it is not
-    /// (an erasure, an email change or a revoked grant came first), and nothing is open.
-    pub async fn open(&self, session: &NewSession<'_>, email: &Email) -> Result<bool, StoreError> {
+    /// the credential is as read (its account, grants and password: `password_hash` is the
+    /// one the password was checked against) and the account is not being erased. `false`:
+    /// it is not (an erasure, an email change, a revoked grant or a new password came
+    /// first), and nothing is open.
+    pub async fn open(
+        &self,
+        session: &NewSession<'_>,
+        email: &Email,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
         let mut items = open_items(&self.table, session)?;
         items.push(clear_login_attempts(
             &self.table,
             email,
             session.user,
             session.scope,
+            Some(password_hash),
         )?);
         let mut alive = Expression::default();
         let erasure = alive.name(ERASURE);

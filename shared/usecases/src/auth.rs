@@ -161,7 +161,12 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         let (tokens, refresh) = issue(self.tokens, &user, scope, client, generation?, now).await?;
         // Refused when an erasure, an email change or a revoked grant came between the
         // read and now: answered as a wrong password, never a 5xx.
-        if !self.sessions.open(&refresh.session(), email).await? {
+        let checked = &credential.password_hash;
+        if !self
+            .sessions
+            .open(&refresh.session(), email, checked)
+            .await?
+        {
             return Err(Refusal::BadCredentials);
         }
         Ok(tokens)

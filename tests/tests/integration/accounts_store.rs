@@ -4,6 +4,9 @@ use domain::{Email, UserId};
 use integration_tests::{TestEnv, store_account};
 use store::{AccountStore, Attempt, RegisterError};
 
+/// The password hash the stored test accounts hold.
+const STUB_HASH: &str = "$argon2id$stub";
+
 fn store(env: &TestEnv) -> AccountStore {
     AccountStore::new(env.dynamodb.clone(), &env.table)
 }
@@ -22,7 +25,7 @@ async fn twenty_registrations_of_one_email_make_one_account() {
             };
             let email = Email::parse(email).unwrap();
             let user = UserId::parse(&format!("user-{i}")).unwrap();
-            store_account(env_ref, &user, &email, "$argon2id$stub", None).await
+            store_account(env_ref, &user, &email, STUB_HASH, None).await
         }
     });
     let results = futures_util::future::join_all(attempts).await;
@@ -57,7 +60,7 @@ async fn registration_is_one_transaction() {
         &env,
         &UserId::parse("ada").unwrap(),
         &Email::parse("ada@example.com").unwrap(),
-        "$argon2id$stub",
+        STUB_HASH,
         Some(&phone),
     )
     .await
@@ -85,7 +88,7 @@ async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
         accounts.begin_login(&email, t).await.unwrap(),
         Attempt::Unknown
     );
-    store_account(&env, &user, &email, "$argon2id$stub", None)
+    store_account(&env, &user, &email, STUB_HASH, None)
         .await
         .unwrap();
 
@@ -158,6 +161,7 @@ async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) 
                 now,
             },
             email,
+            STUB_HASH,
         )
         .await
         .unwrap();

@@ -6,6 +6,9 @@ use domain::{Email, UserId};
 use integration_tests::TestEnv;
 use store::{Rotation, SessionStore};
 
+/// The password hash the stored test accounts hold.
+const STUB_HASH: &str = "$argon2id$stub";
+
 struct World {
     env: TestEnv,
     sessions: SessionStore,
@@ -22,7 +25,7 @@ async fn world(first: &str) -> World {
     let env = TestEnv::new().await;
     let user = UserId::parse("ada").unwrap();
     let email = Email::parse("ada@example.com").unwrap();
-    integration_tests::store_account(&env, &user, &email, "$argon2id$stub", None)
+    integration_tests::store_account(&env, &user, &email, STUB_HASH, None)
         .await
         .unwrap();
     let sessions = SessionStore::new(env.dynamodb.clone(), &env.table);
@@ -39,6 +42,7 @@ async fn world(first: &str) -> World {
                 now,
             },
             &email,
+            STUB_HASH,
         )
         .await
         .unwrap();
@@ -289,7 +293,7 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
                 generation: 0,
                 now,
             };
-            sessions.open(&session, email).await.unwrap()
+            sessions.open(&session, email, STUB_HASH).await.unwrap()
         }
     };
     let set = |pk: &'static str, sk: &'static str, name: &'static str, value: &'static str| {
@@ -316,6 +320,28 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
     .unwrap();
     assert!(!open("granted", "").await, "the grants are not as read");
     assert!(open("granted-read", "users:admin").await);
+
+    // A new password was set (a reset, a change) after the login checked the old one.
+    set(
+        "EMAIL#ada@example.com",
+        "CREDENTIAL",
+        "password_hash",
+        "$argon2id$new",
+    )
+    .await
+    .unwrap();
+    assert!(
+        !open("old-password", "users:admin").await,
+        "the password is not the one the login checked"
+    );
+    set(
+        "EMAIL#ada@example.com",
+        "CREDENTIAL",
+        "password_hash",
+        STUB_HASH,
+    )
+    .await
+    .unwrap();
 
     // The account is marked for erasure.
     set("USER#ada", "PROFILE", "erasure", "erasing")
