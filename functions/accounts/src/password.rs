@@ -8,6 +8,7 @@ use adapters::sms::SnsSms;
 use api::fields::Fields;
 use api::http::{json, json_object, no_store, request_id, request_source};
 use api::{ApiError, Identity};
+use domain::otp::CodeRefusal;
 use domain::otp::OtpCode;
 use domain::password::Password;
 use domain::{Email, PhoneNumber};
@@ -15,6 +16,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use store::Destination;
+use usecases::codes::CodeFailure;
 use usecases::password::{Passwords, Refusal};
 
 use crate::AccountsApp;
@@ -102,7 +104,13 @@ pub(crate) async fn reset(app: &AccountsApp, req: &Request) -> Result<Response<B
     );
     crate::screened(&app.screen, &new, "new_password").await?;
     passwords(app)
-        .reset(to.destination(), &code, &new, &request_id(req))
+        .reset(
+            to.destination(),
+            &code,
+            &new,
+            &request_id(req),
+            &request_source(req),
+        )
         .await
         .map_err(refused)?;
     Ok(detail(
@@ -157,6 +165,11 @@ fn refused(refusal: Refusal) -> ApiError {
             "this account signs in through another identity provider and has no password here",
         ),
         Refusal::Raced => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
+        // No count of tries left: the count would say an account has a live code.
+        Refusal::Failed(CodeFailure::Refused(CodeRefusal::Wrong { .. })) => ApiError::otp_refused(
+            "otp_invalid",
+            "the code is not valid for this address; ask for a new one if it keeps failing",
+        ),
         Refusal::Failed(failure) => api::otp::failed(failure, "address or number"),
     }
 }

@@ -18,10 +18,18 @@ use crate::Email;
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
+/// What may be typed before normalizing: 128 characters of four bytes.
+const MAX_TYPED_BYTES: usize = 4 * MAX_CHARS;
 
-/// A password as a client sent it. `Debug` hides it; nothing logs or stores it.
+/// A password as a client sent it, NFKC-normalized. `Debug` hides it; nothing logs or
+/// stores it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+pub struct Password(String, Typed);
+
+/// What was typed at a login when normalizing changed it: hashes stored before passwords
+/// were normalized match only that.
+#[derive(Clone, PartialEq, Eq, Default)]
+struct Typed(Option<String>);
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -33,15 +41,22 @@ impl Password {
     /// A password to log in with: only its length is checked, so the answer to a wrong
     /// one never tells which rule a stored password follows.
     pub fn presented(raw: &str) -> Result<Self, String> {
+        if raw.len() > MAX_TYPED_BYTES {
+            return Err(format!("must be 1 to {MAX_CHARS} characters"));
+        }
         let normalized = normalized(raw);
         if normalized.is_empty() || normalized.chars().count() > MAX_CHARS {
             return Err(format!("must be 1 to {MAX_CHARS} characters"));
         }
-        Ok(Self(normalized))
+        let typed = Typed((normalized != raw).then(|| raw.to_owned()));
+        Ok(Self(normalized, typed))
     }
 
     /// A new password: 8 to 128 characters, not the account's email.
     pub fn new(raw: &str, email: Option<&Email>) -> Result<Self, String> {
+        if raw.len() > MAX_TYPED_BYTES {
+            return Err(format!("must be {MIN_CHARS} to {MAX_CHARS} characters"));
+        }
         let normalized = normalized(raw);
         let chars = normalized.chars().count();
         if !(MIN_CHARS..=MAX_CHARS).contains(&chars) {
@@ -50,7 +65,7 @@ impl Password {
         if email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(normalized.trim())) {
             return Err("must not be the email address".into());
         }
-        Ok(Self(normalized))
+        Ok(Self(normalized, Typed::default()))
     }
 
     pub fn expose(&self) -> &str {
@@ -121,12 +136,24 @@ pub fn hash(password: &Password) -> String {
 /// account costs the same time as a wrong password and answers the same.
 pub fn verify(password: &Password, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash(&Password("not a password of anyone".into())));
-    matches_hash(password, stored.unwrap_or(dummy)) && stored.is_some()
+    let dummy = DUMMY.get_or_init(|| {
+        hash(&Password(
+            "not a password of anyone".into(),
+            Typed::default(),
+        ))
+    });
+    let phc = stored.unwrap_or(dummy);
+    let matched = matches_hash(password.expose(), phc)
+        || password
+            .1
+            .0
+            .as_deref()
+            .is_some_and(|typed| matches_hash(typed, phc));
+    matched && stored.is_some()
 }
 
 /// `password` against a PHC string, with the parameters it names; constant-time compare.
-fn matches_hash(password: &Password, phc: &str) -> bool {
+fn matches_hash(password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -149,7 +176,7 @@ fn matches_hash(password: &Password, phc: &str) -> bool {
     };
     let mut out = vec![0u8; expected.len()];
     let argon = Argon2::new(algorithm, version, params);
-    compute(&argon, password.expose().as_bytes(), salt_bytes, &mut out)
+    compute(&argon, password.as_bytes(), salt_bytes, &mut out)
         && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
@@ -175,6 +202,17 @@ mod tests {
             Password::new(&"a".repeat(64), None).is_ok(),
             "64 characters are allowed"
         );
+    }
+
+    #[test]
+    fn a_hash_stored_before_normalizing_still_matches_what_was_typed() {
+        let typed = "cafe\u{301} au lait";
+        let legacy = hash(&Password(typed.into(), Typed::default()));
+        assert!(verify(&Password::presented(typed).unwrap(), Some(&legacy)));
+        assert!(!verify(
+            &Password::presented("caf\u{e9} au lai").unwrap(),
+            Some(&legacy)
+        ));
     }
 
     #[test]

@@ -23,8 +23,8 @@ crate::table_store! {
     AccountStore
 }
 
-/// What a login needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// What a login needs to know. `Debug` leaves the hash out.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct Credential {
     pub user_id: String,
     pub password_hash: String,
@@ -36,6 +36,18 @@ pub struct Credential {
     /// Scopes an operator granted the account (`users:admin`); its logins carry them.
     #[serde(default)]
     pub scope: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("user_id", &self.user_id)
+            .field("password_hash", &"redacted")
+            .field("email_verified", &self.email_verified)
+            .field("phone_verified", &self.phone_verified)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 impl Credential {

@@ -188,6 +188,9 @@ pub(crate) struct Mailing<'a, E> {
 pub(crate) struct ToHolder<'a, S, E> {
     pub sms: &'a S,
     pub quota: &'a SmsQuota,
+    /// Whose cap a text counts in: an anonymous request's (a reset) counts with the texts
+    /// to new numbers, so strangers cannot spend the texts holders' own requests get.
+    pub texts_as: Recipient,
     pub email: &'a E,
     pub letter: Letter,
 }
@@ -215,7 +218,7 @@ impl<K: OtpKeys> CodeSettings<K> {
                 let texting = Texting {
                     sms: via.sms,
                     quota: via.quota,
-                    to: Recipient::Holder,
+                    to: via.texts_as,
                 };
                 self.send_by_sms(texting, items, code, phone, now).await
             }

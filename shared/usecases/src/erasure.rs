@@ -348,6 +348,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         let via = codes::ToHolder {
             sms: self.sms,
             quota: &self.profiles.sms_quota(),
+            texts_as: domain::sms::Recipient::Holder,
             email: self.email,
             letter: ERASE_ACCOUNT,
         };

@@ -118,6 +118,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         let via = codes::ToHolder {
             sms: self.sms,
             quota: &self.accounts.sms_quota(),
+            texts_as: domain::sms::Recipient::NewNumber,
             email: self.email,
             letter: RESET_PASSWORD,
         };
@@ -128,15 +129,19 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
     }
 
     /// Sets `new` on the account that proved `to` with `code`, ending every session.
+    /// Charged to the source's budget like the request for the code: guessing, or asking
+    /// which addresses have a live code, costs what asking for codes does.
     pub async fn reset(
         &self,
         to: Destination<'_>,
         code: &OtpCode,
         new: &Password,
         actor_request_id: &str,
+        source: &RequestSource,
     ) -> Result<(), Refusal> {
         let policy = &self.codes.policy;
         let now = self.codes.clock.now();
+        codes::charge_source(policy, self.accounts, source, now.timestamp()).await?;
         let Some(account) = self.accounts.password_account(to).await? else {
             return Err(CodeRefusal::Expired.into());
         };

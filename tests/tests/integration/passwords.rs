@@ -200,6 +200,14 @@ async fn forgot_is_charged_to_the_source_budget() {
     .await;
     assert_eq!(r.status, 429, "{}", r.json());
     assert!(r.headers.contains_key("retry-after"));
+    // Trying codes costs the same budget.
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": unique_email(), "code": "123456", "new_password": NEW}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.json());
 }
 
 #[tokio::test]
