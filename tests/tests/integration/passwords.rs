@@ -19,6 +19,13 @@ fn unique_email() -> String {
 const OLD: &str = "correct horse battery";
 const NEW: &str = "a new staple for the horse";
 
+/// A new account with a proven email and the password `OLD`: its address.
+async fn proven_account(env: &TestEnv) -> String {
+    let email = unique_email();
+    verified_account(env, &email, OLD, ("Ada", "Lovelace")).await;
+    email
+}
+
 /// Logs in; the refresh and access tokens.
 async fn login(env: &TestEnv, email: &str, password: &str) -> (String, String) {
     let r = post(
@@ -33,6 +40,14 @@ async fn login(env: &TestEnv, email: &str, password: &str) -> (String, String) {
         tokens["refresh_token"].as_str().unwrap().to_owned(),
         tokens["access_token"].as_str().unwrap().to_owned(),
     )
+}
+
+async fn change_password(env: &TestEnv, access: &str, body: Value) -> GatewayResponse {
+    env.request("POST", "/users/me/password")
+        .bearer(access)
+        .json(body)
+        .send()
+        .await
 }
 
 async fn refresh(env: &TestEnv, token: &str) -> GatewayResponse {
@@ -141,8 +156,7 @@ async fn forgot_answers_alike_and_reset_ends_every_session() {
 #[tokio::test]
 async fn five_wrong_codes_burn_a_reset_and_a_refused_password_costs_no_try() {
     let env = TestEnv::new().await;
-    let email = unique_email();
-    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let email = proven_account(&env).await;
     post(&env, "/auth/password/forgot", json!({"email": email})).await;
     let code = reset_codes_to(&email).pop().expect("a reset code");
     let reset = |code: String, password: &str| json!({"email": email, "code": code, "new_password": password});
@@ -252,27 +266,16 @@ async fn a_proven_phone_recovers_a_seed_000_account() {
 #[tokio::test]
 async fn a_change_keeps_the_callers_session_and_ends_the_others() {
     let env = TestEnv::new().await;
-    let email = unique_email();
-    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let email = proven_account(&env).await;
     let (mine, my_access) = login(&env, &email, OLD).await;
     let (other, _) = login(&env, &email, OLD).await;
     let change = |current: &str| json!({"current_password": current, "new_password": NEW});
-    let r = env
-        .request("POST", "/users/me/password")
-        .bearer(&my_access)
-        .json(change("not my password"))
-        .send()
-        .await;
+    let r = change_password(&env, &my_access, change("not my password")).await;
     assert_eq!(
         (r.status.as_u16(), r.json()["code"].clone()),
         (403, json!("invalid_credentials"))
     );
-    let r = env
-        .request("POST", "/users/me/password")
-        .bearer(&my_access)
-        .json(change(OLD))
-        .send()
-        .await;
+    let r = change_password(&env, &my_access, change(OLD)).await;
     assert_eq!(r.status, 200, "{}", r.json());
     assert_eq!(
         refresh(&env, &other).await.status,
@@ -289,17 +292,16 @@ async fn a_change_keeps_the_callers_session_and_ends_the_others() {
 #[tokio::test]
 async fn wrong_current_passwords_count_toward_the_login_throttle() {
     let env = TestEnv::new().await;
-    let email = unique_email();
-    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let email = proven_account(&env).await;
     let (_, access) = login(&env, &email, OLD).await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let r = env
-            .request("POST", "/users/me/password")
-            .bearer(&access)
-            .json(json!({"current_password": "wrong guess", "new_password": NEW}))
-            .send()
-            .await;
+        let r = change_password(
+            &env,
+            &access,
+            json!({"current_password": "wrong guess", "new_password": NEW}),
+        )
+        .await;
         statuses.push(r.status.as_u16());
     }
     assert_eq!(statuses, [403, 403, 403, 403, 403, 429]);
@@ -315,12 +317,12 @@ async fn wrong_current_passwords_count_toward_the_login_throttle() {
 #[tokio::test]
 async fn an_account_without_a_password_cannot_change_one() {
     let env = TestEnv::new().await;
-    let r = env
-        .request("POST", "/users/me/password")
-        .bearer(&user_token("idp-user-1"))
-        .json(json!({"current_password": OLD, "new_password": NEW}))
-        .send()
-        .await;
+    let r = change_password(
+        &env,
+        &user_token("idp-user-1"),
+        json!({"current_password": OLD, "new_password": NEW}),
+    )
+    .await;
     assert_eq!(
         (r.status.as_u16(), r.json()["code"].clone()),
         (400, json!("no_password"))
@@ -330,8 +332,7 @@ async fn an_account_without_a_password_cannot_change_one() {
 #[tokio::test]
 async fn the_session_list_and_its_sign_outs() {
     let env = TestEnv::new().await;
-    let email = unique_email();
-    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let email = proven_account(&env).await;
     let (refresh_a, access_a) = login(&env, &email, OLD).await;
     let (refresh_b, _) = login(&env, &email, OLD).await;
     let (refresh_c, _) = login(&env, &email, OLD).await;
@@ -451,15 +452,14 @@ async fn common_or_breached_passwords_are_refused_wherever_one_is_set() {
     assert_eq!(r.status, 400, "{}", r.json());
     assert!(r.json().to_string().contains("breach"), "{}", r.json());
 
-    let email = unique_email();
-    verified_account(&env, &email, OLD, ("Ada", "Lovelace")).await;
+    let email = proven_account(&env).await;
     let (_, access) = login(&env, &email, OLD).await;
-    let r = env
-        .request("POST", "/users/me/password")
-        .bearer(&access)
-        .json(json!({"current_password": OLD, "new_password": "12345678"}))
-        .send()
-        .await;
+    let r = change_password(
+        &env,
+        &access,
+        json!({"current_password": OLD, "new_password": "12345678"}),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.json());
     assert!(
         r.json()["errors"]["new_password"].is_array(),
@@ -476,12 +476,7 @@ async fn common_or_breached_passwords_are_refused_wherever_one_is_set() {
     .await;
     assert_eq!(r.status, 200, "not on the list: {}", r.json());
     // NFKC: the full-width form of a listed password is that password.
-    let r = env
-        .request("POST", "/users/me/password")
-        .bearer(&login(&env, &email, "Password1234").await.1)
-        .json(json!({"current_password": "Password1234", "new_password": "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}1234"}))
-        .send()
-        .await;
+    let r = change_password(&env, &login(&env, &email, "Password1234").await.1, json!({"current_password": "Password1234", "new_password": "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}1234"})).await;
     assert_eq!(r.status, 400, "{}", r.json());
 
     let asked = ranges_asked(&env);
