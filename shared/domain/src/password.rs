@@ -18,8 +18,6 @@ use crate::Email;
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
-/// What may be typed before normalizing: 128 characters of four bytes.
-const MAX_TYPED_BYTES: usize = 4 * MAX_CHARS;
 
 /// A password as a client sent it, NFKC-normalized. `Debug` hides it; nothing logs or
 /// stores it.
@@ -41,27 +39,23 @@ impl Password {
     /// A password to log in with: only its length is checked, so the answer to a wrong
     /// one never tells which rule a stored password follows.
     pub fn presented(raw: &str) -> Result<Self, String> {
-        if raw.len() > MAX_TYPED_BYTES {
+        // Counted as typed, as a client's form counts them; normalized for all the rest.
+        if raw.is_empty() || raw.chars().count() > MAX_CHARS {
             return Err(format!("must be 1 to {MAX_CHARS} characters"));
         }
         let normalized = normalized(raw);
-        if normalized.is_empty() || normalized.chars().count() > MAX_CHARS {
-            return Err(format!("must be 1 to {MAX_CHARS} characters"));
-        }
         let typed = Typed((normalized != raw).then(|| raw.to_owned()));
         Ok(Self(normalized, typed))
     }
 
     /// A new password: 8 to 128 characters, not the account's email.
     pub fn new(raw: &str, email: Option<&Email>) -> Result<Self, String> {
-        if raw.len() > MAX_TYPED_BYTES {
-            return Err(format!("must be {MIN_CHARS} to {MAX_CHARS} characters"));
-        }
-        let normalized = normalized(raw);
-        let chars = normalized.chars().count();
+        // Counted as typed, as a client's form counts them; normalized for all the rest.
+        let chars = raw.chars().count();
         if !(MIN_CHARS..=MAX_CHARS).contains(&chars) {
             return Err(format!("must be {MIN_CHARS} to {MAX_CHARS} characters"));
         }
+        let normalized = normalized(raw);
         if email.is_some_and(|e| e.as_str().eq_ignore_ascii_case(normalized.trim())) {
             return Err("must not be the email address".into());
         }
@@ -196,7 +190,7 @@ mod tests {
             Some(&stored)
         ));
         assert_eq!(Password::presented("\u{ff21}").unwrap().expose(), "A");
-        // Normalized first, then counted: eight full-width letters are eight characters.
+        // Counted as typed: eight full-width letters are eight characters.
         assert!(Password::new(&"\u{ff21}".repeat(8), None).is_ok());
         assert!(
             Password::new(&"a".repeat(64), None).is_ok(),
