@@ -22,8 +22,9 @@ use adapters::pwned::PwnedPasswords;
 use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
-use api::http::{json, json_object, no_store};
+use api::http::{json, json_object, no_store, request_source};
 use api::{ApiError, Style};
+use domain::login::LoginLimits;
 use domain::password::Password;
 use domain::ports::BreachedPasswords;
 use domain::session::ClientId;
@@ -86,6 +87,8 @@ pub struct AccountsApp {
     pub(crate) client_ids: Vec<ClientId>,
     /// Every new password is checked against breaches.
     screen: Screen<PwnedPasswords>,
+    /// How many wrong passwords a login takes.
+    login_limits: LoginLimits,
 }
 
 impl AccountsApp {
@@ -121,6 +124,7 @@ impl AccountsApp {
             admin_issuers: p.settings.admin_token_issuers.clone(),
             client_ids,
             screen: p.password_screen(),
+            login_limits: p.settings.login_limits,
         })
     }
 }
@@ -142,6 +146,7 @@ impl HttpApp for AccountsApp {
             sessions: &self.sessions,
             tokens: &self.tokens,
             keys: &self.codes.keys,
+            limits: &self.login_limits,
             clock: &self.clock,
         };
         let registration = Registration {
@@ -162,7 +167,8 @@ impl HttpApp for AccountsApp {
             Route::Verify => return registration::verify(&registration, &req).await,
             Route::Login => {
                 let (email, password, client) = credentials(self, &json_object(&req)?)?;
-                return issued(auth.login(&email, &password, &client).await);
+                let source = request_source(&req);
+                return issued(auth.login(&email, &password, &client, &source).await);
             }
             Route::OAuthToken => return oauth::token(self, &auth, &req).await,
             Route::Sessions => return sessions::list(self, &req).await,

@@ -30,6 +30,7 @@ fn passwords(app: &AccountsApp) -> AppPasswords<'_> {
         sms: &app.sms,
         email: &app.email,
         codes: &app.codes,
+        limits: &app.login_limits,
     }
 }
 
@@ -139,6 +140,7 @@ pub(crate) async fn change(app: &AccountsApp, req: &Request) -> Result<Response<
             &current,
             &new,
             &request_id(req),
+            &request_source(req),
         )
         .await
         .map_err(refused)?;

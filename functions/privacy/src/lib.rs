@@ -48,6 +48,8 @@ pub struct PrivacyApp {
     /// The key (of codes, and of the folders an erasure finds by name), limits, clock.
     pub codes: CodeSettings<OtpKeySource>,
     pub export_quota: ExportQuota,
+    /// A wrong password proving an erasure counts as a failed login.
+    pub login_limits: domain::login::LoginLimits,
     pub clock: Clock,
 }
 
@@ -63,6 +65,7 @@ impl PrivacyApp {
             email: p.email_sender()?,
             codes: p.code_settings()?,
             export_quota: ExportQuota::default(),
+            login_limits: settings.login_limits,
             clock: p.clock.clone(),
         })
     }
@@ -84,6 +87,7 @@ impl PrivacyApp {
             sms: &self.sms,
             email: &self.email,
             codes: &self.codes,
+            login_limits: &self.login_limits,
         }
     }
 
@@ -193,7 +197,12 @@ async fn erase_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, A
     let proof = parse_proof(req)?;
     match app
         .holder_erasure()
-        .by_holder(user, proof, &request_id(req))
+        .by_holder(
+            user,
+            proof,
+            &request_id(req),
+            &api::http::request_source(req),
+        )
         .await
     {
         Ok(Outcome::CodeSent(sent)) => Ok(otp::code_sent(&sent)),

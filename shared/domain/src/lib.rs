@@ -13,6 +13,7 @@ pub mod consent;
 pub mod events;
 mod field_errors;
 mod locale;
+pub mod login;
 pub mod loyalty;
 pub mod opaque;
 pub mod otp;

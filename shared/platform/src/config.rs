@@ -107,6 +107,38 @@ pub struct Settings {
     pub loyalty: Option<LoyaltyConfig>,
     /// `PWNED_PASSWORDS_URL` and `PWNED_PASSWORDS_WHEN_DOWN`: the breached-password check.
     pub pwned_passwords: PwnedPasswordsConfig,
+    /// `LOGIN_FAILURES_PER_SOURCE` (per address and source in 15 minutes, default 5),
+    /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` (50), `LOGIN_FAILURES_PER_SOURCE_PER_HOUR` (100).
+    pub login_limits: domain::login::LoginLimits,
+}
+
+fn login_limits() -> Result<domain::login::LoginLimits, ConfigError> {
+    let defaults = domain::login::LoginLimits::default();
+    let limits = domain::login::LoginLimits {
+        per_address_and_source: number(
+            "LOGIN_FAILURES_PER_SOURCE",
+            defaults.per_address_and_source,
+        )?,
+        window_secs: defaults.window_secs,
+        per_address_per_hour: number(
+            "LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR",
+            defaults.per_address_per_hour,
+        )?,
+        per_source_per_hour: number(
+            "LOGIN_FAILURES_PER_SOURCE_PER_HOUR",
+            defaults.per_source_per_hour,
+        )?,
+    };
+    if limits.per_address_and_source == 0
+        || limits.per_address_per_hour == 0
+        || limits.per_source_per_hour == 0
+    {
+        return Err(ConfigError::Invalid {
+            name: "LOGIN_FAILURES_*",
+            reason: "a limit of 0 would refuse every login".into(),
+        });
+    }
+    Ok(limits)
 }
 
 /// Where new passwords are checked against breaches (Have I Been Pwned's range API, or a
@@ -200,6 +232,7 @@ impl Settings {
             )?),
             loyalty: loyalty()?,
             pwned_passwords: pwned_passwords()?,
+            login_limits: login_limits()?,
         })
     }
 
@@ -227,6 +260,7 @@ impl Settings {
             ),
             loyalty: None,
             pwned_passwords: PwnedPasswordsConfig::default(),
+            login_limits: domain::login::LoginLimits::default(),
         }
     }
 

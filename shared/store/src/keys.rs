@@ -24,6 +24,9 @@
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
 //! | texts sent in an hour       | `SMS_QUOTA`      | `HOUR#<epoch seconds of the hour>`        |
 //! | sign-ups from an address    | `SOURCE#<ip or ipv6 /64>` | `SIGNUPS#<epoch seconds of the hour>` |
+//! | failed logins from a source | `SOURCE#<ip or ipv6 /64>` | `LOGINS#<epoch seconds of the hour>` |
+//! | failed logins of an address | `LOGINS#<sha256 of the email>` | `HOUR#<epoch seconds of the hour>` |
+//! | ... from one source         | `LOGINS#<sha256 of the email>` | `FROM#<source>#<epoch seconds of the window>` |
 //!
 //! `expires_at` is the table's TTL attribute: OTP challenges, send logs, upload counts and
 //! hourly text counts carry it.
@@ -67,6 +70,7 @@ pub const UPLOADS_PREFIX: &str = "UPLOADS#";
 const API_TOKENS_PK: &str = "APITOKENS";
 pub const SMS_QUOTA_PK: &str = "SMS_QUOTA";
 const SOURCE_PREFIX: &str = "SOURCE#";
+const LOGINS_PREFIX: &str = "LOGINS#";
 const API_TOKEN_PREFIX: &str = "TOKEN#";
 pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 /// Sort-key prefix of consent audit entries; they sort by time within a user.
@@ -80,6 +84,15 @@ fn user_pk(user: &UserId) -> String {
 
 fn email_pk(email: &Email) -> String {
     format!("{EMAIL_PREFIX}{}", email.normalized())
+}
+
+/// Failed logins are kept under a digest of the address typed, not the address: they
+/// outlive no erasure by holding it, and an address nobody has is not written down.
+fn logins_pk(email: &Email) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(email.normalized().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{LOGINS_PREFIX}{hex}")
 }
 
 fn phone_pk(phone: &PhoneNumber) -> String {
@@ -180,6 +193,27 @@ impl ItemKey {
     /// The hour's count of texts to numbers no account has proved.
     pub fn sms_hour_new_numbers(hour: i64) -> Self {
         Self::new(SMS_QUOTA_PK, format!("NEW#{hour}"))
+    }
+
+    /// Failed logins of an address from one source in a window (`login_attempts`).
+    pub fn login_failures(email: &Email, source: &RequestSource, window: i64) -> Self {
+        Self::new(
+            logins_pk(email),
+            format!("FROM#{}#{window}", source.as_str()),
+        )
+    }
+
+    /// Failed logins of an address from every source in an hour.
+    pub fn login_failures_of_address(email: &Email, hour: i64) -> Self {
+        Self::new(logins_pk(email), format!("HOUR#{hour}"))
+    }
+
+    /// Failed logins from a source over every address in an hour.
+    pub fn login_failures_from(source: &RequestSource, hour: i64) -> Self {
+        Self::new(
+            format!("{SOURCE_PREFIX}{}", source.as_str()),
+            format!("LOGINS#{hour}"),
+        )
     }
 
     pub fn signups(source: &RequestSource, hour: i64) -> Self {

@@ -96,7 +96,7 @@ pub use email_verification::{EmailVerificationState, VerifyError};
 pub use erasure_proof::ProofState;
 pub use export::{ExportSlot, UserRecords};
 pub use item::Item;
-pub use login_attempts::{ATTEMPT_WINDOW_SECS, Attempt, MAX_ATTEMPTS as MAX_LOGIN_ATTEMPTS};
+pub use login_attempts::{Attempt, Reservation};
 pub use loyalty::{Activation, LoyaltyStore};
 pub use password::{Earned, PasswordAccount, PasswordError};
 pub use phone::{CommitError, PhoneChangeState, VerifiedPhoneChange};

@@ -1,172 +1,192 @@
-//! Login attempts on the credential: a login reserves an attempt before the password
-//! is checked, in one UpdateItem that counts the attempt only while fewer than the limit
-//! were made in the window, and returns the credential. Concurrent guesses cannot exceed
-//! the limit, and the read is the same call.
+//! Failed logins, counted before the password is checked: one transaction takes a place in
+//! three counts (the address from this source in the window, the address in the hour, the
+//! source in the hour), each only while below its limit (`domain::login::LoginLimits`), so
+//! concurrent guesses cannot pass a limit. Unknown addresses are counted like known ones.
+//! A right password gives its place back in the transaction that opens the session, and
+//! forgives the address's failures from that source.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::login::LoginLimits;
+use domain::source::RequestSource;
 use domain::{Email, UserId};
 
 use crate::StoreError;
 use crate::accounts::{AccountStore, Credential};
 use crate::expr::Expression;
-use crate::item::{Item, n};
-use crate::keys::{ItemKey, PK};
-use crate::txn::{update, update_item};
+use crate::item::{get_consistent, n};
+use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::txn::{Tagged, Verdict, condition_check, delete, update};
 
 /// How an attempt to log in was counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
     /// Counted; check the password against this credential.
-    Allowed(Credential),
-    /// The limit was reached in the current window; try again after it.
+    Allowed(Credential, Reservation),
+    /// A limit is reached; try again after it.
     Limited { retry_after_secs: i64 },
-    /// No account has this email.
+    /// Counted; no account has this email.
     Unknown,
 }
 
-/// Attempts per window: 5 failures in 15 minutes.
-pub const MAX_ATTEMPTS: u32 = 5;
-pub const ATTEMPT_WINDOW_SECS: i64 = 15 * 60;
+/// The places a login took in the counts: given back when its password was right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    email: Email,
+    source: RequestSource,
+    window: i64,
+    hour: i64,
+}
 
-pub(crate) const ATTEMPTS: &str = "login_attempts";
-pub(crate) const WINDOW: &str = "login_window_start";
+const COUNT: &str = "failures";
+const HOUR_SECS: i64 = 3600;
+
+#[derive(Clone, Copy)]
+enum Count {
+    AddressAndSource,
+    Address,
+    Source,
+}
+
+impl Reservation {
+    fn keys(&self) -> [(Count, ItemKey); 3] {
+        [
+            (
+                Count::AddressAndSource,
+                ItemKey::login_failures(&self.email, &self.source, self.window),
+            ),
+            (
+                Count::Address,
+                ItemKey::login_failures_of_address(&self.email, self.hour),
+            ),
+            (
+                Count::Source,
+                ItemKey::login_failures_from(&self.source, self.hour),
+            ),
+        ]
+    }
+
+    /// The items that give the places back: the address's count from this source is
+    /// forgiven, the hourly counts lose this attempt.
+    pub(crate) fn given_back(&self, table: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        for (count, key) in self.keys() {
+            items.push(match count {
+                Count::AddressAndSource => delete(table, &key, Expression::default())?,
+                Count::Address | Count::Source => {
+                    // Unconditional: a count that expired meanwhile must not cancel the
+                    // login; it comes back as zero, with its hour's expiry.
+                    let mut e = Expression::default();
+                    let (name, one) = (e.name(COUNT), e.value(n(1)));
+                    e.set_raw(
+                        name.clone(),
+                        format!("if_not_exists({name}, {one}) - {one}"),
+                    );
+                    let (ttl, ends) = (e.name(TTL_ATTRIBUTE), e.value(n(self.hour + HOUR_SECS)));
+                    e.set_raw(ttl.clone(), format!("if_not_exists({ttl}, {ends})"));
+                    update(table, &key, e)?
+                }
+            });
+        }
+        Ok(items)
+    }
+}
 
 impl AccountStore {
-    /// Reserves one login attempt for `email` and returns its credential: one call when
-    /// no window is open (the usual login), two inside one.
-    pub async fn begin_login(&self, email: &Email, now: i64) -> Result<Attempt, StoreError> {
-        let key = ItemKey::credential(email);
+    /// Takes this attempt's place in the counts and reads the credential of `email`, at
+    /// once: one transaction and one GetItem, side by side.
+    pub async fn begin_login(
+        &self,
+        email: &Email,
+        source: &RequestSource,
+        limits: &LoginLimits,
+        now: i64,
+    ) -> Result<Attempt, StoreError> {
+        let reservation = Reservation {
+            email: email.clone(),
+            source: source.clone(),
+            window: limits.window(now),
+            hour: now - now.rem_euclid(HOUR_SECS),
+        };
+        let credential_key = ItemKey::credential(email);
+        let (taken, credential) = tokio::join!(
+            self.take_places(&reservation, limits, now),
+            get_consistent(&self.client, &self.table, &credential_key)
+        );
+        if let Some(retry_after_secs) = taken? {
+            return Ok(Attempt::Limited { retry_after_secs });
+        }
+        Ok(match credential? {
+            Some(item) => Attempt::Allowed(serde_dynamo::from_item(item)?, reservation),
+            None => Attempt::Unknown,
+        })
+    }
+
+    /// `None` when every count had room and took the attempt; else the seconds until the
+    /// count that is full opens again.
+    async fn take_places(
+        &self,
+        reservation: &Reservation,
+        limits: &LoginLimits,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut txn = Tagged::new();
+        for (count, key) in reservation.keys() {
+            let (max, ends) = match count {
+                Count::AddressAndSource => (
+                    limits.per_address_and_source,
+                    reservation.window + limits.window_secs,
+                ),
+                Count::Address => (limits.per_address_per_hour, reservation.hour + HOUR_SECS),
+                Count::Source => (limits.per_source_per_hour, reservation.hour + HOUR_SECS),
+            };
+            let mut e = Expression::default();
+            let (name, zero, one, limit) =
+                (e.name(COUNT), e.value(n(0)), e.value(n(1)), e.value(n(max)));
+            e.set_raw(
+                name.clone(),
+                format!("if_not_exists({name}, {zero}) + {one}"),
+            );
+            e.set(TTL_ATTRIBUTE, n(ends));
+            e.condition(format!("attribute_not_exists({name}) OR {name} < {limit}"));
+            txn.push((count, ends), update(&self.table, &key, e)?);
+        }
         for _ in 0..3 {
-            // No window, or an old one: open a window with this attempt.
-            let mut e = Expression::default();
-            let (attempts, window, pk) = (e.name(ATTEMPTS), e.name(WINDOW), e.name(PK));
-            let (one, start, cutoff) = (
-                e.value(n(1)),
-                e.value(n(now)),
-                e.value(n(now - ATTEMPT_WINDOW_SECS)),
-            );
-            e.set_raw(attempts, one);
-            e.set_raw(window.clone(), start);
-            e.condition(format!(
-                "attribute_exists({pk}) AND (attribute_not_exists({window}) OR {window} <= {cutoff})"
-            ));
-            match self
-                .counted(update_item(&self.client, &self.table, &key, e))
-                .await?
-            {
-                Counted::Yes(credential) => return Ok(Attempt::Allowed(credential)),
-                Counted::No(None) => return Ok(Attempt::Unknown),
-                Counted::No(Some(_)) => {}
-            }
-            // A window is open: count the attempt if it has room.
-            let mut e = Expression::default();
-            let (attempts, window, pk) = (e.name(ATTEMPTS), e.name(WINDOW), e.name(PK));
-            let (one, max, cutoff) = (
-                e.value(n(1)),
-                e.value(n(MAX_ATTEMPTS)),
-                e.value(n(now - ATTEMPT_WINDOW_SECS)),
-            );
-            e.set_raw(attempts.clone(), format!("{attempts} + {one}"));
-            e.condition(format!(
-                "attribute_exists({pk}) AND {window} > {cutoff} AND {attempts} < {max}"
-            ));
-            match self
-                .counted(update_item(&self.client, &self.table, &key, e))
-                .await?
-            {
-                Counted::Yes(credential) => return Ok(Attempt::Allowed(credential)),
-                Counted::No(None) => return Ok(Attempt::Unknown),
-                Counted::No(Some(old)) if window_open(&old, now) => {
-                    let started = number(&old, WINDOW).unwrap_or(now);
-                    return Ok(Attempt::Limited {
-                        retry_after_secs: (started + ATTEMPT_WINDOW_SECS - now).max(1),
-                    });
-                }
-                // The window closed between the two calls: open a new one.
-                Counted::No(Some(_)) => {}
+            match txn.send(&self.client).await? {
+                Verdict::Done => return Ok(None),
+                Verdict::Refused((_, ends)) => return Ok(Some((ends - now).max(1))),
+                Verdict::Conflict => {}
             }
         }
         Err(StoreError::Unavailable("login attempts kept racing".into()))
     }
-
-    async fn counted(
-        &self,
-        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    ) -> Result<Counted, StoreError> {
-        let result = update
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Counted::Yes(serde_dynamo::from_item(
-                out.attributes.unwrap_or_default(),
-            )?)),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok(Counted::No(failed.item.clone()))
-                }
-                _ => Err(err.into()),
-            },
-        }
-    }
 }
 
-enum Counted {
-    Yes(Credential),
-    /// The condition failed; the stored item, if any.
-    No(Option<Item>),
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().ok(),
-        _ => None,
-    }
-}
-
-fn window_open(item: &Item, now: i64) -> bool {
-    number(item, WINDOW).is_some_and(|start| start > now - ATTEMPT_WINDOW_SECS)
-}
-
-/// The credential's update that clears its login window: a successful login writes it
-/// in the transaction that opens the session, so the next failures start afresh.
-/// Conditioned on the credential being as the login read it (still there under this
-/// address, the same account, the same grants): a login racing an erasure, an email
-/// change or a revoked grant opens no session, and no write recreates a credential.
-pub(crate) fn clear_login_attempts(
+/// The credential as the login read it, checked in the transaction that opens the
+/// session: still there under this address, the same account, the same grants and the
+/// password that was checked. A login racing an erasure, an email change, a revoked
+/// grant or a new password opens no session, and nothing writes a credential back.
+pub(crate) fn credential_as_read(
     table: &str,
     email: &Email,
     user: &UserId,
     scope: &str,
-    password_hash: Option<&str>,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+    password_hash: &str,
+) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expression::default();
-    let (attempts, window) = (e.name(ATTEMPTS), e.name(WINDOW));
-    e.remove(attempts);
-    e.remove(window);
-    let (owner, granted) = (e.name("user_id"), e.name("scope"));
-    let (me, read) = (
+    let (owner, granted, stored) = (e.name("user_id"), e.name("scope"), e.name("password_hash"));
+    let (me, read, checked) = (
         e.value(AttributeValue::S(user.as_str().to_owned())),
         e.value(AttributeValue::S(scope.to_owned())),
+        e.value(AttributeValue::S(password_hash.to_owned())),
     );
     let grants_as_read = if scope.is_empty() {
         format!("(attribute_not_exists({granted}) OR {granted} = {read})")
     } else {
         format!("{granted} = {read}")
     };
-    e.condition(format!("{owner} = {me} AND {grants_as_read}"));
-    // A password set since the login read the credential (a reset, a change) ends the
-    // login too: the old password must not open a session after it.
-    if let Some(hash) = password_hash {
-        let (stored, checked) = (
-            e.name("password_hash"),
-            e.value(AttributeValue::S(hash.to_owned())),
-        );
-        e.condition(format!("{stored} = {checked}"));
-    }
-    update(table, &ItemKey::credential(email), e)
+    let pk = e.name(PK);
+    e.condition(format!(
+        "attribute_exists({pk}) AND {owner} = {me} AND {grants_as_read} AND {stored} = {checked}"
+    ));
+    condition_check(table, &ItemKey::credential(email), e)
 }

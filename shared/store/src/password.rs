@@ -14,7 +14,6 @@ use crate::codes::{CodeKind, Destination, OneTimeCode, SpentCode};
 use crate::expr::Expression;
 use crate::item::{get_consistent, text};
 use crate::keys::{ItemKey, PK};
-use crate::login_attempts::{ATTEMPTS, WINDOW};
 use crate::profile_item::VERSION;
 use crate::session_epoch::{EndedBy, SessionSummary, Sessions, end_all, end_all_but};
 use crate::txn::{Tagged, Verdict, update};
@@ -180,9 +179,6 @@ impl AccountStore {
         let (user, secs) = (&account.user, now.timestamp());
         let mut credential = Expression::default();
         credential.set("password_hash", AttributeValue::S(hash.to_owned()));
-        let (attempts, window) = (credential.name(ATTEMPTS), credential.name(WINDOW));
-        credential.remove(attempts);
-        credential.remove(window);
         let (pk, owner) = (credential.name(PK), credential.name("user_id"));
         let me = credential.value(AttributeValue::S(user.as_str().to_owned()));
         credential.condition(format!("attribute_exists({pk}) AND {owner} = {me}"));

@@ -20,7 +20,7 @@ use crate::StoreError;
 use crate::expr::Expression;
 use crate::item::{get_consistent, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::login_attempts::clear_login_attempts;
+use crate::login_attempts::{Reservation, credential_as_read};
 use crate::profile_item::ERASURE;
 use crate::session_epoch::generation_is;
 use crate::session_item::{NewSession, open_items, token_put};
@@ -74,8 +74,8 @@ fn s(v: &str) -> AttributeValue {
 }
 
 impl SessionStore {
-    /// A new session after a successful login, with its first refresh token; the login
-    /// window of the credential is cleared in the same transaction, on the condition that
+    /// A new session after a successful login, with its first refresh token; the login's
+    /// place in the failure counts is given back in the same transaction, on the condition that
     /// the credential is as read (its account, grants and password: `password_hash` is the
     /// one the password was checked against) and the account is not being erased. `false`:
     /// it is not (an erasure, an email change, a revoked grant or a new password came
@@ -85,15 +85,17 @@ impl SessionStore {
         session: &NewSession<'_>,
         email: &Email,
         password_hash: &str,
+        reservation: &Reservation,
     ) -> Result<bool, StoreError> {
         let mut items = open_items(&self.table, session)?;
-        items.push(clear_login_attempts(
+        items.push(credential_as_read(
             &self.table,
             email,
             session.user,
             session.scope,
-            Some(password_hash),
+            password_hash,
         )?);
+        items.extend(reservation.given_back(&self.table)?);
         let mut alive = Expression::default();
         let erasure = alive.name(ERASURE);
         alive.condition(format!("attribute_not_exists({erasure})"));

@@ -1,11 +1,14 @@
-//! Logging in, refreshing and logging out. A login reserves one of the
-//! account's attempts and reads its credential in one call, checks the password off the
-//! async executor (Argon2id takes tens of milliseconds), and on success opens a session
-//! whose first refresh token is written with the attempts cleared, in one transaction.
+//! Logging in, refreshing and logging out. A login takes its place in the failure counts
+//! (per address and source, per address, per source) while it reads the credential,
+//! checks the password off the async executor (Argon2id takes tens of milliseconds), and
+//! on success opens a session whose first refresh token is written with its place given
+//! back, in one transaction.
 
+use domain::login::LoginLimits;
 use domain::password::{self, Password};
 use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
 use domain::session::{ClientId, Grant, RefreshTokenSecret, new_family_id, successor};
+use domain::source::RequestSource;
 use domain::{Clock, Email, UserId};
 use store::{AccountStore, Attempt, NewSession, Rotation, SessionStore, StoreError};
 
@@ -15,6 +18,8 @@ pub struct Auth<'a, T, K> {
     pub tokens: &'a T,
     /// The key a refresh token's successor is derived with.
     pub keys: &'a K,
+    /// How many wrong passwords a login takes, per address and source.
+    pub limits: &'a LoginLimits,
     pub clock: &'a Clock,
 }
 
@@ -131,9 +136,14 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         email: &Email,
         password: &Password,
         client: &ClientId,
+        source: &RequestSource,
     ) -> Result<Tokens, Refusal> {
         let now = self.clock.now().timestamp();
-        let credential = match self.accounts.begin_login(email, now).await? {
+        let attempt = self
+            .accounts
+            .begin_login(email, source, self.limits, now)
+            .await?;
+        let (credential, reservation) = match attempt {
             Attempt::Limited { retry_after_secs } => {
                 return Err(Refusal::Limited { retry_after_secs });
             }
@@ -142,7 +152,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
                 password_matches(password, None).await;
                 return Err(Refusal::BadCredentials);
             }
-            Attempt::Allowed(credential) => credential,
+            Attempt::Allowed(credential, reservation) => (credential, reservation),
         };
         let user = UserId::parse(&credential.user_id)
             .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
@@ -164,7 +174,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         let checked = &credential.password_hash;
         if !self
             .sessions
-            .open(&refresh.session(), email, checked)
+            .open(&refresh.session(), email, checked, &reservation)
             .await?
         {
             return Err(Refusal::BadCredentials);

@@ -4,10 +4,12 @@
 //! for a missing user from then on; then everything of it goes, in steps a retry can
 //! repeat (`store::PrivacyStore`); a retry of an erasure under way needs no new proof.
 
+use domain::login::LoginLimits;
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
 use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys, SmsSender, UserObjects};
 use domain::privacy::{ErasedBy, owner_prefixes};
+use domain::source::RequestSource;
 use domain::{Clock, Email, PhoneNumber, Profile, UserId, timestamp};
 use store::{
     AccountStore, Attempt, Erasure as Marked, ErasureRequest, ErasureStanding, OneTimeCode,
@@ -35,6 +37,8 @@ pub struct HolderErasure<'a, S, E, K, O> {
     pub email: &'a E,
     /// The codes that prove the request: the same key and clock as the eraser's.
     pub codes: &'a CodeSettings<K>,
+    /// A wrong password counts as a failed login.
+    pub login_limits: &'a LoginLimits,
 }
 
 /// What the holder sent to prove the request is theirs.
@@ -232,6 +236,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         user: &UserId,
         proof: Proof,
         request_id: &str,
+        source: &RequestSource,
     ) -> Result<Outcome, Refusal> {
         let account = self.eraser.privacy.account(user).await?;
         match account.standing {
@@ -276,7 +281,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         });
         match proof {
             Proof::Password(password) => {
-                self.check_password(user, email.as_ref(), &state, &password)
+                self.check_password(user, email.as_ref(), &state, &password, source)
                     .await?
             }
             Proof::Code(code) => {
@@ -312,6 +317,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         email: Option<&Email>,
         state: &ProofState,
         password: &Password,
+        source: &RequestSource,
     ) -> Result<(), Refusal> {
         let (Some(email), Some(_)) = (email, state.credential.as_ref()) else {
             // As long as a wrong password takes, and the same answer.
@@ -320,12 +326,16 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         };
         let now = self.eraser.clock.now().timestamp();
         // Counted as a login attempt: a stolen access token does not buy unlimited guesses.
-        let credential = match self.accounts.begin_login(email, now).await? {
+        let attempt = self
+            .accounts
+            .begin_login(email, source, self.login_limits, now)
+            .await?;
+        let credential = match attempt {
             Attempt::Limited { retry_after_secs } => {
                 return Err(Refusal::PasswordLimited { retry_after_secs });
             }
             Attempt::Unknown => return Err(Refusal::WrongPassword),
-            Attempt::Allowed(credential) => credential,
+            Attempt::Allowed(credential, _) => credential,
         };
         if credential.user_id != user.as_str()
             || !crate::auth::password_matches(password, Some(credential.password_hash)).await

@@ -4,6 +4,7 @@
 //! proven email is told either way. Nothing here tells whether an address has an account:
 //! the request for a code answers alike for every address, and is charged to its source.
 
+use domain::login::LoginLimits;
 use domain::otp::{CodeRefusal, OtpCode, Purpose};
 use domain::password::{self, Password};
 use domain::ports::{BreachedPasswords, EmailSender, OtpKeys, SmsSender};
@@ -57,6 +58,8 @@ pub struct Passwords<'a, S, E, K> {
     pub sms: &'a S,
     pub email: &'a E,
     pub codes: &'a CodeSettings<K>,
+    /// A wrong current password counts as a failed login.
+    pub limits: &'a LoginLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +188,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         current: &Password,
         new: &Password,
         request_id: &str,
+        source: &RequestSource,
     ) -> Result<(), Refusal> {
         let now = self.codes.clock.now();
         let Some(account) = self.accounts.password_account_of(user).await? else {
@@ -192,14 +196,15 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         };
         let credential = match self
             .accounts
-            .begin_login(&account.login, now.timestamp())
+            .begin_login(&account.login, source, self.limits, now.timestamp())
             .await?
         {
             Attempt::Limited { retry_after_secs } => {
                 return Err(Refusal::Limited { retry_after_secs });
             }
             Attempt::Unknown => return Err(Refusal::NoPassword),
-            Attempt::Allowed(credential) => credential,
+            // A right password's place is not given back: it counts until its window ends.
+            Attempt::Allowed(credential, _) => credential,
         };
         if credential.user_id != user.as_str()
             || !password_matches(current, Some(credential.password_hash.clone())).await

@@ -229,11 +229,18 @@ async fn login_refresh_and_logout() {
     env.calls.reset();
     let r = post(&env, "/auth/login", login.clone()).await;
     assert_eq!(r.status, 200, "{}", r.json());
+    let mut calls = env.calls.take();
+    calls.sort();
     assert_eq!(
-        env.calls.take(),
-        ["UpdateItem", "GetItem", "TransactWriteItems"],
-        "login: the credential read with the attempt, the sign-out generation read while \
-         the password hashes, then the refresh token written"
+        calls,
+        [
+            "GetItem",
+            "GetItem",
+            "TransactWriteItems",
+            "TransactWriteItems"
+        ],
+        "login: the attempt counted beside the read of its credential, the sign-out \
+         generation read while the password hashes, then the session written"
     );
     assert_eq!(r.headers["cache-control"], "no-store");
     let tokens: Value = r.json();
@@ -363,4 +370,70 @@ async fn two_refreshes_with_one_token_at_once_get_the_same_usable_successor() {
     env.clock.advance(chrono::Duration::seconds(60));
     let r = refresh(next).await;
     assert_eq!(r.status, 200, "the family lives on: {}", r.json());
+}
+
+/// A stranger guessing from one address cannot keep the owner out from another, and an
+/// address that has an account answers the guesses as one that has none.
+#[tokio::test]
+async fn failed_logins_count_per_address_and_source_alike_for_known_and_unknown() {
+    let env = TestEnv::new().await;
+    account(&env, "ada@example.com", "correct horse", true).await;
+    let attempt = |email: &'static str, password: &'static str, ip: &'static str| {
+        let env = &env;
+        async move {
+            env.request("POST", "/auth/login")
+                .from_ip(ip)
+                .json(json!({"email": email, "password": password}))
+                .send()
+                .await
+                .status
+                .as_u16()
+        }
+    };
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..6 {
+        known.push(attempt("ada@example.com", "wrong horse", "203.0.113.7").await);
+        unknown.push(attempt("nobody@example.com", "wrong horse", "203.0.113.7").await);
+    }
+    assert_eq!(known, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(unknown, known, "the same sequence, account or none");
+    assert_eq!(
+        attempt("ada@example.com", "correct horse", "198.51.100.9").await,
+        200,
+        "the owner, from elsewhere, logs in"
+    );
+    assert_eq!(
+        attempt("ada@example.com", "correct horse", "203.0.113.7").await,
+        429,
+        "the guessing source stays throttled"
+    );
+}
+
+/// Twenty wrong passwords at once from one source: five are judged, the rest wait.
+#[tokio::test]
+async fn concurrent_wrong_logins_take_only_the_five_places() {
+    let env = TestEnv::new().await;
+    account(&env, "ada@example.com", "correct horse", true).await;
+    let tries = (0..20).map(|_| {
+        env.request("POST", "/auth/login")
+            .from_ip("203.0.113.8")
+            .json(json!({"email": "ada@example.com", "password": "wrong horse"}))
+            .send()
+    });
+    let mut statuses: Vec<u16> = futures_util::future::join_all(tries)
+        .await
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
 }

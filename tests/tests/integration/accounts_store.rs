@@ -1,8 +1,10 @@
 //! The account store under concurrency, against the emulator's DynamoDB.
 
+use domain::login::LoginLimits;
+use domain::source::RequestSource;
 use domain::{Email, UserId};
 use integration_tests::{TestEnv, store_account};
-use store::{AccountStore, Attempt, RegisterError};
+use store::{AccountStore, Attempt, RegisterError, Reservation};
 
 /// The password hash the stored test accounts hold.
 const STUB_HASH: &str = "$argon2id$stub";
@@ -77,76 +79,159 @@ async fn registration_is_one_transaction() {
 }
 
 #[tokio::test]
-async fn login_attempts_are_reserved_five_per_window_even_concurrently() {
+async fn failed_logins_are_counted_five_per_address_and_source_even_concurrently() {
     let env = TestEnv::new().await;
     let accounts = store(&env);
     let email = Email::parse("grace@example.com").unwrap();
     let user = UserId::parse("grace").unwrap();
-    let now = env.clock.now();
-    let t = now.timestamp();
-    assert_eq!(
-        accounts.begin_login(&email, t).await.unwrap(),
-        Attempt::Unknown
-    );
+    let limits = LoginLimits::default();
+    let (here, there) = (source("203.0.113.7"), source("198.51.100.9"));
+    // The start of a window, so the whole test stays inside one.
+    let t = limits.window(env.clock.now().timestamp()) + limits.window_secs;
+    let begin = |from: RequestSource, at: i64| {
+        let (accounts, email, limits) = (&accounts, &email, &limits);
+        async move { accounts.begin_login(email, &from, limits, at).await }
+    };
+    // An unknown address is counted as a known one is.
+    for _ in 0..5 {
+        assert_eq!(begin(here.clone(), t).await.unwrap(), Attempt::Unknown);
+    }
+    assert!(matches!(
+        begin(here.clone(), t).await.unwrap(),
+        Attempt::Limited {
+            retry_after_secs: 900
+        }
+    ));
     store_account(&env, &user, &email, STUB_HASH, None)
         .await
         .unwrap();
-
-    env.calls.reset();
     assert!(matches!(
-        accounts.begin_login(&email, t).await.unwrap(),
-        Attempt::Allowed(_)
+        begin(here.clone(), t).await.unwrap(),
+        Attempt::Limited { .. }
     ));
-    assert_eq!(
-        env.calls.take(),
-        ["UpdateItem"],
-        "a login outside a window reads and counts in one call"
-    );
-    // A successful login opens a session, which clears the window.
-    login_succeeded(&env, &user, &email, t).await;
 
-    let tries = (0..10).map(|_| accounts.begin_login(&email, t));
+    // Another source is counted apart: ten at once, five taken.
+    env.calls.reset();
+    let tries = (0..10).map(|_| begin(there.clone(), t));
     let outcomes = futures_util::future::join_all(tries).await;
-    let allowed = outcomes
+    let allowed: Vec<Reservation> = outcomes
         .iter()
-        .filter(|o| matches!(o, Ok(Attempt::Allowed(c)) if c.user_id == "grace"))
-        .count();
-    assert_eq!(allowed, 5, "{outcomes:?}");
+        .filter_map(|o| match o {
+            Ok(Attempt::Allowed(c, r)) if c.user_id == "grace" => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(allowed.len(), 5, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| matches!(
         o,
-        Ok(Attempt::Allowed(_))
+        Ok(Attempt::Allowed(..))
             | Ok(Attempt::Limited {
                 retry_after_secs: 900
             })
     )));
-
+    let mut calls = env.calls.take();
+    calls.sort();
+    calls.dedup();
+    assert_eq!(
+        calls,
+        ["GetItem", "TransactWriteItems"],
+        "a login counts itself in one transaction beside one read of the credential"
+    );
     assert!(matches!(
-        accounts.begin_login(&email, t + 899).await.unwrap(),
+        begin(there.clone(), t + 899).await.unwrap(),
         Attempt::Limited {
             retry_after_secs: 1
         }
     ));
-    assert!(matches!(
-        accounts.begin_login(&email, t + 900).await.unwrap(),
-        Attempt::Allowed(_)
-    ));
 
-    // A successful login opens a session, which clears the window.
-    login_succeeded(&env, &user, &email, t).await;
+    // A right password gives its place back and forgives the source's failures.
+    login_succeeded(&env, &user, &email, t, &allowed[0]).await;
     for _ in 0..5 {
         assert!(matches!(
-            accounts.begin_login(&email, t + 901).await.unwrap(),
-            Attempt::Allowed(_)
+            begin(there.clone(), t + 899).await.unwrap(),
+            Attempt::Allowed(..)
         ));
     }
     assert!(matches!(
-        accounts.begin_login(&email, t + 901).await.unwrap(),
+        begin(there.clone(), t + 899).await.unwrap(),
         Attempt::Limited { .. }
+    ));
+    // The next window starts afresh.
+    assert!(matches!(
+        begin(there.clone(), t + 900).await.unwrap(),
+        Attempt::Allowed(..)
     ));
 }
 
-/// What a successful login writes: a session, which clears the login window with it.
-async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) {
+#[tokio::test]
+async fn an_address_and_a_source_each_have_a_ceiling_across_the_others() {
+    let env = TestEnv::new().await;
+    let accounts = store(&env);
+    let limits = LoginLimits {
+        per_address_per_hour: 3,
+        per_source_per_hour: 4,
+        ..LoginLimits::default()
+    };
+    let hour = 3600 * (env.clock.now().timestamp() / 3600 + 1);
+    let email = Email::parse("ada@example.com").unwrap();
+    for i in 0..3 {
+        let from = source(&format!("203.0.113.{i}"));
+        assert_eq!(
+            accounts
+                .begin_login(&email, &from, &limits, hour)
+                .await
+                .unwrap(),
+            Attempt::Unknown
+        );
+    }
+    assert_eq!(
+        accounts
+            .begin_login(&email, &source("203.0.113.99"), &limits, hour + 60)
+            .await
+            .unwrap(),
+        Attempt::Limited {
+            retry_after_secs: 3540
+        },
+        "the address's hourly ceiling, from a fresh source"
+    );
+    let from = source("198.51.100.1");
+    for i in 0..4 {
+        let other = Email::parse(&format!("user{i}@example.com")).unwrap();
+        assert_eq!(
+            accounts
+                .begin_login(&other, &from, &limits, hour)
+                .await
+                .unwrap(),
+            Attempt::Unknown
+        );
+    }
+    let fresh = Email::parse("fresh@example.com").unwrap();
+    assert!(
+        matches!(
+            accounts
+                .begin_login(&fresh, &from, &limits, hour)
+                .await
+                .unwrap(),
+            Attempt::Limited {
+                retry_after_secs: 3600
+            }
+        ),
+        "the source's hourly ceiling, for a fresh address"
+    );
+}
+
+fn source(ip: &str) -> RequestSource {
+    RequestSource::of(ip.parse().unwrap())
+}
+
+/// What a successful login writes: a session, which gives its place in the counts back.
+async fn login_succeeded(
+    env: &TestEnv,
+    user: &UserId,
+    email: &Email,
+    now: i64,
+    reservation: &Reservation,
+) {
     let family = domain::session::new_family_id();
     let token = domain::session::RefreshTokenSecret::generate().hash();
     store::SessionStore::new(env.dynamodb.clone(), &env.table)
@@ -162,6 +247,7 @@ async fn login_succeeded(env: &TestEnv, user: &UserId, email: &Email, now: i64) 
             },
             email,
             STUB_HASH,
+            reservation,
         )
         .await
         .unwrap();

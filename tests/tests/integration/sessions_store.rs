@@ -9,6 +9,24 @@ use store::{Rotation, SessionStore};
 /// The password hash the stored test accounts hold.
 const STUB_HASH: &str = "$argon2id$stub";
 
+/// The place a login of `email` takes in the failure counts, which opening gives back.
+async fn reservation(env: &TestEnv, email: &Email) -> store::Reservation {
+    let source = domain::source::RequestSource::of([203, 0, 113, 7].into());
+    let attempt = store::AccountStore::new(env.dynamodb.clone(), &env.table)
+        .begin_login(
+            email,
+            &source,
+            &Default::default(),
+            env.clock.now().timestamp(),
+        )
+        .await
+        .unwrap();
+    match attempt {
+        store::Attempt::Allowed(_, reservation) => reservation,
+        other => panic!("the login is not counted: {other:?}"),
+    }
+}
+
 struct World {
     env: TestEnv,
     sessions: SessionStore,
@@ -30,6 +48,7 @@ async fn world(first: &str) -> World {
         .unwrap();
     let sessions = SessionStore::new(env.dynamodb.clone(), &env.table);
     let now = env.clock.now().timestamp();
+    let counted = reservation(&env, &email).await;
     let opened = sessions
         .open(
             &store::NewSession {
@@ -43,6 +62,7 @@ async fn world(first: &str) -> World {
             },
             &email,
             STUB_HASH,
+            &counted,
         )
         .await
         .unwrap();
@@ -280,9 +300,11 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
     let w = world(&token()).await;
     let email = Email::parse("ada@example.com").unwrap();
     let client = domain::session::ClientId::default();
+    let counted = reservation(&w.env, &email).await;
     let open = |family: &'static str, scope: &'static str| {
         let hash = token();
         let (sessions, user, email, client, now) = (&w.sessions, &w.user, &email, &client, w.now);
+        let counted = &counted;
         async move {
             let session = store::NewSession {
                 user,
@@ -293,7 +315,10 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
                 generation: 0,
                 now,
             };
-            sessions.open(&session, email, STUB_HASH).await.unwrap()
+            sessions
+                .open(&session, email, STUB_HASH, counted)
+                .await
+                .unwrap()
         }
     };
     let set = |pk: &'static str, sk: &'static str, name: &'static str, value: &'static str| {
