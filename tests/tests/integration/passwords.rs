@@ -507,3 +507,43 @@ async fn an_unanswered_breach_check_allows_or_refuses_as_configured() {
         }
     }
 }
+
+/// Logins with the old password racing a reset: whichever way each race goes, no session
+/// of the old password outlives the reset.
+#[tokio::test]
+async fn logins_racing_a_reset_leave_no_session_of_the_old_password() {
+    let env = TestEnv::new().await;
+    let email = proven_account(&env).await;
+    post(&env, "/auth/password/forgot", json!({"email": email})).await;
+    let code = reset_codes_to(&email).pop().unwrap();
+    let logins = (0..4).map(|i| {
+        let (env, email) = (&env, email.clone());
+        async move {
+            env.request("POST", "/auth/login")
+                .from_ip(&format!("198.51.100.{i}"))
+                .json(json!({"email": email, "password": OLD}))
+                .send()
+                .await
+        }
+    });
+    let reset = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": email, "code": code, "new_password": NEW}),
+    );
+    let (answers, reset) = tokio::join!(futures_util::future::join_all(logins), reset);
+    assert_eq!(reset.status, 200, "{}", reset.json());
+    for answer in answers {
+        let status = answer.status.as_u16();
+        assert!([200, 401].contains(&status), "{status}");
+        if status == 200 {
+            let token = answer.json()["refresh_token"].as_str().unwrap().to_owned();
+            assert_eq!(
+                refresh(&env, &token).await.status,
+                401,
+                "a session of the old password outlived the reset"
+            );
+        }
+    }
+    login(&env, &email, NEW).await;
+}
