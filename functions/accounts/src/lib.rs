@@ -22,6 +22,7 @@ use adapters::pwned::PwnedPasswords;
 use adapters::secrets::OtpKeySource;
 use adapters::sms::SnsSms;
 use api::app::HttpApp;
+use api::fields::Fields;
 use api::http::{json, json_object, no_store, request_source};
 use api::{ApiError, Style};
 use domain::login::LoginLimits;
@@ -29,7 +30,7 @@ use domain::password::Password;
 use domain::ports::BreachedPasswords;
 use domain::session::ClientId;
 use domain::token_keys::parse_public_keys;
-use domain::{Clock, Email, FieldErrors, LocaleCatalog};
+use domain::{Clock, FieldErrors, LocaleCatalog};
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
@@ -166,9 +167,10 @@ impl HttpApp for AccountsApp {
             }
             Route::Verify => return registration::verify(&registration, &req).await,
             Route::Login => {
-                let (email, password, client) = credentials(self, &json_object(&req)?)?;
+                let (login, password, client) = credentials(self, &json_object(&req)?)?;
                 let source = request_source(&req);
-                return issued(auth.login(&email, &password, &client, &source).await);
+                let login = login.destination();
+                return issued(auth.login(login, &password, &client, &source).await);
             }
             Route::OAuthToken => return oauth::token(self, &auth, &req).await,
             Route::Sessions => return sessions::list(self, &req).await,
@@ -237,7 +239,9 @@ pub(crate) fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, 
 
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::BadCredentials => ApiError::invalid_credentials("the email or password is wrong"),
+        Refusal::BadCredentials => {
+            ApiError::invalid_credentials("the email (or number) or the password is wrong")
+        }
         Refusal::NotVerified => ApiError::new(
             StatusCode::FORBIDDEN,
             "account_not_verified",
@@ -257,48 +261,21 @@ fn refused(refusal: Refusal) -> ApiError {
     }
 }
 
-/// `{email, password[, client_id]}` of a login.
+/// `{email|phone, password[, client_id]}` of a login.
 fn credentials(
     app: &AccountsApp,
     body: &Map<String, Value>,
-) -> Result<(Email, Password, ClientId), ApiError> {
-    let mut errors = FieldErrors::default();
-    let text = |name: &str, errors: &mut FieldErrors| match body.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.add(name, "must be a string");
-            None
-        }
-        None => {
-            errors.add(name, "is required");
-            None
-        }
+) -> Result<(password::To, Password, ClientId), ApiError> {
+    let mut fields = Fields::of(body, &["email", "phone", "password", "client_id"]);
+    let login = password::to(&mut fields, body);
+    let password = fields.required("password", Password::presented);
+    let client = match body.contains_key("client_id") {
+        true => fields.optional("client_id", |raw| oauth::client(app, Some(raw))),
+        false => oauth::client(app, None).ok(),
     };
-    let email = text("email", &mut errors)
-        .and_then(|raw| Email::parse(&raw).map_err(|m| errors.add("email", m)).ok());
-    let password = text("password", &mut errors).and_then(|raw| {
-        Password::presented(&raw)
-            .map_err(|m| errors.add("password", m))
-            .ok()
-    });
-    let client = match body.get("client_id") {
-        None => oauth::client(app, None).ok(),
-        Some(Value::String(raw)) => oauth::client(app, Some(raw))
-            .map_err(|m| errors.add("client_id", m))
-            .ok(),
-        Some(_) => {
-            errors.add("client_id", "must be a string");
-            None
-        }
-    };
-    for name in body.keys() {
-        if !["email", "password", "client_id"].contains(&name.as_str()) {
-            errors.add(name.as_str(), "is not a login field");
-        }
-    }
-    errors.into_result()?;
+    fields.finish()?;
     Ok((
-        email.expect("no errors means an email"),
+        login.expect("no errors means an email or a number"),
         password.expect("no errors means a password"),
         client.expect("no errors means a client"),
     ))

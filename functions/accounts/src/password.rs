@@ -34,14 +34,14 @@ fn passwords(app: &AccountsApp) -> AppPasswords<'_> {
     }
 }
 
-/// Where the code goes: `email` or `phone`, exactly one.
-enum To {
+/// Where the code goes, or who logs in: `email` or `phone`, exactly one.
+pub(crate) enum To {
     Email(Email),
     Phone(PhoneNumber),
 }
 
 impl To {
-    fn destination(&self) -> Destination<'_> {
+    pub(crate) fn destination(&self) -> Destination<'_> {
         match self {
             To::Email(e) => Destination::Email(e),
             To::Phone(p) => Destination::Phone(p),
@@ -49,7 +49,7 @@ impl To {
     }
 }
 
-fn to(fields: &mut Fields, body: &Map<String, Value>) -> Option<To> {
+pub(crate) fn to(fields: &mut Fields, body: &Map<String, Value>) -> Option<To> {
     let email = fields.optional("email", Email::parse);
     let phone = fields.optional("phone", PhoneNumber::parse);
     match (body.contains_key("email"), body.contains_key("phone")) {

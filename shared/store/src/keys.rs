@@ -25,8 +25,8 @@
 //! | texts sent in an hour       | `SMS_QUOTA`      | `HOUR#<epoch seconds of the hour>`        |
 //! | sign-ups from an address    | `SOURCE#<ip or ipv6 /64>` | `SIGNUPS#<epoch seconds of the hour>` |
 //! | failed logins from a source | `SOURCE#<ip or ipv6 /64>` | `LOGINS#<epoch seconds of the hour>` |
-//! | failed logins of an address | `LOGINS#<sha256 of the email>` | `HOUR#<epoch seconds of the hour>` |
-//! | ... from one source         | `LOGINS#<sha256 of the email>` | `FROM#<source>#<epoch seconds of the window>` |
+//! | failed logins of an address | `LOGINS#<sha256 of the email or E.164>` | `HOUR#<epoch seconds of the hour>` |
+//! | ... from one source         | `LOGINS#<sha256 of the email or E.164>` | `FROM#<source>#<epoch seconds of the window>` |
 //!
 //! `expires_at` is the table's TTL attribute: OTP challenges, send logs, upload counts and
 //! hourly text counts carry it.
@@ -86,11 +86,12 @@ fn email_pk(email: &Email) -> String {
     format!("{EMAIL_PREFIX}{}", email.normalized())
 }
 
-/// Failed logins are kept under a digest of the address typed, not the address: they
-/// outlive no erasure by holding it, and an address nobody has is not written down.
-fn logins_pk(email: &Email) -> String {
+/// Failed logins are kept under a digest of the address or number typed (canonical), not
+/// the address: they outlive no erasure by holding it, and one nobody has is not written
+/// down.
+fn logins_pk(login: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(email.normalized().as_bytes());
+    let digest = Sha256::digest(login.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("{LOGINS_PREFIX}{hex}")
 }
@@ -196,16 +197,16 @@ impl ItemKey {
     }
 
     /// Failed logins of an address from one source in a window (`login_attempts`).
-    pub fn login_failures(email: &Email, source: &RequestSource, window: i64) -> Self {
+    pub fn login_failures(login: &str, source: &RequestSource, window: i64) -> Self {
         Self::new(
-            logins_pk(email),
+            logins_pk(login),
             format!("FROM#{}#{window}", source.as_str()),
         )
     }
 
     /// Failed logins of an address from every source in an hour.
-    pub fn login_failures_of_address(email: &Email, hour: i64) -> Self {
-        Self::new(logins_pk(email), format!("HOUR#{hour}"))
+    pub fn login_failures_of_address(login: &str, hour: i64) -> Self {
+        Self::new(logins_pk(login), format!("HOUR#{hour}"))
     }
 
     /// Failed logins from a source over every address in an hour.

@@ -11,27 +11,30 @@ use domain::source::RequestSource;
 use domain::{Email, UserId};
 
 use crate::StoreError;
-use crate::accounts::{AccountStore, Credential};
+use crate::accounts::AccountStore;
+use crate::codes::Destination;
 use crate::expr::Expression;
 use crate::item::{get_consistent, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::password::PasswordAccount;
 use crate::txn::{Tagged, Verdict, condition_check, delete, update};
 
 /// How an attempt to log in was counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
-    /// Counted; check the password against this credential.
-    Allowed(Credential, Reservation),
+    /// Counted; check the password against this account's credential.
+    Allowed(PasswordAccount, Reservation),
     /// A limit is reached; try again after it.
     Limited { retry_after_secs: i64 },
-    /// Counted; no account has this email.
+    /// Counted; no account has this email, or no account has proven this number.
     Unknown,
 }
 
 /// The places a login took in the counts: given back when its password was right.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
-    email: Email,
+    /// The address or number typed, in its canonical form.
+    login: String,
     source: RequestSource,
     window: i64,
     hour: i64,
@@ -52,11 +55,11 @@ impl Reservation {
         [
             (
                 Count::AddressAndSource,
-                ItemKey::login_failures(&self.email, &self.source, self.window),
+                ItemKey::login_failures(&self.login, &self.source, self.window),
             ),
             (
                 Count::Address,
-                ItemKey::login_failures_of_address(&self.email, self.hour),
+                ItemKey::login_failures_of_address(&self.login, self.hour),
             ),
             (
                 Count::Source,
@@ -92,33 +95,61 @@ impl Reservation {
 }
 
 impl AccountStore {
-    /// Takes this attempt's place in the counts and reads the credential of `email`, at
-    /// once: one transaction and one GetItem, side by side.
+    /// Takes this attempt's place in the counts and reads the account of `login` (an
+    /// email, or a number its account has proven), side by side.
     pub async fn begin_login(
         &self,
-        email: &Email,
+        login: Destination<'_>,
         source: &RequestSource,
         limits: &LoginLimits,
         now: i64,
     ) -> Result<Attempt, StoreError> {
         let reservation = Reservation {
-            email: email.clone(),
+            login: match login {
+                Destination::Email(email) => email.normalized(),
+                Destination::Phone(phone) => phone.e164().to_owned(),
+            },
             source: source.clone(),
             window: limits.window(now),
             hour: now - now.rem_euclid(HOUR_SECS),
         };
-        let credential_key = ItemKey::credential(email);
-        let (taken, credential) = tokio::join!(
+        let (taken, account) = tokio::join!(
             self.take_places(&reservation, limits, now),
-            get_consistent(&self.client, &self.table, &credential_key)
+            self.login_account(login)
         );
         if let Some(retry_after_secs) = taken? {
             return Ok(Attempt::Limited { retry_after_secs });
         }
-        Ok(match credential? {
-            Some(item) => Attempt::Allowed(serde_dynamo::from_item(item)?, reservation),
+        Ok(match account? {
+            Some(account) => Attempt::Allowed(account, reservation),
             None => Attempt::Unknown,
         })
+    }
+
+    /// The account an email logs in to (its credential, proven or not: the caller tells
+    /// the two apart), or the account that proved a number.
+    async fn login_account(
+        &self,
+        login: Destination<'_>,
+    ) -> Result<Option<PasswordAccount>, StoreError> {
+        match login {
+            Destination::Email(email) => {
+                let item =
+                    get_consistent(&self.client, &self.table, &ItemKey::credential(email)).await?;
+                let Some(item) = item else {
+                    return Ok(None);
+                };
+                let credential: crate::Credential = serde_dynamo::from_item(item)?;
+                let user = UserId::parse(&credential.user_id)
+                    .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+                Ok(Some(PasswordAccount {
+                    user,
+                    login: email.clone(),
+                    credential,
+                }))
+            }
+            Destination::Phone(_) => self.password_account(login).await,
+        }
     }
 
     /// `None` when every count had room and took the attempt; else the seconds until the

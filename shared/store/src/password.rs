@@ -24,7 +24,7 @@ use crate::txn::{Tagged, Verdict, update};
 pub(crate) const PASSWORD_CHANGES: &str = "password_changes";
 pub(crate) const PASSWORD_REASON: &str = "password_reason";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordAccount {
     pub user: UserId,
     /// The login address: the credential's key.

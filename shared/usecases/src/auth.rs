@@ -9,8 +9,8 @@ use domain::password::{self, Password};
 use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
 use domain::session::{ClientId, Grant, RefreshTokenSecret, new_family_id, successor};
 use domain::source::RequestSource;
-use domain::{Clock, Email, UserId};
-use store::{AccountStore, Attempt, NewSession, Rotation, SessionStore, StoreError};
+use domain::{Clock, UserId};
+use store::{AccountStore, Attempt, Destination, NewSession, Rotation, SessionStore, StoreError};
 
 pub struct Auth<'a, T, K> {
     pub accounts: &'a AccountStore,
@@ -130,10 +130,13 @@ pub(crate) async fn issue<'a, T: AccessTokens>(
 }
 
 impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
-    /// A session for `client` (the app the tokens are for).
+    /// A session for `client` (the app the tokens are for), by an email or by a number
+    /// the account has proven. An email logs in only once proven: the right password of
+    /// an unproven one is `NotVerified`, so an address typed at a sign-up by phone is no
+    /// login of that account.
     pub async fn login(
         &self,
-        email: &Email,
+        login: Destination<'_>,
         password: &Password,
         client: &ClientId,
         source: &RequestSource,
@@ -141,9 +144,9 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         let now = self.clock.now().timestamp();
         let attempt = self
             .accounts
-            .begin_login(email, source, self.limits, now)
+            .begin_login(login, source, self.limits, now)
             .await?;
-        let (credential, reservation) = match attempt {
+        let (account, reservation) = match attempt {
             Attempt::Limited { retry_after_secs } => {
                 return Err(Refusal::Limited { retry_after_secs });
             }
@@ -152,29 +155,33 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
                 password_matches(password, None).await;
                 return Err(Refusal::BadCredentials);
             }
-            Attempt::Allowed(credential, reservation) => (credential, reservation),
+            Attempt::Allowed(account, reservation) => (account, reservation),
         };
-        let user = UserId::parse(&credential.user_id)
-            .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
+        let (user, credential) = (&account.user, &account.credential);
         // The sign-out generation is read while the password hashes: no time added.
         let (matches, generation) = tokio::join!(
             password_matches(password, Some(credential.password_hash.clone())),
-            self.sessions.generation(&user)
+            self.sessions.generation(user)
         );
         if !matches {
             return Err(Refusal::BadCredentials);
         }
-        if !credential.verified() {
+        let proven = match login {
+            Destination::Email(_) => credential.email_verified,
+            // Found through a number its account proved.
+            Destination::Phone(_) => true,
+        };
+        if !proven {
             return Err(Refusal::NotVerified);
         }
         let scope = &credential.scope;
-        let (tokens, refresh) = issue(self.tokens, &user, scope, client, generation?, now).await?;
+        let (tokens, refresh) = issue(self.tokens, user, scope, client, generation?, now).await?;
         // Refused when an erasure, an email change or a revoked grant came between the
         // read and now: answered as a wrong password, never a 5xx.
         let checked = &credential.password_hash;
         if !self
             .sessions
-            .open(&refresh.session(), email, checked, &reservation)
+            .open(&refresh.session(), &account.login, checked, &reservation)
             .await?
         {
             return Err(Refusal::BadCredentials);

@@ -328,14 +328,19 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         // Counted as a login attempt: a stolen access token does not buy unlimited guesses.
         let attempt = self
             .accounts
-            .begin_login(email, source, self.login_limits, now)
+            .begin_login(
+                store::Destination::Email(email),
+                source,
+                self.login_limits,
+                now,
+            )
             .await?;
         let credential = match attempt {
             Attempt::Limited { retry_after_secs } => {
                 return Err(Refusal::PasswordLimited { retry_after_secs });
             }
             Attempt::Unknown => return Err(Refusal::WrongPassword),
-            Attempt::Allowed(credential, _) => credential,
+            Attempt::Allowed(found, _) => found.credential,
         };
         if credential.user_id != user.as_str()
             || !crate::auth::password_matches(password, Some(credential.password_hash)).await

@@ -196,7 +196,12 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         };
         let credential = match self
             .accounts
-            .begin_login(&account.login, source, self.limits, now.timestamp())
+            .begin_login(
+                Destination::Email(&account.login),
+                source,
+                self.limits,
+                now.timestamp(),
+            )
             .await?
         {
             Attempt::Limited { retry_after_secs } => {
@@ -204,7 +209,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
             }
             Attempt::Unknown => return Err(Refusal::NoPassword),
             // A right password's place is not given back: it counts until its window ends.
-            Attempt::Allowed(credential, _) => credential,
+            Attempt::Allowed(found, _) => found.credential,
         };
         if credential.user_id != user.as_str()
             || !password_matches(current, Some(credential.password_hash.clone())).await

@@ -4,7 +4,7 @@ use domain::login::LoginLimits;
 use domain::source::RequestSource;
 use domain::{Email, UserId};
 use integration_tests::{TestEnv, store_account};
-use store::{AccountStore, Attempt, RegisterError, Reservation};
+use store::{AccountStore, Attempt, Destination, RegisterError, Reservation};
 
 /// The password hash the stored test accounts hold.
 const STUB_HASH: &str = "$argon2id$stub";
@@ -90,7 +90,11 @@ async fn failed_logins_are_counted_five_per_address_and_source_even_concurrently
     let t = limits.window(env.clock.now().timestamp()) + limits.window_secs;
     let begin = |from: RequestSource, at: i64| {
         let (accounts, email, limits) = (&accounts, &email, &limits);
-        async move { accounts.begin_login(email, &from, limits, at).await }
+        async move {
+            accounts
+                .begin_login(Destination::Email(email), &from, limits, at)
+                .await
+        }
     };
     // An unknown address is counted as a known one is.
     for _ in 0..5 {
@@ -117,7 +121,7 @@ async fn failed_logins_are_counted_five_per_address_and_source_even_concurrently
     let allowed: Vec<Reservation> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Ok(Attempt::Allowed(c, r)) if c.user_id == "grace" => Some(r.clone()),
+            Ok(Attempt::Allowed(a, r)) if a.credential.user_id == "grace" => Some(r.clone()),
             _ => None,
         })
         .collect();
@@ -178,7 +182,7 @@ async fn an_address_and_a_source_each_have_a_ceiling_across_the_others() {
         let from = source(&format!("203.0.113.{i}"));
         assert_eq!(
             accounts
-                .begin_login(&email, &from, &limits, hour)
+                .begin_login(Destination::Email(&email), &from, &limits, hour)
                 .await
                 .unwrap(),
             Attempt::Unknown
@@ -186,7 +190,12 @@ async fn an_address_and_a_source_each_have_a_ceiling_across_the_others() {
     }
     assert_eq!(
         accounts
-            .begin_login(&email, &source("203.0.113.99"), &limits, hour + 60)
+            .begin_login(
+                Destination::Email(&email),
+                &source("203.0.113.99"),
+                &limits,
+                hour + 60
+            )
             .await
             .unwrap(),
         Attempt::Limited {
@@ -199,7 +208,7 @@ async fn an_address_and_a_source_each_have_a_ceiling_across_the_others() {
         let other = Email::parse(&format!("user{i}@example.com")).unwrap();
         assert_eq!(
             accounts
-                .begin_login(&other, &from, &limits, hour)
+                .begin_login(Destination::Email(&other), &from, &limits, hour)
                 .await
                 .unwrap(),
             Attempt::Unknown
@@ -209,7 +218,7 @@ async fn an_address_and_a_source_each_have_a_ceiling_across_the_others() {
     assert!(
         matches!(
             accounts
-                .begin_login(&fresh, &from, &limits, hour)
+                .begin_login(Destination::Email(&fresh), &from, &limits, hour)
                 .await
                 .unwrap(),
             Attempt::Limited {

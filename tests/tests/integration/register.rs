@@ -132,10 +132,46 @@ async fn code_then_account_with_tokens_that_work() {
     let login = post(
         &env,
         "/auth/login",
+        json!({"phone": phone, "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(login.status, 200, "a proven number logs the account in");
+    // The email was typed, never proven: it is no login of this account.
+    let login = post(
+        &env,
+        "/auth/login",
         json!({"email": email, "password": "correct horse battery"}),
     )
     .await;
-    assert_eq!(login.status, 200, "a proven number lets the account log in");
+    assert_eq!(
+        (login.status.as_u16(), login.json()["code"].clone()),
+        (403, json!("account_not_verified"))
+    );
+    let login = post(
+        &env,
+        "/auth/login",
+        json!({"email": email, "password": "not the password"}),
+    )
+    .await;
+    assert_eq!(login.status, 401, "a wrong password is only wrong");
+    let nobody = post(
+        &env,
+        "/auth/login",
+        json!({"phone": fresh_phone(), "password": "correct horse battery"}),
+    )
+    .await;
+    let wrong = post(
+        &env,
+        "/auth/login",
+        json!({"phone": phone, "password": "not the password"}),
+    )
+    .await;
+    assert_eq!(nobody.status, 401);
+    assert_eq!(
+        nobody.json(),
+        wrong.json(),
+        "an unknown number answers as a wrong password"
+    );
 
     let again = post(
         &env,

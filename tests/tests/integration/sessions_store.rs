@@ -14,7 +14,7 @@ async fn reservation(env: &TestEnv, email: &Email) -> store::Reservation {
     let source = domain::source::RequestSource::of([203, 0, 113, 7].into());
     let attempt = store::AccountStore::new(env.dynamodb.clone(), &env.table)
         .begin_login(
-            email,
+            store::Destination::Email(email),
             &source,
             &Default::default(),
             env.clock.now().timestamp(),
