@@ -1,8 +1,8 @@
 //! Accounts: the credential item (`EMAIL#<email>` / `CREDENTIAL`: user id, password hash,
-//! whether the email is verified, the login-attempt window) and the profile it comes
-//! with. The credential's key is the email's uniqueness marker, so a sign-up
-//! (`registration`) can succeed for only one account per address. Logins count their
-//! attempts on it (`login_attempts`), proving its address spends a code
+//! whether the email is verified) and the profile it comes with. The credential's key is
+//! the email's uniqueness marker, so a sign-up (`registration`) can succeed for only one
+//! account per address. Logins read it (failures are counted apart, `login_attempts`),
+//! a new password is set on it (`password`), proving its address spends a code
 //! (`email_verification`), and an email change moves it (`contact_change`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -47,13 +47,6 @@ impl std::fmt::Debug for Credential {
             .field("phone_verified", &self.phone_verified)
             .field("scope", &self.scope)
             .finish()
-    }
-}
-
-impl Credential {
-    /// Login needs a proven email or phone.
-    pub fn verified(&self) -> bool {
-        self.email_verified || self.phone_verified
     }
 }
 

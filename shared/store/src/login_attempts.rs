@@ -14,7 +14,7 @@ use crate::StoreError;
 use crate::accounts::AccountStore;
 use crate::codes::Destination;
 use crate::expr::Expression;
-use crate::item::{get_consistent, n};
+use crate::item::n;
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::password::PasswordAccount;
 use crate::txn::{Tagged, Verdict, condition_check, delete, update};
@@ -134,12 +134,9 @@ impl AccountStore {
     ) -> Result<Option<PasswordAccount>, StoreError> {
         match login {
             Destination::Email(email) => {
-                let item =
-                    get_consistent(&self.client, &self.table, &ItemKey::credential(email)).await?;
-                let Some(item) = item else {
+                let Some(credential) = self.credential(email).await? else {
                     return Ok(None);
                 };
-                let credential: crate::Credential = serde_dynamo::from_item(item)?;
                 let user = UserId::parse(&credential.user_id)
                     .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
                 Ok(Some(PasswordAccount {

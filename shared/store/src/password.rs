@@ -124,7 +124,7 @@ impl AccountStore {
             }))
     }
 
-    async fn credential(&self, email: &Email) -> Result<Option<Credential>, StoreError> {
+    pub(crate) async fn credential(&self, email: &Email) -> Result<Option<Credential>, StoreError> {
         let item = get_consistent(&self.client, &self.table, &ItemKey::credential(email)).await?;
         Ok(item.map(serde_dynamo::from_item).transpose()?)
     }
