@@ -602,6 +602,30 @@ pub async fn verified_account(
     id
 }
 
+/// A seed 000 account as its clients make one: `POST /users/register` with the email,
+/// the number and the password, then again with the texted code. The number is proven,
+/// the email is not. Its id.
+pub async fn phone_account(env: &TestEnv, email: &str, phone: &str, password: &str) -> String {
+    let mut body = serde_json::json!({
+        "first_name": "Ada", "last_name": "Lovelace", "email": email,
+        "password": password, "phone": phone, "date_of_birth": "1990-12-10"
+    });
+    let r = env
+        .request("POST", "/users/register")
+        .json(body.clone())
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    body["code"] = serde_json::json!(last_code_to(phone));
+    let r = env
+        .request("POST", "/users/register")
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    r.json()["profile"]["user_id"].as_str().unwrap().to_owned()
+}
+
 /// Makes SNS Publish to `phone` fail (`true`) or work again (`false`).
 pub fn fail_sms_to(phone: &str, fail: bool) {
     let url = format!(

@@ -225,7 +225,7 @@ fn answer(result: Result<Outcome, Refusal>) -> Result<Response<Body>, ApiError> 
     match result {
         Ok(Outcome::Applied(profile)) => Ok(view(StatusCode::OK, &profile)),
         Ok(Outcome::CodeSent(sent)) => Ok(code_sent(&sent)),
-        Ok(Outcome::TokenSent { sent, checksum }) => Ok(token_sent(&sent, checksum.expose())),
+        Ok(Outcome::TokenSent { token, checksum }) => Ok(token_sent(&token, &checksum)),
         Err(
             Refusal::Email(
                 email_change::Refusal::NoProfile | email_change::Refusal::VersionConflict,

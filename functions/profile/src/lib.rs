@@ -131,7 +131,7 @@ async fn patch_profile(
         match form::apply_with_avatar(app, user, &actor, patch, expected, body.avatar).await? {
             Outcome::Applied(profile) => profile_response(&profile),
             Outcome::CodeSent(sent) => api::otp::code_sent(&sent),
-            Outcome::TokenSent { sent, checksum } => api::otp::token_sent(&sent, checksum.expose()),
+            Outcome::TokenSent { token, checksum } => api::otp::token_sent(&token, &checksum),
         },
     )
 }

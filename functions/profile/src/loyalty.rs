@@ -120,8 +120,8 @@ pub(crate) async fn patch(
         match crate::form::apply_with_avatar(app, user, &actor, patch, expected, avatar).await? {
             Outcome::Applied(profile) => profile,
             Outcome::CodeSent(sent) => return Ok(api::otp::code_sent(&sent)),
-            Outcome::TokenSent { sent, checksum } => {
-                return Ok(api::otp::token_sent(&sent, checksum.expose()));
+            Outcome::TokenSent { token, checksum } => {
+                return Ok(api::otp::token_sent(&token, &checksum));
             }
         };
     let mut card = match card {

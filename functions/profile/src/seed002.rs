@@ -173,20 +173,26 @@ pub(crate) async fn update(
     let outcome = apply(app, user, &actor, patch, ExpectedVersion::Any)
         .await
         .map_err(|refusal| in_seed_words(refusal, body.contains_key("token")))?;
-    // A code or token sent instead: 202, its detail, and the checksum of a token.
-    let (sent, what, checksum) = match outcome {
+    // A code, or a token and its checksum, sent instead: 202 and where they went.
+    let (sent, detail) = match outcome {
         Outcome::Applied(_) => return Ok(seed002::ok(json!({}))),
-        Outcome::CodeSent(sent) => (sent, "A verification code", None),
-        Outcome::TokenSent { sent, checksum } => (sent, "A token", Some(checksum)),
+        Outcome::CodeSent(sent) => {
+            let detail = format!(
+                "A verification code was sent to {}.",
+                sent.masked_destination
+            );
+            (sent, detail)
+        }
+        Outcome::TokenSent { token, checksum } => {
+            let detail = api::otp::token_sent_detail(&token, &checksum);
+            (token, detail)
+        }
     };
-    let mut data = json!({
-        "detail": format!("{what} was sent to {}.", sent.masked_destination),
+    let data = json!({
+        "detail": detail,
         "expires_in": sent.expires_in,
         "resend_after": sent.resend_after,
     });
-    if let Some(checksum) = checksum {
-        data["token_checksum_field"] = json!(checksum.expose());
-    }
     Ok(seed002::envelope(
         StatusCode::ACCEPTED,
         &FieldErrors::default(),

@@ -15,43 +15,52 @@ use crate::error::RETRY_AFTER_SECS;
 use crate::http::json;
 
 #[derive(Serialize)]
-struct CodeSentBody<'a> {
+struct CodeSentBody {
     detail: String,
     expires_in: i64,
     resend_after: i64,
-    /// An email change's: the client sends it back with the emailed token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_checksum: Option<&'a str>,
 }
 
 /// 202: a code went out.
 pub fn code_sent(sent: &CodeSent) -> Response<Body> {
-    code_sent_body(sent, None)
+    code_sent_body(sent, code_sent_detail(sent))
 }
 
 /// Seed 000's answer when `resend: true` sent a new code: 200, the same body.
 pub fn code_resent(sent: &CodeSent) -> Response<Body> {
-    let mut response = code_sent_body(sent, None);
+    let mut response = code_sent(sent);
     *response.status_mut() = StatusCode::OK;
     response
 }
 
-/// 202: an email change's token went out; `checksum` binds the request.
-pub fn token_sent(sent: &CodeSent, checksum: &str) -> Response<Body> {
-    code_sent_body(sent, Some(checksum))
+/// 202: an email change's token went to the new address and its checksum to the
+/// current address or number.
+pub fn token_sent(token: &CodeSent, checksum: &CodeSent) -> Response<Body> {
+    code_sent_body(token, token_sent_detail(token, checksum))
 }
 
-fn code_sent_body(sent: &CodeSent, token_checksum: Option<&str>) -> Response<Body> {
+/// What the 202 of an email change says: where each of its two codes went.
+pub fn token_sent_detail(token: &CodeSent, checksum: &CodeSent) -> String {
+    format!(
+        "A token was sent to {} and a token checksum to {}.",
+        token.masked_destination, checksum.masked_destination
+    )
+}
+
+fn code_sent_detail(sent: &CodeSent) -> String {
+    format!(
+        "A verification code was sent to {}.",
+        sent.masked_destination
+    )
+}
+
+fn code_sent_body(sent: &CodeSent, detail: String) -> Response<Body> {
     json(
         StatusCode::ACCEPTED,
         &CodeSentBody {
-            detail: format!(
-                "A verification code was sent to {}.",
-                sent.masked_destination
-            ),
+            detail,
             expires_in: sent.expires_in,
             resend_after: sent.resend_after,
-            token_checksum,
         },
     )
 }

@@ -74,9 +74,14 @@ impl From<email_change::Refusal> for ApiError {
                 "email",
                 "this account signs in through an identity provider, which owns its email",
             ),
+            Refusal::NoProvenAddress => Self::field(
+                "email",
+                "cannot change before the account's email or a number is proven: the change is \
+                 confirmed from one of them",
+            ),
             Refusal::ChecksumMissing => Self::field(
                 "token_checksum",
-                "is required with token: send the token_checksum of the answer that sent it",
+                "is required with token: send the code sent to your current email or phone",
             ),
             Refusal::PhoneAlsoChanging => Self::field(
                 "phone",

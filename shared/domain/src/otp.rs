@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use base64::Engine;
 use rand::{Rng, TryRngCore};
 use serde::{Deserialize, Serialize};
 
@@ -21,9 +20,11 @@ pub enum Purpose {
     /// Proving a number at sign-up (seed 000): no account exists yet, so the subject
     /// is the email being registered.
     RegisterPhone,
-    /// Proving a new address for an account's email change; the subject binds the
-    /// request's checksum, so the emailed token alone cannot apply it.
+    /// Proving a new address for an account's email change (the `token`, sent to it).
     ChangeEmail,
+    /// Confirming an email change from the account's current proven email or number
+    /// (the `token_checksum`): the token alone, or a stolen session, cannot move it.
+    ConfirmEmailChange,
     /// Proving, to the verified phone or email, that the account's holder asks for its
     /// erasure.
     EraseAccount,
@@ -39,6 +40,7 @@ impl Purpose {
             Self::VerifyEmail => "verify_email",
             Self::RegisterPhone => "register_phone",
             Self::ChangeEmail => "change_email",
+            Self::ConfirmEmailChange => "confirm_email_change",
             Self::EraseAccount => "erase_account",
             Self::ResetPassword => "reset_password",
         }
@@ -122,42 +124,6 @@ impl OtpCode {
 impl fmt::Debug for OtpCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OtpCode(******)")
-    }
-}
-
-/// A random value handed to the client that asked for an email change (the 202's
-/// `token_checksum`), never emailed: applying the change needs it and the emailed token,
-/// so a stolen mailbox alone cannot move the address.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenChecksum(String);
-
-impl TokenChecksum {
-    const BYTES: usize = 16;
-
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; Self::BYTES];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .expect("the OS random source works");
-        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw);
-        match decoded {
-            Ok(bytes) if bytes.len() == Self::BYTES => Ok(Self(raw.to_owned())),
-            _ => Err("must be the token_checksum of the answer that sent the token".into()),
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for TokenChecksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenChecksum(redacted)")
     }
 }
 

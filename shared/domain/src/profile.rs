@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::otp::{OtpCode, TokenChecksum};
+use crate::otp::OtpCode;
 use crate::{
     Address, AttributeKey, AttributeValue, Channel, ChannelState, ConsentStatus, Consents,
     CountryCode, DateOfBirth, Email, FieldErrors, Gender, LocaleCatalog, MAX_ATTRIBUTES,
@@ -234,11 +234,11 @@ pub struct ProfilePatch {
     pub code: Option<OtpCode>,
     /// Ask for a new code even when `code` is present.
     pub resend: bool,
-    /// A new address: applied only with the emailed `token` and the `token_checksum`
-    /// the request for it answered with.
+    /// A new address: applied only with the `token` sent to it and the `token_checksum`
+    /// sent to the account's current proven email or number.
     pub email: Option<Email>,
     pub token: Option<OtpCode>,
-    pub token_checksum: Option<TokenChecksum>,
+    pub token_checksum: Option<OtpCode>,
     /// A new image, stored already: the profile points at it in the same write as the
     /// rest (a multipart PATCH with `avatar`). Never parsed from a body.
     pub avatar: Option<AvatarPointer>,
@@ -333,13 +333,13 @@ impl ProfilePatch {
                     });
                 }
                 "token_checksum" => {
-                    patch.token_checksum = string(
-                        name,
-                        value,
-                        "must be a string",
-                        &mut errors,
-                        TokenChecksum::parse,
-                    );
+                    let not_string =
+                        "must be the 6-digit code sent to your current email or phone, as a string";
+                    patch.token_checksum = string(name, value, not_string, &mut errors, |s| {
+                        OtpCode::parse(s).map_err(
+                            |_| "must be the 6-digit code sent to your current email or phone",
+                        )
+                    });
                 }
                 _ if READ_ONLY_FIELDS.contains(&name) => errors.add(name, "is read-only"),
                 _ => errors.add(name, "is not a profile field"),

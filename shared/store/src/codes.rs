@@ -55,6 +55,12 @@ pub enum CodeKind<'a> {
         user: &'a UserId,
         new_email: &'a Email,
     },
+    /// The holder's confirmation of an email change, sent to the account's current
+    /// proven address or number.
+    ConfirmEmailChange {
+        user: &'a UserId,
+        to: Destination<'a>,
+    },
     /// The holder's proof of an erasure, sent to a proven number or address.
     EraseAccount {
         user: &'a UserId,
@@ -74,6 +80,7 @@ impl CodeKind<'_> {
             Self::VerifyEmail(_) => Purpose::VerifyEmail,
             Self::RegisterPhone(_) => Purpose::RegisterPhone,
             Self::ChangeEmail { .. } => Purpose::ChangeEmail,
+            Self::ConfirmEmailChange { .. } => Purpose::ConfirmEmailChange,
             Self::EraseAccount { .. } => Purpose::EraseAccount,
             Self::ResetPassword { .. } => Purpose::ResetPassword,
         }
@@ -99,9 +106,9 @@ impl CodeKind<'_> {
                 ItemKey::challenge(user, purpose),
                 Destination::Email(new_email),
             ),
-            Self::EraseAccount { user, to } | Self::ResetPassword { user, to } => {
-                (ItemKey::challenge(user, purpose), to)
-            }
+            Self::ConfirmEmailChange { user, to }
+            | Self::EraseAccount { user, to }
+            | Self::ResetPassword { user, to } => (ItemKey::challenge(user, purpose), to),
         };
         CodeSlot {
             challenge,

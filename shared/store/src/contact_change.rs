@@ -1,9 +1,10 @@
 //! A change of an account's email or phone outside the phone flow: an administrator's
 //! direct change (seed 001's `PATCH /api/v1/accounts/users/{id}` by `users:admin`), or a
-//! user's email change proven by the emailed token. One transaction: the
+//! user's email change proven by the token sent to the new address and the checksum
+//! sent to the current one. One transaction: the
 //! profile (if still the version read), the email's credential moved to its new key (the
 //! key is the uniqueness marker), the number's marker claimed and the old one released,
-//! the token spent, and an audit entry naming who did it.
+//! the codes spent, and an audit entry naming who did it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -33,9 +34,9 @@ pub struct ContactChange<'a> {
     pub phone: Option<&'a PhoneNumber>,
     /// Who acts (`source` = `admin` or `self`), for the audit entry.
     pub actor: &'a Actor,
-    /// The emailed token that proves the new address, spent by the change; `None` for
-    /// an administrator, who vouches for it.
-    pub code: Option<SpentCode<'a>>,
+    /// The codes that prove the change (the token to the new address, the checksum to
+    /// the current one), spent by it; none for an administrator, who vouches for it.
+    pub codes: &'a [SpentCode<'a>],
     /// The profile as the caller read it just now, if it did: the first attempt writes
     /// against its version instead of reading it again.
     pub read: Option<&'a Profile>,
@@ -213,7 +214,7 @@ impl AccountStore {
             next.phone_verified = true;
         }
 
-        if let Some(code) = &change.code {
+        for code in change.codes {
             rest.push((Guarded::Code, code.item(now.timestamp())?));
         }
         let mut items = Tagged::new();

@@ -1,22 +1,29 @@
-//! A profile PATCH that names a new `email`, after the phone change: without
-//! a token (or with `resend`) a 6-digit token goes by email to the new address and the
-//! answer carries a `token_checksum`; nothing else is applied. With both the token and
-//! the checksum the whole PATCH applies in one transaction that moves the account's
-//! credential (the address's uniqueness marker) and spends the token; the old address
-//! is told afterwards.
+//! A profile PATCH that names a new `email`, after the phone change. Both sides prove
+//! it, as Supabase Auth's secure email change does: without the codes (or with `resend`)
+//! a 6-digit `token` goes to the new address and a 6-digit `token_checksum` to the
+//! account's current proven email, or its proven number when the email is unproven;
+//! nothing else is applied. With both, the whole PATCH applies in one transaction that
+//! moves the account's credential (the address's uniqueness marker) and spends both
+//! codes; the old address is told afterwards. So neither a stolen session nor a stolen
+//! new mailbox moves the login: the current address or number must agree.
 //!
-//! The checksum is part of the token's digest subject, so a token with the wrong
-//! checksum is a wrong token: it counts against the tries like any other.
+//! The checksum's digest binds the new address, so it confirms only the change it was
+//! sent for; a wrong token or checksum each counts against its own code's tries.
 
-use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose, TokenChecksum};
-use domain::ports::{EmailSender, OtpKeys};
-use domain::{Actor, Email, ExpectedVersion, Profile, ProfilePatch, UserId};
-use store::{AccountStore, ContactChange, ContactError, EmailChangeState, SpentCode, StoreError};
+use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
+use domain::ports::{EmailSender, OtpKeys, SmsSender};
+use domain::sms::Recipient;
+use domain::{Actor, Email, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, UserId};
+use store::{
+    AccountStore, ContactChange, ContactError, Destination, EmailChangeState, OneTimeCode,
+    ProofState, SpentCode, StoreError,
+};
 
-use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
+use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter, target_of};
 
-pub struct EmailChange<'a, E, K> {
+pub struct EmailChange<'a, S, E, K> {
     pub accounts: &'a AccountStore,
+    pub sms: &'a S,
     pub email: &'a E,
     pub codes: &'a CodeSettings<K>,
 }
@@ -33,11 +40,8 @@ pub struct Request<'a> {
 
 #[derive(Debug)]
 pub enum Outcome {
-    /// A token went to the new address; the client needs `checksum` to apply it.
-    TokenSent {
-        sent: CodeSent,
-        checksum: TokenChecksum,
-    },
+    /// The token went to the new address and the checksum to the current one.
+    TokenSent { token: CodeSent, checksum: CodeSent },
     /// The PATCH applied with the new address.
     Applied(Box<Profile>),
     /// The address is the account's already: the rest of the PATCH is the caller's.
@@ -55,7 +59,11 @@ pub enum Refusal {
     /// The account signs in through an identity provider, which owns its email.
     #[error("the account has no password login whose email could move")]
     NoCredential,
-    #[error("a token needs the token_checksum its request answered with")]
+    /// Neither the current email nor a number is proven: nobody could confirm the
+    /// change from the account's side.
+    #[error("the account has no proven email or number to confirm the change from")]
+    NoProvenAddress,
+    #[error("a token needs the token_checksum sent to the current address")]
     ChecksumMissing,
     #[error("the email and the phone change in separate requests")]
     PhoneAlsoChanging,
@@ -68,12 +76,13 @@ pub enum Refusal {
 
 codes::refusal_from_failure!(Refusal);
 
-/// The digest subject: the user and the checksum their request was answered with.
-fn subject(user: &UserId, checksum: &TokenChecksum) -> String {
-    format!("{}:{}", user.as_str(), checksum.expose())
+/// Where the checksum goes, and what its code is judged against.
+struct Confirmation<'a> {
+    to: Destination<'a>,
+    code: &'a OneTimeCode,
 }
 
-impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
+impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
     pub async fn run(&self, request: &Request<'_>) -> Result<Outcome, Refusal> {
         let Request {
             user,
@@ -111,51 +120,78 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             codes::charge(&self.codes.policy, &state.code, now).await?;
             return Err(Refusal::EmailTaken);
         }
+        let phone = profile
+            .phone
+            .as_deref()
+            .filter(|_| profile.phone_verified)
+            .and_then(|p| PhoneNumber::parse(p).ok());
+        let proof = self
+            .accounts
+            .load_change_confirmation(user, Some(&current), phone.as_ref())
+            .await?;
+        let confirmation = confirmation(&proof, &current, phone.as_ref())?;
         match (&patch.token, &patch.token_checksum) {
             (Some(token), Some(checksum)) if !patch.resend => {
-                self.apply(request, &state, token, checksum).await
+                let codes = (token, checksum);
+                self.apply(request, &state, &confirmation, codes).await
             }
             (Some(_), None) if !patch.resend => Err(Refusal::ChecksumMissing),
-            _ => self.send_token(user, new_email, &state).await,
+            _ => self.send(user, new_email, &state, &confirmation).await,
         }
     }
 
-    async fn send_token(
+    /// The checksum to the current address or number first (texts have caps a new
+    /// address's email has not), then the token to the new address.
+    async fn send(
         &self,
         user: &UserId,
         new_email: &Email,
         state: &EmailChangeState,
+        confirmation: &Confirmation<'_>,
     ) -> Result<Outcome, Refusal> {
-        let checksum = TokenChecksum::generate();
-        let (subject, target) = (subject(user, &checksum), new_email.normalized());
-        let code = CodeFor {
-            purpose: Purpose::ChangeEmail,
-            subject: &subject,
-            target: &target,
-        };
         let now = self.codes.clock.now().timestamp();
-        let sent = self
+        let new_target = new_email.normalized();
+        let holder_target = target_of(confirmation.to);
+        let via = codes::ToHolder {
+            sms: self.sms,
+            quota: &self.accounts.sms_quota(),
+            texts_as: Recipient::Holder,
+            email: self.email,
+            letter: CONFIRM_CHANGE,
+        };
+        let checksum = self
+            .codes
+            .send_to_holder(
+                via,
+                confirmation.to,
+                confirmation.code,
+                checksum_for(&checksum_subject(user, &new_target), &holder_target),
+                now,
+            )
+            .await?;
+        let mailing = codes::Mailing {
+            email: self.email,
+            letter: CHANGE_EMAIL,
+        };
+        let token = self
             .codes
             .send_by_email(
-                codes::Mailing {
-                    email: self.email,
-                    letter: CHANGE_EMAIL,
-                },
+                mailing,
                 &state.code,
-                code,
+                token_for(user, &new_target),
                 new_email,
                 now,
             )
             .await?;
-        Ok(Outcome::TokenSent { sent, checksum })
+        Ok(Outcome::TokenSent { token, checksum })
     }
 
     async fn apply(
         &self,
         request: &Request<'_>,
         state: &EmailChangeState,
-        token: &OtpCode,
-        checksum: &TokenChecksum,
+        confirmation: &Confirmation<'_>,
+        (token, checksum): (&OtpCode, &OtpCode),
     ) -> Result<Outcome, Refusal> {
         let Request {
             user,
@@ -164,17 +200,41 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             actor,
             ..
         } = *request;
-        let (subject, target) = (subject(user, checksum), new_email.normalized());
-        let code = CodeFor {
-            purpose: Purpose::ChangeEmail,
-            subject: &subject,
-            target: &target,
-        };
         let now = self.codes.clock.now();
-        let digest = self
+        let new_target = new_email.normalized();
+        let holder_target = target_of(confirmation.to);
+        let token_digest = self
             .codes
-            .check(&state.code, code, token, now.timestamp())
+            .check(
+                &state.code,
+                token_for(user, &new_target),
+                token,
+                now.timestamp(),
+            )
             .await?;
+        let subject = checksum_subject(user, &new_target);
+        let checksum_digest = self
+            .codes
+            .check(
+                confirmation.code,
+                checksum_for(&subject, &holder_target),
+                checksum,
+                now.timestamp(),
+            )
+            .await?;
+        let max_attempts = self.codes.policy.max_attempts;
+        let spent = [
+            SpentCode {
+                code: &state.code,
+                digest: &token_digest,
+                max_attempts,
+            },
+            SpentCode {
+                code: confirmation.code,
+                digest: &checksum_digest,
+                max_attempts,
+            },
+        ];
         let rest = ProfilePatch {
             email: None,
             token: None,
@@ -190,11 +250,7 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
             email: Some(new_email),
             phone: None,
             actor,
-            code: Some(SpentCode {
-                code: &state.code,
-                digest: &digest,
-                max_attempts: self.codes.policy.max_attempts,
-            }),
+            codes: &spent,
             read: state.profile.as_ref(),
         };
         let old_email = state.profile.as_ref().and_then(|p| p.email.clone());
@@ -235,6 +291,56 @@ impl<E: EmailSender, K: OtpKeys> EmailChange<'_, E, K> {
         }
     }
 }
+
+/// Where the checksum goes: the current email when proven, else the proven number.
+fn confirmation<'a>(
+    proof: &'a ProofState,
+    current: &'a Email,
+    phone: Option<&'a PhoneNumber>,
+) -> Result<Confirmation<'a>, Refusal> {
+    let to = if proof.email_proven() {
+        Destination::Email(current)
+    } else {
+        Destination::Phone(phone.ok_or(Refusal::NoProvenAddress)?)
+    };
+    let code = proof.code(to).ok_or(Refusal::NoProvenAddress)?;
+    Ok(Confirmation { to, code })
+}
+
+/// The token proves the new address for the user.
+fn token_for<'a>(user: &'a UserId, new_address: &'a str) -> CodeFor<'a> {
+    CodeFor {
+        purpose: Purpose::ChangeEmail,
+        subject: user.as_str(),
+        target: new_address,
+    }
+}
+
+/// The checksum's digest subject: the user and the one new address it confirms.
+fn checksum_subject(user: &UserId, new_address: &str) -> String {
+    format!("{}:{new_address}", user.as_str())
+}
+
+/// The checksum confirms, from where it went (`holder`), the change named by `subject`.
+fn checksum_for<'a>(subject: &'a str, holder: &'a str) -> CodeFor<'a> {
+    CodeFor {
+        purpose: Purpose::ConfirmEmailChange,
+        subject,
+        target: holder,
+    }
+}
+
+/// The email that carries the checksum of an email change, to the current address.
+const CONFIRM_CHANGE: Letter = Letter {
+    subject: "Confirm the change of your email address",
+    text: |code, minutes| {
+        format!(
+            "Someone asked to change the email address of your account. If it was you, your \
+             code to confirm it is {code}. It expires in {minutes} minutes. If it was not \
+             you, do not share this code, and change your password."
+        )
+    },
+};
 
 /// The email that carries the token of an email change, to the new address.
 const CHANGE_EMAIL: Letter = Letter {

@@ -272,7 +272,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             .load_proof(user, email.as_ref(), phone.as_ref())
             .await?;
         // The verified phone, else the verified email.
-        let email_verified = state.credential.as_ref().is_some_and(|c| c.email_verified);
+        let email_verified = state.email_proven();
         let destination = phone.map(Destination::Phone).or_else(|| {
             email
                 .clone()

@@ -2,7 +2,8 @@
 //! (`/users/profile`, seed 002's update, seed 000's loyalty PATCH, seed 001's PATCH of
 //! their own id), an administrator's or a partner's PATCH by id. It decides in one place
 //! what a new email, a new number and the plain fields each take:
-//! - the holder proves a new address by the emailed token (`email_change`) and a new
+//! - the holder proves a new address by the codes to it and to the current address or
+//!   number (`email_change`) and a new
 //!   number by the texted code (`phone_change`);
 //! - an administrator vouches for both: they are set at once (`ContactChange`);
 //! - a partner system changes neither (its token lacks the authority);
@@ -10,7 +11,7 @@
 //!
 //! Each route renders the outcome and the refusal in its own style.
 
-use domain::otp::{CodeSent, TokenChecksum};
+use domain::otp::CodeSent;
 use domain::ports::{EmailSender, OtpKeys, SmsSender};
 use domain::{Actor, ExpectedVersion, Profile, ProfilePatch, Source, UserId};
 use store::{AccountStore, ContactChange, ContactError, PatchError, ProfileStore};
@@ -41,11 +42,9 @@ pub enum Outcome {
     Applied(Box<Profile>),
     /// A code went to a new number; nothing applied.
     CodeSent(CodeSent),
-    /// A token went to a new address; nothing applied.
-    TokenSent {
-        sent: CodeSent,
-        checksum: TokenChecksum,
-    },
+    /// A token went to a new address and its checksum to the current one; nothing
+    /// applied.
+    TokenSent { token: CodeSent, checksum: CodeSent },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,8 +103,8 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
             };
             match self.email_change().run(&request).await? {
                 email_change::Outcome::Applied(profile) => return Ok(Outcome::Applied(profile)),
-                email_change::Outcome::TokenSent { sent, checksum } => {
-                    return Ok(Outcome::TokenSent { sent, checksum });
+                email_change::Outcome::TokenSent { token, checksum } => {
+                    return Ok(Outcome::TokenSent { token, checksum });
                 }
                 // The address is the account's already; the rest of the PATCH goes on.
                 email_change::Outcome::Unchanged => {}
@@ -154,7 +153,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
             email: email.as_ref(),
             phone: phone.as_ref(),
             actor,
-            code: None,
+            codes: &[],
             read: None,
         };
         let profile = self
@@ -170,9 +169,10 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
         Ok(Outcome::Applied(Box::new(profile)))
     }
 
-    fn email_change(&self) -> EmailChange<'_, E, K> {
+    fn email_change(&self) -> EmailChange<'_, S, E, K> {
         EmailChange {
             accounts: self.accounts,
+            sms: self.sms,
             email: self.email,
             codes: self.codes,
         }
