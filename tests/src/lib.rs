@@ -626,6 +626,43 @@ pub async fn phone_account(env: &TestEnv, email: &str, phone: &str, password: &s
     r.json()["profile"]["user_id"].as_str().unwrap().to_owned()
 }
 
+/// Marks the credential of `email` proven, as its verification code would.
+pub async fn prove_email(env: &TestEnv, email: &str) {
+    let email = domain::Email::parse(email).expect("an email");
+    let key = store::keys::ItemKey::credential(&email).to_item();
+    env.dynamodb
+        .update_item()
+        .table_name(&env.table)
+        .set_key(Some(key))
+        .update_expression("SET email_verified = :yes")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .send()
+        .await
+        .expect("the credential exists");
+}
+
+/// A proven email account as a login reads it, for tests that open sessions straight
+/// through the store.
+pub fn password_account(
+    user: &domain::UserId,
+    email: &domain::Email,
+    hash: &str,
+) -> store::PasswordAccount {
+    store::PasswordAccount {
+        user: user.clone(),
+        email: Some(email.clone()),
+        phone: None,
+        credential: store::Credential {
+            user_id: user.to_string(),
+            password_hash: hash.to_owned(),
+            email_verified: true,
+            phone_verified: false,
+            scope: String::new(),
+        },
+    }
+}
+
 /// Makes SNS Publish to `phone` fail (`true`) or work again (`false`).
 pub fn fail_sms_to(phone: &str, fail: bool) {
     let url = format!(

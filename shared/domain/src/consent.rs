@@ -189,6 +189,9 @@ pub enum Source {
     Admin,
     /// A partner system with an API token (`api`).
     Api,
+    /// The service, by its own rule (`system`): an address nobody proved, taken over by
+    /// the sign-up of someone else who will.
+    System,
 }
 
 impl Source {
@@ -197,6 +200,7 @@ impl Source {
             Self::Holder => "self",
             Self::Admin => "admin",
             Self::Api => "api",
+            Self::System => "system",
         }
     }
 }

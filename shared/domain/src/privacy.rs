@@ -17,15 +17,19 @@ pub enum ErasedBy {
     ApiToken(String),
     /// Support staff with `profilectl`, by the name they gave.
     Operator(String),
+    /// Nobody: the account held nothing but an address it never proved, and another
+    /// sign-up took the address over.
+    UnprovenClaimTakenOver,
 }
 
 impl ErasedBy {
-    /// `self`, `api_token:<id>` or `operator:<name>`.
+    /// `self`, `api_token:<id>`, `operator:<name>` or `unproven_claim_taken_over`.
     pub fn label(&self) -> String {
         match self {
             Self::User => "self".to_owned(),
             Self::ApiToken(id) => format!("api_token:{id}"),
             Self::Operator(name) => format!("operator:{name}"),
+            Self::UnprovenClaimTakenOver => "unproven_claim_taken_over".to_owned(),
         }
     }
 }

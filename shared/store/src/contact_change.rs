@@ -19,6 +19,7 @@ use crate::item::{Item, get_consistent};
 use crate::keys::{ItemKey, PK};
 use crate::markers::holder;
 use crate::markers::{claim_phone, release_phone};
+use crate::password::credential_key;
 use crate::profile_item::writable_profile;
 use crate::profile_item::{Guard, VERSION, live_profile, update_expression};
 use crate::txn::{Tagged, Verdict, delete, put, update};
@@ -141,12 +142,9 @@ impl AccountStore {
         let mut rest = Vec::new();
 
         if let Some(email) = new_email {
-            let old = before
-                .email
-                .as_deref()
-                .and_then(|e| Email::parse(e).ok())
-                .ok_or(ContactError::NoCredential)?;
-            let old_key = ItemKey::credential(&old);
+            // Under the old address, or under the account when it holds none.
+            let old = before.email.as_deref().and_then(|e| Email::parse(e).ok());
+            let old_key = credential_key(user, old.as_ref());
             let mut credential = self
                 .get_raw(&old_key)
                 .await?

@@ -15,8 +15,8 @@ use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent, n, text};
 use crate::keys::{
-    AUDIT_PREFIX, CI_SK, CONSENT_LOG_PREFIX, EXPORTS_SK, ItemKey, LOYALTY_SK, OTP_PREFIX, PK,
-    PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TTL_ATTRIBUTE, UPLOADS_PREFIX,
+    AUDIT_PREFIX, CI_SK, CONSENT_LOG_PREFIX, CREDENTIAL_SK, EXPORTS_SK, ItemKey, LOYALTY_SK,
+    OTP_PREFIX, PK, PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TTL_ATTRIBUTE, UPLOADS_PREFIX,
 };
 use crate::privacy::PrivacyStore;
 use crate::profile_item::{ERASURE, VERSION, is_erased};
@@ -191,6 +191,9 @@ impl PrivacyStore {
                 records.ci = Some(to_json(item)?);
             } else if sk == LOYALTY_SK {
                 records.loyalty_card = Some(to_json(item)?);
+            } else if sk == CREDENTIAL_SK {
+                // Kept under the account: it holds no address (its hash is never exported).
+                records.account = Some(to_json(item)?);
             } else if sk.starts_with(SESSION_PREFIX) {
                 records.sessions.push(to_json(item)?);
             } else if let Some(purpose) = sk.strip_prefix(OTP_PREFIX) {

@@ -133,6 +133,12 @@ impl ItemKey {
         Self::new(email_pk(email), CREDENTIAL_SK)
     }
 
+    /// The credential of an account that holds no address: its password and grants,
+    /// kept under the account after another sign-up took over an address it never proved.
+    pub fn user_credential(user: &UserId) -> Self {
+        Self::new(user_pk(user), CREDENTIAL_SK)
+    }
+
     /// The code that proves an address, kept beside its credential so one read fetches
     /// both.
     pub fn email_challenge(email: &Email, purpose: Purpose) -> Self {

@@ -52,6 +52,7 @@ mod api_tokens;
 mod avatar;
 mod batch;
 mod ci;
+mod claim;
 mod codes;
 mod consent_item;
 mod consents;

@@ -6,9 +6,9 @@
 //! forgives the address's failures from that source.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::UserId;
 use domain::login::LoginLimits;
 use domain::source::RequestSource;
-use domain::{Email, UserId};
 
 use crate::StoreError;
 use crate::accounts::AccountStore;
@@ -23,7 +23,7 @@ use crate::txn::{Tagged, Verdict, condition_check, delete, update};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
     /// Counted; check the password against this account's credential.
-    Allowed(PasswordAccount, Reservation),
+    Allowed(Box<PasswordAccount>, Reservation),
     /// A limit is reached; try again after it.
     Limited { retry_after_secs: i64 },
     /// Counted; no account has this email, or no account has proven this number.
@@ -121,7 +121,7 @@ impl AccountStore {
             return Ok(Attempt::Limited { retry_after_secs });
         }
         Ok(match account? {
-            Some(account) => Attempt::Allowed(account, reservation),
+            Some(account) => Attempt::Allowed(Box::new(account), reservation),
             None => Attempt::Unknown,
         })
     }
@@ -141,7 +141,8 @@ impl AccountStore {
                     .map_err(|e| StoreError::Failed(format!("stored user id: {e}")))?;
                 Ok(Some(PasswordAccount {
                     user,
-                    login: email.clone(),
+                    email: Some(email.clone()),
+                    phone: None,
                     credential,
                 }))
             }
@@ -190,12 +191,12 @@ impl AccountStore {
 }
 
 /// The credential as the login read it, checked in the transaction that opens the
-/// session: still there under this address, the same account, the same grants and the
-/// password that was checked. A login racing an erasure, an email change, a revoked
+/// session: still there where it was read (`key`), the same account, the same grants and
+/// the password that was checked. A login racing an erasure, an email change, a revoked
 /// grant or a new password opens no session, and nothing writes a credential back.
 pub(crate) fn credential_as_read(
     table: &str,
-    email: &Email,
+    key: &ItemKey,
     user: &UserId,
     scope: &str,
     password_hash: &str,
@@ -216,5 +217,5 @@ pub(crate) fn credential_as_read(
     e.condition(format!(
         "attribute_exists({pk}) AND {owner} = {me} AND {grants_as_read} AND {stored} = {checked}"
     ));
-    condition_check(table, &ItemKey::credential(email), e)
+    condition_check(table, key, e)
 }

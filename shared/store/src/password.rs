@@ -27,16 +27,42 @@ pub(crate) const PASSWORD_REASON: &str = "password_reason";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordAccount {
     pub user: UserId,
-    /// The login address: the credential's key.
-    pub login: Email,
+    /// The address the credential is kept under; `None` when it is kept under the
+    /// account, after another sign-up took over the claim on an address it never proved.
+    pub email: Option<Email>,
+    /// The number the account proved, when the account was found through its profile.
+    pub phone: Option<PhoneNumber>,
     pub credential: Credential,
 }
 
 impl PasswordAccount {
     /// The account's proven email, where a notice of the change goes.
     pub fn proven_email(&self) -> Option<&Email> {
-        self.credential.email_verified.then_some(&self.login)
+        self.email
+            .as_ref()
+            .filter(|_| self.credential.email_verified)
     }
+
+    /// What the account logs in with, where its failed logins are counted: its email,
+    /// else its proven number.
+    pub fn login(&self) -> Option<Destination<'_>> {
+        match (&self.email, &self.phone) {
+            (Some(email), _) => Some(Destination::Email(email)),
+            (None, Some(phone)) => Some(Destination::Phone(phone)),
+            (None, None) => None,
+        }
+    }
+
+    /// Where the credential is kept.
+    pub(crate) fn credential_key(&self) -> ItemKey {
+        credential_key(&self.user, self.email.as_ref())
+    }
+}
+
+/// Where an account's credential is kept: under its address (the address's uniqueness
+/// marker), or under the account when it holds no address.
+pub(crate) fn credential_key(user: &UserId, email: Option<&Email>) -> ItemKey {
+    email.map_or_else(|| ItemKey::user_credential(user), ItemKey::credential)
 }
 
 /// How the new password was earned.
@@ -69,7 +95,7 @@ impl AccountStore {
         &self,
         to: Destination<'_>,
     ) -> Result<Option<PasswordAccount>, StoreError> {
-        let (user, login) = match to {
+        match to {
             Destination::Email(email) => {
                 let Some(credential) = self.credential(email).await? else {
                     return Ok(None);
@@ -77,49 +103,59 @@ impl AccountStore {
                 if !credential.email_verified {
                     return Ok(None);
                 }
-                return Ok(UserId::parse(&credential.user_id)
+                Ok(UserId::parse(&credential.user_id)
                     .ok()
                     .map(|user| PasswordAccount {
                         user,
-                        login: email.clone(),
+                        email: Some(email.clone()),
+                        phone: None,
                         credential,
-                    }));
+                    }))
             }
-            Destination::Phone(phone) => match self.proven_phone_holder(phone).await? {
-                Some(found) => found,
-                None => return Ok(None),
-            },
-        };
-        self.account_of(user, login).await
+            Destination::Phone(phone) => {
+                let owner =
+                    get_consistent(&self.client, &self.table, &ItemKey::phone_owner(phone)).await?;
+                let Some(user) = crate::markers::holder(owner).and_then(|u| UserId::parse(&u).ok())
+                else {
+                    return Ok(None);
+                };
+                let found = self.password_account_of(&user).await?;
+                Ok(found.filter(|account| account.phone.as_ref() == Some(phone)))
+            }
+        }
     }
 
-    /// `user`'s account under the address their profile names; `None`: no password.
+    /// `user`'s account under the address their profile names (or under the account,
+    /// when it names none), with the number it proved; `None`: no password.
     pub async fn password_account_of(
         &self,
         user: &UserId,
     ) -> Result<Option<PasswordAccount>, StoreError> {
-        let profile = get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?;
-        let Some(login) = profile
-            .as_ref()
-            .and_then(|p| text(p, "email"))
-            .and_then(|e| Email::parse(e).ok())
+        let Some(profile) =
+            get_consistent(&self.client, &self.table, &ItemKey::profile(user)).await?
         else {
             return Ok(None);
         };
-        self.account_of(user.clone(), login).await
-    }
-
-    async fn account_of(
-        &self,
-        user: UserId,
-        login: Email,
-    ) -> Result<Option<PasswordAccount>, StoreError> {
-        let credential = self.credential(&login).await?;
+        let email = text(&profile, "email").and_then(|e| Email::parse(e).ok());
+        let phone = text(&profile, "phone")
+            .filter(|_| {
+                matches!(
+                    profile.get("phone_verified"),
+                    Some(AttributeValue::Bool(true))
+                )
+            })
+            .and_then(|p| PhoneNumber::parse(p).ok());
+        let key = credential_key(user, email.as_ref());
+        let credential: Option<Credential> = get_consistent(&self.client, &self.table, &key)
+            .await?
+            .map(serde_dynamo::from_item)
+            .transpose()?;
         Ok(credential
             .filter(|c| c.user_id == user.as_str())
             .map(|credential| PasswordAccount {
-                user,
-                login,
+                user: user.clone(),
+                email,
+                phone,
                 credential,
             }))
     }
@@ -127,28 +163,6 @@ impl AccountStore {
     pub(crate) async fn credential(&self, email: &Email) -> Result<Option<Credential>, StoreError> {
         let item = get_consistent(&self.client, &self.table, &ItemKey::credential(email)).await?;
         Ok(item.map(serde_dynamo::from_item).transpose()?)
-    }
-
-    /// The holder of `phone` and their login address, when their profile shows the
-    /// number proven.
-    async fn proven_phone_holder(
-        &self,
-        phone: &PhoneNumber,
-    ) -> Result<Option<(UserId, Email)>, StoreError> {
-        let owner = get_consistent(&self.client, &self.table, &ItemKey::phone_owner(phone)).await?;
-        let Some(user) = crate::markers::holder(owner).and_then(|u| UserId::parse(&u).ok()) else {
-            return Ok(None);
-        };
-        let profile = get_consistent(&self.client, &self.table, &ItemKey::profile(&user))
-            .await?
-            .unwrap_or_default();
-        let proven = text(&profile, "phone") == Some(phone.e164())
-            && matches!(
-                profile.get("phone_verified"),
-                Some(AttributeValue::Bool(true))
-            );
-        let login = text(&profile, "email").and_then(|e| Email::parse(e).ok());
-        Ok(proven.then_some(()).and(login).map(|login| (user, login)))
     }
 
     /// The reset code of `account`, sent to `to`.
@@ -218,11 +232,7 @@ impl AccountStore {
         credential.set(PASSWORD_REASON, AttributeValue::S(how.to_owned()));
         txn.push(
             (),
-            update(
-                &self.table,
-                &ItemKey::credential(&account.login),
-                credential,
-            )?,
+            update(&self.table, &account.credential_key(), credential)?,
         );
         txn.extend((), sessions);
         let changes = FieldChanges::from([(

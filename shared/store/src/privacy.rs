@@ -21,8 +21,8 @@ use crate::txn::{unless_condition_failed, update_item};
 
 /// Attributes of a profile item being erased: who asked, when, and what the erasure
 /// still needs (the addresses whose items it deletes, the loyalty member it hands on).
-const ERASED_AT: &str = "erased_at";
-const ERASED_BY: &str = "erased_by";
+pub(crate) const ERASED_AT: &str = "erased_at";
+pub(crate) const ERASED_BY: &str = "erased_by";
 const ERASE_REQUEST: &str = "erase_request_id";
 const EMAIL_HASH: &str = "email_hash";
 const PHONE_HASH: &str = "phone_hash";

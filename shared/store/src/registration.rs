@@ -1,5 +1,7 @@
 //! Sign-ups: a new account's profile and credential in one transaction, with a number
-//! proven by its code (seed 000) or an email to prove later (seed 001).
+//! proven by its code (seed 000) or an email to prove later (seed 001). An address
+//! another account claimed and never proved is taken over in the same transaction
+//! (`claim`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -8,6 +10,7 @@ use domain::{Actor, Consents, Email, PhoneNumber, Profile, ProfilePatch, UserId,
 
 use crate::StoreError;
 use crate::accounts::AccountStore;
+use crate::claim::{Claim, EarlierClaim};
 use crate::codes::SpentCode;
 use crate::codes::{CodeKind, OneTimeCode};
 use crate::consent_item::{audit_puts, set_consents};
@@ -48,6 +51,9 @@ pub enum RegisterError {
     CodeGone,
     #[error("the user id is taken")]
     UserExists,
+    /// The account whose unproven claim is taken over changed since it was read.
+    #[error("the earlier claimant changed meanwhile")]
+    EarlierChanged,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -56,6 +62,7 @@ pub enum RegisterError {
 /// BatchGetItem.
 #[derive(Debug, Clone)]
 pub struct PhoneRegistrationState {
+    /// Another account proved the email.
     pub email_taken: bool,
     /// The account that holds the number's uniqueness marker.
     pub phone_owner: Option<String>,
@@ -67,6 +74,8 @@ pub struct PhoneRegistrationState {
 enum Part {
     Profile,
     Credential,
+    /// The earlier claimant's side of a takeover.
+    Earlier,
     Number,
     Code,
     Session,
@@ -84,14 +93,51 @@ impl AccountStore {
     ) -> Result<Profile, RegisterError> {
         // A number given at sign-up is kept unverified and claims nothing: it becomes the
         // account's only through the SMS flow, so nobody can squat a number by typing it.
-        let draft = self.new_account(account, unverified_phone, false)?;
-        let [profile, credential] = draft.items;
-        let mut items = Tagged::new();
-        items.push(Part::Profile, profile);
-        items.push(Part::Credential, credential);
-        items.extend(Part::Audit, draft.audits);
-        self.create(&items).await?;
-        Ok(draft.profile)
+        self.claiming(account, |claim| {
+            let draft = self.new_account(account, unverified_phone, false, claim)?;
+            let [profile, credential] = draft.items;
+            let mut items = Tagged::new();
+            items.push(Part::Profile, profile);
+            items.push(Part::Credential, credential);
+            items.extend(Part::Audit, draft.audits);
+            Ok((items, draft.profile))
+        })
+        .await
+    }
+
+    /// Runs the transaction `build` makes, first as if the address were free; when
+    /// another account claims it unproven, again taking the claim over (the profile
+    /// side read again while it changes under us).
+    async fn claiming(
+        &self,
+        account: &AccountRecord<'_>,
+        build: impl Fn(Option<&EarlierClaim>) -> Result<(Tagged<Part>, Profile), StoreError>,
+    ) -> Result<Profile, RegisterError> {
+        let (items, profile) = build(None)?;
+        match self.create(&items).await {
+            Err(RegisterError::EmailTaken) => {}
+            other => return other.map(|()| profile),
+        }
+        for _ in 0..3 {
+            let claim = match self.claim_on(account.email).await? {
+                // Released since: the plain sign-up once more.
+                Claim::Free => None,
+                Claim::Proven => return Err(RegisterError::EmailTaken),
+                Claim::Unproven(claim) => Some(claim),
+            };
+            let (mut items, profile) = build(claim.as_ref())?;
+            if let Some(claim) = &claim {
+                let earlier =
+                    claim.items(&self.table, account.email, account.actor, account.now)?;
+                items.extend(Part::Earlier, earlier);
+            }
+            match self.create(&items).await {
+                // The earlier account changed since read: read it again.
+                Err(RegisterError::EarlierChanged) => {}
+                other => return other.map(|()| profile),
+            }
+        }
+        Err(StoreError::Unavailable("the address's earlier claim kept changing".into()).into())
     }
 
     /// Seed 000's sign-up with a number the code proved: the profile (phone verified),
@@ -106,25 +152,27 @@ impl AccountStore {
         session: &NewSession<'_>,
         card: Option<&domain::loyalty::LoyaltyCard>,
     ) -> Result<Profile, RegisterError> {
-        let draft = self.new_account(account, Some(phone), true)?;
-        let [profile, credential] = draft.items;
-        let mut items = Tagged::new();
-        items.push(Part::Profile, profile);
-        items.push(Part::Credential, credential);
-        let created_at = &draft.profile.created_at;
-        items.push(
-            Part::Number,
-            claim_phone(&self.table, phone, account.user, created_at)?,
-        );
-        items.push(Part::Code, code.item(account.now.timestamp())?);
-        items.extend(Part::Session, open_items(&self.table, session)?);
-        items.extend(Part::Audit, draft.audits);
-        if let Some(card) = card {
-            let put = crate::loyalty::card_put(&self.table, account.user, card)?;
-            items.push(Part::Card, put);
-        }
-        self.create(&items).await?;
-        Ok(draft.profile)
+        self.claiming(account, |claim| {
+            let draft = self.new_account(account, Some(phone), true, claim)?;
+            let [profile, credential] = draft.items;
+            let mut items = Tagged::new();
+            items.push(Part::Profile, profile);
+            items.push(Part::Credential, credential);
+            let created_at = &draft.profile.created_at;
+            items.push(
+                Part::Number,
+                claim_phone(&self.table, phone, account.user, created_at)?,
+            );
+            items.push(Part::Code, code.item(account.now.timestamp())?);
+            items.extend(Part::Session, open_items(&self.table, session)?);
+            items.extend(Part::Audit, draft.audits);
+            if let Some(card) = card {
+                let put = crate::loyalty::card_put(&self.table, account.user, card)?;
+                items.push(Part::Card, put);
+            }
+            Ok((items, draft.profile))
+        })
+        .await
     }
 
     /// The profile and credential items of a new account, its consent audit entries, and
@@ -134,6 +182,7 @@ impl AccountStore {
         account: &AccountRecord<'_>,
         phone: Option<&PhoneNumber>,
         phone_verified: bool,
+        claim: Option<&EarlierClaim>,
     ) -> Result<NewAccountDraft, StoreError> {
         let AccountRecord {
             user,
@@ -170,8 +219,13 @@ impl AccountStore {
         ]);
         credential.extend(ItemKey::credential(email).to_item());
         let mut c = Expression::default();
-        let pk = c.name(PK);
-        c.condition(format!("attribute_not_exists({pk})"));
+        match claim {
+            Some(claim) => claim.condition(&mut c),
+            None => {
+                let pk = c.name(PK);
+                c.condition(format!("attribute_not_exists({pk})"));
+            }
+        }
         // The transaction writes exactly this: no read needed to answer with it.
         let mut created = Profile::empty(user, now)
             .patched(patch, now)
@@ -199,6 +253,7 @@ impl AccountStore {
                 Verdict::Refused(Part::Credential) => return Err(RegisterError::EmailTaken),
                 Verdict::Refused(Part::Number) => return Err(RegisterError::PhoneTaken),
                 Verdict::Refused(Part::Code) => return Err(RegisterError::CodeGone),
+                Verdict::Refused(Part::Earlier) => return Err(RegisterError::EarlierChanged),
                 Verdict::Refused(other) => {
                     return Err(StoreError::Failed(format!(
                         "a new account's {other:?} item was refused"
@@ -227,7 +282,13 @@ impl AccountStore {
         )
         .await?;
         Ok(PhoneRegistrationState {
-            email_taken: found.remove(&credential_key).is_some(),
+            // An unproven claim is taken over by the sign-up: only a proven one refuses it.
+            email_taken: found.remove(&credential_key).is_some_and(|credential| {
+                matches!(
+                    credential.get("email_verified"),
+                    Some(AttributeValue::Bool(true))
+                )
+            }),
             phone_owner: holder(found.remove(&owner_key)),
             code,
         })

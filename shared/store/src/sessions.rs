@@ -12,8 +12,8 @@
 //! so an erasure finds every token of a user from their sessions.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::UserId;
 use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS, Standing};
-use domain::{Email, UserId};
 use serde::Deserialize;
 
 use crate::StoreError;
@@ -21,6 +21,7 @@ use crate::expr::Expression;
 use crate::item::{get_consistent, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::login_attempts::{Reservation, credential_as_read};
+use crate::password::PasswordAccount;
 use crate::profile_item::ERASURE;
 use crate::session_epoch::generation_is;
 use crate::session_item::{NewSession, open_items, token_put};
@@ -83,14 +84,14 @@ impl SessionStore {
     pub async fn open(
         &self,
         session: &NewSession<'_>,
-        email: &Email,
+        account: &PasswordAccount,
         password_hash: &str,
         reservation: &Reservation,
     ) -> Result<bool, StoreError> {
         let mut items = open_items(&self.table, session)?;
         items.push(credential_as_read(
             &self.table,
-            email,
+            &account.credential_key(),
             session.user,
             session.scope,
             password_hash,

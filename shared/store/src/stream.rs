@@ -249,9 +249,14 @@ fn credential_changes(record: &StreamRecord, email: &str) -> Vec<Change> {
         return Vec::new();
     }
     let verified = |i: Option<&Item>| flag(i, "email_verified") || flag(i, "phone_verified");
+    // A sign-up that took over an unproven claim replaces the credential in place.
+    let taken_over =
+        record.kind == RecordKind::Modify && text_of(old, "user_id") != text_of(new, "user_id");
     let mut changes = Vec::new();
     // A credential moved to a new address (an email change) is no new account.
-    if record.kind == RecordKind::Insert && !new.is_some_and(|i| i.contains_key(MOVED_AT)) {
+    let inserted =
+        record.kind == RecordKind::Insert && !new.is_some_and(|i| i.contains_key(MOVED_AT));
+    if inserted || taken_over {
         changes.push(Change {
             event_type: EventType::AccountRegistered,
             aggregate: Aggregate::Credential,
@@ -262,14 +267,14 @@ fn credential_changes(record: &StreamRecord, email: &str) -> Vec<Change> {
             }),
         });
     }
-    if number(new, PASSWORD_CHANGES) > number(old, PASSWORD_CHANGES) {
+    if number(new, PASSWORD_CHANGES) > number(old, PASSWORD_CHANGES) && !taken_over {
         changes.push(Change {
             event_type: EventType::PasswordChanged,
             aggregate: Aggregate::Credential,
             data: json!({ "reason": text_of(new, PASSWORD_REASON) }),
         });
     }
-    if verified(new) && !verified(old) && record.kind == RecordKind::Modify {
+    if verified(new) && !verified(old) && record.kind == RecordKind::Modify && !taken_over {
         changes.push(Change {
             event_type: EventType::AccountVerified,
             aggregate: Aggregate::Credential,

@@ -155,7 +155,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
                 password_matches(password, None).await;
                 return Err(Refusal::BadCredentials);
             }
-            Attempt::Allowed(account, reservation) => (account, reservation),
+            Attempt::Allowed(account, reservation) => (*account, reservation),
         };
         let (user, credential) = (&account.user, &account.credential);
         // The sign-out generation is read while the password hashes: no time added.
@@ -181,7 +181,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         let checked = &credential.password_hash;
         if !self
             .sessions
-            .open(&refresh.session(), &account.login, checked, &reservation)
+            .open(&refresh.session(), &account, checked, &reservation)
             .await?
         {
             return Err(Refusal::BadCredentials);

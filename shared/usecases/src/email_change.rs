@@ -96,11 +96,13 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
         if !expected.holds_for(Some(profile)) {
             return Err(Refusal::VersionConflict);
         }
+        // An account whose unproven address another sign-up took holds none: it gets
+        // one the same way, confirmed from its proven number.
         let current = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let Some(current) = current else {
-            return Err(Refusal::NoCredential);
-        };
-        if current.normalized() == new_email.normalized() {
+        if current
+            .as_ref()
+            .is_some_and(|c| c.normalized() == new_email.normalized())
+        {
             return Ok(Outcome::Unchanged);
         }
         if patch
@@ -127,9 +129,9 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
             .and_then(|p| PhoneNumber::parse(p).ok());
         let proof = self
             .accounts
-            .load_change_confirmation(user, Some(&current), phone.as_ref())
+            .load_change_confirmation(user, current.as_ref(), phone.as_ref())
             .await?;
-        let confirmation = confirmation(&proof, &current, phone.as_ref())?;
+        let confirmation = confirmation(&proof, current.as_ref(), phone.as_ref())?;
         match (&patch.token, &patch.token_checksum) {
             (Some(token), Some(checksum)) if !patch.resend => {
                 let codes = (token, checksum);
@@ -295,13 +297,13 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
 /// Where the checksum goes: the current email when proven, else the proven number.
 fn confirmation<'a>(
     proof: &'a ProofState,
-    current: &'a Email,
+    current: Option<&'a Email>,
     phone: Option<&'a PhoneNumber>,
 ) -> Result<Confirmation<'a>, Refusal> {
-    let to = if proof.email_proven() {
-        Destination::Email(current)
-    } else {
-        Destination::Phone(phone.ok_or(Refusal::NoProvenAddress)?)
+    let to = match (current.filter(|_| proof.email_proven()), phone) {
+        (Some(email), _) => Destination::Email(email),
+        (None, Some(phone)) => Destination::Phone(phone),
+        (None, None) => return Err(Refusal::NoProvenAddress),
     };
     let code = proof.code(to).ok_or(Refusal::NoProvenAddress)?;
     Ok(Confirmation { to, code })

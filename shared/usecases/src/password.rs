@@ -194,14 +194,10 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         let Some(account) = self.accounts.password_account_of(user).await? else {
             return Err(Refusal::NoPassword);
         };
+        let login = account.login().ok_or(Refusal::NoPassword)?;
         let credential = match self
             .accounts
-            .begin_login(
-                Destination::Email(&account.login),
-                source,
-                self.limits,
-                now.timestamp(),
-            )
+            .begin_login(login, source, self.limits, now.timestamp())
             .await?
         {
             Attempt::Limited { retry_after_secs } => {

@@ -185,8 +185,8 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
                 RegisterError::EmailTaken => Refusal::EmailTaken,
                 RegisterError::PhoneTaken => Refusal::PhoneTaken,
                 RegisterError::CodeGone => CodeRefusal::Expired.into(),
-                RegisterError::UserExists => {
-                    StoreError::Failed("a generated user id collided".into()).into()
+                other @ (RegisterError::UserExists | RegisterError::EarlierChanged) => {
+                    StoreError::Failed(format!("a phone sign-up cannot fail so: {other}")).into()
                 }
                 RegisterError::Store(e) => e.into(),
             })?;

@@ -597,6 +597,8 @@ async fn anonymous_sign_up_probes_spend_the_source_budget() {
     )
     .await
     .unwrap();
+    // Proven: an unproven address is taken over by a sign-up instead of refusing it.
+    integration_tests::prove_email(&env, taken_email.as_str()).await;
     let seed000 = |email: &str, phone: &str| {
         json!({
             "email": email, "password": "correct horse battery", "phone": phone,

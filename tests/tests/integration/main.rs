@@ -8,6 +8,7 @@ mod accounts_store;
 mod authorizer;
 mod avatar;
 mod change_events;
+mod claims;
 mod code_tries;
 mod consents;
 mod email;

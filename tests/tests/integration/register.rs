@@ -202,6 +202,12 @@ async fn a_taken_number_or_email_is_refused_before_any_code() {
     let r = post(&env, "/users/register", body(&unique_email(), &phone)).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "phone_taken");
+    // The email is unproven: it refuses nothing (another sign-up takes it over). Proven,
+    // it refuses before any code.
+    let other_phone = fresh_phone();
+    let r = post(&env, "/users/register", body(&email, &other_phone)).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    integration_tests::prove_email(&env, &email).await;
     let r = post(&env, "/users/register", body(&email, &fresh_phone())).await;
     assert_eq!(r.status, 400);
     assert!(r.json()["errors"]["email"].is_array(), "{}", r.json());

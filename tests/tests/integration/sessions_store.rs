@@ -60,7 +60,7 @@ async fn world(first: &str) -> World {
                 generation: 0,
                 now,
             },
-            &email,
+            &integration_tests::password_account(&user, &email, STUB_HASH),
             STUB_HASH,
             &counted,
         )
@@ -303,7 +303,8 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
     let counted = reservation(&w.env, &email).await;
     let open = |family: &'static str, scope: &'static str| {
         let hash = token();
-        let (sessions, user, email, client, now) = (&w.sessions, &w.user, &email, &client, w.now);
+        let (sessions, user, client, now) = (&w.sessions, &w.user, &client, w.now);
+        let account = integration_tests::password_account(user, &email, STUB_HASH);
         let counted = &counted;
         async move {
             let session = store::NewSession {
@@ -316,7 +317,7 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
                 now,
             };
             sessions
-                .open(&session, email, STUB_HASH, counted)
+                .open(&session, &account, STUB_HASH, counted)
                 .await
                 .unwrap()
         }
