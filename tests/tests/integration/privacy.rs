@@ -1132,3 +1132,98 @@ async fn an_erasure_resets_no_cap_and_burns_no_code_of_an_address_or_number_it_n
     let r = register(with_code).await;
     assert_eq!(r.status, 201, "the holder's code still works: {}", r.json());
 }
+
+/// Logins racing a partner's erasure, run for real: whichever way each race goes, no
+/// session outlives the erasure, nothing of the account is left but its tombstone, and
+/// the address and the number sign up again.
+#[tokio::test]
+async fn logins_racing_an_erasure_leave_nothing_behind_it() {
+    let env = TestEnv::new().await;
+    let (email, phone) = (
+        format!("racer-{:08x}@example.com", rand::random::<u32>()),
+        fresh_phone(),
+    );
+    let user = integration_tests::verified_account(&env, &email, PASSWORD, ("Ada", "L")).await;
+    let token = api_token(&env, &["users:delete"]).await;
+    // Spread over two logins' time, the erasure in the middle, so that some logins end
+    // before it, some read the account before it and open their session after it began,
+    // and some start after it: the answers must hold however the races fall; the spread,
+    // measured on this machine, only makes each kind of race likely.
+    let started = std::time::Instant::now();
+    let warm_up = json!({"email": email, "password": PASSWORD});
+    let r = env
+        .request("POST", "/auth/login")
+        .from_ip("192.0.2.1")
+        .json(warm_up)
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let one_login = started.elapsed();
+    let warm_refresh = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    let logins = (0..8u32).map(|i| {
+        let (env, email) = (&env, email.clone());
+        async move {
+            tokio::time::sleep(one_login * i / 4).await;
+            env.request("POST", "/auth/login")
+                .from_ip(&format!("198.51.100.{i}"))
+                .json(json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+        }
+    });
+    let erasure = async {
+        tokio::time::sleep(one_login).await;
+        call(
+            &env,
+            "POST",
+            "/api/v1/users/delete",
+            &token,
+            json!({"user_ids": [user]}),
+        )
+        .await
+    };
+    let (answers, erased) = tokio::join!(futures_util::future::join_all(logins), erasure);
+    assert_eq!(erased.status, 200, "{}", erased.json());
+    assert_eq!(
+        erased.json()["result_data"]["successful_user_ids"],
+        json!([user])
+    );
+    let r = env
+        .request("POST", "/auth/refresh")
+        .json(json!({"refresh_token": warm_refresh}))
+        .send()
+        .await;
+    assert_eq!(
+        r.status, 401,
+        "the session from before the erasure ended with it"
+    );
+    for answer in &answers {
+        let status = answer.status.as_u16();
+        assert!([200, 401].contains(&status), "{status}: {}", answer.json());
+        if status == 200 {
+            let refresh = answer.json()["refresh_token"].as_str().unwrap().to_owned();
+            let r = env
+                .request("POST", "/auth/refresh")
+                .json(json!({"refresh_token": refresh}))
+                .send()
+                .await;
+            assert_eq!(r.status, 401, "a session outlived the erasure");
+        }
+    }
+    let items = env.scan_all().await;
+    let left: Vec<String> = items
+        .iter()
+        .filter(|i| {
+            let named = |name: &str| match i.get(name) {
+                Some(AttributeValue::S(v)) => v.contains(&user) || v.contains(&email),
+                _ => false,
+            };
+            named("pk") || named("user_id")
+        })
+        .map(|i| format!("{:?}/{:?}", i.get("pk"), i.get("sk")))
+        .collect();
+    assert_eq!(left.len(), 1, "only the tombstone: {left:?}");
+    assert!(left[0].contains("PROFILE"), "{left:?}");
+    let again = sign_up(&env, &email, &phone).await;
+    assert_ne!(again["profile"]["user_id"], json!(user));
+}
