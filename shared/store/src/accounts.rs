@@ -68,17 +68,22 @@ impl AccountStore {
         crate::SmsQuota::new(self.client.clone(), &self.table)
     }
 
-    /// Sets the scopes an operator grants the account of `email` (`users:admin`); its
-    /// next logins carry them. Returns the account's user id, `None` if no account.
+    /// Sets the scopes an operator grants the account of the proven `email`
+    /// (`users:admin`); its next logins carry them. Returns the account's user id, `None`
+    /// if no account has proven the address.
     pub async fn set_grants(
         &self,
         email: &Email,
         scope: &str,
     ) -> Result<Option<UserId>, StoreError> {
+        // Only to a proven address: an unproven one may pass to another sign-up. The
+        // version counts the change, so a takeover racing it is refused.
         let mut e = Expression::default();
-        let pk = e.name(PK);
-        e.condition(format!("attribute_exists({pk})"));
+        let (pk, proven) = (e.name(PK), e.name("email_verified"));
+        let yes = e.value(AttributeValue::Bool(true));
+        e.condition(format!("attribute_exists({pk}) AND {proven} = {yes}"));
         e.set("scope", AttributeValue::S(scope.to_owned()));
+        e.count_write(crate::profile_item::VERSION);
         let result = update_item(&self.client, &self.table, &ItemKey::credential(email), e)
             .return_values(ReturnValue::AllNew)
             .send()

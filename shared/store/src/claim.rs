@@ -4,10 +4,13 @@
 //! - an account with nothing but the claim (a sign-up by email, never proven) is
 //!   deleted: its profile becomes the erasure's tombstone, so the change stream says
 //!   `account.deleted`, and its consent log and audit entries go;
-//! - an account with more (a proven number, an image, a card, segments, sessions) keeps
-//!   all of it but the address: its profile loses the email (the stream says
-//!   `email.changed`), its password moves under the account
-//!   (`ItemKey::user_credential`), and an audit entry says why.
+//! - an account with more and a proven number (a sign-up by phone) keeps all of it but
+//!   the address: its profile loses the email (the stream says `email.changed`), its
+//!   password moves under the account (`ItemKey::user_credential`) and it logs in by its
+//!   number, and an audit entry says why;
+//! - an account with more and no proven number keeps the claim: taking it would leave
+//!   the account no way in. So does a claim whose code is live: its claimant may be
+//!   typing it.
 //!
 //! Either way the earlier claim's pending code is deleted, and every write is conditioned
 //! on what was read: the credential still the earlier account's and unproven, its profile
@@ -15,16 +18,16 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use domain::otp::Purpose;
+use domain::otp::{Challenge, Purpose};
 use domain::privacy::ErasedBy;
 use domain::{Actor, Email, Profile, ProfilePatch, Source, UserId, timestamp};
 
 use crate::StoreError;
 use crate::account_audit::{FieldChange, FieldChanges, audit_put};
 use crate::accounts::{AccountStore, MOVED_AT};
-use crate::batch::query_partition;
+use crate::batch::{batch_get, query_partition};
 use crate::expr::Expression;
-use crate::item::{Item, get_consistent, key_of, text};
+use crate::item::{Item, key_of, text};
 use crate::keys::{AUDIT_PREFIX, CONSENT_LOG_PREFIX, ItemKey, OTP_PREFIX, PK, PROFILE_SK, SK};
 use crate::privacy::{ERASED_AT, ERASED_BY};
 use crate::profile_item::{ERASED, ERASURE, Guard, VERSION, live_profile, update_expression};
@@ -40,6 +43,11 @@ pub(crate) enum Claim {
     Free,
     /// Proven by its account: nobody takes it.
     Proven,
+    /// Unproven, with a live code: its claimant may be proving it; nobody takes it now.
+    BeingProven,
+    /// Unproven, but its account holds more than the claim and has no proven number:
+    /// taking the address would leave it with no way in.
+    Stranding,
     Unproven(EarlierClaim),
 }
 
@@ -64,10 +72,19 @@ enum Fate {
 }
 
 impl AccountStore {
-    /// The claim on `email`, with what its account holds when it is unproven.
-    pub(crate) async fn claim_on(&self, email: &Email) -> Result<Claim, StoreError> {
+    /// The claim on `email` at `now`, with what its account holds when it is unproven.
+    /// `proven`: the taker proved the address, so a claimant's live code keeps nothing.
+    pub(crate) async fn claim_on(
+        &self,
+        email: &Email,
+        now: i64,
+        proven: bool,
+    ) -> Result<Claim, StoreError> {
         let key = ItemKey::credential(email);
-        let Some(credential) = get_consistent(&self.client, &self.table, &key).await? else {
+        let code = ItemKey::email_challenge(email, Purpose::VerifyEmail);
+        let mut found =
+            batch_get(&self.client, &self.table, vec![key.clone(), code.clone()]).await?;
+        let Some(credential) = found.remove(&key) else {
             return Ok(Claim::Free);
         };
         if matches!(
@@ -75,6 +92,16 @@ impl AccountStore {
             Some(AttributeValue::Bool(true))
         ) {
             return Ok(Claim::Proven);
+        }
+        // Its claimant may be proving it right now: a live code keeps it theirs, so nobody
+        // deletes a sign-up while its holder types the code. A squatter's own codes to the
+        // address are few (the address's hourly cap), so it keeps no claim for long.
+        let challenge: Option<Challenge> = found
+            .remove(&code)
+            .map(serde_dynamo::from_item)
+            .transpose()?;
+        if !proven && challenge.is_some_and(|c| c.digest.is_some() && c.code_expires_at > now) {
+            return Ok(Claim::BeingProven);
         }
         let user = text(&credential, "user_id")
             .and_then(|u| UserId::parse(u).ok())
@@ -95,7 +122,11 @@ impl AccountStore {
                 version: profile.version,
                 others: others.iter().filter_map(key_of).collect(),
             },
-            Some(profile) => Fate::Kept(Box::new(profile)),
+            // It logs in by its number, and keeps all it holds.
+            Some(profile) if profile.phone_verified => Fate::Kept(Box::new(profile)),
+            // Data (segments, partner identifiers, an image) and no other way in: without
+            // the address nobody could reach it to use, change or erase it.
+            Some(_) => return Ok(Claim::Stranding),
         };
         Ok(Claim::Unproven(EarlierClaim {
             user,
@@ -141,7 +172,8 @@ impl EarlierClaim {
     }
 
     /// What the earlier account's side of the takeover writes, besides the new
-    /// credential: conditioned on its profile as read. `by` names the new account.
+    /// credential: conditioned on its profile as read. `by` is the sign-up's actor, whose
+    /// request the audit entry names.
     pub(crate) fn items(
         &self,
         table: &str,
@@ -175,9 +207,11 @@ impl EarlierClaim {
                         to: serde_json::Value::Null,
                     },
                 )]);
+                // Who took the address is not this account's business: the entry names
+                // the rule, and the request for support to follow.
                 let actor = Actor {
                     source: Source::System,
-                    actor: by.actor.clone(),
+                    actor: "unproven_address_taken_over".to_owned(),
                     request_id: by.request_id.clone(),
                 };
                 items.push(audit_put(table, user, &actor, now, &changes)?);

@@ -13,6 +13,7 @@ use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch, UserId, timestamp
 use crate::StoreError;
 use crate::account_audit::{FieldChange, audit_put, patch_changes};
 use crate::accounts::{AccountStore, MOVED_AT};
+use crate::claim::{Claim, EarlierClaim};
 use crate::codes::{CodeKind, OneTimeCode, SpentCode};
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent};
@@ -69,6 +70,8 @@ enum Guarded {
     Profile,
     OldCredential,
     NewCredential,
+    /// The side of an earlier, unproven claim on the new address.
+    Earlier,
     Number,
     Code,
     Other,
@@ -81,6 +84,8 @@ impl AccountStore {
         now: DateTime<Utc>,
     ) -> Result<Profile, ContactError> {
         let mut read = change.read.cloned();
+        // An unproven claim on the new address, taken over: the holder proved the address.
+        let mut taking: Option<EarlierClaim> = None;
         for _ in 0..ATTEMPTS {
             let profile = match read.take() {
                 Some(profile) => profile,
@@ -92,14 +97,25 @@ impl AccountStore {
                     .flatten()
                     .ok_or(ContactError::NotFound)?,
             };
-            let Some((items, next)) = self.contact_items(change, &profile, now).await? else {
+            let built = self.contact_items(change, &profile, now, taking.as_ref());
+            let Some((items, next)) = built.await? else {
                 return Ok(profile);
             };
             match items.send(&self.client).await? {
                 Verdict::Done => return Ok(next),
                 Verdict::Conflict => {}
                 Verdict::Refused(guard) => match guard {
+                    Guarded::NewCredential if taking.is_none() && !change.codes.is_empty() => {
+                        let email = change.email.ok_or(ContactError::EmailTaken)?;
+                        match self.claim_on(email, now.timestamp(), true).await? {
+                            Claim::Free => {}
+                            Claim::Unproven(claim) => taking = Some(claim),
+                            _ => return Err(ContactError::EmailTaken),
+                        }
+                    }
                     Guarded::NewCredential => return Err(ContactError::EmailTaken),
+                    // The earlier claimant changed since read: read it again.
+                    Guarded::Earlier => taking = None,
                     Guarded::Number => return Err(ContactError::PhoneTaken),
                     Guarded::Code => return Err(ContactError::CodeGone),
                     // The profile or the old credential changed since read: read again.
@@ -119,6 +135,7 @@ impl AccountStore {
         change: &ContactChange<'_>,
         before: &Profile,
         now: DateTime<Utc>,
+        taking: Option<&EarlierClaim>,
     ) -> Result<Option<(Tagged<Guarded>, Profile)>, ContactError> {
         let user = change.user;
         let new_email = change.email.filter(|e| {
@@ -153,9 +170,14 @@ impl AccountStore {
             if credential.get("user_id") != Some(&me) {
                 return Err(ContactError::NoCredential);
             }
+            // As read: a new password or grant landing meanwhile is not undone by the copy.
             let mut d = Expression::default();
-            let (owner, me_v) = (d.name("user_id"), d.value(me));
-            d.condition(format!("{owner} = {me_v}"));
+            let (owner, me_v, version) = (d.name("user_id"), d.value(me), d.name(VERSION));
+            let as_read = match credential.get(VERSION) {
+                Some(v) => format!("{version} = {}", d.value(v.clone())),
+                None => format!("attribute_not_exists({version})"),
+            };
+            d.condition(format!("{owner} = {me_v} AND {as_read}"));
             rest.push((Guarded::OldCredential, delete(&self.table, &old_key, d)?));
             // The same password and grants under the new address, proven by the token
             // or vouched for by the administrator; no login window carries over.
@@ -169,8 +191,17 @@ impl AccountStore {
                 .entry(VERSION.into())
                 .or_insert_with(|| AttributeValue::N("1".into()));
             let mut c = Expression::default();
-            let pk = c.name(PK);
-            c.condition(format!("attribute_not_exists({pk})"));
+            match taking {
+                Some(claim) => {
+                    claim.condition(&mut c);
+                    let earlier = claim.items(&self.table, email, change.actor, now)?;
+                    rest.extend(earlier.into_iter().map(|item| (Guarded::Earlier, item)));
+                }
+                None => {
+                    let pk = c.name(PK);
+                    c.condition(format!("attribute_not_exists({pk})"));
+                }
+            }
             rest.push((Guarded::NewCredential, put(&self.table, credential, c)?));
             p.set("email", AttributeValue::S(email.as_str().to_owned()));
             changes.insert(
@@ -237,6 +268,8 @@ pub struct EmailChangeState {
     pub profile: Option<Profile>,
     /// The account the new address belongs to, if any.
     pub new_owner: Option<String>,
+    /// Whether that account proved it (an unproven claim passes to whoever proves it).
+    pub new_owner_proved: bool,
     pub code: OneTimeCode,
 }
 
@@ -262,6 +295,9 @@ impl AccountStore {
                 .map(writable_profile)
                 .transpose()?
                 .flatten(),
+            new_owner_proved: found.get(&credential_key).is_some_and(|c| {
+                matches!(c.get("email_verified"), Some(AttributeValue::Bool(true)))
+            }),
             new_owner: holder(found.remove(&credential_key)),
             code,
         })

@@ -119,10 +119,15 @@ impl AccountStore {
             other => return other.map(|()| profile),
         }
         for _ in 0..3 {
-            let claim = match self.claim_on(account.email).await? {
+            let claim = match self
+                .claim_on(account.email, account.now.timestamp(), false)
+                .await?
+            {
                 // Released since: the plain sign-up once more.
                 Claim::Free => None,
-                Claim::Proven => return Err(RegisterError::EmailTaken),
+                Claim::Proven | Claim::BeingProven | Claim::Stranding => {
+                    return Err(RegisterError::EmailTaken);
+                }
                 Claim::Unproven(claim) => Some(claim),
             };
             let (mut items, profile) = build(claim.as_ref())?;

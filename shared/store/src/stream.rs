@@ -173,6 +173,10 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     if sk == SESSIONS_SK {
         return Ok(sessions_changes(old, new));
     }
+    // The password of an account that holds no address (its claim was taken over).
+    if sk == CREDENTIAL_SK {
+        return Ok(credential_changes(record, ""));
+    }
     // A card asked for: the loyalty sync creates its member. The number stays out of
     // the event, as out of logs.
     if sk == LOYALTY_SK && record.kind == RecordKind::Insert {
@@ -332,6 +336,18 @@ mod tests {
             types(&record(RecordKind::Remove, Some(before), None)),
             ["ci.deleted"]
         );
+    }
+
+    #[test]
+    fn a_credential_kept_under_the_account_announces_its_new_passwords() {
+        let mut before = item(&[("pk", "USER#u"), ("sk", "CREDENTIAL"), ("user_id", "u")]);
+        before.insert(PASSWORD_CHANGES.into(), AttributeValue::N("0".into()));
+        let mut after = before.clone();
+        after.insert(PASSWORD_CHANGES.into(), AttributeValue::N("1".into()));
+        after.insert(PASSWORD_REASON.into(), AttributeValue::S("reset".into()));
+        let r = record(RecordKind::Modify, Some(before), Some(after));
+        assert_eq!(types(&r), ["password.changed"]);
+        assert_eq!(events_of(&r).unwrap()[0].user_id, "u");
     }
 
     #[test]

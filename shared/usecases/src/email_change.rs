@@ -112,10 +112,13 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
         {
             return Err(Refusal::PhoneAlsoChanging);
         }
-        if state
-            .new_owner
-            .as_deref()
-            .is_some_and(|owner| owner != user.as_str())
+        // Another account's unproven claim passes to whoever proves the address: this
+        // change proves it by the token.
+        if state.new_owner_proved
+            && state
+                .new_owner
+                .as_deref()
+                .is_some_and(|owner| owner != user.as_str())
         {
             // Learning that an address is taken costs a send: no free oracle.
             let now = self.codes.clock.now().timestamp();

@@ -162,7 +162,7 @@ async fn the_owner_takes_over_an_address_a_stranger_typed_at_a_phone_sign_up() {
         .find(|i| s(i, "pk") == Some(&profile_key) && s(i, "sk").unwrap().starts_with("AUDIT#"))
         .expect("an audit entry on the stranger's account");
     assert_eq!(s(audit, "source"), Some("system"));
-    assert_eq!(s(audit, "actor"), Some(owner.as_str()));
+    assert_eq!(s(audit, "actor"), Some("unproven_address_taken_over"));
 
     // The stranger may still add an address, confirmed from the number.
     let theirs = unique_email("stranger");
@@ -196,7 +196,10 @@ async fn a_pending_email_sign_up_is_replaced_and_its_code_stops_working() {
     let first_code = six_digits(&emails_to(&email)[0].1);
     let before = env.scan_all().await;
 
-    env.clock.advance(chrono::Duration::seconds(61));
+    // While its code lives, its claimant may be typing it: nobody takes the address.
+    let r = email_sign_up(&env, &email).await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    env.clock.advance(chrono::Duration::seconds(181));
     let r = email_sign_up(&env, &email).await;
     assert_eq!(r.status, 201, "{}", r.json());
     let second = r.json()["data"]["id"].as_str().unwrap().to_owned();
@@ -248,6 +251,7 @@ async fn concurrent_sign_ups_with_one_unproven_address_leave_one_holder() {
     let env = TestEnv::new().await;
     let email = unique_email("contested");
     assert_eq!(email_sign_up(&env, &email).await.status, 201);
+    env.clock.advance(chrono::Duration::seconds(181));
     let phones: Vec<String> = (0..3).map(|_| fresh_phone()).collect();
     let mut with_codes = Vec::new();
     for (n, phone) in phones.iter().enumerate() {
@@ -300,4 +304,80 @@ async fn concurrent_sign_ups_with_one_unproven_address_leave_one_holder() {
         .map(|i| s(i, "user_id").unwrap())
         .collect();
     assert_eq!(showing, [holder.as_str()], "{statuses:?}");
+}
+
+/// An account that holds more than its unproven claim and has no proven number keeps the
+/// claim: without the address it would have no way in, for its holder to use, change or
+/// erase what it holds.
+#[tokio::test]
+async fn an_account_with_data_and_no_other_way_in_keeps_its_claim() {
+    let env = TestEnv::new().await;
+    let email = unique_email("entangled");
+    let r = email_sign_up(&env, &email).await;
+    assert_eq!(r.status, 201);
+    let first = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let token = integration_tests::api_token(&env, &["ci:write"]).await;
+    let r = env
+        .request("POST", "/api/v1/users/ci/update")
+        .bearer(&token)
+        .json(json!({"user_ci_properties": [
+            {"user_id": first, "properties": {"kakao_id": "0123456789"}}
+        ]}))
+        .send()
+        .await;
+    assert_eq!(
+        r.json()["result_data"]["successful_user_ids"],
+        json!([first]),
+        "{}",
+        r.json()
+    );
+    env.clock.advance(chrono::Duration::seconds(181));
+    let r = email_sign_up(&env, &email).await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    let items = env.scan_all().await;
+    let credential = item(&items, &format!("EMAIL#{email}"), "CREDENTIAL").unwrap();
+    assert_eq!(s(&credential, "user_id"), Some(first.as_str()));
+}
+
+/// An email change proves the new address by its token: it takes over another account's
+/// unproven claim on it, even one whose code is live, as a sign-up that proved it would.
+#[tokio::test]
+async fn an_email_change_that_proves_the_address_takes_an_unproven_claim_over() {
+    let env = TestEnv::new().await;
+    let (contested, current) = (unique_email("contested"), unique_email("current"));
+    let r = email_sign_up(&env, &contested).await;
+    assert_eq!(r.status, 201);
+    let pending = r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let holder = integration_tests::verified_account(&env, &current, PASSWORD, ("Vera", "V")).await;
+    let patch = |body: Value| {
+        env.request("PATCH", "/users/profile")
+            .bearer(&user_token_with(&holder, &[]))
+            .json(body)
+            .send()
+    };
+    let r = patch(json!({"email": contested})).await;
+    assert_eq!(
+        r.status,
+        202,
+        "an unproven claim refuses no change: {}",
+        r.json()
+    );
+    let mail = emails_to(&contested);
+    let token = six_digits(&mail.last().unwrap().1);
+    let checksum = six_digits(&emails_to(&current).last().unwrap().1);
+    let r = patch(json!({"email": contested, "token": token, "token_checksum": checksum})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let items = env.scan_all().await;
+    let credential = item(&items, &format!("EMAIL#{contested}"), "CREDENTIAL").unwrap();
+    assert_eq!(s(&credential, "user_id"), Some(holder.as_str()));
+    let tombstone = item(&items, &format!("USER#{pending}"), "PROFILE").unwrap();
+    assert_eq!(
+        s(&tombstone, "erasure"),
+        Some("erased"),
+        "the pending sign-up is gone"
+    );
+    assert_eq!(
+        login(&env, json!({"email": contested, "password": PASSWORD})).await,
+        200
+    );
 }
