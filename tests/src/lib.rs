@@ -421,6 +421,16 @@ impl TestEnvBuilder {
         let gateway =
             local_api::gateway(&template, &platform).expect("every template route is wired");
         calls.reset();
+        // Logins are counted in fixed 15-minute windows: a test that began in a window's
+        // last minutes would see its counts start again half-way. Start where at least
+        // five minutes are left (the clock moves at most five minutes ahead, well inside
+        // the hour the tests' tokens live).
+        let window = domain::login::LoginLimits::default().window_secs;
+        let into_window = platform.clock.now().timestamp().rem_euclid(window);
+        if into_window > window - 300 {
+            let to_next = window - into_window + 1;
+            platform.clock.advance(chrono::Duration::seconds(to_next));
+        }
         TestEnv {
             table,
             dynamodb,

@@ -144,6 +144,14 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The number the account proved, if it has one.
+    pub fn proven_phone(&self) -> Option<PhoneNumber> {
+        self.phone
+            .as_deref()
+            .filter(|_| self.phone_verified)
+            .and_then(|p| PhoneNumber::parse(p).ok())
+    }
+
     /// The state before a profile's first write.
     pub fn empty(user: &UserId, now: DateTime<Utc>) -> Self {
         let now = timestamp(now);

@@ -220,13 +220,7 @@ impl AccountStore {
                 claim_phone(&self.table, phone, user, &timestamp(now))?,
             ));
             // Only a proven number holds a marker to give up (see `commit_phone_change`).
-            if let Some(old) = before
-                .phone
-                .as_deref()
-                .filter(|_| before.phone_verified)
-                .and_then(|p| PhoneNumber::parse(p).ok())
-                .filter(|old| old != phone)
-            {
+            if let Some(old) = before.proven_phone().filter(|old| old != phone) {
                 rest.push((Guarded::Other, release_phone(&self.table, &old, user)?));
             }
             // The administrator vouches for the number as for the email.

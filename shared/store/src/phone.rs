@@ -133,9 +133,7 @@ impl ProfileStore {
         let old_phone = before
             .profile
             .as_ref()
-            .filter(|p| p.phone_verified)
-            .and_then(|p| p.phone.as_deref())
-            .and_then(|p| PhoneNumber::parse(p).ok())
+            .and_then(Profile::proven_phone)
             .filter(|old| old != phone);
         if let Some(old) = &old_phone {
             items.push(Part::Other, release_phone(&self.table, old, user)?);

@@ -125,11 +125,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
             codes::charge(&self.codes.policy, &state.code, now).await?;
             return Err(Refusal::EmailTaken);
         }
-        let phone = profile
-            .phone
-            .as_deref()
-            .filter(|_| profile.phone_verified)
-            .and_then(|p| PhoneNumber::parse(p).ok());
+        let phone = profile.proven_phone();
         let proof = self
             .accounts
             .load_change_confirmation(user, current.as_ref(), phone.as_ref())

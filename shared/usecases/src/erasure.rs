@@ -261,11 +261,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             return Err(Refusal::NotFound);
         };
         let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let phone = profile
-            .phone
-            .as_deref()
-            .filter(|_| profile.phone_verified)
-            .and_then(|p| PhoneNumber::parse(p).ok());
+        let phone = profile.proven_phone();
         let state = self
             .eraser
             .privacy

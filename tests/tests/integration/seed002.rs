@@ -72,21 +72,7 @@ async fn post_urlencoded(env: &TestEnv, path: &str, user: &str, form: &str) -> G
 
 /// An account signed up by phone (seed 000), so its number is verified.
 async fn account(env: &TestEnv, email: &str, phone: &str) -> String {
-    let body = json!({"first_name": "Ada", "last_name": "Lovelace", "email": email,
-        "password": "correct horse battery", "phone": phone, "date_of_birth": "1990-12-10"});
-    env.request("POST", "/users/register")
-        .json(body.clone())
-        .send()
-        .await;
-    let mut body = body;
-    body["code"] = json!(last_code_to(phone));
-    let r = env
-        .request("POST", "/users/register")
-        .json(body)
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json());
-    r.json()["profile"]["user_id"].as_str().unwrap().to_owned()
+    integration_tests::phone_account(env, email, phone, "correct horse battery").await
 }
 
 fn unique_email(name: &str) -> String {
