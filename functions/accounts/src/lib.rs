@@ -247,10 +247,7 @@ fn refused(refusal: Refusal) -> ApiError {
             "account_not_verified",
             "verify the email address with the code sent to it (POST /users/verify) first",
         ),
-        Refusal::Limited { retry_after_secs } => ApiError::rate_limited(
-            retry_after_secs.max(1) as u64,
-            "too many login attempts; wait before trying again",
-        ),
+        Refusal::Limited { retry_after_secs } => ApiError::passwords_limited(retry_after_secs),
         Refusal::RefreshRefused => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_refresh_token",

@@ -157,10 +157,7 @@ fn refused(refusal: Refusal) -> ApiError {
             "invalid_credentials",
             "the current password is wrong",
         ),
-        Refusal::Limited { retry_after_secs } => ApiError::rate_limited(
-            retry_after_secs.max(1) as u64,
-            "too many wrong passwords; wait before trying again",
-        ),
+        Refusal::Limited { retry_after_secs } => ApiError::passwords_limited(retry_after_secs),
         Refusal::NoPassword => ApiError::new(
             StatusCode::BAD_REQUEST,
             "no_password",

@@ -217,10 +217,9 @@ fn refused(refusal: erasure::Refusal) -> ApiError {
         Refusal::NotFound => ApiError::not_found("no such user"),
         Refusal::AlreadyErased => ApiError::account_erased(),
         Refusal::WrongPassword => ApiError::invalid_credentials("the password is wrong"),
-        Refusal::PasswordLimited { retry_after_secs } => ApiError::rate_limited(
-            retry_after_secs.max(1) as u64,
-            "too many wrong passwords; wait before trying again",
-        ),
+        Refusal::PasswordLimited { retry_after_secs } => {
+            ApiError::passwords_limited(retry_after_secs)
+        }
         Refusal::NoProofPossible => ApiError::new(
             StatusCode::FORBIDDEN,
             "erasure_proof_unavailable",

@@ -184,6 +184,15 @@ impl ApiError {
             .with_retry_after(retry_after_secs)
     }
 
+    /// The login throttle's answer to a password check (a login, a change, an erasure's
+    /// proof): the seconds until its window opens again, at least one.
+    pub fn passwords_limited(retry_after_secs: i64) -> Self {
+        Self::rate_limited(
+            retry_after_secs.max(1) as u64,
+            "too many wrong passwords; wait before trying again",
+        )
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
