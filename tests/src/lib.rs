@@ -636,6 +636,25 @@ pub async fn phone_account(env: &TestEnv, email: &str, phone: &str, password: &s
     r.json()["profile"]["user_id"].as_str().unwrap().to_owned()
 }
 
+/// Runs `profilectl` against the test's table, bucket and key, as support staff would
+/// against a stack.
+pub fn profilectl(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    let bucket = &env.platform.settings.require_avatars().unwrap().bucket;
+    std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "-p", "profilectl", "--"])
+        .args(args)
+        .current_dir(workspace_root())
+        .env("AWS_ENDPOINT_URL", emulator_url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("TABLE_NAME", &env.table)
+        .env("AVATAR_BUCKET", bucket)
+        .env("OTP_SECRET_ARN", local_api::otp_secret_name(&env.table))
+        .output()
+        .expect("profilectl runs")
+}
+
 /// Marks the credential of `email` proven, as its verification code would.
 pub async fn prove_email(env: &TestEnv, email: &str) {
     let email = domain::Email::parse(email).expect("an email");

@@ -9,6 +9,7 @@
 
 pub mod by_id;
 mod oauth;
+mod operators;
 mod password;
 mod phone_signup;
 mod registration;
@@ -56,6 +57,8 @@ api::routes! {
         Verify = "POST /users/verify",
         GetAccount = "GET /api/v1/accounts/users/{user_id}",
         PatchAccount = "PATCH /api/v1/accounts/users/{user_id}",
+        FindAccounts = "GET /api/v1/accounts/users",
+        SignOutAccount = "DELETE /api/v1/accounts/users/{user_id}/sessions",
         Sessions = "GET /users/me/sessions",
         EndSession = "DELETE /users/me/sessions/{session_id}",
         EndSessions = "DELETE /users/me/sessions",
@@ -135,7 +138,11 @@ impl HttpApp for AccountsApp {
 
     fn style(route: Route) -> Style {
         match route {
-            Route::CreateUser | Route::GetAccount | Route::PatchAccount => Style::Seed001,
+            Route::CreateUser
+            | Route::GetAccount
+            | Route::PatchAccount
+            | Route::FindAccounts
+            | Route::SignOutAccount => Style::Seed001,
             Route::OAuthToken => Style::OAuth,
             _ => Style::Problem,
         }
@@ -162,6 +169,8 @@ impl HttpApp for AccountsApp {
             }
             Route::GetAccount => return by_id::get(self, &req).await,
             Route::PatchAccount => return by_id::patch(self, &req).await,
+            Route::FindAccounts => return operators::find(self, &req).await,
+            Route::SignOutAccount => return operators::sign_out(self, &req).await,
             Route::CreateUser => {
                 return registration::create(&registration, &self.screen, &req).await;
             }

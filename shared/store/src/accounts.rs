@@ -51,6 +51,20 @@ impl std::fmt::Debug for Credential {
 }
 
 impl AccountStore {
+    /// The account that holds `claim`: an email's credential (proven or not), or a proven
+    /// number's marker. One GetItem.
+    pub async fn holder_of(
+        &self,
+        claim: crate::Destination<'_>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let key = match claim {
+            crate::Destination::Email(email) => ItemKey::credential(email),
+            crate::Destination::Phone(phone) => ItemKey::phone_owner(phone),
+        };
+        let marker = crate::item::get_consistent(&self.client, &self.table, &key).await?;
+        Ok(crate::markers::holder(marker).and_then(|u| UserId::parse(&u).ok()))
+    }
+
     /// Counts a sign-up from `source` in the hour starting at `hour` if fewer than
     /// `limit` came from it; false when its budget is spent.
     pub async fn take_signup(

@@ -22,6 +22,7 @@ mod layers;
 mod local_info;
 mod loyalty;
 mod operations;
+mod operators;
 mod partner;
 mod passwords;
 mod phone;

@@ -957,23 +957,6 @@ async fn an_id_without_a_profile_is_erased_too() {
 }
 
 /// `profilectl` as support staff run it, against the test's stack on the emulator.
-fn profilectl(env: &TestEnv, args: &[&str]) -> std::process::Output {
-    let bucket = &env.platform.settings.require_avatars().unwrap().bucket;
-    std::process::Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "-p", "profilectl", "--"])
-        .args(args)
-        .current_dir(integration_tests::workspace_root())
-        .env("AWS_ENDPOINT_URL", integration_tests::emulator_url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("TABLE_NAME", &env.table)
-        .env("AVATAR_BUCKET", bucket)
-        .env("OTP_SECRET_ARN", local_api::otp_secret_name(&env.table))
-        .output()
-        .expect("profilectl runs")
-}
-
 #[tokio::test]
 async fn support_staff_export_and_erase_with_profilectl() {
     let env = TestEnv::new().await;
@@ -981,7 +964,7 @@ async fn support_staff_export_and_erase_with_profilectl() {
     let other = rich_user(&env, 12).await;
     let neighbours_items = belonging(&env.scan_all().await, &other);
 
-    let out = profilectl(&env, &["user", "export", &rich.id]);
+    let out = integration_tests::profilectl(&env, &["user", "export", &rich.id]);
     assert!(
         out.status.success(),
         "{}",
@@ -997,9 +980,10 @@ async fn support_staff_export_and_erase_with_profilectl() {
         consent_entries(&env, &rich.id).await
     );
 
-    let out = profilectl(&env, &["user", "erase", &rich.id]);
+    let out = integration_tests::profilectl(&env, &["user", "erase", &rich.id]);
     assert!(!out.status.success(), "--operator is required");
-    let out = profilectl(&env, &["user", "erase", &rich.id, "--operator", "ana"]);
+    let out =
+        integration_tests::profilectl(&env, &["user", "erase", &rich.id, "--operator", "ana"]);
     assert!(
         out.status.success(),
         "{}",
@@ -1012,7 +996,7 @@ async fn support_staff_export_and_erase_with_profilectl() {
         "operator:ana"
     );
     assert_eq!(belonging(&items, &other), neighbours_items);
-    let out = profilectl(&env, &["user", "export", &rich.id]);
+    let out = integration_tests::profilectl(&env, &["user", "export", &rich.id]);
     assert!(!out.status.success(), "nothing left to export");
 }
 

@@ -1,14 +1,18 @@
 //! `profilectl token create|list|revoke`: server-to-server API tokens.
 //! `profilectl key create|rotate|show`: the key access tokens are signed with.
 //! `profilectl admin grant|revoke <email>`: an account's `users:admin` grant.
-//! `profilectl user export|erase <user id>`: a data subject's export (on stdout) and
-//! erasure, for support staff.
+//! `profilectl user find|signout|export|erase`: an account found by its email or number,
+//! signed out everywhere, a data subject's export (on stdout) and erasure, for support
+//! staff.
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
 //! points it at the `make dev` emulator.
 
 mod keys;
+mod users;
+
+use users::UserCommand;
 
 use adapters::access_tokens::StoredKeys;
 use chrono::Utc;
@@ -41,42 +45,9 @@ enum Command {
     /// The users:admin grant of an account (seed 001's administrators).
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// A data subject's rights: everything stored about them, or their erasure.
+    /// One account: find it, sign it out everywhere, export or erase it.
     #[command(subcommand)]
     User(UserCommand),
-}
-
-/// Where the user's objects are, and the key of the tombstone's hashes: the stack's
-/// `AVATAR_BUCKET` and `OTP_SECRET_ARN` (under `make dev`: `<table>-avatars` and
-/// `<table>-otp-hmac`).
-#[derive(clap::Args)]
-struct UserStack {
-    /// The stack's bucket (its images and exports).
-    #[arg(long, env = "AVATAR_BUCKET")]
-    bucket: String,
-    /// The OTP key's secret: it keys the names of the user's object folders and the
-    /// tombstone's hashes of email and phone.
-    #[arg(long, env = "OTP_SECRET_ARN")]
-    otp_secret: String,
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Print the export document of USER_ID (as POST /users/me/export writes it).
-    Export {
-        user_id: String,
-        #[command(flatten)]
-        stack: UserStack,
-    },
-    /// Erase USER_ID: every item and object of theirs; the tombstone names OPERATOR.
-    Erase {
-        user_id: String,
-        /// Who erases (recorded on the tombstone as `operator:<name>`).
-        #[arg(long)]
-        operator: String,
-        #[command(flatten)]
-        stack: UserStack,
-    },
 }
 
 #[derive(Subcommand)]
@@ -181,7 +152,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::User(command) => {
             let table = cli.table.ok_or("set --table or TABLE_NAME")?;
-            return user(sdk, &table, command).await;
+            return users::run(sdk, &table, command).await;
         }
     };
     let table = cli.table.ok_or("set --table or TABLE_NAME")?;
@@ -294,67 +265,6 @@ async fn admin(
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("{user} no longer has users:admin; {ended} session(s) ended");
-        }
-    }
-    Ok(())
-}
-
-async fn user(sdk: aws_config::SdkConfig, table: &str, command: UserCommand) -> Result<(), String> {
-    let (raw, stack) = match &command {
-        UserCommand::Export { user_id, stack } | UserCommand::Erase { user_id, stack, .. } => {
-            (user_id, stack)
-        }
-    };
-    let otp_secret = stack.otp_secret.as_str();
-    let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
-    let mut settings = platform::Settings::local(table, otp_secret);
-    settings.avatars = Some(platform::AvatarConfig {
-        bucket: stack.bucket.clone(),
-        base_url: String::new(),
-    });
-    let p = platform::Platform::new(sdk, settings, domain::Clock::system());
-    let failed = |e: &dyn std::fmt::Display| e.to_string();
-    let privacy = p.store::<store::PrivacyStore>().map_err(|e| failed(&e))?;
-    let objects = p.image_store().map_err(|e| failed(&e))?;
-    let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
-    match &command {
-        UserCommand::Export { .. } => {
-            let export = usecases::export::Export {
-                privacy: &privacy,
-                objects: &objects,
-                keys: &keys,
-                quota: domain::privacy::ExportQuota::default(),
-                clock: &p.clock,
-            };
-            let document = export.document(&user).await.map_err(|e| failed(&e))?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&document).expect("JSON values serialize")
-            );
-        }
-        UserCommand::Erase { operator, .. } => {
-            let operator = operator.trim();
-            if operator.is_empty() || operator.len() > 100 {
-                return Err("--operator must be 1 to 100 characters".into());
-            }
-            let eraser = usecases::erasure::Eraser {
-                privacy: &privacy,
-                objects: &objects,
-                keys: &keys,
-                clock: &p.clock,
-            };
-            let request_id = format!("profilectl-{}", domain::opaque::random_id());
-            eraser
-                .by_authority(
-                    &user,
-                    &domain::privacy::ErasedBy::Operator(operator.to_owned()),
-                    &request_id,
-                )
-                .await
-                .map_err(|e| failed(&e))?;
-            eprintln!(
-                "{user} erased (request {request_id}); the tombstone names operator:{operator}"
-            );
         }
     }
     Ok(())

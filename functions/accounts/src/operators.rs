@@ -1,0 +1,126 @@
+//! What support staff and partner systems do to accounts they manage, in seed 001's
+//! style: find an account by its email or number (`GET /api/v1/accounts/users?email=` or
+//! `?phone=`), and sign it out everywhere (`DELETE /api/v1/accounts/users/{user_id}/sessions`).
+//! Who: a user token with `users:admin` (from a trusted issuer) or an API token with
+//! `users:read` to find, `users:write` to sign out. Anyone else finds nothing here: a
+//! stranger's search answers 403, and a sign-out the 404 a missing user gets, as on the
+//! by-id routes.
+
+use api::http::json;
+use api::{ApiError, Identity, Principal};
+use domain::{Email, FieldErrors, PhoneNumber, Source, UserId};
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use store::{Destination, EndedBy};
+
+use crate::AccountsApp;
+use crate::by_id::{ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE};
+use crate::seed::SeedAccount;
+
+#[derive(Serialize)]
+struct Found<'a> {
+    results: Vec<SeedAccount<'a>>,
+}
+
+/// The source an operator acts as, when `identity` is one: an administrator, or a
+/// partner system holding `users:read` (`write` false) or `users:write`.
+fn operator(identity: &Identity, write: bool, admin_issuers: &[String]) -> Option<Source> {
+    match identity.principal {
+        Principal::User(_) if identity.has_trusted_scope(ADMIN_SCOPE, admin_issuers) => {
+            Some(Source::Admin)
+        }
+        Principal::ApiToken { .. }
+            if identity
+                .scopes
+                .contains(if write { WRITE_SCOPE } else { READ_SCOPE }) =>
+        {
+            Some(Source::Api)
+        }
+        _ => None,
+    }
+}
+
+/// What to find by: exactly one of `email` and `phone`, each as its account would hold it.
+enum Search {
+    Email(Email),
+    Phone(PhoneNumber),
+}
+
+fn search(req: &Request) -> Result<Search, ApiError> {
+    let query = req.query_string_parameters_ref();
+    let given = |name: &str| query.and_then(|q| q.first(name)).map(str::to_owned);
+    let mut errors = FieldErrors::default();
+    let found = match (given("email"), given("phone")) {
+        (Some(email), None) => match Email::parse(&email) {
+            Ok(email) => Some(Search::Email(email)),
+            Err(e) => {
+                errors.add("email", e);
+                None
+            }
+        },
+        (None, Some(phone)) => match PhoneNumber::parse(&phone) {
+            Ok(phone) => Some(Search::Phone(phone)),
+            Err(e) => {
+                errors.add("phone", e);
+                None
+            }
+        },
+        (Some(_), Some(_)) => {
+            errors.add("phone", "give email or phone, not both");
+            None
+        }
+        (None, None) => {
+            errors.add("email", "give email or phone to search by");
+            None
+        }
+    };
+    match found {
+        Some(search) => Ok(search),
+        None => Err(ApiError::validation(errors)),
+    }
+}
+
+/// `GET /api/v1/accounts/users?email=|phone=`: the account holding the address or the
+/// number, as a list of one, or none.
+pub(crate) async fn find(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    if operator(&identity, false, &app.admin_issuers).is_none() {
+        return Err(ApiError::forbidden(
+            "finding accounts takes users:admin, or an API token with users:read",
+        ));
+    }
+    let holder = match search(req)? {
+        Search::Email(email) => app.accounts.holder_of(Destination::Email(&email)).await?,
+        Search::Phone(phone) => app.accounts.holder_of(Destination::Phone(&phone)).await?,
+    };
+    let profile = match holder {
+        Some(user) => app.profiles.get(&user).await?,
+        None => None,
+    };
+    let results = profile.iter().map(SeedAccount::of).collect();
+    Ok(json(StatusCode::OK, &Found { results }))
+}
+
+/// `DELETE /api/v1/accounts/users/{user_id}/sessions`: every session of the account
+/// ends, on its audit trail as the operator's act.
+pub(crate) async fn sign_out(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let not_found = || ApiError::not_found("User not found");
+    let identity = Identity::from_request(req)?;
+    let source = operator(&identity, true, &app.admin_issuers).ok_or_else(not_found)?;
+    let user = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("user_id"))
+        .and_then(|raw| UserId::parse(raw).ok())
+        .ok_or_else(not_found)?;
+    if app.profiles.get(&user).await?.is_none() {
+        return Err(not_found());
+    }
+    let actor = identity.actor(req, source);
+    let ended = app
+        .sessions
+        .end_every(&user, EndedBy::Admin, &actor, app.clock.now())
+        .await?;
+    tracing::info!(user = %user, actor = %actor.actor, ended, "signed out by an operator");
+    Ok(crate::sessions::no_content())
+}

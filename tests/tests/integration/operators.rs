@@ -1,0 +1,222 @@
+//! Operators find an account by its email or number and sign it out everywhere: an
+//! administrator's token or a scoped API token, nobody else.
+
+use integration_tests::{
+    TestEnv, api_token, fresh_phone, phone_account, user_token_with, verified_account,
+};
+use local_api::GatewayResponse;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "securepassword123";
+
+fn unique_email(name: &str) -> String {
+    format!("{name}-{:08x}@example.com", rand::random::<u32>())
+}
+
+fn admin() -> String {
+    user_token_with("usr_admin", &["users:admin"])
+}
+
+async fn find(env: &TestEnv, token: &str, query: &str) -> GatewayResponse {
+    env.request("GET", &format!("/api/v1/accounts/users?{query}"))
+        .bearer(token)
+        .send()
+        .await
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("results: {body}"))
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn operators_find_an_account_by_email_or_number() {
+    let env = TestEnv::new().await;
+    let email = unique_email("Found");
+    let by_email = verified_account(&env, &email, PASSWORD, ("Ada", "L")).await;
+    let phone = fresh_phone();
+    let by_phone = phone_account(&env, &unique_email("phoned"), &phone, PASSWORD).await;
+    let reader = api_token(&env, &["users:read"]).await;
+    for token in [admin(), reader.clone()] {
+        let r = find(&env, &token, &format!("email={}", email.to_uppercase())).await;
+        assert_eq!(r.status, 200, "{}", r.json());
+        assert_eq!(
+            ids(&r.json()),
+            std::slice::from_ref(&by_email),
+            "compared case-insensitively"
+        );
+        assert_eq!(r.json()["results"][0]["email"], email.as_str());
+        let r = find(
+            &env,
+            &token,
+            &format!("phone={}", phone.replace('+', "%2B")),
+        )
+        .await;
+        assert_eq!(ids(&r.json()), std::slice::from_ref(&by_phone));
+        let r = find(&env, &token, "email=nobody%40example.com").await;
+        assert_eq!(r.json(), json!({"results": []}));
+    }
+    env.calls.reset();
+    find(&env, &admin(), &format!("email={email}")).await;
+    assert_eq!(
+        env.calls.take(),
+        ["GetItem", "GetItem"],
+        "no scan: the claim, the profile"
+    );
+
+    for query in [
+        "",
+        "email=not-an-email",
+        &format!("email={email}&phone=%2B905321234567"),
+    ] {
+        let r = find(&env, &reader, query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.json());
+    }
+    let strangers = [
+        user_token_with(&by_email, &[]),
+        user_token_with("someone", &["users:read", "users:write"]),
+        api_token(&env, &["profiles:read"]).await,
+    ];
+    for token in strangers {
+        let r = find(&env, &token, &format!("email={email}")).await;
+        assert_eq!(r.status, 403, "{}", r.json());
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains(&by_email),
+            "nothing of the account"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_operator_signs_an_account_out_everywhere() {
+    let env = TestEnv::new().await;
+    let email = unique_email("signed-in");
+    let user = verified_account(&env, &email, PASSWORD, ("Ada", "L")).await;
+    let mut refresh_tokens = Vec::new();
+    for i in 0..2 {
+        let r = env
+            .request("POST", "/auth/login")
+            .from_ip(&format!("198.51.100.{i}"))
+            .json(json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+        refresh_tokens.push(r.json()["refresh_token"].as_str().unwrap().to_owned());
+    }
+    let sign_out = |token: String, id: String| {
+        let env = &env;
+        async move {
+            env.request("DELETE", &format!("/api/v1/accounts/users/{id}/sessions"))
+                .bearer(&token)
+                .send()
+                .await
+        }
+    };
+    let reader = api_token(&env, &["users:read"]).await;
+    for token in [reader, user_token_with("someone", &[])] {
+        let r = sign_out(token, user.clone()).await;
+        assert_eq!(r.status, 404, "{}", r.json());
+        assert_eq!(r.json(), json!({"error": "User not found"}));
+    }
+    let writer = api_token(&env, &["users:write"]).await;
+    let r = sign_out(writer.clone(), "usr_nobody".to_owned()).await;
+    assert_eq!(r.json(), json!({"error": "User not found"}));
+    let refresh = |token: String| {
+        let env = &env;
+        async move {
+            env.request("POST", "/auth/refresh")
+                .json(json!({"refresh_token": token}))
+                .send()
+                .await
+                .status
+        }
+    };
+    assert_eq!(
+        refresh(refresh_tokens[0].clone()).await,
+        200,
+        "refused calls end nothing"
+    );
+
+    let r = sign_out(writer, user.clone()).await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    for token in &refresh_tokens[1..] {
+        assert_eq!(refresh(token.clone()).await, 401);
+    }
+    let audit: Vec<_> = env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|i| {
+            matches!(i.get("pk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if *pk == format!("USER#{user}"))
+                && matches!(i.get("sk"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk.starts_with("AUDIT#"))
+        })
+        .collect();
+    assert!(
+        audit.iter().any(|entry| matches!(
+            entry.get("source"),
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(source)) if source == "api"
+        )),
+        "the sign-out is on the account's audit trail: {audit:?}"
+    );
+    let r = sign_out(admin(), user.clone()).await;
+    assert_eq!(r.status, 204, "an administrator too");
+    let r = env
+        .request("POST", "/auth/login")
+        .json(json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "signing out disables nothing");
+}
+
+/// Support staff do the same with `profilectl user find|signout`.
+#[tokio::test]
+async fn support_staff_find_and_sign_out_with_profilectl() {
+    let env = TestEnv::new().await;
+    let (email, phone) = (unique_email("cli"), fresh_phone());
+    let user = phone_account(&env, &email, &phone, PASSWORD).await;
+    let run = |args: &[&str]| integration_tests::profilectl(&env, args);
+    for args in [
+        ["user", "find", "--email", email.as_str()],
+        ["user", "find", "--phone", phone.as_str()],
+    ] {
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(found["user_id"], user.as_str(), "{args:?}");
+    }
+    let out = run(&["user", "find", "--email", "nobody@example.com"]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(
+        !run(&["user", "find"]).status.success(),
+        "--email or --phone"
+    );
+
+    let login = env
+        .request("POST", "/auth/login")
+        .json(json!({"phone": phone, "password": PASSWORD}))
+        .send()
+        .await;
+    let refresh_token = login.json()["refresh_token"].as_str().unwrap().to_owned();
+    let out = run(&["user", "signout", &user]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 session(s) ended"));
+    let r = env
+        .request("POST", "/auth/refresh")
+        .json(json!({"refresh_token": refresh_token}))
+        .send()
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(!run(&["user", "signout", "usr_nobody"]).status.success());
+}

@@ -1,0 +1,199 @@
+//! `profilectl user ...`: one account, for support staff. Finding and signing out go
+//! through the same store calls as `GET /api/v1/accounts/users` and
+//! `DELETE /api/v1/accounts/users/{user_id}/sessions`; export and erasure through the
+//! data subject's use cases.
+
+use clap::Subcommand;
+
+/// Where the user's objects are, and the key of the tombstone's hashes: the stack's
+/// `AVATAR_BUCKET` and `OTP_SECRET_ARN` (under `make dev`: `<table>-avatars` and
+/// `<table>-otp-hmac`).
+#[derive(clap::Args)]
+pub(crate) struct UserStack {
+    /// The stack's bucket (its images and exports).
+    #[arg(long, env = "AVATAR_BUCKET")]
+    bucket: String,
+    /// The OTP key's secret: it keys the names of the user's object folders and the
+    /// tombstone's hashes of email and phone.
+    #[arg(long, env = "OTP_SECRET_ARN")]
+    otp_secret: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Print the account holding EMAIL or PHONE (as GET /api/v1/accounts/users finds it).
+    Find {
+        #[arg(long, required_unless_present = "phone", conflicts_with = "phone")]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// End every session of USER_ID; its refresh tokens stop at once, its access tokens
+    /// within 15 minutes.
+    Signout { user_id: String },
+    /// Print the export document of USER_ID (as POST /users/me/export writes it).
+    Export {
+        user_id: String,
+        #[command(flatten)]
+        stack: UserStack,
+    },
+    /// Erase USER_ID: every item and object of theirs; the tombstone names OPERATOR.
+    Erase {
+        user_id: String,
+        /// Who erases (recorded on the tombstone as `operator:<name>`).
+        #[arg(long)]
+        operator: String,
+        #[command(flatten)]
+        stack: UserStack,
+    },
+}
+
+/// Runs one `user` command against `table`.
+pub(crate) async fn run(
+    sdk: aws_config::SdkConfig,
+    table: &str,
+    command: UserCommand,
+) -> Result<(), String> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    match command {
+        UserCommand::Find { email, phone } => find(client, table, email, phone).await,
+        UserCommand::Signout { user_id } => sign_out(client, table, &user_id).await,
+        command => rights(sdk, table, command).await,
+    }
+}
+
+async fn find(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    email: Option<String>,
+    phone: Option<String>,
+) -> Result<(), String> {
+    let accounts = store::AccountStore::new(client.clone(), table);
+    let holder = match (email, phone) {
+        (Some(raw), _) => {
+            let email = domain::Email::parse(&raw).map_err(|e| format!("{raw:?}: {e}"))?;
+            accounts.holder_of(store::Destination::Email(&email)).await
+        }
+        (None, Some(raw)) => {
+            let phone = domain::PhoneNumber::parse(&raw).map_err(|e| format!("{raw:?}: {e}"))?;
+            accounts.holder_of(store::Destination::Phone(&phone)).await
+        }
+        (None, None) => return Err("give --email or --phone".into()),
+    }
+    .map_err(|e| e.to_string())?;
+    let profile = match holder {
+        Some(user) => store::ProfileStore::new(client, table)
+            .get(&user)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    match profile {
+        Some(profile) => {
+            let summary = serde_json::json!({
+                "user_id": profile.user_id,
+                "email": profile.email,
+                "phone": profile.phone,
+                "phone_verified": profile.phone_verified,
+                "created_at": profile.created_at,
+                "updated_at": profile.updated_at,
+            });
+            println!("{summary:#}");
+            eprintln!("found {}", profile.user_id);
+        }
+        None => eprintln!("no account holds it"),
+    }
+    Ok(())
+}
+
+async fn sign_out(client: aws_sdk_dynamodb::Client, table: &str, raw: &str) -> Result<(), String> {
+    let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
+    let live = store::ProfileStore::new(client.clone(), table)
+        .get(&user)
+        .await
+        .map_err(|e| e.to_string())?;
+    if live.is_none() {
+        return Err(format!("no account {raw}"));
+    }
+    let operator = domain::Actor {
+        source: domain::Source::Admin,
+        actor: "profilectl".into(),
+        request_id: format!("profilectl-{}", domain::session::new_family_id()),
+    };
+    let ended = store::SessionStore::new(client, table)
+        .end_every(&user, store::EndedBy::Admin, &operator, chrono::Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("{user} signed out everywhere: {ended} session(s) ended");
+    Ok(())
+}
+
+/// A data subject's rights: everything stored about them, or their erasure.
+async fn rights(
+    sdk: aws_config::SdkConfig,
+    table: &str,
+    command: UserCommand,
+) -> Result<(), String> {
+    let (raw, stack) = match &command {
+        UserCommand::Export { user_id, stack } | UserCommand::Erase { user_id, stack, .. } => {
+            (user_id, stack)
+        }
+        UserCommand::Find { .. } | UserCommand::Signout { .. } => {
+            unreachable!("find and signout are not a data subject's rights")
+        }
+    };
+    let otp_secret = stack.otp_secret.as_str();
+    let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
+    let mut settings = platform::Settings::local(table, otp_secret);
+    settings.avatars = Some(platform::AvatarConfig {
+        bucket: stack.bucket.clone(),
+        base_url: String::new(),
+    });
+    let p = platform::Platform::new(sdk, settings, domain::Clock::system());
+    let failed = |e: &dyn std::fmt::Display| e.to_string();
+    let privacy = p.store::<store::PrivacyStore>().map_err(|e| failed(&e))?;
+    let objects = p.image_store().map_err(|e| failed(&e))?;
+    let keys = adapters::secrets::otp_key_source(p.secrets(), otp_secret);
+    match &command {
+        UserCommand::Export { .. } => {
+            let export = usecases::export::Export {
+                privacy: &privacy,
+                objects: &objects,
+                keys: &keys,
+                quota: domain::privacy::ExportQuota::default(),
+                clock: &p.clock,
+            };
+            let document = export.document(&user).await.map_err(|e| failed(&e))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).expect("JSON values serialize")
+            );
+        }
+        UserCommand::Erase { operator, .. } => {
+            let operator = operator.trim();
+            if operator.is_empty() || operator.len() > 100 {
+                return Err("--operator must be 1 to 100 characters".into());
+            }
+            let eraser = usecases::erasure::Eraser {
+                privacy: &privacy,
+                objects: &objects,
+                keys: &keys,
+                clock: &p.clock,
+            };
+            let request_id = format!("profilectl-{}", domain::opaque::random_id());
+            eraser
+                .by_authority(
+                    &user,
+                    &domain::privacy::ErasedBy::Operator(operator.to_owned()),
+                    &request_id,
+                )
+                .await
+                .map_err(|e| failed(&e))?;
+            eprintln!(
+                "{user} erased (request {request_id}); the tombstone names operator:{operator}"
+            );
+        }
+        UserCommand::Find { .. } | UserCommand::Signout { .. } => {}
+    }
+    Ok(())
+}
