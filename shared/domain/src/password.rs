@@ -129,6 +129,22 @@ pub fn hash(password: &Password) -> String {
 /// Whether `password` matches `stored`; `None` checks against a dummy hash, so an unknown
 /// account costs the same time as a wrong password and answers the same.
 pub fn verify(password: &Password, stored: Option<&str>) -> bool {
+    check(password, stored) != Check::Wrong
+}
+
+/// How a password compares with a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Wrong,
+    /// Right, and the hash is one `hash` makes today.
+    Right,
+    /// Right, but the hash should be made again: other parameters or another algorithm
+    /// than ours, or made before passwords were normalized (it matched what was typed).
+    RightButStale,
+}
+
+/// `verify`, saying also whether the stored hash should be replaced by `hash(password)`.
+pub fn check(password: &Password, stored: Option<&str>) -> Check {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| {
         hash(&Password(
@@ -137,13 +153,41 @@ pub fn verify(password: &Password, stored: Option<&str>) -> bool {
         ))
     });
     let phc = stored.unwrap_or(dummy);
-    let matched = matches_hash(password.expose(), phc)
-        || password
-            .1
-            .0
-            .as_deref()
-            .is_some_and(|typed| matches_hash(typed, phc));
-    matched && stored.is_some()
+    let typed = password.1.0.as_deref();
+    let check = if matches_hash(password.expose(), phc) {
+        if is_current(phc) {
+            Check::Right
+        } else {
+            Check::RightButStale
+        }
+    } else if typed.is_some_and(|typed| matches_hash(typed, phc)) {
+        Check::RightButStale
+    } else {
+        Check::Wrong
+    };
+    if stored.is_some() {
+        check
+    } else {
+        Check::Wrong
+    }
+}
+
+/// Whether `phc` names exactly the algorithm, version and parameters `hash` uses today.
+fn is_current(phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let ours = argon2();
+    parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into())
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                == (
+                    ours.params().m_cost(),
+                    ours.params().t_cost(),
+                    ours.params().p_cost(),
+                )
+        })
 }
 
 /// `password` against a PHC string, with the parameters it names; constant-time compare.
@@ -177,6 +221,32 @@ fn matches_hash(password: &str, phc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_of_other_parameters_or_of_what_was_typed_is_stale() {
+        let password = Password::new("correct horse battery", None).unwrap();
+        assert_eq!(check(&password, Some(&hash(&password))), Check::Right);
+        let weaker = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"saltsaltsaltsalt").unwrap();
+        let other = argon2::PasswordHasher::hash_password(&weaker, b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(check(&password, Some(&other)), Check::RightButStale);
+        let wrong = Password::new("wrong horse battery", None).unwrap();
+        assert_eq!(check(&wrong, Some(&other)), Check::Wrong);
+        // Stored before normalizing: it matches only the bytes typed.
+        let typed = "cafe\u{301} au lait";
+        let legacy = argon2::PasswordHasher::hash_password(&argon2(), typed.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        let presented = Password::presented(typed).unwrap();
+        assert_eq!(check(&presented, Some(&legacy)), Check::RightButStale);
+        assert_eq!(check(&presented, None), Check::Wrong);
+    }
 
     #[test]
     fn a_password_is_the_same_however_its_characters_are_composed() {

@@ -17,6 +17,7 @@ use crate::expr::Expression;
 use crate::item::n;
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::password::PasswordAccount;
+use crate::profile_item::VERSION;
 use crate::txn::{Tagged, Verdict, condition_check, delete, update};
 
 /// How an attempt to log in was counted.
@@ -194,12 +195,16 @@ impl AccountStore {
 /// session: still there where it was read (`key`), the same account, the same grants and
 /// the password that was checked. A login racing an erasure, an email change, a revoked
 /// grant or a new password opens no session, and nothing writes a credential back.
+/// With `rehash`, the same conditions guard a write of the hash made again (a hash of
+/// other parameters than ours, or of a password before normalizing): the login's one
+/// transaction upgrades it, with no round trip added.
 pub(crate) fn credential_as_read(
     table: &str,
     key: &ItemKey,
     user: &UserId,
     scope: &str,
     password_hash: &str,
+    rehash: Option<&str>,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expression::default();
     let (owner, granted, stored) = (e.name("user_id"), e.name("scope"), e.name("password_hash"));
@@ -217,5 +222,12 @@ pub(crate) fn credential_as_read(
     e.condition(format!(
         "attribute_exists({pk}) AND {owner} = {me} AND {grants_as_read} AND {stored} = {checked}"
     ));
-    condition_check(table, key, e)
+    match rehash {
+        None => condition_check(table, key, e),
+        Some(new) => {
+            e.set("password_hash", AttributeValue::S(new.to_owned()));
+            e.count_write(VERSION);
+            update(table, key, e)
+        }
+    }
 }

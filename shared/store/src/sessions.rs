@@ -78,7 +78,9 @@ impl SessionStore {
     /// A new session after a successful login, with its first refresh token; the login's
     /// place in the failure counts is given back in the same transaction, on the condition that
     /// the credential is as read (its account, grants and password: `password_hash` is the
-    /// one the password was checked against) and the account is not being erased. `false`:
+    /// one the password was checked against) and the account is not being erased; with
+    /// `rehash`, the credential takes that hash of the same password in the same write.
+    /// `false`:
     /// it is not (an erasure, an email change, a revoked grant or a new password came
     /// first), and nothing is open.
     pub async fn open(
@@ -86,6 +88,7 @@ impl SessionStore {
         session: &NewSession<'_>,
         account: &PasswordAccount,
         password_hash: &str,
+        rehash: Option<&str>,
         reservation: &Reservation,
     ) -> Result<bool, StoreError> {
         let mut items = open_items(&self.table, session)?;
@@ -95,6 +98,7 @@ impl SessionStore {
             session.user,
             session.scope,
             password_hash,
+            rehash,
         )?);
         items.extend(reservation.given_back(&self.table)?);
         let mut alive = Expression::default();

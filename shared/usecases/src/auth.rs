@@ -5,7 +5,7 @@
 //! back, in one transaction.
 
 use domain::login::LoginLimits;
-use domain::password::{self, Password};
+use domain::password::{self, Check, Password};
 use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
 use domain::session::{ClientId, Grant, RefreshTokenSecret, new_family_id, successor};
 use domain::source::RequestSource;
@@ -59,10 +59,15 @@ impl From<KeyUnavailable> for Refusal {
 
 /// Argon2id on the blocking pool, so the executor keeps serving while it runs.
 pub(crate) async fn password_matches(password: &Password, stored: Option<String>) -> bool {
+    password_check(password, stored).await != Check::Wrong
+}
+
+/// `password::check`, off the executor.
+async fn password_check(password: &Password, stored: Option<String>) -> Check {
     let password = password.clone();
-    tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+    tokio::task::spawn_blocking(move || password::check(&password, stored.as_deref()))
         .await
-        .unwrap_or(false)
+        .unwrap_or(Check::Wrong)
 }
 
 /// A new session's first tokens, before the session is stored.
@@ -159,11 +164,11 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         };
         let (user, credential) = (&account.user, &account.credential);
         // The sign-out generation is read while the password hashes: no time added.
-        let (matches, generation) = tokio::join!(
-            password_matches(password, Some(credential.password_hash.clone())),
+        let (check, generation) = tokio::join!(
+            password_check(password, Some(credential.password_hash.clone())),
             self.sessions.generation(user)
         );
-        if !matches {
+        if check == Check::Wrong {
             return Err(Refusal::BadCredentials);
         }
         let proven = match login {
@@ -179,9 +184,25 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         // Refused when an erasure, an email change or a revoked grant came between the
         // read and now: answered as a wrong password, never a 5xx.
         let checked = &credential.password_hash;
+        // A hash of other parameters, or made before passwords were normalized, is made
+        // again now, once, and written by the session's own transaction.
+        let rehash = match check {
+            Check::RightButStale => Some(
+                crate::password::hash(password)
+                    .await
+                    .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?,
+            ),
+            _ => None,
+        };
         if !self
             .sessions
-            .open(&refresh.session(), &account, checked, &reservation)
+            .open(
+                &refresh.session(),
+                &account,
+                checked,
+                rehash.as_deref(),
+                &reservation,
+            )
             .await?
         {
             return Err(Refusal::BadCredentials);

@@ -92,11 +92,12 @@ fn code_for<'a>(user: &'a UserId, target: &'a str) -> CodeFor<'a> {
     }
 }
 
-async fn hash(password: &Password) -> Result<String, Refusal> {
+/// The Argon2id hash of `password`, made off the async executor (tens of milliseconds).
+pub(crate) async fn hash(password: &Password) -> Result<String, CodeFailure> {
     let password = password.clone();
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
-        .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))
+        .map_err(|e| CodeFailure::Unavailable(e.to_string()))
 }
 
 impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {

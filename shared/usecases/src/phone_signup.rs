@@ -9,7 +9,7 @@
 
 use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
-use domain::password::{self, Password};
+use domain::password::Password;
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
 use domain::source::RequestSource;
 use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch};
@@ -143,10 +143,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             .await?;
         // Only now: a made-up code learns nothing of who holds the email or the number.
         refuse_taken(state)?;
-        let password = request.password.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&password))
-            .await
-            .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
+        let hash = crate::password::hash(&request.password).await?;
         let user = new_user_id();
         // Signed before the write: a key-store failure leaves no account behind.
         let (tokens, first) = issue(self.tokens, &user, "", self.client, 0, now.timestamp())

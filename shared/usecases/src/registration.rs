@@ -4,7 +4,7 @@
 //! phone change); the right code marks the email verified, after which login works.
 
 use domain::otp::{CodeRefusal, OtpCode, Purpose};
-use domain::password::{self, Password};
+use domain::password::Password;
 use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
 use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch, UserId};
@@ -70,10 +70,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         // the email is registered.
         let now = self.codes.clock.now().timestamp();
         codes::charge_source(&self.codes.policy, self.accounts, &account.source, now).await?;
-        let password = account.password.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&password))
-            .await
-            .map_err(|e| Refusal::Failed(CodeFailure::Unavailable(e.to_string())))?;
+        let hash = crate::password::hash(&account.password).await?;
         let user = new_user_id();
         let actor = Actor {
             source: domain::Source::Holder,

@@ -282,6 +282,7 @@ async fn login_succeeded(
             },
             &integration_tests::password_account(user, email, STUB_HASH),
             STUB_HASH,
+            None,
             reservation,
         )
         .await

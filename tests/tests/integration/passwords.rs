@@ -554,3 +554,88 @@ async fn logins_racing_a_reset_leave_no_session_of_the_old_password() {
     }
     login(&env, &email, NEW).await;
 }
+
+/// A hash of other parameters than ours (an older deployment's, an import's), or one made
+/// before passwords were normalized, is made again by the first login that proves the
+/// password, in the login's own transaction: no round trip added, and the next login
+/// finds a current hash.
+#[tokio::test]
+async fn a_login_makes_a_stale_hash_again_in_its_own_transaction() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::new().await;
+    let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+    let ours = |m, t| {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(m, t, 1, None).unwrap(),
+        )
+    };
+    let typed = "cafe\u{301} au lait, please";
+    let cases = [
+        // Weaker parameters than ours.
+        (
+            "weaker",
+            OLD,
+            ours(8 * 1024, 1).hash_password(OLD.as_bytes(), &salt),
+        ),
+        // Our parameters, but the bytes as typed, before normalizing.
+        (
+            "typed",
+            typed,
+            ours(19 * 1024, 2).hash_password(typed.as_bytes(), &salt),
+        ),
+    ];
+    for (name, password, stale) in cases {
+        let stale = stale.unwrap().to_string();
+        let email = format!("{name}-{:08x}@example.com", rand::random::<u32>());
+        let user = domain::UserId::parse(&format!("u-{name}")).unwrap();
+        let address = domain::Email::parse(&email).unwrap();
+        integration_tests::store_account(&env, &user, &address, &stale, None)
+            .await
+            .unwrap();
+        integration_tests::prove_email(&env, &email).await;
+        let key = format!("EMAIL#{email}");
+        let stored = || async {
+            env.scan_all()
+                .await
+                .into_iter()
+                .find(|i| matches!(i.get("pk"), Some(AttributeValue::S(pk)) if *pk == key))
+                .and_then(|i| match i.get("password_hash") {
+                    Some(AttributeValue::S(h)) => Some(h.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let try_login = |source: &'static str| {
+            let (env, email) = (&env, email.clone());
+            async move {
+                env.request("POST", "/auth/login")
+                    .from_ip(source)
+                    .json(json!({"email": email, "password": password}))
+                    .send()
+                    .await
+                    .status
+            }
+        };
+        env.calls.reset();
+        assert_eq!(try_login("198.51.100.1").await, 200, "{name}");
+        let upgrading = env.calls.take();
+        let current = stored().await;
+        assert_ne!(current, stale, "{name}: made again");
+        assert!(
+            current.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{current}"
+        );
+        env.calls.reset();
+        assert_eq!(
+            try_login("198.51.100.2").await,
+            200,
+            "{name}: the new hash works"
+        );
+        assert_eq!(env.calls.take(), upgrading, "{name}: no round trip added");
+        assert_eq!(stored().await, current, "{name}: a current hash stays");
+    }
+}

@@ -62,6 +62,7 @@ async fn world(first: &str) -> World {
             },
             &integration_tests::password_account(&user, &email, STUB_HASH),
             STUB_HASH,
+            None,
             &counted,
         )
         .await
@@ -317,7 +318,7 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
                 now,
             };
             sessions
-                .open(&session, &account, STUB_HASH, counted)
+                .open(&session, &account, STUB_HASH, None, counted)
                 .await
                 .unwrap()
         }
