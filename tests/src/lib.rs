@@ -682,6 +682,7 @@ pub fn password_account(
         user: user.clone(),
         email: Some(email.clone()),
         phone: None,
+        phone_changed_at: None,
         credential: store::Credential {
             user_id: user.to_string(),
             password_hash: hash.to_owned(),

@@ -79,6 +79,12 @@ impl From<email_change::Refusal> for ApiError {
                 "cannot change before the account's email or a number is proven: the change is \
                  confirmed from one of them",
             ),
+            Refusal::NumberTooRecent => Self::new(
+                http::StatusCode::FORBIDDEN,
+                "number_too_recent",
+                "the account's number was changed less than a day ago; an email change is \
+                 confirmed from a number the account has held for a day, or from a proven email",
+            ),
             Refusal::ChecksumMissing => Self::field(
                 "token_checksum",
                 "is required with token: send the code sent to your current email or phone",

@@ -124,6 +124,10 @@ impl ExpectedVersion {
 #[error("a profile holds at most {MAX_ATTRIBUTES} attributes")]
 pub struct TooManyAttributes;
 
+/// How long a number proven by a change waits before it stands for the holder
+/// (`Profile::settled_phone`).
+pub const NUMBER_SETTLES: chrono::Duration = chrono::Duration::hours(24);
+
 /// A user's profile. How it is stored is the store's business; how it is shown, the
 /// HTTP edge's.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +136,9 @@ pub struct Profile {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub phone_verified: bool,
+    /// When the holder last proved a new number by a change (RFC 3339); `None` for a
+    /// number proven at sign-up or set by an administrator.
+    pub phone_changed_at: Option<String>,
     /// The fields that are set, in canonical form.
     pub fields: BTreeMap<Field, String>,
     pub attributes: BTreeMap<String, AttributeValue>,
@@ -152,6 +159,19 @@ impl Profile {
             .and_then(|p| PhoneNumber::parse(p).ok())
     }
 
+    /// The proven number, once it has been the account's for a day: a number changed
+    /// since may be a thief's (a stolen session proves a new number by a code the thief
+    /// receives), so it neither confirms an email change nor receives a reset or an
+    /// erasure code until then.
+    pub fn settled_phone(&self, now: DateTime<Utc>) -> Option<PhoneNumber> {
+        let changed = self
+            .phone_changed_at
+            .as_deref()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok());
+        let recent = changed.is_some_and(|at| now - at.with_timezone(&Utc) < NUMBER_SETTLES);
+        self.proven_phone().filter(|_| !recent)
+    }
+
     /// The state before a profile's first write.
     pub fn empty(user: &UserId, now: DateTime<Utc>) -> Self {
         let now = timestamp(now);
@@ -160,6 +180,7 @@ impl Profile {
             email: None,
             phone: None,
             phone_verified: false,
+            phone_changed_at: None,
             fields: BTreeMap::new(),
             attributes: BTreeMap::new(),
             consents: Consents::default(),

@@ -144,6 +144,7 @@ impl AccountStore {
                     user,
                     email: Some(email.clone()),
                     phone: None,
+                    phone_changed_at: None,
                     credential,
                 }))
             }

@@ -4,6 +4,7 @@
 //! transaction, conditioned on the credential being the account's as read.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use domain::profile::NUMBER_SETTLES;
 use domain::{Actor, Email, PhoneNumber, UserId};
 use serde_json::Value;
 
@@ -32,6 +33,8 @@ pub struct PasswordAccount {
     pub email: Option<Email>,
     /// The number the account proved, when the account was found through its profile.
     pub phone: Option<PhoneNumber>,
+    /// When the holder last proved a new number by a change, as the profile says.
+    pub phone_changed_at: Option<String>,
     pub credential: Credential,
 }
 
@@ -50,6 +53,22 @@ impl PasswordAccount {
             (Some(email), _) => Some(Destination::Email(email)),
             (None, Some(phone)) => Some(Destination::Phone(phone)),
             (None, None) => None,
+        }
+    }
+
+    /// Whether a code to `to` may recover the account: an email always, a number once
+    /// it has settled (`Profile::settled_phone`: a number a stolen session just proved
+    /// recovers nothing for a day).
+    pub fn recovers_by(&self, to: Destination<'_>, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let changed = self
+            .phone_changed_at
+            .as_deref()
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+        match to {
+            Destination::Email(_) => true,
+            Destination::Phone(_) => {
+                changed.is_none_or(|at| now - at.with_timezone(&chrono::Utc) >= NUMBER_SETTLES)
+            }
         }
     }
 
@@ -109,6 +128,7 @@ impl AccountStore {
                         user,
                         email: Some(email.clone()),
                         phone: None,
+                        phone_changed_at: None,
                         credential,
                     }))
             }
@@ -156,6 +176,7 @@ impl AccountStore {
                 user: user.clone(),
                 email,
                 phone,
+                phone_changed_at: text(&profile, "phone_changed_at").map(str::to_owned),
                 credential,
             }))
     }

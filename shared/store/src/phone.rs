@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use domain::{Actor, PhoneNumber, Profile, ProfilePatch, UserId};
+use domain::{Actor, PhoneNumber, Profile, ProfilePatch, UserId, timestamp};
 
 use crate::StoreError;
 use crate::codes::{CodeKind, OneTimeCode};
@@ -105,6 +105,7 @@ impl ProfileStore {
             .map_err(|_| CommitError::TooManyAttributes)?;
         next.phone = Some(phone.e164().to_owned());
         next.phone_verified = true;
+        next.phone_changed_at = Some(timestamp(now));
         let consent_changes = base.consents.diff(&change.patch.consents);
         // 0: the profile.
         let guard = before
@@ -114,6 +115,7 @@ impl ProfileStore {
         let mut p = update_expression(user, change.patch, now, guard);
         p.set("phone", AttributeValue::S(phone.e164().to_owned()));
         p.set("phone_verified", AttributeValue::Bool(true));
+        p.set("phone_changed_at", AttributeValue::S(timestamp(now)));
         set_consents(&mut p, &consent_changes, change.actor, now);
         let mut items = Tagged::new();
         items.push(

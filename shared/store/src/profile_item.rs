@@ -92,6 +92,8 @@ struct StoredProfile {
     #[serde(default)]
     phone_verified: bool,
     #[serde(default)]
+    phone_changed_at: Option<String>,
+    #[serde(default)]
     attributes: BTreeMap<String, domain::AttributeValue>,
     #[serde(default)]
     avatar_url: Option<String>,
@@ -115,6 +117,7 @@ pub(crate) fn profile_from_item(item: Item) -> Result<Profile, StoreError> {
         email: stored.email,
         phone: stored.phone,
         phone_verified: stored.phone_verified,
+        phone_changed_at: stored.phone_changed_at,
         fields,
         attributes: stored.attributes,
         consents,

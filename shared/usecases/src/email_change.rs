@@ -63,6 +63,9 @@ pub enum Refusal {
     /// change from the account's side.
     #[error("the account has no proven email or number to confirm the change from")]
     NoProvenAddress,
+    /// The only proven way to confirm from is a number changed within the day.
+    #[error("the account's number changed too recently to confirm an email change")]
+    NumberTooRecent,
     #[error("a token needs the token_checksum sent to the current address")]
     ChecksumMissing,
     #[error("the email and the phone change in separate requests")]
@@ -125,12 +128,21 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> EmailChange<'_, S, E, K> {
             codes::charge(&self.codes.policy, &state.code, now).await?;
             return Err(Refusal::EmailTaken);
         }
-        let phone = profile.proven_phone();
+        // A number proven by a change within the day does not confirm: a stolen
+        // session could have just proven its thief's.
+        let phone = profile.settled_phone(self.codes.clock.now());
         let proof = self
             .accounts
             .load_change_confirmation(user, current.as_ref(), phone.as_ref())
             .await?;
-        let confirmation = confirmation(&proof, current.as_ref(), phone.as_ref())?;
+        let confirmation = confirmation(&proof, current.as_ref(), phone.as_ref()).map_err(
+            |refusal| match refusal {
+                Refusal::NoProvenAddress if profile.proven_phone().is_some() => {
+                    Refusal::NumberTooRecent
+                }
+                other => other,
+            },
+        )?;
         match (&patch.token, &patch.token_checksum) {
             (Some(token), Some(checksum)) if !patch.resend => {
                 let codes = (token, checksum);

@@ -261,7 +261,9 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             return Err(Refusal::NotFound);
         };
         let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
-        let phone = profile.proven_phone();
+        // A number proven by a change within the day proves nothing yet: a stolen
+        // session could have just proven its thief's.
+        let phone = profile.settled_phone(self.eraser.clock.now());
         let state = self
             .eraser
             .privacy

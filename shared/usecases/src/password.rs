@@ -113,10 +113,17 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         Ok(())
     }
 
+    /// The account a code to `to` recovers, if any.
+    async fn recovering(&self, to: Destination<'_>) -> Result<PasswordAccount, Refusal> {
+        let now = self.codes.clock.now();
+        match self.accounts.password_account(to).await? {
+            Some(account) if account.recovers_by(to, now) => Ok(account),
+            _ => Err(CodeRefusal::Expired.into()),
+        }
+    }
+
     async fn send_reset_code(&self, to: Destination<'_>, now: i64) -> Result<(), Refusal> {
-        let Some(account) = self.accounts.password_account(to).await? else {
-            return Err(CodeRefusal::Expired.into());
-        };
+        let account = self.recovering(to).await?;
         let items = self.accounts.reset_code(&account, to).await?;
         let target = codes::target_of(to);
         let via = codes::ToHolder {
@@ -146,9 +153,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         let policy = &self.codes.policy;
         let now = self.codes.clock.now();
         codes::charge_source(policy, self.accounts, source, now.timestamp()).await?;
-        let Some(account) = self.accounts.password_account(to).await? else {
-            return Err(CodeRefusal::Expired.into());
-        };
+        let account = self.recovering(to).await?;
         let items = self.accounts.reset_code(&account, to).await?;
         let target = codes::target_of(to);
         let digest = self

@@ -39,7 +39,7 @@ pub enum Outcome {
     /// A code went to the new number; nothing else changed.
     CodeSent(CodeSent),
     /// The PATCH applied (the number verified, or already the verified one).
-    Applied(Profile),
+    Applied(Box<Profile>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,13 +102,13 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                     ..patch.clone()
                 };
                 if !rest.changes_profile_fields() {
-                    return Ok(Outcome::Applied(current.clone()));
+                    return Ok(Outcome::Applied(Box::new(current.clone())));
                 }
                 let profile = self
                     .profiles
                     .patch(user, &rest, expected, actor, &self.codes.clock)
                     .await?;
-                return Ok(Outcome::Applied(profile));
+                return Ok(Outcome::Applied(Box::new(profile)));
             }
             let taken = state
                 .owner
@@ -137,7 +137,7 @@ impl<S: SmsSender, K: OtpKeys> PhoneChange<'_, S, K> {
                 max_attempts: self.codes.policy.max_attempts,
             };
             match self.verify(user, change, code, &state).await? {
-                Verified::Applied(profile) => return Ok(Outcome::Applied(*profile)),
+                Verified::Applied(profile) => return Ok(Outcome::Applied(profile)),
                 Verified::ReadAgain => continue,
             }
         }

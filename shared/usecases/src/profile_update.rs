@@ -127,7 +127,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
                 actor,
             };
             return Ok(match self.phone_change().run(&request).await? {
-                phone_change::Outcome::Applied(profile) => Outcome::Applied(Box::new(profile)),
+                phone_change::Outcome::Applied(profile) => Outcome::Applied(profile),
                 phone_change::Outcome::CodeSent(sent) => Outcome::CodeSent(sent),
             });
         }

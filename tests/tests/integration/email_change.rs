@@ -282,3 +282,51 @@ async fn the_account_route_moves_the_address_with_token_and_checksum_too() {
     assert_eq!(r.status, 200, "{}", r.json());
     assert_eq!(r.json()["email"], new.as_str());
 }
+
+/// A thief with the holder's session proves a number of their own by a phone change (its
+/// code goes to the new number). For a day that number confirms no email change, receives
+/// no reset code and proves no erasure: the session alone still moves nothing.
+#[tokio::test]
+async fn a_number_a_stolen_session_just_proved_confirms_and_recovers_nothing_for_a_day() {
+    let env = TestEnv::new().await;
+    let (typed, holders) = (unique_email("typed"), fresh_phone());
+    let id = phone_account(&env, &typed, &holders, PASSWORD).await;
+    let thiefs = fresh_phone();
+    assert_eq!(patch(&env, &id, json!({"phone": thiefs})).await.status, 202);
+    let code = last_code_to(&thiefs);
+    let r = patch(&env, &id, json!({"phone": thiefs, "code": code})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    let r = patch(&env, &id, json!({"email": unique_email("thief")})).await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    assert_eq!(r.json()["code"], "number_too_recent");
+    let texts = sms_to(&thiefs).len();
+    let r = env
+        .request("POST", "/auth/password/forgot")
+        .json(json!({"phone": thiefs}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "the one answer");
+    assert_eq!(
+        sms_to(&thiefs).len(),
+        texts,
+        "no reset code to a number this new"
+    );
+    let r = env
+        .request("DELETE", "/users/me")
+        .bearer(&user_token_with(&id, &[]))
+        .send()
+        .await;
+    assert_ne!(r.status, 202, "no erasure code either: {}", r.json());
+    assert_eq!(sms_to(&thiefs).len(), texts);
+
+    // A day later the number is the account's like any other.
+    env.clock.advance(chrono::Duration::hours(24));
+    let r = patch(&env, &id, json!({"email": unique_email("later")})).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert_eq!(
+        sms_to(&thiefs).len(),
+        texts + 1,
+        "the checksum goes to the number now"
+    );
+}
