@@ -128,6 +128,15 @@ pub struct TooManyAttributes;
 /// (`Profile::settled_phone`).
 pub const NUMBER_SETTLES: chrono::Duration = chrono::Duration::hours(24);
 
+/// Whether a number proven by a change at `changed_at` (RFC 3339; `None`: not by a
+/// change) has settled by `now`. A time that cannot be read counts as just now.
+pub fn number_settled(changed_at: Option<&str>, now: DateTime<Utc>) -> bool {
+    changed_at.is_none_or(|at| {
+        DateTime::parse_from_rfc3339(at)
+            .is_ok_and(|at| now - at.with_timezone(&Utc) >= NUMBER_SETTLES)
+    })
+}
+
 /// A user's profile. How it is stored is the store's business; how it is shown, the
 /// HTTP edge's.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,12 +173,8 @@ impl Profile {
     /// receives), so it neither confirms an email change nor receives a reset or an
     /// erasure code until then.
     pub fn settled_phone(&self, now: DateTime<Utc>) -> Option<PhoneNumber> {
-        let changed = self
-            .phone_changed_at
-            .as_deref()
-            .and_then(|at| DateTime::parse_from_rfc3339(at).ok());
-        let recent = changed.is_some_and(|at| now - at.with_timezone(&Utc) < NUMBER_SETTLES);
-        self.proven_phone().filter(|_| !recent)
+        self.proven_phone()
+            .filter(|_| number_settled(self.phone_changed_at.as_deref(), now))
     }
 
     /// The state before a profile's first write.

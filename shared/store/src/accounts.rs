@@ -51,8 +51,9 @@ impl std::fmt::Debug for Credential {
 }
 
 impl AccountStore {
-    /// The account that holds `claim`: an email's credential (proven or not), or a proven
-    /// number's marker. One GetItem.
+    /// The account that holds `claim`: an email's credential once proven (an unproven
+    /// one may be a squatter's, not the address's owner), or a proven number's marker.
+    /// One GetItem.
     pub async fn holder_of(
         &self,
         claim: crate::Destination<'_>,
@@ -62,7 +63,13 @@ impl AccountStore {
             crate::Destination::Phone(phone) => ItemKey::phone_owner(phone),
         };
         let marker = crate::item::get_consistent(&self.client, &self.table, &key).await?;
-        Ok(crate::markers::holder(marker).and_then(|u| UserId::parse(&u).ok()))
+        let proven = |item: &crate::item::Item| match claim {
+            crate::Destination::Email(_) => {
+                matches!(item.get("email_verified"), Some(AttributeValue::Bool(true)))
+            }
+            crate::Destination::Phone(_) => true,
+        };
+        Ok(crate::markers::holder(marker.filter(proven)).and_then(|u| UserId::parse(&u).ok()))
     }
 
     /// Counts a sign-up from `source` in the hour starting at `hour` if fewer than
@@ -90,12 +97,17 @@ impl AccountStore {
         email: &Email,
         scope: &str,
     ) -> Result<Option<UserId>, StoreError> {
-        // Only to a proven address: an unproven one may pass to another sign-up. The
-        // version counts the change, so a takeover racing it is refused.
+        // Granted only to a proven address (an unproven one may pass to another sign-up),
+        // taken back from any. The version counts the change, so a takeover racing it is
+        // refused.
         let mut e = Expression::default();
-        let (pk, proven) = (e.name(PK), e.name("email_verified"));
-        let yes = e.value(AttributeValue::Bool(true));
-        e.condition(format!("attribute_exists({pk}) AND {proven} = {yes}"));
+        let pk = e.name(PK);
+        e.condition(format!("attribute_exists({pk})"));
+        if !scope.is_empty() {
+            let proven = e.name("email_verified");
+            let yes = e.value(AttributeValue::Bool(true));
+            e.condition(format!("{proven} = {yes}"));
+        }
         e.set("scope", AttributeValue::S(scope.to_owned()));
         e.count_write(crate::profile_item::VERSION);
         let result = update_item(&self.client, &self.table, &ItemKey::credential(email), e)

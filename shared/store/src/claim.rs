@@ -230,6 +230,8 @@ impl EarlierClaim {
         item.extend(ItemKey::user_credential(&self.user).to_item());
         item.insert(MOVED_AT.into(), AttributeValue::S(timestamp(now)));
         item.insert("email_verified".into(), AttributeValue::Bool(false));
+        // An operator's grant went with the address it was given to.
+        item.remove("scope");
         let mut e = Expression::default();
         let pk = e.name(PK);
         e.condition(format!("attribute_not_exists({pk})"));

@@ -223,9 +223,11 @@ impl AccountStore {
             if let Some(old) = before.proven_phone().filter(|old| old != phone) {
                 rest.push((Guarded::Other, release_phone(&self.table, &old, user)?));
             }
-            // The administrator vouches for the number as for the email.
+            // The administrator vouches for the number as for the email: it stands at once.
             p.set("phone", AttributeValue::S(phone.e164().to_owned()));
             p.set("phone_verified", AttributeValue::Bool(true));
+            let changed_at = p.name("phone_changed_at");
+            p.remove(changed_at);
             changes.insert(
                 "phone".into(),
                 FieldChange {
@@ -235,6 +237,7 @@ impl AccountStore {
             );
             next.phone = Some(phone.e164().to_owned());
             next.phone_verified = true;
+            next.phone_changed_at = None;
         }
 
         for code in change.codes {

@@ -4,7 +4,7 @@
 //! transaction, conditioned on the credential being the account's as read.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use domain::profile::NUMBER_SETTLES;
+use domain::profile::number_settled;
 use domain::{Actor, Email, PhoneNumber, UserId};
 use serde_json::Value;
 
@@ -60,15 +60,9 @@ impl PasswordAccount {
     /// it has settled (`Profile::settled_phone`: a number a stolen session just proved
     /// recovers nothing for a day).
     pub fn recovers_by(&self, to: Destination<'_>, now: chrono::DateTime<chrono::Utc>) -> bool {
-        let changed = self
-            .phone_changed_at
-            .as_deref()
-            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
         match to {
             Destination::Email(_) => true,
-            Destination::Phone(_) => {
-                changed.is_none_or(|at| now - at.with_timezone(&chrono::Utc) >= NUMBER_SETTLES)
-            }
+            Destination::Phone(_) => number_settled(self.phone_changed_at.as_deref(), now),
         }
     }
 

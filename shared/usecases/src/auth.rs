@@ -194,20 +194,33 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             ),
             _ => None,
         };
-        if !self
-            .sessions
-            .open(
-                &refresh.session(),
-                &account,
-                checked,
-                rehash.as_deref(),
-                &reservation,
-            )
+        let session = refresh.session();
+        let sessions = &self.sessions;
+        if sessions
+            .open(&session, &account, checked, rehash.as_deref(), &reservation)
             .await?
         {
-            return Err(Refusal::BadCredentials);
+            return Ok(tokens);
         }
-        Ok(tokens)
+        // Another login with the same password may have made the hash again first: read
+        // the credential once more and open on the hash it holds now, if it is the same
+        // password's. Anything else that came between refuses the login.
+        if rehash.is_some()
+            && let Some(again) = self.accounts.password_account(login).await?
+            && again.user == account.user
+            && again.credential.scope == account.credential.scope
+            && password_check(password, Some(again.credential.password_hash.clone())).await
+                == Check::Right
+        {
+            let now_hash = &again.credential.password_hash;
+            if sessions
+                .open(&session, &again, now_hash, None, &reservation)
+                .await?
+            {
+                return Ok(tokens);
+            }
+        }
+        Err(Refusal::BadCredentials)
     }
 
     /// Spends `presented` for a new refresh token and a new access token.

@@ -639,3 +639,42 @@ async fn a_login_makes_a_stale_hash_again_in_its_own_transaction() {
         assert_eq!(stored().await, current, "{name}: a current hash stays");
     }
 }
+
+/// Two logins at once against a stale hash: each makes it again, one writes it first, and
+/// the other opens its session on the hash that is there now. Both are signed in.
+#[tokio::test]
+async fn two_logins_at_once_against_a_stale_hash_are_both_signed_in() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let env = TestEnv::new().await;
+    let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+    let weaker = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(8 * 1024, 1, 1, None).unwrap(),
+    );
+    let stale = weaker
+        .hash_password(OLD.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+    let email = unique_email();
+    let user = domain::UserId::parse("u-twice").unwrap();
+    let address = domain::Email::parse(&email).unwrap();
+    integration_tests::store_account(&env, &user, &address, &stale, None)
+        .await
+        .unwrap();
+    integration_tests::prove_email(&env, &email).await;
+    let login = |source: &'static str| {
+        let (env, email) = (&env, email.clone());
+        async move {
+            env.request("POST", "/auth/login")
+                .from_ip(source)
+                .json(json!({"email": email, "password": OLD}))
+                .send()
+                .await
+                .status
+        }
+    };
+    let (first, second) = tokio::join!(login("198.51.100.1"), login("198.51.100.2"));
+    assert_eq!((first.as_u16(), second.as_u16()), (200, 200));
+}
