@@ -5,7 +5,9 @@
 //! back, in one transaction.
 
 use domain::login::LoginLimits;
-use domain::password::{self, Check, Password};
+use domain::password::{Check, Password};
+
+use crate::hashing::{password_check, password_matches};
 use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
 use domain::session::{ClientId, Grant, RefreshTokenSecret, new_family_id, successor};
 use domain::source::RequestSource;
@@ -55,19 +57,6 @@ impl From<KeyUnavailable> for Refusal {
         tracing::warn!(error = %e, "signing key unavailable");
         Self::DependencyUnavailable(e.to_string())
     }
-}
-
-/// Argon2id on the blocking pool, so the executor keeps serving while it runs.
-pub(crate) async fn password_matches(password: &Password, stored: Option<String>) -> bool {
-    password_check(password, stored).await != Check::Wrong
-}
-
-/// `password::check`, off the executor.
-async fn password_check(password: &Password, stored: Option<String>) -> Check {
-    let password = password.clone();
-    tokio::task::spawn_blocking(move || password::check(&password, stored.as_deref()))
-        .await
-        .unwrap_or(Check::Wrong)
 }
 
 /// A new session's first tokens, before the session is stored.
@@ -188,7 +177,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         // again now, once, and written by the session's own transaction.
         let rehash = match check {
             Check::RightButStale => Some(
-                crate::password::hash(password)
+                crate::hashing::hash(password)
                     .await
                     .map_err(|e| Refusal::DependencyUnavailable(e.to_string()))?,
             ),

@@ -319,7 +319,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
     ) -> Result<(), Refusal> {
         let (Some(email), Some(_)) = (email, state.credential.as_ref()) else {
             // As long as a wrong password takes, and the same answer.
-            crate::auth::password_matches(password, None).await;
+            crate::hashing::password_matches(password, None).await;
             return Err(Refusal::WrongPassword);
         };
         let now = self.eraser.clock.now().timestamp();
@@ -341,7 +341,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             Attempt::Allowed(found, _) => found.credential,
         };
         if credential.user_id != user.as_str()
-            || !crate::auth::password_matches(password, Some(credential.password_hash)).await
+            || !crate::hashing::password_matches(password, Some(credential.password_hash)).await
         {
             return Err(Refusal::WrongPassword);
         }

@@ -9,6 +9,7 @@ pub use codes::SMS_CAP_ALARM;
 pub mod email_change;
 pub mod erasure;
 pub mod export;
+mod hashing;
 pub mod loyalty;
 pub mod password;
 pub mod phone_change;

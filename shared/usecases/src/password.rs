@@ -6,7 +6,7 @@
 
 use domain::login::LoginLimits;
 use domain::otp::{CodeRefusal, OtpCode, Purpose};
-use domain::password::{self, Password};
+use domain::password::Password;
 use domain::ports::{BreachedPasswords, EmailSender, OtpKeys, SmsSender};
 use domain::source::RequestSource;
 use domain::{Actor, UserId};
@@ -15,8 +15,8 @@ use store::{
     SpentCode,
 };
 
-use crate::auth::password_matches;
 use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
+use crate::hashing::{hash, password_matches};
 
 /// The check every new password passes besides its length: not common, not breached.
 pub struct Screen<B> {
@@ -90,14 +90,6 @@ fn code_for<'a>(user: &'a UserId, target: &'a str) -> CodeFor<'a> {
         subject: user.as_str(),
         target,
     }
-}
-
-/// The Argon2id hash of `password`, made off the async executor (tens of milliseconds).
-pub(crate) async fn hash(password: &Password) -> Result<String, CodeFailure> {
-    let password = password.clone();
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| CodeFailure::Unavailable(e.to_string()))
 }
 
 impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {

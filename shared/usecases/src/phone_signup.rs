@@ -143,7 +143,7 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
             .await?;
         // Only now: a made-up code learns nothing of who holds the email or the number.
         refuse_taken(state)?;
-        let hash = crate::password::hash(&request.password).await?;
+        let hash = crate::hashing::hash(&request.password).await?;
         let user = new_user_id();
         // Signed before the write: a key-store failure leaves no account behind.
         let (tokens, first) = issue(self.tokens, &user, "", self.client, 0, now.timestamp())

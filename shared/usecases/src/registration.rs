@@ -70,7 +70,7 @@ impl<E: EmailSender, K: OtpKeys> Registration<'_, E, K> {
         // the email is registered.
         let now = self.codes.clock.now().timestamp();
         codes::charge_source(&self.codes.policy, self.accounts, &account.source, now).await?;
-        let hash = crate::password::hash(&account.password).await?;
+        let hash = crate::hashing::hash(&account.password).await?;
         let user = new_user_id();
         let actor = Actor {
             source: domain::Source::Holder,
