@@ -255,15 +255,7 @@ async fn admin(
             eprintln!("{user} has users:admin from its next login");
         }
         AdminCommand::Revoke { .. } => {
-            let operator = domain::Actor {
-                source: domain::Source::Admin,
-                actor: "profilectl".into(),
-                request_id: format!("profilectl-{}", domain::session::new_family_id()),
-            };
-            let ended = store::SessionStore::new(client, table)
-                .end_every(&user, store::EndedBy::Admin, &operator, chrono::Utc::now())
-                .await
-                .map_err(|e| e.to_string())?;
+            let ended = users::end_sessions(client, table, &user).await?;
             eprintln!("{user} no longer has users:admin; {ended} session(s) ended");
         }
     }

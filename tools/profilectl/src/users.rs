@@ -115,17 +115,26 @@ async fn sign_out(client: aws_sdk_dynamodb::Client, table: &str, raw: &str) -> R
     if live.is_none() {
         return Err(format!("no account {raw}"));
     }
+    let ended = end_sessions(client, table, &user).await?;
+    eprintln!("{user} signed out everywhere: {ended} session(s) ended");
+    Ok(())
+}
+
+/// Ends every session of `user`, on its audit trail as `profilectl`'s act; how many.
+pub(crate) async fn end_sessions(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    user: &domain::UserId,
+) -> Result<usize, String> {
     let operator = domain::Actor {
         source: domain::Source::Admin,
         actor: "profilectl".into(),
         request_id: format!("profilectl-{}", domain::session::new_family_id()),
     };
-    let ended = store::SessionStore::new(client, table)
-        .end_every(&user, store::EndedBy::Admin, &operator, chrono::Utc::now())
+    store::SessionStore::new(client, table)
+        .end_every(user, store::EndedBy::Admin, &operator, chrono::Utc::now())
         .await
-        .map_err(|e| e.to_string())?;
-    eprintln!("{user} signed out everywhere: {ended} session(s) ended");
-    Ok(())
+        .map_err(|e| e.to_string())
 }
 
 /// A data subject's rights: everything stored about them, or their erasure.
