@@ -13,7 +13,7 @@
 
 use domain::otp::CodeSent;
 use domain::ports::{EmailSender, OtpKeys, SmsSender};
-use domain::{Actor, ExpectedVersion, Profile, ProfilePatch, Source, UserId};
+use domain::{Actor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, Source, UserId};
 use store::{AccountStore, ContactChange, ContactError, PatchError, ProfileStore};
 
 use crate::codes::CodeSettings;
@@ -127,7 +127,13 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
                 actor,
             };
             return Ok(match self.phone_change().run(&request).await? {
-                phone_change::Outcome::Applied(profile) => Outcome::Applied(profile),
+                phone_change::Outcome::Applied(profile) => {
+                    // A code proved the number: the account's proven address hears of it.
+                    if patch.code.is_some() && !patch.resend {
+                        self.tell_of_new_number(user, phone).await;
+                    }
+                    Outcome::Applied(profile)
+                }
                 phone_change::Outcome::CodeSent(sent) => Outcome::CodeSent(sent),
             });
         }
@@ -167,6 +173,34 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
             "contact data set by an administrator"
         );
         Ok(Outcome::Applied(Box::new(profile)))
+    }
+
+    /// The account's proven email learns that a new number was proven: a thief with a
+    /// session can prove their own (the day it waits before it recovers anything is the
+    /// holder's time to act). The change stands if this fails.
+    async fn tell_of_new_number(&self, user: &UserId, phone: &PhoneNumber) {
+        let account = match self.accounts.password_account_of(user).await {
+            Ok(account) => account,
+            Err(e) => {
+                tracing::warn!(error = %e, "the new number's notice was not sent");
+                return;
+            }
+        };
+        let Some(address) = account.as_ref().and_then(|a| a.proven_email()) else {
+            return;
+        };
+        let text = format!(
+            "The phone number of your account was changed to {}. If you did not do this, \
+             reset your password by email at once and contact support.",
+            phone.masked()
+        );
+        if let Err(e) = self
+            .email
+            .send(address, "Your phone number was changed", &text)
+            .await
+        {
+            tracing::warn!(error = %e, "the new number's notice was not sent");
+        }
     }
 
     fn email_change(&self) -> EmailChange<'_, S, E, K> {

@@ -330,3 +330,32 @@ async fn a_number_a_stolen_session_just_proved_confirms_and_recovers_nothing_for
         "the checksum goes to the number now"
     );
 }
+
+/// A number proven by a change is told to the account's proven email: the holder learns
+/// of a thief's number in the day it waits before it recovers anything.
+#[tokio::test]
+async fn a_new_number_is_told_to_the_proven_email() {
+    let env = TestEnv::new().await;
+    let email = unique_email("told");
+    let id = signed_up(&env, &email).await;
+    let phone = fresh_phone();
+    assert_eq!(patch(&env, &id, json!({"phone": phone})).await.status, 202);
+    assert!(
+        emails_to(&email)
+            .iter()
+            .all(|(s, _)| !s.contains("phone number"))
+    );
+    let code = last_code_to(&phone);
+    let r = patch(&env, &id, json!({"phone": phone, "code": code})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let notices: Vec<_> = emails_to(&email)
+        .into_iter()
+        .filter(|(subject, _)| subject == "Your phone number was changed")
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        !notices[0].1.contains(&phone),
+        "the number is masked: {}",
+        notices[0].1
+    );
+}
