@@ -36,7 +36,7 @@ pub use consent::{Actor, Channel, ChannelState, ConsentChange, ConsentStatus, Co
 pub use field_errors::FieldErrors;
 pub use locale::{CountryCode, Currency, LanguageCode, LocaleCatalog, TimeZone};
 pub use person::{Address, DateOfBirth, Email, Gender, PersonName, UserId};
-pub use phone::{PhoneNumber, PhoneParts};
+pub use phone::{NUMBER_SETTLES, PhoneNumber, PhoneParts, number_settled};
 pub use profile::{
     AvatarPointer, ExpectedVersion, Field, FieldValue, Profile, ProfilePatch, TooManyAttributes,
     timestamp,

@@ -113,6 +113,19 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// How long a number proven by a change waits before it stands for the holder
+/// (`Profile::settled_phone`).
+pub const NUMBER_SETTLES: chrono::Duration = chrono::Duration::hours(24);
+
+/// Whether a number proven by a change at `changed_at` (RFC 3339; `None`: not by a
+/// change) has settled by `now`. A time that cannot be read counts as just now.
+pub fn number_settled(changed_at: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    changed_at.is_none_or(|at| {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .is_ok_and(|at| now - at.with_timezone(&chrono::Utc) >= NUMBER_SETTLES)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

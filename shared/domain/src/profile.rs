@@ -124,19 +124,6 @@ impl ExpectedVersion {
 #[error("a profile holds at most {MAX_ATTRIBUTES} attributes")]
 pub struct TooManyAttributes;
 
-/// How long a number proven by a change waits before it stands for the holder
-/// (`Profile::settled_phone`).
-pub const NUMBER_SETTLES: chrono::Duration = chrono::Duration::hours(24);
-
-/// Whether a number proven by a change at `changed_at` (RFC 3339; `None`: not by a
-/// change) has settled by `now`. A time that cannot be read counts as just now.
-pub fn number_settled(changed_at: Option<&str>, now: DateTime<Utc>) -> bool {
-    changed_at.is_none_or(|at| {
-        DateTime::parse_from_rfc3339(at)
-            .is_ok_and(|at| now - at.with_timezone(&Utc) >= NUMBER_SETTLES)
-    })
-}
-
 /// A user's profile. How it is stored is the store's business; how it is shown, the
 /// HTTP edge's.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,7 +161,7 @@ impl Profile {
     /// erasure code until then.
     pub fn settled_phone(&self, now: DateTime<Utc>) -> Option<PhoneNumber> {
         self.proven_phone()
-            .filter(|_| number_settled(self.phone_changed_at.as_deref(), now))
+            .filter(|_| crate::phone::number_settled(self.phone_changed_at.as_deref(), now))
     }
 
     /// The state before a profile's first write.

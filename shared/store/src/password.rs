@@ -4,7 +4,7 @@
 //! transaction, conditioned on the credential being the account's as read.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
-use domain::profile::number_settled;
+use domain::number_settled;
 use domain::{Actor, Email, PhoneNumber, UserId};
 use serde_json::Value;
 
