@@ -13,8 +13,8 @@
 
 use domain::otp::CodeSent;
 use domain::ports::{EmailSender, OtpKeys, SmsSender};
-use domain::{Actor, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, Source, UserId};
-use store::{AccountStore, ContactChange, ContactError, PatchError, ProfileStore};
+use domain::{Actor, Email, ExpectedVersion, PhoneNumber, Profile, ProfilePatch, Source, UserId};
+use store::{AccountStore, ContactChange, ContactError, Destination, PatchError, ProfileStore};
 
 use crate::codes::CodeSettings;
 use crate::email_change::{self, EmailChange};
@@ -130,7 +130,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
                 phone_change::Outcome::Applied(profile) => {
                     // A code proved the number: the account's proven address hears of it.
                     if patch.code.is_some() && !patch.resend {
-                        self.tell_of_new_number(user, phone).await;
+                        self.tell_of_new_number(user, &profile, phone).await;
                     }
                     Outcome::Applied(profile)
                 }
@@ -178,15 +178,27 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> ProfileUpdate<'_, S, E, K> {
     /// The account's proven email learns that a new number was proven: a thief with a
     /// session can prove their own (the day it waits before it recovers anything is the
     /// holder's time to act). The change stands if this fails.
-    async fn tell_of_new_number(&self, user: &UserId, phone: &PhoneNumber) {
-        let account = match self.accounts.password_account_of(user).await {
+    async fn tell_of_new_number(&self, user: &UserId, profile: &Profile, phone: &PhoneNumber) {
+        let Some(email) = profile.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
+            return;
+        };
+        // One read: whether the profile's address is this account's, and proven.
+        let account = match self
+            .accounts
+            .password_account(Destination::Email(&email))
+            .await
+        {
             Ok(account) => account,
             Err(e) => {
                 tracing::warn!(error = %e, "the new number's notice was not sent");
                 return;
             }
         };
-        let Some(address) = account.as_ref().and_then(|a| a.proven_email()) else {
+        let Some(address) = account
+            .as_ref()
+            .filter(|a| &a.user == user)
+            .and_then(|a| a.proven_email())
+        else {
             return;
         };
         let text = format!(

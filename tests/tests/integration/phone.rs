@@ -387,7 +387,8 @@ async fn dynamodb_round_trips_for_request_and_verification() {
     assert_eq!(
         env.calls.take(),
         ["BatchGetItem", "TransactWriteItems"],
-        "verification"
+        "verification (a profile with an email adds one GetItem: whether it is proven, for \
+         the new number's notice)"
     );
 }
 
