@@ -261,6 +261,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
             return Err(Refusal::NotFound);
         };
         let email = profile.email.as_deref().and_then(|e| Email::parse(e).ok());
+        let profile_phone = profile.proven_phone();
         // A number proven by a change within the day proves nothing yet: a stolen
         // session could have just proven its thief's.
         let phone = profile.settled_phone(self.eraser.clock.now());
@@ -279,8 +280,13 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         });
         match proof {
             Proof::Password(password) => {
-                self.check_password(user, email.as_ref(), &state, &password, source)
-                    .await?
+                // Its login: the email its credential is under, else (an account whose
+                // unproven address another sign-up took) its proven number.
+                let login = match (email.as_ref(), &state.credential) {
+                    (Some(email), Some(_)) => Some(store::Destination::Email(email)),
+                    _ => profile_phone.as_ref().map(store::Destination::Phone),
+                };
+                self.check_password(user, login, &password, source).await?
             }
             Proof::Code(code) => {
                 let destination = destination.ok_or(Refusal::NoProofPossible)?;
@@ -312,12 +318,11 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
     async fn check_password(
         &self,
         user: &UserId,
-        email: Option<&Email>,
-        state: &ProofState,
+        login: Option<store::Destination<'_>>,
         password: &Password,
         source: &RequestSource,
     ) -> Result<(), Refusal> {
-        let (Some(email), Some(_)) = (email, state.credential.as_ref()) else {
+        let Some(login) = login else {
             // As long as a wrong password takes, and the same answer.
             crate::hashing::password_matches(password, None).await;
             return Err(Refusal::WrongPassword);
@@ -326,12 +331,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         // Counted as a login attempt: a stolen access token does not buy unlimited guesses.
         let attempt = self
             .accounts
-            .begin_login(
-                store::Destination::Email(email),
-                source,
-                self.login_limits,
-                now,
-            )
+            .begin_login(login, source, self.login_limits, now)
             .await?;
         let credential = match attempt {
             Attempt::Limited { retry_after_secs } => {

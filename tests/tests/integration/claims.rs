@@ -183,6 +183,32 @@ async fn the_owner_takes_over_an_address_a_stranger_typed_at_a_phone_sign_up() {
     assert_eq!(login(&env, theirs_login).await, 200);
 }
 
+/// An account that lost its unproven address proves itself by its password, found
+/// through its number, as at login: the holder can still erase it.
+#[tokio::test]
+async fn an_account_without_an_address_proves_its_erasure_by_password() {
+    let env = TestEnv::new().await;
+    let (owners, phone) = (unique_email("owner"), fresh_phone());
+    let kept = phone_account(&env, &owners, &phone, "kept password 1").await;
+    assert_eq!(email_sign_up(&env, &owners).await.status, 201);
+    let erase = |password: &'static str| {
+        let (env, kept) = (&env, kept.clone());
+        async move {
+            env.request("DELETE", "/users/me")
+                .bearer(&user_token_with(&kept, &[]))
+                .json(json!({"password": password}))
+                .send()
+                .await
+        }
+    };
+    assert_eq!(erase("wrong password 1").await.status, 401);
+    let r = erase("kept password 1").await;
+    assert!(r.status.is_success(), "{}", r.json());
+    let items = env.scan_all().await;
+    let tombstone = item(&items, &format!("USER#{kept}"), "PROFILE").unwrap();
+    assert_eq!(s(&tombstone, "erasure"), Some("erased"));
+}
+
 /// An email sign-up never proven holds nothing but its claim: the next sign-up with the
 /// address deletes it (the erasure's tombstone, `account.deleted`), and the code it was
 /// sent stops working.
