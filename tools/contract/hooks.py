@@ -176,20 +176,28 @@ def filter_failure(ctx, failure, case, response):
     """Schemathesis cannot check a format of ours (`e164` and the rest), so its negative
     phase counts any value of one as violating it, and its feedback loop reuses values the
     service returned before: a phone number drawn back from an earlier answer and sent as
-    "format-violating" is a valid number, rightly accepted. Such a case is no finding;
-    every other accepted negative case still is."""
+    "format-violating" is a valid number, rightly accepted. Nor can a form body carry a
+    null or an empty list: such a field is left out on the wire, and the request the
+    service gets is valid. Neither case is a finding; every other accepted negative case
+    still is."""
     if getattr(failure, "code", None) != "ST201":
         return True
     mutations = getattr(getattr(case.meta.phase, "data", None), "mutations", ()) if case.meta else ()
-    if not mutations or any(tuple(m.keywords) != ("format",) for m in mutations):
+    if not mutations:
         return True
+    form = case.media_type == "application/x-www-form-urlencoded"
     try:
         for m in mutations:
             value = case.body
             for step in m.path:
                 value = value[step]
-            if not isinstance(value, str) or value not in KNOWN_VALID:
-                return True
+            if form and len(m.path) == 1 and value in (None, [], {}):
+                # A form body cannot carry null or an empty list: the field is left out
+                # of what is sent, and what reaches the service is valid.
+                continue
+            if tuple(m.keywords) == ("format",) and isinstance(value, str) and value in KNOWN_VALID:
+                continue
+            return True
     except (KeyError, IndexError, TypeError):
         return True
     return False
