@@ -94,8 +94,12 @@ fn view(status: StatusCode, profile: &Profile) -> Response<Body> {
 }
 
 pub(crate) async fn get(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let target = admit(app, req, false)?.target;
-    match app.profiles.get(&target).await? {
+    let Admitted { target, access, .. } = admit(app, req, false)?;
+    let read = match access {
+        Access::Own => app.profiles.get_for_holder(&target).await?,
+        Access::Admin | Access::Server => app.profiles.get(&target).await?,
+    };
+    match read {
         Some(profile) => Ok(view(StatusCode::OK, &profile)),
         None => Err(not_found()),
     }

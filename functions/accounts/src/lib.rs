@@ -59,6 +59,8 @@ api::routes! {
         PatchAccount = "PATCH /api/v1/accounts/users/{user_id}",
         FindAccounts = "GET /api/v1/accounts/users",
         SignOutAccount = "DELETE /api/v1/accounts/users/{user_id}/sessions",
+        DisableAccount = "POST /api/v1/accounts/users/{user_id}/disable",
+        EnableAccount = "POST /api/v1/accounts/users/{user_id}/enable",
         Sessions = "GET /users/me/sessions",
         EndSession = "DELETE /users/me/sessions/{session_id}",
         EndSessions = "DELETE /users/me/sessions",
@@ -142,7 +144,9 @@ impl HttpApp for AccountsApp {
             | Route::GetAccount
             | Route::PatchAccount
             | Route::FindAccounts
-            | Route::SignOutAccount => Style::Seed001,
+            | Route::SignOutAccount
+            | Route::DisableAccount
+            | Route::EnableAccount => Style::Seed001,
             Route::OAuthToken => Style::OAuth,
             _ => Style::Problem,
         }
@@ -171,6 +175,8 @@ impl HttpApp for AccountsApp {
             Route::PatchAccount => return by_id::patch(self, &req).await,
             Route::FindAccounts => return operators::find(self, &req).await,
             Route::SignOutAccount => return operators::sign_out(self, &req).await,
+            Route::DisableAccount => return operators::disable(self, &req).await,
+            Route::EnableAccount => return operators::enable(self, &req).await,
             Route::CreateUser => {
                 return registration::create(&registration, &self.screen, &req).await;
             }

@@ -1,18 +1,20 @@
 //! What support staff and partner systems do to accounts they manage, in seed 001's
 //! style: find an account by its email or number (`GET /api/v1/accounts/users?email=` or
-//! `?phone=`), and sign it out everywhere (`DELETE /api/v1/accounts/users/{user_id}/sessions`).
+//! `?phone=`), sign it out everywhere (`DELETE /api/v1/accounts/users/{user_id}/sessions`),
+//! and disable or enable it (`POST /api/v1/accounts/users/{user_id}/disable|enable`).
 //! Who: a user token with `users:admin` (from a trusted issuer) or an API token with
-//! `users:read` to find, `users:write` to sign out. Anyone else finds nothing here: a
-//! stranger's search answers 403, and a sign-out the 404 a missing user gets, as on the
-//! by-id routes.
+//! `users:read` to find, `users:write` for the rest. Anyone else finds nothing here: a
+//! stranger's search answers 403, and every other route the 404 a missing user gets, as
+//! on the by-id routes.
 
-use api::http::json;
+use api::fields::Fields;
+use api::http::{json, json_object};
 use api::{ApiError, Identity, Principal};
-use domain::{Email, FieldErrors, PhoneNumber, Source, UserId};
+use domain::{Actor, DisableReason, Email, FieldErrors, PhoneNumber, Source, UserId};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use store::{Destination, EndedBy};
+use store::{Destination, EndedBy, Toggled};
 
 use crate::AccountsApp;
 use crate::by_id::{ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE};
@@ -102,10 +104,13 @@ pub(crate) async fn find(app: &AccountsApp, req: &Request) -> Result<Response<Bo
     Ok(json(StatusCode::OK, &Found { results }))
 }
 
-/// `DELETE /api/v1/accounts/users/{user_id}/sessions`: every session of the account
-/// ends, on its audit trail as the operator's act.
-pub(crate) async fn sign_out(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
-    let not_found = || ApiError::not_found("User not found");
+fn not_found() -> ApiError {
+    ApiError::not_found("User not found")
+}
+
+/// The account an operator acts on, and who acts; the 404 of a missing user for anyone
+/// but an operator who may write.
+fn target(app: &AccountsApp, req: &Request) -> Result<(UserId, Actor), ApiError> {
     let identity = Identity::from_request(req)?;
     let source = operator(&identity, true, &app.admin_issuers).ok_or_else(not_found)?;
     let user = req
@@ -113,14 +118,62 @@ pub(crate) async fn sign_out(app: &AccountsApp, req: &Request) -> Result<Respons
         .and_then(|p| p.first("user_id"))
         .and_then(|raw| UserId::parse(raw).ok())
         .ok_or_else(not_found)?;
+    Ok((user, identity.actor(req, source)))
+}
+
+/// `DELETE /api/v1/accounts/users/{user_id}/sessions`: every session of the account
+/// ends, on its audit trail as the operator's act.
+pub(crate) async fn sign_out(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (user, actor) = target(app, req)?;
     if app.profiles.get(&user).await?.is_none() {
         return Err(not_found());
     }
-    let actor = identity.actor(req, source);
     let ended = app
         .sessions
         .end_every(&user, EndedBy::Admin, &actor, app.clock.now())
         .await?;
     tracing::info!(user = %user, actor = %actor.actor, ended, "signed out by an operator");
     Ok(crate::sessions::no_content())
+}
+
+/// `POST /api/v1/accounts/users/{user_id}/disable` `{"reason"}`: the account can no longer
+/// sign in, recover its password or change anything, and every session ends. The user,
+/// with `disabled: true`.
+pub(crate) async fn disable(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (user, actor) = target(app, req)?;
+    let body = json_object(req)?;
+    let mut fields = Fields::of(&body, &["reason"]);
+    let reason = fields.required("reason", DisableReason::parse);
+    fields.finish()?;
+    let reason = reason.expect("no errors means a reason");
+    let toggled = app
+        .accounts
+        .disable(&user, &reason, &actor, app.clock.now())
+        .await?;
+    answer(toggled, &user, &actor, "disabled by an operator")
+}
+
+/// `POST /api/v1/accounts/users/{user_id}/enable`: the account signs in again; the sessions
+/// the disabling ended stay ended. The user, with `disabled: false`.
+pub(crate) async fn enable(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (user, actor) = target(app, req)?;
+    let toggled = app.accounts.enable(&user, &actor, app.clock.now()).await?;
+    answer(toggled, &user, &actor, "enabled by an operator")
+}
+
+fn answer(
+    toggled: Toggled,
+    user: &UserId,
+    actor: &Actor,
+    what: &str,
+) -> Result<Response<Body>, ApiError> {
+    let profile = match toggled {
+        Toggled::Changed { profile, ended } => {
+            tracing::info!(user = %user, actor = %actor.actor, ended, "{what}");
+            profile
+        }
+        Toggled::Unchanged(profile) => profile,
+        Toggled::NotFound => return Err(not_found()),
+    };
+    Ok(json(StatusCode::OK, &SeedAccount::of(&profile)))
 }

@@ -61,6 +61,8 @@ pub(crate) struct SeedAccount<'a> {
     birthday: Option<&'a str>,
     /// The names and the birthday are filled in: what a first-run form asks for.
     has_initial_profile: bool,
+    /// An operator disabled the account: it cannot sign in until enabled.
+    disabled: bool,
 }
 
 impl<'a> SeedAccount<'a> {
@@ -73,6 +75,7 @@ impl<'a> SeedAccount<'a> {
             has_initial_profile: [Field::FirstName, Field::LastName, Field::DateOfBirth]
                 .into_iter()
                 .all(|f| p.field(f).is_some()),
+            disabled: p.disabled_at.is_some(),
         }
     }
 }

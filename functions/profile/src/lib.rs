@@ -108,7 +108,7 @@ impl HttpApp for ProfileApp {
 
 pub(crate) async fn load(app: &ProfileApp, user: &UserId) -> Result<Profile, ApiError> {
     app.profiles
-        .get(user)
+        .get_for_holder(user)
         .await?
         .ok_or_else(|| ApiError::not_found("no profile yet; PATCH /users/profile creates it"))
 }

@@ -132,6 +132,14 @@ impl ApiError {
         )
     }
 
+    pub fn account_disabled() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "This account is disabled.",
+        )
+    }
+
     pub fn route_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
     }
@@ -287,6 +295,7 @@ impl From<StoreError> for ApiError {
                 ApiError::internal()
             }
             StoreError::Erased => ApiError::account_erased(),
+            StoreError::Disabled => ApiError::account_disabled(),
         }
     }
 }

@@ -216,8 +216,8 @@ impl UserFailure {
 impl From<StoreError> for UserFailure {
     fn from(e: StoreError) -> Self {
         match e {
-            // An erased user is no user to a partner.
-            StoreError::Erased => Self::not_found(),
+            // An erased user is no user to a partner, nor is a disabled one.
+            StoreError::Erased | StoreError::Disabled => Self::not_found(),
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "partner batch: user deferred");
                 Self {

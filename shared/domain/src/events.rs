@@ -46,10 +46,14 @@ pub enum EventType {
     PasswordChanged,
     #[serde(rename = "sessions.revoked")]
     SessionsRevoked,
+    #[serde(rename = "account.disabled")]
+    AccountDisabled,
+    #[serde(rename = "account.enabled")]
+    AccountEnabled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 17] = [
         Self::ProfileCreated,
         Self::ProfileUpdated,
         Self::PhoneVerified,
@@ -65,6 +69,8 @@ impl EventType {
         Self::AccountDeleted,
         Self::PasswordChanged,
         Self::SessionsRevoked,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +90,8 @@ impl EventType {
             Self::AccountDeleted => "account.deleted",
             Self::PasswordChanged => "password.changed",
             Self::SessionsRevoked => "sessions.revoked",
+            Self::AccountDisabled => "account.disabled",
+            Self::AccountEnabled => "account.enabled",
         }
     }
 }
@@ -233,6 +241,20 @@ pub fn profile_changes(old: Option<&Profile>, new: &Profile) -> Vec<Change> {
             aggregate: Aggregate::Profile,
             data: json!({ "avatar_url": new.avatar_url }),
         });
+    }
+    // The operator's reason stays on the account's audit: it is free text.
+    match (&old.disabled_at, &new.disabled_at) {
+        (None, Some(at)) => changes.push(Change {
+            event_type: EventType::AccountDisabled,
+            aggregate: Aggregate::Profile,
+            data: json!({ "disabled_at": at }),
+        }),
+        (Some(_), None) => changes.push(Change {
+            event_type: EventType::AccountEnabled,
+            aggregate: Aggregate::Profile,
+            data: json!({}),
+        }),
+        _ => {}
     }
     changes
 }

@@ -4,6 +4,7 @@
 //! `usecases`. No AWS SDK, no HTTP: `cargo tree -p domain`
 //! shows it, and `tests/tests/integration/layers.rs` checks it.
 
+mod account_state;
 pub mod api_token;
 mod attributes;
 pub mod avatar;
@@ -29,6 +30,7 @@ pub mod sms;
 pub mod source;
 pub mod token_keys;
 
+pub use account_state::{DisableReason, MAX_REASON_CHARS};
 pub use attributes::{AttributeKey, AttributeValue, MAX_ATTRIBUTE_VALUE_BYTES, MAX_ATTRIBUTES};
 pub use ci::{CiProperty, CiValues};
 pub use clock::Clock;

@@ -135,6 +135,8 @@ pub struct Profile {
     /// When the holder last proved a new number by a change (RFC 3339); `None` for a
     /// number proven at sign-up or set by an administrator.
     pub phone_changed_at: Option<String>,
+    /// When an operator disabled the account (RFC 3339); `None` while it is enabled.
+    pub disabled_at: Option<String>,
     /// The fields that are set, in canonical form.
     pub fields: BTreeMap<Field, String>,
     pub attributes: BTreeMap<String, AttributeValue>,
@@ -173,6 +175,7 @@ impl Profile {
             phone: None,
             phone_verified: false,
             phone_changed_at: None,
+            disabled_at: None,
             fields: BTreeMap::new(),
             attributes: BTreeMap::new(),
             consents: Consents::default(),

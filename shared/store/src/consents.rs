@@ -13,7 +13,7 @@ use crate::batch::user_prefix_query;
 use crate::consent_item::{AuditEntry, attribute, consents_from_item};
 use crate::expr::Expression;
 use crate::keys::{CONSENT_LOG_PREFIX, ItemKey, MAX_SORT_KEY_BYTES, SK};
-use crate::profile_item::{Existence, PatchError};
+use crate::profile_item::{DISABLED_AT, Existence, PatchError};
 use crate::profiles::ProfileStore;
 
 pub const MAX_HISTORY_PAGE: usize = 100;
@@ -35,13 +35,15 @@ pub enum HistoryError {
 }
 
 impl ProfileStore {
-    /// One GetItem of the consent attributes.
+    /// One GetItem of the consent attributes, as the holder reads them: `Disabled` once
+    /// an operator disabled the account.
     pub async fn consents(&self, user: &UserId) -> Result<Consents, StoreError> {
         let mut e = Expression::default();
-        let projection: Vec<String> = Channel::ALL
+        let mut projection: Vec<String> = Channel::ALL
             .iter()
             .map(|c| e.name(&attribute(*c)))
             .collect();
+        projection.push(e.name(DISABLED_AT));
         let built = e.build();
         let out = self
             .client
@@ -53,6 +55,13 @@ impl ProfileStore {
             .consistent_read(true)
             .send()
             .await?;
+        if out
+            .item
+            .as_ref()
+            .is_some_and(|i| i.contains_key(DISABLED_AT))
+        {
+            return Err(StoreError::Disabled);
+        }
         Ok(out
             .item
             .as_ref()

@@ -47,6 +47,7 @@ pub trait TableStore: Sized {
 }
 
 mod account_audit;
+mod account_state;
 mod accounts;
 mod api_tokens;
 mod avatar;
@@ -84,6 +85,7 @@ mod txn;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
+pub use account_state::Toggled;
 pub use accounts::{AccountStore, Credential};
 pub use api_tokens::ApiTokenStore;
 pub use avatar::UploadSlot;
@@ -122,6 +124,10 @@ pub enum StoreError {
     /// bring any of it back.
     #[error("the account is erased")]
     Erased,
+    /// An operator disabled the account: nothing but its operators' acts (enable,
+    /// erase, sign out) changes it until they enable it again.
+    #[error("the account is disabled")]
+    Disabled,
 }
 
 const RETRYABLE_CODES: &[&str] = &[

@@ -227,6 +227,9 @@ impl AccountStore {
                 sessions,
                 keep,
             } => {
+                if sessions.disabled {
+                    return Err(StoreError::Disabled.into());
+                }
                 let (stored, read) = (
                     credential.name("password_hash"),
                     credential.value(AttributeValue::S(current.to_owned())),
@@ -267,9 +270,15 @@ impl AccountStore {
         }
     }
 
+    /// How many sessions a reset ends; `Disabled` for a disabled account, whose password
+    /// only changes once an operator enables it (the sessions' item refuses a race).
     async fn sessions_live(&self, user: &UserId, now: i64) -> Result<usize, StoreError> {
         let sessions =
             crate::session_item::SessionStore::new(self.client.clone(), self.table.clone());
-        Ok(sessions.live(user, now).await?.live.len())
+        let sessions = sessions.live(user, now).await?;
+        if sessions.disabled {
+            return Err(StoreError::Disabled);
+        }
+        Ok(sessions.live.len())
     }
 }

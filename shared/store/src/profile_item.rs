@@ -27,6 +27,9 @@ pub(crate) const ERASING: &str = "erasing";
 /// `erasure` once nothing but the tombstone remains.
 pub(crate) const ERASED: &str = "erased";
 
+/// Present on the profile item of an account an operator disabled: the time (RFC 3339).
+pub(crate) const DISABLED_AT: &str = "disabled_at";
+
 pub(crate) fn is_erased(item: &Item) -> bool {
     item.contains_key(ERASURE)
 }
@@ -40,10 +43,13 @@ pub(crate) fn live_profile(item: Item) -> Result<Option<Profile>, StoreError> {
     profile_from_item(item).map(Some)
 }
 
-/// The profile a write starts from: an erased account refuses the write.
+/// The profile a write starts from: an erased or disabled account refuses the write.
 pub(crate) fn writable_profile(item: Item) -> Result<Option<Profile>, StoreError> {
     if is_erased(&item) {
         return Err(StoreError::Erased);
+    }
+    if item.contains_key(DISABLED_AT) {
+        return Err(StoreError::Disabled);
     }
     profile_from_item(item).map(Some)
 }
@@ -94,6 +100,8 @@ struct StoredProfile {
     #[serde(default)]
     phone_changed_at: Option<String>,
     #[serde(default)]
+    disabled_at: Option<String>,
+    #[serde(default)]
     attributes: BTreeMap<String, domain::AttributeValue>,
     #[serde(default)]
     avatar_url: Option<String>,
@@ -118,6 +126,7 @@ pub(crate) fn profile_from_item(item: Item) -> Result<Profile, StoreError> {
         phone: stored.phone,
         phone_verified: stored.phone_verified,
         phone_changed_at: stored.phone_changed_at,
+        disabled_at: stored.disabled_at,
         fields,
         attributes: stored.attributes,
         consents,
@@ -190,9 +199,12 @@ pub(crate) fn update_expression(
         e.set(AVATAR_KEYS, AttributeValue::Ss(avatar.keys.clone()));
     }
 
-    // Never onto an erased account's tombstone, whatever else the write assumes.
-    let erasure = e.name(ERASURE);
-    e.condition(format!("attribute_not_exists({erasure})"));
+    // Never onto an erased account's tombstone, nor a disabled account, whatever else
+    // the write assumes.
+    let (erasure, disabled) = (e.name(ERASURE), e.name(DISABLED_AT));
+    e.condition(format!(
+        "attribute_not_exists({erasure}) AND attribute_not_exists({disabled})"
+    ));
     match guard {
         Guard::Optimistic if patch.touches_attributes() => {
             e.condition(format!("attribute_exists({attrs})"));
@@ -236,6 +248,9 @@ pub(crate) fn next_guard(
 ) -> Result<Guard, PatchError> {
     if old.is_some_and(is_erased) {
         return Err(StoreError::Erased.into());
+    }
+    if old.is_some_and(|item| item.contains_key(DISABLED_AT)) {
+        return Err(StoreError::Disabled.into());
     }
     let old_version = old.and_then(|item| match item.get(VERSION) {
         Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),

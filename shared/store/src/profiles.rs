@@ -52,6 +52,15 @@ impl ProfileStore {
             .flatten())
     }
 
+    /// The profile as its holder reads it: `Disabled` once an operator disabled the
+    /// account, whose holder may still hold an access token.
+    pub async fn get_for_holder(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
+        match self.get(user).await? {
+            Some(profile) if profile.disabled_at.is_some() => Err(StoreError::Disabled),
+            found => Ok(found),
+        }
+    }
+
     /// Up to 100 profiles in one BatchGetItem (plus retries of unprocessed keys).
     pub async fn get_many(&self, users: &[UserId]) -> Result<HashMap<UserId, Profile>, StoreError> {
         let keys = users.iter().map(ItemKey::profile).collect();

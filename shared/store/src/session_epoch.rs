@@ -23,6 +23,9 @@ use crate::session_item::{GENERATION, SessionStore};
 use crate::txn::{Tagged, Verdict, condition_check, update};
 
 pub(crate) const REVOCATIONS: &str = "revocations";
+/// Present (`true`) on the sign-out item of an account an operator disabled: no session
+/// opens, and only an operator ends sessions, until it is enabled.
+pub(crate) const DISABLED: &str = "disabled";
 
 /// Why sessions ended, as `sessions.revoked` tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +68,8 @@ pub struct SessionSummary {
 pub struct Sessions {
     pub generation: i64,
     pub live: Vec<SessionSummary>,
+    /// An operator disabled the account.
+    pub disabled: bool,
 }
 
 fn number(item: &Item, name: &str) -> Option<i64> {
@@ -100,6 +105,7 @@ fn recorded(e: &mut Expression, by: EndedBy, count: usize, now: i64) {
 }
 
 /// Ends every session of `user` in the transaction it joins: the next generation.
+/// Refused on a disabled account but by an operator.
 pub(crate) fn end_all(
     table: &str,
     user: &UserId,
@@ -110,7 +116,39 @@ pub(crate) fn end_all(
     let mut e = Expression::default();
     e.count_write(GENERATION);
     recorded(&mut e, by, count, now);
+    if by != EndedBy::Admin {
+        not_disabled(&mut e);
+    }
     update(table, &ItemKey::sessions(user), e)
+}
+
+/// Disables sign-in for `user` and ends every session, an operator's act, in the
+/// transaction it joins.
+pub(crate) fn disable_sign_in(
+    table: &str,
+    user: &UserId,
+    count: usize,
+    now: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expression::default();
+    e.count_write(GENERATION);
+    recorded(&mut e, EndedBy::Admin, count, now);
+    e.set(DISABLED, AttributeValue::Bool(true));
+    update(table, &ItemKey::sessions(user), e)
+}
+
+/// Lets sessions open for `user` again, in the transaction it joins; the generation
+/// stays, so the sessions that ended stay ended.
+pub(crate) fn enable_sign_in(table: &str, user: &UserId) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expression::default();
+    let disabled = e.name(DISABLED);
+    e.remove(disabled);
+    update(table, &ItemKey::sessions(user), e)
+}
+
+fn not_disabled(e: &mut Expression) {
+    let disabled = e.name(DISABLED);
+    e.condition(format!("attribute_not_exists({disabled})"));
 }
 
 /// Ends every session of `user` but `keep`, in the transaction they join: the next
@@ -134,6 +172,7 @@ pub(crate) fn end_all_but(
     });
     epoch.set(GENERATION, n(next));
     recorded(&mut epoch, by, sessions.live.len().saturating_sub(1), now);
+    not_disabled(&mut epoch);
     let mut session = Expression::default();
     session.set(GENERATION, n(next));
     let current = keep.current.as_deref().unwrap_or_default();
@@ -173,10 +212,14 @@ fn s(v: &str) -> AttributeValue {
 }
 
 impl SessionStore {
-    /// The generation `user`'s sessions are opened under now.
+    /// The generation `user`'s sessions are opened under now; `Disabled` when an operator
+    /// disabled the account, so none may open.
     pub async fn generation(&self, user: &UserId) -> Result<i64, StoreError> {
         let item = crate::item::get_consistent(&self.client, &self.table, &ItemKey::sessions(user))
             .await?;
+        if item.as_ref().is_some_and(|i| i.contains_key(DISABLED)) {
+            return Err(StoreError::Disabled);
+        }
         Ok(item.and_then(|i| number(&i, GENERATION)).unwrap_or(0))
     }
 
@@ -188,11 +231,9 @@ impl SessionStore {
                 .consistent_read(true),
         )
         .await?;
-        let generation = items
-            .iter()
-            .find(|i| text(i, SK) == Some(SESSIONS_SK))
-            .and_then(|i| number(i, GENERATION))
-            .unwrap_or(0);
+        let epoch = items.iter().find(|i| text(i, SK) == Some(SESSIONS_SK));
+        let generation = epoch.and_then(|i| number(i, GENERATION)).unwrap_or(0);
+        let disabled = epoch.is_some_and(|i| i.contains_key(DISABLED));
         let mut live: Vec<SessionSummary> = items
             .iter()
             .filter_map(|item| {
@@ -211,7 +252,11 @@ impl SessionStore {
             })
             .collect();
         live.sort_by_key(|s| (s.created_at, s.id.clone()));
-        Ok(Sessions { generation, live })
+        Ok(Sessions {
+            generation,
+            live,
+            disabled,
+        })
     }
 
     /// Ends `user`'s live session `id`, on the account's audit. `false`: `user` has no
@@ -260,7 +305,11 @@ impl SessionStore {
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let now = at.timestamp();
-        let count = self.live(user, now).await?.live.len();
+        let sessions = self.live(user, now).await?;
+        if sessions.disabled && by != EndedBy::Admin {
+            return Err(StoreError::Disabled);
+        }
+        let count = sessions.live.len();
         let mut txn = Tagged::new();
         txn.push((), end_all(&self.table, user, by, count, now)?);
         txn.push((), audited(&self.table, user, actor, at, count)?);

@@ -116,6 +116,8 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
 
     async fn send_reset_code(&self, to: Destination<'_>, now: i64) -> Result<(), Refusal> {
         let account = self.recovering(to).await?;
+        // A disabled account is sent nothing, and the answer stays the same.
+        self.sessions.generation(&account.user).await?;
         let items = self.accounts.reset_code(&account, to).await?;
         let target = codes::target_of(to);
         let via = codes::ToHolder {

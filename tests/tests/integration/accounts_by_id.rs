@@ -76,6 +76,7 @@ async fn only_the_user_an_admin_or_a_scoped_api_token_sees_an_account() {
         "country",
         "birthday",
         "has_initial_profile",
+        "disabled",
         "created_at",
         "updated_at",
     ];
@@ -88,6 +89,7 @@ async fn only_the_user_an_admin_or_a_scoped_api_token_sees_an_account() {
     assert_eq!(body["gender"], "M");
     assert_eq!(body["country"], "US");
     assert_eq!(body["has_initial_profile"], false, "no birthday yet");
+    assert_eq!(body["disabled"], false);
 
     let hidden = get(&env, &id, &user(&other)).await;
     let missing = get(&env, "usr_nobody", &user(&other)).await;

@@ -1107,3 +1107,82 @@ async fn a_password_change_and_a_sign_out_are_announced_and_audited_without_secr
         "no password or hash in the audit"
     );
 }
+
+#[tokio::test]
+async fn disabling_and_enabling_are_announced_without_the_reason() {
+    let env = TestEnv::new().await;
+    let email = format!("ev-{:08x}@example.com", rand::random::<u32>());
+    let user =
+        integration_tests::verified_account(&env, &email, "securepassword123", ("Ada", "L")).await;
+    let r = env
+        .request("POST", "/auth/login")
+        .json(json!({"email": email, "password": "securepassword123"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let admin = user_token_with("usr_admin", &["users:admin"]);
+    let before = env.scan_all().await;
+    let r = env
+        .request("POST", &format!("/api/v1/accounts/users/{user}/disable"))
+        .bearer(&admin)
+        .json(json!({"reason": "Ada's card was stolen"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let disabled = env.scan_all().await;
+    let profile = |items: &[Item]| find(items, "USER#", "PROFILE");
+    let events = checked(
+        events_of(&record(
+            RecordKind::Modify,
+            profile(&before),
+            profile(&disabled),
+        ))
+        .unwrap(),
+    );
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["account.disabled"],
+        "the profile's fields are as they were"
+    );
+    assert!(!serde_json::to_string(&events).unwrap().contains("stolen"));
+    let revoked = types_and_data(&record(
+        RecordKind::Modify,
+        find(&before, "USER#", "SESSIONS"),
+        find(&disabled, "USER#", "SESSIONS"),
+    ));
+    assert_eq!(
+        revoked,
+        [(
+            "sessions.revoked".into(),
+            json!({"count": 1, "reason": "admin"})
+        )]
+    );
+
+    let r = env
+        .request("POST", &format!("/api/v1/accounts/users/{user}/enable"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let enabled = env.scan_all().await;
+    assert_eq!(
+        types_and_data(&record(
+            RecordKind::Modify,
+            profile(&disabled),
+            profile(&enabled),
+        )),
+        [("account.enabled".into(), json!({}))]
+    );
+    assert!(
+        types_and_data(&record(
+            RecordKind::Modify,
+            find(&disabled, "USER#", "SESSIONS"),
+            find(&enabled, "USER#", "SESSIONS"),
+        ))
+        .is_empty(),
+        "enabling ends nothing"
+    );
+}

@@ -11,6 +11,7 @@ mod change_events;
 mod claims;
 mod code_tries;
 mod consents;
+mod disabling;
 mod email;
 mod email_change;
 mod emulator;

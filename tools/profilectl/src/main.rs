@@ -1,9 +1,9 @@
 //! `profilectl token create|list|revoke`: server-to-server API tokens.
 //! `profilectl key create|rotate|show`: the key access tokens are signed with.
 //! `profilectl admin grant|revoke <email>`: an account's `users:admin` grant.
-//! `profilectl user find|signout|export|erase`: an account found by its email or number,
-//! signed out everywhere, a data subject's export (on stdout) and erasure, for support
-//! staff.
+//! `profilectl user find|signout|disable|enable|export|erase`: an account found by its
+//! email or number, signed out everywhere, disabled and enabled again, a data subject's
+//! export (on stdout) and erasure, for support staff.
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`

@@ -1,6 +1,7 @@
-//! `profilectl user ...`: one account, for support staff. Finding and signing out go
-//! through the same store calls as `GET /api/v1/accounts/users` and
-//! `DELETE /api/v1/accounts/users/{user_id}/sessions`; export and erasure through the
+//! `profilectl user ...`: one account, for support staff. Finding, signing out,
+//! disabling and enabling go through the same store calls as `GET /api/v1/accounts/users`,
+//! `DELETE /api/v1/accounts/users/{user_id}/sessions` and
+//! `POST /api/v1/accounts/users/{user_id}/disable|enable`; export and erasure through the
 //! data subject's use cases.
 
 use clap::Subcommand;
@@ -31,6 +32,15 @@ pub(crate) enum UserCommand {
     /// End every session of USER_ID; its refresh tokens stop at once, its access tokens
     /// within 15 minutes.
     Signout { user_id: String },
+    /// Disable USER_ID: every session ends, and it can neither log in, recover its
+    /// password nor change anything until enabled. REASON goes on its audit.
+    Disable {
+        user_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Enable USER_ID again: it logs in; the sessions that ended stay ended.
+    Enable { user_id: String },
     /// Print the export document of USER_ID (as POST /users/me/export writes it).
     Export {
         user_id: String,
@@ -58,6 +68,12 @@ pub(crate) async fn run(
     match command {
         UserCommand::Find { email, phone } => find(client, table, email, phone).await,
         UserCommand::Signout { user_id } => sign_out(client, table, &user_id).await,
+        UserCommand::Disable { user_id, reason } => {
+            let reason =
+                domain::DisableReason::parse(&reason).map_err(|e| format!("--reason: {e}"))?;
+            toggle(client, table, &user_id, Some(&reason)).await
+        }
+        UserCommand::Enable { user_id } => toggle(client, table, &user_id, None).await,
         command => rights(sdk, table, command).await,
     }
 }
@@ -120,21 +136,56 @@ async fn sign_out(client: aws_sdk_dynamodb::Client, table: &str, raw: &str) -> R
     Ok(())
 }
 
+/// `profilectl` as the operator on an account's audit trail.
+fn operator() -> domain::Actor {
+    domain::Actor {
+        source: domain::Source::Admin,
+        actor: "profilectl".into(),
+        request_id: format!("profilectl-{}", domain::session::new_family_id()),
+    }
+}
+
 /// Ends every session of `user`, on its audit trail as `profilectl`'s act; how many.
 pub(crate) async fn end_sessions(
     client: aws_sdk_dynamodb::Client,
     table: &str,
     user: &domain::UserId,
 ) -> Result<usize, String> {
-    let operator = domain::Actor {
-        source: domain::Source::Admin,
-        actor: "profilectl".into(),
-        request_id: format!("profilectl-{}", domain::session::new_family_id()),
-    };
     store::SessionStore::new(client, table)
-        .end_every(user, store::EndedBy::Admin, &operator, chrono::Utc::now())
+        .end_every(user, store::EndedBy::Admin, &operator(), chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Disables `raw` for `reason`, or enables it (`None`).
+async fn toggle(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    raw: &str,
+    reason: Option<&domain::DisableReason>,
+) -> Result<(), String> {
+    let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
+    let accounts = store::AccountStore::new(client, table);
+    let now = chrono::Utc::now();
+    let toggled = match reason {
+        Some(reason) => accounts.disable(&user, reason, &operator(), now).await,
+        None => accounts.enable(&user, &operator(), now).await,
+    }
+    .map_err(|e| e.to_string())?;
+    let state = if reason.is_some() {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    match toggled {
+        store::Toggled::Changed { ended, .. } if reason.is_some() => {
+            eprintln!("{user} disabled: {ended} session(s) ended");
+        }
+        store::Toggled::Changed { .. } => eprintln!("{user} enabled"),
+        store::Toggled::Unchanged(_) => eprintln!("{user} was {state} already: nothing changed"),
+        store::Toggled::NotFound => return Err(format!("no account {raw}")),
+    }
+    Ok(())
 }
 
 /// A data subject's rights: everything stored about them, or their erasure.
@@ -147,9 +198,7 @@ async fn rights(
         UserCommand::Export { user_id, stack } | UserCommand::Erase { user_id, stack, .. } => {
             (user_id, stack)
         }
-        UserCommand::Find { .. } | UserCommand::Signout { .. } => {
-            unreachable!("find and signout are not a data subject's rights")
-        }
+        _ => unreachable!("only export and erasure are a data subject's rights"),
     };
     let otp_secret = stack.otp_secret.as_str();
     let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
@@ -202,7 +251,7 @@ async fn rights(
                 "{user} erased (request {request_id}); the tombstone names operator:{operator}"
             );
         }
-        UserCommand::Find { .. } | UserCommand::Signout { .. } => {}
+        _ => {}
     }
     Ok(())
 }
