@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all contract client outside-clients lint fmt template build iac sizes bench clean
+.PHONY: help setup dev test invoke invoke-all contract client outside-clients hash-fixture lint fmt template build iac sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ tools/outside-clients/node_modules/.installed: tools/outside-clients/package-loc
 outside-clients: setup tools/outside-clients/node_modules/.installed ## Clients nobody here wrote (seed 002's Node samples, a strict OAuth library) against the local stack
 	cargo build -q -p local-api
 	.venv/bin/python tools/outside-clients/run.py
+
+hash-fixture: ## Remake tests/fixtures/imported_hashes.json with Django, bcrypt and argon2-cffi (a venv of its own)
+	python3 -m venv $(VENV)-hashes
+	$(VENV)-hashes/bin/pip install -q -r tools/import-hashes/requirements.txt
+	$(VENV)-hashes/bin/python tools/import-hashes/make_fixture.py tests/fixtures/imported_hashes.json
 
 lint: setup ## rustfmt check, clippy -D warnings, template freshness, sam validate --lint, OpenAPI validation
 	cargo fmt --all -- --check

@@ -16,6 +16,12 @@ use rand::TryRngCore;
 
 use crate::Email;
 
+mod imported;
+pub use imported::{
+    Imported, MAX_ARGON2_KIB, MAX_ARGON2_LANES, MAX_ARGON2_PASSES, MAX_BCRYPT_COST,
+    MAX_PBKDF2_ITERATIONS,
+};
+
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
 
@@ -79,8 +85,8 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// The most memory a stored hash may ask for (64 MiB): more is not a hash of ours.
-const MAX_BLOCKS: usize = 64 * 1024;
+/// The most memory a stored hash may ask for: an imported one's bound.
+const MAX_BLOCKS: usize = MAX_ARGON2_KIB as usize;
 
 /// The memory Argon2 works in, kept for the life of the process and reused by every
 /// hash. Allocated per hash, the allocator kept a 19 MiB copy in each thread's arena:
@@ -93,6 +99,14 @@ fn compute(argon: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> 
     let blocks = argon.params().block_count();
     if blocks > MAX_BLOCKS {
         return false;
+    }
+    if blocks > argon2().params().block_count() {
+        // An imported hash's own parameters, verified once before ours replaces it: its
+        // memory is given back at once rather than kept for the process's life.
+        let mut memory = vec![Block::default(); blocks];
+        return argon
+            .hash_password_into_with_memory(password, salt, out, &mut memory)
+            .is_ok();
     }
     let mut memory = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
     if memory.len() < blocks {
@@ -154,13 +168,16 @@ pub fn check(password: &Password, stored: Option<&str>) -> Check {
     });
     let phc = stored.unwrap_or(dummy);
     let typed = password.1.0.as_deref();
-    let check = if matches_hash(password.expose(), phc) {
-        if is_current(phc) {
+    let Ok(stored_hash) = Imported::parse(phc) else {
+        return Check::Wrong;
+    };
+    let check = if stored_hash.verifies(password.expose().as_bytes()) {
+        if stored_hash.is_ours() {
             Check::Right
         } else {
             Check::RightButStale
         }
-    } else if typed.is_some_and(|typed| matches_hash(typed, phc)) {
+    } else if typed.is_some_and(|typed| stored_hash.verifies(typed.as_bytes())) {
         Check::RightButStale
     } else {
         Check::Wrong
@@ -191,7 +208,7 @@ fn is_current(phc: &str) -> bool {
 }
 
 /// `password` against a PHC string, with the parameters it names; constant-time compare.
-fn matches_hash(password: &str, phc: &str) -> bool {
+fn matches_hash(password: &[u8], phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -214,7 +231,7 @@ fn matches_hash(password: &str, phc: &str) -> bool {
     };
     let mut out = vec![0u8; expected.len()];
     let argon = Argon2::new(algorithm, version, params);
-    compute(&argon, password.as_bytes(), salt_bytes, &mut out)
+    compute(&argon, password, salt_bytes, &mut out)
         && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 

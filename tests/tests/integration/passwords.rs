@@ -574,22 +574,46 @@ async fn a_login_makes_a_stale_hash_again_in_its_own_transaction() {
         )
     };
     let typed = "cafe\u{301} au lait, please";
-    let cases = [
+    let mut cases = vec![
         // Weaker parameters than ours.
         (
-            "weaker",
-            OLD,
-            ours(8 * 1024, 1).hash_password(OLD.as_bytes(), &salt),
+            "weaker".to_owned(),
+            OLD.to_owned(),
+            ours(8 * 1024, 1)
+                .hash_password(OLD.as_bytes(), &salt)
+                .unwrap()
+                .to_string(),
         ),
         // Our parameters, but the bytes as typed, before normalizing.
         (
-            "typed",
-            typed,
-            ours(19 * 1024, 2).hash_password(typed.as_bytes(), &salt),
+            "typed".to_owned(),
+            typed.to_owned(),
+            ours(19 * 1024, 2)
+                .hash_password(typed.as_bytes(), &salt)
+                .unwrap()
+                .to_string(),
         ),
     ];
+    // Hashes other systems made (Django, Python's bcrypt, argon2-cffi), as an import
+    // stores them: tests/fixtures/imported_hashes.json.
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            integration_tests::workspace_root().join("tests/fixtures/imported_hashes.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (kind, hash) in fixture["hashes"].as_object().unwrap() {
+        let name: String = kind
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let password = fixture["password"].as_str().unwrap().to_owned();
+        cases.push((name, password, hash.as_str().unwrap().to_owned()));
+    }
+    assert_eq!(cases.len(), 12);
     for (name, password, stale) in cases {
-        let stale = stale.unwrap().to_string();
+        let (name, password) = (name.as_str(), password.as_str());
         let email = format!("{name}-{:08x}@example.com", rand::random::<u32>());
         let user = domain::UserId::parse(&format!("u-{name}")).unwrap();
         let address = domain::Email::parse(&email).unwrap();
@@ -620,6 +644,18 @@ async fn a_login_makes_a_stale_hash_again_in_its_own_transaction() {
                     .status
             }
         };
+        let wrong = env
+            .request("POST", "/auth/login")
+            .from_ip("198.51.100.9")
+            .json(json!({"email": email, "password": "not the password 42"}))
+            .send()
+            .await;
+        assert_eq!(wrong.status, 401, "{name}");
+        assert_eq!(
+            stored().await,
+            stale,
+            "{name}: a wrong password changes nothing"
+        );
         env.calls.reset();
         assert_eq!(try_login("198.51.100.1").await, 200, "{name}");
         let upgrading = env.calls.take();
