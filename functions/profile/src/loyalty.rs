@@ -59,6 +59,9 @@ async fn profile_and_card(
     let (profile, card) = app.cards.profile_with_card(user).await?;
     let profile = profile
         .ok_or_else(|| ApiError::not_found("no profile yet; PATCH /users/profile creates it"))?;
+    if profile.disabled_at.is_some() {
+        return Err(ApiError::account_disabled());
+    }
     Ok((profile, card))
 }
 

@@ -4,11 +4,14 @@
 //! erasure), and the sign-out item's `disabled` refuses every session and password,
 //! while the next generation ends the sessions it had. One transaction sets both, so no
 //! read sees one without the other; enabling removes both and leaves the ended sessions
-//! ended.
+//! ended. Disabling also voids every code the account was sent (a reset, an email or
+//! number change, an erasure, its address's verification): one asked for by whoever
+//! the account was disabled against must not work once it is enabled.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use domain::{Actor, DisableReason, Profile, UserId, timestamp};
+use domain::otp::Purpose;
+use domain::{Actor, DisableReason, Email, Profile, UserId, timestamp};
 use serde_json::Value;
 
 use crate::StoreError;
@@ -20,7 +23,7 @@ use crate::keys::ItemKey;
 use crate::profile_item::{DISABLED_AT, ERASURE, VERSION, live_profile};
 use crate::session_epoch::{disable_sign_in, enable_sign_in};
 use crate::session_item::SessionStore;
-use crate::txn::{Tagged, Verdict, update};
+use crate::txn::{Tagged, Verdict, delete, update};
 
 /// What disabling or enabling did.
 #[derive(Debug)]
@@ -122,6 +125,11 @@ impl AccountStore {
                 },
             );
             txn.push((), audit_put(&self.table, user, actor, now, &changes)?);
+            if disable {
+                for key in live_codes(user, &profile) {
+                    txn.push((), delete(&self.table, &key, Expression::default())?);
+                }
+            }
             match txn.send(&self.client).await? {
                 Verdict::Done => {
                     profile.version += 1;
@@ -136,4 +144,23 @@ impl AccountStore {
             if disable { "disabled" } else { "enabled" }
         )))
     }
+}
+
+/// The keys of every code `user` may have been sent: each purpose's one challenge, and
+/// its address's verification.
+fn live_codes(user: &UserId, profile: &Profile) -> Vec<ItemKey> {
+    let mut keys: Vec<ItemKey> = [
+        Purpose::PhoneChange,
+        Purpose::ChangeEmail,
+        Purpose::ConfirmEmailChange,
+        Purpose::EraseAccount,
+        Purpose::ResetPassword,
+    ]
+    .into_iter()
+    .map(|purpose| ItemKey::challenge(user, purpose))
+    .collect();
+    if let Some(email) = profile.email.as_deref().and_then(|e| Email::parse(e).ok()) {
+        keys.push(ItemKey::email_challenge(&email, Purpose::VerifyEmail));
+    }
+    keys
 }

@@ -1,16 +1,17 @@
 //! A profile's image: the day's upload count, reserved before anything is
 //! stored and released if the upload fails, and the profile's pointer to its objects.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{ProfilePatch, UserId};
 
 use crate::StoreError;
 use crate::counter;
 use crate::keys::ItemKey;
-use crate::profile_item::{AVATAR_KEYS, AVATAR_URL, Guard, update_expression};
+use crate::profile_item::{AVATAR_KEYS, AVATAR_URL, Guard, unusable, update_expression};
 use crate::profiles::ProfileStore;
-use crate::txn::{none_if_condition_failed, update_item};
+use crate::txn::update_item;
 
 /// How a reservation of one upload went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +75,20 @@ impl ProfileStore {
         e.set(AVATAR_KEYS, AttributeValue::Ss(keys.to_vec()));
         let sent = update_item(&self.client, &self.table, &ItemKey::profile(user), e)
             .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        // The only condition of an optimistic write that sets no attribute: not erased.
-        let out = none_if_condition_failed(sent)?.ok_or(StoreError::Erased)?;
+        // The only condition of an optimistic write that sets no attribute: neither erased
+        // nor disabled.
+        let out = match sent {
+            Ok(out) => out,
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    return Err(unusable(failed.item.as_ref()));
+                }
+                _ => return Err(err.into()),
+            },
+        };
         Ok(
             match out.attributes.as_ref().and_then(|a| a.get(AVATAR_KEYS)) {
                 Some(AttributeValue::Ss(old)) => old.clone(),

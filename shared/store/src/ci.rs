@@ -10,7 +10,7 @@ use crate::account_audit::{FieldChange, FieldChanges, audit_put};
 use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::keys::ItemKey;
-use crate::profile_item::{ERASURE, VERSION, is_erased};
+use crate::profile_item::{VERSION, is_erased, unusable, usable};
 use crate::txn::{Outcome, Tagged, Verdict, condition_check, transact, update};
 use domain::{Actor, CiProperty, CiValues, UserId, timestamp};
 use serde_json::Value;
@@ -56,10 +56,9 @@ impl CiStore {
         now: DateTime<Utc>,
     ) -> Result<(), CiError> {
         let mut check = Expression::default();
-        let (version, erasure) = (check.name("version"), check.name(ERASURE));
-        check.condition(format!(
-            "attribute_exists({version}) AND attribute_not_exists({erasure})"
-        ));
+        let version = check.name("version");
+        check.condition(format!("attribute_exists({version})"));
+        usable(&mut check);
         let mut set = Expression::default();
         for (property, value) in values {
             set.set(property.as_str(), AttributeValue::S(value.clone()));
@@ -75,7 +74,7 @@ impl CiStore {
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(()),
             Outcome::FirstFailed(_) => Err(CiError::NotFound),
-            Outcome::Failed(_) | Outcome::Conflict => {
+            Outcome::Failed(..) | Outcome::Conflict => {
                 Err(StoreError::Unavailable("CI write raced".into()).into())
             }
         }
@@ -135,10 +134,10 @@ impl CiStore {
         e.set("updated_at", AttributeValue::S(timestamp(now)));
         e.count_write(VERSION);
         e.condition(held.join(" OR "));
-        // An account being erased takes no new record: its last batch may be past.
+        // An account being erased takes no new record (its last batch may be past), nor
+        // does a disabled one.
         let mut alive = Expression::default();
-        let erasure = alive.name(ERASURE);
-        alive.condition(format!("attribute_not_exists({erasure})"));
+        usable(&mut alive);
         let changes = ci_changes(properties.iter().map(|p| (*p, Value::Null)));
         let mut items = Tagged::new();
         items.push(Part::Record, update(&self.table, &ItemKey::ci(user), e)?);
@@ -150,12 +149,12 @@ impl CiStore {
             Part::Audit,
             audit_put(&self.table, user, actor, now, &changes)?,
         );
-        match items.send(&self.client).await? {
-            Verdict::Done => Ok(()),
+        match items.send_reading(&self.client).await? {
+            (Verdict::Done, _) => Ok(()),
             // None of them held: nothing to remove.
-            Verdict::Refused(Part::Record) => Ok(()),
-            Verdict::Refused(Part::Account) => Err(StoreError::Erased),
-            Verdict::Refused(Part::Audit) | Verdict::Conflict => {
+            (Verdict::Refused(Part::Record), _) => Ok(()),
+            (Verdict::Refused(Part::Account), old) => Err(unusable(old.as_ref())),
+            (Verdict::Refused(Part::Audit) | Verdict::Conflict, _) => {
                 Err(StoreError::Unavailable("CI write raced".into()))
             }
         }

@@ -48,6 +48,9 @@ pub(crate) enum Claim {
     /// Unproven, but its account holds more than the claim and has no proven number:
     /// taking the address would leave it with no way in.
     Stranding,
+    /// Unproven, on an account an operator disabled: it stands until they enable or
+    /// erase the account.
+    Disabled,
     Unproven(EarlierClaim),
 }
 
@@ -118,6 +121,8 @@ impl AccountStore {
         }
         let fate = match profile.map(live_profile).transpose()?.flatten() {
             None => Fate::ClaimOnly,
+            // The address answers as taken, as a proven one does.
+            Some(profile) if profile.disabled_at.is_some() => return Ok(Claim::Disabled),
             Some(profile) if holds_only_the_claim(&profile, &others) => Fate::Deleted {
                 version: profile.version,
                 others: others.iter().filter_map(key_of).collect(),

@@ -97,6 +97,10 @@ impl AccountStore {
                     .flatten()
                     .ok_or(ContactError::NotFound)?,
             };
+            // Every write of it would be refused: say why rather than try again.
+            if profile.disabled_at.is_some() {
+                return Err(StoreError::Disabled.into());
+            }
             let built = self.contact_items(change, &profile, now, taking.as_ref());
             let Some((items, next)) = built.await? else {
                 return Ok(profile);

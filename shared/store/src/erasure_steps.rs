@@ -124,7 +124,7 @@ impl PrivacyStore {
             match transact(&self.client, items).await? {
                 Outcome::Done => erased += 1,
                 // A refresh moved the session meanwhile: the next pass deletes it.
-                Outcome::FirstFailed(_) | Outcome::Failed(_) | Outcome::Conflict => {}
+                Outcome::FirstFailed(_) | Outcome::Failed(..) | Outcome::Conflict => {}
             }
         }
         Ok(erased)

@@ -19,7 +19,7 @@ use crate::keys::{
     OTP_PREFIX, PK, PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TTL_ATTRIBUTE, UPLOADS_PREFIX,
 };
 use crate::privacy::PrivacyStore;
-use crate::profile_item::{ERASURE, VERSION, is_erased};
+use crate::profile_item::{VERSION, is_erased, unusable, usable};
 use crate::txn::{
     Outcome, condition_check, transact, unless_condition_failed, update, update_item,
 };
@@ -125,19 +125,23 @@ impl PrivacyStore {
                 }
             }
             let mut live = Expression::default();
-            let (version, erasure) = (live.name(VERSION), live.name(ERASURE));
-            live.condition(format!(
-                "attribute_exists({version}) AND attribute_not_exists({erasure})"
-            ));
+            let version = live.name(VERSION);
+            live.condition(format!("attribute_exists({version})"));
+            usable(&mut live);
             let items = vec![
                 condition_check(&self.table, &ItemKey::profile(user), live)?,
                 update(&self.table, &key, e)?,
             ];
             match transact(&self.client, items).await? {
                 Outcome::Done => return Ok(ExportSlot::Taken),
+                Outcome::FirstFailed(Some(old))
+                    if matches!(unusable(Some(&old)), StoreError::Disabled) =>
+                {
+                    return Err(StoreError::Disabled);
+                }
                 Outcome::FirstFailed(_) => return Ok(ExportSlot::NoProfile),
                 // Another export counted meanwhile: read the count again.
-                Outcome::Failed(_) | Outcome::Conflict => {}
+                Outcome::Failed(..) | Outcome::Conflict => {}
             }
         }
         Err(StoreError::Unavailable("exports kept racing".into()))

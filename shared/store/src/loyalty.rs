@@ -137,7 +137,7 @@ impl LoyaltyStore {
             // Activated by an earlier call: the same member, found by the card number.
             Outcome::FirstFailed(Some(_)) => Activation::AlreadyActive,
             // The card is gone, or the account is being erased.
-            Outcome::FirstFailed(None) | Outcome::Failed(_) => Activation::Orphaned,
+            Outcome::FirstFailed(None) | Outcome::Failed(..) => Activation::Orphaned,
             Outcome::Conflict => {
                 return Err(StoreError::Unavailable(
                     "the card changed while it was activated".into(),

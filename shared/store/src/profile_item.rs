@@ -30,6 +30,24 @@ pub(crate) const ERASED: &str = "erased";
 /// Present on the profile item of an account an operator disabled: the time (RFC 3339).
 pub(crate) const DISABLED_AT: &str = "disabled_at";
 
+/// The condition that the account may be acted on by its holder or a partner: neither
+/// erased nor disabled.
+pub(crate) fn usable(e: &mut Expression) {
+    let (erasure, disabled) = (e.name(ERASURE), e.name(DISABLED_AT));
+    e.condition(format!(
+        "attribute_not_exists({erasure}) AND attribute_not_exists({disabled})"
+    ));
+}
+
+/// Why `usable` refused, from the profile item as DynamoDB returned it.
+pub(crate) fn unusable(old: Option<&Item>) -> StoreError {
+    if old.is_some_and(|item| item.contains_key(DISABLED_AT)) {
+        StoreError::Disabled
+    } else {
+        StoreError::Erased
+    }
+}
+
 pub(crate) fn is_erased(item: &Item) -> bool {
     item.contains_key(ERASURE)
 }
@@ -201,10 +219,7 @@ pub(crate) fn update_expression(
 
     // Never onto an erased account's tombstone, nor a disabled account, whatever else
     // the write assumes.
-    let (erasure, disabled) = (e.name(ERASURE), e.name(DISABLED_AT));
-    e.condition(format!(
-        "attribute_not_exists({erasure}) AND attribute_not_exists({disabled})"
-    ));
+    usable(&mut e);
     match guard {
         Guard::Optimistic if patch.touches_attributes() => {
             e.condition(format!("attribute_exists({attrs})"));

@@ -209,7 +209,7 @@ impl ProfileStore {
                 }
                 Outcome::FirstFailed(old) => seen = Some(old),
                 Outcome::Conflict => seen = Some(self.get_item(user).await?),
-                Outcome::Failed(_) => {
+                Outcome::Failed(..) => {
                     return Err(
                         StoreError::Failed("an audit entry key was already taken".into()).into(),
                     );
@@ -274,7 +274,7 @@ impl ProfileStore {
             match transact(&self.client, items).await? {
                 Outcome::Done => return Ok(next),
                 Outcome::FirstFailed(_) | Outcome::Conflict => continue,
-                Outcome::Failed(_) => {
+                Outcome::Failed(..) => {
                     return Err(
                         StoreError::Failed("an audit entry key was already taken".into()).into(),
                     );

@@ -125,7 +125,7 @@ impl AccountStore {
             {
                 // Released since: the plain sign-up once more.
                 Claim::Free => None,
-                Claim::Proven | Claim::BeingProven | Claim::Stranding => {
+                Claim::Proven | Claim::BeingProven | Claim::Stranding | Claim::Disabled => {
                     return Err(RegisterError::EmailTaken);
                 }
                 Claim::Unproven(claim) => Some(claim),

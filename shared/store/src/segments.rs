@@ -10,7 +10,7 @@ use crate::batch::{MAX_KEYS, batch_get, query_partition, user_prefix_query};
 use crate::expr::Expression;
 use crate::item::Item;
 use crate::keys::{ItemKey, PK, SEGMENT_PREFIX};
-use crate::profile_item::{ERASURE, VERSION};
+use crate::profile_item::{VERSION, unusable, usable};
 use crate::txn::{Tagged, Verdict, condition_check, update};
 use domain::{Segment, SegmentId, UserId, sort_segments, timestamp};
 
@@ -125,10 +125,9 @@ impl SegmentStore {
             format!("if_not_exists({version}, {first})"),
         );
 
-        // An erased account gets nothing back, even from a token still valid.
+        // An erased or disabled account gets nothing, even from a token still valid.
         let mut alive = Expression::default();
-        let erasure = alive.name(ERASURE);
-        alive.condition(format!("attribute_not_exists({erasure})"));
+        usable(&mut alive);
         let mut items = Tagged::new();
         items.push(
             Part::Segment,
@@ -147,7 +146,7 @@ impl SegmentStore {
             // DynamoDB returns the old item only when there is one.
             (Verdict::Refused(Part::Segment), Some(_)) => Err(AssignError::NotSelfAssignable),
             (Verdict::Refused(Part::Segment), None) => Err(AssignError::Unknown),
-            (Verdict::Refused(Part::Account), _) => Err(StoreError::Erased.into()),
+            (Verdict::Refused(Part::Account), old) => Err(unusable(old.as_ref()).into()),
             (Verdict::Refused(Part::Membership) | Verdict::Conflict, _) => {
                 Err(StoreError::Unavailable("segment assignment raced".into()).into())
             }

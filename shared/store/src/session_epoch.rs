@@ -315,6 +315,8 @@ impl SessionStore {
         txn.push((), audited(&self.table, user, actor, at, count)?);
         match txn.send(&self.client).await? {
             Verdict::Done => Ok(count),
+            // Disabled since the read: only an operator ends its sessions.
+            Verdict::Refused(()) if by != EndedBy::Admin => Err(StoreError::Disabled),
             Verdict::Refused(()) | Verdict::Conflict => Err(StoreError::Unavailable(
                 "the sessions could not be ended".into(),
             )),

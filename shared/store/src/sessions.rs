@@ -117,7 +117,7 @@ impl SessionStore {
         )?);
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(true),
-            Outcome::FirstFailed(_) | Outcome::Failed(_) => Ok(false),
+            Outcome::FirstFailed(_) | Outcome::Failed(..) => Ok(false),
             Outcome::Conflict => Err(StoreError::Unavailable(
                 "the session could not be opened".into(),
             )),
@@ -266,7 +266,7 @@ impl SessionStore {
             let signed_out = items.len();
             items.push(generation_is(&self.table, &user, token.generation)?);
             match transact(&self.client, items).await? {
-                Outcome::Failed(at) if at == signed_out => return Ok(Rotation::Refused),
+                Outcome::Failed(at, _) if at == signed_out => return Ok(Rotation::Refused),
                 Outcome::Done => {
                     return Ok(Rotation::Rotated {
                         session: token.family,
@@ -289,7 +289,7 @@ impl SessionStore {
                     named_instead = Some(current.map(str::to_owned));
                 }
                 Outcome::FirstFailed(None) => return Ok(Rotation::Refused),
-                Outcome::Failed(_) | Outcome::Conflict => {}
+                Outcome::Failed(..) | Outcome::Conflict => {}
             }
         }
         Err(StoreError::Unavailable("refreshes kept racing".into()))
@@ -306,7 +306,13 @@ impl SessionStore {
             Some(AttributeValue::N(g)) => g.parse().unwrap_or(0),
             _ => 0,
         };
-        Ok(current && !revoked && of(&session) == self.generation(user).await?)
+        // A disabled account's generation moved on when it was disabled: whatever the
+        // session names, it is refused like any ended session.
+        let generation = match self.generation(user).await {
+            Err(StoreError::Disabled) => return Ok(false),
+            read => read?,
+        };
+        Ok(current && !revoked && of(&session) == generation)
     }
 
     /// Logout: the family of `presented` is revoked. `false` if no such token.

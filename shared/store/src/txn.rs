@@ -156,8 +156,9 @@ pub(crate) enum Outcome {
     Done,
     /// The first item's condition failed; its old state when DynamoDB returned it.
     FirstFailed(Option<Item>),
-    /// Another item's condition failed: the first such position.
-    Failed(usize),
+    /// Another item's condition failed: the first such position, and that item's old
+    /// state when DynamoDB returned it.
+    Failed(usize, Option<Item>),
     /// Lost a race with another transaction on the same items: read again and retry.
     Conflict,
 }
@@ -185,7 +186,7 @@ pub(crate) async fn transact(
         return Ok(Outcome::FirstFailed(first.item().cloned()));
     }
     if let Some(position) = reasons.iter().position(failed) {
-        return Ok(Outcome::Failed(position));
+        return Ok(Outcome::Failed(position, reasons[position].item().cloned()));
     }
     if reasons
         .iter()
@@ -235,8 +236,8 @@ impl<T: Copy> Tagged<T> {
         Ok(self.send_reading(client).await?.0)
     }
 
-    /// `send`, with the old state of the first item when its condition refused it (and
-    /// DynamoDB returned it: only when the item exists).
+    /// `send`, with the old state of the item whose condition refused it (when DynamoDB
+    /// returned it: only when the item exists, and the item asked for it).
     pub(crate) async fn send_reading(
         &self,
         client: &Client,
@@ -244,7 +245,7 @@ impl<T: Copy> Tagged<T> {
         Ok(match transact(client, self.items.clone()).await? {
             Outcome::Done => (Verdict::Done, None),
             Outcome::FirstFailed(old) => (Verdict::Refused(self.tags[0]), old),
-            Outcome::Failed(position) => (Verdict::Refused(self.tags[position]), None),
+            Outcome::Failed(position, old) => (Verdict::Refused(self.tags[position]), old),
             Outcome::Conflict => (Verdict::Conflict, None),
         })
     }

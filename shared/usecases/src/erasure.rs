@@ -239,6 +239,16 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys, O: UserObjects> HolderErasure<'_,
         source: &RequestSource,
     ) -> Result<Outcome, Refusal> {
         let account = self.eraser.privacy.account(user).await?;
+        // Not while an operator has it disabled: the holder's token may be a thief's, and
+        // an erasure would take the account's audit with it. Operators and partners
+        // erase it (`by_authority`).
+        if account
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.disabled_at.is_some())
+        {
+            return Err(StoreError::Disabled.into());
+        }
         match account.standing {
             // Items without a profile (segments joined with an identity provider's
             // token) have no password or verified contact to prove their holder by:
