@@ -192,6 +192,8 @@ pub enum Source {
     /// The service, by its own rule (`system`): an address nobody proved, taken over by
     /// the sign-up of someone else who will.
     System,
+    /// An import of users from another system (`import`), as it found them there.
+    Import,
 }
 
 impl Source {
@@ -201,6 +203,7 @@ impl Source {
             Self::Admin => "admin",
             Self::Api => "api",
             Self::System => "system",
+            Self::Import => "import",
         }
     }
 }

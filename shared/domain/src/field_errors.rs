@@ -39,6 +39,14 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// The first field refused and what was said of it: one line for a report.
+    pub fn first(&self) -> Option<String> {
+        self.0
+            .iter()
+            .next()
+            .map(|(field, messages)| format!("{field}: {}", messages.join("; ")))
+    }
+
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod consent;
 pub mod events;
 mod field_errors;
+pub mod import;
 mod locale;
 pub mod login;
 pub mod loyalty;

@@ -56,12 +56,23 @@ pub(crate) fn set_consents(
     actor: &Actor,
     now: DateTime<Utc>,
 ) {
+    set_consents_at(e, changes.iter().map(|c| (c, now)), actor);
+}
+
+/// `set_consents`, each change at its own time (an import keeps when each was made).
+pub(crate) fn set_consents_at<'a>(
+    e: &mut Expression,
+    changes: impl IntoIterator<Item = (&'a ConsentChange, DateTime<Utc>)>,
+    actor: &Actor,
+) {
     let s = |v: &str| AttributeValue::S(v.to_owned());
-    for change in changes {
+    let mut any = false;
+    for (change, at) in changes {
+        any = true;
         let state = AttributeValue::M(
             [
                 ("status".to_owned(), s(change.to.as_str())),
-                ("updated_at".to_owned(), s(&timestamp(now))),
+                ("updated_at".to_owned(), s(&timestamp(at))),
                 ("source".to_owned(), s(actor.source.as_str())),
                 ("actor".to_owned(), s(&actor.actor)),
                 ("request_id".to_owned(), s(&actor.request_id)),
@@ -70,7 +81,7 @@ pub(crate) fn set_consents(
         );
         e.set(&attribute(change.channel), state);
     }
-    if !changes.is_empty() {
+    if any {
         e.count_write(CONSENTS_VERSION);
     }
 }
@@ -147,9 +158,19 @@ pub(crate) fn audit_puts(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    audit_puts_at(table, user, changes.iter().map(|c| (c, now)), actor)
+}
+
+/// `audit_puts`, each change at its own time.
+pub(crate) fn audit_puts_at<'a>(
+    table: &str,
+    user: &UserId,
+    changes: impl IntoIterator<Item = (&'a ConsentChange, DateTime<Utc>)>,
+    actor: &Actor,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
     changes
-        .iter()
-        .map(|change| {
+        .into_iter()
+        .map(|(change, now)| {
             let entry = AuditEntry {
                 channel: change.channel.as_str().to_owned(),
                 from: change

@@ -164,15 +164,27 @@ pub(crate) fn update_expression(
     now: DateTime<Utc>,
     guard: Guard,
 ) -> Expression {
+    created_expression(user, patch, now, now, guard)
+}
+
+/// `update_expression`, for a profile created at `created_at` (an imported user's own
+/// time) if the write creates it.
+pub(crate) fn created_expression(
+    user: &UserId,
+    patch: &ProfilePatch,
+    now: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    guard: Guard,
+) -> Expression {
     let mut e = Expression::default();
     let now = AttributeValue::S(timestamp(now));
     e.set("user_id", AttributeValue::S(user.as_str().to_owned()));
-    e.set("updated_at", now.clone());
+    e.set("updated_at", now);
     let created = e.name("created_at");
-    let now_v = e.value(now);
+    let created_v = e.value(AttributeValue::S(timestamp(created_at)));
     e.set_raw(
         created.clone(),
-        format!("if_not_exists({created}, {now_v})"),
+        format!("if_not_exists({created}, {created_v})"),
     );
     let version = e.count_write(VERSION);
 

@@ -41,6 +41,15 @@ pub(crate) enum UserCommand {
     },
     /// Enable USER_ID again: it logs in; the sessions that ended stay ended.
     Enable { user_id: String },
+    /// Import the users of FILE, one JSON object per line (docs/migrating.md): each with
+    /// its claims in one transaction; refused lines are reported. The same file again
+    /// changes nothing.
+    Import {
+        file: std::path::PathBuf,
+        /// Read and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the export document of USER_ID (as POST /users/me/export writes it).
     Export {
         user_id: String,
@@ -74,6 +83,18 @@ pub(crate) async fn run(
             toggle(client, table, &user_id, Some(&reason)).await
         }
         UserCommand::Enable { user_id } => toggle(client, table, &user_id, None).await,
+        UserCommand::Import { file, dry_run } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let accounts = store::AccountStore::new(client, table);
+            let report = crate::import::run(&accounts, &text, dry_run).await?;
+            report.print();
+            if report.refused.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} line(s) refused", report.refused.len()))
+            }
+        }
         command => rights(sdk, table, command).await,
     }
 }
