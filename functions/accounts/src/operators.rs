@@ -25,6 +25,16 @@ struct Found<'a> {
     results: Vec<SeedAccount<'a>>,
 }
 
+/// A page of every account, and the cursor of the next (`null` on the last).
+#[derive(Serialize)]
+struct Listed<'a> {
+    results: Vec<SeedAccount<'a>>,
+    next: Option<String>,
+}
+
+/// Accounts a page when the caller names no limit.
+const DEFAULT_PAGE: usize = 20;
+
 /// The source an operator acts as, when `identity` is one: an administrator, or a
 /// partner system holding `users:read` (`write` false) or `users:write`.
 fn operator(identity: &Identity, write: bool, admin_issuers: &[String]) -> Option<Source> {
@@ -43,10 +53,15 @@ fn operator(identity: &Identity, write: bool, admin_issuers: &[String]) -> Optio
     }
 }
 
-/// What to find by: exactly one of `email` and `phone`, each as its account would hold it.
+/// What to find by: exactly one of `email` and `phone`, each as its account would hold it;
+/// or neither, for a page of every account.
 enum Search {
     Email(Email),
     Phone(PhoneNumber),
+    Page {
+        limit: usize,
+        cursor: Option<String>,
+    },
 }
 
 fn search(req: &Request) -> Result<Search, ApiError> {
@@ -73,10 +88,33 @@ fn search(req: &Request) -> Result<Search, ApiError> {
             None
         }
         (None, None) => {
-            errors.add("email", "give email or phone to search by");
-            None
+            let limit = match given("limit") {
+                None => Some(DEFAULT_PAGE),
+                Some(raw) => match raw.parse::<usize>() {
+                    Ok(n) if (1..=store::MAX_PAGE).contains(&n) => Some(n),
+                    _ => {
+                        errors.add("limit", format!("1 to {}", store::MAX_PAGE));
+                        None
+                    }
+                },
+            };
+            limit.map(|limit| Search::Page {
+                limit,
+                cursor: given("cursor"),
+            })
         }
     };
+    if found
+        .as_ref()
+        .is_some_and(|s| !matches!(s, Search::Page { .. }))
+        && (given("limit").is_some() || given("cursor").is_some())
+    {
+        errors.add(
+            "limit",
+            "a search by email or phone answers one account, not pages",
+        );
+        return Err(ApiError::validation(errors));
+    }
     match found {
         Some(search) => Ok(search),
         None => Err(ApiError::validation(errors)),
@@ -84,7 +122,8 @@ fn search(req: &Request) -> Result<Search, ApiError> {
 }
 
 /// `GET /api/v1/accounts/users?email=|phone=`: the account holding the address or the
-/// number, as a list of one, or none.
+/// number, as a list of one, or none. `?limit=&cursor=`: a page of every account,
+/// newest first.
 pub(crate) async fn find(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     if operator(&identity, false, &app.admin_issuers).is_none() {
@@ -95,6 +134,19 @@ pub(crate) async fn find(app: &AccountsApp, req: &Request) -> Result<Response<Bo
     let holder = match search(req)? {
         Search::Email(email) => app.accounts.holder_of(Destination::Email(&email)).await?,
         Search::Phone(phone) => app.accounts.holder_of(Destination::Phone(&phone)).await?,
+        Search::Page { limit, cursor } => {
+            let page = app
+                .profiles
+                .page(limit, cursor.as_deref())
+                .await?
+                .map_err(|message| ApiError::field("cursor", message))?;
+            let results = page.profiles.iter().map(SeedAccount::of).collect();
+            let listed = Listed {
+                results,
+                next: page.next,
+            };
+            return Ok(json(StatusCode::OK, &listed));
+        }
     };
     let profile = match holder {
         Some(user) => app.profiles.get(&user).await?,

@@ -28,6 +28,11 @@
 //! | failed logins of an address | `LOGINS#<sha256 of the email or E.164>` | `HOUR#<epoch seconds of the hour>` |
 //! | ... from one source         | `LOGINS#<sha256 of the email or E.164>` | `FROM#<source>#<epoch seconds of the window>` |
 //!
+//! Index `ByCreation` (keys only) lists live profiles newest first: its partition key
+//! `list_shard` is `USERS#<0-7>`, a hash of the user id spreading the writes, and its
+//! sort key the profile's `created_at`. Only profile items carry `list_shard`, and an
+//! erased account's tombstone does not: the index is sparse.
+//!
 //! `expires_at` is the table's TTL attribute: OTP challenges, send logs, upload counts and
 //! hourly text counts carry it.
 //! API tokens do not (their expiry is `valid_until`), so expired tokens stay listable.
@@ -77,6 +82,26 @@ pub const SEGMENT_PREFIX: &str = "SEGMENT#";
 pub const CONSENT_LOG_PREFIX: &str = "CONSENTLOG#";
 /// Sort-key prefix of account audit entries (an administrator's direct changes).
 pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// The index of live profiles by creation time, and its keys.
+pub const LIST_INDEX: &str = "ByCreation";
+pub const LIST_SHARD: &str = "list_shard";
+pub const LIST_SORT: &str = "created_at";
+/// How many partitions the index's writes are spread over; a page reads each.
+pub const LIST_SHARDS: u32 = 8;
+const LIST_PREFIX: &str = "USERS#";
+
+/// `user`'s partition of the index: the same on every write.
+pub fn list_shard(user: &UserId) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(user.as_str().as_bytes());
+    format!("{LIST_PREFIX}{}", u32::from(digest[0]) % LIST_SHARDS)
+}
+
+/// Every partition of the index.
+pub fn list_shards() -> impl Iterator<Item = String> {
+    (0..LIST_SHARDS).map(|n| format!("{LIST_PREFIX}{n}"))
+}
 
 fn user_pk(user: &UserId) -> String {
     format!("{USER_PREFIX}{}", user.as_str())

@@ -187,6 +187,10 @@ pub(crate) fn created_expression(
         format!("if_not_exists({created}, {created_v})"),
     );
     let version = e.count_write(VERSION);
+    // Its place in the index of profiles by creation (set once, the same every time).
+    let shard = e.name(crate::keys::LIST_SHARD);
+    let shard_v = e.value(AttributeValue::S(crate::keys::list_shard(user)));
+    e.set_raw(shard.clone(), format!("if_not_exists({shard}, {shard_v})"));
 
     for (field, value) in &patch.fields {
         match value {

@@ -10,6 +10,7 @@ pub mod email_change;
 pub mod erasure;
 pub mod export;
 mod hashing;
+pub mod import;
 pub mod loyalty;
 pub mod password;
 pub mod phone_change;

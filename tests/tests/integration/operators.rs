@@ -1,5 +1,5 @@
-//! Operators find an account by its email or number and sign it out everywhere: an
-//! administrator's token or a scoped API token, nobody else.
+//! Operators find an account by its email or number, page through every account, and
+//! sign one out everywhere: an administrator's token or a scoped API token, nobody else.
 
 use integration_tests::{
     TestEnv, api_token, fresh_phone, phone_account, user_token_with, verified_account,
@@ -69,9 +69,12 @@ async fn operators_find_an_account_by_email_or_number() {
     );
 
     for query in [
-        "",
         "email=not-an-email",
         &format!("email={email}&phone=%2B905321234567"),
+        &format!("email={email}&limit=5"),
+        "limit=0",
+        "limit=101",
+        "cursor=not-a-cursor",
     ] {
         let r = find(&env, &reader, query).await;
         assert_eq!(r.status, 400, "{query}: {}", r.json());
@@ -217,4 +220,111 @@ async fn support_staff_find_and_sign_out_with_profilectl() {
         .await;
     assert_eq!(r.status, 401);
     assert!(!run(&["user", "signout", "usr_nobody"]).status.success());
+}
+
+/// Every account once, newest first, a page at a time, with no scan: accounts made at the
+/// same instant included, and one written before the index existed once backfilled.
+#[tokio::test]
+async fn operators_page_through_every_account_once_newest_first() {
+    let env = TestEnv::new().await;
+    let mut made = Vec::new();
+    for round in 0..4 {
+        // Three accounts at each instant: equal creation times across and within the
+        // index's partitions.
+        for i in 0..3 {
+            let email =
+                domain::Email::parse(&unique_email(&format!("listed-{round}-{i}"))).unwrap();
+            let user = domain::UserId::parse(&format!("usr_list_{round}_{i}")).unwrap();
+            integration_tests::store_account(&env, &user, &email, "!", None)
+                .await
+                .unwrap();
+            made.push(user.to_string());
+        }
+        env.clock.advance(chrono::Duration::seconds(1));
+    }
+    let reader = api_token(&env, &["users:read"]).await;
+    let page_through = |token: String, limit: usize| {
+        let env = &env;
+        async move {
+            let (mut seen, mut times, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+            loop {
+                let mut query = format!("limit={limit}");
+                if let Some(cursor) = &cursor {
+                    query.push_str(&format!("&cursor={cursor}"));
+                }
+                let r = find(env, &token, &query).await;
+                assert_eq!(r.status, 200, "{}", r.json());
+                let body = r.json();
+                assert!(ids(&body).len() <= limit);
+                for user in body["results"].as_array().unwrap() {
+                    seen.push(user["id"].as_str().unwrap().to_owned());
+                    times.push(user["created_at"].as_str().unwrap().to_owned());
+                }
+                match body["next"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
+                assert!(seen.len() <= 100, "the pages never end");
+            }
+            (seen, times)
+        }
+    };
+    for (token, limit) in [
+        (admin(), 5),
+        (reader.clone(), 2),
+        (admin(), 12),
+        (admin(), 100),
+    ] {
+        let (seen, times) = page_through(token, limit).await;
+        let mut sorted_seen = seen.clone();
+        sorted_seen.sort();
+        let mut expected = made.clone();
+        expected.sort();
+        assert_eq!(sorted_seen, expected, "limit {limit}: every account once");
+        assert!(
+            times.windows(2).all(|w| w[0] >= w[1]),
+            "limit {limit}: newest first: {times:?}"
+        );
+    }
+    env.calls.reset();
+    find(&env, &admin(), "limit=5").await;
+    let calls = env.calls.take();
+    assert!(!calls.iter().any(|c| c == "Scan"), "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "Query").count(),
+        8,
+        "one query per partition of the index: {calls:?}"
+    );
+
+    // A profile from before the index: not listed until backfilled.
+    let key = |user: &str| {
+        std::collections::HashMap::from([
+            (
+                "pk".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")),
+            ),
+            (
+                "sk".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+            ),
+        ])
+    };
+    env.dynamodb
+        .update_item()
+        .table_name(&env.table)
+        .set_key(Some(key(&made[0])))
+        .update_expression("REMOVE list_shard")
+        .send()
+        .await
+        .unwrap();
+    let (seen, _) = page_through(admin(), 100).await;
+    assert_eq!(seen.len(), made.len() - 1);
+    let out = integration_tests::profilectl(&env, &["user", "index-backfill"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 profile(s) added"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (seen, _) = page_through(admin(), 100).await;
+    assert_eq!(seen.len(), made.len());
 }

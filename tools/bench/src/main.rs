@@ -403,6 +403,44 @@ async fn partner_batches(latency: u64) {
     }
 }
 
+/// Users in the import bench's file.
+const IMPORTED: usize = 300;
+
+/// `profilectl user import` against the emulator: users a second, and the items (and so
+/// the write units: two per item of up to 1 KB in a transaction) each user costs.
+async fn import_users() {
+    let env = integration_tests::TestEnv::new().await;
+    let hash = "pbkdf2_sha256$1000000$seasalt$r1uLUxoxpP2Ued/qxvmje7UH9PUJBkRrvf9gGPL7Cps=";
+    let lines: Vec<String> = (0..IMPORTED)
+        .map(|i| {
+            serde_json::json!({
+                "user_id": format!("{}", i + 1), "email": format!("import-{i}@example.com"),
+                "email_verified": true, "password_hash": hash,
+                "first_name": "Ada", "last_name": "Lovelace",
+                "consents": {"email": {"status": "subscribed", "updated_at": "2024-05-01T09:30:00Z"}},
+                "created_at": "2019-01-02T03:04:05Z"
+            })
+            .to_string()
+        })
+        .collect();
+    let accounts = store::AccountStore::new(env.dynamodb.clone(), &env.table);
+    let before = env.scan_all().await.len();
+    let started = Instant::now();
+    let report = usecases::import::run(&accounts, &lines.join("\n"), false)
+        .await
+        .expect("the import runs");
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(report.imported, IMPORTED, "{report:?}");
+    let items = (env.scan_all().await.len() - before) as f64 / IMPORTED as f64;
+    println!(
+        "
+import: {IMPORTED} users (email, proven, password hash, two fields, a consent) into the emulator: \
+         {:.0} users/s; {items:.0} items a user in one transaction, {:.0} write units",
+        IMPORTED as f64 / secs,
+        items * 2.0
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let root = integration_tests::workspace_root();
@@ -505,6 +543,8 @@ async fn main() {
     for latency in [0, 100, 300] {
         partner_batches(latency).await;
     }
+
+    import_users().await;
 
     let batch = stream_batch();
     let (served, rss_kb, per_sec) = load(&binary(&bins, "events"), &[batch], &online).await;

@@ -4,8 +4,9 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 use crate::template::TableDef;
@@ -39,6 +40,36 @@ pub async fn ensure_table(client: &Client, name: &str, def: &TableDef) -> Result
                     .build()
                     .map_err(|e| e.to_string())?,
             );
+    }
+    let mut defined: Vec<&str> = def.keys.iter().map(|k| k.name.as_str()).collect();
+    for index in &def.indexes {
+        let mut gsi = GlobalSecondaryIndex::builder()
+            .index_name(&index.name)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::from(index.projection.as_str()))
+                    .build(),
+            );
+        for key in &index.keys {
+            gsi = gsi.key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(&key.name)
+                    .key_type(KeyType::from(key.key_type.as_str()))
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            );
+            if !defined.contains(&key.name.as_str()) {
+                defined.push(&key.name);
+                create = create.attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(&key.name)
+                        .attribute_type(ScalarAttributeType::from(key.attribute_type.as_str()))
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        create = create.global_secondary_indexes(gsi.build().map_err(|e| e.to_string())?);
     }
     match create.send().await {
         Ok(_) => {}

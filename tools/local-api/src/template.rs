@@ -54,6 +54,15 @@ pub struct TableDef {
     pub logical_id: String,
     pub keys: Vec<KeyAttribute>,
     pub ttl_attribute: Option<String>,
+    /// Global secondary indexes: name, keys, and the projection's type.
+    pub indexes: Vec<IndexDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub keys: Vec<KeyAttribute>,
+    pub projection: String,
 }
 
 #[derive(Debug, Clone)]
@@ -354,20 +363,42 @@ fn table_def(id: &str, resource: &Value) -> Result<TableDef, TemplateError> {
     let schema = at(resource, &["Properties", "KeySchema"])
         .and_then(Value::as_sequence)
         .ok_or_else(|| shape("KeySchema missing"))?;
-    let keys = schema
-        .iter()
-        .map(|key| {
-            let name = str_at(key, &["AttributeName"])
-                .ok_or_else(|| shape("KeySchema entry without AttributeName"))?;
-            let attribute_type = definitions
-                .iter()
-                .find(|d| str_at(d, &["AttributeName"]) == Some(name))
-                .and_then(|d| str_at(d, &["AttributeType"]))
-                .ok_or_else(|| shape(&format!("no AttributeDefinition for key {name}")))?;
-            Ok(KeyAttribute {
+    let key_attributes = |schema: &Vec<Value>| {
+        schema
+            .iter()
+            .map(|key| {
+                let name = str_at(key, &["AttributeName"])
+                    .ok_or_else(|| shape("KeySchema entry without AttributeName"))?;
+                let attribute_type = definitions
+                    .iter()
+                    .find(|d| str_at(d, &["AttributeName"]) == Some(name))
+                    .and_then(|d| str_at(d, &["AttributeType"]))
+                    .ok_or_else(|| shape(&format!("no AttributeDefinition for key {name}")))?;
+                Ok(KeyAttribute {
+                    name: name.to_owned(),
+                    attribute_type: attribute_type.to_owned(),
+                    key_type: str_at(key, &["KeyType"]).unwrap_or("HASH").to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, TemplateError>>()
+    };
+    let keys = key_attributes(schema)?;
+    let indexes = at(resource, &["Properties", "GlobalSecondaryIndexes"])
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .map(|index| {
+            let name =
+                str_at(index, &["IndexName"]).ok_or_else(|| shape("an index without IndexName"))?;
+            let schema = at(index, &["KeySchema"])
+                .and_then(Value::as_sequence)
+                .ok_or_else(|| shape("an index without KeySchema"))?;
+            Ok(IndexDef {
                 name: name.to_owned(),
-                attribute_type: attribute_type.to_owned(),
-                key_type: str_at(key, &["KeyType"]).unwrap_or("HASH").to_owned(),
+                keys: key_attributes(schema)?,
+                projection: str_at(index, &["Projection", "ProjectionType"])
+                    .unwrap_or("ALL")
+                    .to_owned(),
             })
         })
         .collect::<Result<Vec<_>, TemplateError>>()?;
@@ -389,6 +420,7 @@ fn table_def(id: &str, resource: &Value) -> Result<TableDef, TemplateError> {
         logical_id: id.to_owned(),
         keys,
         ttl_attribute,
+        indexes,
     })
 }
 

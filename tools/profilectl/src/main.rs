@@ -9,7 +9,6 @@
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
 //! points it at the `make dev` emulator.
 
-mod import;
 mod keys;
 mod users;
 

@@ -41,6 +41,9 @@ pub(crate) enum UserCommand {
     },
     /// Enable USER_ID again: it logs in; the sessions that ended stay ended.
     Enable { user_id: String },
+    /// Put the profiles written before the operators' list existed into its index (one
+    /// scan of the table; run once after upgrading a stack made before it).
+    IndexBackfill,
     /// Import the users of FILE, one JSON object per line (docs/migrating.md): each with
     /// its claims in one transaction; refused lines are reported. The same file again
     /// changes nothing.
@@ -83,11 +86,19 @@ pub(crate) async fn run(
             toggle(client, table, &user_id, Some(&reason)).await
         }
         UserCommand::Enable { user_id } => toggle(client, table, &user_id, None).await,
+        UserCommand::IndexBackfill => {
+            let added = store::ProfileStore::new(client, table)
+                .backfill_index()
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("{added} profile(s) added to the list's index");
+            Ok(())
+        }
         UserCommand::Import { file, dry_run } => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let accounts = store::AccountStore::new(client, table);
-            let report = crate::import::run(&accounts, &text, dry_run).await?;
+            let report = usecases::import::run(&accounts, &text, dry_run).await?;
             report.print();
             if report.refused.is_empty() {
                 Ok(())

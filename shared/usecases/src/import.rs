@@ -1,15 +1,15 @@
-//! `profilectl user import <file.jsonl> [--dry-run]`: a whole user base from another
-//! system, one JSON object per line (docs/migrating.md). Each user is written with its
-//! claims in one transaction, sixteen at a time; a line that cannot be is reported as
-//! `line <N>: <reason>` (N counts every line from 1, blank ones too), then
+//! A whole user base from another system, one JSON object per line (docs/migrating.md),
+//! as `profilectl user import <file.jsonl> [--dry-run]` runs it. Each user is written
+//! with its claims in one transaction, sixteen at a time; a line that cannot be is
+//! reported as `line <N>: <reason>` (N counts every line from 1, blank ones too), then
 //! `imported <n>, unchanged <n>, refused <n>`. The same file again changes nothing.
 
 use std::collections::HashMap;
 
-use aws_lc_rs::digest;
 use domain::import::ImportedUser;
 use domain::{LocaleCatalog, UserId};
 use futures_util::stream::{self, StreamExt};
+use sha2::Digest;
 use store::{AccountStore, ImportOutcome};
 
 /// Users written at once: the emulator and DynamoDB take them in parallel.
@@ -25,7 +25,7 @@ struct Accepted {
 
 /// What the run did, by outcome.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Report {
+pub struct Report {
     pub imported: usize,
     pub unchanged: usize,
     /// Line numbers and reasons, in line order.
@@ -33,7 +33,7 @@ pub(crate) struct Report {
 }
 
 impl Report {
-    pub(crate) fn print(&self) {
+    pub fn print(&self) {
         for (line, reason) in &self.refused {
             println!("line {line}: {reason}");
         }
@@ -47,11 +47,7 @@ impl Report {
 }
 
 /// Imports `text` (the file's content) into `accounts`, or only says what it would do.
-pub(crate) async fn run(
-    accounts: &AccountStore,
-    text: &str,
-    dry_run: bool,
-) -> Result<Report, String> {
+pub async fn run(accounts: &AccountStore, text: &str, dry_run: bool) -> Result<Report, String> {
     let now = chrono::Utc::now();
     let mut report = Report::default();
     let (accepted, refused) = check_lines(text, now.date_naive());
@@ -112,7 +108,7 @@ fn check_lines(text: &str, today: chrono::NaiveDate) -> (Vec<Accepted>, Vec<(usi
                 continue;
             }
         };
-        let digest = hex(digest::digest(&digest::SHA256, raw.as_bytes()).as_ref());
+        let digest = hex(&sha2::Sha256::digest(raw.as_bytes()));
         let id = match &user.user {
             Some(id) => id.clone(),
             // The same line makes the same id on every run.
