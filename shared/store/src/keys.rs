@@ -30,8 +30,8 @@
 //!
 //! Index `ByCreation` (keys only) lists live profiles newest first: its partition key
 //! `list_shard` is `USERS#<0-7>`, a hash of the user id spreading the writes, and its
-//! sort key the profile's `created_at`. Only profile items carry `list_shard`, and an
-//! erased account's tombstone does not: the index is sparse.
+//! sort key `listed_at`, the profile's creation time. Only profile items carry them, and
+//! an erased account's tombstone does not: the index is sparse.
 //!
 //! `expires_at` is the table's TTL attribute: OTP challenges, send logs, upload counts and
 //! hourly text counts carry it.
@@ -86,7 +86,9 @@ pub const AUDIT_PREFIX: &str = "AUDIT#";
 /// The index of live profiles by creation time, and its keys.
 pub const LIST_INDEX: &str = "ByCreation";
 pub const LIST_SHARD: &str = "list_shard";
-pub const LIST_SORT: &str = "created_at";
+/// The profile's creation time, under a name of its own: an index key attribute must
+/// have the index's type on every item, and session items keep a numeric `created_at`.
+pub const LIST_SORT: &str = "listed_at";
 /// How many partitions the index's writes are spread over; a page reads each.
 pub const LIST_SHARDS: u32 = 8;
 const LIST_PREFIX: &str = "USERS#";

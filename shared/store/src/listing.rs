@@ -130,9 +130,10 @@ impl ProfileStore {
         }))
     }
 
-    /// Puts every live profile written before the index existed into it: one Scan of
-    /// the table (an operator's one-off, `profilectl user index-backfill`), then one
-    /// conditional write per profile. Returns how many it added.
+    /// Puts every live profile written before the index existed into it, at its
+    /// creation time: one Scan of the table (an operator's one-off, `profilectl user
+    /// index-backfill`), then one conditional write per profile. Returns how many it
+    /// added or put back in place.
     pub async fn backfill_index(&self) -> Result<usize, StoreError> {
         let mut added = 0;
         let mut start = None;
@@ -142,12 +143,16 @@ impl ProfileStore {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression(
-                    "#sk = :profile AND attribute_not_exists(#shard) AND attribute_not_exists(#erasure)",
+                    "#sk = :profile AND attribute_not_exists(#erasure) AND \
+                     (attribute_not_exists(#shard) OR attribute_not_exists(#listed) \
+                     OR #listed <> #created)",
                 )
-                .projection_expression("#pk")
+                .projection_expression("#pk, #created")
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_names("#shard", LIST_SHARD)
+                .expression_attribute_names("#listed", LIST_SORT)
+                .expression_attribute_names("#created", "created_at")
                 .expression_attribute_names("#erasure", ERASURE)
                 .expression_attribute_values(":profile", AttributeValue::S(PROFILE_SK.to_owned()))
                 .set_exclusive_start_key(start)
@@ -160,8 +165,12 @@ impl ProfileStore {
                 else {
                     continue;
                 };
+                let Some(created) = text(&item, "created_at") else {
+                    continue;
+                };
                 let mut e = crate::expr::Expression::default();
                 e.set(LIST_SHARD, AttributeValue::S(list_shard(&user)));
+                e.set(LIST_SORT, AttributeValue::S(created.to_owned()));
                 let (version, erasure) = (e.name(VERSION), e.name(ERASURE));
                 e.condition(format!(
                     "attribute_exists({version}) AND attribute_not_exists({erasure})"

@@ -186,6 +186,13 @@ pub(crate) fn created_expression(
         created.clone(),
         format!("if_not_exists({created}, {created_v})"),
     );
+    // Its place in the index of profiles by creation, set once. A profile from before
+    // the index gets the time of its first write since: the backfill sets its creation.
+    let listed = e.name(crate::keys::LIST_SORT);
+    e.set_raw(
+        listed.clone(),
+        format!("if_not_exists({listed}, {created_v})"),
+    );
     let version = e.count_write(VERSION);
     // Its place in the index of profiles by creation (set once, the same every time).
     let shard = e.name(crate::keys::LIST_SHARD);

@@ -327,4 +327,37 @@ async fn operators_page_through_every_account_once_newest_first() {
     );
     let (seen, _) = page_through(admin(), 100).await;
     assert_eq!(seen.len(), made.len());
+
+    // DynamoDB refuses a write whose index key attribute has another type than the
+    // index's, on any item (the emulator does not): only strings carry those names,
+    // sessions and tokens included.
+    let email = unique_email("typed");
+    verified_account(&env, &email, PASSWORD, ("Ada", "L")).await;
+    let r = env
+        .request("POST", "/auth/login")
+        .json(json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await;
+    let refresh = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    let r = env
+        .request("POST", "/auth/refresh")
+        .json(json!({"refresh_token": refresh}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let template = integration_tests::template();
+    let index_keys: Vec<&str> = template
+        .table
+        .indexes
+        .iter()
+        .flat_map(|i| i.keys.iter().map(|k| k.name.as_str()))
+        .collect();
+    assert_eq!(index_keys, ["list_shard", "listed_at"]);
+    for item in env.scan_all().await {
+        for key in &index_keys {
+            if let Some(value) = item.get(*key) {
+                assert!(value.is_s(), "{key} of {item:?} is not a string");
+            }
+        }
+    }
 }
