@@ -18,8 +18,8 @@ use crate::Email;
 
 mod imported;
 pub use imported::{
-    Imported, MAX_ARGON2_KIB, MAX_ARGON2_LANES, MAX_ARGON2_PASSES, MAX_BCRYPT_COST,
-    MAX_PBKDF2_ITERATIONS,
+    Imported, MAX_ARGON2_KIB, MAX_ARGON2_LANES, MAX_ARGON2_PASSES, MAX_ARGON2_WORK_KIB,
+    MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS,
 };
 
 pub const MIN_CHARS: usize = 8;
@@ -166,11 +166,13 @@ pub fn check(password: &Password, stored: Option<&str>) -> Check {
             Typed::default(),
         ))
     });
-    let phc = stored.unwrap_or(dummy);
-    let typed = password.1.0.as_deref();
-    let Ok(stored_hash) = Imported::parse(phc) else {
-        return Check::Wrong;
+    // No hash, or none that verifies (an account imported without a password): the
+    // dummy is hashed all the same, so the answer takes as long as a wrong password.
+    let (stored_hash, real) = match stored.map(Imported::parse) {
+        Some(Ok(hash)) => (hash, true),
+        _ => (Imported::parse(dummy).expect("our own hash parses"), false),
     };
+    let typed = password.1.0.as_deref();
     let check = if stored_hash.verifies(password.expose().as_bytes()) {
         if stored_hash.is_ours() {
             Check::Right
@@ -182,11 +184,7 @@ pub fn check(password: &Password, stored: Option<&str>) -> Check {
     } else {
         Check::Wrong
     };
-    if stored.is_some() {
-        check
-    } else {
-        Check::Wrong
-    }
+    if real { check } else { Check::Wrong }
 }
 
 /// Whether `phc` names exactly the algorithm, version and parameters `hash` uses today.
@@ -221,8 +219,9 @@ fn matches_hash(password: &[u8], phc: &str) -> bool {
     ) else {
         return false;
     };
+    // A PHC string without `v=` is of version 0x10 (the format's own rule).
     let version = match parsed.version.map(Version::try_from).transpose() {
-        Ok(v) => v.unwrap_or_default(),
+        Ok(v) => v.unwrap_or(Version::V0x10),
         Err(_) => return false,
     };
     let mut salt_bytes = [0u8; 64];

@@ -119,14 +119,21 @@ impl AccountStore {
                 None => {}
             }
         }
+        // A user brought over by an import is a real account, however little it holds
+        // here yet: it is never deleted for a claim.
+        let imported = profile
+            .as_ref()
+            .is_some_and(|p| p.contains_key(crate::import::IMPORT_DIGEST));
         let fate = match profile.map(live_profile).transpose()?.flatten() {
             None => Fate::ClaimOnly,
             // The address answers as taken, as a proven one does.
             Some(profile) if profile.disabled_at.is_some() => return Ok(Claim::Disabled),
-            Some(profile) if holds_only_the_claim(&profile, &others) => Fate::Deleted {
-                version: profile.version,
-                others: others.iter().filter_map(key_of).collect(),
-            },
+            Some(profile) if !imported && holds_only_the_claim(&profile, &others) => {
+                Fate::Deleted {
+                    version: profile.version,
+                    others: others.iter().filter_map(key_of).collect(),
+                }
+            }
             // It logs in by its number, and keeps all it holds.
             Some(profile) if profile.phone_verified => Fate::Kept(Box::new(profile)),
             // Data (segments, partner identifiers, an image) and no other way in: without

@@ -27,7 +27,7 @@ use crate::profile_item::{Guard, VERSION, created_expression};
 use crate::txn::{Tagged, Verdict, condition_check, put, update};
 
 /// The profile attribute holding the digest of the import line that made it.
-const IMPORT_DIGEST: &str = "import_digest";
+pub(crate) const IMPORT_DIGEST: &str = "import_digest";
 
 /// What became of one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,9 @@ impl AccountStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ImportOutcome, StoreError> {
+        if let Some(outcome) = self.id_in_use(id, digest).await? {
+            return Ok(outcome);
+        }
         let items = self.import_items(id, user, digest, actor, now)?;
         for _ in 0..3 {
             return Ok(match items.send(&self.client).await? {
@@ -107,6 +110,9 @@ impl AccountStore {
         if let Some(item) = found.get(&profile) {
             return Ok(outcome_of_existing(item, digest));
         }
+        if let Some(outcome) = self.id_in_use(id, digest).await? {
+            return Ok(outcome);
+        }
         if found.contains_key(&credential) {
             return Ok(if user.email.is_some() {
                 refused_email()
@@ -126,6 +132,31 @@ impl AccountStore {
             ));
         }
         Ok(ImportOutcome::Imported)
+    }
+
+    /// What an id already holding items answers: unchanged when they are this line's
+    /// import, refused when anything else is there (an identity provider's user may have
+    /// segments and no profile); `None` when the partition is empty.
+    async fn id_in_use(
+        &self,
+        id: &UserId,
+        digest: &str,
+    ) -> Result<Option<ImportOutcome>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", AttributeValue::S(ItemKey::user_partition(id)))
+            .consistent_read(true)
+            .limit(1)
+            .send()
+            .await?;
+        if out.items.unwrap_or_default().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.existing(id, digest).await?))
     }
 
     async fn existing(&self, id: &UserId, digest: &str) -> Result<ImportOutcome, StoreError> {

@@ -47,7 +47,7 @@ impl Report {
 }
 
 /// Imports `text` (the file's content) into `accounts`, or only says what it would do.
-pub async fn run(accounts: &AccountStore, text: &str, dry_run: bool) -> Result<Report, String> {
+pub async fn run(accounts: &AccountStore, text: &str, dry_run: bool) -> Report {
     let now = chrono::Utc::now();
     let mut report = Report::default();
     let (accepted, refused) = check_lines(text, now.date_naive());
@@ -74,14 +74,19 @@ pub async fn run(accounts: &AccountStore, text: &str, dry_run: bool) -> Result<R
             .collect()
             .await;
     for (line, outcome) in outcomes {
-        match outcome.map_err(|e| format!("line {line}: {e}; run the same command again"))? {
-            ImportOutcome::Imported => report.imported += 1,
-            ImportOutcome::Unchanged => report.unchanged += 1,
-            ImportOutcome::Refused(reason) => report.refused.push((line, reason)),
+        match outcome {
+            Ok(ImportOutcome::Imported) => report.imported += 1,
+            Ok(ImportOutcome::Unchanged) => report.unchanged += 1,
+            Ok(ImportOutcome::Refused(reason)) => report.refused.push((line, reason)),
+            // Nothing of the user was written: the same command again brings it.
+            Err(e) => report.refused.push((
+                line,
+                format!("not written ({e}); run the same command again"),
+            )),
         }
     }
     report.refused.sort();
-    Ok(report)
+    report
 }
 
 /// Every line parsed and checked on its own and against the lines before it (an email,

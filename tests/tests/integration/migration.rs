@@ -267,3 +267,95 @@ async fn a_user_base_comes_over_with_its_passwords_and_a_second_run_changes_noth
         r.json()
     );
 }
+
+/// An import takes nothing that is someone else's: an id in use (an account's, or an
+/// identity provider's user with only a segment), a number another account proved. And
+/// what it brings is nobody's to take: a sign-up with an imported user's unproven email
+/// does not delete that user.
+#[tokio::test]
+async fn an_import_takes_nothing_that_is_someone_elses() {
+    let env = TestEnv::new().await;
+    let r = env
+        .request("PUT", "/api/v1/segments/8")
+        .bearer(&api_token(&env, &["segments:write"]).await)
+        .json(json!({"name": "Mine", "self_assignable": true}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let r = env
+        .request("POST", "/users/segments/8/set")
+        .user("idp-user-1")
+        .send()
+        .await;
+    assert!(r.status.is_success(), "{}", r.json());
+    let existing =
+        verified_account(&env, &unique("existing"), "securepassword123", ("A", "B")).await;
+    let phone = integration_tests::fresh_phone();
+    integration_tests::phone_account(&env, &unique("phoned"), &phone, "securepassword123").await;
+    let unproven = unique("unproven");
+    let no_password = unique("no-password");
+    let lines = vec![
+        json!({"user_id": "idp-user-1", "email": unique("idp")}).to_string(),
+        json!({"user_id": existing, "email": unique("other")}).to_string(),
+        json!({"email": unique("number"), "phone": phone, "phone_verified": true}).to_string(),
+        json!({"user_id": "imported-1", "email": unproven, "first_name": "Ada"}).to_string(),
+        json!({"email": no_password, "email_verified": true}).to_string(),
+    ];
+    let (_, report) = import(&env, &lines, false);
+    let said: Vec<&str> = report.lines().collect();
+    assert_eq!(
+        said,
+        [
+            "line 1: user_id: another account has it",
+            "line 2: user_id: another account has it",
+            "line 3: phone: another account holds it",
+            "imported 2, unchanged 0, refused 3",
+        ],
+        "{report}"
+    );
+    let r = env
+        .request("POST", "/api/v1/accounts/users")
+        .json(json!({"email": unproven, "password": "securepassword123",
+                     "confirm_password": "securepassword123"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    let r = env
+        .request("GET", "/api/v1/accounts/users/imported-1")
+        .bearer(&user_token_with("usr_admin", &["users:admin"]))
+        .send()
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["first_name"].clone()),
+        (200, json!("Ada")),
+        "the imported user stays"
+    );
+
+    // Imported without a password: nothing logs in, and the reset sets its first one.
+    let (status, _) = login(&env, json!({"email": no_password, "password": "!"})).await;
+    assert_eq!(status, 401);
+    let r = env
+        .request("POST", "/auth/password/forgot")
+        .json(json!({"email": no_password}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202);
+    let code = integration_tests::six_digits(
+        &integration_tests::emails_to(&no_password)
+            .last()
+            .expect("a reset code")
+            .1,
+    );
+    let r = env
+        .request("POST", "/auth/password/reset")
+        .json(json!({"email": no_password, "code": code, "new_password": "a first password 42"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let (status, body) = login(
+        &env,
+        json!({"email": no_password, "password": "a first password 42"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}

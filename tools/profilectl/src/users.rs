@@ -98,7 +98,7 @@ pub(crate) async fn run(
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let accounts = store::AccountStore::new(client, table);
-            let report = usecases::import::run(&accounts, &text, dry_run).await?;
+            let report = usecases::import::run(&accounts, &text, dry_run).await;
             report.print();
             if report.refused.is_empty() {
                 Ok(())

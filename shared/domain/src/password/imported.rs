@@ -27,6 +27,9 @@ pub const MAX_ARGON2_KIB: u32 = 128 * 1024;
 pub const MAX_ARGON2_PASSES: u32 = 10;
 /// Argon2 lanes (p): Django's default is 8.
 pub const MAX_ARGON2_LANES: u32 = 16;
+/// Argon2 memory times passes, in KiB: what a verification costs. Django's default is
+/// 200 MiB (100 MiB, two passes); 128 MiB with four passes is the most.
+pub const MAX_ARGON2_WORK_KIB: u32 = 512 * 1024;
 
 /// A stored hash this service can verify, within the cost bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,13 +76,19 @@ impl Imported {
         if stored.starts_with("$argon2i$") || stored.starts_with("$argon2id$") {
             return argon2(stored);
         }
+        // Named only when it looks like a scheme's name: never a piece of a hash.
         let scheme = stored
             .split('$')
             .find(|s| !s.is_empty())
-            .unwrap_or_default();
-        let scheme: String = scheme.chars().take(20).collect();
+            .filter(|s| {
+                s.len() <= 20
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .filter(|_| stored.contains('$'))
+            .map_or_else(String::new, |s| format!(" ({s})"));
         Err(format!(
-            "a password hash of an unknown kind ({scheme:?}); supported: Django's pbkdf2_sha256, \
+            "a password hash of an unknown kind{scheme}; supported: Django's pbkdf2_sha256, \
              pbkdf2_sha1, argon2, bcrypt_sha256 and bcrypt, bcrypt $2a$/$2b$/$2y$, Argon2 PHC"
         ))
     }
@@ -148,8 +157,10 @@ fn pbkdf2(rest: &str, sha256: bool) -> Result<Imported, String> {
     let key = STANDARD
         .decode(key)
         .map_err(|_| "the PBKDF2 hash is not base64".to_owned())?;
-    if !(16..=64).contains(&key.len()) {
-        return Err("the PBKDF2 hash is not 16 to 64 bytes long".into());
+    // Django's key is the digest's length; a longer one multiplies the work.
+    let expected = if sha256 { 32 } else { 20 };
+    if key.len() != expected {
+        return Err(format!("the PBKDF2 hash is not {expected} bytes long"));
     }
     Ok(Imported::Pbkdf2 {
         sha256,
@@ -160,8 +171,17 @@ fn pbkdf2(rest: &str, sha256: bool) -> Result<Imported, String> {
 }
 
 fn bcrypt(hash: &str, sha256_first: bool) -> Result<Imported, String> {
-    let parts =
-        bcrypt::HashParts::from_str(hash).map_err(|e| format!("a malformed bcrypt hash: {e}"))?;
+    // The crate's error for a malformed string quotes it: say only that it is.
+    let malformed = || "a malformed bcrypt hash".to_owned();
+    let well_formed = hash.len() == 60
+        && ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+        && hash[7..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+    if !well_formed {
+        return Err(malformed());
+    }
+    let parts = bcrypt::HashParts::from_str(hash).map_err(|_| malformed())?;
     if parts.get_cost() > MAX_BCRYPT_COST {
         return Err(format!(
             "bcrypt with cost {}: at most {MAX_BCRYPT_COST}",
@@ -176,22 +196,21 @@ fn bcrypt(hash: &str, sha256_first: bool) -> Result<Imported, String> {
 
 fn argon2(phc: &str) -> Result<Imported, String> {
     use argon2::password_hash::PasswordHash;
-    let parsed = PasswordHash::new(phc).map_err(|e| format!("a malformed Argon2 hash: {e}"))?;
+    let parsed = PasswordHash::new(phc).map_err(|_| "a malformed Argon2 hash".to_owned())?;
     if !["argon2id", "argon2i"].contains(&parsed.algorithm.as_str()) {
-        return Err(format!(
-            "{} is not taken: argon2id or argon2i",
-            parsed.algorithm
-        ));
+        return Err("an Argon2 hash of another kind than argon2id or argon2i".into());
     }
-    let params =
-        argon2::Params::try_from(&parsed).map_err(|e| format!("Argon2 parameters refused: {e}"))?;
+    let params = argon2::Params::try_from(&parsed)
+        .map_err(|_| "Argon2 parameters out of range".to_owned())?;
+    let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
     if params.m_cost() > MAX_ARGON2_KIB
         || params.t_cost() > MAX_ARGON2_PASSES
         || params.p_cost() > MAX_ARGON2_LANES
+        || work > u64::from(MAX_ARGON2_WORK_KIB)
     {
         return Err(format!(
             "Argon2 with m={}, t={}, p={}: at most m={MAX_ARGON2_KIB} (128 MiB), \
-             t={MAX_ARGON2_PASSES}, p={MAX_ARGON2_LANES}",
+             t={MAX_ARGON2_PASSES}, p={MAX_ARGON2_LANES}, and m×t at most 512 MiB",
             params.m_cost(),
             params.t_cost(),
             params.p_cost()
@@ -223,6 +242,21 @@ mod tests {
                 .contains("128 MiB")
         );
         assert!(refused("pbkdf2_sha256$1000$salt").contains("<iterations>"));
+        assert!(
+            refused("pbkdf2_sha1$1000$salt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                .contains("20 bytes")
+        );
+        assert!(
+            refused("$argon2id$v=19$m=131072,t=5,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
+                .contains("512 MiB")
+        );
+        // Nothing of a hash is quoted back.
+        assert!(!refused("5f4dcc3b5aa765d61d8327deb882cf99").contains("5f4d"));
+        assert!(!refused("$2b$10$secretsecretsecretsecre!").contains("secret"));
+        assert!(
+            refused("bcrypt$$2x$10$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234")
+                .contains("malformed")
+        );
     }
 
     /// Hashes made by Django, Python's bcrypt and argon2-cffi
