@@ -38,6 +38,9 @@ pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Bo
     let user = identity.require_user()?;
     let now = app.clock.now().timestamp();
     let sessions = app.sessions.live(user, now).await?;
+    if sessions.disabled {
+        return Err(ApiError::account_disabled());
+    }
     let sessions = sessions
         .live
         .into_iter()

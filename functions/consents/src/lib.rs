@@ -130,15 +130,18 @@ async fn history(
     };
     errors.into_result()?;
     let cursor = param("cursor");
-    let page = app
-        .profiles
-        .consent_history(user, limit, cursor.as_deref())
-        .await
-        .map_err(|e| match e {
-            HistoryError::BadCursor => {
-                ApiError::field("cursor", "is not a cursor from a previous page")
-            }
-            HistoryError::Store(e) => e.into(),
-        })?;
+    let history = async {
+        app.profiles
+            .consent_history(user, limit, cursor.as_deref())
+            .await
+            .map_err(|e| match e {
+                HistoryError::BadCursor => {
+                    ApiError::field("cursor", "is not a cursor from a previous page")
+                }
+                HistoryError::Store(e) => e.into(),
+            })
+    };
+    let allowed = async { Ok::<_, ApiError>(app.profiles.holder_may_read(user).await?) };
+    let (page, ()) = tokio::try_join!(history, allowed)?;
     Ok(json(StatusCode::OK, &page))
 }

@@ -24,6 +24,8 @@ pub const CATALOG_SCOPE: &str = "segments:write";
 
 pub struct SegmentsApp {
     pub segments: SegmentStore,
+    /// Whether the holder's account is disabled, for the list of its segments.
+    pub profiles: store::ProfileStore,
     pub clock: Clock,
 }
 
@@ -31,6 +33,7 @@ impl SegmentsApp {
     pub fn new(p: &Platform) -> Result<Self, ConfigError> {
         Ok(Self {
             segments: p.store()?,
+            profiles: p.store()?,
             clock: p.clock.clone(),
         })
     }
@@ -45,7 +48,10 @@ impl HttpApp for SegmentsApp {
         match route {
             Route::Mine => {
                 let user = identity.require_user()?;
-                let segments = app.segments.of_user(user).await?;
+                let (segments, ()) = tokio::try_join!(
+                    app.segments.of_user(user),
+                    app.profiles.holder_may_read(user)
+                )?;
                 let mine: Vec<UserSegment> = segments.iter().map(UserSegment::from).collect();
                 Ok(json(StatusCode::OK, &mine))
             }

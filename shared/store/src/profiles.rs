@@ -61,6 +61,27 @@ impl ProfileStore {
         }
     }
 
+    /// `Disabled` when an operator disabled `user`, for the holder's reads that do not
+    /// read the profile item themselves (run beside them: one GetItem of one attribute).
+    pub async fn holder_may_read(&self, user: &UserId) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(ItemKey::profile(user).to_item()))
+            .projection_expression("#disabled")
+            .expression_attribute_names("#disabled", crate::profile_item::DISABLED_AT)
+            .consistent_read(true)
+            .send()
+            .await?;
+        match out.item {
+            Some(item) if item.contains_key(crate::profile_item::DISABLED_AT) => {
+                Err(StoreError::Disabled)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Up to 100 profiles in one BatchGetItem (plus retries of unprocessed keys).
     pub async fn get_many(&self, users: &[UserId]) -> Result<HashMap<UserId, Profile>, StoreError> {
         let keys = users.iter().map(ItemKey::profile).collect();

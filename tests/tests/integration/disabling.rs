@@ -392,3 +392,28 @@ async fn support_staff_disable_and_enable_with_profilectl() {
     assert_eq!(login(&env, &email, PASSWORD).await.status, 200);
     assert!(!run(&["user", "enable", "usr_nobody"]).status.success());
 }
+
+/// The holder's reads that never touch the profile item answer 403 too: the consent
+/// history, the segment list and the session list.
+#[tokio::test]
+async fn a_disabled_accounts_token_lists_nothing() {
+    let env = TestEnv::new().await;
+    let email = unique_email("lists");
+    let user = verified_account(&env, &email, PASSWORD, ("Ada", "L")).await;
+    let holder = user_token_with(&user, &[]);
+    let paths = [
+        "/users/consents/history",
+        "/users/segments",
+        "/users/me/sessions",
+    ];
+    for path in paths {
+        let r = env.request("GET", path).bearer(&holder).send().await;
+        assert_eq!(r.status, 200, "{path}: {}", r.json());
+    }
+    let r = act(&env, &admin(), &user, "disable", json!({"reason": "lists"})).await;
+    assert_eq!(r.status, 200);
+    for path in paths {
+        let r = env.request("GET", path).bearer(&holder).send().await;
+        assert_eq!(problem_code(&r), disabled(), "{path}: {}", r.json());
+    }
+}
