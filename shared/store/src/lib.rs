@@ -5,9 +5,11 @@
 //! `item`, `txn` and `batch` (request plumbing), `profile_item`, `consent_item`,
 //! `codes`, `markers` and `session_item` (item mapping; `codes` keeps every flow's
 //! one-time code, `markers` the uniqueness claims). On top, one repository per
-//! aggregate: `profiles` (+ `consents`, `phone`, `avatar`, which share its item),
-//! `accounts` (+ `contact_change`), `sessions`, `segments`, `ci`, `loyalty`,
-//! `api_tokens`, `privacy` (+ `export`), and `stream`, which reads what any write did.
+//! aggregate: `profiles` (+ `consents`, `phone`, `avatar`, which share its item, and
+//! `listing`, the operators' pages of every profile), `accounts` (+ `contact_change`,
+//! `claim`, `account_state`: disabling and enabling, `import`: users from another
+//! system), `sessions`, `segments`, `ci`, `loyalty`, `api_tokens`, `privacy`
+//! (+ `export`), and `stream`, which reads what any write did.
 //! Where one repository reaches into another's items, it is because one transaction
 //! spans both: a login's session clears the credential's attempts, a phone sign-up
 //! writes the loyalty card, an erasure reads the credential and the card.
