@@ -19,7 +19,7 @@ pub const MAX_IMPORTED_SEGMENTS: usize = 30;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportedUser {
     /// Kept as given (seed 001's clients address users as `"1"`, `"2"`, ...); `None`:
-    /// one is made from the user's email or number, the same on every run.
+    /// one is made from the line's digest, the same on every run of the same line.
     pub user: Option<UserId>,
     pub email: Option<Email>,
     pub email_verified: bool,

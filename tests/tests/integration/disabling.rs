@@ -378,6 +378,9 @@ async fn support_staff_disable_and_enable_with_profilectl() {
     let said = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{said}");
     assert!(said.contains("disabled: 1 session(s) ended"), "{said}");
+    let found: Value =
+        serde_json::from_slice(&run(&["user", "find", "--email", &email]).stdout).unwrap();
+    assert_eq!(found["disabled"], true, "support sees it disabled");
     assert_eq!(refresh(&env, &refresh_token).await, 401);
     assert_eq!(
         problem_code(&login(&env, &email, PASSWORD).await),

@@ -3,7 +3,9 @@
 //! `profilectl admin grant|revoke <email>`: an account's `users:admin` grant.
 //! `profilectl user find|signout|disable|enable|export|erase`: an account found by its
 //! email or number, signed out everywhere, disabled and enabled again, a data subject's
-//! export (on stdout) and erasure, for support staff.
+//! export (on stdout) and erasure, for support staff; `user import` brings a user base
+//! from another system (docs/migrating.md), `user index-backfill` indexes an older
+//! stack's profiles for the operators' list.
 //!
 //! The table comes from `--table` or `TABLE_NAME`; the AWS endpoint, region and
 //! credentials resolve the standard SDK way, so `AWS_ENDPOINT_URL=http://127.0.0.1:4566`
@@ -45,7 +47,8 @@ enum Command {
     /// The users:admin grant of an account (seed 001's administrators).
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// One account: find it, sign it out everywhere, export or erase it.
+    /// Accounts: find one, sign it out everywhere, disable or enable it, export or erase
+    /// it; import a user base; index an older stack's profiles.
     #[command(subcommand)]
     User(UserCommand),
 }

@@ -143,6 +143,7 @@ async fn find(
                 "email": profile.email,
                 "phone": profile.phone,
                 "phone_verified": profile.phone_verified,
+                "disabled": profile.disabled_at.is_some(),
                 "created_at": profile.created_at,
                 "updated_at": profile.updated_at,
             });
