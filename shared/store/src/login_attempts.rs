@@ -96,6 +96,19 @@ impl Reservation {
 }
 
 impl AccountStore {
+    /// Gives this attempt's places back without opening a session: the password was
+    /// right, but the account may not log in (unproven, disabled). Only wrong passwords
+    /// count toward the limits.
+    pub async fn give_back(&self, reservation: &Reservation) -> Result<(), StoreError> {
+        let items = reservation.given_back(&self.table)?;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// Takes this attempt's place in the counts and reads the account of `login` (an
     /// email, or a number its account has proven), side by side.
     pub async fn begin_login(

@@ -165,11 +165,22 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             // Found through a number its account proved.
             Destination::Phone(_) => true,
         };
-        if !proven {
-            return Err(Refusal::NotVerified);
-        }
+        // A right password is no failure: its places in the counts are given back, so
+        // someone repeating it cannot lock the owner out of the next hour's logins.
+        let generation = match (proven, generation) {
+            (true, Ok(generation)) => generation,
+            (false, _) => {
+                self.accounts.give_back(&reservation).await?;
+                return Err(Refusal::NotVerified);
+            }
+            (true, Err(StoreError::Disabled)) => {
+                self.accounts.give_back(&reservation).await?;
+                return Err(StoreError::Disabled.into());
+            }
+            (true, Err(e)) => return Err(e.into()),
+        };
         let scope = &credential.scope;
-        let (tokens, refresh) = issue(self.tokens, user, scope, client, generation?, now).await?;
+        let (tokens, refresh) = issue(self.tokens, user, scope, client, generation, now).await?;
         // Refused when an erasure, an email change or a revoked grant came between the
         // read and now: answered as a wrong password, never a 5xx.
         let checked = &credential.password_hash;

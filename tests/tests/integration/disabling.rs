@@ -420,3 +420,49 @@ async fn a_disabled_accounts_token_lists_nothing() {
         assert_eq!(problem_code(&r), disabled(), "{path}: {}", r.json());
     }
 }
+
+/// Whoever repeats the right password of a disabled account locks nobody out: only wrong
+/// passwords count toward the login limits, so the owner logs in once it is enabled.
+#[tokio::test]
+async fn the_right_password_of_a_disabled_account_counts_toward_no_limit() {
+    let env = TestEnv::new().await;
+    let email = unique_email("repeated");
+    let user = verified_account(&env, &email, PASSWORD, ("Ada", "L")).await;
+    let r = act(
+        &env,
+        &admin(),
+        &user,
+        "disable",
+        json!({"reason": "stolen"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let limits = domain::login::LoginLimits::default();
+    for attempt in 0..=limits.per_address_and_source {
+        let r = env
+            .request("POST", "/auth/login")
+            .from_ip("198.51.100.77")
+            .json(json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await;
+        assert_eq!(
+            problem_code(&r),
+            disabled(),
+            "attempt {attempt}: {}",
+            r.json()
+        );
+    }
+    let r = env
+        .request("POST", &format!("/api/v1/accounts/users/{user}/enable"))
+        .bearer(&admin())
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    let r = env
+        .request("POST", "/auth/login")
+        .from_ip("198.51.100.77")
+        .json(json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+}
