@@ -62,29 +62,34 @@ impl AccountStore {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ImportOutcome, StoreError> {
-        if let Some(outcome) = self.id_in_use(id, digest).await? {
-            return Ok(outcome);
+        // Anything under the id: this line's earlier import, or someone else's.
+        if self.holds_items(id).await? {
+            return self.existing(id, digest).await;
         }
         let items = self.import_items(id, user, digest, actor, now)?;
-        for _ in 0..3 {
-            return Ok(match items.send(&self.client).await? {
-                Verdict::Done => ImportOutcome::Imported,
-                Verdict::Refused(Part::Profile) => self.existing(id, digest).await?,
-                Verdict::Refused(Part::Credential) if user.email.is_some() => refused_email(),
-                Verdict::Refused(Part::Credential) => {
-                    ImportOutcome::Refused("user_id: the account has a password already".into())
-                }
-                Verdict::Refused(Part::Number) => refused_phone(),
-                Verdict::Refused(Part::Segment) => {
-                    ImportOutcome::Refused("segments: no such segment in the catalog".into())
-                }
-                Verdict::Refused(Part::Other) => {
-                    return Err(StoreError::Failed("an import's audit key was taken".into()));
-                }
-                Verdict::Conflict => continue,
-            });
+        let mut verdict = items.send(&self.client).await?;
+        // Lost a race with another write to the same items: once more, then say so.
+        if matches!(verdict, Verdict::Conflict) {
+            verdict = items.send(&self.client).await?;
         }
-        Err(StoreError::Unavailable("the import kept racing".into()))
+        Ok(match verdict {
+            Verdict::Done => ImportOutcome::Imported,
+            Verdict::Refused(Part::Profile) => self.existing(id, digest).await?,
+            Verdict::Refused(Part::Credential) if user.email.is_some() => refused_email(),
+            Verdict::Refused(Part::Credential) => {
+                ImportOutcome::Refused("user_id: the account has a password already".into())
+            }
+            Verdict::Refused(Part::Number) => refused_phone(),
+            Verdict::Refused(Part::Segment) => {
+                ImportOutcome::Refused("segments: no such segment in the catalog".into())
+            }
+            Verdict::Refused(Part::Other) => {
+                return Err(StoreError::Failed("an import's audit key was taken".into()));
+            }
+            Verdict::Conflict => {
+                return Err(StoreError::Unavailable("the import kept racing".into()));
+            }
+        })
     }
 
     /// What `import` would do, reading only: the user, the email's and the number's
@@ -110,8 +115,9 @@ impl AccountStore {
         if let Some(item) = found.get(&profile) {
             return Ok(outcome_of_existing(item, digest));
         }
-        if let Some(outcome) = self.id_in_use(id, digest).await? {
-            return Ok(outcome);
+        // No profile, but items (an identity provider's user with a segment).
+        if self.holds_items(id).await? {
+            return Ok(refused_id());
         }
         if found.contains_key(&credential) {
             return Ok(if user.email.is_some() {
@@ -134,14 +140,8 @@ impl AccountStore {
         Ok(ImportOutcome::Imported)
     }
 
-    /// What an id already holding items answers: unchanged when they are this line's
-    /// import, refused when anything else is there (an identity provider's user may have
-    /// segments and no profile); `None` when the partition is empty.
-    async fn id_in_use(
-        &self,
-        id: &UserId,
-        digest: &str,
-    ) -> Result<Option<ImportOutcome>, StoreError> {
+    /// Whether anything is stored under `id`: one Query of at most one item.
+    async fn holds_items(&self, id: &UserId) -> Result<bool, StoreError> {
         let out = self
             .client
             .query()
@@ -153,10 +153,7 @@ impl AccountStore {
             .limit(1)
             .send()
             .await?;
-        if out.items.unwrap_or_default().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(self.existing(id, digest).await?))
+        Ok(!out.items.unwrap_or_default().is_empty())
     }
 
     async fn existing(&self, id: &UserId, digest: &str) -> Result<ImportOutcome, StoreError> {
@@ -250,6 +247,10 @@ fn refused_email() -> ImportOutcome {
     ImportOutcome::Refused("email: another account holds it".into())
 }
 
+fn refused_id() -> ImportOutcome {
+    ImportOutcome::Refused("user_id: another account has it".into())
+}
+
 fn refused_phone() -> ImportOutcome {
     ImportOutcome::Refused("phone: another account holds it".into())
 }
@@ -258,7 +259,7 @@ fn outcome_of_existing(item: &Item, digest: &str) -> ImportOutcome {
     if text(item, IMPORT_DIGEST) == Some(digest) {
         ImportOutcome::Unchanged
     } else {
-        ImportOutcome::Refused("user_id: another account has it".into())
+        refused_id()
     }
 }
 

@@ -28,6 +28,13 @@ async fn act(env: &TestEnv, token: &str, user: &str, action: &str, body: Value) 
         .await
 }
 
+async fn enable(env: &TestEnv, user: &str) -> GatewayResponse {
+    env.request("POST", &format!("/api/v1/accounts/users/{user}/enable"))
+        .bearer(&admin())
+        .send()
+        .await
+}
+
 async fn login(env: &TestEnv, email: &str, password: &str) -> GatewayResponse {
     env.request("POST", "/auth/login")
         .json(json!({"email": email, "password": password}))
@@ -245,11 +252,7 @@ async fn a_disabled_account_can_do_nothing_until_an_operator_enables_it() {
         "disabling a disabled account changes nothing"
     );
 
-    let r = env
-        .request("POST", &format!("/api/v1/accounts/users/{user}/enable"))
-        .bearer(&admin())
-        .send()
-        .await;
+    let r = enable(&env, &user).await;
     assert_eq!(
         (r.status.as_u16(), r.json()["disabled"].clone()),
         (200, json!(false))
@@ -298,11 +301,7 @@ async fn codes_sent_before_a_disabling_are_void() {
         "{}",
         r.json()
     );
-    let r = env
-        .request("POST", &format!("/api/v1/accounts/users/{user}/enable"))
-        .bearer(&admin())
-        .send()
-        .await;
+    let r = enable(&env, &user).await;
     assert_eq!(r.status, 200);
     let r = reset().await;
     assert_eq!(
@@ -452,11 +451,7 @@ async fn the_right_password_of_a_disabled_account_counts_toward_no_limit() {
             r.json()
         );
     }
-    let r = env
-        .request("POST", &format!("/api/v1/accounts/users/{user}/enable"))
-        .bearer(&admin())
-        .send()
-        .await;
+    let r = enable(&env, &user).await;
     assert_eq!(r.status, 200);
     let r = env
         .request("POST", "/auth/login")
