@@ -17,6 +17,7 @@ pub mod import;
 mod locale;
 pub mod login;
 pub mod loyalty;
+pub mod mfa;
 pub mod opaque;
 pub mod otp;
 pub mod password;

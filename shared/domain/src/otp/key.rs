@@ -98,6 +98,69 @@ impl OtpKey {
             .collect()
     }
 
+    /// 32 bytes of HMAC-SHA256 under their own label: a key for one purpose.
+    fn derived(&self, label: &str, subject: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        for field in [label, subject] {
+            mac.update(&(field.len() as u32).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// `plaintext` sealed with AES-256-GCM under a key derived for sealing, bound to
+    /// `context` (the account and factor it belongs to, so a sealed value copied to
+    /// another account does not open): base64 of a random nonce and the ciphertext.
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> String {
+        use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+        let key = self.derived("sealed-secret", "");
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("a 32-byte key"));
+        let mut nonce = [0u8; 12];
+        aws_lc_rs::rand::fill(&mut nonce).expect("the OS random source works");
+        let mut sealed = plaintext.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(context.as_bytes()),
+            &mut sealed,
+        )
+        .expect("AES-GCM seals any length this service stores");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        B64.encode(out)
+    }
+
+    /// What `seal` sealed with the same `context`; `None` for anything else.
+    pub fn open(&self, context: &str, sealed: &str) -> Option<Vec<u8>> {
+        use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+        let raw = B64.decode(sealed).ok()?;
+        if raw.len() < 12 + 16 {
+            return None;
+        }
+        let (nonce, body) = raw.split_at(12);
+        let key = self.derived("sealed-secret", "");
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).ok()?);
+        let mut body = body.to_vec();
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let plain = key
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut body)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+
+    /// The stored form of a recovery code (normalized, `mfa::normalized_recovery_code`)
+    /// of `user`: hex of HMAC-SHA256 under its own label. Without the key, the table
+    /// gives nothing to guess against.
+    pub fn recovery_digest(&self, user: &crate::UserId, code: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.derived("recovery-code", user.as_str()))
+            .expect("HMAC takes any key length");
+        mac.update(code.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Constant-time check of `code` against a stored digest.
     pub fn matches(
         &self,

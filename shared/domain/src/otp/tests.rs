@@ -121,3 +121,31 @@ fn verdicts() {
     c.attempts = 5;
     assert_eq!(p.judge(100, Some(&c), "+1", |_| true), Verdict::Exhausted);
 }
+
+#[test]
+fn a_sealed_secret_opens_only_with_its_key_and_its_context() {
+    let sealed = key().seal("USER#ada/totp_1", b"twenty bytes secret!");
+    assert!(!sealed.contains("twenty"));
+    assert_ne!(
+        sealed,
+        key().seal("USER#ada/totp_1", b"twenty bytes secret!")
+    );
+    assert_eq!(
+        key().open("USER#ada/totp_1", &sealed).as_deref(),
+        Some(&b"twenty bytes secret!"[..])
+    );
+    assert_eq!(key().open("USER#eve/totp_1", &sealed), None);
+    let other_key = OtpKey::new(&[8u8; 32]).unwrap();
+    assert_eq!(other_key.open("USER#ada/totp_1", &sealed), None);
+    assert_eq!(key().open("USER#ada/totp_1", "bm90IHNlYWxlZA"), None);
+}
+
+#[test]
+fn recovery_digests_are_per_user() {
+    let ada = crate::UserId::parse("ada").unwrap();
+    let eve = crate::UserId::parse("eve").unwrap();
+    let d = key().recovery_digest(&ada, "abcde12345");
+    assert_eq!(d, key().recovery_digest(&ada, "abcde12345"));
+    assert_ne!(d, key().recovery_digest(&eve, "abcde12345"));
+    assert_ne!(d, key().recovery_digest(&ada, "abcde12346"));
+}
