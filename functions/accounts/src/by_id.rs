@@ -274,6 +274,8 @@ mod tests {
                 .collect::<BTreeSet<_>>(),
             issuer: None,
             session: None,
+            auth_time: None,
+            acr: None,
         }
     }
 

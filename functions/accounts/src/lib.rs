@@ -8,6 +8,7 @@
 //! verifier that speaks EdDSA (RFC 8037).
 
 pub mod by_id;
+mod mfa;
 mod oauth;
 mod operators;
 mod password;
@@ -37,8 +38,8 @@ use lambda_http::{Body, Request, Response};
 use platform::{ConfigError, Platform};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use store::{AccountStore, LoyaltyStore, ProfileStore, SessionStore};
-use usecases::auth::{Auth, Refusal, Tokens};
+use store::{AccountStore, LoyaltyStore, MfaStore, ProfileStore, SessionStore};
+use usecases::auth::{Auth, LoggedIn, Refusal, Tokens};
 use usecases::codes::CodeSettings;
 use usecases::password::{Screen, Screened};
 use usecases::registration::Registration;
@@ -67,6 +68,12 @@ api::routes! {
         ForgotPassword = "POST /auth/password/forgot",
         ResetPassword = "POST /auth/password/reset",
         ChangePassword = "POST /users/me/password",
+        Factors = "GET /users/me/mfa",
+        EnrollTotp = "POST /users/me/mfa/totp",
+        VerifyTotp = "POST /users/me/mfa/totp/verify",
+        RecoveryCodes = "POST /users/me/mfa/recovery-codes",
+        RemoveFactor = "DELETE /users/me/mfa/{factor_id}",
+        MfaVerify = "POST /auth/mfa/verify",
     }
 }
 
@@ -78,6 +85,7 @@ pub struct AccountsApp {
     accounts: AccountStore,
     profiles: ProfileStore,
     sessions: SessionStore,
+    mfa: MfaStore,
     tokens: JwtIssuer,
     email: SesEmail,
     sms: SnsSms,
@@ -95,6 +103,8 @@ pub struct AccountsApp {
     screen: Screen<PwnedPasswords>,
     /// How many wrong passwords a login takes.
     login_limits: LoginLimits,
+    /// How recent a login a sensitive change asks for.
+    step_up_max_age_secs: i64,
 }
 
 impl AccountsApp {
@@ -119,6 +129,7 @@ impl AccountsApp {
             accounts: p.store()?,
             profiles: p.store()?,
             sessions: p.store()?,
+            mfa: p.store()?,
             tokens: p.access_token_issuer()?,
             email: p.email_sender()?,
             sms: SnsSms::new(p.sns(), p.settings.sms.clone()),
@@ -131,6 +142,7 @@ impl AccountsApp {
             client_ids,
             screen: p.password_screen(),
             login_limits: p.settings.login_limits,
+            step_up_max_age_secs: p.settings.step_up_max_age_secs,
         })
     }
 }
@@ -156,6 +168,7 @@ impl HttpApp for AccountsApp {
         let auth = Auth {
             accounts: &self.accounts,
             sessions: &self.sessions,
+            mfa: &self.mfa,
             tokens: &self.tokens,
             keys: &self.codes.keys,
             limits: &self.login_limits,
@@ -185,8 +198,14 @@ impl HttpApp for AccountsApp {
                 let (login, password, client) = credentials(self, &json_object(&req)?)?;
                 let source = request_source(&req);
                 let login = login.destination();
-                return issued(auth.login(login, &password, &client, &source).await);
+                return logged_in(auth.login(login, &password, &client, &source).await);
             }
+            Route::Factors => return mfa::list(self, &req).await,
+            Route::EnrollTotp => return mfa::enroll(self, &req).await,
+            Route::VerifyTotp => return mfa::confirm(self, &req).await,
+            Route::RecoveryCodes => return mfa::recovery_codes(self, &req).await,
+            Route::RemoveFactor => return mfa::remove(self, &req).await,
+            Route::MfaVerify => return mfa::finish_login(self, &req).await,
             Route::OAuthToken => return oauth::token(self, &auth, &req).await,
             Route::Sessions => return sessions::list(self, &req).await,
             Route::EndSession => return sessions::end(self, &req).await,
@@ -196,7 +215,7 @@ impl HttpApp for AccountsApp {
             Route::ChangePassword => return password::change(self, &req).await,
             Route::Refresh => {
                 let presented = refresh_token(&json_object(&req)?)?;
-                return issued(auth.refresh(&presented).await);
+                return issued(auth.refresh(&presented).await.map_err(refused));
             }
             Route::Logout => {
                 let presented = refresh_token(&json_object(&req)?)?;
@@ -247,12 +266,34 @@ impl From<Tokens> for TokenResponse {
     }
 }
 
-pub(crate) fn issued(result: Result<Tokens, Refusal>) -> Result<Response<Body>, ApiError> {
-    let tokens = result.map_err(refused)?;
+pub(crate) fn issued(result: Result<Tokens, ApiError>) -> Result<Response<Body>, ApiError> {
+    let tokens = result?;
     Ok(no_store(json(StatusCode::OK, &TokenResponse::from(tokens))))
 }
 
-fn refused(refusal: Refusal) -> ApiError {
+/// A login's answer: the tokens, or the second step an account with a factor takes
+/// first (`{"mfa_required": true, "mfa_token", "factors"}`, no tokens).
+fn logged_in(result: Result<LoggedIn, Refusal>) -> Result<Response<Body>, ApiError> {
+    match result.map_err(refused)? {
+        LoggedIn::Tokens(tokens) => issued(Ok(tokens)),
+        LoggedIn::SecondFactor { mfa_token, factors } => {
+            let factors: Vec<_> = factors
+                .into_iter()
+                .map(|(id, kind)| serde_json::json!({"id": id, "type": kind}))
+                .collect();
+            Ok(no_store(json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "mfa_required": true,
+                    "mfa_token": mfa_token,
+                    "factors": factors,
+                }),
+            )))
+        }
+    }
+}
+
+pub(crate) fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::BadCredentials => {
             ApiError::invalid_credentials("the email (or number) or the password is wrong")

@@ -228,6 +228,6 @@ pub(crate) async fn token<T: domain::ports::AccessTokens, K: domain::ports::OtpK
             "invalid_grant",
             "the refresh token is not valid; log in again",
         )),
-        Err(other) => crate::issued(Err(other)),
+        Err(other) => crate::issued(Err(crate::refused(other))),
     }
 }

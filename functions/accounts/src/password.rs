@@ -132,6 +132,7 @@ pub(crate) async fn change(app: &AccountsApp, req: &Request) -> Result<Response<
         current.expect("no errors means a password"),
         new.expect("no errors means a password"),
     );
+    crate::mfa::step_up(app, &identity).await?;
     crate::screened(&app.screen, &new, "new_password").await?;
     passwords(app)
         .change(

@@ -81,6 +81,7 @@ pub(crate) async fn end(app: &AccountsApp, req: &Request) -> Result<Response<Bod
 pub(crate) async fn end_all(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
+    crate::mfa::step_up(app, &identity).await?;
     let actor = identity.actor(req, domain::Source::Holder);
     let count = app
         .sessions

@@ -50,6 +50,12 @@ struct UserClaims {
     /// The session the token belongs to (our login's token family).
     #[serde(default)]
     sid: Option<String>,
+    /// When the session's holder last proved who they are, and how strongly (`aal1`,
+    /// `aal2`): what a sensitive change asks of the token (`api::step_up`).
+    #[serde(default)]
+    auth_time: Option<i64>,
+    #[serde(default)]
+    acr: Option<String>,
 }
 
 /// Who a verified user token speaks for.
@@ -57,6 +63,8 @@ struct Verified {
     user: UserId,
     scope: String,
     session: Option<String>,
+    auth_time: Option<i64>,
+    acr: Option<String>,
 }
 
 /// Whether a token says it is an access token: `typ: at+jwt` (RFC 9068, what our issuer
@@ -141,6 +149,10 @@ impl UserTokenVerifier {
             user,
             scope: claims.scope.unwrap_or_default(),
             session: claims.sid.filter(|sid| domain::session::is_session_id(sid)),
+            auth_time: claims.auth_time,
+            acr: claims.acr.filter(|acr| {
+                [domain::session::AAL1, domain::session::AAL2].contains(&acr.as_str())
+            }),
         })
     }
 }
@@ -157,6 +169,11 @@ pub struct AuthorizerContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     pub scope: String,
+    /// The user token's `auth_time` and `acr`, when it has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 pub type AuthorizerResponse = ApiGatewayV2CustomAuthorizerSimpleResponse<AuthorizerContext>;
@@ -225,6 +242,8 @@ impl Authorizer {
             user,
             scope,
             session,
+            auth_time,
+            acr,
         } = self.users.verify(token, self.clock.now().timestamp())?;
         // Server scopes belong to API tokens alone: an identity provider that lets clients
         // ask for scopes must not turn a user into a partner system.
@@ -239,6 +258,8 @@ impl Authorizer {
             token_id: None,
             session_id: session,
             scope,
+            auth_time,
+            acr,
         })
     }
 }
@@ -264,6 +285,7 @@ impl Authorizer {
             token_id: Some(token.token_id),
             session_id: None,
             scope: token.scopes.join(" "),
+            ..AuthorizerContext::default()
         })
     }
 }

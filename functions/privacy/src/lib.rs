@@ -50,6 +50,10 @@ pub struct PrivacyApp {
     pub export_quota: ExportQuota,
     /// A wrong password proving an erasure counts as a failed login.
     pub login_limits: domain::login::LoginLimits,
+    /// An erasure by the holder asks for a recent login, with the second factor where
+    /// the account has one.
+    pub mfa: store::MfaStore,
+    pub step_up_max_age_secs: i64,
     pub clock: Clock,
 }
 
@@ -66,6 +70,8 @@ impl PrivacyApp {
             codes: p.code_settings()?,
             export_quota: ExportQuota::default(),
             login_limits: settings.login_limits,
+            mfa: p.store()?,
+            step_up_max_age_secs: settings.step_up_max_age_secs,
             clock: p.clock.clone(),
         })
     }
@@ -195,6 +201,10 @@ async fn erase_self(app: &PrivacyApp, req: &Request) -> Result<Response<Body>, A
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
     let proof = parse_proof(req)?;
+    let now = app.clock.now().timestamp();
+    identity
+        .require_step_up(&app.mfa, now, app.step_up_max_age_secs)
+        .await?;
     match app
         .holder_erasure()
         .by_holder(

@@ -66,6 +66,11 @@ struct Claims<'a> {
     iat: i64,
     exp: i64,
     jti: String,
+    /// When the session's holder last proved who they are (OpenID Connect Core §2).
+    auth_time: i64,
+    /// How (RFC 8176), and the assurance level that comes to (`aal1`, `aal2`).
+    amr: &'a [&'static str],
+    acr: &'static str,
 }
 
 pub struct JwtIssuer {
@@ -110,6 +115,9 @@ impl AccessTokens for JwtIssuer {
             iat: now,
             exp: now + ACCESS_TOKEN_LIFETIME_SECS,
             jti: random_id(),
+            auth_time: grant.auth.time,
+            amr: grant.auth.methods(),
+            acr: grant.auth.acr(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());

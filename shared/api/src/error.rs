@@ -28,6 +28,9 @@ struct Problem {
     errors: FieldErrors,
     #[serde(skip)]
     retry_after: Option<u64>,
+    /// What a step-up asks of the token (`reauthentication_required`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required: Option<serde_json::Value>,
 }
 
 fn serialize_status<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::Ok, S::Error> {
@@ -44,6 +47,7 @@ impl ApiError {
             code,
             errors: FieldErrors::default(),
             retry_after: None,
+            required: None,
         }))
     }
 
@@ -177,6 +181,22 @@ impl ApiError {
             "otp_invalid",
             format!("wrong code; {tries_left} tries left"),
         )
+    }
+
+    /// 403: the change needs a more recent login (`max_age` seconds), and with `acr`
+    /// (`aal2`) one with the account's second factor. OpenID Connect's `max_age` and
+    /// `acr_values` carry the same two asks.
+    pub fn reauthentication_required(acr: Option<&str>, max_age: i64) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            "reauthentication_required",
+            match acr {
+                Some(_) => "log in again, with the second factor, to make this change",
+                None => "log in again to make this change",
+            },
+        );
+        error.0.required = Some(serde_json::json!({ "acr": acr, "max_age": max_age }));
+        error
     }
 
     pub fn phone_taken() -> Self {

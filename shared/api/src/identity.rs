@@ -21,6 +21,8 @@ pub mod context_keys {
     pub const TOKEN_ID: &str = "token_id";
     pub const SESSION_ID: &str = "session_id";
     pub const SCOPE: &str = "scope";
+    pub const AUTH_TIME: &str = "auth_time";
+    pub const ACR: &str = "acr";
     pub const PRINCIPAL_USER: &str = "user";
     pub const PRINCIPAL_API_TOKEN: &str = "api_token";
 }
@@ -43,6 +45,10 @@ pub struct Identity {
     pub issuer: Option<String>,
     /// The session a user's access token belongs to (its `sid`), when it names one.
     pub session: Option<String>,
+    /// When the token's holder last proved who they are (`auth_time`), and how strongly
+    /// (`acr`): what `require_recent` judges.
+    pub auth_time: Option<i64>,
+    pub acr: Option<String>,
 }
 
 impl Identity {
@@ -67,6 +73,8 @@ impl Identity {
                 scopes,
                 issuer: Some(jwt.claims.get("iss").cloned().unwrap_or_default()),
                 session: None,
+                auth_time: jwt.claims.get("auth_time").and_then(|t| t.parse().ok()),
+                acr: jwt.claims.get("acr").cloned(),
             });
         }
         let field = |key: &str| authorizer.fields.get(key).and_then(Value::as_str);
@@ -90,7 +98,39 @@ impl Identity {
             session: field(SESSION_ID)
                 .filter(|sid| domain::session::is_session_id(sid))
                 .map(str::to_owned),
+            auth_time: authorizer.fields.get(AUTH_TIME).and_then(Value::as_i64),
+            acr: field(ACR).map(str::to_owned),
         })
+    }
+
+    /// `require_recent`, reading whether the account has a second factor (one GetItem).
+    pub async fn require_step_up(
+        &self,
+        mfa: &store::MfaStore,
+        now: i64,
+        max_age: i64,
+    ) -> Result<(), ApiError> {
+        let user = self.require_user()?;
+        let has_factor = mfa.totp(user).await?.is_some_and(|f| f.active);
+        self.require_recent(now, max_age, has_factor)
+    }
+
+    /// A sensitive change (a password or an email, a factor, an erasure, signing out
+    /// everywhere): the token must come from a login at most `max_age` seconds ago and,
+    /// on an account with a second factor, one that used it (`aal2`). Otherwise 403
+    /// `reauthentication_required`, saying what would do.
+    pub fn require_recent(&self, now: i64, max_age: i64, has_factor: bool) -> Result<(), ApiError> {
+        let recent = self
+            .auth_time
+            .is_some_and(|at| at <= now + 60 && now - at <= max_age);
+        let strong = !has_factor || self.acr.as_deref() == Some(domain::session::AAL2);
+        match recent && strong {
+            true => Ok(()),
+            false => Err(ApiError::reauthentication_required(
+                has_factor.then_some(domain::session::AAL2),
+                max_age,
+            )),
+        }
     }
 
     /// Whether the caller holds `scope` from a source trusted to grant it: our own

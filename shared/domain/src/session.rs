@@ -22,14 +22,89 @@ pub fn successor(key: &crate::otp::OtpKey, presented: &RefreshTokenSecret) -> Re
 }
 
 /// What an access token grants: the user, the scopes the login granted, the app it is
-/// for and the session it belongs to (its `sid` claim; empty for tokens of no session).
+/// for, the session it belongs to (its `sid` claim; empty for tokens of no session) and
+/// how and when the session's holder proved who they are.
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
     pub user: &'a crate::UserId,
     pub scope: &'a str,
     pub client: &'a ClientId,
     pub session: &'a str,
+    pub auth: &'a Authentication,
 }
+
+/// How a session began: when (`auth_time`) and by what methods (`amr`, RFC 8176's
+/// values). Every access token of the session carries both, a refresh included, and the
+/// assurance level they come to (`acr`, NIST SP 800-63B's `aal1` or `aal2`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    pub time: i64,
+    methods: Vec<&'static str>,
+}
+
+/// RFC 8176's methods this service uses: a password, a one-time code (an app's or a
+/// recovery code), a passkey bound to hardware or software, and user verification.
+const METHODS: [&str; 5] = ["pwd", "otp", "hwk", "swk", "user"];
+
+impl Authentication {
+    /// A password (or, at sign-up, setting one).
+    pub fn password(time: i64) -> Self {
+        Self {
+            time,
+            methods: vec!["pwd"],
+        }
+    }
+
+    /// A password, then a code of the second factor.
+    pub fn password_and_code(time: i64) -> Self {
+        Self {
+            time,
+            methods: vec!["pwd", "otp"],
+        }
+    }
+
+    /// As stored: space-separated methods; unknown words are dropped. A session stored
+    /// before sessions recorded it counts as a password login at time 0, old enough for
+    /// any step-up to ask again.
+    pub fn stored(time: Option<i64>, methods: Option<&str>) -> Self {
+        let methods: Vec<&'static str> = methods
+            .unwrap_or("pwd")
+            .split_whitespace()
+            .filter_map(|m| METHODS.iter().find(|known| **known == m).copied())
+            .collect();
+        Self {
+            time: time.unwrap_or(0),
+            methods: if methods.is_empty() {
+                vec!["pwd"]
+            } else {
+                methods
+            },
+        }
+    }
+
+    pub fn methods(&self) -> &[&'static str] {
+        &self.methods
+    }
+
+    /// The stored form: the methods, space-separated.
+    pub fn methods_stored(&self) -> String {
+        self.methods.join(" ")
+    }
+
+    /// `aal2` after two factors (a password and a code) or a passkey with user
+    /// verification (something held and something known or been); `aal1` otherwise.
+    pub fn acr(&self) -> &'static str {
+        let has = |m: &str| self.methods.contains(&m);
+        if (has("pwd") && has("otp")) || ((has("hwk") || has("swk")) && has("user")) {
+            AAL2
+        } else {
+            AAL1
+        }
+    }
+}
+
+pub const AAL1: &str = "aal1";
+pub const AAL2: &str = "aal2";
 
 /// How long a refresh token (and a session without use) lives: 30 days.
 pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 30 * 24 * 3600;
@@ -136,6 +211,22 @@ impl Default for ClientId {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn assurance_follows_the_methods() {
+        assert_eq!(Authentication::password(5).acr(), AAL1);
+        assert_eq!(Authentication::password_and_code(5).acr(), AAL2);
+        assert_eq!(
+            Authentication::stored(Some(5), Some("hwk user")).acr(),
+            AAL2
+        );
+        assert_eq!(Authentication::stored(Some(5), Some("swk")).acr(), AAL1);
+        let old = Authentication::stored(None, None);
+        assert_eq!((old.time, old.methods()), (0, &["pwd"][..]));
+        let odd = Authentication::stored(Some(9), Some("otp bogus pwd"));
+        assert_eq!(odd.methods_stored(), "otp pwd");
+        assert_eq!(odd.acr(), AAL2);
+    }
+
     use super::*;
 
     const NOW: i64 = 1_000_000;

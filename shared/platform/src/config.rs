@@ -46,6 +46,16 @@ fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Con
     }
 }
 
+fn positive(name: &'static str, default: i64) -> Result<i64, ConfigError> {
+    match number(name, default)? {
+        n if n > 0 => Ok(n),
+        n => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{n} is not a positive number of seconds"),
+        }),
+    }
+}
+
 /// What the authorizer checks user tokens against.
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
@@ -113,7 +123,12 @@ pub struct Settings {
     /// `LOGIN_FAILURES_PER_SOURCE` (per address and source in 15 minutes, default 5),
     /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` (50), `LOGIN_FAILURES_PER_SOURCE_PER_HOUR` (100).
     pub login_limits: domain::login::LoginLimits,
+    /// `STEP_UP_MAX_AGE_SECONDS`: how recent a login a sensitive change asks for
+    /// (default 600).
+    pub step_up_max_age_secs: i64,
 }
+
+pub const DEFAULT_STEP_UP_MAX_AGE_SECONDS: i64 = 600;
 
 /// The loyalty platform (`LOYALTY_PROVIDER=openloyalty`): `LOYALTY_BASE_URL`,
 /// `LOYALTY_STORE_CODE`, `LOYALTY_API_KEY_SECRET` (a Secrets Manager id), and
@@ -169,6 +184,10 @@ impl Settings {
             loyalty: loyalty()?,
             pwned_passwords: pwned_passwords()?,
             login_limits: login_limits()?,
+            step_up_max_age_secs: positive(
+                "STEP_UP_MAX_AGE_SECONDS",
+                DEFAULT_STEP_UP_MAX_AGE_SECONDS,
+            )?,
         })
     }
 
@@ -197,6 +216,7 @@ impl Settings {
             loyalty: None,
             pwned_passwords: PwnedPasswordsConfig::default(),
             login_limits: domain::login::LoginLimits::default(),
+            step_up_max_age_secs: DEFAULT_STEP_UP_MAX_AGE_SECONDS,
         }
     }
 

@@ -67,6 +67,11 @@ pub const SESSIONS_SK: &str = "SESSIONS";
 /// What the sessions' and the generation's sort keys begin with.
 pub const SESSION_ITEMS_PREFIX: &str = "SESSION";
 pub const CREDENTIAL_SK: &str = "CREDENTIAL";
+/// The account's authenticator app (one at most), pending or active, with its recovery
+/// codes' digests.
+pub const TOTP_SK: &str = "MFA#TOTP";
+const MFA_CHALLENGE_PREFIX: &str = "MFA_CHALLENGE#";
+const MFA_CHALLENGE_SK: &str = "MFA_CHALLENGE";
 const SEGMENTS_PK: &str = "SEGMENTS";
 pub const CI_SK: &str = "CI";
 pub const LOYALTY_SK: &str = "LOYALTY";
@@ -180,6 +185,19 @@ impl ItemKey {
     /// A refresh token, by the SHA-256 of its plaintext.
     pub fn refresh_token(sha256_hex: &str) -> Self {
         Self::new(format!("{REFRESH_PREFIX}{sha256_hex}"), TOKEN_SK)
+    }
+
+    /// The account's authenticator app (`mfa`).
+    pub fn totp(user: &UserId) -> Self {
+        Self::new(user_pk(user), TOTP_SK)
+    }
+
+    /// A login's second step, by the SHA-256 of its `mfa_token`.
+    pub fn mfa_challenge(sha256_hex: &str) -> Self {
+        Self::new(
+            format!("{MFA_CHALLENGE_PREFIX}{sha256_hex}"),
+            MFA_CHALLENGE_SK,
+        )
     }
 
     /// A login session: the family of refresh tokens one login started.

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::UserId;
-use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS};
+use domain::session::{Authentication, ClientId, REFRESH_TOKEN_LIFETIME_SECS};
 
 use crate::StoreError;
 use crate::expr::Expression;
@@ -36,8 +36,14 @@ pub struct NewSession<'a> {
     pub client: &'a ClientId,
     /// The account's sign-out generation the session is opened under (`session_epoch`).
     pub generation: i64,
+    /// How and when the session began; every token of it carries it on.
+    pub auth: &'a Authentication,
     pub now: i64,
 }
+
+/// Where a token item keeps its session's `Authentication`.
+pub(crate) const AUTH_TIME: &str = "auth_time";
+pub(crate) const AMR: &str = "amr";
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
@@ -57,6 +63,8 @@ pub(crate) fn token_put(
         ("client_id".to_owned(), s(session.client.as_str())),
         ("issued_at".to_owned(), n(session.now)),
         (GENERATION.to_owned(), n(session.generation)),
+        (AUTH_TIME.to_owned(), n(session.auth.time)),
+        (AMR.to_owned(), s(&session.auth.methods_stored())),
         (
             TTL_ATTRIBUTE.to_owned(),
             n(session.now + REFRESH_TOKEN_LIFETIME_SECS),
@@ -82,6 +90,8 @@ pub(crate) fn open_items(
     e.set("created_at", n(session.now));
     e.set("client_id", s(session.client.as_str()));
     e.set(GENERATION, n(session.generation));
+    e.set(AUTH_TIME, n(session.auth.time));
+    e.set(AMR, s(&session.auth.methods_stored()));
     e.set(TTL_ATTRIBUTE, n(session.now + REFRESH_TOKEN_LIFETIME_SECS));
     Ok(vec![
         update(table, &ItemKey::session(session.user, session.family), e)?,

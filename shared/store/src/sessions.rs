@@ -13,7 +13,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::UserId;
-use domain::session::{ClientId, REFRESH_TOKEN_LIFETIME_SECS, Standing};
+use domain::session::{Authentication, ClientId, REFRESH_TOKEN_LIFETIME_SECS, Standing};
 use serde::Deserialize;
 
 use crate::StoreError;
@@ -21,6 +21,7 @@ use crate::expr::Expression;
 use crate::item::{get_consistent, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::login_attempts::{Reservation, credential_as_read};
+use crate::mfa::{NewChallenge, challenge_put};
 use crate::password::PasswordAccount;
 use crate::profile_item::ERASURE;
 use crate::session_epoch::generation_is;
@@ -28,6 +29,7 @@ use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{
     Outcome, condition_check, delete, transact, unless_condition_failed, update, update_item,
 };
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 pub use crate::session_item::SessionStore;
 
@@ -41,6 +43,7 @@ pub enum Rotation {
         session: String,
         scope: String,
         client: ClientId,
+        auth: Authentication,
     },
     /// Unknown, expired, revoked, or reused after the grace (the family is now revoked).
     Refused,
@@ -68,6 +71,11 @@ struct StoredToken {
     /// The account's sign-out generation the session was opened under.
     #[serde(default)]
     generation: i64,
+    /// When and how the session began (`Authentication::stored`).
+    #[serde(default)]
+    auth_time: Option<i64>,
+    #[serde(default)]
+    amr: Option<String>,
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -91,12 +99,61 @@ impl SessionStore {
         rehash: Option<&str>,
         reservation: &Reservation,
     ) -> Result<bool, StoreError> {
-        let mut items = open_items(&self.table, session)?;
+        let items = open_items(&self.table, session)?;
+        self.after_password(
+            items,
+            session.user,
+            session.scope,
+            session.generation,
+            account,
+            password_hash,
+            rehash,
+            reservation,
+        )
+        .await
+    }
+
+    /// `open`, for an account with a second factor: instead of a session, the login's
+    /// second step (`mfa`), on the same conditions and with the same places given back.
+    pub async fn open_second_step(
+        &self,
+        challenge: &NewChallenge<'_>,
+        account: &PasswordAccount,
+        password_hash: &str,
+        rehash: Option<&str>,
+        reservation: &Reservation,
+    ) -> Result<bool, StoreError> {
+        let items = vec![challenge_put(&self.table, challenge)?];
+        self.after_password(
+            items,
+            challenge.user,
+            challenge.scope,
+            challenge.generation,
+            account,
+            password_hash,
+            rehash,
+            reservation,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn after_password(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        user: &UserId,
+        scope: &str,
+        generation: i64,
+        account: &PasswordAccount,
+        password_hash: &str,
+        rehash: Option<&str>,
+        reservation: &Reservation,
+    ) -> Result<bool, StoreError> {
         items.push(credential_as_read(
             &self.table,
             &account.credential_key(),
-            session.user,
-            session.scope,
+            user,
+            scope,
             password_hash,
             rehash,
         )?);
@@ -106,15 +163,11 @@ impl SessionStore {
         alive.condition(format!("attribute_not_exists({erasure})"));
         items.push(condition_check(
             &self.table,
-            &ItemKey::profile(session.user),
+            &ItemKey::profile(user),
             alive,
         )?);
         // Not signed out everywhere since the login read the generation.
-        items.push(generation_is(
-            &self.table,
-            session.user,
-            session.generation,
-        )?);
+        items.push(generation_is(&self.table, user, generation)?);
         match transact(&self.client, items).await? {
             Outcome::Done => Ok(true),
             Outcome::FirstFailed(_) | Outcome::Failed(..) => Ok(false),
@@ -167,6 +220,7 @@ impl SessionStore {
                     .map_err(|e| StoreError::Failed(format!("stored client id: {e}")))?,
                 None => ClientId::default(),
             };
+            let auth = Authentication::stored(token.auth_time, token.amr.as_deref());
             if asked.is_some_and(|asked| *asked != client) {
                 return Ok(Rotation::Refused);
             }
@@ -191,6 +245,7 @@ impl SessionStore {
                         user,
                         scope: token.scope,
                         client,
+                        auth,
                     }
                 } else {
                     Rotation::Refused
@@ -247,6 +302,7 @@ impl SessionStore {
                         scope: &token.scope,
                         client: &client,
                         generation: token.generation,
+                        auth: &auth,
                         now,
                     },
                     Some(presented),
@@ -273,6 +329,7 @@ impl SessionStore {
                         user,
                         scope: token.scope,
                         client,
+                        auth,
                     });
                 }
                 Outcome::FirstFailed(Some(old)) => {

@@ -9,14 +9,21 @@ use domain::password::{Check, Password};
 
 use crate::hashing::{password_check, password_matches};
 use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
-use domain::session::{ClientId, Grant, RefreshTokenSecret, new_family_id, successor};
+use domain::session::{
+    Authentication, ClientId, Grant, RefreshTokenSecret, new_family_id, successor,
+};
 use domain::source::RequestSource;
 use domain::{Clock, UserId};
-use store::{AccountStore, Attempt, Destination, NewSession, Rotation, SessionStore, StoreError};
+use store::{
+    AccountStore, Attempt, Destination, MfaStore, NewChallenge, NewSession, PasswordAccount,
+    Rotation, SessionStore, StoreError,
+};
 
 pub struct Auth<'a, T, K> {
     pub accounts: &'a AccountStore,
     pub sessions: &'a SessionStore,
+    /// Whether the account has a second factor, read beside the password's check.
+    pub mfa: &'a MfaStore,
     pub tokens: &'a T,
     /// The key a refresh token's successor is derived with.
     pub keys: &'a K,
@@ -24,6 +31,28 @@ pub struct Auth<'a, T, K> {
     pub limits: &'a LoginLimits,
     pub clock: &'a Clock,
 }
+
+/// What a right password comes to: the tokens, or, for an account with a second
+/// factor, the second step (`mfa::MfaFlow::finish_login`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoggedIn {
+    Tokens(Tokens),
+    SecondFactor {
+        /// The bearer of the second step (`umt_`…): only its SHA-256 is stored.
+        mfa_token: String,
+        /// The factors that may finish it: (id, type).
+        factors: Vec<(String, &'static str)>,
+    },
+}
+
+/// A login's second step: `umt_` and 32 random bytes.
+pub struct MfaTokenKind;
+
+impl domain::opaque::Kind for MfaTokenKind {
+    const PREFIX: &'static str = "umt_";
+}
+
+pub type MfaToken = domain::opaque::OpaqueSecret<MfaTokenKind>;
 
 /// What a login or refresh hands the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +96,7 @@ pub(crate) struct FirstRefresh<'a> {
     family: String,
     token_hash: String,
     generation: i64,
+    auth: &'a Authentication,
     now: i64,
 }
 
@@ -79,6 +109,7 @@ impl FirstRefresh<'_> {
             scope: self.scope,
             client: self.client,
             generation: self.generation,
+            auth: self.auth,
             now: self.now,
         }
     }
@@ -86,21 +117,24 @@ impl FirstRefresh<'_> {
 
 /// Signs the access token and draws the first refresh token of a new session; the
 /// caller stores the session (a login alone, a sign-up with its account). `generation`:
-/// the account's sign-out generation as read (0 for a new account).
+/// the account's sign-out generation as read (0 for a new account); `auth`: how the
+/// holder proved who they are, now.
 pub(crate) async fn issue<'a, T: AccessTokens>(
     signer: &T,
     user: &'a UserId,
     scope: &'a str,
     client: &'a ClientId,
     generation: i64,
-    now: i64,
+    auth: &'a Authentication,
 ) -> Result<(Tokens, FirstRefresh<'a>), KeyUnavailable> {
+    let now = auth.time;
     let family = new_family_id();
     let grant = Grant {
         user,
         scope,
         client,
         session: &family,
+        auth,
     };
     let access = signer.issue(&grant, now).await?;
     let refresh = RefreshTokenSecret::generate();
@@ -111,6 +145,7 @@ pub(crate) async fn issue<'a, T: AccessTokens>(
         family,
         token_hash: refresh.hash(),
         generation,
+        auth,
         now,
     };
     Ok((
@@ -121,6 +156,30 @@ pub(crate) async fn issue<'a, T: AccessTokens>(
         },
         first,
     ))
+}
+
+/// Opens the login's session, or its second step when it has none.
+async fn opening(
+    sessions: &SessionStore,
+    session: Option<&NewSession<'_>>,
+    challenge: &NewChallenge<'_>,
+    account: &PasswordAccount,
+    hash: &str,
+    rehash: Option<&str>,
+    reservation: &store::Reservation,
+) -> Result<bool, StoreError> {
+    match session {
+        Some(session) => {
+            sessions
+                .open(session, account, hash, rehash, reservation)
+                .await
+        }
+        None => {
+            sessions
+                .open_second_step(challenge, account, hash, rehash, reservation)
+                .await
+        }
+    }
 }
 
 impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
@@ -134,7 +193,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         password: &Password,
         client: &ClientId,
         source: &RequestSource,
-    ) -> Result<Tokens, Refusal> {
+    ) -> Result<LoggedIn, Refusal> {
         let now = self.clock.now().timestamp();
         let attempt = self
             .accounts
@@ -152,10 +211,12 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             Attempt::Allowed(account, reservation) => (*account, reservation),
         };
         let (user, credential) = (&account.user, &account.credential);
-        // The sign-out generation is read while the password hashes: no time added.
-        let (check, generation) = tokio::join!(
+        // The sign-out generation and the second factor are read while the password
+        // hashes: no time added.
+        let (check, generation, factor) = tokio::join!(
             password_check(password, Some(credential.password_hash.clone())),
-            self.sessions.generation(user)
+            self.sessions.generation(user),
+            self.mfa.totp(user)
         );
         if check == Check::Wrong {
             return Err(Refusal::BadCredentials);
@@ -180,7 +241,16 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             (true, Err(e)) => return Err(e.into()),
         };
         let scope = &credential.scope;
-        let (tokens, refresh) = issue(self.tokens, user, scope, client, generation, now).await?;
+        let factor = factor?.filter(|f| f.active);
+        let auth = Authentication::password(now);
+        let (tokens, refresh) = match &factor {
+            Some(_) => (None, None),
+            None => {
+                let (tokens, refresh) =
+                    issue(self.tokens, user, scope, client, generation, &auth).await?;
+                (Some(tokens), Some(refresh))
+            }
+        };
         // Refused when an erasure, an email change or a revoked grant came between the
         // read and now: answered as a wrong password, never a 5xx.
         let checked = &credential.password_hash;
@@ -194,13 +264,39 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             ),
             _ => None,
         };
-        let session = refresh.session();
         let sessions = &self.sessions;
-        if sessions
-            .open(&session, &account, checked, rehash.as_deref(), &reservation)
-            .await?
-        {
-            return Ok(tokens);
+        let mfa_token = MfaToken::generate();
+        let mfa_hash = mfa_token.hash();
+        let challenge = NewChallenge {
+            token_hash: &mfa_hash,
+            user,
+            scope,
+            client,
+            generation,
+            now,
+        };
+        let answer = match (&tokens, &factor) {
+            (Some(tokens), _) => LoggedIn::Tokens(tokens.clone()),
+            (None, Some(factor)) => LoggedIn::SecondFactor {
+                mfa_token: mfa_token.expose().to_owned(),
+                factors: vec![(factor.id.clone(), "totp")],
+            },
+            (None, None) => unreachable!("tokens are issued unless a factor is active"),
+        };
+        let session = refresh.as_ref().map(FirstRefresh::session);
+        let open = |account, hash, rehash| {
+            opening(
+                sessions,
+                session.as_ref(),
+                &challenge,
+                account,
+                hash,
+                rehash,
+                &reservation,
+            )
+        };
+        if open(&account, checked, rehash.as_deref()).await? {
+            return Ok(answer);
         }
         // Another login with the same password may have made the hash again first: read
         // the credential once more and open on the hash it holds now, if it is the same
@@ -213,11 +309,8 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
                 == Check::Right
         {
             let now_hash = &again.credential.password_hash;
-            if sessions
-                .open(&session, &again, now_hash, None, &reservation)
-                .await?
-            {
-                return Ok(tokens);
+            if open(&again, now_hash, None).await? {
+                return Ok(answer);
             }
         }
         Err(Refusal::BadCredentials)
@@ -251,12 +344,14 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
                 session,
                 scope,
                 client,
+                auth,
             } => {
                 let grant = Grant {
                     user: &user,
                     scope: &scope,
                     client: &client,
                     session: &session,
+                    auth: &auth,
                 };
                 let access = self.tokens.issue(&grant, now).await?;
                 Ok(Tokens {
@@ -303,6 +398,7 @@ mod tests {
                 scope,
                 client,
                 session,
+                ..
             } = grant;
             let asked = (
                 user.to_string(),
@@ -319,12 +415,15 @@ mod tests {
         }
     }
 
+    static AUTH: std::sync::LazyLock<Authentication> =
+        std::sync::LazyLock::new(|| Authentication::password(1_000));
+
     #[tokio::test]
     async fn a_new_session_stores_only_the_hash_of_the_refresh_token_the_client_gets() {
         let signer = Signer::default();
         let user = UserId::parse("ada").unwrap();
         let client = ClientId::parse("mobile-app").unwrap();
-        let (tokens, first) = issue(&signer, &user, "profile", &client, 3, 1_000)
+        let (tokens, first) = issue(&signer, &user, "profile", &client, 3, &AUTH)
             .await
             .unwrap();
         assert_eq!(tokens.access_token, "at-ada");
@@ -353,7 +452,7 @@ mod tests {
                 1_000
             )]
         );
-        let (again, second) = issue(&signer, &user, "profile", &client, 3, 1_000)
+        let (again, second) = issue(&signer, &user, "profile", &client, 3, &AUTH)
             .await
             .unwrap();
         assert_ne!(again.refresh_token, tokens.refresh_token);
@@ -368,7 +467,7 @@ mod tests {
         };
         let user = UserId::parse("ada").unwrap();
         let client = ClientId::default();
-        let refused = issue(&signer, &user, "", &client, 0, 1_000).await;
+        let refused = issue(&signer, &user, "", &client, 0, &AUTH).await;
         assert!(refused.is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod export;
 mod hashing;
 pub mod import;
 pub mod loyalty;
+pub mod mfa;
 pub mod password;
 pub mod phone_change;
 pub mod phone_signup;

@@ -11,6 +11,7 @@ use domain::loyalty::{CardNumber, CardStatus, LoyaltyCard};
 use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
 use domain::password::Password;
 use domain::ports::{AccessTokens, OtpKeys, SmsSender};
+use domain::session::Authentication;
 use domain::source::RequestSource;
 use domain::{Actor, Email, PhoneNumber, Profile, ProfilePatch};
 use store::{
@@ -146,7 +147,8 @@ impl<S: SmsSender, K: OtpKeys, T: AccessTokens> PhoneSignUp<'_, S, K, T> {
         let hash = crate::hashing::hash(&request.password).await?;
         let user = new_user_id();
         // Signed before the write: a key-store failure leaves no account behind.
-        let (tokens, first) = issue(self.tokens, &user, "", self.client, 0, now.timestamp())
+        let auth = Authentication::password(now.timestamp());
+        let (tokens, first) = issue(self.tokens, &user, "", self.client, 0, &auth)
             .await
             .map_err(unavailable)?;
         let actor = Actor {

@@ -278,6 +278,7 @@ async fn login_succeeded(
                 scope: "",
                 client: &domain::session::ClientId::default(),
                 generation: 0,
+                auth: &domain::session::Authentication::password(now),
                 now,
             },
             &integration_tests::password_account(user, email, STUB_HASH),

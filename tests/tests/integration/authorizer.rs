@@ -276,6 +276,7 @@ async fn issued_access_tokens_pass_the_authorizer() {
         scope: "users:admin",
         client: &client,
         session: &sid,
+        auth: &domain::session::Authentication::password_and_code(now()),
     };
     let issued = issuer.issue(&grant, now()).await.unwrap();
     assert_eq!(issued.expires_in, 900);

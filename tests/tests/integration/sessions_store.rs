@@ -58,6 +58,7 @@ async fn world(first: &str) -> World {
                 scope: "",
                 client: &domain::session::ClientId::default(),
                 generation: 0,
+                auth: &domain::session::Authentication::password(now),
                 now,
             },
             &integration_tests::password_account(&user, &email, STUB_HASH),
@@ -88,6 +89,7 @@ async fn a_refresh_spends_its_token_and_a_retry_within_the_grace_is_served() {
             session: "fam1".into(),
             scope: String::new(),
             client: domain::session::ClientId::default(),
+            auth: domain::session::Authentication::password(w.now),
         }
     );
     assert_eq!(
@@ -315,6 +317,7 @@ async fn a_login_whose_credential_or_account_changed_meanwhile_opens_nothing() {
                 scope,
                 client,
                 generation: 0,
+                auth: &domain::session::Authentication::password(now),
                 now,
             };
             sessions

@@ -52,6 +52,10 @@ struct Claims<'a> {
     exp: i64,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    /// A dev token stands for a password login at `iat`.
+    auth_time: i64,
+    amr: &'a [&'a str],
+    acr: &'a str,
 }
 
 /// A dev token for `sub` with space-separated `scopes`, valid from `now` for `ttl_secs`
@@ -108,6 +112,9 @@ fn sign(
         iat: now,
         exp: now + ttl_secs,
         scope: &scope,
+        auth_time: now,
+        amr: &["pwd"],
+        acr: domain::session::AAL1,
     };
     let key = EncodingKey::from_ed_pem(private_key_pem.as_bytes()).expect("an Ed25519 PEM key");
     let mut header = Header::new(Algorithm::EdDSA);

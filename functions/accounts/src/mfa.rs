@@ -1,0 +1,229 @@
+//! The second factor: `GET /users/me/mfa` lists it, `POST /users/me/mfa/totp` starts an
+//! authenticator app (the secret shown once), `POST /users/me/mfa/totp/verify` proves it
+//! with a first code and hands out the recovery codes, `POST /users/me/mfa/recovery-codes`
+//! replaces them, `DELETE /users/me/mfa/{factor_id}` removes it, and
+//! `POST /auth/mfa/verify` finishes a login's second step. Setting up, replacing and
+//! removing need a recent login (`Identity::require_step_up`): a stolen token alone can
+//! neither lock the holder out behind a factor nor take theirs away.
+
+use adapters::access_tokens::JwtIssuer;
+use adapters::secrets::OtpKeySource;
+use api::fields::Fields;
+use api::http::{json, json_object, no_store};
+use api::{ApiError, Identity};
+use domain::Source;
+use domain::mfa::{SecondFactorCode, is_factor_id};
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+use usecases::mfa::{MfaFlow, MfaRefusal};
+
+use crate::AccountsApp;
+
+fn flow(app: &AccountsApp) -> MfaFlow<'_, JwtIssuer, OtpKeySource> {
+    MfaFlow {
+        mfa: &app.mfa,
+        tokens: &app.tokens,
+        keys: &app.codes.keys,
+        clock: &app.clock,
+    }
+}
+
+pub(crate) async fn step_up(app: &AccountsApp, identity: &Identity) -> Result<(), ApiError> {
+    let now = app.clock.now().timestamp();
+    identity
+        .require_step_up(&app.mfa, now, app.step_up_max_age_secs)
+        .await
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let profile = app.profiles.get_for_holder(user).await?;
+    profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
+    let factor = app.mfa.totp(user).await?.filter(|f| f.active);
+    let factors: Vec<_> = factor
+        .iter()
+        .map(|f| json!({"id": f.id, "type": "totp", "created_at": rfc3339(f.created_at)}))
+        .collect();
+    let left = factor.map(|f| f.recovery_left).unwrap_or_default();
+    Ok(no_store(json(
+        StatusCode::OK,
+        &json!({ "factors": factors, "recovery_codes_left": left }),
+    )))
+}
+
+pub(crate) async fn enroll(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let body = json_object(req)?;
+    Fields::of(&body, &[]).finish()?;
+    step_up(app, &identity).await?;
+    // What the app lists the entry as: the account's email, else its number.
+    let profile = app.profiles.get_for_holder(user).await?;
+    let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
+    let label = profile
+        .email
+        .as_ref()
+        .map(ToString::to_string)
+        .or(profile.phone.as_ref().map(ToString::to_string))
+        .unwrap_or_else(|| user.to_string());
+    let issuer = issuer_name(&app.issuer);
+    let enrolment = flow(app)
+        .enroll(user, &issuer, &label)
+        .await
+        .map_err(refused)?;
+    Ok(no_store(json(
+        StatusCode::OK,
+        &json!({
+            "factor_id": enrolment.factor_id,
+            "secret": enrolment.secret,
+            "otpauth_uri": enrolment.otpauth_uri,
+            "qr_svg": enrolment.qr_svg,
+        }),
+    )))
+}
+
+/// The name apps show beside the code: the token issuer's host.
+fn issuer_name(issuer: &str) -> String {
+    let host = issuer
+        .split("://")
+        .nth(1)
+        .unwrap_or(issuer)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    match host {
+        "" => "User Profile Service".to_owned(),
+        host => host.to_owned(),
+    }
+}
+
+pub(crate) async fn confirm(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let body = json_object(req)?;
+    let mut fields = Fields::of(&body, &["factor_id", "code"]);
+    let factor_id = fields.required("factor_id", factor_id);
+    let code = fields.required("code", six_digits);
+    fields.finish()?;
+    let (factor_id, code) = (
+        factor_id.expect("no errors means a factor"),
+        code.expect("no errors means a code"),
+    );
+    let actor = identity.actor(req, Source::Holder);
+    let codes = flow(app)
+        .confirm(user, &factor_id, &code, &actor)
+        .await
+        .map_err(refused)?;
+    Ok(no_store(json(
+        StatusCode::OK,
+        &json!({ "recovery_codes": codes }),
+    )))
+}
+
+pub(crate) async fn recovery_codes(
+    app: &AccountsApp,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let body = json_object(req)?;
+    Fields::of(&body, &[]).finish()?;
+    step_up(app, &identity).await?;
+    let actor = identity.actor(req, Source::Holder);
+    let codes = flow(app)
+        .new_recovery_codes(user, &actor)
+        .await
+        .map_err(refused)?;
+    Ok(no_store(json(
+        StatusCode::OK,
+        &json!({ "recovery_codes": codes }),
+    )))
+}
+
+pub(crate) async fn remove(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("factor_id"))
+        .unwrap_or_default()
+        .to_owned();
+    if !is_factor_id(&raw) {
+        return Err(refused(MfaRefusal::NoFactor));
+    }
+    step_up(app, &identity).await?;
+    let actor = identity.actor(req, Source::Holder);
+    flow(app)
+        .remove(user, &raw, &actor)
+        .await
+        .map_err(refused)?;
+    Ok(crate::sessions::no_content())
+}
+
+/// `POST /auth/mfa/verify {mfa_token, code}`: a login's second step.
+pub(crate) async fn finish_login(
+    app: &AccountsApp,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let mut fields = Fields::of(&body, &["mfa_token", "code"]);
+    let token = fields.required("mfa_token", |raw: &str| match raw.len() {
+        1..=128 => Ok(raw.to_owned()),
+        _ => Err("must be the mfa_token the login answered".to_owned()),
+    });
+    let code = fields.required("code", SecondFactorCode::parse);
+    fields.finish()?;
+    let (token, code) = (
+        token.expect("no errors means a token"),
+        code.expect("no errors means a code"),
+    );
+    crate::issued(flow(app).finish_login(&token, &code).await.map_err(refused))
+}
+
+fn factor_id(raw: &str) -> Result<String, String> {
+    match is_factor_id(raw) {
+        true => Ok(raw.to_owned()),
+        false => Err("must be the factor_id the set-up answered".into()),
+    }
+}
+
+fn six_digits(raw: &str) -> Result<String, String> {
+    match raw.len() == 6 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        true => Ok(raw.to_owned()),
+        false => Err("must be the 6 digits the authenticator app shows".into()),
+    }
+}
+
+fn refused(refusal: MfaRefusal) -> ApiError {
+    match refusal {
+        MfaRefusal::Invalid { tries_left } => ApiError::otp_invalid(tries_left),
+        MfaRefusal::AttemptsExceeded => {
+            ApiError::otp_refused("otp_attempts_exceeded", "too many wrong codes; start again")
+        }
+        MfaRefusal::NoFactor => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "mfa_factor_not_found",
+            "the account has no such factor, or its set-up is over; start again",
+        ),
+        MfaRefusal::AlreadyEnrolled => ApiError::new(
+            StatusCode::CONFLICT,
+            "mfa_factor_exists",
+            "an authenticator app is set up already; remove it first",
+        ),
+        MfaRefusal::StepGone => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_mfa_token",
+            "the second step is over or not valid; log in again",
+        ),
+        MfaRefusal::Unavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
+        MfaRefusal::Store(e) => e.into(),
+    }
+}
