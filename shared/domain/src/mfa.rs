@@ -46,6 +46,14 @@ impl TotpSecret {
         Ok(Self(bytes))
     }
 
+    /// The secret as an app takes it typed (what enrolment shows): an app, or a test,
+    /// computing codes from it.
+    pub fn from_base32(raw: &str) -> Result<Self, String> {
+        let secret =
+            Secret::try_from_base32(raw.trim()).map_err(|_| "not a base32 secret".to_owned())?;
+        Self::from_bytes(secret.as_ref().to_vec())
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

@@ -16,7 +16,8 @@ use crate::expr::Expression;
 use crate::item::{Item, get_consistent, n, text};
 use crate::keys::{
     AUDIT_PREFIX, CI_SK, CONSENT_LOG_PREFIX, CREDENTIAL_SK, EXPORTS_SK, ItemKey, LOYALTY_SK,
-    OTP_PREFIX, PK, PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TTL_ATTRIBUTE, UPLOADS_PREFIX,
+    OTP_PREFIX, PK, PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TOTP_SK, TTL_ATTRIBUTE,
+    UPLOADS_PREFIX,
 };
 use crate::privacy::PrivacyStore;
 use crate::profile_item::{VERSION, is_erased, unusable, usable};
@@ -49,6 +50,9 @@ pub struct UserRecords {
     pub ci: Option<Value>,
     pub loyalty_card: Option<Value>,
     pub sessions: Vec<Value>,
+    /// Second factors: what they are and when they were set up; never a secret, a
+    /// recovery code or its digest.
+    pub mfa_factors: Vec<Value>,
     pub pending_codes: Vec<Value>,
     pub counters: Vec<Value>,
     /// Items of a kind this version does not know: exported as stored, never dropped.
@@ -200,6 +204,8 @@ impl PrivacyStore {
                 records.account = Some(to_json(item)?);
             } else if sk.starts_with(SESSION_PREFIX) {
                 records.sessions.push(to_json(item)?);
+            } else if sk == TOTP_SK {
+                records.mfa_factors.push(crate::mfa::exported(&item));
             } else if let Some(purpose) = sk.strip_prefix(OTP_PREFIX) {
                 let mut code = to_json(item)?;
                 code["purpose"] = Value::from(purpose);

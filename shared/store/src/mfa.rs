@@ -540,3 +540,26 @@ fn still(item: &Item, factor_id: &str) -> bool {
     text(item, FACTOR_ID) == Some(factor_id)
         && matches!(item.get(ACTIVE), Some(AttributeValue::Bool(true)))
 }
+
+/// The app as an export shows it: what it is and when it was set up, how many recovery
+/// codes are left; never the secret, a recovery code or its digest.
+pub(crate) fn exported(item: &Item) -> serde_json::Value {
+    let at = |name: &str| {
+        number(item, name).map(|secs| {
+            DateTime::<Utc>::from_timestamp(secs, 0)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+    };
+    json!({
+        "id": text(item, FACTOR_ID),
+        "type": "totp",
+        "active": matches!(item.get(ACTIVE), Some(AttributeValue::Bool(true))),
+        "created_at": at(CREATED_AT),
+        "activated_at": at("activated_at"),
+        "recovery_codes_left": match item.get(RECOVERY) {
+            Some(AttributeValue::M(m)) => m.len(),
+            _ => 0,
+        },
+    })
+}

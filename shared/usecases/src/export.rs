@@ -73,6 +73,7 @@ impl<K: OtpKeys, O: UserObjects> Export<'_, K, O> {
             "segments": records.segments,
             "ci": records.ci,
             "loyalty_card": records.loyalty_card,
+            "mfa_factors": records.mfa_factors,
             "sessions": records.sessions,
             "pending_codes": records.pending_codes,
             "counters": records.counters,

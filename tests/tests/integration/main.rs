@@ -22,6 +22,7 @@ mod hardening;
 mod layers;
 mod local_info;
 mod loyalty;
+mod mfa;
 mod migration;
 mod operations;
 mod operators;

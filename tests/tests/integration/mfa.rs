@@ -1,0 +1,450 @@
+//! The second factor as an app uses it: setting up an authenticator app from the secret
+//! it shows, the login's second step (a code accepted once, recovery codes once each,
+//! five wrong codes end it, also when sent at once), what the tokens say (`amr`, `acr`,
+//! `auth_time`, kept by a refresh), step-up, removal, export and erasure.
+
+use domain::mfa::TotpSecret;
+use integration_tests::{TestEnv, verified_account};
+use local_api::GatewayResponse;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn unique_email() -> String {
+    format!("mfa-{:08x}@example.com", rand::random::<u32>())
+}
+
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn post(env: &TestEnv, path: &str, token: Option<&str>, body: Value) -> GatewayResponse {
+    let r = env.request("POST", path).json(body);
+    match token {
+        Some(t) => r.bearer(t).send().await,
+        None => r.send().await,
+    }
+}
+
+async fn login(env: &TestEnv, email: &str) -> Value {
+    let r = post(
+        env,
+        "/auth/login",
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    r.json()
+}
+
+/// An app set up on a new account: its address, the secret, the factor id, the recovery
+/// codes, and the access token of the login before it (`aal1`).
+struct Enrolled {
+    email: String,
+    secret: TotpSecret,
+    factor: String,
+    recovery: Vec<String>,
+    first_access: String,
+}
+
+fn now(env: &TestEnv) -> i64 {
+    env.clock.now().timestamp()
+}
+
+/// Moves the clock to the next 30-second step: a code of it was never taken.
+fn next_step(env: &TestEnv) {
+    let into = now(env).rem_euclid(30);
+    env.clock.advance(chrono::Duration::seconds(30 - into));
+}
+
+async fn enrolled(env: &TestEnv) -> Enrolled {
+    let email = unique_email();
+    verified_account(env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    let access = login(env, &email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(env, "/users/me/mfa/totp", Some(&access), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let started = r.json();
+    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let factor = started["factor_id"].as_str().unwrap().to_owned();
+    let uri = started["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(
+        uri.contains(&format!("secret={}", secret.base32())),
+        "{uri}"
+    );
+    assert!(started["qr_svg"].as_str().unwrap().contains("<svg"));
+    let code = secret.code_at(now(env));
+    let r = post(
+        env,
+        "/users/me/mfa/totp/verify",
+        Some(&access),
+        json!({"factor_id": factor, "code": code}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let recovery: Vec<String> = r.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    Enrolled {
+        email,
+        secret,
+        factor,
+        recovery,
+        first_access: access,
+    }
+}
+
+/// A login's second step: its `mfa_token`, after checking the answer holds no tokens.
+async fn second_step(env: &TestEnv, email: &str, factor: &str) -> String {
+    let answer = login(env, email).await;
+    assert_eq!(answer["mfa_required"], true, "{answer}");
+    assert!(answer.get("access_token").is_none(), "{answer}");
+    assert!(answer.get("refresh_token").is_none(), "{answer}");
+    assert_eq!(answer["factors"], json!([{"id": factor, "type": "totp"}]));
+    answer["mfa_token"].as_str().unwrap().to_owned()
+}
+
+async fn finish(env: &TestEnv, mfa_token: &str, code: &str) -> GatewayResponse {
+    post(
+        env,
+        "/auth/mfa/verify",
+        None,
+        json!({"mfa_token": mfa_token, "code": code}),
+    )
+    .await
+}
+
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+#[tokio::test]
+async fn an_app_set_up_makes_login_a_second_step_whose_codes_are_taken_once() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    // The code that proved the app, at once again: a replay.
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let replay = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    assert_eq!(replay.status, 406, "{}", replay.json());
+    assert_eq!(replay.json()["code"], "otp_invalid");
+    next_step(&env);
+    let r = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let tokens = r.json();
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["amr"], json!(["pwd", "otp"]));
+    assert_eq!(access["acr"], "aal2");
+    assert_eq!(access["auth_time"], now(&env));
+    // The step is spent: its token opens nothing again.
+    let again = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    assert_eq!(again.status, 401, "{}", again.json());
+    assert_eq!(again.json()["code"], "invalid_mfa_token");
+    // A refresh keeps how and when the session began.
+    let login_time = now(&env);
+    env.clock.advance(chrono::Duration::seconds(120));
+    let r = post(
+        &env,
+        "/auth/refresh",
+        None,
+        json!({"refresh_token": tokens["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let refreshed = claims(r.json()["access_token"].as_str().unwrap());
+    assert_eq!(refreshed["amr"], json!(["pwd", "otp"]));
+    assert_eq!(refreshed["acr"], "aal2");
+    assert_eq!(refreshed["auth_time"], login_time);
+    assert!(refreshed["iat"].as_i64().unwrap() > login_time);
+    // The same code on a second login inside its window: taken already.
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.secret.code_at(now(&env) - 120)).await;
+    assert_eq!(r.status, 406, "{}", r.json());
+    // A password login without the app says so in its token.
+    let first = claims(&app.first_access);
+    assert_eq!(
+        (first["amr"].clone(), first["acr"].clone()),
+        (json!(["pwd"]), json!("aal1"))
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_code_stands_in_once_and_a_new_set_voids_the_old() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.recovery[3].to_uppercase()).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&access)["amr"], json!(["pwd", "otp"]));
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.recovery[3]).await;
+    assert_eq!(r.status, 406, "a used recovery code: {}", r.json());
+    let r = env
+        .request("GET", "/users/me/mfa")
+        .bearer(&access)
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["recovery_codes_left"], 9);
+    // A new set: the old codes are void, the new ones work.
+    let r = post(
+        &env,
+        "/users/me/mfa/recovery-codes",
+        Some(&access),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let fresh: Vec<String> = serde_json::from_value(r.json()["recovery_codes"].clone()).unwrap();
+    assert_eq!(fresh.len(), 10);
+    let r = finish(&env, &step, &app.recovery[4]).await;
+    assert_eq!(r.status, 406, "an old set's code: {}", r.json());
+    let r = finish(&env, &step, &fresh[0]).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+}
+
+#[tokio::test]
+async fn five_wrong_codes_end_the_second_step_also_sent_at_once() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    next_step(&env);
+    let right = app.secret.code_at(now(&env));
+    let step = second_step(&env, &app.email, &app.factor).await;
+    for left in (1..=4).rev() {
+        let r = finish(&env, &step, &wrong(&right)).await;
+        assert_eq!(r.status, 406);
+        assert_eq!(r.json()["code"], "otp_invalid");
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{left} tries"))
+        );
+    }
+    let r = finish(&env, &step, &wrong(&right)).await;
+    assert_eq!(r.status, 406);
+    assert_eq!(r.json()["code"], "otp_attempts_exceeded");
+    let r = finish(&env, &step, &right).await;
+    assert_eq!(r.status, 401, "the step is over: {}", r.json());
+
+    // Twelve wrong codes at once, then the right one: at most five were judged, and the
+    // right one comes too late.
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let guesses = (0..12).map(|i| {
+        let code = format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
+        let (env, step) = (&env, &step);
+        async move { finish(env, step, &code).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let judged = answers
+        .iter()
+        .filter(|r| r.status == 406 && r.json()["code"] == "otp_invalid")
+        .count();
+    assert!(judged <= 4, "{judged} wrong codes judged as tries");
+    assert!(answers.iter().all(|r| r.status == 406 || r.status == 401));
+    let r = finish(&env, &step, &right).await;
+    assert_eq!(r.status, 401, "{}", r.json());
+}
+
+#[tokio::test]
+async fn one_code_at_once_on_two_second_steps_opens_one_session() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    next_step(&env);
+    let code = app.secret.code_at(now(&env));
+    let a = second_step(&env, &app.email, &app.factor).await;
+    let b = second_step(&env, &app.email, &app.factor).await;
+    let (ra, rb) = tokio::join!(finish(&env, &a, &code), finish(&env, &b, &code));
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 406], "{} {}", ra.json(), rb.json());
+}
+
+#[tokio::test]
+async fn setting_up_takes_five_wrong_codes_then_is_over() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    let access = login(&env, &email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(&env, "/users/me/mfa/totp", Some(&access), json!({})).await;
+    let started = r.json();
+    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let factor = started["factor_id"].as_str().unwrap();
+    let right = secret.code_at(now(&env));
+    for expected in ["otp_invalid"; 4]
+        .into_iter()
+        .chain(["otp_attempts_exceeded"])
+    {
+        let r = post(
+            &env,
+            "/users/me/mfa/totp/verify",
+            Some(&access),
+            json!({"factor_id": factor, "code": wrong(&right)}),
+        )
+        .await;
+        assert_eq!(
+            (r.status.as_u16(), r.json()["code"].clone()),
+            (406, json!(expected))
+        );
+    }
+    let r = post(
+        &env,
+        "/users/me/mfa/totp/verify",
+        Some(&access),
+        json!({"factor_id": factor, "code": right}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.json());
+    // Nothing was set up: the login needs no second step.
+    assert!(login(&env, &email).await["access_token"].is_string());
+    // Bad input names its field and changes nothing.
+    let r = post(
+        &env,
+        "/users/me/mfa/totp/verify",
+        Some(&access),
+        json!({"factor_id": "../x", "code": "12"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["errors"]["factor_id"].is_array());
+    assert!(r.json()["errors"]["code"].is_array());
+}
+
+#[tokio::test]
+async fn sensitive_changes_need_a_recent_login_and_the_factor_where_there_is_one() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    let tokens = login(&env, &email).await;
+    let old = tokens["access_token"].as_str().unwrap().to_owned();
+    env.clock.advance(chrono::Duration::seconds(601));
+    let change =
+        json!({"current_password": PASSWORD, "new_password": "a new staple for the horse"});
+    let r = post(&env, "/users/me/password", Some(&old), change.clone()).await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    assert_eq!(r.json()["code"], "reauthentication_required");
+    assert_eq!(r.json()["required"], json!({"acr": null, "max_age": 600}));
+    // A refresh does not make a login recent.
+    let r = post(
+        &env,
+        "/auth/refresh",
+        None,
+        json!({"refresh_token": tokens["refresh_token"]}),
+    )
+    .await;
+    let refreshed = r.json()["access_token"].as_str().unwrap().to_owned();
+    let r = post(&env, "/users/me/password", Some(&refreshed), change.clone()).await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    // Nor does setting up an app.
+    let r = post(&env, "/users/me/mfa/totp", Some(&refreshed), json!({})).await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    let fresh = login(&env, &email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(&env, "/users/me/password", Some(&fresh), change).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+
+    // With an app: a recent password-only token is not enough.
+    let app = enrolled(&env).await;
+    let r = env
+        .request("DELETE", "/users/me/sessions")
+        .bearer(&app.first_access)
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    assert_eq!(r.json()["required"], json!({"acr": "aal2", "max_age": 600}));
+    let path = format!("/users/me/mfa/{}", app.factor);
+    let r = env
+        .request("DELETE", &path)
+        .bearer(&app.first_access)
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    next_step(&env);
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    let strong = r.json()["access_token"].as_str().unwrap().to_owned();
+    let r = env.request("DELETE", &path).bearer(&strong).send().await;
+    assert_eq!(r.status, 204, "{}", r.json());
+    // Removed: the login needs no second step, and the app's codes open nothing.
+    assert!(login(&env, &app.email).await["access_token"].is_string());
+    let r = env.request("DELETE", &path).bearer(&strong).send().await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn the_export_lists_the_app_without_secrets_and_erasure_removes_it() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    next_step(&env);
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    let strong = r.json()["access_token"].as_str().unwrap().to_owned();
+    let user = claims(&strong)["sub"].as_str().unwrap().to_owned();
+    let out = integration_tests::profilectl(&env, &["user", "export", &user]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let factors = doc["mfa_factors"].as_array().unwrap();
+    assert_eq!(factors.len(), 1, "{doc}");
+    assert_eq!(factors[0]["id"], app.factor);
+    assert_eq!(factors[0]["active"], true);
+    assert_eq!(factors[0]["recovery_codes_left"], 10);
+    assert!(!text.contains(&app.secret.base32()));
+    let stored = env.scan_all().await;
+    let item = stored
+        .iter()
+        .find(|i| i.get("sk").and_then(|s| s.as_s().ok()).map(String::as_str) == Some("MFA#TOTP"))
+        .expect("the app's item");
+    let sealed = item["secret"].as_s().unwrap();
+    assert!(
+        !text.contains(sealed.as_str()),
+        "the sealed secret is not exported"
+    );
+    assert!(!sealed.contains(&app.secret.base32()));
+    for digest in item["recovery"].as_m().unwrap().keys() {
+        assert!(
+            !text.contains(digest.as_str()),
+            "a recovery digest is exported"
+        );
+    }
+    for code in &app.recovery {
+        assert!(!text.contains(code.as_str()));
+    }
+    let r = env
+        .request("DELETE", "/users/me")
+        .bearer(&strong)
+        .json(json!({"password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let left = env.scan_all().await;
+    assert!(
+        !left.iter().any(
+            |i| i.get("sk").and_then(|s| s.as_s().ok()).map(String::as_str) == Some("MFA#TOTP")
+        ),
+        "the app's item outlived the erasure"
+    );
+}
