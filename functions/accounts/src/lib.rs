@@ -168,7 +168,6 @@ impl HttpApp for AccountsApp {
         let auth = Auth {
             accounts: &self.accounts,
             sessions: &self.sessions,
-            mfa: &self.mfa,
             tokens: &self.tokens,
             keys: &self.codes.keys,
             limits: &self.login_limits,
@@ -198,7 +197,10 @@ impl HttpApp for AccountsApp {
                 let (login, password, client) = credentials(self, &json_object(&req)?)?;
                 let source = request_source(&req);
                 let login = login.destination();
-                return logged_in(auth.login(login, &password, &client, &source).await);
+                // Boxed: a login's future (a password check, a session or a second step)
+                // would make every route's as large.
+                let logged = Box::pin(auth.login(login, &password, &client, &source)).await;
+                return logged_in(logged);
             }
             Route::Factors => return mfa::list(self, &req).await,
             Route::EnrollTotp => return mfa::enroll(self, &req).await,

@@ -111,7 +111,7 @@ impl Identity {
         max_age: i64,
     ) -> Result<(), ApiError> {
         let user = self.require_user()?;
-        let has_factor = mfa.totp(user).await?.is_some_and(|f| f.active);
+        let has_factor = mfa.has_factor(user).await?;
         self.require_recent(now, max_age, has_factor)
     }
 

@@ -50,10 +50,14 @@ pub enum EventType {
     AccountDisabled,
     #[serde(rename = "account.enabled")]
     AccountEnabled,
+    #[serde(rename = "mfa.enrolled")]
+    MfaEnrolled,
+    #[serde(rename = "mfa.removed")]
+    MfaRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         Self::ProfileCreated,
         Self::ProfileUpdated,
         Self::PhoneVerified,
@@ -71,6 +75,8 @@ impl EventType {
         Self::SessionsRevoked,
         Self::AccountDisabled,
         Self::AccountEnabled,
+        Self::MfaEnrolled,
+        Self::MfaRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,8 @@ impl EventType {
             Self::SessionsRevoked => "sessions.revoked",
             Self::AccountDisabled => "account.disabled",
             Self::AccountEnabled => "account.enabled",
+            Self::MfaEnrolled => "mfa.enrolled",
+            Self::MfaRemoved => "mfa.removed",
         }
     }
 }
@@ -113,6 +121,8 @@ pub enum Aggregate {
     Credential,
     /// The account's sessions, as a whole: each act that ends some counts.
     Sessions,
+    /// The account's second factors, as a whole.
+    Mfa,
 }
 
 impl std::fmt::Display for Aggregate {
@@ -125,6 +135,7 @@ impl std::fmt::Display for Aggregate {
             Self::LoyaltyCard => f.write_str("loyalty_card"),
             Self::Credential => f.write_str("credential"),
             Self::Sessions => f.write_str("sessions"),
+            Self::Mfa => f.write_str("mfa"),
         }
     }
 }

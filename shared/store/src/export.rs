@@ -205,7 +205,7 @@ impl PrivacyStore {
             } else if sk.starts_with(SESSION_PREFIX) {
                 records.sessions.push(to_json(item)?);
             } else if sk == TOTP_SK {
-                records.mfa_factors.push(crate::mfa::exported(&item));
+                records.mfa_factors.extend(crate::mfa::exported(&item));
             } else if let Some(purpose) = sk.strip_prefix(OTP_PREFIX) {
                 let mut code = to_json(item)?;
                 code["purpose"] = Value::from(purpose);

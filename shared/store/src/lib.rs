@@ -116,7 +116,7 @@ pub use profile_item::PatchError;
 pub use profiles::ProfileStore;
 pub use registration::{AccountRecord, PhoneRegistrationState, RegisterError};
 pub use segments::{AssignError, SegmentStore};
-pub use session_epoch::{EndedBy, SessionSummary, Sessions};
+pub use session_epoch::{EndedBy, SessionSummary, Sessions, SignIn};
 pub use session_item::NewSession;
 pub use sessions::{Rotation, SessionStore};
 

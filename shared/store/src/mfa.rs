@@ -21,7 +21,7 @@ use crate::expr::Expression;
 use crate::item::{Item, get_consistent, n, text};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::profile_item::{unusable, usable};
-use crate::session_epoch::generation_is;
+use crate::session_epoch::{TOTP_FACTOR, generation_is};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Tagged, Verdict, condition_check, delete, delete_item, put, update, update_item};
 
@@ -41,6 +41,9 @@ const ATTEMPTS: &str = "attempts";
 const LAST_STEP: &str = "last_step";
 const RECOVERY: &str = "recovery";
 const CREATED_AT: &str = "created_at";
+const ACTIVATED_AT: &str = "activated_at";
+/// Counts every write of the item: the version of the `mfa` events.
+pub(crate) const VERSION: &str = "version";
 
 /// The account's authenticator app as stored. The secret stays sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +70,14 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
-fn factor_of(item: &Item) -> Result<TotpFactor, StoreError> {
+/// The app an item holds; `None` for an item whose app was removed (it keeps only its
+/// version count, so the change stream's versions go on rising).
+fn factor_of(item: &Item) -> Result<Option<TotpFactor>, StoreError> {
+    if !item.contains_key(FACTOR_ID) {
+        return Ok(None);
+    }
     let missing = |name: &str| StoreError::Failed(format!("authenticator item without {name}"));
-    Ok(TotpFactor {
+    Ok(Some(TotpFactor {
         id: text(item, FACTOR_ID)
             .ok_or_else(|| missing(FACTOR_ID))?
             .to_owned(),
@@ -84,7 +92,26 @@ fn factor_of(item: &Item) -> Result<TotpFactor, StoreError> {
             Some(AttributeValue::M(m)) => m.len(),
             _ => 0,
         },
-    })
+    }))
+}
+
+/// What a removal (or a set-up that ran out of codes) leaves: no app, the version
+/// counted.
+fn cleared(e: &mut Expression) {
+    for name in [
+        FACTOR_ID,
+        SECRET,
+        ATTEMPTS,
+        LAST_STEP,
+        RECOVERY,
+        CREATED_AT,
+        ACTIVATED_AT,
+    ] {
+        let path = e.name(name);
+        e.remove(path);
+    }
+    e.set(ACTIVE, AttributeValue::Bool(false));
+    e.count_write(VERSION);
 }
 
 /// What the audit trail says of a change to the second factor.
@@ -187,6 +214,7 @@ enum Guard {
 /// The condition on the app's item under which `spend` may be spent, and the update
 /// that spends it.
 fn spending(e: &mut Expression, factor_id: &str, spend: &Spend<'_>) {
+    e.count_write(VERSION);
     let (id, active, yes) = (
         e.name(FACTOR_ID),
         e.name(ACTIVE),
@@ -215,6 +243,13 @@ impl MfaStore {
             .await?
             .map(|item| factor_of(&item))
             .transpose()
+            .map(Option::flatten)
+    }
+
+    /// Whether the account has an active second factor: one read of its sign-in item.
+    pub async fn has_factor(&self, user: &UserId) -> Result<bool, StoreError> {
+        let item = get_consistent(&self.client, &self.table, &ItemKey::sessions(user)).await?;
+        Ok(item.is_some_and(|i| i.contains_key(TOTP_FACTOR)))
     }
 
     /// A pending authenticator app, replacing any pending one; `false` while an active one
@@ -226,25 +261,25 @@ impl MfaStore {
         sealed_secret: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut item = Item::from([
-            (FACTOR_ID.to_owned(), s(factor_id)),
-            (SECRET.to_owned(), s(sealed_secret)),
-            (ACTIVE.to_owned(), AttributeValue::Bool(false)),
-            (CREATED_AT.to_owned(), n(now)),
-            (ATTEMPTS.to_owned(), n(0)),
-        ]);
-        item.extend(ItemKey::totp(user).to_item());
         let mut e = Expression::default();
-        let (pk, active, yes) = (
-            e.name(PK),
-            e.name(ACTIVE),
-            e.value(AttributeValue::Bool(true)),
-        );
-        e.condition(format!("attribute_not_exists({pk}) OR {active} <> {yes}"));
+        let (active, yes) = (e.name(ACTIVE), e.value(AttributeValue::Bool(true)));
+        e.condition(format!(
+            "attribute_not_exists({active}) OR {active} <> {yes}"
+        ));
+        for name in [LAST_STEP, RECOVERY, ACTIVATED_AT] {
+            let path = e.name(name);
+            e.remove(path);
+        }
+        e.set(FACTOR_ID, s(factor_id));
+        e.set(SECRET, s(sealed_secret));
+        e.set(ACTIVE, AttributeValue::Bool(false));
+        e.set(CREATED_AT, n(now));
+        e.set(ATTEMPTS, n(0));
+        e.count_write(VERSION);
         let mut account = Expression::default();
         usable(&mut account);
         let mut txn = Tagged::new();
-        txn.push(Guard::Factor, put(&self.table, item, e)?);
+        txn.push(Guard::Factor, update(&self.table, &ItemKey::totp(user), e)?);
         txn.push(
             Guard::Account,
             condition_check(&self.table, &ItemKey::profile(user), account)?,
@@ -289,10 +324,11 @@ impl MfaStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        crate::txn::none_if_condition_failed(out)?
+        Ok(crate::txn::none_if_condition_failed(out)?
             .and_then(|out| out.attributes)
             .map(|item| factor_of(&item))
-            .transpose()
+            .transpose()?
+            .flatten())
     }
 
     /// Ends a pending enrolment (its wrong codes are used up).
@@ -305,7 +341,8 @@ impl MfaStore {
             e.value(AttributeValue::Bool(false)),
         );
         e.condition(format!("{id} = {id_v} AND {active} = {no}"));
-        let out = delete_item(&self.client, &self.table, &ItemKey::totp(user), e)
+        cleared(&mut e);
+        let out = update_item(&self.client, &self.table, &ItemKey::totp(user), e)
             .send()
             .await;
         crate::txn::unless_condition_failed(out)
@@ -333,10 +370,15 @@ impl MfaStore {
         e.set(ACTIVE, AttributeValue::Bool(true));
         e.set(LAST_STEP, n(step));
         e.set(RECOVERY, recovery_map(recovery_digests));
-        e.set("activated_at", n(now));
+        e.set(ACTIVATED_AT, n(now));
+        e.count_write(VERSION);
         let attempts = e.name(ATTEMPTS);
         e.remove(attempts);
-        self.factor_write(user, e, actor, now, "enrolled").await
+        // The login reads it beside the generation (`SessionStore::sign_in`).
+        let mut sign_in = Expression::default();
+        sign_in.set(TOTP_FACTOR, s(factor_id));
+        self.factor_write(user, e, actor, now, "enrolled", Some(sign_in))
+            .await
     }
 
     /// A new set of recovery codes for the active `factor_id`: the old set is void.
@@ -357,7 +399,8 @@ impl MfaStore {
         );
         e.condition(format!("{id} = {id_v} AND {active} = {yes}"));
         e.set(RECOVERY, recovery_map(recovery_digests));
-        self.factor_write(user, e, actor, now, "recovery codes replaced")
+        e.count_write(VERSION);
+        self.factor_write(user, e, actor, now, "recovery codes replaced", None)
             .await
     }
 
@@ -368,11 +411,18 @@ impl MfaStore {
         actor: &Actor,
         now: i64,
         what: &str,
+        sign_in: Option<Expression>,
     ) -> Result<Spent, StoreError> {
         let mut account = Expression::default();
         usable(&mut account);
         let mut txn = Tagged::new();
         txn.push(Guard::Factor, update(&self.table, &ItemKey::totp(user), e)?);
+        if let Some(sign_in) = sign_in {
+            txn.push(
+                Guard::Other,
+                update(&self.table, &ItemKey::sessions(user), sign_in)?,
+            );
+        }
         txn.push(
             Guard::Account,
             condition_check(&self.table, &ItemKey::profile(user), account)?,
@@ -400,10 +450,18 @@ impl MfaStore {
         let mut e = Expression::default();
         let (id, id_v) = (e.name(FACTOR_ID), e.value(s(factor_id)));
         e.condition(format!("{id} = {id_v}"));
+        cleared(&mut e);
         let mut account = Expression::default();
         usable(&mut account);
+        let mut sign_in = Expression::default();
+        let flag = sign_in.name(TOTP_FACTOR);
+        sign_in.remove(flag);
         let mut txn = Tagged::new();
-        txn.push(Guard::Factor, delete(&self.table, &ItemKey::totp(user), e)?);
+        txn.push(Guard::Factor, update(&self.table, &ItemKey::totp(user), e)?);
+        txn.push(
+            Guard::Other,
+            update(&self.table, &ItemKey::sessions(user), sign_in)?,
+        );
         txn.push(
             Guard::Account,
             condition_check(&self.table, &ItemKey::profile(user), account)?,
@@ -543,7 +601,11 @@ fn still(item: &Item, factor_id: &str) -> bool {
 
 /// The app as an export shows it: what it is and when it was set up, how many recovery
 /// codes are left; never the secret, a recovery code or its digest.
-pub(crate) fn exported(item: &Item) -> serde_json::Value {
+pub(crate) fn exported(item: &Item) -> Option<serde_json::Value> {
+    item.contains_key(FACTOR_ID).then(|| exported_factor(item))
+}
+
+fn exported_factor(item: &Item) -> serde_json::Value {
     let at = |name: &str| {
         number(item, name).map(|secs| {
             DateTime::<Utc>::from_timestamp(secs, 0)
@@ -556,10 +618,33 @@ pub(crate) fn exported(item: &Item) -> serde_json::Value {
         "type": "totp",
         "active": matches!(item.get(ACTIVE), Some(AttributeValue::Bool(true))),
         "created_at": at(CREATED_AT),
-        "activated_at": at("activated_at"),
+        "activated_at": at(ACTIVATED_AT),
         "recovery_codes_left": match item.get(RECOVERY) {
             Some(AttributeValue::M(m)) => m.len(),
             _ => 0,
         },
     })
+}
+
+/// `mfa.enrolled` when an app becomes active, `mfa.removed` when the holder removes an
+/// active one (an erasure's deletion is the account's `account.deleted`). Never the
+/// secret or a recovery code's digest.
+pub(crate) fn changes(old: Option<&Item>, new: Option<&Item>) -> Vec<domain::events::Change> {
+    use domain::events::{Aggregate, Change, EventType};
+    let active = |i: Option<&Item>| {
+        i.is_some_and(|i| matches!(i.get(ACTIVE), Some(AttributeValue::Bool(true))))
+    };
+    let id = |i: Option<&Item>| i.and_then(|i| text(i, FACTOR_ID)).map(str::to_owned);
+    let (was, is) = (active(old), active(new));
+    let event = match (was, is, new.is_some()) {
+        (false, true, _) => EventType::MfaEnrolled,
+        (true, false, true) => EventType::MfaRemoved,
+        _ => return Vec::new(),
+    };
+    let factor = if is { id(new) } else { id(old) };
+    vec![Change {
+        event_type: event,
+        aggregate: Aggregate::Mfa,
+        data: json!({ "factor_id": factor, "type": "totp" }),
+    }]
 }

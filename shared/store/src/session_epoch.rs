@@ -26,6 +26,9 @@ pub(crate) const REVOCATIONS: &str = "revocations";
 /// Present (`true`) on the sign-out item of an account an operator disabled: no session
 /// opens, and only an operator ends sessions, until it is enabled.
 pub(crate) const DISABLED: &str = "disabled";
+/// The account's active authenticator app, by id: a login reads it with the generation,
+/// so an account with a second factor costs it no extra read (`mfa`).
+pub(crate) const TOTP_FACTOR: &str = "totp_factor";
 
 /// Why sessions ended, as `sessions.revoked` tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,16 +214,39 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// What a login needs to know of an account besides its password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The sign-out generation sessions open under.
+    pub generation: i64,
+    /// The active authenticator app's id: the login takes a second step.
+    pub totp_factor: Option<String>,
+}
+
 impl SessionStore {
     /// The generation `user`'s sessions are opened under now; `Disabled` when an operator
     /// disabled the account, so none may open.
     pub async fn generation(&self, user: &UserId) -> Result<i64, StoreError> {
+        Ok(self.sign_in(user).await?.generation)
+    }
+
+    /// `generation`, with the account's active second factor, in one read.
+    pub async fn sign_in(&self, user: &UserId) -> Result<SignIn, StoreError> {
         let item = crate::item::get_consistent(&self.client, &self.table, &ItemKey::sessions(user))
             .await?;
         if item.as_ref().is_some_and(|i| i.contains_key(DISABLED)) {
             return Err(StoreError::Disabled);
         }
-        Ok(item.and_then(|i| number(&i, GENERATION)).unwrap_or(0))
+        Ok(SignIn {
+            generation: item
+                .as_ref()
+                .and_then(|i| number(i, GENERATION))
+                .unwrap_or(0),
+            totp_factor: item
+                .as_ref()
+                .and_then(|i| text(i, TOTP_FACTOR))
+                .map(str::to_owned),
+        })
     }
 
     /// `user`'s sessions that are live at `now`, oldest first: one Query for the

@@ -14,7 +14,7 @@ use crate::consent_item::{CONSENTS_VERSION, consent_changes_between};
 use crate::item::{Item, text};
 use crate::keys::{
     CI_SK, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK, SEGMENT_PREFIX, SESSIONS_SK,
-    SK, USER_PREFIX,
+    SK, TOTP_SK, USER_PREFIX,
 };
 use crate::password::{PASSWORD_CHANGES, PASSWORD_REASON};
 use crate::profile_item::{ERASED, ERASURE, VERSION, is_erased, profile_from_item};
@@ -172,6 +172,9 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     }
     if sk == SESSIONS_SK {
         return Ok(sessions_changes(old, new));
+    }
+    if sk == TOTP_SK {
+        return Ok(crate::mfa::changes(old, new));
     }
     // The password of an account that holds no address (its claim was taken over).
     if sk == CREDENTIAL_SK {

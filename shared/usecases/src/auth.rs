@@ -15,15 +15,13 @@ use domain::session::{
 use domain::source::RequestSource;
 use domain::{Clock, UserId};
 use store::{
-    AccountStore, Attempt, Destination, MfaStore, NewChallenge, NewSession, PasswordAccount,
-    Rotation, SessionStore, StoreError,
+    AccountStore, Attempt, Destination, NewChallenge, NewSession, PasswordAccount, Rotation,
+    SessionStore, StoreError,
 };
 
 pub struct Auth<'a, T, K> {
     pub accounts: &'a AccountStore,
     pub sessions: &'a SessionStore,
-    /// Whether the account has a second factor, read beside the password's check.
-    pub mfa: &'a MfaStore,
     pub tokens: &'a T,
     /// The key a refresh token's successor is derived with.
     pub keys: &'a K,
@@ -213,11 +211,14 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
         let (user, credential) = (&account.user, &account.credential);
         // The sign-out generation and the second factor are read while the password
         // hashes: no time added.
-        let (check, generation, factor) = tokio::join!(
+        let (check, sign_in) = tokio::join!(
             password_check(password, Some(credential.password_hash.clone())),
-            self.sessions.generation(user),
-            self.mfa.totp(user)
+            self.sessions.sign_in(user)
         );
+        let (generation, factor) = match sign_in {
+            Ok(s) => (Ok(s.generation), s.totp_factor),
+            Err(e) => (Err(e), None),
+        };
         if check == Check::Wrong {
             return Err(Refusal::BadCredentials);
         }
@@ -241,7 +242,6 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             (true, Err(e)) => return Err(e.into()),
         };
         let scope = &credential.scope;
-        let factor = factor?.filter(|f| f.active);
         let auth = Authentication::password(now);
         let (tokens, refresh) = match &factor {
             Some(_) => (None, None),
@@ -279,7 +279,7 @@ impl<T: AccessTokens, K: OtpKeys> Auth<'_, T, K> {
             (Some(tokens), _) => LoggedIn::Tokens(tokens.clone()),
             (None, Some(factor)) => LoggedIn::SecondFactor {
                 mfa_token: mfa_token.expose().to_owned(),
-                factors: vec![(factor.id.clone(), "totp")],
+                factors: vec![(factor.clone(), "totp")],
             },
             (None, None) => unreachable!("tokens are issued unless a factor is active"),
         };

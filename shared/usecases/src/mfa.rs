@@ -66,7 +66,7 @@ fn seal_context(user: &UserId, factor_id: &str) -> String {
 impl<T: AccessTokens, K: OtpKeys> MfaFlow<'_, T, K> {
     /// Whether the account has an active second factor.
     pub async fn has_factor(&self, user: &UserId) -> Result<bool, StoreError> {
-        Ok(self.mfa.totp(user).await?.is_some_and(|f| f.active))
+        self.mfa.has_factor(user).await
     }
 
     /// A pending authenticator app for `user`, named in apps as `label` at `issuer`.

@@ -1186,3 +1186,96 @@ async fn disabling_and_enabling_are_announced_without_the_reason() {
         "enabling ends nothing"
     );
 }
+
+#[tokio::test]
+async fn setting_up_and_removing_an_app_are_announced_without_its_secret() {
+    let env = TestEnv::new().await;
+    let email = format!("ev-{:08x}@example.com", rand::random::<u32>());
+    let password = "securepassword123";
+    integration_tests::verified_account(&env, &email, password, ("Ada", "L")).await;
+    let login = || {
+        env.request("POST", "/auth/login")
+            .json(json!({"email": email, "password": password}))
+            .send()
+    };
+    let access = login().await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = env
+        .request("POST", "/users/me/mfa/totp")
+        .bearer(&access)
+        .json(json!({}))
+        .send()
+        .await;
+    let secret = r.json()["secret"].as_str().unwrap().to_owned();
+    let factor = r.json()["factor_id"].as_str().unwrap().to_owned();
+    let totp = domain::mfa::TotpSecret::from_base32(&secret).unwrap();
+    let pending = env.scan_all().await;
+    let now = env.clock.now().timestamp();
+    let r = env
+        .request("POST", "/users/me/mfa/totp/verify")
+        .bearer(&access)
+        .json(json!({"factor_id": factor, "code": totp.code_at(now)}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let active = env.scan_all().await;
+    let app = |items: &[Item]| find(items, "USER#", "MFA#TOTP");
+    let enrolled =
+        checked(events_of(&record(RecordKind::Modify, app(&pending), app(&active))).unwrap());
+    assert_eq!(enrolled.len(), 1);
+    assert_eq!(enrolled[0].event_type.as_str(), "mfa.enrolled");
+    assert_eq!(
+        enrolled[0].data,
+        json!({"factor_id": factor, "type": "totp"})
+    );
+    let text = serde_json::to_string(&enrolled).unwrap();
+    assert!(!text.contains(&secret));
+    // Setting up alone (before the first code) is no news.
+    assert!(
+        events_of(&record(RecordKind::Insert, None, app(&pending)))
+            .unwrap()
+            .is_empty()
+    );
+
+    // Removal, with a login that used the app.
+    env.clock.advance(chrono::Duration::seconds(30));
+    let step = login().await.json()["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = env.clock.now().timestamp();
+    let r = env
+        .request("POST", "/auth/mfa/verify")
+        .json(json!({"mfa_token": step, "code": totp.code_at(now)}))
+        .send()
+        .await;
+    let strong = r.json()["access_token"].as_str().unwrap().to_owned();
+    let before = env.scan_all().await;
+    let r = env
+        .request("DELETE", &format!("/users/me/mfa/{factor}"))
+        .bearer(&strong)
+        .send()
+        .await;
+    assert_eq!(r.status, 204);
+    let removed = env.scan_all().await;
+    let events =
+        checked(events_of(&record(RecordKind::Modify, app(&before), app(&removed))).unwrap());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type.as_str(), "mfa.removed");
+    assert_eq!(events[0].data, json!({"factor_id": factor, "type": "totp"}));
+    assert!(
+        events[0].version > enrolled[0].version,
+        "the second factor's versions rise"
+    );
+    // The audit trail has both, without secrets.
+    let audit: Vec<_> = removed
+        .iter()
+        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("AUDIT#")))
+        .map(|i| format!("{i:?}"))
+        .collect();
+    assert!(audit.iter().any(|a| a.contains("enrolled")), "{audit:?}");
+    assert!(audit.iter().any(|a| a.contains("removed")), "{audit:?}");
+    assert!(!audit.iter().any(|a| a.contains(&secret)));
+}
