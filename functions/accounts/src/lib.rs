@@ -11,6 +11,7 @@ pub mod by_id;
 mod mfa;
 mod oauth;
 mod operators;
+mod passkeys;
 mod password;
 mod phone_signup;
 mod registration;
@@ -74,6 +75,12 @@ api::routes! {
         RecoveryCodes = "POST /users/me/mfa/recovery-codes",
         RemoveFactor = "DELETE /users/me/mfa/{factor_id}",
         MfaVerify = "POST /auth/mfa/verify",
+        PasskeyOptions = "POST /users/me/passkeys/options",
+        AddPasskey = "POST /users/me/passkeys",
+        Passkeys = "GET /users/me/passkeys",
+        RemovePasskey = "DELETE /users/me/passkeys/{passkey_id}",
+        PasskeySignInOptions = "POST /auth/passkey/options",
+        PasskeySignIn = "POST /auth/passkey",
     }
 }
 
@@ -105,6 +112,8 @@ pub struct AccountsApp {
     login_limits: LoginLimits,
     /// How recent a login a sensitive change asks for.
     step_up_max_age_secs: i64,
+    /// The relying party passkeys are bound to; `None` without `WebAuthnRpId`.
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl AccountsApp {
@@ -143,6 +152,12 @@ impl AccountsApp {
             screen: p.password_screen(),
             login_limits: p.settings.login_limits,
             step_up_max_age_secs: p.settings.step_up_max_age_secs,
+            webauthn: p
+                .settings
+                .webauthn
+                .as_ref()
+                .map(passkeys::relying_party)
+                .transpose()?,
         })
     }
 }
@@ -208,6 +223,12 @@ impl HttpApp for AccountsApp {
             Route::RecoveryCodes => return mfa::recovery_codes(self, &req).await,
             Route::RemoveFactor => return mfa::remove(self, &req).await,
             Route::MfaVerify => return mfa::finish_login(self, &req).await,
+            Route::PasskeyOptions => return passkeys::register_options(self, &req).await,
+            Route::AddPasskey => return passkeys::register(self, &req).await,
+            Route::Passkeys => return passkeys::list(self, &req).await,
+            Route::RemovePasskey => return passkeys::remove(self, &req).await,
+            Route::PasskeySignInOptions => return passkeys::sign_in_options(self, &req).await,
+            Route::PasskeySignIn => return Box::pin(passkeys::sign_in(self, &req)).await,
             Route::OAuthToken => return oauth::token(self, &auth, &req).await,
             Route::Sessions => return sessions::list(self, &req).await,
             Route::EndSession => return sessions::end(self, &req).await,

@@ -54,10 +54,14 @@ pub enum EventType {
     MfaEnrolled,
     #[serde(rename = "mfa.removed")]
     MfaRemoved,
+    #[serde(rename = "passkey.added")]
+    PasskeyAdded,
+    #[serde(rename = "passkey.removed")]
+    PasskeyRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 21] = [
         Self::ProfileCreated,
         Self::ProfileUpdated,
         Self::PhoneVerified,
@@ -77,6 +81,8 @@ impl EventType {
         Self::AccountEnabled,
         Self::MfaEnrolled,
         Self::MfaRemoved,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +106,8 @@ impl EventType {
             Self::AccountEnabled => "account.enabled",
             Self::MfaEnrolled => "mfa.enrolled",
             Self::MfaRemoved => "mfa.removed",
+            Self::PasskeyAdded => "passkey.added",
+            Self::PasskeyRemoved => "passkey.removed",
         }
     }
 }
@@ -121,8 +129,10 @@ pub enum Aggregate {
     Credential,
     /// The account's sessions, as a whole: each act that ends some counts.
     Sessions,
-    /// The account's second factors, as a whole.
+    /// The account's authenticator app.
     Mfa,
+    /// One passkey (the event's `passkey_id`).
+    Passkey,
 }
 
 impl std::fmt::Display for Aggregate {
@@ -136,6 +146,7 @@ impl std::fmt::Display for Aggregate {
             Self::Credential => f.write_str("credential"),
             Self::Sessions => f.write_str("sessions"),
             Self::Mfa => f.write_str("mfa"),
+            Self::Passkey => f.write_str("passkey"),
         }
     }
 }

@@ -46,6 +46,19 @@ fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Con
     }
 }
 
+fn webauthn() -> Result<Option<WebAuthnConfig>, ConfigError> {
+    let rp_id = optional("WEBAUTHN_RP_ID").filter(|v| !v.trim().is_empty());
+    let origins = list("WEBAUTHN_ORIGINS").unwrap_or_default();
+    match (rp_id, origins.is_empty()) {
+        (None, _) => Ok(None),
+        (Some(_), true) => Err(ConfigError::Invalid {
+            name: "WEBAUTHN_ORIGINS",
+            reason: "is required with WEBAUTHN_RP_ID".into(),
+        }),
+        (Some(rp_id), false) => Ok(Some(WebAuthnConfig { rp_id, origins })),
+    }
+}
+
 fn positive(name: &'static str, default: i64) -> Result<i64, ConfigError> {
     match number(name, default)? {
         n if n > 0 => Ok(n),
@@ -126,6 +139,18 @@ pub struct Settings {
     /// `STEP_UP_MAX_AGE_SECONDS`: how recent a login a sensitive change asks for
     /// (default 600).
     pub step_up_max_age_secs: i64,
+    /// `WEBAUTHN_RP_ID` and `WEBAUTHN_ORIGINS` (comma-separated): the relying party
+    /// passkeys are bound to and the page origins allowed to use them. Unset: the passkey
+    /// routes answer 501.
+    pub webauthn: Option<WebAuthnConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebAuthnConfig {
+    /// A registrable domain (`example.com`), `localhost` under `make dev`.
+    pub rp_id: String,
+    /// Full origins (`https://app.example.com`); the first is the one the crate starts from.
+    pub origins: Vec<String>,
 }
 
 pub const DEFAULT_STEP_UP_MAX_AGE_SECONDS: i64 = 600;
@@ -188,6 +213,7 @@ impl Settings {
                 "STEP_UP_MAX_AGE_SECONDS",
                 DEFAULT_STEP_UP_MAX_AGE_SECONDS,
             )?,
+            webauthn: webauthn()?,
         })
     }
 
@@ -217,6 +243,7 @@ impl Settings {
             pwned_passwords: PwnedPasswordsConfig::default(),
             login_limits: domain::login::LoginLimits::default(),
             step_up_max_age_secs: DEFAULT_STEP_UP_MAX_AGE_SECONDS,
+            webauthn: None,
         }
     }
 

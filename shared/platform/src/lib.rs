@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 
 pub use config::{
     AvatarConfig, ConfigError, LoyaltyConfig, PwnedPasswordsConfig, Settings, TokenConfig,
+    WebAuthnConfig,
 };
 
 /// What every function is built from. An AWS client is built the first time an app

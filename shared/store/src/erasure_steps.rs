@@ -12,7 +12,7 @@ use crate::StoreError;
 use crate::batch::{MAX_WRITES, batch_delete};
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent, key_of, text};
-use crate::keys::{ItemKey, OTP_PREFIX, PK, SESSION_PREFIX, SK};
+use crate::keys::{ItemKey, OTP_PREFIX, PASSKEY_PREFIX, PK, SESSION_PREFIX, SK};
 use crate::txn::{Outcome, delete, transact};
 
 use crate::privacy::{Erasure, PrivacyStore};
@@ -66,6 +66,13 @@ impl PrivacyStore {
                 keys.push(ItemKey::phone_challenge(phone, Purpose::RegisterPhone));
                 keys.push(ItemKey::phone_sends(phone));
                 claims.push(key);
+            }
+        }
+        // Its passkeys' owner markers, while they name it.
+        for item in self.partition(user, PASSKEY_PREFIX).await? {
+            if let Some(credential) = text(&item, SK).and_then(|sk| sk.strip_prefix(PASSKEY_PREFIX))
+            {
+                claims.push(ItemKey::passkey_owner(credential));
             }
         }
         keys.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));

@@ -14,6 +14,7 @@ use crate::StoreError;
 use crate::batch::batch_get;
 use crate::expr::Expression;
 use crate::item::{Item, get_consistent, n, text};
+use crate::keys::PASSKEY_PREFIX;
 use crate::keys::{
     AUDIT_PREFIX, CI_SK, CONSENT_LOG_PREFIX, CREDENTIAL_SK, EXPORTS_SK, ItemKey, LOYALTY_SK,
     OTP_PREFIX, PK, PROFILE_SK, SEGMENT_PREFIX, SESSION_PREFIX, SK, TOTP_SK, TTL_ATTRIBUTE,
@@ -53,6 +54,8 @@ pub struct UserRecords {
     /// Second factors: what they are and when they were set up; never a secret, a
     /// recovery code or its digest.
     pub mfa_factors: Vec<Value>,
+    /// Passkeys: their ids and dates, never key material.
+    pub passkeys: Vec<Value>,
     pub pending_codes: Vec<Value>,
     pub counters: Vec<Value>,
     /// Items of a kind this version does not know: exported as stored, never dropped.
@@ -206,6 +209,8 @@ impl PrivacyStore {
                 records.sessions.push(to_json(item)?);
             } else if sk == TOTP_SK {
                 records.mfa_factors.extend(crate::mfa::exported(&item));
+            } else if sk.starts_with(PASSKEY_PREFIX) {
+                records.passkeys.extend(crate::passkeys::exported(&item));
             } else if let Some(purpose) = sk.strip_prefix(OTP_PREFIX) {
                 let mut code = to_json(item)?;
                 code["purpose"] = Value::from(purpose);

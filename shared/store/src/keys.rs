@@ -71,6 +71,11 @@ pub const CREDENTIAL_SK: &str = "CREDENTIAL";
 /// codes' digests.
 pub const TOTP_SK: &str = "MFA#TOTP";
 const MFA_CHALLENGE_PREFIX: &str = "MFA_CHALLENGE#";
+/// A passkey in its account's partition (`PASSKEY#<credential id>`), and the credential
+/// id's owner marker outside it (a passkey login knows only the credential).
+pub const PASSKEY_PREFIX: &str = "PASSKEY#";
+const WEBAUTHN_PREFIX: &str = "WEBAUTHN#";
+const CEREMONY_SK: &str = "CEREMONY";
 const MFA_CHALLENGE_SK: &str = "MFA_CHALLENGE";
 const SEGMENTS_PK: &str = "SEGMENTS";
 pub const CI_SK: &str = "CI";
@@ -190,6 +195,21 @@ impl ItemKey {
     /// The account's authenticator app (`mfa`).
     pub fn totp(user: &UserId) -> Self {
         Self::new(user_pk(user), TOTP_SK)
+    }
+
+    /// A passkey of `user`, by its credential id (base64url).
+    pub fn passkey(user: &UserId, credential: &str) -> Self {
+        Self::new(user_pk(user), format!("{PASSKEY_PREFIX}{credential}"))
+    }
+
+    /// Which account a passkey credential belongs to.
+    pub fn passkey_owner(credential: &str) -> Self {
+        Self::new(format!("{PASSKEY_PREFIX}{credential}"), OWNER_SK)
+    }
+
+    /// A WebAuthn ceremony's state between its options and its answer.
+    pub fn ceremony(id: &str) -> Self {
+        Self::new(format!("{WEBAUTHN_PREFIX}{id}"), CEREMONY_SK)
     }
 
     /// A login's second step, by the SHA-256 of its `mfa_token`.

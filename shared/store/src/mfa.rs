@@ -21,7 +21,7 @@ use crate::expr::Expression;
 use crate::item::{Item, get_consistent, n, text};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::profile_item::{unusable, usable};
-use crate::session_epoch::{TOTP_FACTOR, generation_is};
+use crate::session_epoch::{PASSKEYS, TOTP_FACTOR, generation_is};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Tagged, Verdict, condition_check, delete, delete_item, put, update, update_item};
 
@@ -246,10 +246,13 @@ impl MfaStore {
             .map(Option::flatten)
     }
 
-    /// Whether the account has an active second factor: one read of its sign-in item.
+    /// Whether the account has an active second factor (an authenticator app or a
+    /// passkey): one read of its sign-in item.
     pub async fn has_factor(&self, user: &UserId) -> Result<bool, StoreError> {
         let item = get_consistent(&self.client, &self.table, &ItemKey::sessions(user)).await?;
-        Ok(item.is_some_and(|i| i.contains_key(TOTP_FACTOR)))
+        Ok(item.is_some_and(|i| {
+            i.contains_key(TOTP_FACTOR) || number(&i, PASSKEYS).is_some_and(|n| n > 0)
+        }))
     }
 
     /// A pending authenticator app, replacing any pending one; `false` while an active one

@@ -29,6 +29,8 @@ pub(crate) const DISABLED: &str = "disabled";
 /// The account's active authenticator app, by id: a login reads it with the generation,
 /// so an account with a second factor costs it no extra read (`mfa`).
 pub(crate) const TOTP_FACTOR: &str = "totp_factor";
+/// How many passkeys the account has (`passkeys`): a second factor for step-up.
+pub(crate) const PASSKEYS: &str = "passkeys";
 
 /// Why sessions ended, as `sessions.revoked` tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use crate::StoreError;
 use crate::accounts::MOVED_AT;
 use crate::consent_item::{CONSENTS_VERSION, consent_changes_between};
 use crate::item::{Item, text};
+use crate::keys::PASSKEY_PREFIX;
 use crate::keys::{
     CI_SK, CREDENTIAL_SK, EMAIL_PREFIX, LOYALTY_SK, PK, PROFILE_SK, SEGMENT_PREFIX, SESSIONS_SK,
     SK, TOTP_SK, USER_PREFIX,
@@ -175,6 +176,9 @@ fn user_item_changes(record: &StreamRecord, sk: &str) -> Result<Vec<Change>, Sto
     }
     if sk == TOTP_SK {
         return Ok(crate::mfa::changes(old, new));
+    }
+    if sk.starts_with(PASSKEY_PREFIX) {
+        return Ok(crate::passkeys::changes(sk, old, new));
     }
     // The password of an account that holds no address (its claim was taken over).
     if sk == CREDENTIAL_SK {

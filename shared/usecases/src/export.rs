@@ -74,6 +74,7 @@ impl<K: OtpKeys, O: UserObjects> Export<'_, K, O> {
             "ci": records.ci,
             "loyalty_card": records.loyalty_card,
             "mfa_factors": records.mfa_factors,
+            "passkeys": records.passkeys,
             "sessions": records.sessions,
             "pending_codes": records.pending_codes,
             "counters": records.counters,

@@ -13,6 +13,7 @@ mod hashing;
 pub mod import;
 pub mod loyalty;
 pub mod mfa;
+pub mod passkeys;
 pub mod password;
 pub mod phone_change;
 pub mod phone_signup;

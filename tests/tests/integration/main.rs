@@ -27,6 +27,7 @@ mod migration;
 mod operations;
 mod operators;
 mod partner;
+mod passkeys;
 mod passwords;
 mod phone;
 mod phone_change_use_case;

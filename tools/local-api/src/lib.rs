@@ -30,7 +30,19 @@ pub fn dev_settings(mut settings: platform::Settings, table: &str) -> platform::
             DEV_CLIENT_ID.to_owned(),
         ]);
     }
+    if settings.webauthn.is_none() {
+        settings.webauthn = Some(dev_webauthn(3000));
+    }
     settings
+}
+
+/// Passkeys under `make dev`: browsers refuse an IP address as a relying party id, so the
+/// page is opened at `http://localhost:<port>`.
+pub fn dev_webauthn(port: u16) -> platform::WebAuthnConfig {
+    platform::WebAuthnConfig {
+        rp_id: "localhost".to_owned(),
+        origins: vec![format!("http://localhost:{port}")],
+    }
 }
 
 /// A second client id `make dev` and the tests issue tokens to.

@@ -105,7 +105,11 @@ async fn serve(
         ));
     }
     let settings = platform::Settings::from_env().map_err(|e| e.to_string())?;
+    let from_env = settings.webauthn.is_some();
     let mut settings = local_api::dev_settings(settings, table_name);
+    if !from_env {
+        settings.webauthn = Some(local_api::dev_webauthn(port));
+    }
     // The issuer is where this serves, as RFC 8414 discovery expects.
     let issuer = dev_token::served_issuer(port);
     if let Some(token) = settings.token.as_mut() {

@@ -147,6 +147,16 @@ impl OtpKey {
         Some(plain.to_vec())
     }
 
+    /// The WebAuthn user handle of `user`: 16 bytes keyed by the user id under their own
+    /// label, the same at every registration (so an authenticator keeps one passkey per
+    /// account) and saying nothing of the id to whoever reads it.
+    pub fn user_handle(&self, user: &crate::UserId) -> [u8; 16] {
+        let bytes = self.derived("webauthn-user-handle", user.as_str());
+        let mut handle = [0u8; 16];
+        handle.copy_from_slice(&bytes[..16]);
+        handle
+    }
+
     /// The stored form of a recovery code (normalized, `mfa::normalized_recovery_code`)
     /// of `user`: hex of HMAC-SHA256 under its own label. Without the key, the table
     /// gives nothing to guess against.

@@ -1,0 +1,240 @@
+//! Passkeys: `POST /users/me/passkeys/options` and `POST /users/me/passkeys` register one
+//! (a recent login needed: a stolen token must not leave a way back in),
+//! `GET /users/me/passkeys` lists them, `DELETE /users/me/passkeys/{id}` removes one
+//! (step-up), and `POST /auth/passkey/options` with `POST /auth/passkey` sign in with one.
+//! Without `WebAuthnRpId` the routes answer 501.
+
+use adapters::access_tokens::JwtIssuer;
+use adapters::secrets::OtpKeySource;
+use api::fields::Fields;
+use api::http::{json, json_object, no_store};
+use api::{ApiError, Identity};
+use domain::Source;
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use usecases::passkeys::{Options, PasskeyRefusal, Passkeys};
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Url, Webauthn};
+
+use crate::AccountsApp;
+
+/// The relying party, from `WEBAUTHN_RP_ID` and `WEBAUTHN_ORIGINS`; no network.
+pub(crate) fn relying_party(
+    config: &platform::WebAuthnConfig,
+) -> Result<Webauthn, platform::ConfigError> {
+    let invalid = |reason: String| platform::ConfigError::Invalid {
+        name: "WEBAUTHN_ORIGINS",
+        reason,
+    };
+    let origins: Vec<Url> = config
+        .origins
+        .iter()
+        .map(|o| Url::parse(o).map_err(|e| invalid(format!("{o}: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let mut builder = webauthn_rs::WebauthnBuilder::new(&config.rp_id, &origins[0])
+        .map_err(|e| invalid(format!("{}: {e}", config.rp_id)))?
+        .rp_name("User Profile Service");
+    for origin in &origins[1..] {
+        builder = builder.append_allowed_origin(origin);
+    }
+    builder.build().map_err(|e| invalid(e.to_string()))
+}
+
+fn flow(app: &AccountsApp) -> Result<Passkeys<'_, JwtIssuer, OtpKeySource>, ApiError> {
+    let webauthn = app.webauthn.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "passkeys_not_configured",
+            "this deployment has no WebAuthnRpId: passkeys are off",
+        )
+    })?;
+    Ok(Passkeys {
+        mfa: &app.mfa,
+        sessions: &app.sessions,
+        tokens: &app.tokens,
+        keys: &app.codes.keys,
+        webauthn,
+        clock: &app.clock,
+    })
+}
+
+fn options(options: Options) -> Response<Body> {
+    let mut body = options.options;
+    body["challenge_id"] = Value::from(options.challenge_id);
+    no_store(json(StatusCode::OK, &body))
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `{challenge_id, credential}`: the credential in its `toJSON()` form.
+fn answer<C: DeserializeOwned>(req: &Request) -> Result<(String, C), ApiError> {
+    let body = json_object(req)?;
+    let mut fields = Fields::of(&body, &["challenge_id", "credential"]);
+    let id = fields.required("challenge_id", |raw: &str| {
+        match raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            true => Ok(raw.to_owned()),
+            false => Err("must be the challenge_id the options answered".to_owned()),
+        }
+    });
+    let credential = match body.get("credential") {
+        Some(value @ Value::Object(_)) => serde_json::from_value::<C>(value.clone())
+            .map_err(|e| format!("is not a WebAuthn credential in its JSON form: {e}")),
+        Some(_) => Err("must be the credential's JSON form (PublicKeyCredential.toJSON())".into()),
+        None => Err("is required".into()),
+    };
+    if let Err(e) = &credential {
+        fields.refuse("credential", e);
+    }
+    fields.finish()?;
+    Ok((
+        id.expect("no errors means an id"),
+        credential.expect("no errors means a credential"),
+    ))
+}
+
+pub(crate) async fn register_options(
+    app: &AccountsApp,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let body = json_object(req)?;
+    Fields::of(&body, &[]).finish()?;
+    let passkeys = flow(app)?;
+    crate::mfa::step_up(app, &identity).await?;
+    let profile = app.profiles.get_for_holder(user).await?;
+    let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
+    let name = profile
+        .email
+        .as_ref()
+        .map(ToString::to_string)
+        .or(profile.phone.as_ref().map(ToString::to_string))
+        .unwrap_or_else(|| user.to_string());
+    let opened = passkeys
+        .registration_options(user, &name)
+        .await
+        .map_err(refused)?;
+    Ok(options(opened))
+}
+
+pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let (challenge_id, credential) = answer::<RegisterPublicKeyCredential>(req)?;
+    let actor = identity.actor(req, Source::Holder);
+    let added = flow(app)?
+        .register(user, &challenge_id, &credential, &actor)
+        .await
+        .map_err(refused)?;
+    Ok(no_store(json(
+        StatusCode::CREATED,
+        &json!({"id": added.id, "created_at": rfc3339(added.created_at), "last_used_at": null}),
+    )))
+}
+
+pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let listed = flow(app)?.list(user).await.map_err(refused)?;
+    let passkeys: Vec<_> = listed
+        .into_iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "created_at": rfc3339(p.created_at),
+                "last_used_at": p.last_used_at.map(rfc3339),
+            })
+        })
+        .collect();
+    Ok(no_store(json(
+        StatusCode::OK,
+        &json!({ "passkeys": passkeys }),
+    )))
+}
+
+pub(crate) async fn remove(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let identity = Identity::from_request(req)?;
+    let user = identity.require_user()?;
+    let id = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("passkey_id"))
+        .unwrap_or_default()
+        .to_owned();
+    let passkeys = flow(app)?;
+    let well_formed = (1..=344).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(refused(PasskeyRefusal::NotFound));
+    }
+    crate::mfa::step_up(app, &identity).await?;
+    let actor = identity.actor(req, Source::Holder);
+    passkeys.remove(user, &id, &actor).await.map_err(refused)?;
+    Ok(crate::sessions::no_content())
+}
+
+pub(crate) async fn sign_in_options(
+    app: &AccountsApp,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    Fields::of(&body, &[]).finish()?;
+    let opened = flow(app)?.sign_in_options().await.map_err(refused)?;
+    Ok(options(opened))
+}
+
+pub(crate) async fn sign_in(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
+    let (challenge_id, credential) = answer::<PublicKeyCredential>(req)?;
+    let client = crate::oauth::client(app, None).map_err(|e| ApiError::field("client_id", e))?;
+    let tokens = flow(app)?
+        .sign_in(&challenge_id, &credential, &client)
+        .await
+        .map_err(refused);
+    crate::issued(tokens)
+}
+
+fn refused(refusal: PasskeyRefusal) -> ApiError {
+    match refusal {
+        PasskeyRefusal::NoCeremony => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "webauthn_ceremony_expired",
+            "the options expired or were used; ask for new ones",
+        ),
+        PasskeyRefusal::NotVerified(reason) => {
+            tracing::info!(%reason, "passkey refused");
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "passkey_not_verified",
+                "the passkey's answer did not verify",
+            )
+        }
+        PasskeyRefusal::Unknown => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "passkey_not_verified",
+            "the passkey's answer did not verify",
+        ),
+        PasskeyRefusal::Exists => ApiError::new(
+            StatusCode::CONFLICT,
+            "passkey_exists",
+            "this passkey is registered already",
+        ),
+        PasskeyRefusal::TooMany => ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_passkeys",
+            "the account has 10 passkeys; remove one first",
+        ),
+        PasskeyRefusal::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "passkey_not_found",
+            "the account has no such passkey",
+        ),
+        PasskeyRefusal::Unavailable(_) => ApiError::unavailable(api::error::RETRY_AFTER_SECS),
+        PasskeyRefusal::Store(e) => e.into(),
+    }
+}
