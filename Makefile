@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all contract client outside-clients hash-fixture lint fmt template build iac sizes bench clean
+.PHONY: help setup dev test invoke invoke-all browser-deps browser-test contract client outside-clients hash-fixture lint fmt template build iac sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,9 +31,27 @@ dev: setup ## Emulator + every template route on http://127.0.0.1:3000 (Ctrl-C s
 	cargo build -p local-api
 	EMULATOR_PORT=$(EMULATOR_PORT) API_PORT=$(API_PORT) tools/dev.sh
 
-test: setup ## Unit and integration tests (the harness starts the emulator), then invoke-all
+test: setup ## Unit and integration tests (the harness starts the emulator), then invoke-all and the account page in Chromium
 	cargo test --workspace
 	$(MAKE) --no-print-directory invoke-all
+	$(MAKE) --no-print-directory browser-test
+
+# Debian's Chromium and its driver (the test never downloads a browser); as root, or
+# through sudo where there is one.
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  as_root=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$as_root apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+$(VENV)-browser/.installed: tools/account-page/requirements.txt
+	$(PYTHON) -m venv $(VENV)-browser
+	$(VENV)-browser/bin/pip install --quiet --disable-pip-version-check -r tools/account-page/requirements.txt
+	touch $@
+
+browser-test: setup browser-deps $(VENV)-browser/.installed ## The account page (/account/) in headless Chromium with a virtual passkey authenticator; screenshots in target/account-page/
+	cargo build -q -p local-api
+	tools/account-page/run.sh
 
 invoke: setup ## FN=<function> EVENT=<file>: one payload through its binary under the Lambda RIE
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=profile EVENT=events/profile/get-profile.200.json" >&2; exit 2; }

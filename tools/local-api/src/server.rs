@@ -68,7 +68,11 @@ async fn handle(
         .map(|p| p.as_str())
         .unwrap_or("/")
         .to_owned();
+    let page = (parts.method == hyper::Method::GET)
+        .then(|| account_page(path.split('?').next().unwrap_or_default()))
+        .flatten();
     let response = match read_body(body).await {
+        _ if page.is_some() => page.expect("checked"),
         Ok(body) => {
             gateway
                 .dispatch_from(peer, parts.method.as_str(), &path, &parts.headers, &body)
@@ -91,4 +95,55 @@ async fn handle(
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
     out
+}
+
+/// The account page's files, built in: `make dev` serves `/account/` on the API's own
+/// origin, as a deployment serves it from its bucket behind the same domain.
+const ACCOUNT_PAGE: &[(&str, &str, &str)] = &[
+    (
+        "/account/",
+        "text/html; charset=utf-8",
+        include_str!("../../../web/account/index.html"),
+    ),
+    (
+        "/account/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../web/account/app.js"),
+    ),
+    (
+        "/account/style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../web/account/style.css"),
+    ),
+];
+
+/// A file of the account page, or `/account` sent on to `/account/`.
+fn account_page(path: &str) -> Option<GatewayResponse> {
+    let mut headers = http::HeaderMap::new();
+    if path == "/account" {
+        headers.insert(http::header::LOCATION, "/account/".parse().expect("static"));
+        return Some(GatewayResponse {
+            status: StatusCode::MOVED_PERMANENTLY,
+            headers,
+            body: Vec::new(),
+        });
+    }
+    let (_, kind, body) = ACCOUNT_PAGE.iter().find(|(p, _, _)| *p == path)?;
+    headers.insert(http::header::CONTENT_TYPE, kind.parse().expect("static"));
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        "no-cache".parse().expect("static"),
+    );
+    // The page runs its own script only, and never in a frame.
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+            .parse()
+            .expect("static"),
+    );
+    Some(GatewayResponse {
+        status: StatusCode::OK,
+        headers,
+        body: body.as_bytes().to_vec(),
+    })
 }
