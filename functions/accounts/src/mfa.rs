@@ -208,6 +208,10 @@ fn refused(refusal: MfaRefusal) -> ApiError {
         MfaRefusal::AttemptsExceeded => {
             ApiError::otp_refused("otp_attempts_exceeded", "too many wrong codes; start again")
         }
+        MfaRefusal::Limited { retry_after_secs } => ApiError::rate_limited(
+            retry_after_secs.max(1) as u64,
+            "too many second-step codes for this account this hour; wait before trying again",
+        ),
         MfaRefusal::NoFactor => ApiError::new(
             StatusCode::NOT_FOUND,
             "mfa_factor_not_found",

@@ -71,30 +71,36 @@ fn rfc3339(secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// `{challenge_id, credential}`: the credential in its `toJSON()` form.
+/// `{challenge_id, credential}`: the credential in its `toJSON()` form. An object that
+/// is no WebAuthn credential is an answer that does not verify (401, naming the field),
+/// like one that is.
 fn answer<C: DeserializeOwned>(req: &Request) -> Result<(String, C), ApiError> {
     let body = json_object(req)?;
     let mut fields = Fields::of(&body, &["challenge_id", "credential"]);
     let id = fields.required("challenge_id", |raw: &str| {
-        match raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        match raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             true => Ok(raw.to_owned()),
             false => Err("must be the challenge_id the options answered".to_owned()),
         }
     });
-    let credential = match body.get("credential") {
-        Some(value @ Value::Object(_)) => serde_json::from_value::<C>(value.clone())
-            .map_err(|e| format!("is not a WebAuthn credential in its JSON form: {e}")),
-        Some(_) => Err("must be the credential's JSON form (PublicKeyCredential.toJSON())".into()),
-        None => Err("is required".into()),
-    };
-    if let Err(e) = &credential {
-        fields.refuse("credential", e);
+    match body.get("credential") {
+        Some(Value::Object(_)) => {}
+        Some(_) => fields.refuse(
+            "credential",
+            "must be the credential's JSON form (PublicKeyCredential.toJSON())",
+        ),
+        None => fields.refuse("credential", "is required"),
     }
     fields.finish()?;
-    Ok((
-        id.expect("no errors means an id"),
-        credential.expect("no errors means a credential"),
-    ))
+    let credential = serde_json::from_value::<C>(body["credential"].clone()).map_err(|e| {
+        tracing::info!(reason = %e, "not a WebAuthn credential");
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "passkey_not_verified",
+            "credential: is not a WebAuthn credential in its JSON form",
+        )
+    })?;
+    Ok((id.expect("no errors means an id"), credential))
 }
 
 pub(crate) async fn register_options(
@@ -202,9 +208,9 @@ pub(crate) async fn sign_in(app: &AccountsApp, req: &Request) -> Result<Response
 fn refused(refusal: PasskeyRefusal) -> ApiError {
     match refusal {
         PasskeyRefusal::NoCeremony => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "webauthn_ceremony_expired",
-            "the options expired or were used; ask for new ones",
+            StatusCode::NOT_FOUND,
+            "webauthn_ceremony_not_found",
+            "no live options with this challenge_id: they expired or were used; ask for new ones",
         ),
         PasskeyRefusal::NotVerified(reason) => {
             tracing::info!(%reason, "passkey refused");

@@ -13,6 +13,10 @@ use totp_rs::{Algorithm, Secret, Totp};
 /// it takes before it is over.
 pub const CHALLENGE_LIFETIME_SECS: i64 = 300;
 pub const MAX_WRONG_CODES: u32 = 5;
+/// Second-step codes an account takes in a clock hour, over all its logins: a password
+/// alone opens new second steps without end, and each must not bring five fresh guesses.
+/// A right code gives its place back.
+pub const MAX_SECOND_STEP_CODES_PER_HOUR: u32 = 10;
 /// How many recovery codes a set holds.
 pub const RECOVERY_CODES: usize = 10;
 

@@ -215,7 +215,10 @@ impl PrivacyStore {
                 let mut code = to_json(item)?;
                 code["purpose"] = Value::from(purpose);
                 records.pending_codes.push(code);
-            } else if sk.starts_with(UPLOADS_PREFIX) || sk == EXPORTS_SK {
+            } else if sk.starts_with(UPLOADS_PREFIX)
+                || sk == EXPORTS_SK
+                || sk.starts_with(crate::mfa::SECOND_STEP_CODES_PREFIX)
+            {
                 let mut counter = to_json(item)?;
                 counter["kind"] = Value::from(sk);
                 records.counters.push(counter);

@@ -9,7 +9,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use domain::mfa::{CHALLENGE_LIFETIME_SECS, MAX_WRONG_CODES};
+use domain::mfa::{CHALLENGE_LIFETIME_SECS, MAX_SECOND_STEP_CODES_PER_HOUR, MAX_WRONG_CODES};
 use domain::session::ClientId;
 use domain::{Actor, UserId};
 use serde_json::json;
@@ -525,6 +525,31 @@ impl MfaStore {
         }))
     }
 
+    /// Takes one of the account's second-step codes of the hour `now` falls in
+    /// (`MAX_SECOND_STEP_CODES_PER_HOUR`), before the code is judged; `false` when the
+    /// hour's are taken.
+    pub async fn take_second_step_code(&self, user: &UserId, now: i64) -> Result<bool, StoreError> {
+        let hour = now - now.rem_euclid(3600);
+        crate::counter::take_one(
+            &self.client,
+            &self.table,
+            &second_step_codes(user, hour),
+            MAX_SECOND_STEP_CODES_PER_HOUR,
+            hour + 7200,
+        )
+        .await
+    }
+
+    /// Gives back the place of a right code.
+    pub async fn give_back_second_step_code(
+        &self,
+        user: &UserId,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let hour = now - now.rem_euclid(3600);
+        crate::counter::give_back(&self.client, &self.table, &second_step_codes(user, hour)).await
+    }
+
     /// Ends a login's second step (its wrong codes are used up).
     pub async fn end_challenge(&self, token_hash: &str) -> Result<(), StoreError> {
         let out = delete_item(
@@ -594,6 +619,14 @@ impl MfaStore {
         })
     }
 }
+
+/// The account's count of second-step codes in the hour beginning at `hour`.
+fn second_step_codes(user: &UserId, hour: i64) -> ItemKey {
+    ItemKey::in_user_partition(user, format!("{SECOND_STEP_CODES_PREFIX}{hour}"))
+}
+
+/// What the hourly counts' sort keys begin with (the export lists them as counters).
+pub(crate) const SECOND_STEP_CODES_PREFIX: &str = "MFA_CODES#";
 
 /// Whether the app's item is still the active `factor_id` (so a refused spend was a
 /// replay, not a removal).

@@ -36,6 +36,9 @@ pub enum MfaRefusal {
     Invalid { tries_left: u32 },
     #[error("too many wrong codes")]
     AttemptsExceeded,
+    /// The account's second-step codes of the hour are taken.
+    #[error("too many second-step codes this hour")]
+    Limited { retry_after_secs: i64 },
     /// No such factor (or enrolment) on the account: never made, removed, or over.
     #[error("no such factor")]
     NoFactor,
@@ -192,6 +195,11 @@ impl<T: AccessTokens, K: OtpKeys> MfaFlow<'_, T, K> {
             return Err(MfaRefusal::StepGone);
         };
         let user = &challenge.user;
+        if !self.mfa.take_second_step_code(user, now).await? {
+            return Err(MfaRefusal::Limited {
+                retry_after_secs: 3600 - now.rem_euclid(3600),
+            });
+        }
         let factor = self.mfa.totp(user).await?.filter(|f| f.active);
         let Some(factor) = factor else {
             self.mfa.end_challenge(&token_hash).await?;
@@ -224,7 +232,11 @@ impl<T: AccessTokens, K: OtpKeys> MfaFlow<'_, T, K> {
                 .finish_challenge(&token_hash, &factor.id, &spend, &first.session())
                 .await?
             {
-                Spent::Done => return Ok(tokens),
+                Spent::Done => {
+                    // A right code is no guess: its place goes back.
+                    self.mfa.give_back_second_step_code(user, now).await?;
+                    return Ok(tokens);
+                }
                 // A step taken before or a used recovery code: a wrong code.
                 Spent::Replayed => {}
                 Spent::Gone | Spent::Refused => return Err(MfaRefusal::StepGone),

@@ -243,6 +243,10 @@ impl<T: AccessTokens, K: OtpKeys> Passkeys<'_, T, K> {
             .webauthn
             .identify_discoverable_authentication(credential)
             .map_err(crate_error)?;
+        // No registered credential is longer; a longer id would only overflow a key.
+        if raw_id.len() > MAX_CREDENTIAL_ID_BYTES {
+            return Err(PasskeyRefusal::Unknown);
+        }
         let id = B64.encode(raw_id);
         let Some(user) = self.mfa.passkey_owner(&id).await? else {
             return Err(PasskeyRefusal::Unknown);

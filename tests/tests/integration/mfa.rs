@@ -255,9 +255,39 @@ async fn five_wrong_codes_end_the_second_step_also_sent_at_once() {
         .filter(|r| r.status == 406 && r.json()["code"] == "otp_invalid")
         .count();
     assert!(judged <= 4, "{judged} wrong codes judged as tries");
-    assert!(answers.iter().all(|r| r.status == 406 || r.status == 401));
+    assert!(
+        answers
+            .iter()
+            .all(|r| [406, 401, 429].contains(&r.status.as_u16()))
+    );
     let r = finish(&env, &step, &right).await;
     assert_eq!(r.status, 401, "{}", r.json());
+}
+
+#[tokio::test]
+async fn an_account_takes_ten_second_step_codes_an_hour_over_all_its_logins() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    next_step(&env);
+    let right = app.secret.code_at(now(&env));
+    // Two logins' worth of wrong codes: the password opens new steps, not new guesses.
+    for _ in 0..2 {
+        let step = second_step(&env, &app.email, &app.factor).await;
+        for _ in 0..5 {
+            let r = finish(&env, &step, &wrong(&right)).await;
+            assert_eq!(r.status, 406, "{}", r.json());
+        }
+    }
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &right).await;
+    assert_eq!(r.status, 429, "{}", r.json());
+    let wait: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    // The next hour, the right code opens the session, and gives its place back.
+    env.clock.advance(chrono::Duration::seconds(wait));
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    assert_eq!(r.status, 200, "{}", r.json());
 }
 
 #[tokio::test]

@@ -148,8 +148,8 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
     assert_eq!(c["sub"], claims(&password_access)["sub"]);
     // The same answer again: its ceremony is spent.
     let r = post(&env, "/auth/passkey", None, body).await;
-    assert_eq!(r.status, 400, "{}", r.json());
-    assert_eq!(r.json()["code"], "webauthn_ceremony_expired");
+    assert_eq!(r.status, 404, "{}", r.json());
+    assert_eq!(r.json()["code"], "webauthn_ceremony_not_found");
     // The same signature under a new ceremony: the challenge differs, it does not verify.
     let fresh = post(&env, "/auth/passkey/options", None, json!({}))
         .await
@@ -223,7 +223,7 @@ async fn registering_needs_a_recent_login_and_its_own_ceremony() {
         json!({"challenge_id": challenge_id, "credential": credential}),
     )
     .await;
-    assert_eq!(r.status, 400, "{}", r.json());
+    assert_eq!(r.status, 404, "{}", r.json());
     // An answer from another origin does not verify.
     let r = post(&env, "/users/me/passkeys/options", Some(&access), json!({})).await;
     let challenge_id = r.json()["challenge_id"].as_str().unwrap().to_owned();
