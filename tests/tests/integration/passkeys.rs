@@ -305,3 +305,44 @@ async fn the_export_lists_passkeys_without_keys_and_erasure_removes_them() {
         .collect();
     assert!(passkey_items.is_empty(), "{passkey_items:?}");
 }
+
+#[tokio::test]
+async fn support_removes_a_lost_passkey_and_the_password_is_enough_again() {
+    let env = TestEnv::new().await;
+    let email = format!("pk-{:08x}@example.com", rand::random::<u32>());
+    let user = verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    let access = login(&env, &email).await;
+    let mut authenticator = SoftPasskey::new(true);
+    let (id, handle) = register(&env, &access, &mut authenticator).await;
+    // The holder lost the passkey: a password login cannot step up on this account.
+    let fresh = login(&env, &email).await;
+    let r = env
+        .request("DELETE", "/users/me/sessions")
+        .bearer(&fresh)
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    let out = integration_tests::profilectl(&env, &["user", "remove-factors", &user]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 second factor(s) removed"));
+    let fresh = login(&env, &email).await;
+    let r = env
+        .request("DELETE", "/users/me/sessions")
+        .bearer(&fresh)
+        .send()
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json());
+    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
+    let r = post(
+        &env,
+        "/auth/passkey",
+        None,
+        json!({"challenge_id": challenge_id, "credential": credential}),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.json());
+}

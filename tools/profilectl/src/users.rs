@@ -41,6 +41,10 @@ pub(crate) enum UserCommand {
     },
     /// Enable USER_ID again: it logs in; the sessions that ended stay ended.
     Enable { user_id: String },
+    /// Remove USER_ID's authenticator app and every passkey, for a holder who lost them
+    /// (or found one that is not theirs) and proved who they are to support: its logins
+    /// take the password alone again. Each removal is on the account's audit.
+    RemoveFactors { user_id: String },
     /// Put the profiles written before the operators' list existed into its index (one
     /// scan of the table; run once after upgrading a stack made before it).
     IndexBackfill,
@@ -86,6 +90,7 @@ pub(crate) async fn run(
             toggle(client, table, &user_id, Some(&reason)).await
         }
         UserCommand::Enable { user_id } => toggle(client, table, &user_id, None).await,
+        UserCommand::RemoveFactors { user_id } => remove_factors(client, table, &user_id).await,
         UserCommand::IndexBackfill => {
             let added = store::ProfileStore::new(client, table)
                 .backfill_index()
@@ -188,6 +193,35 @@ pub(crate) async fn end_sessions(
         .end_every(user, store::EndedBy::Admin, &operator(), chrono::Utc::now())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Removes every second factor of `raw`: the authenticator app and each passkey.
+async fn remove_factors(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    raw: &str,
+) -> Result<(), String> {
+    let user = domain::UserId::parse(raw).map_err(|e| format!("{raw:?}: {e}"))?;
+    let mfa = store::MfaStore::new(client, table);
+    let now = chrono::Utc::now().timestamp();
+    let actor = operator();
+    let mut removed = 0;
+    if let Some(app) = mfa.totp(&user).await.map_err(|e| e.to_string())? {
+        removed += usize::from(
+            mfa.remove_totp(&user, &app.id, &actor, now)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    for passkey in mfa.passkeys(&user).await.map_err(|e| e.to_string())? {
+        removed += usize::from(
+            mfa.remove_passkey(&user, &passkey.id, &actor, now)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    eprintln!("{user}: {removed} second factor(s) removed");
+    Ok(())
 }
 
 /// Disables `raw` for `reason`, or enables it (`None`).
