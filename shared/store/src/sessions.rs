@@ -21,9 +21,9 @@ use crate::expr::Expression;
 use crate::item::{get_consistent, n};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
 use crate::login_attempts::{Reservation, credential_as_read};
-use crate::mfa::{NewChallenge, challenge_put};
 use crate::password::PasswordAccount;
 use crate::profile_item::ERASURE;
+use crate::second_step::{NewChallenge, challenge_put};
 use crate::session_epoch::generation_is;
 use crate::session_item::{NewSession, open_items, token_put};
 use crate::txn::{
