@@ -39,7 +39,7 @@ test: setup ## Unit and integration tests (the harness starts the emulator), the
 # Debian's Chromium and its driver (the test never downloads a browser); as root, or
 # through sudo where there is one.
 browser-deps:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@[ -n "$$CHROMIUM" ] || { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
 	  as_root=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
 	  $$as_root apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq chromium chromium-driver >/dev/null; }

@@ -9,8 +9,8 @@ see it stop working. Every field has a label and the forms are sent from the key
 """
 
 import argparse
-import base64
 import json
+import os
 import re
 import sys
 import tempfile
@@ -31,7 +31,8 @@ PASSWORD = "a page-tested passphrase"
 
 def browser():
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    # Debian's, unless the environment names another Chromium and its driver.
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     for flag in [
         "--headless=new",
         "--no-sandbox",
@@ -45,7 +46,8 @@ def browser():
         "--window-size=375,812",
     ]:
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+    return webdriver.Chrome(service=Service(driver), options=options)
 
 
 class Page:
