@@ -217,7 +217,7 @@ impl PrivacyStore {
                 records.pending_codes.push(code);
             } else if sk.starts_with(UPLOADS_PREFIX)
                 || sk == EXPORTS_SK
-                || sk.starts_with(crate::second_step::SECOND_STEP_CODES_PREFIX)
+                || sk.starts_with(crate::keys::SECOND_STEP_CODES_PREFIX)
             {
                 let mut counter = to_json(item)?;
                 counter["kind"] = Value::from(sk);

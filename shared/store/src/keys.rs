@@ -27,6 +27,12 @@
 //! | failed logins from a source | `SOURCE#<ip or ipv6 /64>` | `LOGINS#<epoch seconds of the hour>` |
 //! | failed logins of an address | `LOGINS#<sha256 of the email or E.164>` | `HOUR#<epoch seconds of the hour>` |
 //! | ... from one source         | `LOGINS#<sha256 of the email or E.164>` | `FROM#<source>#<epoch seconds of the window>` |
+//! | authenticator app           | `USER#<user_id>` | `MFA#TOTP`                                |
+//! | second-step codes of an hour| `USER#<user_id>` | `MFA_CODES#<epoch seconds of the hour>`   |
+//! | a login's second step       | `MFA_CHALLENGE#<sha256 of the mfa_token>` | `MFA_CHALLENGE`  |
+//! | passkey                     | `USER#<user_id>` | `PASSKEY#<credential id, base64url>`      |
+//! | passkey owner marker        | `PASSKEY#<credential id, base64url>` | `OWNER`               |
+//! | WebAuthn ceremony           | `WEBAUTHN#<challenge id>` | `CEREMONY`                       |
 //!
 //! Index `ByCreation` (keys only) lists live profiles newest first: its partition key
 //! `list_shard` is `USERS#<0-7>`, a hash of the user id spreading the writes, and its
@@ -77,6 +83,8 @@ pub const PASSKEY_PREFIX: &str = "PASSKEY#";
 const WEBAUTHN_PREFIX: &str = "WEBAUTHN#";
 const CEREMONY_SK: &str = "CEREMONY";
 const MFA_CHALLENGE_SK: &str = "MFA_CHALLENGE";
+/// What the hourly counts of second-step codes' sort keys begin with.
+pub const SECOND_STEP_CODES_PREFIX: &str = "MFA_CODES#";
 const SEGMENTS_PK: &str = "SEGMENTS";
 pub const CI_SK: &str = "CI";
 pub const LOYALTY_SK: &str = "LOYALTY";
@@ -210,6 +218,11 @@ impl ItemKey {
     /// A WebAuthn ceremony's state between its options and its answer.
     pub fn ceremony(id: &str) -> Self {
         Self::new(format!("{WEBAUTHN_PREFIX}{id}"), CEREMONY_SK)
+    }
+
+    /// The account's second-step codes in the hour beginning at `hour`.
+    pub fn second_step_codes(user: &UserId, hour: i64) -> Self {
+        Self::new(user_pk(user), format!("{SECOND_STEP_CODES_PREFIX}{hour}"))
     }
 
     /// A login's second step, by the SHA-256 of its `mfa_token`.

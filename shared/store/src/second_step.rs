@@ -158,7 +158,7 @@ impl MfaStore {
         crate::counter::take_one(
             &self.client,
             &self.table,
-            &second_step_codes(user, hour),
+            &ItemKey::second_step_codes(user, hour),
             MAX_SECOND_STEP_CODES_PER_HOUR,
             hour + 7200,
         )
@@ -172,7 +172,12 @@ impl MfaStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let hour = now - now.rem_euclid(3600);
-        crate::counter::give_back(&self.client, &self.table, &second_step_codes(user, hour)).await
+        crate::counter::give_back(
+            &self.client,
+            &self.table,
+            &ItemKey::second_step_codes(user, hour),
+        )
+        .await
     }
 
     /// Ends a login's second step (its wrong codes are used up).
@@ -244,14 +249,6 @@ impl MfaStore {
         })
     }
 }
-
-/// The account's count of second-step codes in the hour beginning at `hour`.
-fn second_step_codes(user: &UserId, hour: i64) -> ItemKey {
-    ItemKey::in_user_partition(user, format!("{SECOND_STEP_CODES_PREFIX}{hour}"))
-}
-
-/// What the hourly counts' sort keys begin with (the export lists them as counters).
-pub(crate) const SECOND_STEP_CODES_PREFIX: &str = "MFA_CODES#";
 
 /// Whether the app's item is still the active `factor_id` (so a refused spend was a
 /// replay, not a removal).

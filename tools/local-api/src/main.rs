@@ -192,6 +192,10 @@ async fn serve(
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("local-api: DynamoDB at {endpoint}, table {table_name}");
     println!("local-api: serving on http://{addr}");
+    println!(
+        "local-api: the account page on http://localhost:{port}/account/ (passkeys need \
+         localhost, not 127.0.0.1)"
+    );
     println!("local-api: change events on bus {bus}, copied to the queue {queue_url}");
     println!("local-api: stream records given up on go to {dead_letter_url}");
     for route in gateway.routes() {
