@@ -29,6 +29,33 @@ fn flow(app: &AccountsApp) -> MfaFlow<'_, JwtIssuer, OtpKeySource> {
     }
 }
 
+/// Tells the account's proven email that a second factor was added (`what`): a thief
+/// who added one of theirs is then no secret. A failure is logged; the change stands.
+pub(crate) async fn notify_added(app: &AccountsApp, user: &domain::UserId, what: &str) {
+    use domain::ports::EmailSender;
+    let account = match app.accounts.password_account_of(user).await {
+        Ok(account) => account,
+        Err(e) => {
+            tracing::warn!(error = %e, "the new-factor notice was not sent");
+            return;
+        }
+    };
+    let Some(address) = account.as_ref().and_then(|a| a.proven_email()) else {
+        return;
+    };
+    let text = format!(
+        "{what} was just added to your account: it can now be used to sign in. If this was \
+         not you, reset your password now and ask support to remove it."
+    );
+    if let Err(e) = app
+        .email
+        .send(address, "A sign-in method was added to your account", &text)
+        .await
+    {
+        tracing::warn!(error = %e, "the new-factor notice was not sent");
+    }
+}
+
 pub(crate) async fn step_up(app: &AccountsApp, identity: &Identity) -> Result<(), ApiError> {
     let now = app.clock.now().timestamp();
     identity
@@ -122,6 +149,7 @@ pub(crate) async fn confirm(app: &AccountsApp, req: &Request) -> Result<Response
         .confirm(user, &factor_id, &code, &actor)
         .await
         .map_err(refused)?;
+    notify_added(app, user, "An authenticator app").await;
     Ok(no_store(json(
         StatusCode::OK,
         &json!({ "recovery_codes": codes }),

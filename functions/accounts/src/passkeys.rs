@@ -137,6 +137,7 @@ pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Respons
         .register(user, &challenge_id, &credential, &actor)
         .await
         .map_err(refused)?;
+    crate::mfa::notify_added(app, user, "A passkey").await;
     Ok(no_store(json(
         StatusCode::CREATED,
         &json!({"id": added.id, "created_at": rfc3339(added.created_at), "last_used_at": null}),

@@ -136,6 +136,12 @@ fn wrong(code: &str) -> String {
 async fn an_app_set_up_makes_login_a_second_step_whose_codes_are_taken_once() {
     let env = TestEnv::new().await;
     let app = enrolled(&env).await;
+    // The proven email hears of it, without the key.
+    let notices = integration_tests::emails_to(&app.email);
+    let (subject, text) = notices.last().unwrap();
+    assert_eq!(subject, "A sign-in method was added to your account");
+    assert!(text.contains("An authenticator app"), "{text}");
+    assert!(!text.contains(&app.secret.base32()));
     // The code that proved the app, at once again: a replay.
     let step = second_step(&env, &app.email, &app.factor).await;
     let replay = finish(&env, &step, &app.secret.code_at(now(&env))).await;

@@ -123,6 +123,9 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
     let password_access = login(&env, &email).await;
     let mut authenticator = SoftPasskey::new(true);
     let (id, handle) = register(&env, &password_access, &mut authenticator).await;
+    let notice = integration_tests::emails_to(&email).pop().unwrap();
+    assert_eq!(notice.0, "A sign-in method was added to your account");
+    assert!(notice.1.contains("A passkey"), "{}", notice.1);
     let r = env
         .request("GET", "/users/me/passkeys")
         .bearer(&password_access)
