@@ -51,6 +51,7 @@ fn flow(app: &AccountsApp) -> Result<Passkeys<'_, JwtIssuer, OtpKeySource>, ApiE
     })?;
     Ok(Passkeys {
         mfa: &app.mfa,
+        accounts: &app.accounts,
         sessions: &app.sessions,
         tokens: &app.tokens,
         keys: &app.codes.keys,

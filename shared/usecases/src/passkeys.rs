@@ -11,7 +11,7 @@ use domain::ports::{AccessTokens, KeyUnavailable, OtpKeys};
 use domain::session::{Authentication, ClientId};
 use domain::{Actor, Clock, UserId};
 use serde_json::Value;
-use store::{Added, MfaStore, PasskeyLogin, SessionStore, StoreError, StoredPasskey};
+use store::{AccountStore, Added, MfaStore, PasskeyLogin, SessionStore, StoreError, StoredPasskey};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Uuid, Webauthn,
@@ -27,6 +27,8 @@ const MAX_CREDENTIAL_ID_BYTES: usize = 256;
 
 pub struct Passkeys<'a, T, K> {
     pub mfa: &'a MfaStore,
+    /// The account's grants (an operator's `users:admin`), as a password login carries them.
+    pub accounts: &'a AccountStore,
     pub sessions: &'a SessionStore,
     pub tokens: &'a T,
     pub keys: &'a K,
@@ -255,10 +257,15 @@ impl<T: AccessTokens, K: OtpKeys> Passkeys<'_, T, K> {
         if handle.as_bytes() != &key.user_handle(&user) {
             return Err(PasskeyRefusal::Unknown);
         }
-        let (stored, sign_in) =
-            tokio::join!(self.mfa.passkey(&user, &id), self.sessions.sign_in(&user));
+        let (stored, sign_in, account) = tokio::join!(
+            self.mfa.passkey(&user, &id),
+            self.sessions.sign_in(&user),
+            self.accounts.password_account_of(&user)
+        );
         let stored = stored?.ok_or(PasskeyRefusal::Unknown)?;
         let generation = sign_in?.generation;
+        // The grants the account's credential carries; none for an account without one.
+        let scope = account?.map(|a| a.credential.scope).unwrap_or_default();
         let mut passkey: Passkey = serde_json::from_str(&stored.credential)
             .map_err(|e| StoreError::Failed(format!("a stored passkey: {e}")))?;
         let result = self
@@ -272,8 +279,7 @@ impl<T: AccessTokens, K: OtpKeys> Passkeys<'_, T, K> {
             "hwk"
         };
         let auth = Authentication::stored(Some(now), Some(&format!("{held} user")));
-        let scope = "";
-        let (tokens, first) = issue(self.tokens, &user, scope, client, generation, &auth).await?;
+        let (tokens, first) = issue(self.tokens, &user, &scope, client, generation, &auth).await?;
         match self
             .mfa
             .open_with_passkey(&first.session(), &stored, &stored_state(&passkey)?)

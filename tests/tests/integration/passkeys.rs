@@ -149,6 +149,7 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
         "{c}"
     );
     assert_eq!(c["sub"], claims(&password_access)["sub"]);
+    assert!(c.get("scope").is_none(), "no grants: {c}");
     // The same answer again: its ceremony is spent.
     let r = post(&env, "/auth/passkey", None, body).await;
     assert_eq!(r.status, 404, "{}", r.json());
@@ -348,4 +349,33 @@ async fn support_removes_a_lost_passkey_and_the_password_is_enough_again() {
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.json());
+}
+
+#[tokio::test]
+async fn a_passkey_session_carries_the_accounts_operator_grant() {
+    let env = TestEnv::new().await;
+    let email = format!("pk-{:08x}@example.com", rand::random::<u32>());
+    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    store::AccountStore::new(env.dynamodb.clone(), &env.table)
+        .set_grants(
+            &domain::Email::parse(&email).unwrap(),
+            domain::api_token::USERS_ADMIN_SCOPE,
+        )
+        .await
+        .unwrap();
+    let access = login(&env, &email).await;
+    assert_eq!(claims(&access)["scope"], "users:admin");
+    let mut authenticator = SoftPasskey::new(true);
+    let (id, handle) = register(&env, &access, &mut authenticator).await;
+    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
+    let r = post(
+        &env,
+        "/auth/passkey",
+        None,
+        json!({"challenge_id": challenge_id, "credential": credential}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let c = claims(r.json()["access_token"].as_str().unwrap());
+    assert_eq!(c["scope"], "users:admin");
 }
