@@ -203,7 +203,8 @@ pub(crate) async fn finish_login(
 ) -> Result<Response<Body>, ApiError> {
     let body = json_object(req)?;
     let mut fields = Fields::of(&body, &["mfa_token", "code"]);
-    let token = fields.required("mfa_token", |raw: &str| match raw.len() {
+    // Any string of the documented length; one that is no live step is a 401.
+    let token = fields.required("mfa_token", |raw: &str| match raw.chars().count() {
         1..=128 => Ok(raw.to_owned()),
         _ => Err("must be the mfa_token the login answered".to_owned()),
     });
