@@ -61,6 +61,27 @@ pub(crate) fn audit_put(
     put(table, item, e)
 }
 
+/// The audit entry of one change named by `field` (`mfa.totp`, `mfa.passkey`) and what
+/// happened to it (`enrolled`, `removed`, ...), at Unix time `now`.
+pub(crate) fn audit_note(
+    table: &str,
+    user: &UserId,
+    actor: &Actor,
+    now: i64,
+    field: &str,
+    what: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    let changes = FieldChanges::from([(
+        field.to_owned(),
+        FieldChange {
+            from: None,
+            to: Value::from(what),
+        },
+    )]);
+    let at = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
+    audit_put(table, user, actor, at, &changes)
+}
+
 /// What `patch` does to the fields and attributes (consents aside): every one it names
 /// when `before` is unknown, else those whose value it really changes, with the old value.
 pub(crate) fn patch_changes(patch: &ProfilePatch, before: Option<&Profile>) -> FieldChanges {

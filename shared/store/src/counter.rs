@@ -10,7 +10,7 @@ use crate::item::n;
 use crate::keys::{ItemKey, TTL_ATTRIBUTE};
 use crate::txn::{none_if_condition_failed, update_item};
 
-const COUNT: &str = "count";
+pub(crate) const COUNT: &str = "count";
 
 /// Takes one unit of `key`'s allowance of `limit`; false when it is spent. The item
 /// expires at `expires_at`.

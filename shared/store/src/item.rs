@@ -22,6 +22,26 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// A string attribute.
+pub(crate) fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+/// A whole-number attribute of an item.
+pub(crate) fn number(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC, whole seconds): how exports and lists show times.
+pub(crate) fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// The key an item was stored under.
 pub(crate) fn key_of(item: &Item) -> Option<ItemKey> {
     match (item.get(PK), item.get(SK)) {

@@ -3,17 +3,16 @@
 //! a code was taken from. A login's second step is `second_step`. A set-up's wrong codes
 //! are charged before they are judged (a conditional increment that stops at the limit).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use domain::mfa::{CHALLENGE_LIFETIME_SECS, MAX_WRONG_CODES};
 use domain::{Actor, UserId};
 use serde_json::json;
 use std::collections::HashMap;
 
 use crate::StoreError;
-use crate::account_audit::{FieldChange, FieldChanges, audit_put};
+use crate::account_audit::audit_note;
 use crate::expr::Expression;
-use crate::item::{Item, get_consistent, n, text};
+use crate::item::{Item, get_consistent, n, number, rfc3339, s, text};
 use crate::keys::ItemKey;
 use crate::profile_item::{unusable, usable};
 use crate::session_epoch::{PASSKEYS, TOTP_FACTOR};
@@ -53,17 +52,6 @@ pub struct TotpFactor {
     pub recovery_left: usize,
 }
 
-fn number(item: &Item, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().ok(),
-        _ => None,
-    }
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
 /// The app an item holds; `None` for an item whose app was removed (it keeps only its
 /// version count, so the change stream's versions go on rising).
 fn factor_of(item: &Item) -> Result<Option<TotpFactor>, StoreError> {
@@ -89,6 +77,17 @@ fn factor_of(item: &Item) -> Result<Option<TotpFactor>, StoreError> {
     }))
 }
 
+/// The condition that the app's item holds `factor_id`, pending (`Some(false)`), active
+/// (`Some(true)`) or either (`None`).
+pub(crate) fn factor_is(e: &mut Expression, factor_id: &str, active: Option<bool>) {
+    let (id, id_v) = (e.name(FACTOR_ID), e.value(s(factor_id)));
+    e.condition(format!("{id} = {id_v}"));
+    if let Some(active) = active {
+        let (state, v) = (e.name(ACTIVE), e.value(AttributeValue::Bool(active)));
+        e.condition(format!("{state} = {v}"));
+    }
+}
+
 /// What a removal (or a set-up that ran out of codes) leaves: no app, the version
 /// counted.
 fn cleared(e: &mut Expression) {
@@ -106,25 +105,6 @@ fn cleared(e: &mut Expression) {
     }
     e.set(ACTIVE, AttributeValue::Bool(false));
     e.count_write(VERSION);
-}
-
-/// What the audit trail says of a change to the second factor.
-fn audited(
-    table: &str,
-    user: &UserId,
-    actor: &Actor,
-    now: i64,
-    what: &str,
-) -> Result<TransactWriteItem, StoreError> {
-    let changes = FieldChanges::from([(
-        "mfa.totp".to_owned(),
-        FieldChange {
-            from: None,
-            to: json!(what),
-        },
-    )]);
-    let at = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
-    audit_put(table, user, actor, at, &changes)
 }
 
 fn recovery_map(digests: &[String]) -> AttributeValue {
@@ -257,13 +237,7 @@ impl MfaStore {
     /// Ends a pending enrolment (its wrong codes are used up).
     pub async fn end_enrolment(&self, user: &UserId, factor_id: &str) -> Result<(), StoreError> {
         let mut e = Expression::default();
-        let (id, active, id_v, no) = (
-            e.name(FACTOR_ID),
-            e.name(ACTIVE),
-            e.value(s(factor_id)),
-            e.value(AttributeValue::Bool(false)),
-        );
-        e.condition(format!("{id} = {id_v} AND {active} = {no}"));
+        factor_is(&mut e, factor_id, Some(false));
         cleared(&mut e);
         let out = update_item(&self.client, &self.table, &ItemKey::totp(user), e)
             .send()
@@ -283,13 +257,7 @@ impl MfaStore {
         now: i64,
     ) -> Result<Spent, StoreError> {
         let mut e = Expression::default();
-        let (id, active, id_v, no) = (
-            e.name(FACTOR_ID),
-            e.name(ACTIVE),
-            e.value(s(factor_id)),
-            e.value(AttributeValue::Bool(false)),
-        );
-        e.condition(format!("{id} = {id_v} AND {active} = {no}"));
+        factor_is(&mut e, factor_id, Some(false));
         e.set(ACTIVE, AttributeValue::Bool(true));
         e.set(LAST_STEP, n(step));
         e.set(RECOVERY, recovery_map(recovery_digests));
@@ -314,13 +282,7 @@ impl MfaStore {
         now: i64,
     ) -> Result<Spent, StoreError> {
         let mut e = Expression::default();
-        let (id, active, id_v, yes) = (
-            e.name(FACTOR_ID),
-            e.name(ACTIVE),
-            e.value(s(factor_id)),
-            e.value(AttributeValue::Bool(true)),
-        );
-        e.condition(format!("{id} = {id_v} AND {active} = {yes}"));
+        factor_is(&mut e, factor_id, Some(true));
         e.set(RECOVERY, recovery_map(recovery_digests));
         e.count_write(VERSION);
         self.factor_write(user, e, actor, now, "recovery codes replaced", None)
@@ -350,7 +312,10 @@ impl MfaStore {
             Guard::Account,
             condition_check(&self.table, &ItemKey::profile(user), account)?,
         );
-        txn.push(Guard::Other, audited(&self.table, user, actor, now, what)?);
+        txn.push(
+            Guard::Other,
+            audit_note(&self.table, user, actor, now, "mfa.totp", what)?,
+        );
         match txn.send_reading(&self.client).await? {
             (Verdict::Done, _) => Ok(Spent::Done),
             (Verdict::Refused(Guard::Factor), _) => Ok(Spent::Gone),
@@ -371,8 +336,7 @@ impl MfaStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut e = Expression::default();
-        let (id, id_v) = (e.name(FACTOR_ID), e.value(s(factor_id)));
-        e.condition(format!("{id} = {id_v}"));
+        factor_is(&mut e, factor_id, None);
         cleared(&mut e);
         let mut account = Expression::default();
         usable(&mut account);
@@ -391,7 +355,7 @@ impl MfaStore {
         );
         txn.push(
             Guard::Other,
-            audited(&self.table, user, actor, now, "removed")?,
+            audit_note(&self.table, user, actor, now, "mfa.totp", "removed")?,
         );
         match txn.send_reading(&self.client).await? {
             (Verdict::Done, _) => Ok(true),
@@ -411,13 +375,7 @@ pub(crate) fn exported(item: &Item) -> Option<serde_json::Value> {
 }
 
 fn exported_factor(item: &Item) -> serde_json::Value {
-    let at = |name: &str| {
-        number(item, name).map(|secs| {
-            DateTime::<Utc>::from_timestamp(secs, 0)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        })
-    };
+    let at = |name: &str| number(item, name).map(rfc3339);
     json!({
         "id": text(item, FACTOR_ID),
         "type": "totp",

@@ -8,21 +8,20 @@
 //! The credential is stored as the WebAuthn crate serialized it: this layer keeps it
 //! opaque.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::ReturnValue;
 use domain::mfa::CHALLENGE_LIFETIME_SECS;
 use domain::{Actor, UserId};
 use serde_json::json;
 
 use crate::StoreError;
-use crate::account_audit::{FieldChange, FieldChanges, audit_put};
+use crate::account_audit::audit_note;
 use crate::batch::{all_pages, user_prefix_query};
 use crate::expr::Expression;
-use crate::item::{Item, get_consistent, n, text};
+use crate::item::{Item, get_consistent, n, number, rfc3339, s, text};
 use crate::keys::{ItemKey, PASSKEY_PREFIX, PK, SK, TTL_ATTRIBUTE};
 use crate::mfa::MfaStore;
 use crate::profile_item::{unusable, usable};
-use crate::session_epoch::{PASSKEYS, generation_is};
+use crate::session_epoch::{PASSKEYS, still_signed_in};
 use crate::session_item::{NewSession, open_items};
 use crate::txn::{Tagged, Verdict, condition_check, delete, delete_item, put, update};
 
@@ -43,17 +42,6 @@ pub struct StoredPasskey {
     pub last_used_at: Option<i64>,
 }
 
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().ok(),
-        _ => None,
-    }
-}
-
 fn passkey_of(item: &Item) -> Option<StoredPasskey> {
     Some(StoredPasskey {
         id: text(item, SK)?.strip_prefix(PASSKEY_PREFIX)?.to_owned(),
@@ -66,15 +54,10 @@ fn passkey_of(item: &Item) -> Option<StoredPasskey> {
 /// The passkey as an export shows it: its id and dates, never the key material.
 pub(crate) fn exported(item: &Item) -> Option<serde_json::Value> {
     let passkey = passkey_of(item)?;
-    let at = |secs: i64| {
-        DateTime::<Utc>::from_timestamp(secs, 0)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
     Some(json!({
         "id": passkey.id,
-        "created_at": at(passkey.created_at),
-        "last_used_at": passkey.last_used_at.map(at),
+        "created_at": rfc3339(passkey.created_at),
+        "last_used_at": passkey.last_used_at.map(rfc3339),
     }))
 }
 
@@ -97,24 +80,6 @@ pub(crate) fn changes(
         aggregate: Aggregate::Passkey,
         data: json!({ "passkey_id": id }),
     }]
-}
-
-fn audited(
-    table: &str,
-    user: &UserId,
-    actor: &Actor,
-    now: i64,
-    what: &str,
-) -> Result<TransactWriteItem, StoreError> {
-    let changes = FieldChanges::from([(
-        "mfa.passkey".to_owned(),
-        FieldChange {
-            from: None,
-            to: json!(what),
-        },
-    )]);
-    let at = DateTime::<Utc>::from_timestamp(now, 0).unwrap_or_default();
-    audit_put(table, user, actor, at, &changes)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -300,7 +265,7 @@ impl MfaStore {
         );
         txn.push(
             Guard::Other,
-            audited(&self.table, user, actor, now, "added")?,
+            audit_note(&self.table, user, actor, now, "mfa.passkey", "added")?,
         );
         match txn.send_reading(&self.client).await? {
             (Verdict::Done, _) => Ok(Added::Done),
@@ -351,7 +316,7 @@ impl MfaStore {
         );
         txn.push(
             Guard::Other,
-            audited(&self.table, user, actor, now, "removed")?,
+            audit_note(&self.table, user, actor, now, "mfa.passkey", "removed")?,
         );
         match txn.send_reading(&self.client).await? {
             (Verdict::Done, _) => Ok(true),
@@ -377,8 +342,6 @@ impl MfaStore {
         passkey.condition(format!("{cred} = {was}"));
         passkey.set(CREDENTIAL, s(updated));
         passkey.set(LAST_USED_AT, n(session.now));
-        let mut alive = Expression::default();
-        usable(&mut alive);
         let mut txn = Tagged::new();
         txn.push(
             Guard::Passkey,
@@ -389,13 +352,9 @@ impl MfaStore {
             )?,
         );
         txn.extend(Guard::Other, open_items(&self.table, session)?);
-        txn.push(
+        txn.extend(
             Guard::Account,
-            condition_check(&self.table, &ItemKey::profile(session.user), alive)?,
-        );
-        txn.push(
-            Guard::Account,
-            generation_is(&self.table, session.user, session.generation)?,
+            still_signed_in(&self.table, session.user, session.generation)?,
         );
         Ok(match txn.send(&self.client).await? {
             Verdict::Done => PasskeyLogin::Opened,

@@ -10,28 +10,19 @@ use domain::mfa::{CHALLENGE_LIFETIME_SECS, MAX_SECOND_STEP_CODES_PER_HOUR, MAX_W
 use domain::session::ClientId;
 
 use crate::StoreError;
+use crate::counter::COUNT;
 use crate::expr::Expression;
-use crate::item::{Item, n, text};
+use crate::item::{Item, n, number, s, text};
 use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
-use crate::mfa::{ACTIVE, FACTOR_ID, Guard, LAST_STEP, MfaStore, RECOVERY, Spent, VERSION};
+use crate::mfa::{
+    ACTIVE, FACTOR_ID, Guard, LAST_STEP, MfaStore, RECOVERY, Spent, VERSION, factor_is,
+};
 
 /// Codes charged to a second step.
 const ATTEMPTS: &str = "attempts";
-use crate::profile_item::usable;
-use crate::session_epoch::generation_is;
+use crate::session_epoch::still_signed_in;
 use crate::session_item::{NewSession, open_items};
-use crate::txn::{Tagged, Verdict, condition_check, delete, delete_item, put, update, update_item};
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().ok(),
-        _ => None,
-    }
-}
+use crate::txn::{Tagged, Verdict, delete, delete_item, put, update, update_item};
 
 /// A login's second step, as the login left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,13 +77,7 @@ pub enum Spend<'a> {
 /// that spends it.
 fn spending(e: &mut Expression, factor_id: &str, spend: &Spend<'_>) {
     e.count_write(VERSION);
-    let (id, active, yes) = (
-        e.name(FACTOR_ID),
-        e.name(ACTIVE),
-        e.value(AttributeValue::Bool(true)),
-    );
-    let id_v = e.value(s(factor_id));
-    e.condition(format!("{id} = {id_v} AND {active} = {yes}"));
+    factor_is(e, factor_id, Some(true));
     match spend {
         Spend::Step(step) => {
             let (last, v) = (e.name(LAST_STEP), e.value(n(*step)));
@@ -165,21 +150,6 @@ impl MfaStore {
         .await
     }
 
-    /// Gives back the place of a right code.
-    pub async fn give_back_second_step_code(
-        &self,
-        user: &UserId,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let hour = now - now.rem_euclid(3600);
-        crate::counter::give_back(
-            &self.client,
-            &self.table,
-            &ItemKey::second_step_codes(user, hour),
-        )
-        .await
-    }
-
     /// Ends a login's second step (its wrong codes are used up).
     pub async fn end_challenge(&self, token_hash: &str) -> Result<(), StoreError> {
         let out = delete_item(
@@ -195,14 +165,16 @@ impl MfaStore {
 
     /// Finishes a login's second step with a right code: one transaction ends the step
     /// (while it has not taken its wrong codes), spends the code on the app's item
-    /// `factor_id`, and opens the session, on the account's generation as the login read
-    /// it and while the account is not erased.
+    /// `factor_id`, gives back the place the code took in the hour's count (at
+    /// `charged_at`: a right code is no guess), and opens the session, on the account's
+    /// generation as the login read it and while the account is usable.
     pub async fn finish_challenge(
         &self,
         token_hash: &str,
         factor_id: &str,
         spend: &Spend<'_>,
         session: &NewSession<'_>,
+        charged_at: i64,
     ) -> Result<Spent, StoreError> {
         let mut challenge = Expression::default();
         let (pk, attempts, max) = (
@@ -213,8 +185,13 @@ impl MfaStore {
         challenge.condition(format!("attribute_exists({pk}) AND {attempts} <= {max}"));
         let mut factor = Expression::default();
         spending(&mut factor, factor_id, spend);
-        let mut alive = Expression::default();
-        usable(&mut alive);
+        let mut given_back = Expression::default();
+        let (count, one) = (given_back.name(COUNT), given_back.value(n(1)));
+        given_back.set_raw(
+            count.clone(),
+            format!("if_not_exists({count}, {one}) - {one}"),
+        );
+        let hour = charged_at - charged_at.rem_euclid(3600);
         let mut txn = Tagged::new();
         txn.push(
             Guard::Challenge,
@@ -224,14 +201,18 @@ impl MfaStore {
             Guard::Factor,
             update(&self.table, &ItemKey::totp(session.user), factor)?,
         );
-        txn.extend(Guard::Other, open_items(&self.table, session)?);
         txn.push(
-            Guard::Account,
-            condition_check(&self.table, &ItemKey::profile(session.user), alive)?,
+            Guard::Other,
+            update(
+                &self.table,
+                &ItemKey::second_step_codes(session.user, hour),
+                given_back,
+            )?,
         );
-        txn.push(
+        txn.extend(Guard::Other, open_items(&self.table, session)?);
+        txn.extend(
             Guard::Account,
-            generation_is(&self.table, session.user, session.generation)?,
+            still_signed_in(&self.table, session.user, session.generation)?,
         );
         Ok(match txn.send_reading(&self.client).await? {
             (Verdict::Done, _) => Spent::Done,

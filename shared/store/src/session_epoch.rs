@@ -101,6 +101,22 @@ pub(crate) fn generation_is(
     condition_check(table, &ItemKey::sessions(user), e)
 }
 
+/// The conditions a session opened without a password is opened on: the account is
+/// usable (neither erased nor disabled) and still of the generation the opening read.
+/// Items of the transaction that opens it.
+pub(crate) fn still_signed_in(
+    table: &str,
+    user: &UserId,
+    generation: i64,
+) -> Result<[TransactWriteItem; 2], StoreError> {
+    let mut alive = Expression::default();
+    crate::profile_item::usable(&mut alive);
+    Ok([
+        condition_check(table, &ItemKey::profile(user), alive)?,
+        generation_is(table, user, generation)?,
+    ])
+}
+
 /// Records that `count` sessions ended, and why, counting the act for the change stream.
 fn recorded(e: &mut Expression, by: EndedBy, count: usize, now: i64) {
     e.count_write(REVOCATIONS);

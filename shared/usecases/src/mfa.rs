@@ -229,14 +229,11 @@ impl<T: AccessTokens, K: OtpKeys> MfaFlow<'_, T, K> {
             .await?;
             match self
                 .mfa
-                .finish_challenge(&token_hash, &factor.id, &spend, &first.session())
+                .finish_challenge(&token_hash, &factor.id, &spend, &first.session(), now)
                 .await?
             {
-                Spent::Done => {
-                    // A right code is no guess: its place goes back.
-                    self.mfa.give_back_second_step_code(user, now).await?;
-                    return Ok(tokens);
-                }
+                // The transaction gave its place in the hour's count back.
+                Spent::Done => return Ok(tokens),
                 // A step taken before or a used recovery code: a wrong code.
                 Spent::Replayed => {}
                 Spent::Gone | Spent::Refused => return Err(MfaRefusal::StepGone),
