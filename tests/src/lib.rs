@@ -875,6 +875,17 @@ impl std::io::Write for CaptureWriter {
     }
 }
 
+/// The claims of a JWT (its payload, unverified): what a test reads off a token.
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// A dev user token valid for an hour.
 pub fn user_token(sub: &str) -> String {
     dev_token::mint(sub, &[], 3600, chrono::Utc::now().timestamp())

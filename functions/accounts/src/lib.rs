@@ -269,6 +269,13 @@ pub(crate) async fn screened<B: BreachedPasswords>(
     }
 }
 
+/// Unix seconds as RFC 3339 (UTC, whole seconds), as the account routes show times.
+pub(crate) fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// The OAuth 2.0 token response (RFC 6749 §5.1).
 #[derive(Serialize)]
 struct TokenResponse {

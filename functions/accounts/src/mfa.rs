@@ -63,12 +63,6 @@ pub(crate) async fn step_up(app: &AccountsApp, identity: &Identity) -> Result<()
         .await
 }
 
-fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
@@ -77,7 +71,7 @@ pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Bo
     let factor = app.mfa.totp(user).await?.filter(|f| f.active);
     let factors: Vec<_> = factor
         .iter()
-        .map(|f| json!({"id": f.id, "type": "totp", "created_at": rfc3339(f.created_at)}))
+        .map(|f| json!({"id": f.id, "type": "totp", "created_at": crate::rfc3339(f.created_at)}))
         .collect();
     let left = factor.map(|f| f.recovery_left).unwrap_or_default();
     Ok(no_store(json(
@@ -92,15 +86,7 @@ pub(crate) async fn enroll(app: &AccountsApp, req: &Request) -> Result<Response<
     let body = json_object(req)?;
     Fields::of(&body, &[]).finish()?;
     step_up(app, &identity).await?;
-    // What the app lists the entry as: the account's email, else its number.
-    let profile = app.profiles.get_for_holder(user).await?;
-    let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
-    let label = profile
-        .email
-        .as_ref()
-        .map(ToString::to_string)
-        .or(profile.phone.as_ref().map(ToString::to_string))
-        .unwrap_or_else(|| user.to_string());
+    let label = holder_name(app, user).await?;
     let issuer = issuer_name(&app.issuer);
     let enrolment = flow(app)
         .enroll(user, &issuer, &label)
@@ -115,6 +101,22 @@ pub(crate) async fn enroll(app: &AccountsApp, req: &Request) -> Result<Response<
             "qr_svg": enrolment.qr_svg,
         }),
     )))
+}
+
+/// What an authenticator app or a passkey lists the account as: its email, else its
+/// number, else its id; 404 when there is no account.
+pub(crate) async fn holder_name(
+    app: &AccountsApp,
+    user: &domain::UserId,
+) -> Result<String, ApiError> {
+    let profile = app.profiles.get_for_holder(user).await?;
+    let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
+    Ok(profile
+        .email
+        .as_ref()
+        .map(ToString::to_string)
+        .or(profile.phone.as_ref().map(ToString::to_string))
+        .unwrap_or_else(|| user.to_string()))
 }
 
 /// The name apps show beside the code: the token issuer's host.

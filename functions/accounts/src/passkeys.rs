@@ -66,12 +66,6 @@ fn options(options: Options) -> Response<Body> {
     no_store(json(StatusCode::OK, &body))
 }
 
-fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// `{challenge_id, credential}`: the credential in its `toJSON()` form. An object that
 /// is no WebAuthn credential is an answer that does not verify (401, naming the field),
 /// like one that is.
@@ -114,14 +108,7 @@ pub(crate) async fn register_options(
     Fields::of(&body, &[]).finish()?;
     let passkeys = flow(app)?;
     crate::mfa::step_up(app, &identity).await?;
-    let profile = app.profiles.get_for_holder(user).await?;
-    let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
-    let name = profile
-        .email
-        .as_ref()
-        .map(ToString::to_string)
-        .or(profile.phone.as_ref().map(ToString::to_string))
-        .unwrap_or_else(|| user.to_string());
+    let name = crate::mfa::holder_name(app, user).await?;
     let opened = passkeys
         .registration_options(user, &name)
         .await
@@ -141,7 +128,7 @@ pub(crate) async fn register(app: &AccountsApp, req: &Request) -> Result<Respons
     crate::mfa::notify_added(app, user, "A passkey").await;
     Ok(no_store(json(
         StatusCode::CREATED,
-        &json!({"id": added.id, "created_at": rfc3339(added.created_at), "last_used_at": null}),
+        &json!({"id": added.id, "created_at": crate::rfc3339(added.created_at), "last_used_at": null}),
     )))
 }
 
@@ -154,8 +141,8 @@ pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Bo
         .map(|p| {
             json!({
                 "id": p.id,
-                "created_at": rfc3339(p.created_at),
-                "last_used_at": p.last_used_at.map(rfc3339),
+                "created_at": crate::rfc3339(p.created_at),
+                "last_used_at": p.last_used_at.map(crate::rfc3339),
             })
         })
         .collect();

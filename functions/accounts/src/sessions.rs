@@ -27,12 +27,6 @@ struct Session {
     current: bool,
 }
 
-fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
@@ -46,8 +40,8 @@ pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Bo
         .into_iter()
         .map(|s| Session {
             current: identity.session.as_deref() == Some(s.id.as_str()),
-            created_at: rfc3339(s.created_at),
-            last_used_at: rfc3339(s.last_used_at),
+            created_at: crate::rfc3339(s.created_at),
+            last_used_at: crate::rfc3339(s.last_used_at),
             client_id: s.client,
             id: s.id,
         })

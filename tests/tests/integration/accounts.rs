@@ -1,6 +1,6 @@
 //! The accounts function: its public key documents, and login, refresh and logout.
 
-use integration_tests::{TestEnv, dev_token};
+use integration_tests::{TestEnv, claims, dev_token};
 use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
@@ -59,16 +59,6 @@ async fn the_key_set_and_the_server_metadata_are_public() {
         r.status, 404,
         "no OpenID provider document: there are no ID tokens"
     );
-}
-
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 fn form<'a>(env: &'a TestEnv, body: &str) -> integration_tests::TestRequest<'a> {

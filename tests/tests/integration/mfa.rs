@@ -4,7 +4,7 @@
 //! `auth_time`, kept by a refresh), step-up, removal, export and erasure.
 
 use domain::mfa::TotpSecret;
-use integration_tests::{TestEnv, verified_account};
+use integration_tests::{TestEnv, claims, verified_account};
 use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
@@ -12,16 +12,6 @@ const PASSWORD: &str = "correct horse battery";
 
 fn unique_email() -> String {
     format!("mfa-{:08x}@example.com", rand::random::<u32>())
-}
-
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 async fn post(env: &TestEnv, path: &str, token: Option<&str>, body: Value) -> GatewayResponse {
@@ -296,6 +286,15 @@ async fn an_account_takes_ten_second_step_codes_an_hour_over_all_its_logins() {
     let step = second_step(&env, &app.email, &app.factor).await;
     let r = finish(&env, &step, &app.secret.code_at(now(&env))).await;
     assert_eq!(r.status, 200, "{}", r.json());
+    let hour = now(&env) - now(&env).rem_euclid(3600);
+    let counted: Vec<_> = env
+        .scan_all()
+        .await
+        .into_iter()
+        .filter(|i| i.get("sk").and_then(|s| s.as_s().ok()) == Some(&format!("MFA_CODES#{hour}")))
+        .map(|i| i["count"].as_n().unwrap().clone())
+        .collect();
+    assert_eq!(counted, ["0"], "the right code gave its place back");
 }
 
 #[tokio::test]

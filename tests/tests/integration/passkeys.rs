@@ -3,7 +3,7 @@
 //! ceremony answered once, removal behind step-up, export and erasure. The browser's
 //! side is `tools/account-page`'s test.
 
-use integration_tests::{TestEnv, verified_account};
+use integration_tests::{TestEnv, claims, verified_account};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -11,16 +11,6 @@ use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, 
 
 const PASSWORD: &str = "correct horse battery";
 const ORIGIN: &str = "http://localhost:3000";
-
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 async fn post(
     env: &TestEnv,
