@@ -25,6 +25,16 @@ $(VENV)/.installed-build: $(VENV)/.installed tools/emulator/requirements-build.t
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/emulator/requirements-build.txt
 	touch $@
 
+# A tool's own venv has no pip of its own: the emulator venv's pip installs into it
+# (pip --python), so venv's ensurepip runs once, for .venv (a CI machine's ensurepip once
+# failed creating the second venv, saying nothing of why).
+define side-venv
+	rm -rf $(1)
+	$(PYTHON) -m venv --without-pip $(1)
+	$(VENV)/bin/pip --python $(1)/bin/python install --quiet --disable-pip-version-check -r $(2)
+	touch $(1)/.installed
+endef
+
 setup: $(VENV)/.installed ## Install the emulator (moto) and the SAM CLI into .venv
 
 dev: setup ## Emulator + every template route on http://127.0.0.1:3000 (Ctrl-C stops)
@@ -42,12 +52,10 @@ browser-deps:
 	@[ -n "$$CHROMIUM" ] || { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || { \
 	  as_root=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
 	  $$as_root apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null; }
 
-$(VENV)-browser/.installed: tools/account-page/requirements.txt
-	$(PYTHON) -m venv $(VENV)-browser
-	$(VENV)-browser/bin/pip install --quiet --disable-pip-version-check -r tools/account-page/requirements.txt
-	touch $@
+$(VENV)-browser/.installed: tools/account-page/requirements.txt | $(VENV)/.installed
+	$(call side-venv,$(VENV)-browser,tools/account-page/requirements.txt)
 
 browser-test: setup browser-deps $(VENV)-browser/.installed ## The account page (/account/) in headless Chromium with a virtual passkey authenticator; screenshots in target/account-page/
 	cargo build -q -p local-api
@@ -67,19 +75,15 @@ invoke-all: setup ## Every events/ payload through its function under the Lambda
 	    echo "invoke-all: a payload named with the wrong status passed" >&2; rm -rf $$tmp; exit 1; \
 	  else echo "invoke-all: a payload named with the wrong status fails, as it should"; rm -rf $$tmp; fi
 
-$(VENV)-contract/.installed: tools/contract/requirements.txt
-	$(PYTHON) -m venv $(VENV)-contract
-	$(VENV)-contract/bin/pip install --quiet --disable-pip-version-check -r tools/contract/requirements.txt
-	touch $@
+$(VENV)-contract/.installed: tools/contract/requirements.txt | $(VENV)/.installed
+	$(call side-venv,$(VENV)-contract,tools/contract/requirements.txt)
 
 contract: setup $(VENV)-contract/.installed ## Schemathesis against openapi.yaml on the local stack, as a user and as an API token
 	cargo build -q -p local-api -p profilectl
 	tools/contract/run.sh
 
-$(VENV)-client/.installed: tools/client/requirements.txt
-	$(PYTHON) -m venv $(VENV)-client
-	$(VENV)-client/bin/pip install --quiet --disable-pip-version-check -r tools/client/requirements.txt
-	touch $@
+$(VENV)-client/.installed: tools/client/requirements.txt | $(VENV)/.installed
+	$(call side-venv,$(VENV)-client,tools/client/requirements.txt)
 
 client: $(VENV)-client/.installed ## A Python client generated from openapi.yaml (openapi-python-client): every operation, typed
 	$(VENV)-client/bin/python tools/client/check.py
@@ -117,10 +121,8 @@ build: $(VENV)/.installed-build ## sam build: arm64 functions via cargo-lambda +
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --beta-features
 
-$(VENV)-iac/.installed: tools/iac/requirements.txt
-	$(PYTHON) -m venv $(VENV)-iac
-	$(VENV)-iac/bin/pip install --quiet --disable-pip-version-check -r tools/iac/requirements.txt
-	touch $@
+$(VENV)-iac/.installed: tools/iac/requirements.txt | $(VENV)/.installed
+	$(call side-venv,$(VENV)-iac,tools/iac/requirements.txt)
 
 iac: build $(VENV)-iac/.installed ## make build, then cfn-lint (+ serverless rules) and checkov on the built template, and sam local's loading of it
 	tools/iac/run.sh
@@ -134,4 +136,4 @@ bench: setup ## Init time vs a bare lambda_runtime function, peak RSS under load
 
 clean: ## Remove build output and the venvs
 	cargo clean
-	rm -rf $(VENV) $(VENV)-contract $(VENV)-iac $(VENV)-client .aws-sam
+	rm -rf $(VENV) $(VENV)-contract $(VENV)-iac $(VENV)-client $(VENV)-browser .aws-sam
