@@ -584,6 +584,21 @@ pub fn six_digits(text: &str) -> String {
         .to_owned()
 }
 
+/// Starts setting up a second factor at `path` (`/users/me/mfa/totp` or
+/// `/users/me/passkeys/options`) as the holder of `access`, whose proven address is
+/// `email`: an account's first factor asks for a code sent there first (202), which the
+/// second request carries. The second answer.
+pub async fn start_factor(env: &TestEnv, path: &str, access: &str, email: &str) -> GatewayResponse {
+    let post = |body: Value| env.request("POST", path).bearer(access).json(body).send();
+    let r = post(serde_json::json!({})).await;
+    if r.status != 202 {
+        return r;
+    }
+    let (subject, text) = emails_to(email).pop().expect("the confirmation went out");
+    assert_eq!(subject, "Confirm a new way to sign in");
+    post(serde_json::json!({"code": six_digits(&text)})).await
+}
+
 /// A seed 001 account with its email verified, as its clients make one: the sign-up, the
 /// code emailed, `POST /users/verify`. `names`: `first_name` and `last_name`. Its id.
 pub async fn verified_account(

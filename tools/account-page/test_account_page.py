@@ -131,7 +131,11 @@ def run(page):
     page.shot("signed-in")
 
     # The authenticator app, from the key the page shows.
+    # The first factor is confirmed by a code to the proven address first.
     page.button("Set up an authenticator app").click()
+    page.status("Enter it to go on")
+    page.shot("confirm-first-factor")
+    page.fill("confirm-code", page.code_emailed_to(email), submit=True)
     page.wait.until(lambda d: page.el("totp-secret").text)
     assert page.el("totp-qr").get_attribute("src").startswith("data:image/svg+xml;base64,")
     totp = pyotp.TOTP(page.el("totp-secret").text)

@@ -2,8 +2,10 @@
 // in this page's memory only: a reload signs out. No build step, no dependency.
 "use strict";
 
-const state = { access: null, refresh: null, mfaToken: null, totpFactor: null, email: null };
+const state = { access: null, refresh: null, mfaToken: null, totpFactor: null, email: null, confirming: null };
 const $ = (id) => document.getElementById(id);
+// The HTTP status of an answer, beside its body.
+const STATUS = Symbol("status");
 
 function say(text, isError = false) {
   const status = $("status");
@@ -29,7 +31,19 @@ async function call(method, path, body, token = state.access) {
     error.data = data;
     throw error;
   }
+  data[STATUS] = response.status;
   return data;
+}
+
+// Setting up the account's first factor is confirmed by a code sent to its proven email
+// (202): the same request goes again with the code, then `next` takes the answer.
+async function confirmed(path, next) {
+  const answer = await call("POST", path, {});
+  if (answer[STATUS] !== 202) return next(answer);
+  state.confirming = { path, next };
+  $("confirm-form").hidden = false;
+  $("confirm-code").focus();
+  say(`${answer.detail} Enter it to go on.`);
 }
 
 function claims(token) {
@@ -213,15 +227,23 @@ function wire() {
     signedOut("You are logged out.");
   }));
 
-  $("totp-start").addEventListener("click", guarded(async () => {
-    const setup = await call("POST", "/users/me/mfa/totp", {});
+  $("confirm-form").addEventListener("submit", guarded(async () => {
+    const { path, next } = state.confirming;
+    const answer = await call("POST", path, { code: $("confirm-code").value.trim() });
+    $("confirm-code").value = "";
+    $("confirm-form").hidden = true;
+    state.confirming = null;
+    await next(answer);
+  }));
+
+  $("totp-start").addEventListener("click", guarded(() => confirmed("/users/me/mfa/totp", async (setup) => {
     state.totpFactor = setup.factor_id;
     $("totp-qr").src = `data:image/svg+xml;base64,${btoa(setup.qr_svg)}`;
     $("totp-secret").textContent = setup.secret;
     $("totp-setup").hidden = false;
     $("totp-code").focus();
     say("Add the key to your authenticator app, then enter the code it shows.");
-  }));
+  })));
 
   $("totp-verify-form").addEventListener("submit", guarded(async () => {
     const answer = await call("POST", "/users/me/mfa/totp/verify", {
@@ -238,8 +260,7 @@ function wire() {
     say("The authenticator app is on. Save your recovery codes.");
   }));
 
-  $("passkey-add").addEventListener("click", guarded(async () => {
-    const options = await call("POST", "/users/me/passkeys/options", {});
+  $("passkey-add").addEventListener("click", guarded(() => confirmed("/users/me/passkeys/options", async (options) => {
     const credential = await navigator.credentials.create({
       publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
     });
@@ -249,7 +270,7 @@ function wire() {
     });
     await refreshView();
     say("The passkey is added.");
-  }));
+  })));
 
   $("export").addEventListener("click", guarded(async () => {
     const link = await call("POST", "/users/me/export", {});

@@ -1,6 +1,7 @@
 //! The second factor: `GET /users/me/mfa` lists it, `POST /users/me/mfa/totp` starts an
 //! authenticator app (the secret shown once), `POST /users/me/mfa/totp/verify` proves it
-//! with a first code and hands out the recovery codes, `POST /users/me/mfa/recovery-codes`
+//! with a first code and hands out the recovery codes (an account's first factor is
+//! confirmed first by a code to its proven email or number), `POST /users/me/mfa/recovery-codes`
 //! replaces them, `DELETE /users/me/mfa/{factor_id}` removes it, and
 //! `POST /auth/mfa/verify` finishes a login's second step. Setting up, replacing and
 //! removing need a recent login (`Identity::require_step_up`): a stolen token alone can
@@ -10,12 +11,16 @@ use adapters::access_tokens::JwtIssuer;
 use adapters::secrets::OtpKeySource;
 use api::fields::Fields;
 use api::http::{json, json_object, no_store};
-use api::{ApiError, Identity};
-use domain::Source;
+use api::{ApiError, Identity, otp};
 use domain::mfa::{SecondFactorCode, is_factor_id};
+use domain::otp::OtpCode;
+use domain::{Profile, Source};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
+use usecases::factor_confirmation::{
+    Confirmed, FactorConfirmation, Refusal as ConfirmationRefusal,
+};
 use usecases::mfa::{MfaFlow, MfaRefusal};
 
 use crate::AccountsApp;
@@ -83,10 +88,13 @@ pub(crate) async fn list(app: &AccountsApp, req: &Request) -> Result<Response<Bo
 pub(crate) async fn enroll(app: &AccountsApp, req: &Request) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
-    let body = json_object(req)?;
-    Fields::of(&body, &[]).finish()?;
+    let code = confirmation_code(req)?;
     step_up(app, &identity).await?;
-    let label = holder_name(app, user).await?;
+    let profile = match confirmed_holder(app, user, code.as_ref()).await? {
+        Holder::Confirmed(profile) => profile,
+        Holder::CodeSent(answer) => return Ok(answer),
+    };
+    let label = holder_name(&profile, user);
     let issuer = issuer_name(&app.issuer);
     let enrolment = flow(app)
         .enroll(user, &issuer, &label)
@@ -103,20 +111,63 @@ pub(crate) async fn enroll(app: &AccountsApp, req: &Request) -> Result<Response<
     )))
 }
 
-/// What an authenticator app or a passkey lists the account as: its email, else its
-/// number, else its id; 404 when there is no account.
-pub(crate) async fn holder_name(
+/// The body of a request that sets up a factor: nothing, or the `code` sent to confirm
+/// the account's first one.
+pub(crate) fn confirmation_code(req: &Request) -> Result<Option<OtpCode>, ApiError> {
+    let body = json_object(req)?;
+    let mut fields = Fields::of(&body, &["code"]);
+    let code = fields.optional("code", |raw| {
+        OtpCode::parse(raw).map_err(|_| "must be the 6-digit code sent to confirm".to_owned())
+    });
+    fields.finish()?;
+    Ok(code)
+}
+
+/// The holder's profile, or the answer that a code went out first.
+pub(crate) enum Holder {
+    Confirmed(Profile),
+    CodeSent(Response<Body>),
+}
+
+/// The holder's profile (404 without one) once the set-up of a factor is confirmed: an
+/// account's first factor needs a code from its proven email or number
+/// (`usecases::factor_confirmation`); without `code` one is sent (202).
+pub(crate) async fn confirmed_holder(
     app: &AccountsApp,
     user: &domain::UserId,
-) -> Result<String, ApiError> {
+    code: Option<&OtpCode>,
+) -> Result<Holder, ApiError> {
     let profile = app.profiles.get_for_holder(user).await?;
     let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
-    Ok(profile
+    let confirmation = FactorConfirmation {
+        accounts: &app.accounts,
+        mfa: &app.mfa,
+        sms: &app.sms,
+        email: &app.email,
+        codes: &app.codes,
+    };
+    match confirmation.confirm(user, &profile, code).await {
+        Ok(Confirmed::Yes) => Ok(Holder::Confirmed(profile)),
+        Ok(Confirmed::CodeSent(sent)) => Ok(Holder::CodeSent(otp::code_sent(&sent))),
+        Err(ConfirmationRefusal::NumberTooRecent) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "number_too_recent",
+            "the account's number was changed less than a day ago; a first factor is \
+             confirmed from a number the account has held for a day, or from a proven email",
+        )),
+        Err(ConfirmationRefusal::Failed(failure)) => Err(otp::failed(failure, "address")),
+    }
+}
+
+/// What an authenticator app or a passkey lists the account as: its email, else its
+/// number, else its id.
+pub(crate) fn holder_name(profile: &Profile, user: &domain::UserId) -> String {
+    profile
         .email
         .as_ref()
         .map(ToString::to_string)
         .or(profile.phone.as_ref().map(ToString::to_string))
-        .unwrap_or_else(|| user.to_string()))
+        .unwrap_or_else(|| user.to_string())
 }
 
 /// The name apps show beside the code: the token issuer's host.

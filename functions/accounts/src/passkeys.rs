@@ -1,5 +1,6 @@
 //! Passkeys: `POST /users/me/passkeys/options` and `POST /users/me/passkeys` register one
-//! (a recent login needed: a stolen token must not leave a way back in),
+//! (a recent login needed: a stolen token must not leave a way back in; an account's
+//! first factor is confirmed by a code to its proven email or number),
 //! `GET /users/me/passkeys` lists them, `DELETE /users/me/passkeys/{id}` removes one
 //! (step-up), and `POST /auth/passkey/options` with `POST /auth/passkey` sign in with one.
 //! Without `WebAuthnRpId` the routes answer 501.
@@ -104,11 +105,14 @@ pub(crate) async fn register_options(
 ) -> Result<Response<Body>, ApiError> {
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
-    let body = json_object(req)?;
-    Fields::of(&body, &[]).finish()?;
+    let code = crate::mfa::confirmation_code(req)?;
     let passkeys = flow(app)?;
     crate::mfa::step_up(app, &identity).await?;
-    let name = crate::mfa::holder_name(app, user).await?;
+    let profile = match crate::mfa::confirmed_holder(app, user, code.as_ref()).await? {
+        crate::mfa::Holder::Confirmed(profile) => profile,
+        crate::mfa::Holder::CodeSent(answer) => return Ok(answer),
+    };
+    let name = crate::mfa::holder_name(&profile, user);
     let opened = passkeys
         .registration_options(user, &name)
         .await

@@ -31,6 +31,9 @@ pub enum Purpose {
     /// Setting a new password without the old one, proven by a code to the account's
     /// proven email or number.
     ResetPassword,
+    /// Confirming, from the account's proven email or number, the first sign-in method
+    /// set up beside the password (an authenticator app or a passkey).
+    AddFactor,
 }
 
 impl Purpose {
@@ -43,6 +46,7 @@ impl Purpose {
             Self::ConfirmEmailChange => "confirm_email_change",
             Self::EraseAccount => "erase_account",
             Self::ResetPassword => "reset_password",
+            Self::AddFactor => "add_factor",
         }
     }
 }

@@ -155,6 +155,7 @@ fn live_codes(user: &UserId, profile: &Profile) -> Vec<ItemKey> {
         Purpose::ConfirmEmailChange,
         Purpose::EraseAccount,
         Purpose::ResetPassword,
+        Purpose::AddFactor,
     ]
     .into_iter()
     .map(|purpose| ItemKey::challenge(user, purpose))

@@ -71,6 +71,12 @@ pub enum CodeKind<'a> {
         user: &'a UserId,
         to: Destination<'a>,
     },
+    /// The holder's confirmation of the account's first second factor, sent to a
+    /// proven address or number.
+    AddFactor {
+        user: &'a UserId,
+        to: Destination<'a>,
+    },
 }
 
 impl CodeKind<'_> {
@@ -83,6 +89,7 @@ impl CodeKind<'_> {
             Self::ConfirmEmailChange { .. } => Purpose::ConfirmEmailChange,
             Self::EraseAccount { .. } => Purpose::EraseAccount,
             Self::ResetPassword { .. } => Purpose::ResetPassword,
+            Self::AddFactor { .. } => Purpose::AddFactor,
         }
     }
 
@@ -108,7 +115,8 @@ impl CodeKind<'_> {
             ),
             Self::ConfirmEmailChange { user, to }
             | Self::EraseAccount { user, to }
-            | Self::ResetPassword { user, to } => (ItemKey::challenge(user, purpose), to),
+            | Self::ResetPassword { user, to }
+            | Self::AddFactor { user, to } => (ItemKey::challenge(user, purpose), to),
         };
         CodeSlot {
             challenge,

@@ -1,6 +1,6 @@
 //! What a holder's proof is judged against: the credential (for a password, and whether
 //! its email is proven) and a flow's code as it would go to the account's proven phone
-//! or email. An erasure and an email change's confirmation read it alike.
+//! or email. An erasure, an email change's confirmation and a first factor's read it alike.
 
 use aws_sdk_dynamodb::Client;
 use domain::{Email, PhoneNumber, UserId};
@@ -97,6 +97,18 @@ impl AccountStore {
         phone: Option<&PhoneNumber>,
     ) -> Result<ProofState, StoreError> {
         let kind = |to| CodeKind::ConfirmEmailChange { user, to };
+        load(&self.client, &self.table, user, email, phone, kind).await
+    }
+
+    /// What the holder's confirmation of a first second factor is judged against: the
+    /// code to the proven email or number.
+    pub async fn load_factor_confirmation(
+        &self,
+        user: &UserId,
+        email: Option<&Email>,
+        phone: Option<&PhoneNumber>,
+    ) -> Result<ProofState, StoreError> {
+        let kind = |to| CodeKind::AddFactor { user, to };
         load(&self.client, &self.table, user, email, phone, kind).await
     }
 }

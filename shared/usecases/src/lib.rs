@@ -9,6 +9,7 @@ pub use codes::SMS_CAP_ALARM;
 pub mod email_change;
 pub mod erasure;
 pub mod export;
+pub mod factor_confirmation;
 mod hashing;
 pub mod import;
 pub mod loyalty;

@@ -1202,12 +1202,7 @@ async fn setting_up_and_removing_an_app_are_announced_without_its_secret() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = env
-        .request("POST", "/users/me/mfa/totp")
-        .bearer(&access)
-        .json(json!({}))
-        .send()
-        .await;
+    let r = integration_tests::start_factor(&env, "/users/me/mfa/totp", &access, &email).await;
     let secret = r.json()["secret"].as_str().unwrap().to_owned();
     let factor = r.json()["factor_id"].as_str().unwrap().to_owned();
     let totp = domain::mfa::TotpSecret::from_base32(&secret).unwrap();

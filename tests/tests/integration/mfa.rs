@@ -4,7 +4,7 @@
 //! `auth_time`, kept by a refresh), step-up, removal, export and erasure.
 
 use domain::mfa::TotpSecret;
-use integration_tests::{TestEnv, claims, verified_account};
+use integration_tests::{TestEnv, claims, start_factor, verified_account};
 use local_api::GatewayResponse;
 use serde_json::{Value, json};
 
@@ -61,7 +61,7 @@ async fn enrolled(env: &TestEnv) -> Enrolled {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = post(env, "/users/me/mfa/totp", Some(&access), json!({})).await;
+    let r = start_factor(env, "/users/me/mfa/totp", &access, &email).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let started = r.json();
     let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
@@ -320,7 +320,7 @@ async fn setting_up_takes_five_wrong_codes_then_is_over() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = post(&env, "/users/me/mfa/totp", Some(&access), json!({})).await;
+    let r = start_factor(&env, "/users/me/mfa/totp", &access, &email).await;
     let started = r.json();
     let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
     let factor = started["factor_id"].as_str().unwrap();
@@ -425,6 +425,117 @@ async fn sensitive_changes_need_a_recent_login_and_the_factor_where_there_is_one
     assert!(login(&env, &app.email).await["access_token"].is_string());
     let r = env.request("DELETE", &path).bearer(&strong).send().await;
     assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn a_first_factor_is_confirmed_from_the_proven_address_not_by_the_password_alone() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    // Whoever holds the password has a fresh login, the only proof step-up asks for
+    // while the account has no factor.
+    let access = login(&env, &email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent_before = integration_tests::emails_to(&email).len();
+    let app_items = |items: Vec<std::collections::HashMap<String, _>>| {
+        items
+            .into_iter()
+            .filter(|i| {
+                i.get("sk")
+                    .and_then(|s: &aws_sdk_dynamodb::types::AttributeValue| s.as_s().ok())
+                    .is_some_and(|s| s == "MFA#TOTP")
+            })
+            .count()
+    };
+    let r = post(&env, "/users/me/mfa/totp", Some(&access), json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    assert!(r.json().get("secret").is_none(), "{}", r.json());
+    assert_eq!(app_items(env.scan_all().await), 0, "nothing is set up yet");
+    let emails = integration_tests::emails_to(&email);
+    assert_eq!(emails.len(), sent_before + 1);
+    let (subject, text) = emails.last().unwrap();
+    assert_eq!(subject, "Confirm a new way to sign in");
+    let code = integration_tests::six_digits(text);
+    // A wrong code sets nothing up and counts against the code.
+    let r = post(
+        &env,
+        "/users/me/mfa/totp",
+        Some(&access),
+        json!({"code": wrong(&code)}),
+    )
+    .await;
+    assert_eq!(r.status, 406, "{}", r.json());
+    assert_eq!(r.json()["code"], "otp_invalid");
+    assert_eq!(app_items(env.scan_all().await), 0);
+    // Neither does a code for another purpose: the one a password reset sends.
+    let r = post(&env, "/auth/password/forgot", None, json!({"email": email})).await;
+    assert!(r.status.is_success(), "{}", r.json());
+    let reset =
+        integration_tests::six_digits(&integration_tests::emails_to(&email).pop().unwrap().1);
+    if reset != code {
+        let r = post(
+            &env,
+            "/users/me/mfa/totp",
+            Some(&access),
+            json!({"code": reset}),
+        )
+        .await;
+        assert_eq!(r.status, 406, "{}", r.json());
+    }
+    let r = post(
+        &env,
+        "/users/me/mfa/totp",
+        Some(&access),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert!(r.json()["secret"].is_string());
+    // Spent: it does not start another set-up.
+    let r = post(
+        &env,
+        "/users/me/mfa/totp",
+        Some(&access),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(r.status, 406, "{}", r.json());
+    assert_eq!(r.json()["code"], "otp_expired");
+}
+
+#[tokio::test]
+async fn a_later_factor_needs_the_first_not_a_code_and_an_account_with_nothing_proven_needs_none() {
+    let env = TestEnv::new().await;
+    let app = enrolled(&env).await;
+    next_step(&env);
+    let step = second_step(&env, &app.email, &app.factor).await;
+    let r = finish(&env, &step, &app.secret.code_at(now(&env))).await;
+    let strong = r.json()["access_token"].as_str().unwrap().to_owned();
+    let sent_before = integration_tests::emails_to(&app.email).len();
+    let r = post(&env, "/users/me/passkeys/options", Some(&strong), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert!(r.json()["challenge_id"].is_string());
+    assert_eq!(integration_tests::emails_to(&app.email).len(), sent_before);
+
+    // A profile with no proven email or number: its recent login is all it can show.
+    let user = format!("mfa-bare-{:08x}", rand::random::<u32>());
+    let r = env
+        .request("PATCH", "/users/profile")
+        .user(&user)
+        .json(json!({"first_name": "Ada"}))
+        .send()
+        .await;
+    assert!(r.status.is_success(), "{}", r.json());
+    let r = env
+        .request("POST", "/users/me/mfa/totp")
+        .user(&user)
+        .json(json!({}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert!(r.json()["secret"].is_string());
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! ceremony answered once, removal behind step-up, export and erasure. The browser's
 //! side is `tools/account-page`'s test.
 
-use integration_tests::{TestEnv, claims, verified_account};
+use integration_tests::{TestEnv, claims, start_factor, verified_account};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -42,10 +42,10 @@ async fn login(env: &TestEnv, email: &str) -> String {
 /// authenticator keeps no resident keys, so the test hands it back for it).
 async fn register(
     env: &TestEnv,
-    access: &str,
+    (access, email): (&str, &str),
     authenticator: &mut SoftPasskey,
 ) -> (String, String) {
-    let r = post(env, "/users/me/passkeys/options", Some(access), json!({})).await;
+    let r = start_factor(env, "/users/me/passkeys/options", access, email).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let options = r.json();
     let selection = &options["publicKey"]["authenticatorSelection"];
@@ -112,7 +112,7 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
     verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
     let password_access = login(&env, &email).await;
     let mut authenticator = SoftPasskey::new(true);
-    let (id, handle) = register(&env, &password_access, &mut authenticator).await;
+    let (id, handle) = register(&env, (&password_access, &email), &mut authenticator).await;
     let notice = integration_tests::emails_to(&email).pop().unwrap();
     assert_eq!(notice.0, "A sign-in method was added to your account");
     assert!(notice.1.contains("A passkey"), "{}", notice.1);
@@ -199,7 +199,7 @@ async fn registering_needs_a_recent_login_and_its_own_ceremony() {
     assert_eq!(r.json()["code"], "reauthentication_required");
     // Another account cannot answer a ceremony that is not its own.
     let access = login(&env, &email).await;
-    let r = post(&env, "/users/me/passkeys/options", Some(&access), json!({})).await;
+    let r = start_factor(&env, "/users/me/passkeys/options", &access, &email).await;
     let challenge_id = r.json()["challenge_id"].as_str().unwrap().to_owned();
     let mut ccr: CreationChallengeResponse = serde_json::from_value(r.json()).unwrap();
     if let Some(s) = ccr.public_key.authenticator_selection.as_mut() {
@@ -218,8 +218,10 @@ async fn registering_needs_a_recent_login_and_its_own_ceremony() {
     )
     .await;
     assert_eq!(r.status, 404, "{}", r.json());
-    // An answer from another origin does not verify.
-    let r = post(&env, "/users/me/passkeys/options", Some(&access), json!({})).await;
+    // An answer from another origin does not verify. (Each first passkey's options ask
+    // for a new confirmation code, one a minute.)
+    env.clock.advance(chrono::Duration::seconds(61));
+    let r = start_factor(&env, "/users/me/passkeys/options", &access, &email).await;
     let challenge_id = r.json()["challenge_id"].as_str().unwrap().to_owned();
     let mut ccr: CreationChallengeResponse = serde_json::from_value(r.json()).unwrap();
     if let Some(s) = ccr.public_key.authenticator_selection.as_mut() {
@@ -257,7 +259,7 @@ async fn the_export_lists_passkeys_without_keys_and_erasure_removes_them() {
     let user = verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
     let access = login(&env, &email).await;
     let mut authenticator = SoftPasskey::new(true);
-    let (id, handle) = register(&env, &access, &mut authenticator).await;
+    let (id, handle) = register(&env, (&access, &email), &mut authenticator).await;
     let out = integration_tests::profilectl(&env, &["user", "export", &user]);
     assert!(
         out.status.success(),
@@ -307,7 +309,7 @@ async fn support_removes_a_lost_passkey_and_the_password_is_enough_again() {
     let user = verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
     let access = login(&env, &email).await;
     let mut authenticator = SoftPasskey::new(true);
-    let (id, handle) = register(&env, &access, &mut authenticator).await;
+    let (id, handle) = register(&env, (&access, &email), &mut authenticator).await;
     // The holder lost the passkey: a password login cannot step up on this account.
     let fresh = login(&env, &email).await;
     let r = env
@@ -356,7 +358,7 @@ async fn a_passkey_session_carries_the_accounts_operator_grant() {
     let access = login(&env, &email).await;
     assert_eq!(claims(&access)["scope"], "users:admin");
     let mut authenticator = SoftPasskey::new(true);
-    let (id, handle) = register(&env, &access, &mut authenticator).await;
+    let (id, handle) = register(&env, (&access, &email), &mut authenticator).await;
     let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
     let r = post(
         &env,
