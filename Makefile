@@ -11,7 +11,7 @@ API_PORT ?= 3000
 FUNCTIONS := authorizer profile consents segments local-info profiles-api ci accounts media privacy events loyalty-sync
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test invoke invoke-all browser-deps browser-test contract client outside-clients hash-fixture lint fmt template build iac sizes bench clean
+.PHONY: help setup dev test publish-page invoke invoke-all browser-deps browser-test contract client outside-clients hash-fixture lint fmt template build iac sizes bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ $(VENV)-browser/.installed: tools/account-page/requirements.txt | $(VENV)/.insta
 browser-test: setup browser-deps $(VENV)-browser/.installed ## The account page (/account/) in headless Chromium with a virtual passkey authenticator; screenshots in target/account-page/
 	cargo build -q -p local-api
 	tools/account-page/run.sh
+
+publish-page: setup ## STACK=<name>: upload web/account/ to a stack deployed with AccountPage=cloudfront
+	@test -n "$(STACK)" || { echo "usage: make publish-page STACK=<stack name>" >&2; exit 2; }
+	$(VENV)/bin/python tools/account-page/publish.py --stack $(STACK)
 
 invoke: setup ## FN=<function> EVENT=<file>: one payload through its binary under the Lambda RIE
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=profile EVENT=events/profile/get-profile.200.json" >&2; exit 2; }

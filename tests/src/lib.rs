@@ -303,6 +303,7 @@ pub struct TestEnvBuilder {
     loyalty: bool,
     /// The breached-password check elsewhere than the test's stand-in.
     pwned_passwords: Option<platform::PwnedPasswordsConfig>,
+    password_rules: domain::password::PasswordRules,
 }
 
 impl TestEnvBuilder {
@@ -313,6 +314,13 @@ impl TestEnvBuilder {
             url: url.to_owned(),
             refuse_when_down: refuse,
         });
+        self
+    }
+
+    /// `PasswordMinLength`: the fewest characters a new password may have.
+    pub fn password_min_length(mut self, chars: usize) -> Self {
+        self.password_rules = domain::password::PasswordRules::with_min_chars(chars)
+            .expect("a length the template takes");
         self
     }
 
@@ -407,6 +415,7 @@ impl TestEnvBuilder {
         settings.supported_languages = self.languages;
         settings.supported_currencies = self.currencies;
         settings.app_keys = self.app_keys;
+        settings.password_rules = self.password_rules;
         if let Some(sms) = self.sms {
             settings.sms = sms;
         }
@@ -456,6 +465,7 @@ impl TestEnv {
             sms: None,
             loyalty: true,
             pwned_passwords: None,
+            password_rules: domain::password::PasswordRules::default(),
         }
     }
 

@@ -31,3 +31,6 @@ port_open "$API_PORT" || { cat "$out/api.log" >&2; echo "browser-test: local-api
   --page "http://localhost:${API_PORT}/account/" \
   --emulator "http://127.0.0.1:${EMULATOR_PORT}" \
   --screenshots "$out"
+
+# What `make publish-page` uploads, checked against the emulator's S3.
+.venv/bin/python tools/account-page/check_publish.py

@@ -1,6 +1,9 @@
-// The account page: the service's own routes, called from the same origin. Tokens live
-// in this page's memory only: a reload signs out. No build step, no dependency.
+// The account page: the service's own routes, on the same origin under `make dev` and
+// on the API's own domain when deployed (the `api-base` meta). Tokens live in this page's
+// memory only: a reload signs out. No build step, no dependency.
 "use strict";
+
+const API_BASE = document.querySelector('meta[name="api-base"]').content;
 
 const state = { access: null, refresh: null, mfaToken: null, totpFactor: null, email: null, confirming: null };
 const $ = (id) => document.getElementById(id);
@@ -17,7 +20,7 @@ async function call(method, path, body, token = state.access) {
   const headers = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(path, {
+  const response = await fetch(API_BASE + path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

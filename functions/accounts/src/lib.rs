@@ -112,6 +112,8 @@ pub struct AccountsApp {
     login_limits: LoginLimits,
     /// How recent a login a sensitive change asks for.
     step_up_max_age_secs: i64,
+    /// How long a new password must be.
+    password_rules: domain::password::PasswordRules,
     /// The relying party passkeys are bound to; `None` without `WebAuthnRpId`.
     webauthn: Option<webauthn_rs::Webauthn>,
 }
@@ -152,6 +154,7 @@ impl AccountsApp {
             screen: p.password_screen(),
             login_limits: p.settings.login_limits,
             step_up_max_age_secs: p.settings.step_up_max_age_secs,
+            password_rules: p.settings.password_rules,
             webauthn: p
                 .settings
                 .webauthn
@@ -205,7 +208,13 @@ impl HttpApp for AccountsApp {
             Route::DisableAccount => return operators::disable(self, &req).await,
             Route::EnableAccount => return operators::enable(self, &req).await,
             Route::CreateUser => {
-                return registration::create(&registration, &self.screen, &req).await;
+                return registration::create(
+                    &registration,
+                    &self.screen,
+                    &self.password_rules,
+                    &req,
+                )
+                .await;
             }
             Route::Verify => return registration::verify(&registration, &req).await,
             Route::Login => {

@@ -96,7 +96,9 @@ pub(crate) async fn reset(app: &AccountsApp, req: &Request) -> Result<Response<B
         Some(To::Email(email)) => Some(email.clone()),
         _ => None,
     };
-    let new = fields.required("new_password", |raw| Password::new(raw, login.as_ref()));
+    let new = fields.required("new_password", |raw| {
+        app.password_rules.new_password(raw, login.as_ref())
+    });
     fields.finish()?;
     let (to, code, new) = (
         to.expect("no errors means a destination"),
@@ -126,7 +128,9 @@ pub(crate) async fn change(app: &AccountsApp, req: &Request) -> Result<Response<
     let body = json_object(req)?;
     let mut fields = Fields::of(&body, &["current_password", "new_password"]);
     let current = fields.required("current_password", Password::presented);
-    let new = fields.required("new_password", |raw| Password::new(raw, None));
+    let new = fields.required("new_password", |raw| {
+        app.password_rules.new_password(raw, None)
+    });
     fields.finish()?;
     let (current, new) = (
         current.expect("no errors means a password"),

@@ -10,7 +10,7 @@ use api::http::{json, json_object, request_id, request_source};
 use api::loyalty::{CardBody, take_add_loyalty};
 use api::otp::{code_resent, code_sent};
 use api::profile_body::ProfileBody;
-use domain::password::Password;
+use domain::password::PasswordRules;
 use domain::source::RequestSource;
 use domain::{Email, FieldErrors, LocaleCatalog, ProfilePatch};
 use http::StatusCode;
@@ -27,6 +27,7 @@ const REQUIRED_PROFILE_FIELDS: &[&str] = &["first_name", "last_name", "phone", "
 
 fn parse(
     mut body: Map<String, Value>,
+    rules: &PasswordRules,
     request_id: String,
     source: RequestSource,
 ) -> Result<SignUp, ApiError> {
@@ -63,7 +64,8 @@ fn parse(
         errors.add("confirm_password", "must match password");
     }
     let password = password.and_then(|p| {
-        Password::new(&p, email.as_ref())
+        rules
+            .new_password(&p, email.as_ref())
             .map_err(|m| errors.add("password", m))
             .ok()
     });
@@ -140,7 +142,12 @@ async fn sign_up(
     req: &Request,
     loyalty_route: bool,
 ) -> Result<Response<Body>, ApiError> {
-    let request = parse(body, request_id(req), request_source(req))?;
+    let request = parse(
+        body,
+        &app.password_rules,
+        request_id(req),
+        request_source(req),
+    )?;
     crate::screened(&app.screen, &request.password, "password").await?;
     let resend = request.resend;
     let use_case = PhoneSignUp {

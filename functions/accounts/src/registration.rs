@@ -4,7 +4,7 @@
 use api::ApiError;
 use api::http::{json, json_object, request_id, request_source};
 use domain::otp::OtpCode;
-use domain::password::Password;
+use domain::password::PasswordRules;
 use domain::ports::BreachedPasswords;
 use domain::ports::{EmailSender, OtpKeys};
 use domain::source::RequestSource;
@@ -35,6 +35,7 @@ fn gender(raw: &str) -> Result<Gender, String> {
 
 fn parse_signup(
     body: &Map<String, Value>,
+    rules: &PasswordRules,
     request_id: String,
     source: RequestSource,
 ) -> Result<NewAccount, FieldErrors> {
@@ -65,7 +66,8 @@ fn parse_signup(
             errors.add("confirm_password", "must match password");
             None
         }
-        (Some(p), Some(_)) => Password::new(&p, email.as_ref())
+        (Some(p), Some(_)) => rules
+            .new_password(&p, email.as_ref())
             .map_err(|m| errors.add("password", m))
             .ok(),
         _ => None,
@@ -115,9 +117,11 @@ fn parse_signup(
 pub(crate) async fn create<E: EmailSender, K: OtpKeys, B: BreachedPasswords>(
     registration: &Registration<'_, E, K>,
     screen: &Screen<B>,
+    rules: &PasswordRules,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let account = parse_signup(&json_object(req)?, request_id(req), request_source(req))?;
+    let body = json_object(req)?;
+    let account = parse_signup(&body, rules, request_id(req), request_source(req))?;
     crate::screened(screen, &account.password, "password").await?;
     match registration.register(account).await {
         Ok((profile, delivery)) => {

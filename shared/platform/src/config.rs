@@ -59,6 +59,18 @@ fn webauthn() -> Result<Option<WebAuthnConfig>, ConfigError> {
     }
 }
 
+fn password_rules() -> Result<domain::password::PasswordRules, ConfigError> {
+    let default = domain::password::MIN_CHARS as i64;
+    let min = number("PASSWORD_MIN_LENGTH", default)?;
+    usize::try_from(min)
+        .map_err(|_| format!("{min} is not a length"))
+        .and_then(domain::password::PasswordRules::with_min_chars)
+        .map_err(|reason| ConfigError::Invalid {
+            name: "PASSWORD_MIN_LENGTH",
+            reason,
+        })
+}
+
 fn positive(name: &'static str, default: i64) -> Result<i64, ConfigError> {
     match number(name, default)? {
         n if n > 0 => Ok(n),
@@ -136,6 +148,8 @@ pub struct Settings {
     /// `LOGIN_FAILURES_PER_SOURCE` (per address and source in 15 minutes, default 5),
     /// `LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR` (50), `LOGIN_FAILURES_PER_SOURCE_PER_HOUR` (100).
     pub login_limits: domain::login::LoginLimits,
+    /// `PASSWORD_MIN_LENGTH`: how long a new password must be (8 to 64, default 8).
+    pub password_rules: domain::password::PasswordRules,
     /// `STEP_UP_MAX_AGE_SECONDS`: how recent a login a sensitive change asks for
     /// (default 600).
     pub step_up_max_age_secs: i64,
@@ -209,6 +223,7 @@ impl Settings {
             loyalty: loyalty()?,
             pwned_passwords: pwned_passwords()?,
             login_limits: login_limits()?,
+            password_rules: password_rules()?,
             step_up_max_age_secs: positive(
                 "STEP_UP_MAX_AGE_SECONDS",
                 DEFAULT_STEP_UP_MAX_AGE_SECONDS,
@@ -242,6 +257,7 @@ impl Settings {
             loyalty: None,
             pwned_passwords: PwnedPasswordsConfig::default(),
             login_limits: domain::login::LoginLimits::default(),
+            password_rules: domain::password::PasswordRules::default(),
             step_up_max_age_secs: DEFAULT_STEP_UP_MAX_AGE_SECONDS,
             webauthn: None,
         }

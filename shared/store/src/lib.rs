@@ -108,7 +108,7 @@ pub use holder_proof::ProofState;
 pub use import::ImportOutcome;
 pub use item::Item;
 pub use listing::{MAX_PAGE, ProfilePage};
-pub use login_attempts::{Attempt, Reservation};
+pub use login_attempts::{Attempt, Forgiven, Reservation};
 pub use loyalty::{Activation, LoyaltyStore};
 pub use mfa::{MfaStore, Spent, TotpFactor};
 pub use passkeys::{Added, MAX_PASSKEYS, PasskeyLogin, StoredPasskey};

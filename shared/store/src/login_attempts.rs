@@ -95,6 +95,57 @@ impl Reservation {
     }
 }
 
+/// The failures a password reset forgives, as deletions in its transaction: each address
+/// the account logs in with loses its count of the hour (the ceiling a stranger can fill
+/// from many sources to lock the holder out) and its count from the source the reset
+/// came from (the holder's own device, most likely). Other sources' windows are not known
+/// without a query; they end with their window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forgiven {
+    logins: Vec<String>,
+    source: RequestSource,
+    window: i64,
+    hour: i64,
+}
+
+impl Forgiven {
+    pub fn new(
+        logins: &[Destination<'_>],
+        source: &RequestSource,
+        limits: &LoginLimits,
+        now: i64,
+    ) -> Self {
+        let mut canonical: Vec<String> = logins
+            .iter()
+            .map(|login| match login {
+                Destination::Email(email) => email.normalized(),
+                Destination::Phone(phone) => phone.e164().to_owned(),
+            })
+            .collect();
+        canonical.sort();
+        canonical.dedup();
+        Self {
+            logins: canonical,
+            source: source.clone(),
+            window: limits.window(now),
+            hour: now - now.rem_euclid(HOUR_SECS),
+        }
+    }
+
+    pub(crate) fn items(&self, table: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        for login in &self.logins {
+            for key in [
+                ItemKey::login_failures(login, &self.source, self.window),
+                ItemKey::login_failures_of_address(login, self.hour),
+            ] {
+                items.push(delete(table, &key, Expression::default())?);
+            }
+        }
+        Ok(items)
+    }
+}
+
 impl AccountStore {
     /// Gives this attempt's places back without opening a session: the password was
     /// right, but the account may not log in (unproven, disabled). Only wrong passwords

@@ -15,6 +15,7 @@ use crate::codes::{CodeKind, Destination, OneTimeCode, SpentCode};
 use crate::expr::Expression;
 use crate::item::{get_consistent, text};
 use crate::keys::{ItemKey, PK};
+use crate::login_attempts::Forgiven;
 use crate::profile_item::VERSION;
 use crate::session_epoch::{EndedBy, SessionSummary, Sessions, end_all, end_all_but};
 use crate::txn::{Tagged, Verdict, update};
@@ -80,8 +81,8 @@ pub(crate) fn credential_key(user: &UserId, email: Option<&Email>) -> ItemKey {
 
 /// How the new password was earned.
 pub enum Earned<'a> {
-    /// A reset code, spent in the same transaction.
-    Code(SpentCode<'a>),
+    /// A reset code, spent in the same transaction, and the login failures it forgives.
+    Code(SpentCode<'a>, &'a Forgiven),
     /// The current password, whose hash must still be the credential's; the caller's
     /// session goes on when it names one.
     CurrentPassword {
@@ -213,8 +214,9 @@ impl AccountStore {
         credential.condition(format!("attribute_exists({pk}) AND {owner} = {me}"));
         let mut txn = Tagged::new();
         let (how, ended, sessions): (&str, usize, Vec<TransactWriteItem>) = match earned {
-            Earned::Code(code) => {
+            Earned::Code(code, forgiven) => {
                 txn.push((), code.item(secs)?);
+                txn.extend((), forgiven.items(&self.table)?);
                 let ended = self.sessions_live(user, secs).await?;
                 (
                     "reset",

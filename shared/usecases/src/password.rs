@@ -11,8 +11,8 @@ use domain::ports::{BreachedPasswords, EmailSender, OtpKeys, SmsSender};
 use domain::source::RequestSource;
 use domain::{Actor, UserId};
 use store::{
-    AccountStore, Attempt, Destination, Earned, PasswordAccount, PasswordError, SessionStore,
-    SpentCode,
+    AccountStore, Attempt, Destination, Earned, Forgiven, PasswordAccount, PasswordError,
+    SessionStore, SpentCode,
 };
 
 use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter};
@@ -166,9 +166,15 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
             max_attempts: policy.max_attempts,
         };
         let actor = holder(&account.user, actor_request_id);
+        let logins: Vec<Destination<'_>> = [Some(to), account.login()]
+            .into_iter()
+            .flatten()
+            .chain(account.phone.as_ref().map(Destination::Phone))
+            .collect();
+        let forgiven = Forgiven::new(&logins, source, self.limits, now.timestamp());
         let ended = self
             .accounts
-            .set_password(&account, &hash, Earned::Code(spent), &actor, now)
+            .set_password(&account, &hash, Earned::Code(spent, &forgiven), &actor, now)
             .await
             .map_err(|e| match e {
                 PasswordError::Changed => CodeRefusal::Expired.into(),

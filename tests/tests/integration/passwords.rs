@@ -714,3 +714,106 @@ async fn two_logins_at_once_against_a_stale_hash_are_both_signed_in() {
     let (first, second) = tokio::join!(login("198.51.100.1"), login("198.51.100.2"));
     assert_eq!((first.as_u16(), second.as_u16()), (200, 200));
 }
+
+#[tokio::test]
+async fn a_reset_lifts_the_lock_strangers_put_on_the_address() {
+    let env = TestEnv::new().await;
+    let email = proven_account(&env).await;
+    let login_from = |ip: &'static str, password: &'static str| {
+        env.request("POST", "/auth/login")
+            .from_ip(ip)
+            .json(json!({"email": email, "password": password}))
+            .send()
+    };
+    // The holder mistypes five times at home; strangers fill the address's hour from
+    // nine other addresses (50 wrong passwords an hour by default).
+    for _ in 0..5 {
+        assert_eq!(
+            login_from("198.51.100.7", "wrong password").await.status,
+            401
+        );
+    }
+    for i in 0..45 {
+        let ip: &'static str = Box::leak(format!("203.0.113.{}", i / 5).into_boxed_str());
+        assert_eq!(login_from(ip, "wrong password").await.status, 401);
+    }
+    assert_eq!(login_from("198.51.100.7", OLD).await.status, 429);
+    assert_eq!(
+        login_from("192.0.2.1", OLD).await.status,
+        429,
+        "a fresh source too"
+    );
+    // The reset, from home, forgives both.
+    let forgot = env
+        .request("POST", "/auth/password/forgot")
+        .from_ip("198.51.100.7")
+        .json(json!({"email": email}))
+        .send()
+        .await;
+    assert_eq!(forgot.status, 202, "{}", forgot.json());
+    let code = reset_codes_to(&email).pop().unwrap();
+    let r = env
+        .request("POST", "/auth/password/reset")
+        .from_ip("198.51.100.7")
+        .json(json!({"email": email, "code": code, "new_password": NEW}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(login_from("198.51.100.7", NEW).await.status, 200);
+    assert_eq!(login_from("192.0.2.1", NEW).await.status, 200);
+    // The strangers' own windows were not theirs to lift.
+    assert_eq!(login_from("203.0.113.0", NEW).await.status, 429);
+}
+
+#[tokio::test]
+async fn a_longer_minimum_holds_on_every_route_that_sets_a_password() {
+    let env = TestEnv::builder().password_min_length(12).build().await;
+    let short = "eleven char";
+    let r = post(
+        &env,
+        "/api/v1/accounts/users",
+        json!({"email": unique_email(), "password": short, "confirm_password": short}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
+    let r = post(
+        &env,
+        "/users/register",
+        json!({
+            "first_name": "Ada", "last_name": "Lovelace", "email": unique_email(),
+            "password": short, "phone": fresh_phone(), "date_of_birth": "1990-12-10",
+            "gender": "female", "language_code": "en", "sms_allowed": true, "email_allowed": false,
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
+    // OLD has 21 characters: the account is made; a reset to a short or a breached
+    // password is refused and keeps the code's tries.
+    let email = proven_account(&env).await;
+    let r = post(&env, "/auth/password/forgot", json!({"email": email})).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let code = reset_codes_to(&email).pop().unwrap();
+    for refused in [short, "password1234"] {
+        let r = post(
+            &env,
+            "/auth/password/reset",
+            json!({"email": email, "code": code, "new_password": refused}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{refused}: {}", r.json());
+        assert!(
+            r.json().to_string().contains("new_password"),
+            "{}",
+            r.json()
+        );
+    }
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": email, "code": code, "new_password": NEW}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+}

@@ -98,7 +98,8 @@ async fn handle(
 }
 
 /// The account page's files, built in: `make dev` serves `/account/` on the API's own
-/// origin, as a deployment serves it from its bucket behind the same domain.
+/// origin (a deployment serves them from their bucket behind CloudFront, calling the API
+/// across origins: `AccountPage` in the template).
 const ACCOUNT_PAGE: &[(&str, &str, &str)] = &[
     (
         "/account/",
