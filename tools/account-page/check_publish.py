@@ -35,8 +35,9 @@ def main():
     assert "frame-ancestors" not in index, "a meta CSP cannot carry frame-ancestors: the header does"
     app = s3.get_object(Bucket=bucket, Key="app.js")["Body"].read().decode()
     assert "fetch(API_BASE + path" in app
-    refused = run("--bucket", bucket, "--api-url", "javascript:alert(1)")
-    assert refused.returncode != 0 and "--api-url" in refused.stderr, refused
+    for bad in ["javascript:alert(1)", "http://abc.example.com", "https://a *", "https://a.example.com/x?y", "https://a.example.com;b"]:
+        refused = run("--bucket", bucket, "--api-url", bad)
+        assert refused.returncode != 0 and "--api-url" in refused.stderr, (bad, refused)
     print("publish-page: the files, their types and the page's API and CSP are as deployed")
 
 

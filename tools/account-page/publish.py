@@ -18,6 +18,7 @@ import html
 import re
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import boto3
@@ -41,22 +42,38 @@ def stack_outputs(stack):
     return outputs["AccountPageBucketName"], outputs["ApiUrl"], outputs.get("AccountPageDistributionId")
 
 
+def api_origin(api_url):
+    """The API's origin: an https URL of a host name, with no path, query or fragment
+    (the stack's ApiUrl), so nothing but that host can enter the CSP."""
+    parts = urllib.parse.urlsplit(api_url)
+    host = parts.hostname or ""
+    well_formed = (
+        parts.scheme == "https"
+        and re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", host)
+        and parts.netloc == host
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+    )
+    if not well_formed:
+        sys.exit(f"--api-url must be the stack's ApiUrl (https://<host>), not {api_url!r}")
+    return f"https://{host}"
+
+
 def rendered_index(api_url):
     """index.html pointed at `api_url`, with a CSP that lets its script reach only it."""
-    origin = re.match(r"^https?://[^/]+", api_url)
-    if not origin:
-        sys.exit(f"--api-url must be an http(s) URL, not {api_url!r}")
+    origin = api_origin(api_url)
     text = (PAGE / "index.html").read_text()
     meta = '<meta name="api-base" content="">'
     if meta not in text:
         sys.exit("web/account/index.html lost its api-base meta")
     csp = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src {origin.group(0)}; form-action 'none'; base-uri 'none'"
+        f"connect-src {origin}; form-action 'none'; base-uri 'none'"
     )
     return text.replace(
         meta,
-        f'<meta name="api-base" content="{html.escape(api_url.rstrip("/"))}">\n'
+        f'<meta name="api-base" content="{html.escape(origin)}">\n'
         f'  <meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">',
     )
 

@@ -5,7 +5,7 @@
 Fails on a finding the allow-list does not name, on an entry without a reason, and on an
 entry nothing matches any more (so the list says only what is true of the template).
 
-    .venv-iac/bin/python tools/iac/scan.py .aws-sam/build/template.yaml
+    .venv-iac/bin/python tools/iac/scan.py .aws-sam/build/template.yaml [more.yaml ...]
 """
 
 import json
@@ -81,27 +81,31 @@ def allowed(entry, tool, rule, resource):
 
 
 def main(argv):
-    if len(argv) != 1:
+    if not argv:
         sys.exit(__doc__)
-    template = Path(argv[0])
-    if not template.is_file():
-        sys.exit(f"{template}: no such template (run `make build` first)")
+    templates = [Path(a) for a in argv]
+    for template in templates:
+        if not template.is_file():
+            sys.exit(f"{template}: no such template (run `make build` first)")
     entries, problems = load_allowlist(HERE / "allowlist.yaml")
     used = set()
     unlisted = []
-    counts = {}
-    for tool, findings in (("cfn-lint", cfn_lint(template)), ("checkov", checkov(template))):
-        counts[tool] = len(findings)
-        for rule, resource, message in findings:
-            hits = [i for i, e in enumerate(entries) if allowed(e, tool, rule, resource)]
-            used.update(hits)
-            if not hits:
-                unlisted.append(f"{tool} {rule} {resource or '-'}: {message}")
+    # Each template is one way to deploy (parameters that add resources); an entry must
+    # match a finding in one of them.
+    for template in templates:
+        counts = {}
+        for tool, findings in (("cfn-lint", cfn_lint(template)), ("checkov", checkov(template))):
+            counts[tool] = len(findings)
+            for rule, resource, message in findings:
+                hits = [i for i, e in enumerate(entries) if allowed(e, tool, rule, resource)]
+                used.update(hits)
+                if not hits:
+                    unlisted.append(f"{template.name}: {tool} {rule} {resource or '-'}: {message}")
+        print(f"iac: {template}: cfn-lint {counts['cfn-lint']} findings, checkov {counts['checkov']} failed checks")
     for i, e in enumerate(entries):
         if i not in used:
             problems.append(f"entry {i + 1} ({e.get('tool')} {e.get('rule')}) matches no finding any more: remove it")
-    print(f"iac: {template}: cfn-lint {counts['cfn-lint']} findings, checkov {counts['checkov']} failed checks, "
-          f"{len(unlisted)} not on the allow-list")
+    print(f"iac: {len(unlisted)} findings not on the allow-list")
     for line in unlisted + problems:
         print(f"  {line}", file=sys.stderr)
     return 1 if unlisted or problems else 0

@@ -89,8 +89,7 @@ pub(crate) async fn enroll(app: &AccountsApp, req: &Request) -> Result<Response<
     let identity = Identity::from_request(req)?;
     let user = identity.require_user()?;
     let code = confirmation_code(req)?;
-    step_up(app, &identity).await?;
-    let profile = match confirmed_holder(app, user, code.as_ref()).await? {
+    let profile = match confirmed_holder(app, &identity, code.as_ref()).await? {
         Holder::Confirmed(profile) => profile,
         Holder::CodeSent(answer) => return Ok(answer),
     };
@@ -129,24 +128,29 @@ pub(crate) enum Holder {
     CodeSent(Response<Body>),
 }
 
-/// The holder's profile (404 without one) once the set-up of a factor is confirmed: an
-/// account's first factor needs a code from its proven email or number
-/// (`usecases::factor_confirmation`); without `code` one is sent (202).
+/// The holder's profile (404 without one) once the set-up of a factor is confirmed: a
+/// recent login (with the factor, where there is one) and, for an account's first
+/// factor, a code from its proven email or number (`usecases::factor_confirmation`);
+/// without `code` one is sent (202). Both are judged on one read of the account's
+/// factors.
 pub(crate) async fn confirmed_holder(
     app: &AccountsApp,
-    user: &domain::UserId,
+    identity: &Identity,
     code: Option<&OtpCode>,
 ) -> Result<Holder, ApiError> {
+    let user = identity.require_user()?;
+    let has_factor = app.mfa.has_factor(user).await?;
+    let now = app.clock.now().timestamp();
+    identity.require_recent(now, app.step_up_max_age_secs, has_factor)?;
     let profile = app.profiles.get_for_holder(user).await?;
     let profile = profile.ok_or_else(|| ApiError::not_found("the account does not exist"))?;
     let confirmation = FactorConfirmation {
         accounts: &app.accounts,
-        mfa: &app.mfa,
         sms: &app.sms,
         email: &app.email,
         codes: &app.codes,
     };
-    match confirmation.confirm(user, &profile, code).await {
+    match confirmation.confirm(user, &profile, has_factor, code).await {
         Ok(Confirmed::Yes) => Ok(Holder::Confirmed(profile)),
         Ok(Confirmed::CodeSent(sent)) => Ok(Holder::CodeSent(otp::code_sent(&sent))),
         Err(ConfirmationRefusal::NumberTooRecent) => Err(ApiError::new(

@@ -107,8 +107,7 @@ pub(crate) async fn register_options(
     let user = identity.require_user()?;
     let code = crate::mfa::confirmation_code(req)?;
     let passkeys = flow(app)?;
-    crate::mfa::step_up(app, &identity).await?;
-    let profile = match crate::mfa::confirmed_holder(app, user, code.as_ref()).await? {
+    let profile = match crate::mfa::confirmed_holder(app, &identity, code.as_ref()).await? {
         crate::mfa::Holder::Confirmed(profile) => profile,
         crate::mfa::Holder::CodeSent(answer) => return Ok(answer),
     };

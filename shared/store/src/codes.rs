@@ -28,11 +28,22 @@ pub enum Destination<'a> {
 }
 
 impl Destination<'_> {
-    /// The destination's send log, shared by every flow that sends to it.
+    /// The destination's send log, shared by the flows anyone can start (sign-ups,
+    /// verification, resets).
     fn sends(self) -> ItemKey {
         match self {
             Self::Phone(phone) => ItemKey::phone_sends(phone),
             Self::Email(email) => ItemKey::email_sends(email),
+        }
+    }
+
+    /// The destination's log of the codes a signed-in holder asked for (an email
+    /// change's confirmation, an erasure, a first factor): kept apart, so a stolen
+    /// session spending them leaves the sends a reset needs.
+    fn holder_sends(self) -> ItemKey {
+        match self {
+            Self::Phone(phone) => ItemKey::phone_holder_sends(phone),
+            Self::Email(email) => ItemKey::email_holder_sends(email),
         }
     }
 }
@@ -97,30 +108,38 @@ impl CodeKind<'_> {
     /// and the destination's send log.
     pub fn slot(self) -> CodeSlot {
         let purpose = self.purpose();
-        let (challenge, to) = match self {
-            Self::PhoneChange { user, phone } => {
-                (ItemKey::challenge(user, purpose), Destination::Phone(phone))
-            }
+        let (challenge, to, by_holder) = match self {
+            Self::PhoneChange { user, phone } => (
+                ItemKey::challenge(user, purpose),
+                Destination::Phone(phone),
+                false,
+            ),
             Self::VerifyEmail(email) => (
                 ItemKey::email_challenge(email, purpose),
                 Destination::Email(email),
+                false,
             ),
             Self::RegisterPhone(phone) => (
                 ItemKey::phone_challenge(phone, purpose),
                 Destination::Phone(phone),
+                false,
             ),
             Self::ChangeEmail { user, new_email } => (
                 ItemKey::challenge(user, purpose),
                 Destination::Email(new_email),
+                false,
             ),
+            Self::ResetPassword { user, to } => (ItemKey::challenge(user, purpose), to, false),
             Self::ConfirmEmailChange { user, to }
             | Self::EraseAccount { user, to }
-            | Self::ResetPassword { user, to }
-            | Self::AddFactor { user, to } => (ItemKey::challenge(user, purpose), to),
+            | Self::AddFactor { user, to } => (ItemKey::challenge(user, purpose), to, true),
         };
         CodeSlot {
             challenge,
-            sends: to.sends(),
+            sends: match by_holder {
+                true => to.holder_sends(),
+                false => to.sends(),
+            },
         }
     }
 }

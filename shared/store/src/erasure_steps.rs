@@ -55,6 +55,7 @@ impl PrivacyStore {
                 Some(AttributeValue::Bool(true))
             ) {
                 keys.push(ItemKey::email_sends(email));
+                keys.push(ItemKey::email_holder_sends(email));
             }
             claims.push(key);
         }
@@ -65,6 +66,7 @@ impl PrivacyStore {
                 // whose every code goes to this account's holder.
                 keys.push(ItemKey::phone_challenge(phone, Purpose::RegisterPhone));
                 keys.push(ItemKey::phone_sends(phone));
+                keys.push(ItemKey::phone_holder_sends(phone));
                 claims.push(key);
             }
         }

@@ -15,10 +15,12 @@
 //! | credential (email marker)   | `EMAIL#<email, lower case>` | `CREDENTIAL`                   |
 //! | email verification code     | `EMAIL#<email, lower case>` | `OTP#verify_email`             |
 //! | codes sent to an address    | `EMAIL#<email, lower case>` | `OTP_SENDS`                    |
+//! | ... that a holder asked for | `EMAIL#<email, lower case>` | `OTP_SENDS#HOLDER`             |
 //! | login session (token family)| `USER#<user_id>` | `SESSION#<family id>`                     |
 //! | sign-out generation         | `USER#<user_id>` | `SESSIONS`                                |
 //! | refresh token               | `REFRESH#<sha256 hex>` | `TOKEN`                             |
 //! | OTP sends to a number       | `PHONE#<e164>`   | `OTP_SENDS`                               |
+//! | ... that a holder asked for | `PHONE#<e164>`   | `OTP_SENDS#HOLDER`                        |
 //! | sign-up code to a number    | `PHONE#<e164>`   | `OTP#register_phone`                      |
 //! | segment (catalog)           | `SEGMENTS`       | `SEGMENT#<id, 10 digits>`                 |
 //! | API token                   | `APITOKENS`      | `TOKEN#<sha256 hex>`                      |
@@ -64,6 +66,7 @@ pub const OTP_PREFIX: &str = "OTP#";
 const PHONE_PREFIX: &str = "PHONE#";
 const OWNER_SK: &str = "OWNER";
 const OTP_SENDS_SK: &str = "OTP_SENDS";
+const HOLDER_SENDS_SK: &str = "OTP_SENDS#HOLDER";
 pub const EMAIL_PREFIX: &str = "EMAIL#";
 const REFRESH_PREFIX: &str = "REFRESH#";
 const TOKEN_SK: &str = "TOKEN";
@@ -195,6 +198,11 @@ impl ItemKey {
         Self::new(email_pk(email), OTP_SENDS_SK)
     }
 
+    /// The codes a signed-in holder asked for to an address (`OTP_SENDS#HOLDER`).
+    pub fn email_holder_sends(email: &Email) -> Self {
+        Self::new(email_pk(email), HOLDER_SENDS_SK)
+    }
+
     /// A refresh token, by the SHA-256 of its plaintext.
     pub fn refresh_token(sha256_hex: &str) -> Self {
         Self::new(format!("{REFRESH_PREFIX}{sha256_hex}"), TOKEN_SK)
@@ -250,6 +258,11 @@ impl ItemKey {
 
     pub fn phone_sends(phone: &PhoneNumber) -> Self {
         Self::new(phone_pk(phone), OTP_SENDS_SK)
+    }
+
+    /// The codes a signed-in holder asked for to a number (`OTP_SENDS#HOLDER`).
+    pub fn phone_holder_sends(phone: &PhoneNumber) -> Self {
+        Self::new(phone_pk(phone), HOLDER_SENDS_SK)
     }
 
     pub fn consent_log(user: &UserId, at_ms: i64, request_id: &str, channel: Channel) -> Self {

@@ -132,21 +132,35 @@ impl Forgiven {
         }
     }
 
-    pub(crate) fn items(&self, table: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut items = Vec::new();
-        for login in &self.logins {
-            for key in [
+    fn keys(&self) -> impl Iterator<Item = ItemKey> + '_ {
+        self.logins.iter().flat_map(|login| {
+            [
                 ItemKey::login_failures(login, &self.source, self.window),
                 ItemKey::login_failures_of_address(login, self.hour),
-            ] {
-                items.push(delete(table, &key, Expression::default())?);
-            }
-        }
-        Ok(items)
+            ]
+        })
     }
 }
 
 impl AccountStore {
+    /// Deletes the counts a reset forgives, once it has committed: not in its
+    /// transaction, which a flood of wrong logins on the same counts would keep
+    /// cancelling. A count left behind (logged) ends with its window or hour.
+    pub(crate) async fn forgive(&self, forgiven: &Forgiven) {
+        for key in forgiven.keys() {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.to_item()))
+                .send()
+                .await;
+            if let Err(e) = deleted {
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "a login count a reset forgives was left");
+            }
+        }
+    }
+
     /// Gives this attempt's places back without opening a session: the password was
     /// right, but the account may not log in (unproven, disabled). Only wrong passwords
     /// count toward the limits.

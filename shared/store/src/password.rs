@@ -1,7 +1,8 @@
 //! Setting a new password: after a reset code (`POST /auth/password/reset`) or with the
 //! current one (`POST /users/me/password`). The new hash, the spent code or the checked
-//! hash, the login failures cleared, the sessions ended and the audit entry are one
-//! transaction, conditioned on the credential being the account's as read.
+//! hash, the sessions ended and the audit entry are one transaction, conditioned on the
+//! credential being the account's as read; a reset then forgives login failures
+//! (`login_attempts::Forgiven`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::number_settled;
@@ -214,9 +215,8 @@ impl AccountStore {
         credential.condition(format!("attribute_exists({pk}) AND {owner} = {me}"));
         let mut txn = Tagged::new();
         let (how, ended, sessions): (&str, usize, Vec<TransactWriteItem>) = match earned {
-            Earned::Code(code, forgiven) => {
+            Earned::Code(ref code, _) => {
                 txn.push((), code.item(secs)?);
-                txn.extend((), forgiven.items(&self.table)?);
                 let ended = self.sessions_live(user, secs).await?;
                 (
                     "reset",
@@ -264,7 +264,12 @@ impl AccountStore {
         )]);
         txn.push((), audit_put(&self.table, user, actor, now, &changes)?);
         match txn.send(&self.client).await? {
-            Verdict::Done => Ok(ended),
+            Verdict::Done => {
+                if let Earned::Code(_, forgiven) = earned {
+                    self.forgive(forgiven).await;
+                }
+                Ok(ended)
+            }
             Verdict::Refused(()) => Err(PasswordError::Changed),
             Verdict::Conflict => Err(PasswordError::Store(StoreError::Unavailable(
                 "the password write lost a race; try again".into(),

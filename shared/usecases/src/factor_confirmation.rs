@@ -14,13 +14,12 @@ use domain::otp::{CodeRefusal, CodeSent, OtpCode, Purpose};
 use domain::ports::{EmailSender, OtpKeys, SmsSender};
 use domain::sms::Recipient;
 use domain::{Email, Profile, UserId};
-use store::{AccountStore, Destination, MfaStore};
+use store::{AccountStore, Destination};
 
 use crate::codes::{self, CodeFailure, CodeFor, CodeSettings, Letter, target_of};
 
 pub struct FactorConfirmation<'a, S, E, K> {
     pub accounts: &'a AccountStore,
-    pub mfa: &'a MfaStore,
     pub sms: &'a S,
     pub email: &'a E,
     pub codes: &'a CodeSettings<K>,
@@ -48,13 +47,16 @@ codes::refusal_from_failure!(Refusal);
 
 impl<S: SmsSender, E: EmailSender, K: OtpKeys> FactorConfirmation<'_, S, E, K> {
     /// Whether a new factor of `user` may be set up, given `code` (or none yet).
+    /// `has_factor` is the read step-up judged the token by: judged on one read, a
+    /// factor the holder adds meanwhile cannot let a password-only token skip both.
     pub async fn confirm(
         &self,
         user: &UserId,
         profile: &Profile,
+        has_factor: bool,
         code: Option<&OtpCode>,
     ) -> Result<Confirmed, Refusal> {
-        if self.mfa.has_factor(user).await? {
+        if has_factor {
             return Ok(Confirmed::Yes);
         }
         let now = self.codes.clock.now();

@@ -298,6 +298,16 @@ async fn wrong_passwords_unknown_emails_and_unverified_accounts() {
     .await;
     assert_eq!((unknown.status.as_u16(), wrong.status.as_u16()), (401, 401));
     assert_eq!(unknown.json(), wrong.json(), "the same answer for both");
+    // An unproven address with a wrong password answers as an unknown one: only the
+    // right password learns that it waits for its proof.
+    let unproven = post(
+        &env,
+        "/auth/login",
+        json!({"email": "grace@example.com", "password": "wrong horse"}),
+    )
+    .await;
+    assert_eq!(unproven.status, 401);
+    assert_eq!(unproven.json(), unknown.json());
     // With the wrong try above, five attempts in this window.
     for _ in 0..4 {
         let r = post(

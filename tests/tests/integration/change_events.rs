@@ -1025,6 +1025,112 @@ async fn a_moved_credential_is_no_new_account() {
 }
 
 #[tokio::test]
+async fn a_reset_and_one_ended_session_are_announced_with_their_reasons() {
+    let env = TestEnv::new().await;
+    let email = format!("ev-{:08x}@example.com", rand::random::<u32>());
+    let (old, new) = ("securepassword123", "another secure password");
+    integration_tests::verified_account(&env, &email, old, ("Ada", "Lovelace")).await;
+    let login = |password: &'static str| {
+        let (env, email) = (&env, email.clone());
+        async move {
+            let r = env
+                .request("POST", "/auth/login")
+                .json(json!({"email": email, "password": password}))
+                .send()
+                .await;
+            assert_eq!(r.status, 200, "{}", r.json());
+            r.json()["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    login(old).await;
+    login(old).await;
+    let r = env
+        .request("POST", "/auth/password/forgot")
+        .json(json!({"email": email}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let (_, text) = integration_tests::emails_to(&email).pop().unwrap();
+    let code = integration_tests::six_digits(&text);
+    let before = env.scan_all().await;
+    let r = env
+        .request("POST", "/auth/password/reset")
+        .json(json!({"email": email, "code": code, "new_password": new}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let after = env.scan_all().await;
+    let changed = types_and_data(&record(
+        RecordKind::Modify,
+        find(&before, "EMAIL#", "CREDENTIAL"),
+        find(&after, "EMAIL#", "CREDENTIAL"),
+    ));
+    assert_eq!(
+        changed,
+        [("password.changed".into(), json!({"reason": "reset"}))]
+    );
+    let revoked = types_and_data(&record(
+        RecordKind::Insert,
+        find(&before, "USER#", "SESSIONS"),
+        find(&after, "USER#", "SESSIONS"),
+    ));
+    assert_eq!(
+        revoked,
+        [(
+            "sessions.revoked".into(),
+            json!({"count": 2, "reason": "reset"})
+        )]
+    );
+    let audit: Vec<String> = after
+        .iter()
+        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("AUDIT#")))
+        .map(|i| format!("{i:?}"))
+        .collect();
+    assert_eq!(audit.len(), 1, "the reset: {audit:?}");
+    assert!(
+        audit[0].contains("password") && audit[0].contains("reset"),
+        "{audit:?}"
+    );
+    assert!(!audit[0].contains(new) && !audit[0].contains(&code));
+
+    // One session ended by its holder: counted alone, as the user's.
+    let access = login(new).await;
+    login(new).await;
+    let r = env
+        .request("GET", "/users/me/sessions")
+        .bearer(&access)
+        .send()
+        .await;
+    let other = r.json()["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .expect("the other session");
+    let before_end = env.scan_all().await;
+    let r = env
+        .request("DELETE", &format!("/users/me/sessions/{other}"))
+        .bearer(&access)
+        .send()
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json());
+    let last = env.scan_all().await;
+    let revoked = types_and_data(&record(
+        RecordKind::Modify,
+        find(&before_end, "USER#", "SESSIONS"),
+        find(&last, "USER#", "SESSIONS"),
+    ));
+    assert_eq!(
+        revoked,
+        [(
+            "sessions.revoked".into(),
+            json!({"count": 1, "reason": "user"})
+        )]
+    );
+}
+
+#[tokio::test]
 async fn a_password_change_and_a_sign_out_are_announced_and_audited_without_secrets() {
     let env = TestEnv::new().await;
     let email = format!("ev-{:08x}@example.com", rand::random::<u32>());

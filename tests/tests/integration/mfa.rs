@@ -506,6 +506,36 @@ async fn a_first_factor_is_confirmed_from_the_proven_address_not_by_the_password
 }
 
 #[tokio::test]
+async fn confirmations_a_session_asks_for_leave_the_address_its_reset_codes() {
+    let env = TestEnv::new().await;
+    let email = unique_email();
+    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    let access = login(&env, &email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Whoever holds the password asks for every confirmation the hour allows.
+    let mut sent = 0;
+    for _ in 0..8 {
+        let r = post(&env, "/users/me/mfa/totp", Some(&access), json!({})).await;
+        match r.status.as_u16() {
+            202 => sent += 1,
+            429 => break,
+            other => panic!("{other}: {}", r.json()),
+        }
+        env.clock.advance(chrono::Duration::seconds(61));
+    }
+    assert_eq!(sent, 5, "the hour's confirmations");
+    // The holder's reset still gets its code.
+    let before = integration_tests::emails_to(&email).len();
+    let r = post(&env, "/auth/password/forgot", None, json!({"email": email})).await;
+    assert_eq!(r.status, 202, "{}", r.json());
+    let emails = integration_tests::emails_to(&email);
+    assert_eq!(emails.len(), before + 1, "no reset code went out");
+    assert_eq!(emails.last().unwrap().0, "Reset your password");
+}
+
+#[tokio::test]
 async fn a_later_factor_needs_the_first_not_a_code_and_an_account_with_nothing_proven_needs_none() {
     let env = TestEnv::new().await;
     let app = enrolled(&env).await;
