@@ -1,5 +1,5 @@
-// The account page: the service's own routes, on the same origin under `make dev` and
-// on the API's own domain when deployed (the `api-base` meta). Tokens live in this page's
+// The account page: the service's own routes, on the same origin under `make dev`; when
+// deployed, the page has a domain of its own and calls the API's (the `api-base` meta). Tokens live in this page's
 // memory only: a reload signs out. No build step, no dependency.
 "use strict";
 

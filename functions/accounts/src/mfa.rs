@@ -1,8 +1,8 @@
 //! The second factor: `GET /users/me/mfa` lists it, `POST /users/me/mfa/totp` starts an
-//! authenticator app (the secret shown once), `POST /users/me/mfa/totp/verify` proves it
-//! with a first code and hands out the recovery codes (an account's first factor is
-//! confirmed first by a code to its proven email or number), `POST /users/me/mfa/recovery-codes`
-//! replaces them, `DELETE /users/me/mfa/{factor_id}` removes it, and
+//! authenticator app (the secret shown once; an account's first factor is confirmed
+//! there first, by a code to its proven email or number), `POST /users/me/mfa/totp/verify`
+//! proves it with a first code and hands out the recovery codes,
+//! `POST /users/me/mfa/recovery-codes` replaces them, `DELETE /users/me/mfa/{factor_id}` removes it, and
 //! `POST /auth/mfa/verify` finishes a login's second step. Setting up, replacing and
 //! removing need a recent login (`Identity::require_step_up`): a stolen token alone can
 //! neither lock the holder out behind a factor nor take theirs away.

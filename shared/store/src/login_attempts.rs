@@ -95,7 +95,7 @@ impl Reservation {
     }
 }
 
-/// The failures a password reset forgives, as deletions in its transaction: each address
+/// The failures a password reset forgives, deleted once it has committed: each address
 /// the account logs in with loses its count of the hour (the ceiling a stranger can fill
 /// from many sources to lock the holder out) and its count from the source the reset
 /// came from (the holder's own device, most likely). Other sources' windows are not known
@@ -146,7 +146,7 @@ impl AccountStore {
     /// Deletes the counts a reset forgives, once it has committed: not in its
     /// transaction, which a flood of wrong logins on the same counts would keep
     /// cancelling. A count left behind (logged) ends with its window or hour.
-    pub(crate) async fn forgive(&self, forgiven: &Forgiven) {
+    pub async fn forgive(&self, forgiven: &Forgiven) {
         for key in forgiven.keys() {
             let deleted = self
                 .client

@@ -1,8 +1,8 @@
 //! Setting a new password: after a reset code (`POST /auth/password/reset`) or with the
 //! current one (`POST /users/me/password`). The new hash, the spent code or the checked
 //! hash, the sessions ended and the audit entry are one transaction, conditioned on the
-//! credential being the account's as read; a reset then forgives login failures
-//! (`login_attempts::Forgiven`).
+//! credential being the account's as read; the use case then has a reset forgive login
+//! failures (`Forgiven`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use domain::number_settled;
@@ -16,7 +16,6 @@ use crate::codes::{CodeKind, Destination, OneTimeCode, SpentCode};
 use crate::expr::Expression;
 use crate::item::{get_consistent, text};
 use crate::keys::{ItemKey, PK};
-use crate::login_attempts::Forgiven;
 use crate::profile_item::VERSION;
 use crate::session_epoch::{EndedBy, SessionSummary, Sessions, end_all, end_all_but};
 use crate::txn::{Tagged, Verdict, update};
@@ -82,8 +81,8 @@ pub(crate) fn credential_key(user: &UserId, email: Option<&Email>) -> ItemKey {
 
 /// How the new password was earned.
 pub enum Earned<'a> {
-    /// A reset code, spent in the same transaction, and the login failures it forgives.
-    Code(SpentCode<'a>, &'a Forgiven),
+    /// A reset code, spent in the same transaction.
+    Code(SpentCode<'a>),
     /// The current password, whose hash must still be the credential's; the caller's
     /// session goes on when it names one.
     CurrentPassword {
@@ -215,7 +214,7 @@ impl AccountStore {
         credential.condition(format!("attribute_exists({pk}) AND {owner} = {me}"));
         let mut txn = Tagged::new();
         let (how, ended, sessions): (&str, usize, Vec<TransactWriteItem>) = match earned {
-            Earned::Code(ref code, _) => {
+            Earned::Code(code) => {
                 txn.push((), code.item(secs)?);
                 let ended = self.sessions_live(user, secs).await?;
                 (
@@ -264,12 +263,7 @@ impl AccountStore {
         )]);
         txn.push((), audit_put(&self.table, user, actor, now, &changes)?);
         match txn.send(&self.client).await? {
-            Verdict::Done => {
-                if let Earned::Code(_, forgiven) = earned {
-                    self.forgive(forgiven).await;
-                }
-                Ok(ended)
-            }
+            Verdict::Done => Ok(ended),
             Verdict::Refused(()) => Err(PasswordError::Changed),
             Verdict::Conflict => Err(PasswordError::Store(StoreError::Unavailable(
                 "the password write lost a race; try again".into(),

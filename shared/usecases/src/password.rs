@@ -174,13 +174,14 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
         let forgiven = Forgiven::new(&logins, source, self.limits, now.timestamp());
         let ended = self
             .accounts
-            .set_password(&account, &hash, Earned::Code(spent, &forgiven), &actor, now)
+            .set_password(&account, &hash, Earned::Code(spent), &actor, now)
             .await
             .map_err(|e| match e {
                 PasswordError::Changed => CodeRefusal::Expired.into(),
                 PasswordError::Store(e) => Refusal::from(e),
             })?;
         tracing::info!(ended, "password reset; every session ended");
+        self.accounts.forgive(&forgiven).await;
         self.notify(&account).await;
         Ok(())
     }

@@ -285,7 +285,8 @@ async fn the_account_route_moves_the_address_with_token_and_checksum_too() {
 
 /// A thief with the holder's session proves a number of their own by a phone change (its
 /// code goes to the new number). For a day that number confirms no email change, receives
-/// no reset code and proves no erasure: the session alone still moves nothing.
+/// no reset code and proves no erasure or first factor: the session alone still moves
+/// nothing.
 #[tokio::test]
 async fn a_number_a_stolen_session_just_proved_confirms_and_recovers_nothing_for_a_day() {
     let env = TestEnv::new().await;
@@ -318,6 +319,16 @@ async fn a_number_a_stolen_session_just_proved_confirms_and_recovers_nothing_for
         .send()
         .await;
     assert_ne!(r.status, 202, "no erasure code either: {}", r.json());
+    assert_eq!(sms_to(&thiefs).len(), texts);
+    // Nor a first factor's confirmation.
+    let r = env
+        .request("POST", "/users/me/mfa/totp")
+        .user(&id)
+        .json(json!({}))
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.json());
+    assert_eq!(r.json()["code"], "number_too_recent");
     assert_eq!(sms_to(&thiefs).len(), texts);
 
     // A day later the number is the account's like any other.

@@ -816,4 +816,14 @@ async fn a_longer_minimum_holds_on_every_route_that_sets_a_password() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json());
+    // A change too.
+    let (_, access) = login(&env, &email, NEW).await;
+    let r = change_password(
+        &env,
+        &access,
+        json!({"current_password": NEW, "new_password": short}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.json());
+    assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
 }
