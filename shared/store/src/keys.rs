@@ -301,6 +301,11 @@ impl ItemKey {
         )
     }
 
+    /// The partition of an address's failed-login counts.
+    pub fn login_failures_partition(login: &str) -> String {
+        logins_pk(login)
+    }
+
     /// Failed logins of an address from every source in an hour.
     pub fn login_failures_of_address(login: &str, hour: i64) -> Self {
         Self::new(logins_pk(login), format!("HOUR#{hour}"))

@@ -12,10 +12,11 @@ use domain::source::RequestSource;
 
 use crate::StoreError;
 use crate::accounts::AccountStore;
+use crate::batch::query_partition;
 use crate::codes::Destination;
 use crate::expr::Expression;
 use crate::item::n;
-use crate::keys::{ItemKey, PK, TTL_ATTRIBUTE};
+use crate::keys::{ItemKey, PK, SK, TTL_ATTRIBUTE};
 use crate::password::PasswordAccount;
 use crate::profile_item::VERSION;
 use crate::txn::{Tagged, Verdict, condition_check, delete, update};
@@ -95,26 +96,17 @@ impl Reservation {
     }
 }
 
-/// The failures a password reset forgives, deleted once it has committed: each address
-/// the account logs in with loses its count of the hour (the ceiling a stranger can fill
-/// from many sources to lock the holder out) and its count from the source the reset
-/// came from (the holder's own device, most likely). Other sources' windows are not known
-/// without a query; they end with their window.
+/// The failures a password reset forgives, deleted once it has committed: every count of
+/// each address the account logs in with (its hour, and its windows from every source).
+/// Guesses at the old password mean nothing once it is gone, and the holder, proven by
+/// the code, is not kept out by a ceiling strangers filled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forgiven {
     logins: Vec<String>,
-    source: RequestSource,
-    window: i64,
-    hour: i64,
 }
 
 impl Forgiven {
-    pub fn new(
-        logins: &[Destination<'_>],
-        source: &RequestSource,
-        limits: &LoginLimits,
-        now: i64,
-    ) -> Self {
+    pub fn new(logins: &[Destination<'_>]) -> Self {
         let mut canonical: Vec<String> = logins
             .iter()
             .map(|login| match login {
@@ -124,21 +116,7 @@ impl Forgiven {
             .collect();
         canonical.sort();
         canonical.dedup();
-        Self {
-            logins: canonical,
-            source: source.clone(),
-            window: limits.window(now),
-            hour: now - now.rem_euclid(HOUR_SECS),
-        }
-    }
-
-    fn keys(&self) -> impl Iterator<Item = ItemKey> + '_ {
-        self.logins.iter().flat_map(|login| {
-            [
-                ItemKey::login_failures(login, &self.source, self.window),
-                ItemKey::login_failures_of_address(login, self.hour),
-            ]
-        })
+        Self { logins: canonical }
     }
 }
 
@@ -147,18 +125,30 @@ impl AccountStore {
     /// transaction, which a flood of wrong logins on the same counts would keep
     /// cancelling. A count left behind (logged) ends with its window or hour.
     pub async fn forgive(&self, forgiven: &Forgiven) {
-        for key in forgiven.keys() {
-            let deleted = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key.to_item()))
-                .send()
-                .await;
-            if let Err(e) = deleted {
-                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "a login count a reset forgives was left");
+        for login in &forgiven.logins {
+            if let Err(e) = self.forgive_login(login).await {
+                tracing::warn!(error = %e, "login counts a reset forgives were left");
             }
         }
+    }
+
+    /// Every count of one address: its partition (an hour's and the windows of its
+    /// sources, a few dozen at most), read and deleted item by item.
+    async fn forgive_login(&self, login: &str) -> Result<(), StoreError> {
+        let partition = ItemKey::login_failures_partition(login);
+        for item in query_partition(&self.client, &self.table, &partition).await? {
+            let key = [PK, SK]
+                .into_iter()
+                .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
+                .collect();
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .send()
+                .await?;
+        }
+        Ok(())
     }
 
     /// Gives this attempt's places back without opening a session: the password was

@@ -171,7 +171,7 @@ impl<S: SmsSender, E: EmailSender, K: OtpKeys> Passwords<'_, S, E, K> {
             .flatten()
             .chain(account.phone.as_ref().map(Destination::Phone))
             .collect();
-        let forgiven = Forgiven::new(&logins, source, self.limits, now.timestamp());
+        let forgiven = Forgiven::new(&logins);
         let ended = self
             .accounts
             .set_password(&account, &hash, Earned::Code(spent), &actor, now)
