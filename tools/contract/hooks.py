@@ -99,11 +99,13 @@ def map_body(ctx, body):
         if isinstance(password, str) and isinstance(confirm, str):
             body["confirm_password"] = password
         # Seed 002 sends the email with every update, and a new email with a new number
-        # is refused (one change at a time): with a number, keep the account's email.
+        # is refused (one change at a time): with a number, keep the account's email. An
+        # email generated to break the schema stays, so its refusal is still checked.
         if (
             path == "/user/update/profile"
             and isinstance(body.get("phone_number"), str)
             and isinstance(body.get("email"), str)
+            and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", body["email"])
         ):
             body["email"] = os.environ.get("CONTRACT_EMAIL", body["email"])
         # A well-formed seed 002 token that nobody emailed is "Token is not matching."
