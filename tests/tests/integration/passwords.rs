@@ -827,3 +827,50 @@ async fn a_longer_minimum_holds_on_every_route_that_sets_a_password() {
     assert_eq!(r.status, 400, "{}", r.json());
     assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
 }
+
+#[tokio::test]
+async fn a_reset_for_no_account_and_a_login_by_an_unproven_number_answer_as_wrong() {
+    let env = TestEnv::new().await;
+    let r = post(
+        &env,
+        "/auth/password/reset",
+        json!({"email": unique_email(), "code": "123456", "new_password": NEW}),
+    )
+    .await;
+    assert_eq!(r.status, 406, "{}", r.json());
+    assert_eq!(r.json()["code"], "otp_expired");
+    // A number typed at a seed 001 sign-up is no login until it is proven.
+    let (email, phone) = (unique_email(), fresh_phone());
+    let r = post(
+        &env,
+        "/api/v1/accounts/users",
+        json!({"email": email, "password": OLD, "confirm_password": OLD, "phone": phone}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    integration_tests::prove_email(&env, &email).await;
+    let by_number = post(
+        &env,
+        "/auth/login",
+        json!({"phone": phone, "password": OLD}),
+    )
+    .await;
+    let unknown = post(
+        &env,
+        "/auth/login",
+        json!({"phone": fresh_phone(), "password": OLD}),
+    )
+    .await;
+    assert_eq!(by_number.status, 401, "{}", by_number.json());
+    assert_eq!(by_number.json(), unknown.json());
+    // The number is on the profile all the same, unproven.
+    let (_, access) = login(&env, &email, OLD).await;
+    let profile = env
+        .request("GET", "/users/profile")
+        .bearer(&access)
+        .send()
+        .await
+        .json();
+    assert_eq!(profile["phone"], phone.as_str(), "{profile}");
+    assert_eq!(profile["phone_verified"], false, "{profile}");
+}
