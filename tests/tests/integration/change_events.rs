@@ -55,6 +55,33 @@ fn types_and_data(record: &StreamRecord) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// A login's access token.
+async fn logged_in(env: &TestEnv, email: &str, password: &str) -> String {
+    let r = env
+        .request("POST", "/auth/login")
+        .json(json!({"email": email, "password": password}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    r.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+/// What a password write announces, from the scans before and after it: the credential's
+/// events, then the sign-out item's.
+fn password_events(before: &[Item], after: &[Item]) -> [Vec<(String, Value)>; 2] {
+    let credential = record(
+        RecordKind::Modify,
+        find(before, "EMAIL#", "CREDENTIAL"),
+        find(after, "EMAIL#", "CREDENTIAL"),
+    );
+    let sessions = record(
+        RecordKind::Insert,
+        find(before, "USER#", "SESSIONS"),
+        find(after, "USER#", "SESSIONS"),
+    );
+    [types_and_data(&credential), types_and_data(&sessions)]
+}
+
 #[test]
 fn every_event_type_has_its_schema_and_no_other_schema_exists() {
     let dir = integration_tests::workspace_root().join("events/schemas");
@@ -521,12 +548,7 @@ async fn dead_letters_of_account_items_hold_no_secret_and_no_address() {
     let email = format!("dlq-{:08x}@example.com", rand::random::<u32>());
     let password = "correct horse battery";
     integration_tests::verified_account(&env, &email, password, ("Dora", "Lettered")).await;
-    let r = env
-        .request("POST", "/auth/login")
-        .json(json!({"email": email, "password": password}))
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json());
+    logged_in(&env, &email, password).await;
 
     bus.fail(1000, None);
     let (_consumer, _delivered) = bus.consume(&env).await;
@@ -1030,18 +1052,7 @@ async fn a_reset_and_one_ended_session_are_announced_with_their_reasons() {
     let email = format!("ev-{:08x}@example.com", rand::random::<u32>());
     let (old, new) = ("securepassword123", "another secure password");
     integration_tests::verified_account(&env, &email, old, ("Ada", "Lovelace")).await;
-    let login = |password: &'static str| {
-        let (env, email) = (&env, email.clone());
-        async move {
-            let r = env
-                .request("POST", "/auth/login")
-                .json(json!({"email": email, "password": password}))
-                .send()
-                .await;
-            assert_eq!(r.status, 200, "{}", r.json());
-            r.json()["access_token"].as_str().unwrap().to_owned()
-        }
-    };
+    let login = |password: &'static str| logged_in(&env, &email, password);
     login(old).await;
     login(old).await;
     let r = env
@@ -1060,20 +1071,11 @@ async fn a_reset_and_one_ended_session_are_announced_with_their_reasons() {
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
     let after = env.scan_all().await;
-    let changed = types_and_data(&record(
-        RecordKind::Modify,
-        find(&before, "EMAIL#", "CREDENTIAL"),
-        find(&after, "EMAIL#", "CREDENTIAL"),
-    ));
+    let [changed, revoked] = password_events(&before, &after);
     assert_eq!(
         changed,
         [("password.changed".into(), json!({"reason": "reset"}))]
     );
-    let revoked = types_and_data(&record(
-        RecordKind::Insert,
-        find(&before, "USER#", "SESSIONS"),
-        find(&after, "USER#", "SESSIONS"),
-    ));
     assert_eq!(
         revoked,
         [(
@@ -1136,18 +1138,7 @@ async fn a_password_change_and_a_sign_out_are_announced_and_audited_without_secr
     let email = format!("ev-{:08x}@example.com", rand::random::<u32>());
     let (old, new) = ("securepassword123", "another secure password");
     integration_tests::verified_account(&env, &email, old, ("Ada", "Lovelace")).await;
-    let login = |password: &'static str| {
-        let (env, email) = (&env, email.clone());
-        async move {
-            let r = env
-                .request("POST", "/auth/login")
-                .json(json!({"email": email, "password": password}))
-                .send()
-                .await;
-            assert_eq!(r.status, 200, "{}", r.json());
-            r.json()["access_token"].as_str().unwrap().to_owned()
-        }
-    };
+    let login = |password: &'static str| logged_in(&env, &email, password);
     let access = login(old).await;
     login(old).await;
     let before = env.scan_all().await;
@@ -1159,20 +1150,11 @@ async fn a_password_change_and_a_sign_out_are_announced_and_audited_without_secr
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
     let after = env.scan_all().await;
-    let changed = types_and_data(&record(
-        RecordKind::Modify,
-        find(&before, "EMAIL#", "CREDENTIAL"),
-        find(&after, "EMAIL#", "CREDENTIAL"),
-    ));
+    let [changed, revoked] = password_events(&before, &after);
     assert_eq!(
         changed,
         [("password.changed".into(), json!({"reason": "change"}))]
     );
-    let revoked = types_and_data(&record(
-        RecordKind::Insert,
-        find(&before, "USER#", "SESSIONS"),
-        find(&after, "USER#", "SESSIONS"),
-    ));
     assert_eq!(
         revoked,
         [(

@@ -34,6 +34,18 @@ async fn login(env: &TestEnv, email: &str) -> Value {
     r.json()
 }
 
+/// A new account with a proven email, and the access token of a password login to it
+/// (`aal1`, recent).
+async fn signed_in(env: &TestEnv) -> (String, String) {
+    let email = unique_email();
+    verified_account(env, &email, PASSWORD, ("Ada", "Lovelace")).await;
+    let access = login(env, &email).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (email, access)
+}
+
 /// An app set up on a new account: its address, the secret, the factor id, the recovery
 /// codes, and the access token of the login before it (`aal1`).
 struct Enrolled {
@@ -55,12 +67,7 @@ fn next_step(env: &TestEnv) {
 }
 
 async fn enrolled(env: &TestEnv) -> Enrolled {
-    let email = unique_email();
-    verified_account(env, &email, PASSWORD, ("Ada", "Lovelace")).await;
-    let access = login(env, &email).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (email, access) = signed_in(env).await;
     let r = start_factor(env, "/users/me/mfa/totp", &access, &email).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let started = r.json();
@@ -314,12 +321,7 @@ async fn one_code_at_once_on_two_second_steps_opens_one_session() {
 #[tokio::test]
 async fn setting_up_takes_five_wrong_codes_then_is_over() {
     let env = TestEnv::new().await;
-    let email = unique_email();
-    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
-    let access = login(&env, &email).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (email, access) = signed_in(&env).await;
     let r = start_factor(&env, "/users/me/mfa/totp", &access, &email).await;
     let started = r.json();
     let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
@@ -508,12 +510,7 @@ async fn a_first_factor_is_confirmed_from_the_proven_address_not_by_the_password
 #[tokio::test]
 async fn confirmations_a_session_asks_for_leave_the_address_its_reset_codes() {
     let env = TestEnv::new().await;
-    let email = unique_email();
-    verified_account(&env, &email, PASSWORD, ("Ada", "Lovelace")).await;
-    let access = login(&env, &email).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (email, access) = signed_in(&env).await;
     // Whoever holds the password asks for every confirmation the hour allows.
     let mut sent = 0;
     for _ in 0..8 {

@@ -54,6 +54,28 @@ async fn refresh(env: &TestEnv, token: &str) -> GatewayResponse {
     post(env, "/auth/refresh", json!({"refresh_token": token})).await
 }
 
+/// A sign-up by email (seed 001) with `by_email` as its password, and one by phone
+/// (seed 000) with `by_phone`: their answers.
+async fn both_sign_ups(env: &TestEnv, by_email: &str, by_phone: &str) -> [GatewayResponse; 2] {
+    let email = post(
+        env,
+        "/api/v1/accounts/users",
+        json!({"email": unique_email(), "password": by_email, "confirm_password": by_email}),
+    )
+    .await;
+    let phone = post(
+        env,
+        "/users/register",
+        json!({
+            "first_name": "Ada", "last_name": "Lovelace", "email": unique_email(),
+            "password": by_phone, "phone": fresh_phone(), "date_of_birth": "1990-12-10",
+            "gender": "female", "language_code": "en", "sms_allowed": true, "email_allowed": false,
+        }),
+    )
+    .await;
+    [email, phone]
+}
+
 fn other_code(code: &str) -> String {
     format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
 }
@@ -437,27 +459,10 @@ fn ranges_asked(env: &TestEnv) -> Vec<String> {
 async fn common_or_breached_passwords_are_refused_wherever_one_is_set() {
     let env = TestEnv::new().await;
     // A sign-up (seed 001), by the field the route names.
-    let r = post(
-        &env,
-        "/api/v1/accounts/users",
-        json!({"email": unique_email(), "password": "password1234", "confirm_password": "password1234"}),
-    )
-    .await;
-    assert_eq!(r.status, 400, "{}", r.json());
-    assert!(r.json().to_string().contains("breach"), "{}", r.json());
-    // A sign-up by phone (seed 000).
-    let r = post(
-        &env,
-        "/users/register",
-        json!({
-            "first_name": "Ada", "last_name": "Lovelace", "email": unique_email(),
-            "password": "qwertyuiop", "phone": fresh_phone(), "date_of_birth": "1990-12-10",
-            "gender": "female", "language_code": "en", "sms_allowed": true, "email_allowed": false,
-        }),
-    )
-    .await;
-    assert_eq!(r.status, 400, "{}", r.json());
-    assert!(r.json().to_string().contains("breach"), "{}", r.json());
+    for r in both_sign_ups(&env, "password1234", "qwertyuiop").await {
+        assert_eq!(r.status, 400, "{}", r.json());
+        assert!(r.json().to_string().contains("breach"), "{}", r.json());
+    }
 
     let email = proven_account(&env).await;
     let (_, access) = login(&env, &email, OLD).await;
@@ -769,26 +774,10 @@ async fn a_reset_lifts_the_lock_strangers_put_on_the_address() {
 async fn a_longer_minimum_holds_on_every_route_that_sets_a_password() {
     let env = TestEnv::builder().password_min_length(12).build().await;
     let short = "eleven char";
-    let r = post(
-        &env,
-        "/api/v1/accounts/users",
-        json!({"email": unique_email(), "password": short, "confirm_password": short}),
-    )
-    .await;
-    assert_eq!(r.status, 400, "{}", r.json());
-    assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
-    let r = post(
-        &env,
-        "/users/register",
-        json!({
-            "first_name": "Ada", "last_name": "Lovelace", "email": unique_email(),
-            "password": short, "phone": fresh_phone(), "date_of_birth": "1990-12-10",
-            "gender": "female", "language_code": "en", "sms_allowed": true, "email_allowed": false,
-        }),
-    )
-    .await;
-    assert_eq!(r.status, 400, "{}", r.json());
-    assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
+    for r in both_sign_ups(&env, short, short).await {
+        assert_eq!(r.status, 400, "{}", r.json());
+        assert!(r.json().to_string().contains("12 to 128"), "{}", r.json());
+    }
     // OLD has 21 characters: the account is made; a reset to a short or a breached
     // password is refused and keeps the code's tries.
     let email = proven_account(&env).await;
