@@ -250,11 +250,32 @@ impl MfaStore {
             counted.clone(),
             format!("if_not_exists({counted}, {zero}) + {one}"),
         );
-        let mut account = Expression::default();
-        usable(&mut account);
         let mut txn = Tagged::new();
         txn.push(Guard::Passkey, put(&self.table, item, new(()))?);
         txn.push(Guard::Owner, put(&self.table, owner, new(()))?);
+        self.account_side(&mut txn, user, count, (actor, now, "added"))?;
+        match txn.send_reading(&self.client).await? {
+            (Verdict::Done, _) => Ok(Added::Done),
+            (Verdict::Refused(Guard::Passkey | Guard::Owner), _) => Ok(Added::Exists),
+            (Verdict::Refused(Guard::Count), _) => Ok(Added::TooMany),
+            (Verdict::Refused(Guard::Account), old) => Err(unusable(old.as_ref())),
+            (Verdict::Refused(Guard::Other) | Verdict::Conflict, _) => {
+                Err(StoreError::Unavailable("the passkeys kept changing".into()))
+            }
+        }
+    }
+
+    /// What adding and removing a passkey write on the account's side: its passkey count
+    /// (`count`), the condition that it is usable, and the audit note of `what`.
+    fn account_side(
+        &self,
+        txn: &mut Tagged<Guard>,
+        user: &UserId,
+        count: Expression,
+        (actor, now, what): (&Actor, i64, &str),
+    ) -> Result<(), StoreError> {
+        let mut account = Expression::default();
+        usable(&mut account);
         txn.push(
             Guard::Count,
             update(&self.table, &ItemKey::sessions(user), count)?,
@@ -265,17 +286,9 @@ impl MfaStore {
         );
         txn.push(
             Guard::Other,
-            audit_note(&self.table, user, actor, now, "mfa.passkey", "added")?,
+            audit_note(&self.table, user, actor, now, "mfa.passkey", what)?,
         );
-        match txn.send_reading(&self.client).await? {
-            (Verdict::Done, _) => Ok(Added::Done),
-            (Verdict::Refused(Guard::Passkey | Guard::Owner), _) => Ok(Added::Exists),
-            (Verdict::Refused(Guard::Count), _) => Ok(Added::TooMany),
-            (Verdict::Refused(Guard::Account), old) => Err(unusable(old.as_ref())),
-            (Verdict::Refused(Guard::Other) | Verdict::Conflict, _) => {
-                Err(StoreError::Unavailable("the passkeys kept changing".into()))
-            }
-        }
+        Ok(())
     }
 
     /// Removes a passkey of the account; `false` when it has none with this id.
@@ -295,8 +308,6 @@ impl MfaStore {
         let mut count = Expression::default();
         let (counted, one) = (count.name(PASSKEYS), count.value(n(1)));
         count.set_raw(counted.clone(), format!("{counted} - {one}"));
-        let mut account = Expression::default();
-        usable(&mut account);
         let mut txn = Tagged::new();
         txn.push(
             Guard::Passkey,
@@ -306,18 +317,7 @@ impl MfaStore {
             Guard::Owner,
             delete(&self.table, &ItemKey::passkey_owner(credential), owner)?,
         );
-        txn.push(
-            Guard::Count,
-            update(&self.table, &ItemKey::sessions(user), count)?,
-        );
-        txn.push(
-            Guard::Account,
-            condition_check(&self.table, &ItemKey::profile(user), account)?,
-        );
-        txn.push(
-            Guard::Other,
-            audit_note(&self.table, user, actor, now, "mfa.passkey", "removed")?,
-        );
+        self.account_side(&mut txn, user, count, (actor, now, "removed"))?;
         match txn.send_reading(&self.client).await? {
             (Verdict::Done, _) => Ok(true),
             (Verdict::Refused(Guard::Passkey | Guard::Owner), _) => Ok(false),

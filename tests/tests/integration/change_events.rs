@@ -66,6 +66,15 @@ async fn logged_in(env: &TestEnv, email: &str, password: &str) -> String {
     r.json()["access_token"].as_str().unwrap().to_owned()
 }
 
+/// The audit entries among a scan's items, each as its debug text.
+fn audit_entries(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("AUDIT#")))
+        .map(|i| format!("{i:?}"))
+        .collect()
+}
+
 /// What a password write announces, from the scans before and after it: the credential's
 /// events, then the sign-out item's.
 fn password_events(before: &[Item], after: &[Item]) -> [Vec<(String, Value)>; 2] {
@@ -1083,11 +1092,7 @@ async fn a_reset_and_one_ended_session_are_announced_with_their_reasons() {
             json!({"count": 2, "reason": "reset"})
         )]
     );
-    let audit: Vec<String> = after
-        .iter()
-        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("AUDIT#")))
-        .map(|i| format!("{i:?}"))
-        .collect();
+    let audit = audit_entries(&after);
     assert_eq!(audit.len(), 1, "the reset: {audit:?}");
     assert!(
         audit[0].contains("password") && audit[0].contains("reset"),
@@ -1182,11 +1187,7 @@ async fn a_password_change_and_a_sign_out_are_announced_and_audited_without_secr
         (revoked[0].aggregate.to_string(), revoked[0].version),
         ("sessions".into(), 2)
     );
-    let audit: Vec<String> = last
-        .iter()
-        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("AUDIT#")))
-        .map(|i| format!("{i:?}"))
-        .collect();
+    let audit = audit_entries(&last);
     assert_eq!(audit.len(), 2, "the change and the sign-out: {audit:?}");
     assert!(audit.iter().any(|a| a.contains("password")));
     assert!(audit.iter().any(|a| a.contains("sessions")));
@@ -1353,11 +1354,7 @@ async fn setting_up_and_removing_an_app_are_announced_without_its_secret() {
         "the second factor's versions rise"
     );
     // The audit trail has both, without secrets.
-    let audit: Vec<_> = removed
-        .iter()
-        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("AUDIT#")))
-        .map(|i| format!("{i:?}"))
-        .collect();
+    let audit = audit_entries(&removed);
     assert!(audit.iter().any(|a| a.contains("enrolled")), "{audit:?}");
     assert!(audit.iter().any(|a| a.contains("removed")), "{audit:?}");
     assert!(!audit.iter().any(|a| a.contains(&secret)));

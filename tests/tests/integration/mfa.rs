@@ -440,6 +440,14 @@ async fn a_first_factor_is_confirmed_from_the_proven_address_not_by_the_password
         .as_str()
         .unwrap()
         .to_owned();
+    let set_up = |code: String| {
+        post(
+            &env,
+            "/users/me/mfa/totp",
+            Some(&access),
+            json!({"code": code}),
+        )
+    };
     let sent_before = integration_tests::emails_to(&email).len();
     let app_items = |items: Vec<std::collections::HashMap<String, _>>| {
         items
@@ -461,13 +469,7 @@ async fn a_first_factor_is_confirmed_from_the_proven_address_not_by_the_password
     assert_eq!(subject, "Confirm a new way to sign in");
     let code = integration_tests::six_digits(text);
     // A wrong code sets nothing up and counts against the code.
-    let r = post(
-        &env,
-        "/users/me/mfa/totp",
-        Some(&access),
-        json!({"code": wrong(&code)}),
-    )
-    .await;
+    let r = set_up(wrong(&code)).await;
     assert_eq!(r.status, 406, "{}", r.json());
     assert_eq!(r.json()["code"], "otp_invalid");
     assert_eq!(app_items(env.scan_all().await), 0);
@@ -477,32 +479,14 @@ async fn a_first_factor_is_confirmed_from_the_proven_address_not_by_the_password
     let reset =
         integration_tests::six_digits(&integration_tests::emails_to(&email).pop().unwrap().1);
     if reset != code {
-        let r = post(
-            &env,
-            "/users/me/mfa/totp",
-            Some(&access),
-            json!({"code": reset}),
-        )
-        .await;
+        let r = set_up(reset).await;
         assert_eq!(r.status, 406, "{}", r.json());
     }
-    let r = post(
-        &env,
-        "/users/me/mfa/totp",
-        Some(&access),
-        json!({"code": code}),
-    )
-    .await;
+    let r = set_up(code.clone()).await;
     assert_eq!(r.status, 200, "{}", r.json());
     assert!(r.json()["secret"].is_string());
     // Spent: it does not start another set-up.
-    let r = post(
-        &env,
-        "/users/me/mfa/totp",
-        Some(&access),
-        json!({"code": code}),
-    )
-    .await;
+    let r = set_up(code).await;
     assert_eq!(r.status, 406, "{}", r.json());
     assert_eq!(r.json()["code"], "otp_expired");
 }

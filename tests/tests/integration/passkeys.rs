@@ -76,13 +76,14 @@ async fn register(
     (r.json()["id"].as_str().unwrap().to_owned(), handle)
 }
 
-/// The browser's answer to sign-in options, from the software authenticator.
+/// The browser's answer to sign-in options, from the software authenticator: the body of
+/// `POST /auth/passkey`.
 async fn assertion(
     env: &TestEnv,
     authenticator: &mut SoftPasskey,
     id: &str,
     handle: &str,
-) -> (String, Value) {
+) -> Value {
     let r = post(env, "/auth/passkey/options", None, json!({})).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let options = r.json();
@@ -102,7 +103,18 @@ async fn assertion(
         .expect("the software authenticator signs");
     let mut credential = serde_json::to_value(credential).unwrap();
     credential["response"]["userHandle"] = Value::from(handle);
-    (challenge_id, credential)
+    json!({"challenge_id": challenge_id, "credential": credential})
+}
+
+/// A sign-in with the passkey `id` of `authenticator`: the answer.
+async fn passkey_sign_in(
+    env: &TestEnv,
+    authenticator: &mut SoftPasskey,
+    id: &str,
+    handle: &str,
+) -> local_api::GatewayResponse {
+    let body = assertion(env, authenticator, id, handle).await;
+    post(env, "/auth/passkey", None, body).await
 }
 
 #[tokio::test]
@@ -127,8 +139,7 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
     assert_eq!(listed[0]["id"], id.as_str());
     assert_eq!(listed[0]["last_used_at"], Value::Null);
 
-    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
-    let body = json!({"challenge_id": challenge_id, "credential": credential});
+    let body = assertion(&env, &mut authenticator, &id, &handle).await;
     let r = post(&env, "/auth/passkey", None, body.clone()).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let access = r.json()["access_token"].as_str().unwrap().to_owned();
@@ -141,7 +152,7 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
     assert_eq!(c["sub"], claims(&password_access)["sub"]);
     assert!(c.get("scope").is_none(), "no grants: {c}");
     // The same answer again: its ceremony is spent.
-    let r = post(&env, "/auth/passkey", None, body).await;
+    let r = post(&env, "/auth/passkey", None, body.clone()).await;
     assert_eq!(r.status, 404, "{}", r.json());
     assert_eq!(r.json()["code"], "webauthn_ceremony_not_found");
     // The same signature under a new ceremony: the challenge differs, it does not verify.
@@ -152,7 +163,7 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
         &env,
         "/auth/passkey",
         None,
-        json!({"challenge_id": fresh["challenge_id"], "credential": credential}),
+        json!({"challenge_id": fresh["challenge_id"], "credential": body["credential"]}),
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.json());
@@ -174,14 +185,7 @@ async fn a_passkey_signs_in_without_a_password_once_per_ceremony_and_stops_when_
     assert_eq!(r.json()["required"]["acr"], "aal2");
     let r = env.request("DELETE", &path).bearer(&access).send().await;
     assert_eq!(r.status, 204, "{}", r.json());
-    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
-    let r = post(
-        &env,
-        "/auth/passkey",
-        None,
-        json!({"challenge_id": challenge_id, "credential": credential}),
-    )
-    .await;
+    let r = passkey_sign_in(&env, &mut authenticator, &id, &handle).await;
     assert_eq!(r.status, 401, "a removed passkey: {}", r.json());
     // The account logs in with its password as before, `aal1`.
     assert_eq!(claims(&login(&env, &email).await)["acr"], "aal1");
@@ -278,14 +282,7 @@ async fn the_export_lists_passkeys_without_keys_and_erasure_removes_them() {
     assert!(!text.contains(credential.as_str()));
     assert!(!text.contains("\"cred\""), "no key material in the export");
 
-    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
-    let r = post(
-        &env,
-        "/auth/passkey",
-        None,
-        json!({"challenge_id": challenge_id, "credential": credential}),
-    )
-    .await;
+    let r = passkey_sign_in(&env, &mut authenticator, &id, &handle).await;
     let strong = r.json()["access_token"].as_str().unwrap().to_owned();
     let r = env
         .request("DELETE", "/users/me")
@@ -332,14 +329,7 @@ async fn support_removes_a_lost_passkey_and_the_password_is_enough_again() {
         .send()
         .await;
     assert_eq!(r.status, 204, "{}", r.json());
-    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
-    let r = post(
-        &env,
-        "/auth/passkey",
-        None,
-        json!({"challenge_id": challenge_id, "credential": credential}),
-    )
-    .await;
+    let r = passkey_sign_in(&env, &mut authenticator, &id, &handle).await;
     assert_eq!(r.status, 401, "{}", r.json());
 }
 
@@ -359,14 +349,7 @@ async fn a_passkey_session_carries_the_accounts_operator_grant() {
     assert_eq!(claims(&access)["scope"], "users:admin");
     let mut authenticator = SoftPasskey::new(true);
     let (id, handle) = register(&env, (&access, &email), &mut authenticator).await;
-    let (challenge_id, credential) = assertion(&env, &mut authenticator, &id, &handle).await;
-    let r = post(
-        &env,
-        "/auth/passkey",
-        None,
-        json!({"challenge_id": challenge_id, "credential": credential}),
-    )
-    .await;
+    let r = passkey_sign_in(&env, &mut authenticator, &id, &handle).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let c = claims(r.json()["access_token"].as_str().unwrap());
     assert_eq!(c["scope"], "users:admin");
